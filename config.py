@@ -1,0 +1,94 @@
+"""Application configuration: the only module that reads the environment."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _env_int(name: str, default: int) -> int:
+    value = _env(name)
+    return int(value) if value is not None else default
+
+
+class Config:
+    """Production settings: secrets have no default and must come from the environment."""
+
+    ENV_NAME = "production"
+    SECRET_KEY = _env("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL")
+    REDIS_URL = _env("REDIS_URL")
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SECURE = True
+    WTF_CSRF_TIME_LIMIT = None  # tied to the session instead, so long-open forms keep working
+    LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute")
+    RATELIMIT_ENABLED = True
+    # Booking rules (seed 002 / DESIGN.md); minutes unless named otherwise.
+    LESSON_MIN_DURATION = 15
+    LESSON_MAX_DURATION = 120
+    LESSON_DEFAULT_DURATION = _env_int("LESSON_DEFAULT_DURATION", 60)
+    BOOKING_HOLD_MINUTES = _env_int("BOOKING_HOLD_MINUTES", 30)
+    TRAVEL_SPEED_KMH = float(_env("TRAVEL_SPEED_KMH", "25"))
+    TRAVEL_OVERHEAD_MINUTES = _env_int("TRAVEL_OVERHEAD_MINUTES", 10)
+    DEFAULT_TIMEZONE = "Europe/London"
+    SLOT_PICKER_DAYS = 7
+
+    @classmethod
+    def validate(cls) -> None:
+        """Refuse to start without the settings that have no safe default."""
+        missing = [n for n in ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "REDIS_URL") if not getattr(cls, n)]
+        if missing:
+            raise RuntimeError(f"Missing required configuration: {', '.join(missing)} (set them in the environment)")
+
+
+class DevConfig(Config):
+    """Local development: a SQLite file, insecure cookies over http, a dev-only secret."""
+
+    ENV_NAME = "development"
+    SECRET_KEY = _env("SECRET_KEY", "dev-only-not-secret")
+    SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'instance' / 'lessonbook.sqlite3'}")
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_SECURE = False
+
+
+class TestConfig(DevConfig):
+    """Tests: databases and Redis are given by the test fixtures."""
+
+    ENV_NAME = "testing"
+    TESTING = True
+    SECRET_KEY = "test-secret"
+    SQLALCHEMY_DATABASE_URI = _env("TEST_DATABASE_URL", "sqlite://")
+    REDIS_URL = _env("TEST_REDIS_URL", _env("REDIS_URL"))
+
+
+CONFIGS = {"production": Config, "development": DevConfig, "testing": TestConfig}
+
+
+def config_for(name: str | None = None) -> type[Config]:
+    """Pick the configuration class named by `name` or by LESSONBOOK_ENV (default: development)."""
+    key = name or _env("LESSONBOOK_ENV", "development")
+    try:
+        return CONFIGS[key]
+    except KeyError:
+        raise RuntimeError(f"Unknown LESSONBOOK_ENV {key!r}; use one of {', '.join(CONFIGS)}") from None
+
+
+def test_database_url() -> str | None:
+    """PostgreSQL URL for the integration suite, if one is configured."""
+    return _env("TEST_DATABASE_URL")
+
+
+def dev_runtime_env() -> dict[str, str | None]:
+    """The settings the dev runner needs before the app exists."""
+    return {"DATABASE_URL": _env("DATABASE_URL"), "REDIS_URL": _env("REDIS_URL"), "PORT": _env("PORT", "5000"),
+            "HOST": _env("HOST", "127.0.0.1")}

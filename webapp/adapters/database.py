@@ -1,0 +1,60 @@
+"""Database engine tuning and the serialized write transaction used by booking writes."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from sqlalchemy import event, func, select
+from sqlalchemy.engine import Engine
+
+from ..extensions import db
+
+_BEGIN_IMMEDIATE: ContextVar[bool] = ContextVar("begin_immediate", default=False)
+
+
+def configure_engine(engine: Engine) -> None:
+    """SQLite: foreign keys, WAL, and explicit BEGIN so booking writes can take the write lock up front."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # Take transaction control away from pysqlite so our BEGIN statements are the ones that run.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if _BEGIN_IMMEDIATE.get() else "BEGIN")
+
+
+@contextmanager
+def serialized_write(*lock_keys: tuple[int, int]):
+    """Run the block in one transaction that no other booking write interleaves with, then commit.
+
+    SQLite: BEGIN IMMEDIATE takes the database write lock before the re-check reads.
+    PostgreSQL: transaction-scoped advisory locks on the given (namespace, id) keys; the exclusion
+    constraint on lessons stays the final guard.
+    """
+    session = db.session
+    if session.in_transaction():
+        session.commit()  # end the read transaction the request opened so the write one starts fresh
+    token = _BEGIN_IMMEDIATE.set(True)
+    try:
+        connection = session.connection()
+    finally:
+        _BEGIN_IMMEDIATE.reset(token)
+    try:
+        if connection.dialect.name == "postgresql":
+            for namespace, key in sorted(set(lock_keys)):
+                session.execute(select(func.pg_advisory_xact_lock(namespace, key)))
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise

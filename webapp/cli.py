@@ -1,0 +1,95 @@
+"""Flask CLI commands: demo data and admin accounts."""
+from __future__ import annotations
+
+import click
+from flask import Flask
+from sqlalchemy import select
+
+from .extensions import db
+from .models import ExamBoard, Level, Subject, User
+
+DEMO_PASSWORD = "lessonbook-demo"
+SUBJECTS = ["Mathematics", "English", "Physics", "Chemistry", "Biology", "French", "Spanish", "Computer Science",
+            "Piano"]
+LEVELS = ["Primary", "KS3", "GCSE", "A-Level", "IB", "University", "Adult"]
+EXAM_BOARDS = ["AQA", "Edexcel", "OCR", "WJEC", "Cambridge International"]
+# name, email, zone, headline, base (lat, lon) or None, [(subject, level, rate_minor, currency, online, in_person)],
+# weekly windows as (weekdays, "HH:MM", "HH:MM")
+TUTORS = [
+    ("Alice Hart", "alice@example.com", "Europe/London", "Maths and physics, GCSE to A-Level, in London or online",
+     (51.5072, -0.1276),
+     [("Mathematics", "GCSE", 4000, "GBP", True, True), ("Mathematics", "A-Level", 5000, "GBP", True, True),
+      ("Physics", "A-Level", 5200, "GBP", True, False)],
+     [((0, 1, 2, 3, 4), "09:00", "12:00"), ((0, 1, 2, 3, 4), "14:00", "18:00"), ((5,), "10:00", "13:00")]),
+    ("Bruno Diaz", "bruno@example.com", "America/New_York", "Physics and calculus from New York, online",
+     None, [("Physics", "University", 6500, "USD", True, False), ("Mathematics", "IB", 6000, "USD", True, False)],
+     [((0, 1, 2, 3), "08:00", "16:00")]),
+    ("Chandra Rao", "chandra@example.com", "Asia/Kolkata", "Computer science and maths for curious minds",
+     None, [("Computer Science", "GCSE", 3000, "GBP", True, False), ("Mathematics", "KS3", 2500, "GBP", True, False)],
+     [((0, 1, 2, 3, 4, 5), "15:30", "21:30")]),
+    ("Dana Wells", "dana@example.com", "Australia/Sydney", "English literature and essay writing",
+     None, [("English", "GCSE", 3500, "GBP", True, False), ("English", "A-Level", 4500, "GBP", True, False)],
+     [((1, 3, 5, 6), "16:00", "21:00")]),
+]
+
+
+def seed_demo() -> list[tuple[str, str, str]]:
+    """Create the catalogue and demo accounts once; returns (role, email, password) rows for printing."""
+    from .services import accounts, availability, catalogue
+    logins = [("admin", "admin@example.com"), ("student", "sam@example.com"), ("parent", "pat@example.com")]
+    logins += [("tutor", t[1]) for t in TUTORS]
+    rows = [(role, email, DEMO_PASSWORD) for role, email in logins]
+    if db.session.scalar(select(User).where(User.email == "admin@example.com")):
+        return rows
+    for name in SUBJECTS:
+        db.session.add(Subject(name=name, slug=name.lower().replace(" ", "-")))
+    for rank, name in enumerate(LEVELS):
+        db.session.add(Level(name=name, rank=rank))
+    for name in EXAM_BOARDS:
+        db.session.add(ExamBoard(name=name))
+    db.session.commit()
+    subjects = {s.name: s.id for s in db.session.scalars(select(Subject))}
+    levels = {lv.name: lv.id for lv in db.session.scalars(select(Level))}
+    accounts.create_user(email="admin@example.com", password=DEMO_PASSWORD, name="Ada Admin", role="admin",
+                         timezone="Europe/London")
+    accounts.create_user(email="sam@example.com", password=DEMO_PASSWORD, name="Sam Student", role="student",
+                         timezone="Europe/Berlin")
+    parent = accounts.create_user(email="pat@example.com", password=DEMO_PASSWORD, name="Pat Parent", role="parent",
+                                  timezone="America/Chicago")
+    accounts.add_child(parent, name="Robin", year_level="Year 9", timezone="America/Chicago")
+    accounts.add_child(parent, name="Kai", year_level="Year 12", timezone="America/Chicago")
+    for name, email, zone, headline, base, teaches, windows in TUTORS:
+        tutor = accounts.create_user(email=email, password=DEMO_PASSWORD, name=name, role="tutor", timezone=zone)
+        catalogue.update_profile(tutor, headline=headline, bio=f"{headline}. Lessons are friendly, structured and "
+                                 "built around past papers and the questions you bring.")
+        catalogue.replace_teaches(tutor, [
+            {"subject_id": subjects[s], "level_id": levels[lv], "hourly_rate_minor": rate, "currency": cur,
+             "online": online, "in_person": in_person, "max_travel_km": 15 if in_person else None}
+            for s, lv, rate, cur, online, in_person in teaches])
+        weekly = [{"weekday": day, "start": start, "end": end} for days, start, end in windows for day in days]
+        availability.update_settings(tutor, {
+            "weekly": weekly, "min_notice_hours": 2, "horizon_days": 60, "travel_buffer_minutes": 30,
+            "base_latitude": base[0] if base else None, "base_longitude": base[1] if base else None})
+    return rows
+
+
+def register_cli(app: Flask) -> None:
+    """Attach the commands to `flask`."""
+
+    @app.cli.command("seed-demo")
+    def seed_demo_command():
+        """Load demo subjects, tutors, a student, a parent with two children and an admin (idempotent)."""
+        rows = seed_demo()
+        click.echo("Demo logins (password for all: %s):" % DEMO_PASSWORD)
+        for role, email, _ in rows:
+            click.echo(f"  {role:<8} {email}")
+
+    @app.cli.command("create-admin")
+    @click.option("--email", required=True)
+    @click.option("--name", default="Administrator")
+    @click.password_option()
+    def create_admin(email: str, name: str, password: str):
+        """Create an admin account."""
+        from .services import accounts
+        user = accounts.create_user(email=email, password=password, name=name, role="admin", timezone="UTC")
+        click.echo(f"Admin {user.email} created.")

@@ -1,0 +1,84 @@
+"""Money in integer minor units. The one rounding rule: half up, applied once per computed amount."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+# ISO 4217 currencies we price in, with their minor-unit exponents.
+CURRENCY_EXPONENTS: dict[str, int] = {"GBP": 2, "EUR": 2, "USD": 2, "AUD": 2, "CAD": 2, "NZD": 2, "INR": 2, "JPY": 0}
+CURRENCY_SYMBOLS: dict[str, str] = {"GBP": "£", "EUR": "€", "USD": "$", "AUD": "A$", "CAD": "C$", "NZD": "NZ$",
+                                    "INR": "₹", "JPY": "¥"}
+
+
+def round_half_up(value: Fraction) -> int:
+    """The single rounding rule for every computed amount: nearest minor unit, halves away from zero."""
+    sign = -1 if value < 0 else 1
+    magnitude = abs(value)
+    whole, remainder = divmod(magnitude.numerator, magnitude.denominator)
+    if remainder * 2 >= magnitude.denominator:
+        whole += 1
+    return sign * whole
+
+
+@dataclass(frozen=True)
+class Money:
+    """An amount in minor units with its currency code beside it."""
+
+    amount_minor: int
+    currency: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.amount_minor, int) or isinstance(self.amount_minor, bool):
+            raise TypeError("Money amounts are integers in minor units")
+        if self.currency not in CURRENCY_EXPONENTS:
+            raise ValueError(f"Unsupported currency: {self.currency}")
+
+    def format(self) -> str:
+        """Human form, e.g. £42.50."""
+        exp = CURRENCY_EXPONENTS[self.currency]
+        symbol = CURRENCY_SYMBOLS.get(self.currency, self.currency + " ")
+        sign = "-" if self.amount_minor < 0 else ""
+        major, minor = divmod(abs(self.amount_minor), 10 ** exp) if exp else (abs(self.amount_minor), 0)
+        return f"{sign}{symbol}{major:,}" + (f".{minor:0{exp}d}" if exp else "")
+
+
+@dataclass(frozen=True)
+class LessonPriceBreakdown:
+    """The price of one lesson from a tutor's hourly rate and the lesson's duration (fees come later)."""
+
+    hourly_rate: Money
+    duration_minutes: int
+    lesson_price: Money
+
+    def as_dict(self) -> dict:
+        """JSON form used by the API and the slot picker."""
+        return {"currency": self.lesson_price.currency, "hourly_rate_minor": self.hourly_rate.amount_minor,
+                "duration_minutes": self.duration_minutes, "lesson_price_minor": self.lesson_price.amount_minor,
+                "lesson_price_display": self.lesson_price.format()}
+
+
+def lesson_price(hourly_rate_minor: int, currency: str, duration_minutes: int) -> LessonPriceBreakdown:
+    """Price a lesson: hourly rate × minutes / 60, rounded once by the rule above."""
+    if hourly_rate_minor < 0:
+        raise ValueError("An hourly rate cannot be negative")
+    if duration_minutes <= 0:
+        raise ValueError("A lesson must last some minutes")
+    rate = Money(hourly_rate_minor, currency)
+    price = round_half_up(Fraction(hourly_rate_minor * duration_minutes, 60))
+    return LessonPriceBreakdown(rate, duration_minutes, Money(price, currency))
+
+
+def parse_major_amount(text: str, currency: str) -> int:
+    """Parse a user-typed amount like '42.50' into minor units exactly (no floats); ValueError with words."""
+    exp = CURRENCY_EXPONENTS.get(currency)
+    if exp is None:
+        raise ValueError(f"Unsupported currency: {currency}")
+    cleaned = text.strip().replace(",", "")
+    for symbol in CURRENCY_SYMBOLS.values():
+        cleaned = cleaned.removeprefix(symbol)
+    if not cleaned or cleaned.count(".") > 1 or not cleaned.replace(".", "").isdigit():
+        raise ValueError("Enter an amount like 42.50")
+    major, _, minor = cleaned.partition(".")
+    if len(minor) > exp:
+        raise ValueError(f"{currency} amounts have at most {exp} decimal places")
+    return int(major or "0") * 10 ** exp + int((minor or "0").ljust(exp, "0") or "0")

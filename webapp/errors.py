@@ -1,0 +1,62 @@
+"""Errors as users see them: JSON with a message under /api, a page in words elsewhere."""
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from .services.errors import ServiceError
+
+_MESSAGES = {
+    400: "That request was not understood.",
+    401: "Please log in first.",
+    403: "You are not allowed to do that.",
+    404: "We could not find that.",
+    405: "That action is not available here.",
+    409: "That conflicts with something that just changed.",
+    413: "That upload is too large.",
+    429: "Too many attempts. Please wait a minute and try again.",
+    500: "Something went wrong on our side. Nothing was changed; please try again.",
+}
+
+
+def wants_json() -> bool:
+    """API paths and JSON clients get JSON errors."""
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def error_response(status: int, message: str, fields: dict | None = None):
+    """Build the error answer in the right format."""
+    if wants_json():
+        body = {"error": {"status": status, "message": message}}
+        if fields:
+            body["error"]["fields"] = fields
+        return jsonify(body), status
+    return render_template("errors/error.html", status=status, message=message, fields=fields or {}), status
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers."""
+
+    @app.errorhandler(ServiceError)
+    def _service_error(exc: ServiceError):
+        return error_response(exc.status, exc.message, exc.fields)
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc: CSRFError):
+        return error_response(400, "Your session form token is missing or expired. Reload the page and try again.")
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        status = exc.code or 500
+        message = _MESSAGES.get(status, exc.description or "Request failed.")
+        if status == 429:
+            message = _MESSAGES[429]
+        return error_response(status, message)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        app.logger.exception("Unhandled error")
+        from .extensions import db
+        db.session.rollback()
+        return error_response(500, _MESSAGES[500])

@@ -1,0 +1,88 @@
+"""WTForms for the server-rendered pages (CSRF comes from Flask-WTF)."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (BooleanField, DecimalField, EmailField, HiddenField, IntegerField, PasswordField, RadioField,
+                     SelectField, StringField, TextAreaField)
+from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
+
+
+class RegisterForm(FlaskForm):
+    name = StringField("Your name", validators=[DataRequired(), Length(max=120)])
+    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(min=10, max=200,
+                                                     message="Use at least 10 characters.")])
+    role = RadioField("I am a", choices=[("student", "Student"), ("parent", "Parent"), ("tutor", "Tutor")],
+                      default="student", validators=[DataRequired()])
+    timezone = StringField("Time zone", validators=[DataRequired(), Length(max=64)])
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+
+
+class SettingsForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    timezone = StringField("Time zone", validators=[DataRequired(), Length(max=64)])
+
+
+class ChildForm(FlaskForm):
+    name = StringField("Child's name", validators=[DataRequired(), Length(max=120)])
+    year_level = StringField("Year or level", validators=[Optional(), Length(max=60)])
+    timezone = StringField("Time zone", validators=[Optional(), Length(max=64)])
+
+
+class WeeklyWindowForm(FlaskForm):
+    weekday = SelectField("Day", choices=[(str(i), d) for i, d in enumerate(
+        ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"])])
+    start = StringField("From", validators=[DataRequired(message="Give a start time.")], default="09:00")
+    end = StringField("To", validators=[DataRequired(message="Give an end time.")], default="17:00")
+
+
+class OverrideForm(FlaskForm):
+    on_date = StringField("Date", validators=[DataRequired(message="Pick a date.")])
+    day_off = BooleanField("Day off")
+    start = StringField("From", validators=[Optional()])
+    end = StringField("To", validators=[Optional()])
+
+
+class RulesForm(FlaskForm):
+    timezone = StringField("Your time zone", validators=[DataRequired(), Length(max=64)])
+    min_notice_hours = IntegerField("Minimum notice (hours)", validators=[
+        NumberRange(0, 336, "Between 0 and 336 hours.")])
+    horizon_days = IntegerField("Booking horizon (days)", validators=[NumberRange(1, 365, "Between 1 and 365 days.")])
+    travel_buffer_minutes = IntegerField("Default travel buffer (minutes)", validators=[
+        NumberRange(0, 240, "Between 0 and 240 minutes.")])
+    base_latitude = DecimalField("Base latitude", places=6, validators=[Optional(), NumberRange(-90, 90)])
+    base_longitude = DecimalField("Base longitude", places=6, validators=[Optional(), NumberRange(-180, 180)])
+
+
+class ProfileForm(FlaskForm):
+    headline = StringField("Headline", validators=[Optional(), Length(max=160)])
+    bio = TextAreaField("About you", validators=[Optional(), Length(max=5000)])
+
+
+class TeachForm(FlaskForm):
+    subject_id = SelectField("Subject", coerce=int)
+    level_id = SelectField("Level", coerce=int)
+    exam_board_id = SelectField("Exam board", coerce=int)
+    hourly_rate = StringField("Hourly rate", validators=[DataRequired(message="Give an hourly rate.")])
+    currency = SelectField("Currency", choices=[("GBP", "GBP"), ("EUR", "EUR"), ("USD", "USD")])
+    online = BooleanField("Online", default=True)
+    in_person = BooleanField("In person")
+    max_travel_km = IntegerField("Max travel (km)", validators=[Optional(), NumberRange(1, 500)])
+
+
+class BookingForm(FlaskForm):
+    teach_id = HiddenField()
+    start = HiddenField()
+    duration = HiddenField()
+    lesson_type = HiddenField()
+    child_id = SelectField("Who is the lesson for?", coerce=int, validators=[Optional()])
+    note = TextAreaField("A note for the tutor (optional)", validators=[Optional(), Length(max=2000)])
+    line1 = StringField("Address", validators=[Optional(), Length(max=200)])
+    city = StringField("City", validators=[Optional(), Length(max=100)])
+    postcode = StringField("Postcode", validators=[Optional(), Length(max=20)])
+    latitude = HiddenField()
+    longitude = HiddenField()

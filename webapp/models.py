@@ -1,0 +1,287 @@
+"""SQLAlchemy 2.0 typed models. No workflows here: services own every change of state."""
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import (Boolean, CheckConstraint, Column, Date, DateTime, Float, ForeignKey, Index, Integer, String,
+                        Table, Text, TypeDecorator, UniqueConstraint)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .domain.states import BookingState, LessonState
+from .extensions import db
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores naive UTC; PostgreSQL timestamptz)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("Naive datetimes are not stored; pass an aware datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Role:
+    STUDENT = "student"
+    PARENT = "parent"
+    TUTOR = "tutor"
+    ADMIN = "admin"
+    SELF_SERVICE = ("student", "parent", "tutor")  # roles a visitor may pick when registering
+
+
+class User(db.Model):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(16))
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/London")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    children: Mapped[list[Child]] = relationship(back_populates="parent", order_by="Child.name")
+    tutor_profile: Mapped[TutorProfile | None] = relationship(back_populates="user", uselist=False)
+
+    __table_args__ = (CheckConstraint("role IN ('student','parent','tutor','admin')", name="role_known"),)
+
+    # Flask-Login protocol
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    @property
+    def is_tutor(self) -> bool:
+        return self.role == Role.TUTOR
+
+    @property
+    def is_parent(self) -> bool:
+        return self.role == Role.PARENT
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+
+class ApiToken(db.Model):
+    """A bearer token for mobile clients; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    user: Mapped[User] = relationship()
+
+
+class Child(db.Model):
+    __tablename__ = "children"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parent_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    year_level: Mapped[str] = mapped_column(String(60), default="")
+    timezone: Mapped[str] = mapped_column(String(64))
+    parent: Mapped[User] = relationship(back_populates="children")
+
+
+class Subject(db.Model):
+    __tablename__ = "subjects"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+
+
+class Level(db.Model):
+    __tablename__ = "levels"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    rank: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ExamBoard(db.Model):
+    __tablename__ = "exam_boards"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+
+
+class TutorProfile(db.Model):
+    """A tutor's public profile and booking rules; times are in the tutor's own zone (users.timezone)."""
+
+    __tablename__ = "tutor_profiles"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    headline: Mapped[str] = mapped_column(String(160), default="")
+    bio: Mapped[str] = mapped_column(Text, default="")
+    min_notice_hours: Mapped[int] = mapped_column(Integer, default=12)
+    horizon_days: Mapped[int] = mapped_column(Integer, default=60)
+    travel_buffer_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    base_latitude: Mapped[float | None] = mapped_column(Float)
+    base_longitude: Mapped[float | None] = mapped_column(Float)
+    user: Mapped[User] = relationship(back_populates="tutor_profile")
+    teaches: Mapped[list[Teach]] = relationship(back_populates="tutor_profile", order_by="Teach.id",
+                                                primaryjoin="TutorProfile.user_id == foreign(Teach.tutor_id)",
+                                                viewonly=True)
+
+
+class Teach(db.Model):
+    """What a tutor teaches at which level (and exam board), for how much, and how."""
+
+    __tablename__ = "teaches"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tutor_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id"))
+    level_id: Mapped[int] = mapped_column(ForeignKey("levels.id"))
+    exam_board_id: Mapped[int | None] = mapped_column(ForeignKey("exam_boards.id"))
+    hourly_rate_minor: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3), default="GBP")
+    online: Mapped[bool] = mapped_column(Boolean, default=True)
+    in_person: Mapped[bool] = mapped_column(Boolean, default=False)
+    max_travel_km: Mapped[int | None] = mapped_column(Integer)
+
+    subject: Mapped[Subject] = relationship()
+    level: Mapped[Level] = relationship()
+    exam_board: Mapped[ExamBoard | None] = relationship()
+    tutor_profile: Mapped[TutorProfile] = relationship(
+        back_populates="teaches", primaryjoin="TutorProfile.user_id == foreign(Teach.tutor_id)", viewonly=True)
+
+    __table_args__ = (
+        UniqueConstraint("tutor_id", "subject_id", "level_id", "exam_board_id", name="uq_teaches_offer"),
+        CheckConstraint("hourly_rate_minor > 0", name="rate_positive"),
+        CheckConstraint("online OR in_person", name="some_mode"),
+    )
+
+
+class WeeklyWindow(db.Model):
+    """One window of a tutor's weekly hours, minutes from local midnight in the tutor's zone."""
+
+    __tablename__ = "weekly_windows"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tutor_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    weekday: Mapped[int] = mapped_column(Integer)
+    start_minute: Mapped[int] = mapped_column(Integer)
+    end_minute: Mapped[int] = mapped_column(Integer)
+    __table_args__ = (CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday_range"),
+                      CheckConstraint("start_minute >= 0 AND end_minute <= 1440 AND start_minute < end_minute",
+                                      name="minutes_range"))
+
+
+class DateOverride(db.Model):
+    """Other hours on one date; a row with no minutes means the day is off."""
+
+    __tablename__ = "date_overrides"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tutor_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    on_date: Mapped[date] = mapped_column(Date)
+    start_minute: Mapped[int | None] = mapped_column(Integer)
+    end_minute: Mapped[int | None] = mapped_column(Integer)
+    __table_args__ = (CheckConstraint(
+        "(start_minute IS NULL AND end_minute IS NULL) OR "
+        "(start_minute >= 0 AND end_minute <= 1440 AND start_minute < end_minute)", name="minutes_range"),)
+
+
+lesson_user = Table(
+    "lesson_user", db.metadata,
+    Column("lesson_id", ForeignKey("lessons.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+lesson_child = Table(
+    "lesson_child", db.metadata,
+    Column("lesson_id", ForeignKey("lessons.id", ondelete="CASCADE"), primary_key=True),
+    Column("child_id", ForeignKey("children.id"), primary_key=True, index=True),  # a child with lessons stays
+)
+
+
+class Lesson(db.Model):
+    __tablename__ = "lessons"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tutor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id"))
+    level_id: Mapped[int] = mapped_column(ForeignKey("levels.id"))
+    exam_board_id: Mapped[int | None] = mapped_column(ForeignKey("exam_boards.id"))
+    teach_id: Mapped[int] = mapped_column(ForeignKey("teaches.id"))
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finish_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16), default=LessonState.ACTIVE)
+    in_person: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    tutor: Mapped[User] = relationship(foreign_keys=[tutor_id])
+    subject: Mapped[Subject] = relationship()
+    level: Mapped[Level] = relationship()
+    exam_board: Mapped[ExamBoard | None] = relationship()
+    teach: Mapped[Teach] = relationship()
+    address: Mapped[LessonAddress | None] = relationship(back_populates="lesson", uselist=False)
+    students: Mapped[list[User]] = relationship(secondary=lesson_user)
+    children: Mapped[list[Child]] = relationship(secondary=lesson_child)
+    booking: Mapped[Booking | None] = relationship(back_populates="lesson", uselist=False)
+
+    __table_args__ = (
+        CheckConstraint("finish_at > start_at", name="finish_after_start"),
+        CheckConstraint("state IN ('ACTIVE','RESCHEDULE','CANCELLED')", name="state_known"),
+        Index("ix_lessons_tutor_start", "tutor_id", "start_at"),
+    )
+
+
+class LessonAddress(db.Model):
+    __tablename__ = "lesson_addresses"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"), unique=True)
+    line1: Mapped[str] = mapped_column(String(200))
+    city: Mapped[str] = mapped_column(String(100), default="")
+    postcode: Mapped[str] = mapped_column(String(20), default="")
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    lesson: Mapped[Lesson] = relationship(back_populates="address")
+
+
+class Booking(db.Model):
+    __tablename__ = "bookings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id"), unique=True)
+    booker_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    state: Mapped[str] = mapped_column(String(20), default=BookingState.AWAITING_PAYMENT)
+    hold_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    price_minor: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    lesson: Mapped[Lesson] = relationship(back_populates="booking")
+    booker: Mapped[User] = relationship()
+
+    __table_args__ = (CheckConstraint("price_minor >= 0", name="price_not_negative"),)
+
+
+class CalendarEvent(db.Model):
+    """A busy block from a tutor's external calendar (filled by calendar sync), or the mirror of a lesson."""
+
+    __tablename__ = "calendar_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tutor_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(String(255))
+    lesson_id: Mapped[int | None] = mapped_column(ForeignKey("lessons.id", ondelete="SET NULL"))
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finish_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    busy: Mapped[bool] = mapped_column(Boolean, default=True)
+    summary: Mapped[str] = mapped_column(String(200), default="")
+    __table_args__ = (UniqueConstraint("tutor_id", "event_id", name="uq_calendar_events_tutor_event"),
+                      Index("ix_calendar_events_tutor_start", "tutor_id", "start_at"))

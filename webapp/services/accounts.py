@@ -1,0 +1,159 @@
+"""Account use cases: register, authenticate, API tokens, settings, children."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ..domain.timezones import TimeZoneError, validate_zone
+from ..extensions import db
+from ..models import ApiToken, Child, Role, TutorProfile, User
+from .errors import NotFound, ValidationError
+
+_hasher = PasswordHasher()  # argon2-cffi's default type is Argon2id
+# A real hash to verify against when the email is unknown, so timing does not reveal which emails exist.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+TOKEN_LIFETIME = timedelta(days=90)
+MIN_PASSWORD_LENGTH = 10
+
+
+def _clean_email(email: str | None) -> str:
+    try:
+        return validate_email((email or "").strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise ValidationError("Please correct the email address.", {"email": str(exc)}) from None
+
+
+def _clean_zone(timezone: str | None, field: str = "timezone") -> str:
+    try:
+        return validate_zone(timezone)
+    except TimeZoneError as exc:
+        raise ValidationError(str(exc), {field: str(exc)}) from None
+
+
+def _clean_name(name: str | None, field: str = "name") -> str:
+    name = (name or "").strip()
+    if not name or len(name) > 120:
+        raise ValidationError("Please enter a name (up to 120 characters).", {field: "Enter a name of 1–120 characters."})
+    return name
+
+
+def register_user(*, email: str, password: str, name: str, role: str, timezone: str) -> User:
+    """Create a student, parent or tutor account (admins are made by the CLI)."""
+    errors: dict[str, str] = {}
+    if role not in Role.SELF_SERVICE:
+        errors["role"] = "Choose student, parent or tutor."
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        errors["password"] = f"Use at least {MIN_PASSWORD_LENGTH} characters."
+    if errors:
+        raise ValidationError("Please correct the highlighted fields.", errors)
+    user = User(email=_clean_email(email), password_hash=_hasher.hash(password), name=_clean_name(name), role=role,
+                timezone=_clean_zone(timezone))
+    return _insert_user(user)
+
+
+def create_user(*, email: str, password: str, name: str, role: str, timezone: str) -> User:
+    """Create any account, admins included (CLI and demo data)."""
+    user = User(email=_clean_email(email), password_hash=_hasher.hash(password), name=_clean_name(name), role=role,
+                timezone=_clean_zone(timezone))
+    return _insert_user(user)
+
+
+def _insert_user(user: User) -> User:
+    db.session.add(user)
+    if user.role == Role.TUTOR:
+        db.session.add(TutorProfile(user=user))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise ValidationError("An account with that email already exists.",
+                              {"email": "An account with that email already exists. Log in instead?"}) from None
+    return user
+
+
+def authenticate(email: str | None, password: str | None) -> User | None:
+    """The user with this email and password, or None (same work either way)."""
+    try:
+        normalized = _clean_email(email)
+    except ValidationError:
+        normalized = None
+    user = db.session.scalar(select(User).where(User.email == normalized)) if normalized else None
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password or "")
+    except (VerificationError, InvalidHashError):
+        return None
+    if user and _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+        db.session.commit()
+    return user
+
+
+def _token_hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def issue_api_token(user: User, now: datetime | None = None) -> tuple[str, datetime]:
+    """Create a bearer token for `user`; only its hash is kept. Returns (token, expires_at)."""
+    now = now or datetime.now(UTC)
+    raw = "lb_" + secrets.token_urlsafe(32)
+    token = ApiToken(user_id=user.id, token_hash=_token_hash(raw), created_at=now, expires_at=now + TOKEN_LIFETIME)
+    db.session.add(token)
+    db.session.commit()
+    return raw, token.expires_at
+
+
+def user_for_token(raw: str, now: datetime | None = None) -> User | None:
+    """The user a live bearer token belongs to."""
+    now = now or datetime.now(UTC)
+    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(raw)))
+    if token is None or token.expires_at <= now:
+        return None
+    return token.user
+
+
+def update_settings(user: User, *, name: str, timezone: str) -> User:
+    """Change a user's display name and time zone."""
+    user.name = _clean_name(name)
+    user.timezone = _clean_zone(timezone)
+    db.session.commit()
+    return user
+
+
+def add_child(parent: User, *, name: str, year_level: str, timezone: str | None) -> Child:
+    """A parent adds a child they book lessons for."""
+    if not parent.is_parent:
+        raise ValidationError("Only parent accounts can add children.")
+    year_level = (year_level or "").strip()
+    if len(year_level) > 60:
+        raise ValidationError("Please shorten the year or level.", {"year_level": "Up to 60 characters."})
+    child = Child(parent_id=parent.id, name=_clean_name(name), year_level=year_level,
+                  timezone=_clean_zone(timezone or parent.timezone))
+    db.session.add(child)
+    db.session.commit()
+    return child
+
+
+def child_of(parent: User, child_id: int | None) -> Child:
+    """A child of this parent, or NotFound (another family's child looks exactly like a missing one)."""
+    child = db.session.get(Child, child_id) if child_id is not None else None
+    if child is None or child.parent_id != parent.id:
+        raise NotFound("We could not find that child on your account.", {"child_id": "Not one of your children."})
+    return child
+
+
+def remove_child(parent: User, child_id: int) -> None:
+    """A parent removes a child who has no lessons."""
+    child = child_of(parent, child_id)
+    db.session.delete(child)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise ValidationError("This child has lessons, so they cannot be removed.") from None

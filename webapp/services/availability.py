@@ -1,0 +1,434 @@
+"""Availability use cases: a tutor edits weekly hours and overrides; anyone finds a tutor's free slots."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, tzinfo
+
+from flask import current_app
+from sqlalchemy import and_, delete, or_, select
+from sqlalchemy.orm import selectinload
+
+from ..domain import availability as engine
+from ..domain.money import LessonPriceBreakdown, lesson_price
+from ..domain.states import BLOCKING_LESSON_STATES, BookingState
+from ..domain.timezones import TimeZoneError, validate_zone
+from ..domain.travel import Coordinates, StraightLineEstimator
+from ..extensions import db
+from ..models import Booking, CalendarEvent, DateOverride, Lesson, Teach, TutorProfile, User, WeeklyWindow
+from .catalogue import get_tutor
+from .errors import NotFound, ValidationError
+
+# The longest buffer we ever add around a busy interval; busy time is loaded this far either side of a range.
+MAX_BUFFER = timedelta(hours=6)
+
+
+@dataclass(frozen=True)
+class AvailabilitySettings:
+    """A tutor's booking rules as one value (what the editor and the API show)."""
+
+    timezone: str
+    weekly: list[engine.WeeklyWindow]
+    overrides: list[engine.DateOverride]
+    min_notice_hours: int
+    horizon_days: int
+    travel_buffer_minutes: int
+    base_latitude: float | None
+    base_longitude: float | None
+
+
+@dataclass(frozen=True)
+class SlotRequest:
+    """What a student asks for: which tutor and teach record, when, how long, where."""
+
+    tutor_id: int
+    teach_id: int
+    range_start: datetime
+    range_end: datetime
+    duration_minutes: int
+    in_person: bool = False
+    location: Coordinates | None = None
+
+
+@dataclass(frozen=True)
+class SlotResult:
+    """Free slot starts (UTC) with the price each one carries."""
+
+    slots: list[datetime]
+    price: LessonPriceBreakdown
+    teach: Teach
+
+
+def get_settings(tutor: User) -> AvailabilitySettings:
+    """Read a tutor's weekly windows, overrides and rules."""
+    profile = tutor.tutor_profile
+    weekly = db.session.scalars(select(WeeklyWindow).where(WeeklyWindow.tutor_id == tutor.id)
+                                .order_by(WeeklyWindow.weekday, WeeklyWindow.start_minute))
+    overrides = db.session.scalars(select(DateOverride).where(DateOverride.tutor_id == tutor.id)
+                                   .order_by(DateOverride.on_date, DateOverride.start_minute))
+    return AvailabilitySettings(
+        timezone=tutor.timezone,
+        weekly=[engine.WeeklyWindow(w.weekday, w.start_minute, w.end_minute) for w in weekly],
+        overrides=[engine.DateOverride(o.on_date, o.start_minute, o.end_minute) for o in overrides],
+        min_notice_hours=profile.min_notice_hours, horizon_days=profile.horizon_days,
+        travel_buffer_minutes=profile.travel_buffer_minutes,
+        base_latitude=profile.base_latitude, base_longitude=profile.base_longitude)
+
+
+def _bounded_int(data: dict, name: str, low: int, high: int, errors: dict, label: str) -> int | None:
+    value = data.get(name)
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        number = int(value)
+        if isinstance(value, float) and value != number:
+            raise ValueError
+    except (TypeError, ValueError):
+        errors[name] = f"{label} must be a whole number."
+        return None
+    if not low <= number <= high:
+        errors[name] = f"{label} must be between {low} and {high}."
+        return None
+    return number
+
+
+def parse_windows(items, errors: dict) -> list[engine.WeeklyWindow]:
+    """Validate weekly windows sent as dicts {weekday, start, end} with HH:MM times."""
+    windows: list[engine.WeeklyWindow] = []
+    if not isinstance(items, list) or len(items) > 100:
+        errors["weekly"] = "Send a list of at most 100 weekly windows."
+        return windows
+    for i, item in enumerate(items):
+        try:
+            weekday = int(item["weekday"])
+            start, end = minutes_of(item["start"]), minutes_of(item["end"], allow_midnight_end=True)
+            windows.append(engine.WeeklyWindow(weekday, start, end))
+        except (KeyError, TypeError):
+            errors[f"weekly[{i}]"] = "Each window needs weekday (0=Monday), start and end (HH:MM)."
+        except ValueError as exc:
+            errors[f"weekly[{i}]"] = str(exc)
+    return windows
+
+
+def parse_overrides(items, errors: dict) -> list[engine.DateOverride]:
+    """Validate overrides sent as dicts {date, start?, end?}; no times means a day off."""
+    overrides: list[engine.DateOverride] = []
+    if not isinstance(items, list) or len(items) > 400:
+        errors["overrides"] = "Send a list of at most 400 date overrides."
+        return overrides
+    for i, item in enumerate(items):
+        try:
+            on_date = date.fromisoformat(str(item["date"]))
+            start, end = item.get("start"), item.get("end")
+            if start in (None, "") and end in (None, ""):
+                overrides.append(engine.DateOverride(on_date, None, None))
+            else:
+                overrides.append(engine.DateOverride(on_date, minutes_of(start),
+                                                     minutes_of(end, allow_midnight_end=True)))
+        except (KeyError, TypeError, AttributeError):
+            errors[f"overrides[{i}]"] = "Each override needs a date (YYYY-MM-DD) and optional start and end (HH:MM)."
+        except ValueError as exc:
+            errors[f"overrides[{i}]"] = str(exc) if "must" in str(exc) or "HH:MM" in str(exc) else \
+                "Dates look like 2027-03-28 and times like 09:30."
+    days = {o.on_date for o in overrides}
+    for day in days:
+        rows = [o for o in overrides if o.on_date == day]
+        if len(rows) > 1 and any(o.start_minute is None for o in rows):
+            errors[f"overrides.{day.isoformat()}"] = f"{day.isoformat()} is both a day off and has hours; pick one."
+    return overrides
+
+
+def minutes_of(text, allow_midnight_end: bool = False) -> int:
+    """'09:30' → 570; '24:00' allowed only as an end; quarter hours only."""
+    hours, _, minutes = str(text).strip().partition(":")
+    if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
+        raise ValueError(f"Times look like 09:30, not {text!r}.")
+    value = int(hours) * 60 + int(minutes)
+    if value == 1440 and allow_midnight_end:
+        return value
+    if int(minutes) >= 60 or not 0 <= value < 1440:
+        raise ValueError(f"{text} is not a time of day.")
+    if value % engine.SLOT_GRID_MINUTES:
+        raise ValueError(f"{text}: times must be on the quarter hour (:00, :15, :30, :45).")
+    return value
+
+
+def update_settings(tutor: User, data: dict) -> AvailabilitySettings:
+    """Replace a tutor's weekly windows, overrides and rules in one go (validated whole, all or nothing)."""
+    if not tutor.is_tutor:
+        raise ValidationError("Only tutors have availability.")
+    if not isinstance(data, dict):
+        raise ValidationError("Send an object with weekly, overrides and rules.")
+    errors: dict[str, str] = {}
+    current = get_settings(tutor)
+    zone = data.get("timezone", current.timezone)
+    try:
+        zone = validate_zone(zone)
+    except TimeZoneError as exc:
+        errors["timezone"] = str(exc)
+    weekly = parse_windows(data.get("weekly", [_window_dict(w) for w in current.weekly]), errors)
+    overrides = parse_overrides(data.get("overrides", [_override_dict(o) for o in current.overrides]), errors)
+    notice = _bounded_int({**_rules(current), **data}, "min_notice_hours", 0, 24 * 14, errors, "Minimum notice")
+    horizon = _bounded_int({**_rules(current), **data}, "horizon_days", 1, 365, errors, "Booking horizon")
+    buffer = _bounded_int({**_rules(current), **data}, "travel_buffer_minutes", 0, 240, errors, "Travel buffer")
+    lat, lon = data.get("base_latitude", current.base_latitude), data.get("base_longitude", current.base_longitude)
+    if (lat in (None, "")) != (lon in (None, "")):
+        errors["base_latitude"] = "Give both latitude and longitude, or neither."
+    elif lat not in (None, ""):
+        try:
+            Coordinates(float(lat), float(lon))
+        except (TypeError, ValueError):
+            errors["base_latitude"] = "Latitude is -90..90 and longitude -180..180."
+    if errors:
+        raise ValidationError("Please correct the availability.", errors)
+    db.session.execute(delete(WeeklyWindow).where(WeeklyWindow.tutor_id == tutor.id))
+    db.session.execute(delete(DateOverride).where(DateOverride.tutor_id == tutor.id))
+    db.session.add_all(WeeklyWindow(tutor_id=tutor.id, weekday=w.weekday, start_minute=w.start_minute,
+                                    end_minute=w.end_minute) for w in weekly)
+    db.session.add_all(DateOverride(tutor_id=tutor.id, on_date=o.on_date, start_minute=o.start_minute,
+                                    end_minute=o.end_minute) for o in overrides)
+    profile = tutor.tutor_profile
+    tutor.timezone = zone
+    profile.min_notice_hours, profile.horizon_days, profile.travel_buffer_minutes = notice, horizon, buffer
+    profile.base_latitude = float(lat) if lat not in (None, "") else None
+    profile.base_longitude = float(lon) if lon not in (None, "") else None
+    db.session.commit()
+    return get_settings(tutor)
+
+
+def _rules(s: AvailabilitySettings) -> dict:
+    return {"min_notice_hours": s.min_notice_hours, "horizon_days": s.horizon_days,
+            "travel_buffer_minutes": s.travel_buffer_minutes}
+
+
+def _hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _window_dict(w: engine.WeeklyWindow) -> dict:
+    return {"weekday": w.weekday, "start": _hhmm(w.start_minute), "end": _hhmm(w.end_minute)}
+
+
+def _override_dict(o: engine.DateOverride) -> dict:
+    if o.start_minute is None:
+        return {"date": o.on_date.isoformat(), "start": None, "end": None}
+    return {"date": o.on_date.isoformat(), "start": _hhmm(o.start_minute), "end": _hhmm(o.end_minute)}
+
+
+def settings_as_dict(s: AvailabilitySettings) -> dict:
+    """JSON form of a tutor's availability."""
+    return {"timezone": s.timezone, "weekly": [_window_dict(w) for w in s.weekly],
+            "overrides": [_override_dict(o) for o in s.overrides], **_rules(s),
+            "base_latitude": s.base_latitude, "base_longitude": s.base_longitude}
+
+
+def blocking_lessons_query(tutor_id: int, start: datetime, end: datetime, now: datetime):
+    """Lessons that occupy the tutor between start and end: active or rescheduling, and not an expired hold."""
+    return (select(Lesson).outerjoin(Booking, Booking.lesson_id == Lesson.id)
+            .where(Lesson.tutor_id == tutor_id, Lesson.state.in_(BLOCKING_LESSON_STATES),
+                   Lesson.start_at < end, Lesson.finish_at > start,
+                   or_(Booking.id.is_(None), Booking.state != BookingState.AWAITING_PAYMENT,
+                       Booking.hold_expires_at > now)))
+
+
+def busy_intervals(tutor_id: int, start: datetime, end: datetime, now: datetime) -> list[engine.BusyInterval]:
+    """The tutor's busy time near [start, end): blocking lessons (with places) and external calendar events."""
+    lo, hi = start - MAX_BUFFER, end + MAX_BUFFER
+    lessons = db.session.scalars(blocking_lessons_query(tutor_id, lo, hi, now).options(selectinload(Lesson.address)))
+    busy = [engine.BusyInterval(lesson.start_at, lesson.finish_at, lesson.in_person, _lesson_place(lesson))
+            for lesson in lessons]
+    events = db.session.scalars(select(CalendarEvent).where(
+        CalendarEvent.tutor_id == tutor_id, CalendarEvent.busy.is_(True), CalendarEvent.lesson_id.is_(None),
+        CalendarEvent.start_at < hi, CalendarEvent.finish_at > lo))
+    busy.extend(engine.BusyInterval(e.start_at, e.finish_at) for e in events)
+    return busy
+
+
+def _lesson_place(lesson: Lesson) -> Coordinates | None:
+    address = lesson.address
+    if address is None or address.latitude is None or address.longitude is None:
+        return None
+    return Coordinates(address.latitude, address.longitude)
+
+
+def resolve_teach(tutor_id: int, teach_id: int | None = None, subject_id: int | None = None,
+                  level_id: int | None = None) -> Teach:
+    """The tutor's teach record by id, or by subject and level (seed 002: 'resolves the Teach record')."""
+    query = select(Teach).where(Teach.tutor_id == tutor_id).options(
+        selectinload(Teach.subject), selectinload(Teach.level))
+    if teach_id is not None:
+        query = query.where(Teach.id == teach_id)
+    elif subject_id is not None:
+        query = query.where(Teach.subject_id == subject_id)
+        if level_id is not None:
+            query = query.where(Teach.level_id == level_id)
+    else:
+        raise ValidationError("Choose a subject.", {"subject_id": "Choose a subject."})
+    teach = db.session.scalars(query.order_by(Teach.id)).first()
+    if teach is None:
+        raise NotFound("This tutor does not teach that subject at that level.",
+                       {"subject_id": "This tutor does not teach that subject at that level."})
+    return teach
+
+
+def validate_duration(duration) -> int:
+    """15–120 minutes in steps of 15, or ValidationError in words."""
+    cfg = current_app.config
+    low, high = cfg["LESSON_MIN_DURATION"], cfg["LESSON_MAX_DURATION"]
+    try:
+        minutes = int(duration)
+        if isinstance(duration, bool) or isinstance(duration, float) and duration != minutes:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ValidationError("Duration must be a whole number of minutes.",
+                              {"duration": "Duration must be a whole number of minutes."}) from None
+    if not low <= minutes <= high or minutes % engine.SLOT_GRID_MINUTES:
+        message = f"Duration must be {low}–{high} minutes in steps of {engine.SLOT_GRID_MINUTES}; {minutes} is not."
+        raise ValidationError(message, {"duration": message})
+    return minutes
+
+
+def date_range_in_zone(first: date, last: date, zone: tzinfo) -> tuple[datetime, datetime]:
+    """The instants covering local dates first..last (inclusive) in the viewer's zone."""
+    if last < first:
+        raise ValidationError("The end date is before the start date.", {"end_date": "Must be on or after start."})
+    if (last - first).days > 62:
+        raise ValidationError("Ask for at most 62 days at a time.", {"end_date": "At most 62 days after the start."})
+    start = datetime.combine(first, datetime.min.time(), zone).astimezone(UTC)
+    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), zone).astimezone(UTC)
+    return start, end
+
+
+def find_slots(request: SlotRequest, now: datetime) -> SlotResult:
+    """Free slot starts for a tutor's teach record in a range, each priced (the slot picker and the API)."""
+    tutor = get_tutor(request.tutor_id)
+    teach = resolve_teach(tutor.id, request.teach_id)
+    duration = validate_duration(request.duration_minutes)
+    if request.in_person and not teach.in_person:
+        raise ValidationError("This tutor teaches that subject online only.", {"lesson_type": "Online only."})
+    if not request.in_person and not teach.online:
+        raise ValidationError("This tutor teaches that subject in person only.", {"lesson_type": "In person only."})
+    if request.range_end <= now:
+        raise ValidationError("Those dates are in the past.", {"start_date": "Choose dates from today on."})
+    profile: TutorProfile = tutor.tutor_profile
+    horizon_end = now + timedelta(days=profile.horizon_days)
+    if request.range_start > horizon_end:
+        message = f"This tutor takes bookings up to {profile.horizon_days} days ahead."
+        raise ValidationError(message, {"start_date": message})
+    settings = get_settings(tutor)
+    query = engine.SlotQuery(
+        tutor_zone=settings.timezone, weekly=tuple(settings.weekly), overrides=tuple(settings.overrides),
+        busy=tuple(busy_intervals(tutor.id, request.range_start, request.range_end + timedelta(minutes=duration), now)),
+        range_start=request.range_start, range_end=request.range_end, duration_minutes=duration, now=now,
+        min_notice_minutes=settings.min_notice_hours * 60, horizon_days=settings.horizon_days,
+        in_person=request.in_person, location=request.location,
+        default_buffer_minutes=settings.travel_buffer_minutes, estimator=travel_estimator())
+    slots = engine.free_slots(query)
+    return SlotResult(slots, lesson_price(teach.hourly_rate_minor, teach.currency, duration), teach)
+
+
+def travel_estimator() -> StraightLineEstimator:
+    """The configured travel-time estimator (straight line at a set speed plus overhead)."""
+    cfg = current_app.config
+    return StraightLineEstimator(speed_kmh=cfg["TRAVEL_SPEED_KMH"], overhead_minutes=cfg["TRAVEL_OVERHEAD_MINUTES"])
+
+
+def is_slot_free(request: SlotRequest, start: datetime, now: datetime) -> bool:
+    """Re-check one start against fresh data (used inside the booking write transaction)."""
+    probe = SlotRequest(request.tutor_id, request.teach_id, start, start + timedelta(minutes=1),
+                        request.duration_minutes, request.in_person, request.location)
+    return start in find_slots(probe, now).slots
+
+
+def student_overlaps(user_id: int | None, child_id: int | None, start: datetime, end: datetime, now: datetime) -> bool:
+    """Whether the student (a user, or a parent's child) already holds a lesson overlapping [start, end)."""
+    from ..models import lesson_child, lesson_user
+    query = (select(Lesson.id).outerjoin(Booking, Booking.lesson_id == Lesson.id)
+             .where(Lesson.state.in_(BLOCKING_LESSON_STATES), Lesson.start_at < end, Lesson.finish_at > start,
+                    or_(Booking.id.is_(None), Booking.state != BookingState.AWAITING_PAYMENT,
+                        Booking.hold_expires_at > now)))
+    if child_id is not None:
+        query = query.join(lesson_child, and_(lesson_child.c.lesson_id == Lesson.id, lesson_child.c.child_id == child_id))
+    else:
+        query = query.join(lesson_user, and_(lesson_user.c.lesson_id == Lesson.id, lesson_user.c.user_id == user_id))
+    return db.session.scalar(query.limit(1)) is not None
+
+
+def weekly_rows(tutor: User) -> list[WeeklyWindow]:
+    """A tutor's weekly window rows (with ids, for the editor)."""
+    return list(db.session.scalars(select(WeeklyWindow).where(WeeklyWindow.tutor_id == tutor.id)
+                                   .order_by(WeeklyWindow.weekday, WeeklyWindow.start_minute)))
+
+
+def override_rows(tutor: User, today: date) -> list[DateOverride]:
+    """A tutor's date overrides from today on (with ids, for the editor)."""
+    return list(db.session.scalars(select(DateOverride).where(
+        DateOverride.tutor_id == tutor.id, DateOverride.on_date >= today)
+        .order_by(DateOverride.on_date, DateOverride.start_minute)))
+
+
+def add_weekly_window(tutor: User, weekday, start, end) -> WeeklyWindow:
+    """Add one weekly window; it may not overlap another window on the same weekday."""
+    errors: dict[str, str] = {}
+    windows = parse_windows([{"weekday": weekday, "start": start, "end": end}], errors)
+    if errors:
+        raise ValidationError(next(iter(errors.values())), {"window": next(iter(errors.values()))})
+    new = windows[0]
+    for row in weekly_rows(tutor):
+        if row.weekday == new.weekday and row.start_minute < new.end_minute and new.start_minute < row.end_minute:
+            message = f"That overlaps your {_hhmm(row.start_minute)}–{_hhmm(row.end_minute)} window on the same day."
+            raise ValidationError(message, {"window": message})
+    row = WeeklyWindow(tutor_id=tutor.id, weekday=new.weekday, start_minute=new.start_minute, end_minute=new.end_minute)
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+def remove_weekly_window(tutor: User, window_id: int) -> None:
+    """Remove one of the tutor's own weekly windows."""
+    deleted = db.session.execute(delete(WeeklyWindow).where(WeeklyWindow.id == window_id,
+                                                            WeeklyWindow.tutor_id == tutor.id))
+    db.session.commit()
+    if not deleted.rowcount:
+        raise NotFound("That window is already gone.")
+
+
+def add_override(tutor: User, on_date, day_off: bool, start, end, today: date) -> DateOverride:
+    """Mark a date as a day off, or give it other hours (replacing the weekly hours that date)."""
+    errors: dict[str, str] = {}
+    item = {"date": on_date} if day_off else {"date": on_date, "start": start, "end": end}
+    if not day_off and (start in (None, "") or end in (None, "")):
+        raise ValidationError("Give start and end times, or tick 'day off'.", {"override": "Give start and end times."})
+    parsed = parse_overrides([item], errors)
+    if errors:
+        message = next(iter(errors.values()))
+        raise ValidationError(message, {"override": message})
+    new = parsed[0]
+    if new.on_date < today:
+        raise ValidationError("That date is in the past.", {"override": "Choose today or a later date."})
+    same_day = [o for o in override_rows(tutor, today) if o.on_date == new.on_date]
+    if same_day and (day_off or any(o.start_minute is None for o in same_day)):
+        message = f"{new.on_date.isoformat()} already has an override; remove it first."
+        raise ValidationError(message, {"override": message})
+    for row in same_day:
+        if row.start_minute < new.end_minute and new.start_minute < row.end_minute:
+            message = "That overlaps other hours you set for the same date."
+            raise ValidationError(message, {"override": message})
+    row = DateOverride(tutor_id=tutor.id, on_date=new.on_date, start_minute=new.start_minute, end_minute=new.end_minute)
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+def remove_override(tutor: User, override_id: int) -> None:
+    """Remove one of the tutor's own date overrides."""
+    deleted = db.session.execute(delete(DateOverride).where(DateOverride.id == override_id,
+                                                            DateOverride.tutor_id == tutor.id))
+    db.session.commit()
+    if not deleted.rowcount:
+        raise NotFound("That override is already gone.")
+
+
+def update_rules(tutor: User, data: dict) -> AvailabilitySettings:
+    """Change notice, horizon, travel buffer, time zone and base location, keeping windows as they are."""
+    keys = ("timezone", "min_notice_hours", "horizon_days", "travel_buffer_minutes", "base_latitude", "base_longitude")
+    return update_settings(tutor, {k: data.get(k) for k in keys if k in data})

@@ -1,0 +1,242 @@
+"""Booking use cases: request a booking (lesson + booking + address + links in one transaction), list, expire holds."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from ..adapters.database import serialized_write
+from ..domain.states import BookingState, LessonState, next_booking_state, next_lesson_state
+from ..domain.travel import Coordinates
+from ..extensions import db
+from ..models import Booking, Child, Lesson, LessonAddress, Role, User, lesson_child, lesson_user
+from . import availability
+from .accounts import child_of
+from .errors import NotFound, SlotTaken, ValidationError
+
+# Advisory-lock namespaces (PostgreSQL): one lock per tutor, one per student or child.
+LOCK_TUTOR, LOCK_USER, LOCK_CHILD = 1, 2, 3
+MAX_NOTE = 2000
+
+
+@dataclass(frozen=True)
+class Address:
+    """Where an in-person lesson happens."""
+
+    line1: str
+    city: str = ""
+    postcode: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
+
+    @property
+    def coordinates(self) -> Coordinates | None:
+        if self.latitude is None or self.longitude is None:
+            return None
+        return Coordinates(self.latitude, self.longitude)
+
+
+@dataclass(frozen=True)
+class BookingRequest:
+    """Everything a booker sends to book one slot."""
+
+    tutor_id: int
+    teach_id: int
+    start: datetime
+    duration_minutes: int
+    in_person: bool = False
+    address: Address | None = None
+    child_id: int | None = None
+    note: str = ""
+
+
+def parse_address(line1, city=None, postcode=None, latitude=None, longitude=None) -> Address:
+    """Validate an in-person address; coordinates optional but both or neither."""
+    errors = {}
+    line1 = (line1 or "").strip() if isinstance(line1, str) else ""
+    if not line1:
+        errors["address.line1"] = "In-person lessons need an address."
+    elif len(line1) > 200:
+        errors["address.line1"] = "Up to 200 characters."
+    lat = lon = None
+    if (latitude in (None, "")) != (longitude in (None, "")):
+        errors["address.latitude"] = "Give both latitude and longitude, or neither."
+    elif latitude not in (None, ""):
+        try:
+            coords = Coordinates(float(latitude), float(longitude))
+            lat, lon = coords.lat, coords.lon
+        except (TypeError, ValueError):
+            errors["address.latitude"] = "Latitude is -90..90 and longitude -180..180."
+    if errors:
+        raise ValidationError("Please correct the address.", errors)
+    return Address(line1, str(city or "").strip()[:100], str(postcode or "").strip()[:20], lat, lon)
+
+
+def request_booking(booker: User, req: BookingRequest, now: datetime | None = None) -> Booking:
+    """Book a free slot: lesson ACTIVE + booking AWAITING_PAYMENT with a hold, all or nothing."""
+    now = now or datetime.now(UTC)
+    if booker.role not in (Role.STUDENT, Role.PARENT):
+        raise ValidationError("Only student and parent accounts can book lessons.")
+    child: Child | None = None
+    if booker.is_parent:
+        if req.child_id is None:
+            raise ValidationError("Choose which child the lesson is for.", {"child_id": "Choose a child."})
+        child = child_of(booker, req.child_id)
+    elif req.child_id is not None:
+        raise ValidationError("Only parents book for children.", {"child_id": "Only parents book for children."})
+    note = (req.note or "").strip()
+    if len(note) > MAX_NOTE:
+        raise ValidationError("The note is too long.", {"note": f"Up to {MAX_NOTE} characters."})
+    if req.start.tzinfo is None:
+        raise ValidationError("Send the start time with its zone or offset.", {"start": "Include a zone offset."})
+    if req.in_person and req.address is None:
+        raise ValidationError("In-person lessons need an address.", {"address.line1": "In-person lessons need an address."})
+    start = req.start.astimezone(UTC)
+    duration = availability.validate_duration(req.duration_minutes)
+    finish = start + timedelta(minutes=duration)
+    location = req.address.coordinates if req.in_person and req.address else None
+    slot_request = availability.SlotRequest(req.tutor_id, req.teach_id, start, start + timedelta(minutes=1),
+                                            duration, req.in_person, location)
+    teach = availability.resolve_teach(req.tutor_id, req.teach_id)  # 404 before we take any lock
+    hold_minutes = current_app.config["BOOKING_HOLD_MINUTES"]
+
+    student_lock = (LOCK_CHILD, child.id) if child else (LOCK_USER, booker.id)
+    with serialized_write((LOCK_TUTOR, req.tutor_id), student_lock) as session:
+        _expire_holds_for_tutor(req.tutor_id, now)
+        result = availability.find_slots(slot_request, now)
+        if start not in result.slots:
+            raise SlotTaken("That time is not free any more. Please pick another slot.")
+        if availability.student_overlaps(None if child else booker.id, child.id if child else None, start, finish, now):
+            who = f"{child.name} already has" if child else "You already have"
+            raise ValidationError(f"{who} a lesson at that time.", {"start": f"{who} a lesson at that time."})
+        lesson = Lesson(tutor_id=req.tutor_id, subject_id=teach.subject_id, level_id=teach.level_id,
+                        exam_board_id=teach.exam_board_id, teach_id=teach.id, start_at=start, finish_at=finish,
+                        duration_minutes=duration, state=LessonState.ACTIVE, in_person=req.in_person, created_at=now)
+        session.add(lesson)
+        if child:
+            lesson.children.append(child)
+        else:
+            lesson.students.append(booker)
+        if req.in_person:
+            a = req.address
+            session.add(LessonAddress(lesson=lesson, line1=a.line1, city=a.city, postcode=a.postcode,
+                                      latitude=a.latitude, longitude=a.longitude))
+        booking = Booking(lesson=lesson, booker_id=booker.id, state=BookingState.AWAITING_PAYMENT,
+                          hold_expires_at=now + timedelta(minutes=hold_minutes),
+                          price_minor=result.price.lesson_price.amount_minor, currency=result.price.lesson_price.currency,
+                          note=note, created_at=now, updated_at=now)
+        session.add(booking)
+        try:
+            session.flush()
+        except IntegrityError as exc:
+            # PostgreSQL's exclusion constraint: another transaction got there first.
+            raise SlotTaken() from exc
+    return booking
+
+
+def _expire_holds_for_tutor(tutor_id: int, now: datetime) -> None:
+    """Inside the write transaction: release this tutor's lapsed unpaid holds so the constraint sees them gone."""
+    stale = db.session.scalars(select(Booking).join(Lesson).where(
+        Lesson.tutor_id == tutor_id, Booking.state == BookingState.AWAITING_PAYMENT, Booking.hold_expires_at <= now,
+        Lesson.state.in_([LessonState.ACTIVE, LessonState.RESCHEDULE])))
+    for booking in stale:
+        _expire(booking, now)
+    db.session.flush()
+
+
+def _expire(booking: Booking, now: datetime) -> None:
+    booking.state = next_booking_state(booking.state, BookingState.EXPIRED)
+    booking.updated_at = now
+    booking.lesson.state = next_lesson_state(booking.lesson.state, LessonState.CANCELLED)
+
+
+def expire_stale_holds(now: datetime) -> int:
+    """Expire every unpaid hold past its time (the scheduled job); safe to run twice or concurrently."""
+    ids = list(db.session.scalars(select(Booking.id).where(
+        Booking.state == BookingState.AWAITING_PAYMENT, Booking.hold_expires_at <= now)))
+    expired = 0
+    for booking_id in ids:
+        # Conditional update: only the run that still sees AWAITING_PAYMENT moves it.
+        moved = db.session.execute(update(Booking).where(
+            Booking.id == booking_id, Booking.state == BookingState.AWAITING_PAYMENT)
+            .values(state=next_booking_state(BookingState.AWAITING_PAYMENT, BookingState.EXPIRED), updated_at=now))
+        if moved.rowcount:
+            lesson_id = db.session.scalar(select(Booking.lesson_id).where(Booking.id == booking_id))
+            db.session.execute(update(Lesson).where(Lesson.id == lesson_id, Lesson.state != LessonState.CANCELLED)
+                               .values(state=LessonState.CANCELLED))
+            expired += 1
+        db.session.commit()
+    return expired
+
+
+def _visible_bookings(user: User):
+    """Bookings the user may see: their own as booker, as the lesson's student, or as the tutor; admins all."""
+    query = select(Booking).join(Lesson, Lesson.id == Booking.lesson_id)
+    if user.is_admin:
+        return query
+    as_student = select(lesson_user.c.lesson_id).where(lesson_user.c.user_id == user.id)
+    as_parent = select(lesson_child.c.lesson_id).join(Child, Child.id == lesson_child.c.child_id).where(
+        Child.parent_id == user.id)
+    return query.where(or_(Booking.booker_id == user.id, Lesson.tutor_id == user.id,
+                           Lesson.id.in_(as_student), Lesson.id.in_(as_parent)))
+
+
+def _with_details(query):
+    return query.options(
+        selectinload(Booking.lesson).selectinload(Lesson.subject), selectinload(Booking.lesson).selectinload(Lesson.level),
+        selectinload(Booking.lesson).selectinload(Lesson.tutor), selectinload(Booking.lesson).selectinload(Lesson.address),
+        selectinload(Booking.lesson).selectinload(Lesson.children), selectinload(Booking.lesson).selectinload(Lesson.students),
+        selectinload(Booking.booker))
+
+
+def get_booking(user: User, booking_id: int) -> Booking:
+    """One booking the user may see, else NotFound (never a hint that it exists)."""
+    booking = db.session.scalar(_with_details(_visible_bookings(user).where(Booking.id == booking_id)))
+    if booking is None:
+        raise NotFound("We could not find that booking.")
+    return booking
+
+
+def list_bookings(user: User, now: datetime, when: str = "upcoming") -> list[Booking]:
+    """The user's bookings, upcoming (soonest first) or past (latest first)."""
+    query = _with_details(_visible_bookings(user))
+    if when == "past":
+        query = query.where(Lesson.finish_at <= now).order_by(Lesson.start_at.desc())
+    else:
+        query = query.where(Lesson.finish_at > now).order_by(Lesson.start_at)
+    return list(db.session.scalars(query.limit(200)))
+
+
+def tutor_upcoming_lessons(tutor: User, now: datetime) -> list[Lesson]:
+    """A tutor's lessons that have not finished and still matter (not cancelled, not a lapsed hold)."""
+    query = availability.blocking_lessons_query(tutor.id, now, now + timedelta(days=366), now).options(
+        selectinload(Lesson.subject), selectinload(Lesson.level), selectinload(Lesson.booking),
+        selectinload(Lesson.students), selectinload(Lesson.children), selectinload(Lesson.address))
+    return list(db.session.scalars(query.order_by(Lesson.start_at).limit(200)))
+
+
+def booking_status_words(booking: Booking, now: datetime) -> str:
+    """What the booking's state means for the user right now."""
+    if booking.state == BookingState.AWAITING_PAYMENT:
+        if booking.hold_expires_at and booking.hold_expires_at <= now:
+            return "The hold on this slot has expired; the time is free again."
+        return "Awaiting payment. The slot is held for you until the time shown."
+    return {
+        BookingState.REQUIRES_CAPTURE: "Paid; waiting for the tutor to approve.",
+        BookingState.PAID: "Confirmed and paid.",
+        BookingState.REFUNDED: "Cancelled and refunded in full.",
+        BookingState.PARTIAL_REFUNDED: "Cancelled with a partial refund.",
+        BookingState.EXPIRED: "Expired; the slot was released.",
+        BookingState.DECLINED: "Declined by the tutor; no money was taken.",
+        BookingState.CANCELLED: "Cancelled before payment.",
+    }.get(BookingState(booking.state), booking.state)
+
+
+def is_hold_lapsed(booking: Booking, now: datetime) -> bool:
+    """An unpaid hold whose time ran out (whether or not the job has marked it yet)."""
+    return booking.state == BookingState.AWAITING_PAYMENT and booking.hold_expires_at is not None \
+        and booking.hold_expires_at <= now

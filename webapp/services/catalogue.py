@@ -1,0 +1,189 @@
+"""Catalogue use cases: subjects and levels, the tutor directory, a tutor's teach records and profile."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import selectinload
+
+from ..domain.money import CURRENCY_EXPONENTS
+from ..extensions import db
+from ..models import ExamBoard, Level, Role, Subject, Teach, TutorProfile, User
+from .errors import NotFound, ValidationError
+
+MAX_TEACHES = 40
+
+
+@dataclass(frozen=True)
+class TutorFilters:
+    """Directory filters as the user chose them (all optional)."""
+
+    subject_id: int | None = None
+    level_id: int | None = None
+    mode: str | None = None  # "online" or "in_person"
+    max_rate_minor: int | None = None
+    currency: str | None = None
+
+
+@dataclass(frozen=True)
+class TutorCard:
+    """One row of the directory: the tutor and the teach records that match the filters."""
+
+    tutor: User
+    profile: TutorProfile
+    teaches: list[Teach]
+
+    @property
+    def from_rate(self) -> Teach:
+        return min(self.teaches, key=lambda t: t.hourly_rate_minor)
+
+
+def catalogue() -> dict[str, list]:
+    """All subjects, levels and exam boards, ordered for menus."""
+    return {
+        "subjects": list(db.session.scalars(select(Subject).order_by(Subject.name))),
+        "levels": list(db.session.scalars(select(Level).order_by(Level.rank, Level.name))),
+        "exam_boards": list(db.session.scalars(select(ExamBoard).order_by(ExamBoard.name))),
+    }
+
+
+def search_tutors(filters: TutorFilters) -> list[TutorCard]:
+    """Tutors with at least one teach record matching every filter, cheapest first."""
+    query = select(Teach).join(User, User.id == Teach.tutor_id).where(User.role == Role.TUTOR).options(
+        selectinload(Teach.subject), selectinload(Teach.level), selectinload(Teach.exam_board))
+    if filters.subject_id:
+        query = query.where(Teach.subject_id == filters.subject_id)
+    if filters.level_id:
+        query = query.where(Teach.level_id == filters.level_id)
+    if filters.mode == "online":
+        query = query.where(Teach.online.is_(True))
+    elif filters.mode == "in_person":
+        query = query.where(Teach.in_person.is_(True))
+    if filters.max_rate_minor is not None:
+        query = query.where(Teach.hourly_rate_minor <= filters.max_rate_minor)
+    teaches = list(db.session.scalars(query.order_by(Teach.tutor_id, Teach.id)))
+    tutor_ids = sorted({t.tutor_id for t in teaches})
+    tutors = {u.id: u for u in db.session.scalars(
+        select(User).where(User.id.in_(tutor_ids)).options(selectinload(User.tutor_profile)))} if tutor_ids else {}
+    by_tutor: dict[int, list[Teach]] = {}
+    for teach in teaches:
+        by_tutor.setdefault(teach.tutor_id, []).append(teach)
+    cards = [TutorCard(tutors[tid], tutors[tid].tutor_profile, items) for tid, items in by_tutor.items()]
+    return sorted(cards, key=lambda c: (c.from_rate.hourly_rate_minor, c.tutor.name))
+
+
+def get_tutor(tutor_id: int) -> User:
+    """A tutor by id, or NotFound."""
+    tutor = db.session.get(User, tutor_id)
+    if tutor is None or tutor.role != Role.TUTOR:
+        raise NotFound("We could not find that tutor.")
+    return tutor
+
+
+def tutor_teaches(tutor_id: int) -> list[Teach]:
+    """A tutor's teach records with their subject, level and board loaded."""
+    return list(db.session.scalars(select(Teach).where(Teach.tutor_id == tutor_id).options(
+        selectinload(Teach.subject), selectinload(Teach.level), selectinload(Teach.exam_board)).order_by(Teach.id)))
+
+
+def _int_field(item: dict, name: str, index: int, errors: dict, required: bool = True) -> int | None:
+    value = item.get(name)
+    if value in (None, "") and not required:
+        return None
+    try:
+        number = int(value)
+        if isinstance(value, bool) or isinstance(value, float) and value != number:
+            raise ValueError
+        return number
+    except (TypeError, ValueError):
+        errors[f"teaches[{index}].{name}"] = "Must be a whole number." if value not in (None, "") else "Required."
+        return None
+
+
+def replace_teaches(tutor: User, items: list[dict]) -> list[Teach]:
+    """Replace all of a tutor's teach records with `items` (validated as a whole: all or nothing)."""
+    if not tutor.is_tutor:
+        raise ValidationError("Only tutors teach subjects.")
+    if not isinstance(items, list) or len(items) > MAX_TEACHES:
+        raise ValidationError(f"Send a list of at most {MAX_TEACHES} teach records.")
+    known = catalogue()
+    subject_ids = {s.id for s in known["subjects"]}
+    level_ids = {lv.id for lv in known["levels"]}
+    board_ids = {b.id for b in known["exam_boards"]}
+    errors: dict[str, str] = {}
+    rows: list[Teach] = []
+    seen: set[tuple] = set()
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            errors[f"teaches[{i}]"] = "Each teach record is an object."
+            continue
+        subject_id = _int_field(item, "subject_id", i, errors)
+        level_id = _int_field(item, "level_id", i, errors)
+        board_id = _int_field(item, "exam_board_id", i, errors, required=False)
+        rate = _int_field(item, "hourly_rate_minor", i, errors)
+        max_km = _int_field(item, "max_travel_km", i, errors, required=False)
+        currency = str(item.get("currency") or "GBP").upper()
+        online, in_person = bool(item.get("online", True)), bool(item.get("in_person", False))
+        if subject_id is not None and subject_id not in subject_ids:
+            errors[f"teaches[{i}].subject_id"] = "Unknown subject."
+        if level_id is not None and level_id not in level_ids:
+            errors[f"teaches[{i}].level_id"] = "Unknown level."
+        if board_id is not None and board_id not in board_ids:
+            errors[f"teaches[{i}].exam_board_id"] = "Unknown exam board."
+        if rate is not None and not 100 <= rate <= 100_000_00:
+            errors[f"teaches[{i}].hourly_rate_minor"] = "Hourly rate must be between 1.00 and 100,000.00."
+        if currency not in CURRENCY_EXPONENTS:
+            errors[f"teaches[{i}].currency"] = f"Unsupported currency {currency}."
+        if not (online or in_person):
+            errors[f"teaches[{i}].online"] = "Offer online, in person, or both."
+        if max_km is not None and not 0 < max_km <= 500:
+            errors[f"teaches[{i}].max_travel_km"] = "Travel distance must be 1–500 km."
+        key = (subject_id, level_id, board_id)
+        if key in seen:
+            errors[f"teaches[{i}]"] = "The same subject, level and exam board appear twice."
+        seen.add(key)
+        rows.append(Teach(tutor_id=tutor.id, subject_id=subject_id, level_id=level_id, exam_board_id=board_id,
+                          hourly_rate_minor=rate, currency=currency, online=online, in_person=in_person,
+                          max_travel_km=max_km if in_person else None))
+    if errors:
+        raise ValidationError("Please correct the teach records.", errors)
+    # Teach rows already used by lessons are kept (lessons point at them); the rest are replaced.
+    from ..models import Lesson
+    used = set(db.session.scalars(select(Lesson.teach_id).where(Lesson.tutor_id == tutor.id).distinct()))
+    existing = {(t.subject_id, t.level_id, t.exam_board_id): t for t in tutor_teaches(tutor.id)}
+    result: list[Teach] = []
+    for row in rows:
+        current = existing.pop((row.subject_id, row.level_id, row.exam_board_id), None)
+        if current is None:
+            db.session.add(row)
+            result.append(row)
+            continue
+        for attr in ("hourly_rate_minor", "currency", "online", "in_person", "max_travel_km"):
+            setattr(current, attr, getattr(row, attr))
+        result.append(current)
+    stale = [t.id for t in existing.values() if t.id not in used]
+    if stale:
+        db.session.execute(delete(Teach).where(Teach.id.in_(stale)))
+    kept_in_use = [t for t in existing.values() if t.id in used]
+    if kept_in_use:
+        raise_later = ", ".join(f"{t.subject.name} ({t.level.name})" for t in kept_in_use)
+        db.session.rollback()
+        raise ValidationError(f"These subjects have booked lessons and cannot be removed: {raise_later}.")
+    db.session.commit()
+    return result
+
+
+def update_profile(tutor: User, *, headline: str, bio: str) -> TutorProfile:
+    """A tutor edits the public part of their profile."""
+    headline, bio = (headline or "").strip(), (bio or "").strip()
+    errors = {}
+    if len(headline) > 160:
+        errors["headline"] = "Up to 160 characters."
+    if len(bio) > 5000:
+        errors["bio"] = "Up to 5,000 characters."
+    if errors:
+        raise ValidationError("Please correct the profile.", errors)
+    profile = tutor.tutor_profile
+    profile.headline, profile.bio = headline, bio
+    db.session.commit()
+    return profile

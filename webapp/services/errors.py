@@ -1,0 +1,44 @@
+"""Errors services raise; the shells turn them into pages or JSON without knowing the details."""
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """Base: a message for the user, an HTTP status, and optional per-field messages."""
+
+    status = 400
+
+    def __init__(self, message: str, fields: dict[str, str] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+
+
+class ValidationError(ServiceError):
+    """The input is wrong; `fields` says which part."""
+
+    status = 422
+
+
+class NotFound(ServiceError):
+    """The object does not exist, or the user may not see it (the two look the same, on purpose)."""
+
+    status = 404
+
+
+class Forbidden(ServiceError):
+    """The user is known but may not do this."""
+
+    status = 403
+
+
+class Conflict(ServiceError):
+    """The request was valid but the world changed (a slot was just taken)."""
+
+    status = 409
+
+
+class SlotTaken(Conflict):
+    """Someone else booked the slot first."""
+
+    def __init__(self, message: str = "That slot was just taken. Please pick another time."):
+        super().__init__(message, {"start": message})

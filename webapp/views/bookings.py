@@ -1,0 +1,84 @@
+"""Booking a slot, and a user's bookings."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, request, url_for
+from flask_login import current_user, login_required
+
+from ..forms import BookingForm
+from ..models import Role
+from ..services import availability, bookings, catalogue
+from ..services.errors import ServiceError, SlotTaken, ValidationError
+from . import params
+from .common import apply_service_errors, now_utc, render, role_required
+
+bp = Blueprint("bookings", __name__)
+
+
+@bp.route("/tutors/<int:tutor_id>/book", methods=["GET", "POST"])
+@role_required(Role.STUDENT, Role.PARENT)
+def new(tutor_id: int):
+    """Confirm a picked slot: who it is for, a note, the address for in-person; POST books it."""
+    tutor = catalogue.get_tutor(tutor_id)
+    source = request.form if request.method == "POST" else request.args
+    form = BookingForm(formdata=request.form if request.method == "POST" else request.args)
+    form.child_id.choices = [(c.id, c.name) for c in current_user.children]
+    summary, error = None, None
+    try:
+        teach = availability.resolve_teach(tutor.id, params.required_int(source, "teach_id", "The subject"))
+        start = params.parse_instant(source.get("start"))
+        duration = availability.validate_duration(params.duration_from(source))
+        summary = {"teach": teach, "start": start, "duration": duration, "in_person": params.lesson_type(source),
+                   "price": None}
+        from ..domain.money import lesson_price
+        summary["price"] = lesson_price(teach.hourly_rate_minor, teach.currency, duration)
+    except ValidationError as exc:
+        error = exc.message
+    except ServiceError as exc:
+        error = exc.message
+    if request.method == "POST" and summary and form.validate_on_submit():
+        try:
+            booking = bookings.request_booking(current_user, params.booking_request_from(request.form, tutor.id),
+                                               now_utc())
+        except SlotTaken as exc:
+            flash(exc.message, "error")
+            return redirect(url_for("tutors.profile", tutor_id=tutor.id, teach_id=summary["teach"].id,
+                                    duration=summary["duration"],
+                                    lesson_type="in_person" if summary["in_person"] else "online",
+                                    week=summary["start"].astimezone(_zone()).date().isoformat()) + "#slot-picker",
+                            code=303)
+        except ValidationError as exc:
+            error = exc.message
+            apply_service_errors(form, exc.fields)
+        except ServiceError as exc:
+            error = exc.message
+        else:
+            flash("Your slot is held. Complete payment before the hold runs out.", "success")
+            return redirect(url_for("bookings.detail", booking_id=booking.id), code=303)
+    status = 422 if (error or form.errors) and request.method == "POST" else (400 if error else 200)
+    return render("bookings/new.html", tutor=tutor, form=form, summary=summary, error=error, status=status)
+
+
+def _zone():
+    from zoneinfo import ZoneInfo
+    return ZoneInfo(current_user.timezone)
+
+
+@bp.get("/bookings")
+@login_required
+def index():
+    """Your bookings: upcoming and past, in your time zone."""
+    now = now_utc()
+    return render("bookings/list.html", upcoming=bookings.list_bookings(current_user, now, "upcoming"),
+                  past=bookings.list_bookings(current_user, now, "past"), now=now,
+                  status_words=bookings.booking_status_words)
+
+
+@bp.get("/bookings/<int:booking_id>")
+@login_required
+def detail(booking_id: int):
+    """One booking you may see, with what its state means now."""
+    now = now_utc()
+    booking = bookings.get_booking(current_user, booking_id)
+    return render("bookings/detail.html", booking=booking, now=now,
+                  status=bookings.booking_status_words(booking, now),
+                  hold_lapsed=bookings.is_hold_lapsed(booking, now))

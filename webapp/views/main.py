@@ -1,0 +1,15 @@
+"""The front page."""
+from flask import Blueprint, redirect, url_for
+from flask_login import current_user
+
+from .common import render
+
+bp = Blueprint("main", __name__)
+
+
+@bp.get("/")
+def home():
+    """Landing page: find a tutor, or go to your own dashboard."""
+    if current_user.is_authenticated and current_user.is_tutor:
+        return redirect(url_for("tutor_dashboard.lessons"))
+    return render("main/home.html")

@@ -1,0 +1,193 @@
+"""The tutor's side: upcoming lessons, availability editor (HTMX), subjects and prices, profile."""
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, flash, redirect, request, url_for
+from flask_login import current_user
+
+from ..domain.money import parse_major_amount
+from ..forms import OverrideForm, ProfileForm, RulesForm, TeachForm, WeeklyWindowForm
+from ..models import Role
+from ..services import availability, bookings, catalogue
+from ..services.errors import ServiceError, ValidationError
+from .common import apply_service_errors, now_utc, render, role_required
+
+bp = Blueprint("tutor_dashboard", __name__, url_prefix="/tutor")
+WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+
+@bp.get("/")
+@role_required(Role.TUTOR)
+def lessons():
+    """Your upcoming lessons in your time zone."""
+    return render("tutor/lessons.html", lessons=bookings.tutor_upcoming_lessons(current_user, now_utc()))
+
+
+def _today():
+    return datetime.now(ZoneInfo(current_user.timezone)).date()
+
+
+def _editor(status: int = 200, partial: str | None = None, **forms):
+    """The availability editor page, or one of its sections for HTMX."""
+    settings = availability.get_settings(current_user)
+    rules = forms.pop("rules_form", None) or RulesForm(formdata=None, data={
+        "timezone": settings.timezone, "min_notice_hours": settings.min_notice_hours,
+        "horizon_days": settings.horizon_days, "travel_buffer_minutes": settings.travel_buffer_minutes,
+        "base_latitude": settings.base_latitude, "base_longitude": settings.base_longitude})
+    return render("tutor/availability.html", partial=partial, status=status,
+                  window_form=forms.pop("window_form", None) or WeeklyWindowForm(formdata=None),
+                  override_form=forms.pop("override_form", None) or OverrideForm(formdata=None),
+                  rules_form=rules, windows=availability.weekly_rows(current_user),
+                  overrides=availability.override_rows(current_user, _today()), weekdays=WEEKDAYS,
+                  settings=settings, today=_today())
+
+
+@bp.get("/availability", endpoint="availability")
+@role_required(Role.TUTOR)
+def availability_page():
+    """The availability editor: weekly hours, date overrides, booking rules."""
+    return _editor()
+
+
+@bp.post("/availability/windows")
+@role_required(Role.TUTOR)
+def add_window():
+    """Add a weekly window (returns the weekly section for HTMX)."""
+    form = WeeklyWindowForm()
+    if form.validate_on_submit():
+        try:
+            availability.add_weekly_window(current_user, form.weekday.data, form.start.data, form.end.data)
+            form = None
+        except ValidationError as exc:
+            form.start.errors = list(form.start.errors) + [exc.message]
+    status = 422 if form is not None else 200
+    return _editor(status, partial="tutor/_weekly.html", window_form=form)
+
+
+@bp.post("/availability/windows/<int:window_id>/delete")
+@role_required(Role.TUTOR)
+def delete_window(window_id: int):
+    """Remove a weekly window."""
+    try:
+        availability.remove_weekly_window(current_user, window_id)
+    except ServiceError:
+        pass  # already gone (double click): the refreshed list says so by its absence
+    return _editor(partial="tutor/_weekly.html")
+
+
+@bp.post("/availability/overrides")
+@role_required(Role.TUTOR)
+def add_override():
+    """Add a day off or other hours on a date (returns the overrides section for HTMX)."""
+    form = OverrideForm()
+    if form.validate_on_submit():
+        try:
+            availability.add_override(current_user, form.on_date.data, form.day_off.data, form.start.data,
+                                      form.end.data, _today())
+            form = None
+        except ValidationError as exc:
+            form.on_date.errors = list(form.on_date.errors) + [exc.message]
+    status = 422 if form is not None else 200
+    return _editor(status, partial="tutor/_overrides.html", override_form=form)
+
+
+@bp.post("/availability/overrides/<int:override_id>/delete")
+@role_required(Role.TUTOR)
+def delete_override(override_id: int):
+    """Remove a date override."""
+    try:
+        availability.remove_override(current_user, override_id)
+    except ServiceError:
+        pass
+    return _editor(partial="tutor/_overrides.html")
+
+
+@bp.post("/availability/rules")
+@role_required(Role.TUTOR)
+def update_rules():
+    """Save notice, horizon, travel buffer, time zone and base location."""
+    form = RulesForm()
+    if form.validate_on_submit():
+        try:
+            availability.update_rules(current_user, {
+                "timezone": form.timezone.data, "min_notice_hours": form.min_notice_hours.data,
+                "horizon_days": form.horizon_days.data, "travel_buffer_minutes": form.travel_buffer_minutes.data,
+                "base_latitude": form.base_latitude.data, "base_longitude": form.base_longitude.data})
+            form = None
+        except ValidationError as exc:
+            apply_service_errors(form, exc.fields)
+    saved = form is None
+    response = _editor(200 if saved else 422, partial="tutor/_rules.html", rules_form=form)
+    return response
+
+
+@bp.route("/teaches", methods=["GET", "POST"])
+@role_required(Role.TUTOR)
+def teaches():
+    """Your subjects, levels and hourly rates; add one or remove one."""
+    form = _teach_form()
+    if form.validate_on_submit():
+        try:
+            rate = parse_major_amount(form.hourly_rate.data, form.currency.data)
+            current = [_teach_dict(t) for t in catalogue.tutor_teaches(current_user.id)]
+            current.append({"subject_id": form.subject_id.data, "level_id": form.level_id.data,
+                            "exam_board_id": form.exam_board_id.data or None, "hourly_rate_minor": rate,
+                            "currency": form.currency.data, "online": form.online.data,
+                            "in_person": form.in_person.data, "max_travel_km": form.max_travel_km.data})
+            catalogue.replace_teaches(current_user, current)
+        except ValueError as exc:
+            form.hourly_rate.errors = [str(exc)]
+        except ValidationError as exc:
+            field_messages = list(exc.fields.values())
+            form.subject_id.errors = [field_messages[-1] if field_messages else exc.message]
+        else:
+            flash("Subject added.", "success")
+            return redirect(url_for("tutor_dashboard.teaches"), code=303)
+    return render("tutor/teaches.html", form=form, teaches=catalogue.tutor_teaches(current_user.id),
+                  status=422 if form.errors else 200)
+
+
+@bp.post("/teaches/<int:teach_id>/delete")
+@role_required(Role.TUTOR)
+def delete_teach(teach_id: int):
+    """Stop offering one subject/level (kept if lessons already use it)."""
+    remaining = [_teach_dict(t) for t in catalogue.tutor_teaches(current_user.id) if t.id != teach_id]
+    try:
+        catalogue.replace_teaches(current_user, remaining)
+        flash("Subject removed.", "success")
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("tutor_dashboard.teaches"), code=303)
+
+
+def _teach_form() -> TeachForm:
+    form = TeachForm()
+    options = catalogue.catalogue()
+    form.subject_id.choices = [(s.id, s.name) for s in options["subjects"]]
+    form.level_id.choices = [(lv.id, lv.name) for lv in options["levels"]]
+    form.exam_board_id.choices = [(0, "Any / none")] + [(b.id, b.name) for b in options["exam_boards"]]
+    return form
+
+
+def _teach_dict(t) -> dict:
+    return {"subject_id": t.subject_id, "level_id": t.level_id, "exam_board_id": t.exam_board_id,
+            "hourly_rate_minor": t.hourly_rate_minor, "currency": t.currency, "online": t.online,
+            "in_person": t.in_person, "max_travel_km": t.max_travel_km}
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@role_required(Role.TUTOR)
+def profile():
+    """Edit your headline and bio."""
+    form = ProfileForm(obj=current_user.tutor_profile)
+    if form.validate_on_submit():
+        try:
+            catalogue.update_profile(current_user, headline=form.headline.data, bio=form.bio.data)
+        except ValidationError as exc:
+            apply_service_errors(form, exc.fields)
+        else:
+            flash("Profile saved.", "success")
+            return redirect(url_for("tutor_dashboard.profile"), code=303)
+    return render("tutor/profile.html", form=form, status=422 if form.errors else 200)
