@@ -92,3 +92,18 @@ def dev_runtime_env() -> dict[str, str | None]:
     """The settings the dev runner needs before the app exists."""
     return {"DATABASE_URL": _env("DATABASE_URL"), "REDIS_URL": _env("REDIS_URL"), "PORT": _env("PORT", "5000"),
             "HOST": _env("HOST", "127.0.0.1")}
+
+
+def test_redis_url() -> str | None:
+    """Redis for the test suite (a throwaway database number), if one is configured."""
+    return _env("TEST_REDIS_URL")
+
+
+def postgres_required() -> bool:
+    """CI sets this so a missing PostgreSQL fails the suite instead of skipping half of it."""
+    return _env("LESSONBOOK_REQUIRE_POSTGRES", "0") not in ("0", "false", "no")
+
+
+def chromium_path() -> str:
+    """The Chromium binary Playwright drives (Debian's package by default)."""
+    return _env("CHROMIUM_PATH", "/usr/bin/chromium")

@@ -41,7 +41,7 @@ def serialized_write(*lock_keys: tuple[int, int]):
     PostgreSQL: transaction-scoped advisory locks on the given (namespace, id) keys; the exclusion
     constraint on lessons stays the final guard.
     """
-    session = db.session
+    session = db.session()  # the real Session behind the scoped proxy
     if session.in_transaction():
         session.commit()  # end the read transaction the request opened so the write one starts fresh
     token = _BEGIN_IMMEDIATE.set(True)

