@@ -33,6 +33,9 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None  # tied to the session instead, so long-open forms keep working
     LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute")
     RATELIMIT_ENABLED = True
+    # Argon2id cost (argon2-cffi defaults: 3 passes over 64 MiB).
+    ARGON2_TIME_COST = 3
+    ARGON2_MEMORY_KIB = 65536
     # Booking rules (seed 002 / DESIGN.md); minutes unless named otherwise.
     LESSON_MIN_DURATION = 15
     LESSON_MAX_DURATION = 120
@@ -69,6 +72,9 @@ class TestConfig(DevConfig):
     SECRET_KEY = "test-secret"
     SQLALCHEMY_DATABASE_URI = _env("TEST_DATABASE_URL", "sqlite://")
     REDIS_URL = _env("TEST_REDIS_URL", _env("REDIS_URL"))
+    # Cheap hashing keeps the suite fast; the algorithm (Argon2id) is the same as in production.
+    ARGON2_TIME_COST = 1
+    ARGON2_MEMORY_KIB = 1024
 
 
 CONFIGS = {"production": Config, "development": DevConfig, "testing": TestConfig}

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 import secrets
 from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -16,9 +18,21 @@ from ..extensions import db
 from ..models import ApiToken, Child, Role, TutorProfile, User
 from .errors import NotFound, ValidationError
 
-_hasher = PasswordHasher()  # argon2-cffi's default type is Argon2id
-# A real hash to verify against when the email is unknown, so timing does not reveal which emails exist.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+@lru_cache(maxsize=4)
+def _hasher_for(time_cost: int, memory_kib: int) -> tuple[PasswordHasher, str]:
+    hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)  # argon2-cffi's default type is Argon2id
+    # A real hash to verify against when the email is unknown, so timing does not reveal which emails exist.
+    return hasher, hasher.hash("not-a-real-password")
+
+
+def _hasher() -> PasswordHasher:
+    return _hasher_for(current_app.config["ARGON2_TIME_COST"], current_app.config["ARGON2_MEMORY_KIB"])[0]
+
+
+def _dummy_hash() -> str:
+    return _hasher_for(current_app.config["ARGON2_TIME_COST"], current_app.config["ARGON2_MEMORY_KIB"])[1]
 TOKEN_LIFETIME = timedelta(days=90)
 MIN_PASSWORD_LENGTH = 10
 
@@ -53,14 +67,14 @@ def register_user(*, email: str, password: str, name: str, role: str, timezone: 
         errors["password"] = f"Use at least {MIN_PASSWORD_LENGTH} characters."
     if errors:
         raise ValidationError("Please correct the highlighted fields.", errors)
-    user = User(email=_clean_email(email), password_hash=_hasher.hash(password), name=_clean_name(name), role=role,
+    user = User(email=_clean_email(email), password_hash=_hasher().hash(password), name=_clean_name(name), role=role,
                 timezone=_clean_zone(timezone))
     return _insert_user(user)
 
 
 def create_user(*, email: str, password: str, name: str, role: str, timezone: str) -> User:
     """Create any account, admins included (CLI and demo data)."""
-    user = User(email=_clean_email(email), password_hash=_hasher.hash(password), name=_clean_name(name), role=role,
+    user = User(email=_clean_email(email), password_hash=_hasher().hash(password), name=_clean_name(name), role=role,
                 timezone=_clean_zone(timezone))
     return _insert_user(user)
 
@@ -86,11 +100,11 @@ def authenticate(email: str | None, password: str | None) -> User | None:
         normalized = None
     user = db.session.scalar(select(User).where(User.email == normalized)) if normalized else None
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password or "")
+        _hasher().verify(user.password_hash if user else _dummy_hash(), password or "")
     except (VerificationError, InvalidHashError):
         return None
-    if user and _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+    if user and _hasher().check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher().hash(password)
         db.session.commit()
     return user
 
