@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -92,6 +93,15 @@ def postgres_url():
     admin.dispose()
 
 
+class IsolatedClient(FlaskClient):
+    """Each request gets its own app context, as in production, so `g` (current user, CSRF token) never leaks
+    from the test's own context into a request or between two clients."""
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 def build_app(database_url: str, redis_url: str, **extra):
     """An app on `database_url`, migrated to head with the project's Alembic migrations."""
     from flask_migrate import upgrade
@@ -99,6 +109,7 @@ def build_app(database_url: str, redis_url: str, **extra):
     from webapp import create_app
     app = create_app("testing", SQLALCHEMY_DATABASE_URI=database_url, REDIS_URL=redis_url,
                      RATELIMIT_STORAGE_URI=redis_url, SERVER_NAME=None, **extra)
+    app.test_client_class = IsolatedClient
     with app.app_context():
         upgrade()
     return app

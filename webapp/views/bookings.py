@@ -80,5 +80,5 @@ def detail(booking_id: int):
     now = now_utc()
     booking = bookings.get_booking(current_user, booking_id)
     return render("bookings/detail.html", booking=booking, now=now,
-                  status=bookings.booking_status_words(booking, now),
+                  status_text=bookings.booking_status_words(booking, now),
                   hold_lapsed=bookings.is_hold_lapsed(booking, now))

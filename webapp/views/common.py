@@ -17,7 +17,7 @@ def render(page: str, partial: str | None = None, status: int = 200, **context):
     """Render the full page, or only `partial` for an HTMX request; always Vary on HX-Request."""
     template = partial if partial and is_htmx() else page
     response = make_response(render_template(template, **context), status)
-    response.headers["Vary"] = "HX-Request"
+    response.vary.add("HX-Request")
     return response
 
 

