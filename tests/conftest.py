@@ -98,6 +98,9 @@ class IsolatedClient(FlaskClient):
     from the test's own context into a request or between two clients."""
 
     def open(self, *args, **kwargs):
+        from webapp.extensions import db
+        # End the test's own transaction first: a stale SQLite snapshot would hide what the request writes.
+        db.session.commit()
         with self.application.app_context():
             return super().open(*args, **kwargs)
 

@@ -1,0 +1,66 @@
+"""Browser tests: Playwright drives Debian's Chromium against the live server, on SQLite only."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect
+
+import config
+from tests.factories import PASSWORD
+
+# Browser flags that keep a headless Chromium quiet and self-contained on machines without internet.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+
+expect.set_options(timeout=10_000)
+
+
+def _chromium_missing() -> str | None:
+    path = Path(config.chromium_path())
+    if not path.exists():
+        return (f"Chromium not found at {path} (install Debian's `chromium` package or set CHROMIUM_PATH); "
+                "Playwright cannot download browsers here")
+    return None
+
+
+def pytest_runtest_setup(item):
+    """Skip the browser tests before any fixture starts when there is no browser to drive."""
+    reason = _chromium_missing()
+    if reason:
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def backend():
+    """Browser tests run once, on SQLite (the integration suite covers PostgreSQL)."""
+    return "sqlite"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Launch Debian's Chromium headless (pytest-playwright's own options still apply, e.g. --headed)."""
+    reason = _chromium_missing()
+    if reason:
+        pytest.skip(reason)
+    return {"headless": True, **browser_type_launch_args, "executable_path": config.chromium_path(),
+            "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture
+def browser_page(new_context, live_server):
+    """Open a page in a fresh browser context (its own cookies) in time zone `timezone_id`."""
+    def open_page(timezone_id: str = "Europe/London") -> Page:
+        context: BrowserContext = new_context(timezone_id=timezone_id, locale="en-GB", base_url=live_server.url)
+        context.set_default_timeout(10_000)
+        return context.new_page()
+    return open_page
+
+
+def log_in(page: Page, email: str, password: str = PASSWORD) -> None:
+    """Log in through the real login form, as a user would."""
+    page.goto("/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
