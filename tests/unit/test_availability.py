@@ -26,7 +26,6 @@ from webapp.domain.availability import (
 from webapp.domain.travel import Coordinates, StraightLineEstimator
 
 UTC = timezone.utc
-LONDON = ZoneInfo("Europe/London")
 NEW_YORK = ZoneInfo("America/New_York")
 
 MON, TUE, WED, THU, FRI, SAT, SUN = range(7)
@@ -135,10 +134,6 @@ def test_lists_are_accepted_and_frozen_into_tuples():
 
 
 # --------------------------------------------------------------------------- DST in the tutor's zone
-
-
-def london_day(d: date, h: int, m: int = 0) -> datetime:
-    return datetime(d.year, d.month, d.day, h, m, tzinfo=LONDON).astimezone(UTC)
 
 
 def test_london_hours_stay_local_across_march_2027_change():
