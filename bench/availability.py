@@ -134,9 +134,87 @@ def bench_engine() -> None:
     # The naive reference is not run at 10x: it would take minutes, which is the point.
 
 
+def _count_picker_queries(client, tutor_id: int) -> int:
+    """SQL statements one slot-picker request (the HTMX partial) runs."""
+    from sqlalchemy import event
+
+    from webapp.extensions import db
+    statements = []
+
+    def record(*_args):
+        statements.append(1)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        response = client.get(f"/tutors/{tutor_id}/slots?duration=60&tz=Europe/London", headers={"HX-Request": "true"})
+        assert response.status_code == 200, response.status_code
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    return len(statements)
+
+
+def _tutor_with_history(past_lessons: int, events: int, rng: random.Random) -> int:
+    """A tutor whose past holds `past_lessons` lessons and `events` calendar events, plus a few upcoming."""
+    from webapp.domain.states import LessonState
+    from webapp.extensions import db
+    from webapp.models import CalendarEvent, Lesson, LessonAddress
+    from webapp.services import accounts, availability, catalogue
+    from webapp.models import Level, Subject, Teach
+
+    n = db.session.query(Subject).count() + 1
+    subject, level = Subject(name=f"Subject {n}", slug=f"subject-{n}"), Level(name=f"Level {n}", rank=n)
+    db.session.add_all([subject, level])
+    db.session.commit()
+    tutor = accounts.create_user(email=f"bench{n}@example.com", password="bench-password", name=f"Bench {n}",
+                                 role="tutor", timezone="Europe/London")
+    catalogue.replace_teaches(tutor, [{"subject_id": subject.id, "level_id": level.id, "hourly_rate_minor": 4000,
+                                       "online": True, "in_person": True}])
+    availability.update_settings(tutor, {"weekly": [{"weekday": d, "start": "08:00", "end": "20:00"} for d in range(6)],
+                                         "min_notice_hours": 0})
+    teach = db.session.query(Teach).filter_by(tutor_id=tutor.id).one()
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    for i in range(past_lessons + 20):
+        start = now - timedelta(days=1 + i // 8, hours=i % 8) if i < past_lessons else now + timedelta(days=1 + i % 20)
+        lesson = Lesson(tutor_id=tutor.id, subject_id=subject.id, level_id=level.id, teach_id=teach.id, start_at=start,
+                        finish_at=start + timedelta(hours=1), duration_minutes=60, state=LessonState.ACTIVE,
+                        in_person=i % 3 == 0)
+        db.session.add(lesson)
+        if lesson.in_person:
+            place = _somewhere_in_london(rng)
+            db.session.add(LessonAddress(lesson=lesson, line1="1 Bench Road", latitude=place.lat, longitude=place.lon))
+    db.session.add_all(CalendarEvent(tutor_id=tutor.id, event_id=f"evt-{i}", start_at=now - timedelta(hours=3 * i + 5),
+                                     finish_at=now - timedelta(hours=3 * i + 4)) for i in range(events))
+    db.session.commit()
+    return tutor.id
+
+
+def bench_slot_picker_queries() -> None:
+    """SQL statements per slot-picker request: a new tutor against one with a long history."""
+    import tempfile
+
+    from flask_migrate import upgrade
+
+    from webapp import create_app
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app("testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp}/bench.sqlite3", REDIS_URL=None,
+                         RATELIMIT_STORAGE_URI="memory://")
+        with app.app_context():
+            upgrade()
+            rng = random.Random(7)
+            fresh = _tutor_with_history(0, 0, rng)
+            seasoned = _tutor_with_history(3_000, 2_000, rng)
+            client = app.test_client()
+            fresh_q, seasoned_q = _count_picker_queries(client, fresh), _count_picker_queries(client, seasoned)
+    print("slot picker request (GET /tutors/<id>/slots, HTMX partial):")
+    print(f"  SQL statements, new tutor                                    {fresh_q:>4}")
+    print(f"  SQL statements, tutor with 3,000 past lessons + 2,000 events {seasoned_q:>4}")
+    print(f"  growth with history                                          {seasoned_q - fresh_q:>4}")
+
+
 def main() -> None:
     """Run every benchmark section."""
     bench_engine()
+    bench_slot_picker_queries()
 
 
 if __name__ == "__main__":
