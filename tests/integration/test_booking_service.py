@@ -200,3 +200,16 @@ def test_database_refuses_overlapping_blocking_lessons_even_without_the_service(
     db.session.add(Lesson(start_at=TEN + timedelta(hours=1), finish_at=TEN + timedelta(hours=2), **common))
     db.session.add(Lesson(start_at=TEN, finish_at=TEN + timedelta(hours=1), state="CANCELLED", **common))
     db.session.commit()
+
+
+def test_in_person_address_beyond_the_tutors_travel_distance_is_refused(app):
+    tutor, teach = factories.tutor(online=False, in_person=True)
+    availability.update_settings(tutor, {"base_latitude": 51.5072, "base_longitude": -0.1276})
+    teach.max_travel_km = 15
+    db.session.commit()
+    near = Address("Camden", latitude=51.539, longitude=-0.1426)
+    assert bookings.request_booking(factories.user("student"), _request(tutor, teach, in_person=True, address=near), NOW)
+    oxford = Address("Oxford", latitude=51.752, longitude=-1.2577)
+    with pytest.raises(ValidationError, match="travels up to 15 km"):
+        bookings.request_booking(factories.user("student"), _request(
+            tutor, teach, start=TEN + timedelta(hours=3), in_person=True, address=oxford), NOW)

@@ -12,7 +12,7 @@ from ..domain import availability as engine
 from ..domain.money import LessonPriceBreakdown, lesson_price
 from ..domain.states import BLOCKING_LESSON_STATES, BookingState
 from ..domain.timezones import TimeZoneError, validate_zone
-from ..domain.travel import Coordinates, StraightLineEstimator
+from ..domain.travel import Coordinates, StraightLineEstimator, distance_km
 from ..extensions import db
 from ..models import Booking, CalendarEvent, DateOverride, Lesson, Teach, TutorProfile, User, WeeklyWindow
 from .catalogue import get_tutor
@@ -310,20 +310,35 @@ def find_slots(request: SlotRequest, now: datetime) -> SlotResult:
     if request.range_end <= now:
         raise ValidationError("Those dates are in the past.", {"start_date": "Choose dates from today on."})
     profile: TutorProfile = tutor.tutor_profile
+    _check_travel_distance(teach, profile, request)
     horizon_end = now + timedelta(days=profile.horizon_days)
     if request.range_start > horizon_end:
         message = f"This tutor takes bookings up to {profile.horizon_days} days ahead."
         raise ValidationError(message, {"start_date": message})
     settings = get_settings(tutor)
-    query = engine.SlotQuery(
-        tutor_zone=settings.timezone, weekly=tuple(settings.weekly), overrides=tuple(settings.overrides),
-        busy=tuple(busy_intervals(tutor.id, request.range_start, request.range_end + timedelta(minutes=duration), now)),
-        range_start=request.range_start, range_end=request.range_end, duration_minutes=duration, now=now,
-        min_notice_minutes=settings.min_notice_hours * 60, horizon_days=settings.horizon_days,
-        in_person=request.in_person, location=request.location,
-        default_buffer_minutes=settings.travel_buffer_minutes, estimator=travel_estimator())
-    slots = engine.free_slots(query)
+    try:
+        query = engine.SlotQuery(
+            tutor_zone=settings.timezone, weekly=tuple(settings.weekly), overrides=tuple(settings.overrides),
+            busy=tuple(busy_intervals(tutor.id, request.range_start, request.range_end + timedelta(minutes=duration), now)),
+            range_start=request.range_start, range_end=request.range_end, duration_minutes=duration, now=now,
+            min_notice_minutes=settings.min_notice_hours * 60, horizon_days=settings.horizon_days,
+            in_person=request.in_person, location=request.location,
+            default_buffer_minutes=settings.travel_buffer_minutes, estimator=travel_estimator())
+        slots = engine.free_slots(query)
+    except engine.AvailabilityError as exc:
+        raise ValidationError(str(exc)) from None
     return SlotResult(slots, lesson_price(teach.hourly_rate_minor, teach.currency, duration), teach)
+
+
+def _check_travel_distance(teach: Teach, profile: TutorProfile, request: SlotRequest) -> None:
+    """An in-person lesson must lie within the distance the tutor travels for this subject (when both places are known)."""
+    if not (request.in_person and teach.max_travel_km and request.location
+            and profile.base_latitude is not None and profile.base_longitude is not None):
+        return
+    km = distance_km(Coordinates(profile.base_latitude, profile.base_longitude), request.location)
+    if km > teach.max_travel_km:
+        message = f"That address is about {km:.0f} km away; this tutor travels up to {teach.max_travel_km} km."
+        raise ValidationError(message, {"address.line1": message})
 
 
 def travel_estimator() -> StraightLineEstimator:
