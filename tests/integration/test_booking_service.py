@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from tests import factories
 from webapp.domain.states import BookingState, LessonState
 from webapp.extensions import db
-from webapp.models import Booking, CalendarEvent, Lesson, LessonAddress, lesson_child, lesson_user
+from webapp.models import Booking, CalendarEvent, Lesson, LessonAddress, lesson_child
 from webapp.services import availability, bookings
 from webapp.services.bookings import Address, BookingRequest
 from webapp.services.errors import NotFound, SlotTaken, ValidationError
