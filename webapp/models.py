@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import (Boolean, CheckConstraint, Column, Date, DateTime, Float, ForeignKey, Index, Integer, String,
-                        Table, Text, TypeDecorator, UniqueConstraint)
+from sqlalchemy import (JSON, Boolean, CheckConstraint, Column, Date, DateTime, Float, ForeignKey, Index, Integer,
+                        String, Table, Text, TypeDecorator, UniqueConstraint, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .domain.states import BookingState, LessonState
@@ -262,10 +262,19 @@ class Booking(db.Model):
     price_minor: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
     note: Mapped[str] = mapped_column(Text, default="")
+    checkout_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    quote: Mapped[dict | None] = mapped_column(JSON)  # the fee breakdown the student agreed to at checkout
+    authorized_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    approval_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    refund_policy: Mapped[dict | None] = mapped_column(JSON)  # frozen when the booking is paid
+    cancellation_note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     lesson: Mapped[Lesson] = relationship(back_populates="booking")
+    receipt: Mapped[PaymentReceipt | None] = relationship(viewonly=True, uselist=False,
+                                                          primaryjoin="Booking.id == PaymentReceipt.booking_id")
     booker: Mapped[User] = relationship()
 
     __table_args__ = (CheckConstraint("price_minor >= 0", name="price_not_negative"),)
@@ -285,3 +294,149 @@ class CalendarEvent(db.Model):
     summary: Mapped[str] = mapped_column(String(200), default="")
     __table_args__ = (UniqueConstraint("tutor_id", "event_id", name="uq_calendar_events_tutor_event"),
                       Index("ix_calendar_events_tutor_start", "tutor_id", "start_at"))
+
+
+# --- money (issue: Stripe Checkout, fees, coupons, refunds, payouts) -------------------------------
+
+class Commission(db.Model):
+    """Platform fee rates; only one row is active at a time (a partial unique index enforces it)."""
+
+    __tablename__ = "commissions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    commission_fee_bp: Mapped[int] = mapped_column(Integer, default=0)
+    service_fee_bp: Mapped[int] = mapped_column(Integer, default=0)
+    payout_fee_bp: Mapped[int] = mapped_column(Integer, default=0)
+    payout_amount_fee_minor: Mapped[int] = mapped_column(Integer, default=0)
+    account_management_amount_fee_minor: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    __table_args__ = (
+        Index("uq_commissions_one_active", "active", unique=True, sqlite_where=text("active"),
+              postgresql_where=text("active")),
+        CheckConstraint("commission_fee_bp BETWEEN 0 AND 10000 AND service_fee_bp BETWEEN 0 AND 10000 "
+                        "AND payout_fee_bp BETWEEN 0 AND 10000", name="bp_range"),
+        CheckConstraint("payout_amount_fee_minor >= 0 AND account_management_amount_fee_minor >= 0",
+                        name="fixed_fees_not_negative"),
+    )
+
+
+class Coupon(db.Model):
+    """A special offer code (seed 002): per-user usage, amount or percent discount, dates and limits."""
+
+    __tablename__ = "coupons"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    usage: Mapped[str] = mapped_column(String(20))
+    discount_type: Mapped[str] = mapped_column(String(30))
+    amount_minor: Mapped[int | None] = mapped_column(Integer)
+    percent_bp: Mapped[int | None] = mapped_column(Integer)
+    max_discount_amount_minor: Mapped[int | None] = mapped_column(Integer)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    valid_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    max_total_uses: Mapped[int | None] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CouponUse(db.Model):
+    """A coupon reserved at checkout and confirmed once the payment is authorized.
+
+    The numbered slots make the limits hold in the database itself: a user's n-th use and the coupon's
+    n-th use are unique, so two racing payments cannot both take the last one.
+    """
+
+    __tablename__ = "coupon_uses"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    coupon_id: Mapped[int] = mapped_column(ForeignKey("coupons.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id"), unique=True)
+    user_slot: Mapped[int] = mapped_column(Integer)
+    total_slot: Mapped[int] = mapped_column(Integer)
+    discount_minor: Mapped[int] = mapped_column(Integer)
+    confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    __table_args__ = (UniqueConstraint("coupon_id", "user_id", "user_slot", name="uq_coupon_uses_user_slot"),
+                      UniqueConstraint("coupon_id", "total_slot", name="uq_coupon_uses_total_slot"))
+
+
+class PaymentReceipt(db.Model):
+    """What was charged for a booking and how it splits, written when the payment is authorized."""
+
+    __tablename__ = "payment_receipts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id"), unique=True)
+    payment_intent_id: Mapped[str] = mapped_column(String(255))
+    charge_id: Mapped[str | None] = mapped_column(String(255))
+    amount_minor: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    application_fee_id: Mapped[str | None] = mapped_column(String(255))
+    application_fee_amount_minor: Mapped[int] = mapped_column(Integer)
+    commission_id: Mapped[int | None] = mapped_column(ForeignKey("commissions.id"))
+    coupon_id: Mapped[int | None] = mapped_column(ForeignKey("coupons.id"))
+    breakdown: Mapped[dict] = mapped_column(JSON)
+    tutor_payout_minor: Mapped[int] = mapped_column(Integer)
+    refunded_minor: Mapped[int] = mapped_column(Integer, default=0)
+    transfer_id: Mapped[str | None] = mapped_column(String(255))
+    transfer_error: Mapped[str | None] = mapped_column(Text)
+    transferred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    booking: Mapped[Booking] = relationship()
+    __table_args__ = (CheckConstraint("refunded_minor >= 0 AND refunded_minor <= amount_minor",
+                                      name="refund_within_amount"),)
+
+
+class Refund(db.Model):
+    """One refund sent to Stripe for a booking."""
+
+    __tablename__ = "refunds"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id"), index=True)
+    stripe_refund_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    amount_minor: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StripeEvent(db.Model):
+    """Every webhook event, stored by id so a replay is recognised and applied once."""
+
+    __tablename__ = "stripe_events"
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PayoutAccount(db.Model):
+    """A tutor's Stripe Connect Express account and whether it can receive payouts yet."""
+
+    __tablename__ = "payout_accounts"
+    tutor_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    stripe_account_id: Mapped[str] = mapped_column(String(255), unique=True)
+    details_submitted: Mapped[bool] = mapped_column(Boolean, default=False)
+    payouts_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class OutboxMessage(db.Model):
+    """An email written in the same transaction as the change that caused it; a job delivers it."""
+
+    __tablename__ = "outbox_messages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    template: Mapped[str] = mapped_column(String(80))
+    to_address: Mapped[str] = mapped_column(String(254))
+    bcc: Mapped[str] = mapped_column(String(1000), default="")
+    context: Mapped[dict] = mapped_column(JSON)
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
