@@ -13,6 +13,21 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = "Please log in to continue."
     login_manager.login_message_category = "info"
 
+    @login_manager.unauthorized_handler
+    def unauthorized():
+        """Pages redirect to the login form; htmx is told to do the same; the API answers 401 in JSON."""
+        from flask import make_response, redirect, url_for
+
+        from .errors import error_response, wants_json
+        target = url_for("auth.login", next=request.full_path.rstrip("?") if request.method == "GET" else None)
+        if wants_json():
+            return error_response(401, "Please log in first.")
+        if request.headers.get("HX-Request") == "true":
+            response = make_response("", 401)
+            response.headers["HX-Redirect"] = target  # htmx then loads the login page as a whole page
+            return response
+        return redirect(target)
+
     @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
         return db.session.get(User, int(user_id)) if user_id.isdigit() else None

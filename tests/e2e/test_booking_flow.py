@@ -97,6 +97,7 @@ def test_tutor_sets_availability_and_a_student_books_the_slot_which_vanishes_for
     student_page.get_by_role("button", name="Book and hold this slot").click()
 
     expect(student_page).to_have_url(re.compile(r"/bookings/\d+$"))
+    expect(student_page.get_by_role("status").filter(has_text="Your slot is held")).to_be_visible()
     expect(student_page.locator("#booking-status")).to_contain_text("Awaiting payment")
     expect(student_page.locator(".summary")).to_contain_text(local[0].strftime("%a %d %b %Y, %H:%M"))
 
@@ -127,29 +128,42 @@ def test_directory_subject_filter_updates_the_list_in_place_and_keeps_the_filter
     page = browser_page()
     page.goto("/tutors")
     results = page.locator("#tutor-results")
+    subject = page.get_by_label("Subject")
     expect(results.get_by_role("link", name="Ada Maths")).to_be_visible()
     expect(results.get_by_role("link", name="Isaac Physics")).to_be_visible()
     _mark_document(page)
 
-    page.get_by_label("Subject").select_option(label="Physics")
+    subject.select_option(label="Physics")
     expect(results.get_by_role("link", name="Ada Maths")).to_have_count(0)
     expect(results.get_by_role("link", name="Isaac Physics")).to_be_visible()
     expect(page).to_have_url(re.compile(rf"/tutors\?(.*&)?subject_id={physics_id}(&|$)"))
     assert _still_same_document(page), "the filter reloaded the whole page"
 
-    # The URL is shareable: loading it again shows the same filtered list with the filter still chosen.
-    page.reload()
-    expect(page.get_by_label("Subject")).to_have_value(str(physics_id))
-    expect(page.locator("#tutor-results").get_by_role("link", name="Ada Maths")).to_have_count(0)
-    expect(page.locator("#tutor-results").get_by_role("link", name="Isaac Physics")).to_be_visible()
-
     # Back to any subject brings everyone back.
-    page.get_by_label("Subject").select_option(label="Any subject")
-    expect(page.locator("#tutor-results").get_by_role("link", name="Ada Maths")).to_be_visible()
+    subject.select_option(label="Any subject")
+    expect(results.get_by_role("link", name="Ada Maths")).to_be_visible()
+    expect(results.get_by_role("link", name="Isaac Physics")).to_be_visible()
     expect(page).not_to_have_url(re.compile(r"subject_id=\d"))
 
+    # The browser's Back button returns to the Physics list, and the menu says Physics too.
+    page.go_back()
+    expect(page).to_have_url(re.compile(rf"subject_id={physics_id}(&|$)"))
+    expect(subject).to_have_value(str(physics_id))
+    expect(results.get_by_role("link", name="Ada Maths")).to_have_count(0)
+    expect(results.get_by_role("link", name="Isaac Physics")).to_be_visible()
 
-def test_weekly_hours_ending_before_they_start_are_refused_in_words_and_nothing_is_saved(browser_page):
+    # The URL is shareable: loading it afresh shows the same filtered list with the filter still chosen.
+    page.reload()
+    expect(subject).to_have_value(str(physics_id))
+    expect(results.get_by_role("link", name="Ada Maths")).to_have_count(0)
+    expect(results.get_by_role("link", name="Isaac Physics")).to_be_visible()
+
+
+@pytest.mark.parametrize(("start", "end", "says"), [
+    ("12:00", "10:00", re.compile(r"before|after", re.I)),
+    ("10:10", "12:00", re.compile(r"quarter hour", re.I)),
+], ids=["end-before-start", "off-the-quarter-hour"])
+def test_weekly_hours_that_make_no_sense_are_refused_in_words_and_nothing_is_saved(browser_page, start, end, says):
     tutor, _ = factories.tutor(weekly=[])
     email = tutor.email
     db.session.remove()
@@ -160,22 +174,23 @@ def test_weekly_hours_ending_before_they_start_are_refused_in_words_and_nothing_
     _mark_document(page)
     weekly = page.locator("#weekly-hours")
     weekly.get_by_label("Day").select_option(label="Wednesday")
-    weekly.get_by_label("From").fill("12:00")
-    weekly.get_by_label("To").fill("10:00")
+    weekly.get_by_label("From").fill(start)
+    weekly.get_by_label("To").fill(end)
     weekly.get_by_role("button", name="Add hours").click()
 
     error = page.locator("#weekly-hours .error")
     expect(error).to_be_visible()
-    message = error.inner_text()
-    assert "12:00" in message and "10:00" in message, message
-    assert not re.search(r"_minute|\(\d+\)", message), f"the message leaks internals: {message!r}"
-    assert _still_same_document(page)
-    # What the tutor typed is still there to correct.
-    expect(page.locator("#weekly-hours").get_by_label("From")).to_have_value("12:00")
-    expect(page.locator("#weekly-hours").get_by_label("To")).to_have_value("10:00")
+    assert _still_same_document(page), "the refusal reloaded the page instead of swapping the section"
+    # What the tutor typed is still there to correct, and no window was added.
+    expect(page.locator("#weekly-hours").get_by_label("From")).to_have_value(start)
+    expect(page.locator("#weekly-hours").get_by_label("To")).to_have_value(end)
     expect(page.locator("#weekly-hours .chip.window")).to_have_count(0)
+    message = error.inner_text()
 
     page.reload()
     expect(page.locator("#weekly-hours tr", has=page.locator("th", has_text="Wednesday"))).to_contain_text(
         "Not available")
     expect(page.locator("#weekly-hours .chip.window")).to_have_count(0)
+
+    assert says.search(message), message
+    assert not re.search(r"_minute|\(\d+\)", message), f"the message leaks internals: {message!r}"

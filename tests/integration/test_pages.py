@@ -239,3 +239,18 @@ def test_session_cookie_is_httponly_and_lax(client):
     login(client, user.email, factories.PASSWORD)
     cookie = client.get_cookie("session")
     assert cookie.http_only and cookie.same_site == "Lax"
+
+
+def test_htmx_request_after_the_session_ends_is_sent_to_the_login_page(client):
+    response = client.post("/tutor/availability/windows", headers={**HX, "X-CSRFToken": csrf_for(client)},
+                           data={"weekday": "1", "start": "09:00", "end": "10:00"})
+    assert response.status_code == 401 and response.headers["HX-Redirect"].startswith("/login")
+
+
+def test_end_before_start_is_refused_in_words(client):
+    tutor, _ = factories.tutor(weekly=[])
+    login(client, tutor.email, factories.PASSWORD)
+    response = client.post("/tutor/availability/windows", headers={**HX, "X-CSRFToken": csrf_for(client)},
+                           data={"weekday": "1", "start": "12:00", "end": "10:00"})
+    assert response.status_code == 422
+    assert "The end time (10:00) must be after the start time (12:00)." in response.get_data(as_text=True)

@@ -100,7 +100,9 @@ def parse_windows(items, errors: dict) -> list[engine.WeeklyWindow]:
     for i, item in enumerate(items):
         try:
             weekday = int(item["weekday"])
-            start, end = minutes_of(item["start"]), minutes_of(item["end"], allow_midnight_end=True)
+            if not 0 <= weekday <= 6:
+                raise ValueError("The weekday is 0 (Monday) to 6 (Sunday).")
+            start, end = _ordered_minutes(item["start"], item["end"])
             windows.append(engine.WeeklyWindow(weekday, start, end))
         except (KeyError, TypeError):
             errors[f"weekly[{i}]"] = "Each window needs weekday (0=Monday), start and end (HH:MM)."
@@ -122,13 +124,13 @@ def parse_overrides(items, errors: dict) -> list[engine.DateOverride]:
             if start in (None, "") and end in (None, ""):
                 overrides.append(engine.DateOverride(on_date, None, None))
             else:
-                overrides.append(engine.DateOverride(on_date, minutes_of(start),
-                                                     minutes_of(end, allow_midnight_end=True)))
+                overrides.append(engine.DateOverride(on_date, *_ordered_minutes(start, end)))
         except (KeyError, TypeError, AttributeError):
             errors[f"overrides[{i}]"] = "Each override needs a date (YYYY-MM-DD) and optional start and end (HH:MM)."
-        except ValueError as exc:
-            errors[f"overrides[{i}]"] = str(exc) if "must" in str(exc) or "HH:MM" in str(exc) else \
-                "Dates look like 2027-03-28 and times like 09:30."
+        except _TimeError as exc:
+            errors[f"overrides[{i}]"] = str(exc)
+        except ValueError:
+            errors[f"overrides[{i}]"] = "Dates look like 2027-03-28 and times like 09:30."
     days = {o.on_date for o in overrides}
     for day in days:
         rows = [o for o in overrides if o.on_date == day]
@@ -137,19 +139,31 @@ def parse_overrides(items, errors: dict) -> list[engine.DateOverride]:
     return overrides
 
 
+class _TimeError(ValueError):
+    """A time the user typed that we cannot use (its message is meant for the user)."""
+
+
 def minutes_of(text, allow_midnight_end: bool = False) -> int:
     """'09:30' → 570; '24:00' allowed only as an end; quarter hours only."""
     hours, _, minutes = str(text).strip().partition(":")
-    if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
-        raise ValueError(f"Times look like 09:30, not {text!r}.")
+    if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2 and len(hours) <= 2):
+        raise _TimeError(f"Times look like 09:30, not {text!r}.")
     value = int(hours) * 60 + int(minutes)
     if value == 1440 and allow_midnight_end:
         return value
     if int(minutes) >= 60 or not 0 <= value < 1440:
-        raise ValueError(f"{text} is not a time of day.")
+        raise _TimeError(f"{text} is not a time of day.")
     if value % engine.SLOT_GRID_MINUTES:
-        raise ValueError(f"{text}: times must be on the quarter hour (:00, :15, :30, :45).")
+        raise _TimeError(f"{text}: times must be on the quarter hour (:00, :15, :30, :45).")
     return value
+
+
+def _ordered_minutes(start, end) -> tuple[int, int]:
+    """A start and end time of day, the end after the start (24:00 allowed as the end)."""
+    first, last = minutes_of(start), minutes_of(end, allow_midnight_end=True)
+    if last <= first:
+        raise _TimeError(f"The end time ({end}) must be after the start time ({start}).")
+    return first, last
 
 
 def update_settings(tutor: User, data: dict) -> AvailabilitySettings:

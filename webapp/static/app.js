@@ -32,4 +32,25 @@
     }
   });
   document.addEventListener("htmx:afterSwap", function (e) { fillZones(e.target); });
+  // Errors htmx does not swap in (403, 404, 409, 429, 500, an expired form token) still get words on screen.
+  document.addEventListener("htmx:responseError", function (e) {
+    var xhr = e.detail.xhr, text = "Something went wrong; nothing was changed. Please reload and try again.";
+    if (xhr.status === 400) { text = "Your form expired. Reload the page and try again."; }
+    else if (xhr.status === 403) { text = "You are not allowed to do that."; }
+    else if (xhr.status === 404) { text = "That is no longer there. Reload the page to see the latest."; }
+    else if (xhr.status === 429) { text = "Too many attempts. Please wait a minute and try again."; }
+    var main = document.querySelector("main"), flash = document.getElementById("htmx-error");
+    if (!flash) {
+      flash = document.createElement("p");
+      flash.id = "htmx-error"; flash.className = "flash flash-error"; flash.setAttribute("role", "alert");
+      main.insertBefore(flash, main.firstChild);
+    }
+    flash.textContent = text;
+  });
+  document.addEventListener("htmx:sendError", function () {
+    var main = document.querySelector("main");
+    var flash = document.getElementById("htmx-error") || main.insertBefore(document.createElement("p"), main.firstChild);
+    flash.id = "htmx-error"; flash.className = "flash flash-error"; flash.setAttribute("role", "alert");
+    flash.textContent = "We could not reach Lessonbook. Check your connection and try again.";
+  });
 })();
