@@ -33,6 +33,7 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None  # tied to the session instead, so long-open forms keep working
     LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute")
     RATELIMIT_ENABLED = True
+    RATELIMIT_STRATEGY = "moving-window"  # a fixed window lets a burst straddle the boundary with twice the limit
     # Argon2id cost (argon2-cffi defaults: 3 passes over 64 MiB).
     ARGON2_TIME_COST = 3
     ARGON2_MEMORY_KIB = 65536
