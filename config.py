@@ -45,12 +45,30 @@ class Config:
     TRAVEL_SPEED_KMH = float(_env("TRAVEL_SPEED_KMH", "25"))
     TRAVEL_OVERHEAD_MINUTES = _env_int("TRAVEL_OVERHEAD_MINUTES", 10)
     DEFAULT_TIMEZONE = "Europe/London"
+    # Payments. STRIPE_API_BASE points the official SDK at a local Stripe-compatible server in dev and tests.
+    STRIPE_SECRET_KEY = _env("STRIPE_SECRET_KEY")
+    STRIPE_WEBHOOK_SECRET = _env("STRIPE_WEBHOOK_SECRET")
+    STRIPE_API_BASE = _env("STRIPE_API_BASE")
+    STRIPE_CONNECT_COUNTRY = _env("STRIPE_CONNECT_COUNTRY", "GB")
+    PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL")  # absolute links in emails and jobs, e.g. https://lessonbook.example
+    APPROVAL_WINDOW_HOURS = _env_int("APPROVAL_WINDOW_HOURS", 48)
+    MAX_AUTHORIZATION_HOURS = 5 * 24  # card authorizations lapse after about 7 days; never hold one past 5
+    SETTLEMENT_DAYS = _env_int("SETTLEMENT_DAYS", 2)
+    CHECKOUT_MIN_MINUTES = 30  # Stripe Checkout sessions live at least 30 minutes
+    INTERNAL_TEAM_EMAIL = _env("INTERNAL_TEAM_EMAIL", "team@lessonbook.invalid")
+    # Email: any SMTP server; dev and tests use a local sink.
+    MAIL_HOST = _env("MAIL_HOST")
+    MAIL_PORT = _env_int("MAIL_PORT", 25)
+    MAIL_FROM = _env("MAIL_FROM", "Lessonbook <no-reply@lessonbook.invalid>")
+    MAIL_MAX_ATTEMPTS = 8
     SLOT_PICKER_DAYS = 7
 
     @classmethod
     def validate(cls) -> None:
         """Refuse to start without the settings that have no safe default."""
-        missing = [n for n in ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "REDIS_URL") if not getattr(cls, n)]
+        required = ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "REDIS_URL", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET",
+                    "PUBLIC_BASE_URL", "MAIL_HOST")
+        missing = [n for n in required if not getattr(cls, n)]
         if missing:
             raise RuntimeError(f"Missing required configuration: {', '.join(missing)} (set them in the environment)")
 
@@ -63,6 +81,8 @@ class DevConfig(Config):
     SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'instance' / 'lessonbook.sqlite3'}")
     SESSION_COOKIE_SECURE = False
     REMEMBER_COOKIE_SECURE = False
+    STRIPE_SECRET_KEY = _env("STRIPE_SECRET_KEY", "sk_test_local_dev")
+    STRIPE_WEBHOOK_SECRET = _env("STRIPE_WEBHOOK_SECRET", "whsec_local_dev")
 
 
 class TestConfig(DevConfig):

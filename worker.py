@@ -40,6 +40,12 @@ warnings.filterwarnings("ignore", category=FutureWarning, module="rq_scheduler.u
 PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("periodic-expire-stale-holds", "webapp.jobs.expire_stale_holds", "*/5 * * * *",
                 "Expire unpaid booking holds and free their slots"),
+    PeriodicJob("periodic-expire-unapproved", "webapp.jobs.expire_unapproved_bookings", "*/15 * * * *",
+                "Release authorizations tutors did not approve in time"),
+    PeriodicJob("periodic-send-pending-payouts", "webapp.jobs.send_pending_payouts", "*/15 * * * *",
+                "Transfer settled tutor payouts (SendPendingPayouts)"),
+    PeriodicJob("periodic-deliver-outbox", "webapp.jobs.deliver_outbox", "* * * * *",
+                "Deliver due emails from the outbox"),
 )
 # Scheduled jobs whose id has this prefix but are no longer in the table get removed at start-up.
 PERIODIC_PREFIX = "periodic-"  # (RQ job ids allow only letters, digits, "_" and "-")

@@ -77,8 +77,8 @@ def test_expire_stale_holds_job_is_safe_to_run_twice(app):
     tutor, teach = factories.tutor()
     booking = bookings.request_booking(factories.user("student"), _request(tutor, teach), NOW)
     later = NOW + timedelta(hours=1)
-    assert bookings.expire_stale_holds(later) == 1
-    assert bookings.expire_stale_holds(later) == 0
+    assert bookings.expire_stale_holds(later) == [booking.id]
+    assert bookings.expire_stale_holds(later) == []
     db.session.refresh(booking)
     assert booking.state == BookingState.EXPIRED and booking.lesson.state == LessonState.CANCELLED
 

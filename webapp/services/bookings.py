@@ -154,11 +154,11 @@ def _expire(booking: Booking, now: datetime) -> None:
     booking.lesson.state = next_lesson_state(booking.lesson.state, LessonState.CANCELLED)
 
 
-def expire_stale_holds(now: datetime) -> int:
-    """Expire every unpaid hold past its time (the scheduled job); safe to run twice or concurrently."""
+def expire_stale_holds(now: datetime) -> list[int]:
+    """Expire every unpaid hold past its time; returns the ids this run expired. Safe to run twice or concurrently."""
     ids = list(db.session.scalars(select(Booking.id).where(
         Booking.state == BookingState.AWAITING_PAYMENT, Booking.hold_expires_at <= now)))
-    expired = 0
+    expired: list[int] = []
     for booking_id in ids:
         # Conditional update: only the run that still sees AWAITING_PAYMENT moves it.
         moved = db.session.execute(update(Booking).where(
@@ -168,7 +168,7 @@ def expire_stale_holds(now: datetime) -> int:
             lesson_id = db.session.scalar(select(Booking.lesson_id).where(Booking.id == booking_id))
             db.session.execute(update(Lesson).where(Lesson.id == lesson_id, Lesson.state != LessonState.CANCELLED)
                                .values(state=LessonState.CANCELLED))
-            expired += 1
+            expired.append(booking_id)
         db.session.commit()
     return expired
 
@@ -226,7 +226,8 @@ def booking_status_words(booking: Booking, now: datetime) -> str:
             return "The hold on this slot has expired; the time is free again."
         return "Awaiting payment. The slot is held for you until the time shown."
     return {
-        BookingState.REQUIRES_CAPTURE: "Paid; waiting for the tutor to approve.",
+        BookingState.REQUIRES_CAPTURE: "Payment authorized; waiting for the tutor to approve. You are charged only "
+                                       "when they do.",
         BookingState.PAID: "Confirmed and paid.",
         BookingState.REFUNDED: "Cancelled and refunded in full.",
         BookingState.PARTIAL_REFUNDED: "Cancelled with a partial refund.",

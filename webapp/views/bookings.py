@@ -6,7 +6,7 @@ from flask_login import current_user, login_required
 
 from ..forms import BookingForm
 from ..models import Role
-from ..services import availability, bookings, catalogue
+from ..services import availability, bookings, cancellations, catalogue, payments
 from ..services.errors import ServiceError, SlotTaken, ValidationError
 from . import params
 from .common import apply_service_errors, now_utc, render, role_required
@@ -81,4 +81,64 @@ def detail(booking_id: int):
     booking = bookings.get_booking(current_user, booking_id)
     return render("bookings/detail.html", booking=booking, now=now,
                   status_text=bookings.booking_status_words(booking, now),
-                  hold_lapsed=bookings.is_hold_lapsed(booking, now))
+                  hold_lapsed=bookings.is_hold_lapsed(booking, now), polling=request.args.get("paid") == "1",
+                  can_cancel=cancellations.can_cancel(current_user, booking))
+
+
+@bp.route("/bookings/<int:booking_id>/pay", methods=["GET", "POST"])
+@login_required
+def pay(booking_id: int):
+    """Review the price, try a coupon (live quote), then go to Stripe Checkout."""
+    now = now_utc()
+    booking = payments.payable_booking(current_user, booking_id, now)
+    code = request.form.get("coupon") if request.method == "POST" else request.args.get("coupon")
+    if request.method == "POST":
+        try:
+            url = payments.start_checkout(
+                current_user, booking.id, code, now,
+                success_url=url_for("bookings.detail", booking_id=booking.id, paid=1, _external=True),
+                cancel_url=url_for("bookings.pay", booking_id=booking.id, _external=True))
+        except ServiceError as exc:
+            flash(exc.message, "error")
+        else:
+            return redirect(url, code=303)
+    quote = payments.quote_booking(current_user, booking, code, now)
+    return render("bookings/pay.html", booking=booking, quote=quote, now=now)
+
+
+@bp.get("/bookings/<int:booking_id>/quote")
+@login_required
+def quote(booking_id: int):
+    """The live price as a coupon is typed (HTMX partial; a full pay page without HTMX)."""
+    now = now_utc()
+    booking = payments.payable_booking(current_user, booking_id, now)
+    result = payments.quote_booking(current_user, booking, request.args.get("coupon"), now)
+    return render("bookings/pay.html", partial="bookings/_quote.html", booking=booking, quote=result, now=now)
+
+
+@bp.get("/bookings/<int:booking_id>/payment-status")
+@login_required
+def payment_status(booking_id: int):
+    """The payment status fragment the return page polls until the webhook has moved the booking."""
+    now = now_utc()
+    booking = bookings.get_booking(current_user, booking_id)
+    return render("bookings/detail.html", partial="bookings/_status.html", booking=booking, now=now,
+                  status_text=bookings.booking_status_words(booking, now),
+                  hold_lapsed=bookings.is_hold_lapsed(booking, now), polling=request.args.get("paid") == "1")
+
+
+@bp.route("/bookings/<int:booking_id>/cancel", methods=["GET", "POST"])
+@login_required
+def cancel(booking_id: int):
+    """Show exactly what comes back, then cancel on POST."""
+    now = now_utc()
+    if request.method == "POST":
+        try:
+            cancellations.cancel_booking(current_user, booking_id, request.form.get("note", ""), now)
+        except ServiceError as exc:
+            flash(exc.message, "error")
+        else:
+            flash("The lesson is cancelled.", "success")
+            return redirect(url_for("bookings.detail", booking_id=booking_id), code=303)
+    plan = cancellations.preview(current_user, booking_id, now)
+    return render("bookings/cancel.html", booking=bookings.get_booking(current_user, booking_id), plan=plan)

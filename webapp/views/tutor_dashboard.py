@@ -10,7 +10,7 @@ from flask_login import current_user
 from ..domain.money import parse_major_amount
 from ..forms import OverrideForm, ProfileForm, RulesForm, TeachForm, WeeklyWindowForm
 from ..models import Role
-from ..services import availability, bookings, catalogue
+from ..services import availability, bookings, catalogue, payments, payouts
 from ..services.errors import ServiceError, ValidationError
 from .common import apply_service_errors, now_utc, render, role_required
 
@@ -22,7 +22,8 @@ WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", 
 @role_required(Role.TUTOR)
 def lessons():
     """Your upcoming lessons in your time zone."""
-    return render("tutor/lessons.html", lessons=bookings.tutor_upcoming_lessons(current_user, now_utc()))
+    return render("tutor/lessons.html", lessons=bookings.tutor_upcoming_lessons(current_user, now_utc()),
+                  account=payouts.payout_account(current_user))
 
 
 def _today():
@@ -191,3 +192,60 @@ def profile():
             flash("Profile saved.", "success")
             return redirect(url_for("tutor_dashboard.profile"), code=303)
     return render("tutor/profile.html", form=form, status=422 if form.errors else 200)
+
+
+@bp.post("/bookings/<int:booking_id>/approve")
+@role_required(Role.TUTOR)
+def approve(booking_id: int):
+    """Approve a paid booking: the payment is captured."""
+    try:
+        payments.approve(current_user, booking_id, now_utc())
+        flash("Approved: the payment is captured and the lesson is confirmed.", "success")
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("tutor_dashboard.lessons"), code=303)
+
+
+@bp.post("/bookings/<int:booking_id>/decline")
+@role_required(Role.TUTOR)
+def decline(booking_id: int):
+    """Decline a booking: the authorization is released and the slot is free again."""
+    try:
+        payments.decline(current_user, booking_id, now_utc())
+        flash("Declined: the student was not charged and the slot is free again.", "success")
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("tutor_dashboard.lessons"), code=303)
+
+
+@bp.get("/payouts")
+@role_required(Role.TUTOR)
+def payouts_page():
+    """Whether payouts can reach you, and the button to connect a Stripe account."""
+    return render("tutor/payouts.html", account=payouts.payout_account(current_user))
+
+
+@bp.post("/payouts/onboard")
+@role_required(Role.TUTOR)
+def onboard():
+    """Start (or resume) Stripe Connect onboarding."""
+    try:
+        url = payouts.start_onboarding(current_user,
+                                       return_url=url_for("tutor_dashboard.onboarding_return", _external=True),
+                                       refresh_url=url_for("tutor_dashboard.payouts_page", _external=True))
+    except ServiceError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("tutor_dashboard.payouts_page"), code=303)
+    return redirect(url, code=303)
+
+
+@bp.get("/payouts/return")
+@role_required(Role.TUTOR)
+def onboarding_return():
+    """Back from Stripe onboarding: read the account's state."""
+    account = payouts.refresh_onboarding(current_user)
+    if account and account.payouts_enabled:
+        flash("Payouts are enabled. Paid lessons are transferred two days after they end.", "success")
+    else:
+        flash("Onboarding is not finished yet, so payouts are still blocked.", "info")
+    return redirect(url_for("tutor_dashboard.payouts_page"), code=303)

@@ -1,0 +1,26 @@
+"""Sending one email over SMTP (any server; a local sink in dev and tests)."""
+from __future__ import annotations
+
+import smtplib
+from email.message import EmailMessage
+
+from flask import current_app
+
+
+def send(*, to: str, subject: str, text: str, html: str, bcc: list[str] | None = None,
+         attachments: list[tuple[str, str, bytes]] | None = None) -> None:
+    """Deliver a multipart email; raises OSError/SMTPException when the server is unavailable."""
+    cfg = current_app.config
+    if not cfg.get("MAIL_HOST"):
+        raise ConnectionError("MAIL_HOST is not configured")
+    message = EmailMessage()
+    message["From"] = cfg["MAIL_FROM"]
+    message["To"] = to
+    message["Subject"] = subject
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    for filename, mime, data in attachments or []:
+        maintype, _, subtype = mime.partition("/")
+        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+    with smtplib.SMTP(cfg["MAIL_HOST"], cfg["MAIL_PORT"], timeout=10) as smtp:
+        smtp.send_message(message, to_addrs=[to, *(bcc or [])])

@@ -1,0 +1,122 @@
+"""Stripe, behind one small module: the official SDK's StripeClient, configured only from app config.
+
+In production it talks to Stripe; in dev and tests STRIPE_API_BASE points it at a local Stripe-compatible
+server. Every POST carries an idempotency key derived from our own ids (e.g. ``booking:42:capture``).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import stripe
+from flask import current_app
+
+PaymentError = stripe.StripeError
+CardError = stripe.CardError
+SignatureError = stripe.SignatureVerificationError
+
+
+def client() -> stripe.StripeClient:
+    """A StripeClient for the current app (cached on the app)."""
+    app = current_app._get_current_object()
+    cached = app.extensions.get("stripe_client")
+    if cached is None:
+        base = app.config.get("STRIPE_API_BASE")
+        kwargs: dict[str, Any] = {"max_network_retries": 2}
+        if base:
+            kwargs["base_addresses"] = {"api": base, "files": base, "connect": base}
+        cached = stripe.StripeClient(app.config["STRIPE_SECRET_KEY"], **kwargs)
+        app.extensions["stripe_client"] = cached
+    return cached
+
+
+def _opts(key: str) -> dict:
+    return {"idempotency_key": key}
+
+
+def create_checkout_session(*, amount_minor: int, currency: str, product_name: str, booking_id: int,
+                            customer_email: str, success_url: str, cancel_url: str, expires_at: int,
+                            idempotency_key: str):
+    """A Checkout Session that authorizes (manual capture) the amount for one booking."""
+    metadata = {"booking_id": str(booking_id)}
+    return client().v1.checkout.sessions.create(params={
+        "mode": "payment",
+        "line_items": [{"quantity": 1, "price_data": {"currency": currency.lower(), "unit_amount": amount_minor,
+                                                      "product_data": {"name": product_name}}}],
+        "payment_intent_data": {"capture_method": "manual", "metadata": metadata,
+                                "transfer_group": f"booking_{booking_id}"},
+        "metadata": metadata, "client_reference_id": str(booking_id), "customer_email": customer_email,
+        "success_url": success_url, "cancel_url": cancel_url, "expires_at": expires_at,
+    }, options=_opts(idempotency_key))
+
+
+def retrieve_checkout_session(session_id: str):
+    """A Checkout Session by id."""
+    return client().v1.checkout.sessions.retrieve(session_id)
+
+
+def expire_checkout_session(session_id: str):
+    """Close an open Checkout Session so it can no longer be paid."""
+    return client().v1.checkout.sessions.expire(session_id)
+
+
+def retrieve_payment_intent(payment_intent_id: str):
+    """A PaymentIntent by id."""
+    return client().v1.payment_intents.retrieve(payment_intent_id)
+
+
+def create_payment_intent(*, amount_minor: int, currency: str, payment_method: str, booking_id: int,
+                          return_url: str, idempotency_key: str):
+    """A confirmed PaymentIntent with manual capture (the mobile API path of seed 002)."""
+    return client().v1.payment_intents.create(params={
+        "amount": amount_minor, "currency": currency.lower(), "payment_method": payment_method, "confirm": True,
+        "capture_method": "manual", "metadata": {"booking_id": str(booking_id)},
+        "transfer_group": f"booking_{booking_id}", "return_url": return_url,
+    }, options=_opts(idempotency_key))
+
+
+def capture_payment_intent(payment_intent_id: str, idempotency_key: str):
+    """Capture an authorized PaymentIntent in full."""
+    return client().v1.payment_intents.capture(payment_intent_id, options=_opts(idempotency_key))
+
+
+def cancel_payment_intent(payment_intent_id: str, idempotency_key: str):
+    """Release an authorization."""
+    return client().v1.payment_intents.cancel(payment_intent_id, options=_opts(idempotency_key))
+
+
+def create_refund(payment_intent_id: str, amount_minor: int, idempotency_key: str):
+    """Refund part or all of a captured PaymentIntent."""
+    return client().v1.refunds.create(params={"payment_intent": payment_intent_id, "amount": amount_minor},
+                                      options=_opts(idempotency_key))
+
+
+def create_express_account(*, email: str, country: str, tutor_id: int, idempotency_key: str):
+    """A Connect Express account for a tutor's payouts."""
+    return client().v1.accounts.create(params={
+        "type": "express", "country": country, "email": email,
+        "capabilities": {"transfers": {"requested": True}}, "metadata": {"tutor_id": str(tutor_id)},
+    }, options=_opts(idempotency_key))
+
+
+def create_account_link(account_id: str, *, refresh_url: str, return_url: str):
+    """A one-time onboarding link for a Connect account."""
+    return client().v1.account_links.create(params={
+        "account": account_id, "refresh_url": refresh_url, "return_url": return_url, "type": "account_onboarding"})
+
+
+def retrieve_account(account_id: str):
+    """A Connect account by id."""
+    return client().v1.accounts.retrieve(account_id)
+
+
+def create_transfer(*, amount_minor: int, currency: str, destination: str, booking_id: int, idempotency_key: str):
+    """Pay a tutor's share of one booking to their Connect account."""
+    return client().v1.transfers.create(params={
+        "amount": amount_minor, "currency": currency.lower(), "destination": destination,
+        "transfer_group": f"booking_{booking_id}", "metadata": {"booking_id": str(booking_id)},
+    }, options=_opts(idempotency_key))
+
+
+def construct_event(payload: bytes, signature: str | None):
+    """Verify a webhook's signature over the raw body and parse it (raises SignatureError or ValueError)."""
+    return stripe.Webhook.construct_event(payload, signature or "", current_app.config["STRIPE_WEBHOOK_SECRET"])

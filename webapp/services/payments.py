@@ -1,0 +1,447 @@
+"""Paying for a booking: quote (fees and coupon), Stripe Checkout, webhooks, tutor approval, expiry.
+
+The redirect back from Stripe only shows status; webhooks move the money states (stored by event id,
+applied once, states only move forward). Every Stripe POST carries an idempotency key from our ids.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+
+from ..adapters import stripe_gateway as gateway
+from ..adapters.database import serialized_write
+from ..domain.coupons import CouponTerms, coupon_problem, discount_for, normalize_code
+from ..domain.fees import CommissionRates, FeeBreakdown, fee_breakdown
+from ..domain.refunds import RefundPolicy
+from ..domain.states import BookingState, LessonState, next_booking_state, next_lesson_state
+from ..extensions import db
+from ..models import Booking, Commission, Coupon, CouponUse, Lesson, PaymentReceipt, StripeEvent, User
+from . import outbox
+from .bookings import get_booking, is_hold_lapsed
+from .errors import Conflict, NotFound, ServiceError, ValidationError
+
+LOCK_COUPON = 4
+NO_RATES = CommissionRates(0, 0, 0, 0, 0)
+
+
+class PaymentFailed(ServiceError):
+    """Stripe refused or could not be reached; nothing changed on our side."""
+
+    status = 502
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What the student will pay for a booking, with the coupon (if any) and the problem with it (if any)."""
+
+    breakdown: FeeBreakdown
+    commission_id: int | None
+    coupon: Coupon | None
+    coupon_code: str
+    coupon_problem: str | None
+
+
+# --- quoting -------------------------------------------------------------------------------------
+
+def active_commission() -> Commission | None:
+    """The one active commission, if any."""
+    return db.session.scalar(select(Commission).where(Commission.active.is_(True)))
+
+
+def rates_of(commission: Commission | None) -> CommissionRates:
+    """Commission row → domain rates (no commission means no fees)."""
+    if commission is None:
+        return NO_RATES
+    return CommissionRates(commission.commission_fee_bp, commission.service_fee_bp, commission.payout_fee_bp,
+                           commission.payout_amount_fee_minor, commission.account_management_amount_fee_minor)
+
+
+def coupon_terms(coupon: Coupon) -> CouponTerms:
+    """Coupon row → domain terms."""
+    return CouponTerms(code=coupon.code, usage=coupon.usage, discount_type=coupon.discount_type,
+                       amount_minor=coupon.amount_minor, percent_bp=coupon.percent_bp,
+                       max_discount_amount_minor=coupon.max_discount_amount_minor, currency=coupon.currency,
+                       valid_from=coupon.valid_from, valid_until=coupon.valid_until,
+                       max_total_uses=coupon.max_total_uses, active=coupon.active)
+
+
+def _coupon_for(code_text: str | None, user: User, booking: Booking, now: datetime) -> tuple[Coupon | None, str, str | None]:
+    if not (code_text or "").strip():
+        return None, "", None
+    try:
+        code = normalize_code(code_text)
+    except ValueError as exc:
+        return None, str(code_text).strip()[:40], str(exc)
+    coupon = db.session.scalar(select(Coupon).where(Coupon.code == code))
+    if coupon is None:
+        return None, code, "We do not know that code. Check the spelling."
+    others = select(func.count()).select_from(CouponUse).where(CouponUse.coupon_id == coupon.id,
+                                                                CouponUse.booking_id != booking.id)
+    problem = coupon_problem(coupon_terms(coupon), now=now, currency=booking.currency,
+                             uses_by_user=db.session.scalar(others.where(CouponUse.user_id == user.id)),
+                             total_uses=db.session.scalar(others))
+    return (None if problem else coupon), code, problem
+
+
+def quote_booking(user: User, booking: Booking, coupon_code: str | None, now: datetime) -> Quote:
+    """Price the booking for its booker: lesson price, coupon discount and service fee."""
+    coupon, code, problem = _coupon_for(coupon_code, user, booking, now)
+    commission = active_commission()
+    discount = discount_for(coupon_terms(coupon), booking.price_minor) if coupon else 0
+    breakdown = fee_breakdown(booking.price_minor, booking.currency, rates_of(commission), discount)
+    return Quote(breakdown, commission.id if commission else None, coupon, code, problem)
+
+
+def payable_booking(user: User, booking_id: int, now: datetime) -> Booking:
+    """The user's own booking that can still be paid, or an error in words."""
+    booking = get_booking(user, booking_id)
+    if booking.booker_id != user.id:
+        raise NotFound("We could not find that booking.")
+    if booking.state != BookingState.AWAITING_PAYMENT:
+        raise Conflict("This booking is not waiting for payment any more.")
+    if is_hold_lapsed(booking, now):
+        raise Conflict("The hold on this slot has expired, so it can no longer be paid. Please book again.")
+    return booking
+
+
+# --- checkout ------------------------------------------------------------------------------------
+
+def start_checkout(user: User, booking_id: int, coupon_code: str | None, now: datetime, *, success_url: str,
+                   cancel_url: str) -> str:
+    """Reserve the coupon, record the quote and open a Stripe Checkout Session; returns its URL."""
+    booking = payable_booking(user, booking_id, now)
+    quote = quote_booking(user, booking, coupon_code, now)
+    if quote.coupon_problem:
+        raise ValidationError(quote.coupon_problem, {"coupon": quote.coupon_problem})
+    cfg = current_app.config
+    # Stripe keeps a session open at least 30 minutes; the slot stays held while it is, but never more than
+    # one session-length past the booking's original hold.
+    expires_at = max(now + timedelta(minutes=cfg["CHECKOUT_MIN_MINUTES"] + 1), booking.hold_expires_at)
+    latest = booking.created_at + timedelta(minutes=cfg["BOOKING_HOLD_MINUTES"] + cfg["CHECKOUT_MIN_MINUTES"] + 1)
+    expires_at = min(expires_at, max(latest, now + timedelta(minutes=cfg["CHECKOUT_MIN_MINUTES"] + 1)))
+    previous_session = booking.checkout_session_id
+    with serialized_write((LOCK_COUPON, quote.coupon.id if quote.coupon else 0)) as session:
+        booking = session.get(Booking, booking_id)
+        if booking.state != BookingState.AWAITING_PAYMENT:
+            raise Conflict("This booking is not waiting for payment any more.")
+        session.execute(delete(CouponUse).where(CouponUse.booking_id == booking.id, CouponUse.confirmed.is_(False)))
+        if quote.coupon:
+            _reserve_coupon(quote.coupon, user, booking, quote.breakdown.discount)
+        booking.quote = {"breakdown": quote.breakdown.as_dict(), "commission_id": quote.commission_id,
+                         "coupon_id": quote.coupon.id if quote.coupon else None}
+        booking.hold_expires_at = max(booking.hold_expires_at, expires_at)
+    if previous_session:
+        _expire_session_quietly(previous_session)
+    lesson = booking.lesson
+    key = f"booking:{booking.id}:checkout:{quote.breakdown.student_pays}:{quote.coupon.id if quote.coupon else 0}"
+    try:
+        checkout = gateway.create_checkout_session(
+            amount_minor=quote.breakdown.student_pays, currency=booking.currency,
+            product_name=f"{lesson.subject.name} lesson with {lesson.tutor.name} ({lesson.duration_minutes} min)",
+            booking_id=booking.id, customer_email=user.email, success_url=success_url, cancel_url=cancel_url,
+            expires_at=int(expires_at.timestamp()), idempotency_key=key)
+    except gateway.PaymentError as exc:
+        db.session.execute(delete(CouponUse).where(CouponUse.booking_id == booking.id,
+                                                   CouponUse.confirmed.is_(False)))
+        db.session.commit()
+        raise PaymentFailed("We could not open the payment page. Nothing was charged; please try again.") from exc
+    booking.checkout_session_id = checkout.id
+    db.session.commit()
+    return checkout.url
+
+
+def _reserve_coupon(coupon: Coupon, user: User, booking: Booking, discount: int) -> None:
+    """Take the lowest free per-user and per-coupon slot (unique constraints make a lost race an error)."""
+    taken = db.session.execute(select(CouponUse.user_id, CouponUse.user_slot, CouponUse.total_slot).where(
+        CouponUse.coupon_id == coupon.id)).all()
+    terms = coupon_terms(coupon)
+    user_slots = {row.user_slot for row in taken if row.user_id == user.id}
+    total_slots = {row.total_slot for row in taken}
+    user_slot = next(n for n in range(1, len(user_slots) + 2) if n not in user_slots)
+    total_slot = next(n for n in range(1, len(total_slots) + 2) if n not in total_slots)
+    if user_slot > terms.usage.uses_per_user or (coupon.max_total_uses and total_slot > coupon.max_total_uses):
+        raise ValidationError("This code has just been used up.", {"coupon": "This code has just been used up."})
+    db.session.add(CouponUse(coupon_id=coupon.id, user_id=user.id, booking_id=booking.id, user_slot=user_slot,
+                             total_slot=total_slot, discount_minor=discount))
+    try:
+        db.session.flush()
+    except IntegrityError as exc:
+        raise ValidationError("This code has just been used up.", {"coupon": "This code has just been used up."}) from exc
+
+
+def _expire_session_quietly(session_id: str) -> None:
+    try:
+        checkout = gateway.retrieve_checkout_session(session_id)
+        if checkout.status == "open":
+            gateway.expire_checkout_session(session_id)
+    except gateway.PaymentError:
+        current_app.logger.warning("could not expire checkout session %s", session_id)
+
+
+def payment_status(user: User, booking_id: int) -> dict:
+    """What the student sees while the webhook catches up: our booking state and Stripe's PaymentIntent status."""
+    booking = get_booking(user, booking_id)
+    pi_status = None
+    if booking.payment_intent_id or booking.checkout_session_id:
+        try:
+            pi_id = booking.payment_intent_id or _session_payment_intent(booking.checkout_session_id)
+            pi_status = gateway.retrieve_payment_intent(pi_id).status if pi_id else None
+        except gateway.PaymentError:
+            pi_status = None
+    return {"booking_id": booking.id, "booking_state": booking.state, "payment_intent_status": pi_status}
+
+
+def _session_payment_intent(session_id: str) -> str | None:
+    pi = gateway.retrieve_checkout_session(session_id).payment_intent
+    return pi if isinstance(pi, str) or pi is None else pi.id
+
+
+# --- webhooks ------------------------------------------------------------------------------------
+
+def receive_webhook(payload: bytes, signature: str | None, now: datetime) -> str:
+    """Verify, store by id and apply one Stripe event; a replay or an unknown type is acknowledged and ignored."""
+    try:
+        event = gateway.construct_event(payload, signature)
+    except (gateway.SignatureError, ValueError) as exc:
+        raise ValidationError("Invalid webhook signature or payload.") from exc
+    if db.session.get(StripeEvent, event.id) is not None:
+        return "duplicate"
+    record = StripeEvent(id=event.id, type=event.type, payload=event.to_dict(), received_at=now)
+    db.session.add(record)
+    handler = _HANDLERS.get(event.type)
+    outcome = handler(event.data.object, now) if handler else "ignored"
+    record.processed_at = now
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()  # the same event, delivered twice at once: the other delivery applied it
+        return "duplicate"
+    return outcome
+
+
+def _booking_for_metadata(obj) -> Booking | None:
+    metadata = obj.get("metadata") or {}
+    booking_id = metadata.get("booking_id") or obj.get("client_reference_id")
+    if not booking_id or not str(booking_id).isdigit():
+        return None
+    return db.session.get(Booking, int(booking_id))
+
+
+def _on_checkout_completed(session_obj, now: datetime) -> str:
+    booking = _booking_for_metadata(session_obj)
+    pi = session_obj.get("payment_intent")
+    pi_id = pi if isinstance(pi, str) else (pi or {}).get("id")
+    if booking is None or not pi_id:
+        return "ignored"
+    return _authorized(booking, gateway.retrieve_payment_intent(pi_id), now)
+
+
+def _on_amount_capturable(pi, now: datetime) -> str:
+    booking = _booking_for_metadata(pi)
+    return _authorized(booking, pi, now) if booking else "ignored"
+
+
+def _authorized(booking: Booking, pi, now: datetime) -> str:
+    """The card is authorized: AWAITING_PAYMENT → REQUIRES_CAPTURE with a receipt (once; later states win)."""
+    if pi.get("status") != "requires_capture":
+        return "ignored"
+    if booking.state != BookingState.AWAITING_PAYMENT:
+        if booking.state in (BookingState.EXPIRED, BookingState.CANCELLED) and not booking.payment_intent_id:
+            # Paid after the hold lapsed or the booking was cancelled: release the money at once.
+            _release(pi["id"], f"booking:{booking.id}:release-late")
+            return "released"
+        return "already-applied"
+    quote = booking.quote or {}
+    first_of_month = _first_paid_lesson_of_month(booking.lesson.tutor_id, now)
+    commission = db.session.get(Commission, quote["commission_id"]) if quote.get("commission_id") else None
+    agreed = FeeBreakdown.from_dict(quote["breakdown"]) if quote.get("breakdown") else None
+    discount = agreed.discount if agreed else 0
+    breakdown = fee_breakdown(booking.price_minor, booking.currency, rates_of(commission), discount, first_of_month)
+    if breakdown.student_pays != pi.get("amount"):
+        current_app.logger.error("booking %s: authorized %s but quoted %s", booking.id, pi.get("amount"),
+                                 breakdown.student_pays)
+        return "amount-mismatch"
+    booking.state = next_booking_state(booking.state, BookingState.REQUIRES_CAPTURE)
+    booking.payment_intent_id = pi["id"]
+    booking.authorized_at = now
+    booking.approval_deadline = approval_deadline(booking.lesson.start_at, now)
+    booking.updated_at = now
+    charge = pi.get("latest_charge")
+    db.session.add(PaymentReceipt(
+        booking_id=booking.id, payment_intent_id=pi["id"],
+        charge_id=charge if isinstance(charge, str) else (charge or {}).get("id"),
+        amount_minor=breakdown.student_pays, currency=booking.currency, application_fee_id=None,
+        application_fee_amount_minor=breakdown.platform_take, commission_id=commission.id if commission else None,
+        coupon_id=quote.get("coupon_id"), breakdown=breakdown.as_dict(), tutor_payout_minor=breakdown.tutor_payout,
+        created_at=now))
+    db.session.execute(CouponUse.__table__.update().where(CouponUse.booking_id == booking.id).values(confirmed=True))
+    _tell_tutor_to_approve(booking)
+    return "authorized"
+
+
+def approval_deadline(lesson_start: datetime, authorized_at: datetime) -> datetime:
+    """When an unapproved authorization is released: the approval window, never after the lesson starts,
+    never more than five days after authorization (card holds lapse after about seven)."""
+    cfg = current_app.config
+    return min(authorized_at + timedelta(hours=cfg["APPROVAL_WINDOW_HOURS"]), lesson_start,
+               authorized_at + timedelta(hours=cfg["MAX_AUTHORIZATION_HOURS"]))
+
+
+def _first_paid_lesson_of_month(tutor_id: int, now: datetime) -> bool:
+    month_start = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    earlier = db.session.scalar(select(func.count()).select_from(PaymentReceipt).join(Booking).join(Lesson).where(
+        Lesson.tutor_id == tutor_id, PaymentReceipt.created_at >= month_start,
+        Booking.state.notin_([BookingState.DECLINED, BookingState.EXPIRED, BookingState.CANCELLED])))
+    return earlier == 0
+
+
+def _tell_tutor_to_approve(booking: Booking) -> None:
+    from ..filters import local
+    lesson, tutor = booking.lesson, booking.lesson.tutor
+    student = (lesson.children[0].name if lesson.children else lesson.students[0].name if lesson.students else "")
+    outbox.enqueue_email("booking_awaiting_approval", tutor.email, {
+        "tutor_name": tutor.name, "student_name": student, "subject": lesson.subject.name,
+        "when": local(lesson.start_at, tutor.timezone), "zone": tutor.timezone,
+        "deadline": local(booking.approval_deadline, tutor.timezone),
+        "link": public_url("/tutor/")}, dedupe_key=f"booking:{booking.id}:awaiting-approval")
+
+
+def public_url(path: str) -> str:
+    """An absolute link for emails and jobs (PUBLIC_BASE_URL, else the current request's host)."""
+    from flask import has_request_context, request
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    if not base and has_request_context():
+        base = request.host_url
+    return (base or "http://127.0.0.1:5000").rstrip("/") + path
+
+
+def _on_session_expired(session_obj, now: datetime) -> str:
+    booking = _booking_for_metadata(session_obj)
+    if booking is None or booking.checkout_session_id != session_obj.get("id"):
+        return "ignored"
+    db.session.execute(delete(CouponUse).where(CouponUse.booking_id == booking.id, CouponUse.confirmed.is_(False)))
+    return "coupon-released"
+
+
+def _on_payment_canceled(pi, now: datetime) -> str:
+    booking = _booking_for_metadata(pi)
+    if booking is None or booking.state != BookingState.REQUIRES_CAPTURE or booking.payment_intent_id != pi.get("id"):
+        return "ignored"
+    _close(booking, BookingState.EXPIRED, now)
+    return "expired"
+
+
+def _on_charge_refunded(charge, now: datetime) -> str:
+    """Refunds made outside the app (the Stripe dashboard) still reach our books."""
+    from .cancellations import record_external_refund
+    return record_external_refund(charge, now)
+
+
+def _on_account_updated(account, now: datetime) -> str:
+    from .payouts import sync_account
+    return sync_account(account)
+
+
+_HANDLERS = {
+    "checkout.session.completed": _on_checkout_completed,
+    "payment_intent.amount_capturable_updated": _on_amount_capturable,
+    "checkout.session.expired": _on_session_expired,
+    "payment_intent.canceled": _on_payment_canceled,
+    "charge.refunded": _on_charge_refunded,
+    "account.updated": _on_account_updated,
+}
+
+
+# --- approval and release ------------------------------------------------------------------------
+
+def _tutor_booking(tutor: User, booking_id: int) -> Booking:
+    booking = db.session.scalar(select(Booking).join(Lesson).where(Booking.id == booking_id,
+                                                                   Lesson.tutor_id == tutor.id))
+    if booking is None:
+        raise NotFound("We could not find that booking.")
+    return booking
+
+
+def approve(tutor: User, booking_id: int, now: datetime) -> Booking:
+    """The tutor approves: capture the authorization (→ PAID) and freeze the refund policy."""
+    booking = _tutor_booking(tutor, booking_id)
+    if booking.state == BookingState.PAID:
+        return booking  # a double click: already done
+    if booking.state != BookingState.REQUIRES_CAPTURE:
+        raise Conflict("This booking is not waiting for your approval.")
+    if booking.approval_deadline and booking.approval_deadline <= now:
+        raise Conflict("The time to approve this booking has passed; the payment was released.")
+    try:
+        gateway.capture_payment_intent(booking.payment_intent_id, f"booking:{booking.id}:capture")
+    except gateway.PaymentError as exc:
+        raise PaymentFailed("Stripe could not capture the payment; the booking is unchanged. "
+                            f"({getattr(exc, 'user_message', None) or 'please try again'})") from exc
+    booking.state = next_booking_state(booking.state, BookingState.PAID)
+    booking.refund_policy = RefundPolicy().as_dict()
+    booking.updated_at = now
+    db.session.commit()
+    return booking
+
+
+def decline(tutor: User, booking_id: int, now: datetime) -> Booking:
+    """The tutor declines: release the authorization, free the slot, give the coupon back."""
+    booking = _tutor_booking(tutor, booking_id)
+    if booking.state == BookingState.DECLINED:
+        return booking
+    if booking.state != BookingState.REQUIRES_CAPTURE:
+        raise Conflict("This booking is not waiting for your approval.")
+    _release(booking.payment_intent_id, f"booking:{booking.id}:release")
+    _close(booking, BookingState.DECLINED, now)
+    db.session.commit()
+    return booking
+
+
+def _release(payment_intent_id: str, key: str) -> None:
+    try:
+        gateway.cancel_payment_intent(payment_intent_id, key)
+    except gateway.PaymentError as exc:
+        if getattr(exc, "code", None) != "payment_intent_unexpected_state":
+            raise PaymentFailed("Stripe could not release the payment; please try again.") from exc
+
+
+def _close(booking: Booking, state: BookingState, now: datetime) -> None:
+    """End a booking before capture: its lesson is cancelled and its coupon use given back."""
+    booking.state = next_booking_state(booking.state, state)
+    booking.updated_at = now
+    if booking.lesson.state != LessonState.CANCELLED:
+        booking.lesson.state = next_lesson_state(booking.lesson.state, LessonState.CANCELLED)
+    db.session.execute(delete(CouponUse).where(CouponUse.booking_id == booking.id))
+
+
+def expire_unapproved(now: datetime) -> int:
+    """Release authorizations the tutor did not approve in time (the scheduled job; safe to run twice)."""
+    ids = list(db.session.scalars(select(Booking.id).where(
+        Booking.state == BookingState.REQUIRES_CAPTURE, Booking.approval_deadline <= now)))
+    expired = 0
+    for booking_id in ids:
+        booking = db.session.get(Booking, booking_id)
+        if booking.state != BookingState.REQUIRES_CAPTURE:
+            continue
+        try:
+            _release(booking.payment_intent_id, f"booking:{booking.id}:release")
+        except PaymentFailed:
+            db.session.rollback()
+            continue  # try again on the next run
+        _close(booking, BookingState.EXPIRED, now)
+        db.session.commit()
+        expired += 1
+    return expired
+
+
+def expire_open_checkouts(booking_ids: list[int]) -> None:
+    """After holds lapse: close their Checkout Sessions and give reserved coupons back."""
+    for booking_id in booking_ids:
+        booking = db.session.get(Booking, booking_id)
+        if booking and booking.checkout_session_id:
+            _expire_session_quietly(booking.checkout_session_id)
+        db.session.execute(delete(CouponUse).where(CouponUse.booking_id == booking_id, CouponUse.confirmed.is_(False)))
+    db.session.commit()

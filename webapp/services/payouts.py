@@ -1,0 +1,115 @@
+"""Tutor payouts: Stripe Connect Express onboarding, and the job that transfers each settled booking once."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from ..adapters import stripe_gateway as gateway
+from ..domain.money import Money
+from ..domain.states import BookingState
+from ..extensions import db
+from ..models import Booking, Lesson, PaymentReceipt, PayoutAccount, User
+from . import outbox
+from .errors import ValidationError
+from .payments import PaymentFailed
+
+
+def payout_account(tutor: User) -> PayoutAccount | None:
+    """The tutor's Connect account record, if they started onboarding."""
+    return db.session.get(PayoutAccount, tutor.id)
+
+
+def start_onboarding(tutor: User, *, return_url: str, refresh_url: str) -> str:
+    """Create the tutor's Express account once, and return a fresh onboarding link."""
+    if not tutor.is_tutor:
+        raise ValidationError("Only tutors receive payouts.")
+    account = payout_account(tutor)
+    try:
+        if account is None:
+            created = gateway.create_express_account(
+                email=tutor.email, country=current_app.config["STRIPE_CONNECT_COUNTRY"], tutor_id=tutor.id,
+                idempotency_key=f"tutor:{tutor.id}:connect-account")
+            account = PayoutAccount(tutor_id=tutor.id, stripe_account_id=created.id)
+            db.session.add(account)
+            db.session.commit()
+        link = gateway.create_account_link(account.stripe_account_id, return_url=return_url, refresh_url=refresh_url)
+    except gateway.PaymentError as exc:
+        raise PaymentFailed("Stripe could not start onboarding; please try again.") from exc
+    return link.url
+
+
+def refresh_onboarding(tutor: User) -> PayoutAccount | None:
+    """Read the account's state from Stripe (after the tutor returns from onboarding)."""
+    account = payout_account(tutor)
+    if account is None:
+        return None
+    try:
+        sync_account(gateway.retrieve_account(account.stripe_account_id))
+    except gateway.PaymentError:
+        current_app.logger.warning("could not refresh Connect account %s", account.stripe_account_id)
+    db.session.commit()
+    return account
+
+
+def sync_account(account_obj) -> str:
+    """Copy a Connect account's onboarding and payout flags (account.updated webhook or a refresh)."""
+    account = db.session.scalar(select(PayoutAccount).where(PayoutAccount.stripe_account_id == account_obj.get("id")))
+    if account is None:
+        return "ignored"
+    account.details_submitted = bool(account_obj.get("details_submitted"))
+    account.payouts_enabled = bool(account_obj.get("payouts_enabled"))
+    return "account-updated"
+
+
+def pending_payouts_query(now: datetime):
+    """Paid bookings whose lesson ended a settlement period ago, not yet transferred, to tutors who can be paid."""
+    settled_before = now - timedelta(days=current_app.config["SETTLEMENT_DAYS"])
+    return (select(PaymentReceipt.id).join(Booking, Booking.id == PaymentReceipt.booking_id)
+            .join(Lesson, Lesson.id == Booking.lesson_id)
+            .join(PayoutAccount, PayoutAccount.tutor_id == Lesson.tutor_id)
+            .where(Booking.state.in_([BookingState.PAID, BookingState.PARTIAL_REFUNDED]),
+                   PaymentReceipt.transfer_id.is_(None), PaymentReceipt.tutor_payout_minor > 0,
+                   Lesson.finish_at <= settled_before, PayoutAccount.payouts_enabled.is_(True))
+            .order_by(PaymentReceipt.id))
+
+
+def send_pending_payouts(now: datetime) -> int:
+    """Transfer each settled booking's tutor payout once (idempotency key per booking and amount); email the team."""
+    receipt_ids = list(db.session.scalars(pending_payouts_query(now)))
+    db.session.commit()
+    paid = 0
+    for receipt_id in receipt_ids:
+        receipt = db.session.get(PaymentReceipt, receipt_id)
+        if receipt.transfer_id:
+            continue
+        booking = db.session.get(Booking, receipt.booking_id)
+        tutor = booking.lesson.tutor
+        account = db.session.get(PayoutAccount, tutor.id)
+        amount = receipt.tutor_payout_minor
+        context = {"booking_id": booking.id, "tutor_id": tutor.id, "tutor_name": tutor.name,
+                   "amount": Money(amount, receipt.currency).format()}
+        try:
+            transfer = gateway.create_transfer(amount_minor=amount, currency=receipt.currency,
+                                               destination=account.stripe_account_id, booking_id=booking.id,
+                                               idempotency_key=f"booking:{booking.id}:payout:{amount}")
+        except gateway.PaymentError as exc:
+            message = getattr(exc, "user_message", None) or str(exc)
+            receipt.transfer_error = message[:1000]
+            outbox.enqueue_email("payout_status", current_app.config["INTERNAL_TEAM_EMAIL"],
+                                 {**context, "transfer_id": None, "error": message},
+                                 dedupe_key=f"payout-error:{booking.id}:{now.date().isoformat()}")
+            db.session.commit()
+            continue
+        # Conditional: a second worker holding the same (idempotent) transfer records nothing new.
+        moved = db.session.execute(update(PaymentReceipt).where(
+            PaymentReceipt.id == receipt.id, PaymentReceipt.transfer_id.is_(None))
+            .values(transfer_id=transfer.id, transfer_error=None, transferred_at=now))
+        if moved.rowcount:
+            outbox.enqueue_email("payout_status", current_app.config["INTERNAL_TEAM_EMAIL"],
+                                 {**context, "transfer_id": transfer.id, "error": None},
+                                 dedupe_key=f"payout:{booking.id}")
+            paid += 1
+        db.session.commit()
+    return paid

@@ -1,0 +1,125 @@
+"""Admin pages: commissions, special offers (coupons), bookings and refunds."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, flash, redirect, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from ..domain.money import parse_major_amount
+from ..extensions import db
+from ..models import Booking, Lesson, Role
+from ..services import cancellations, offers
+from ..services.errors import ServiceError
+from .common import now_utc, render, role_required
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.get("/")
+@role_required(Role.ADMIN)
+def index():
+    """The admin overview: recent bookings with their money state."""
+    bookings = db.session.scalars(select(Booking).join(Lesson).options(
+        selectinload(Booking.lesson).selectinload(Lesson.tutor), selectinload(Booking.lesson).selectinload(Lesson.subject),
+        selectinload(Booking.booker)).order_by(Booking.id.desc()).limit(100))
+    return render("admin/index.html", bookings=list(bookings))
+
+
+@bp.route("/commissions", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def commissions():
+    """List commissions; adding one makes it the only active one."""
+    error = None
+    if request.method == "POST":
+        try:
+            data = {k: _percent_to_bp(request.form.get(k)) for k in ("commission_fee_bp", "service_fee_bp", "payout_fee_bp")}
+            currency = request.form.get("currency", "GBP")
+            for k in ("payout_amount_fee_minor", "account_management_amount_fee_minor"):
+                data[k] = parse_major_amount(request.form.get(k) or "0", currency)
+            offers.add_commission(current_user, data, now_utc())
+            flash("New commission is now active; the previous one was disabled.", "success")
+            return redirect(url_for("admin.commissions"), code=303)
+        except ValueError as exc:
+            error = str(exc)
+        except ServiceError as exc:
+            error = exc.message
+    return render("admin/commissions.html", commissions=offers.list_commissions(), error=error,
+                  form=request.form, status=422 if error else 200)
+
+
+def _percent_to_bp(text: str | None) -> int:
+    """'12.5' (percent) → 1250 basis points, exactly."""
+    text = (text or "0").strip().rstrip("%")
+    whole, _, frac = text.partition(".")
+    if not (whole.isdigit() or whole == "") or not (frac.isdigit() or frac == "") or len(frac) > 2:
+        raise ValueError(f"Percentages look like 12.5, not {text!r}.")
+    return int(whole or "0") * 100 + int(frac.ljust(2, "0") or "0")
+
+
+@bp.route("/coupons", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def coupons():
+    """List special-offer coupons and create new ones."""
+    error = None
+    if request.method == "POST":
+        f = request.form
+        try:
+            currency = (f.get("currency") or "").upper() or None
+            is_amount = f.get("discount_type") == "DISCOUNT_TYPE_AMOUNT"
+            offers.create_coupon(
+                current_user, code=f.get("code", ""), usage=f.get("usage", ""), discount_type=f.get("discount_type", ""),
+                amount_minor=parse_major_amount(f.get("amount") or "", currency or "GBP") if is_amount else None,
+                percent_bp=None if is_amount else _percent_to_bp(f.get("percent")),
+                max_discount_amount_minor=parse_major_amount(f["max_discount"], currency or "GBP")
+                if (not is_amount and f.get("max_discount")) else None,
+                currency=currency, valid_from=_date_or_none(f.get("valid_from")),
+                valid_until=_date_or_none(f.get("valid_until")),
+                max_total_uses=int(f["max_total_uses"]) if f.get("max_total_uses") else None, now=now_utc())
+            flash("Coupon created.", "success")
+            return redirect(url_for("admin.coupons"), code=303)
+        except ValueError as exc:
+            error = str(exc)
+        except ServiceError as exc:
+            error = exc.message
+    return render("admin/coupons.html", coupons=offers.list_coupons(), error=error, form=request.form,
+                  status=422 if error else 200)
+
+
+def _date_or_none(text: str | None) -> datetime | None:
+    """A date typed in a date field, as the start of that day in UTC."""
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    except ValueError:
+        raise ValueError(f"Dates look like 2027-03-28, not {text!r}.") from None
+
+
+@bp.post("/coupons/<int:coupon_id>/active")
+@role_required(Role.ADMIN)
+def toggle_coupon(coupon_id: int):
+    """Switch a coupon on or off."""
+    try:
+        offers.set_coupon_active(current_user, coupon_id, request.form.get("active") == "1")
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("admin.coupons"), code=303)
+
+
+@bp.post("/bookings/<int:booking_id>/refund")
+@role_required(Role.ADMIN)
+def refund(booking_id: int):
+    """Refund any amount up to what remains on a booking."""
+    try:
+        booking = db.session.get(Booking, booking_id)
+        amount = parse_major_amount(request.form.get("amount") or "", booking.currency if booking else "GBP")
+        cancellations.admin_refund(current_user, booking_id, amount, request.form.get("reason", ""), now_utc())
+        flash("Refund sent.", "success")
+    except ValueError as exc:
+        flash(str(exc), "error")
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("bookings.detail", booking_id=booking_id), code=303)
