@@ -1,21 +1,36 @@
 """The JSON API for mobile clients: bearer tokens or the session, errors as JSON with a message."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import math
+from dataclasses import replace
+from datetime import date, datetime, timedelta
 
-from flask import Blueprint, current_app, jsonify, request, url_for
+from flask import Blueprint, current_app, g, jsonify, request, url_for
 from flask_login import current_user
 
 from ..auth_loading import bearer_authenticated
 from ..extensions import csrf, limiter
 from ..models import Booking, Lesson, Teach, User
+from ..openapi import openapi_document
 from ..services import accounts, availability, bookings, catalogue
-from ..services.errors import Forbidden, ServiceError, ValidationError
+from ..services.bookings import BookingRequest
+from ..services.errors import Forbidden, ServiceError, SlotTaken, ValidationError
 from . import params
 from .common import now_utc
+from .tutors import directory_filters
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 csrf.exempt(bp)
+
+# Path ids above the 32-bit column range name no row: the converter answers 404 before the database sees them.
+MAX_ID = params.MAX_INT
+# Dates this close to the ends of the calendar overflow the zone arithmetic in the services; none is bookable.
+EARLIEST, LATEST = date(1900, 1, 1), date(9999, 12, 1)
+MAX_ZONE_NAME = 64  # the users.timezone column; the longest IANA name is about 30 characters
+
+
+class BadRequest(ServiceError):
+    status = 400
 
 
 class Unauthorized(ServiceError):
@@ -23,18 +38,78 @@ class Unauthorized(ServiceError):
 
 
 @bp.before_request
-def _csrf_for_session_writes():
-    """Cookie-authenticated writes still need the CSRF header; bearer-token clients do not."""
-    if request.method in ("POST", "PUT", "PATCH", "DELETE") and not bearer_authenticated() \
-            and current_user.is_authenticated:
+def _authenticate_and_check_csrf():
+    """A bearer token, when sent, is the only credential (a bad one: 401); cookie-authenticated writes need CSRF."""
+    if bearer_authenticated():
+        raw = request.headers["Authorization"].partition(" ")[2].strip()
+        user = accounts.user_for_token(raw) if raw else None
+        if user is None:
+            raise Unauthorized("That bearer token is invalid or has expired; get a new one from POST /api/auth/token.")
+        # Flask-Login keeps the request's user in g._login_user; setting it makes the token win over any session
+        # cookie sent alongside (otherwise the cookie's user would act without the CSRF check below).
+        g._login_user = user
+        return
+    if request.method in ("POST", "PUT", "PATCH", "DELETE") and current_user.is_authenticated:
         csrf.protect()
 
 
+@bp.after_request
+def _challenge(response):
+    """Tell clients which scheme a 401 wants (RFC 6750)."""
+    if response.status_code == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="lessonbook"'
+    return response
+
+
 def _json_body() -> dict:
-    data = request.get_json(silent=True)
+    """The request body as a JSON object: 400 if it is not JSON at all, 422 if it is JSON but not an object."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        raise ValidationError("The request body must be a JSON object.", {"body": "Send a JSON object."})
+    try:
+        data = current_app.json.loads(raw, parse_float=_finite_float, parse_constant=_not_json)
+    except (ValueError, RecursionError):
+        raise BadRequest("The request body is not valid JSON.", {"body": "Send valid JSON (an object)."}) from None
     if not isinstance(data, dict):
-        raise ValidationError("The request body must be a JSON object.", {"body": "Send valid JSON (an object)."})
+        raise ValidationError("The request body must be a JSON object.", {"body": "Send a JSON object, not "
+                                                                                  f"{type(data).__name__}."})
     return data
+
+
+def _finite_float(text: str) -> float:
+    # Python reads 1e400 as infinity, which the services' int() checks do not expect; JSON has no infinities.
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
+def _not_json(name: str):
+    raise ValueError(f"{name} is not JSON")  # Python's json accepts NaN and Infinity; RFC 8259 does not
+
+
+def _text(data: dict, name: str) -> str | None:
+    """A string field of a JSON body (None when absent); any other type is a 422 naming the field."""
+    value = data.get(name)
+    if value is None or isinstance(value, str):
+        return value
+    raise ValidationError(f"{name} must be a string.", {name: "Must be a string."})
+
+
+def _zone_text(data, name: str) -> str | None:
+    """A time zone name field: a string no longer than any IANA name (longer ones make zoneinfo raise OSError)."""
+    value = _text(data, name)
+    if value is not None and len(value) > MAX_ZONE_NAME:
+        message = f"Unknown time zone: {value[:40]}…. Use an IANA name such as Europe/London."
+        raise ValidationError(message, {name: message})
+    return value
+
+
+def _in_calendar(value: date | datetime, name: str) -> None:
+    """A date (or an instant's date) between EARLIEST and LATEST, else a 422 naming the field."""
+    day = value.date() if isinstance(value, datetime) else value
+    if not EARLIEST <= day <= LATEST:
+        raise ValidationError(f"{name} is out of range.", {name: f"Choose a date between {EARLIEST} and {LATEST}."})
 
 
 def _user() -> User:
@@ -103,10 +178,10 @@ def booking_json(b: Booking, now: datetime) -> dict:
 def register():
     """Create an account and return a bearer token."""
     data = _json_body()
-    user = accounts.register_user(email=data.get("email"), password=str(data.get("password") or ""),
-                                  name=data.get("name"), role=data.get("role"), timezone=data.get("timezone"))
-    token, expires = accounts.issue_api_token(user)
-    return jsonify({"user": user_json(user), "token": token, "expires_at": expires.isoformat()}), 201
+    user = accounts.register_user(email=_text(data, "email"), password=_text(data, "password") or "",
+                                  name=_text(data, "name"), role=_text(data, "role"),
+                                  timezone=_zone_text(data, "timezone"))
+    return jsonify(_token_json(user)), 201
 
 
 @bp.post("/auth/token")
@@ -114,17 +189,27 @@ def register():
 def token():
     """Exchange email and password for a bearer token."""
     data = _json_body()
-    user = accounts.authenticate(data.get("email"), str(data.get("password") or ""))
+    user = accounts.authenticate(_text(data, "email"), _text(data, "password") or "")
     if user is None:
         raise Unauthorized("That email and password do not match an account.")
+    return jsonify(_token_json(user))
+
+
+def _token_json(user: User) -> dict:
     raw, expires = accounts.issue_api_token(user)
-    return jsonify({"token": raw, "token_type": "Bearer", "expires_at": expires.isoformat(), "user": user_json(user)})
+    return {"token": raw, "token_type": "Bearer", "expires_at": expires.isoformat(), "user": user_json(user)}
 
 
 @bp.get("/me")
 def me():
     """The signed-in user (with children for parents)."""
     return jsonify(user_json(_user()))
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """This API described as an OpenAPI 3.1 document."""
+    return jsonify(openapi_document())
 
 
 # --- catalogue -------------------------------------------------------------------------------
@@ -141,12 +226,15 @@ def subjects():
 @bp.get("/tutors")
 def tutors():
     """Tutors matching subject, level, mode and maximum hourly rate."""
-    from .tutors import directory_filters
-    cards = catalogue.search_tutors(directory_filters(request.args))
+    filters = directory_filters(request.args)
+    if filters.max_rate_minor is not None and filters.max_rate_minor > params.MAX_INT:
+        # Rates are 32-bit integer columns, so capping changes no result and keeps the value bindable.
+        filters = replace(filters, max_rate_minor=params.MAX_INT)
+    cards = catalogue.search_tutors(filters)
     return jsonify({"tutors": [tutor_json(c.tutor, c.teaches) for c in cards]})
 
 
-@bp.get("/tutors/<int:tutor_id>")
+@bp.get(f"/tutors/<int(max={MAX_ID}):tutor_id>")
 def tutor(tutor_id: int):
     """One tutor's profile and teach records."""
     user = catalogue.get_tutor(tutor_id)
@@ -156,11 +244,11 @@ def tutor(tutor_id: int):
 @bp.put("/tutors/me/teaches")
 def put_teaches():
     """Replace your teach records (tutors only)."""
+    user = _tutor()
     data = _json_body()
     items = data.get("teaches")
     if not isinstance(items, list):
         raise ValidationError("Send {\"teaches\": [...]}.", {"teaches": "A list is required."})
-    user = _tutor()
     catalogue.replace_teaches(user, items)
     return jsonify({"teaches": [teach_json(t) for t in catalogue.tutor_teaches(user.id)]})
 
@@ -174,11 +262,22 @@ def get_availability():
 @bp.put("/tutors/me/availability")
 def put_availability():
     """Replace your availability (fields you leave out stay as they are)."""
+    user = _tutor()
     data = _json_body()
-    return jsonify(availability.settings_as_dict(availability.update_settings(_tutor(), data)))
+    if "timezone" in data:
+        _zone_text(data, "timezone")  # the service assumes a string of sane length
+    return jsonify(availability.settings_as_dict(availability.update_settings(user, data)))
 
 
 # --- availability and bookings ------------------------------------------------------------------
+
+def _slots_json(result: availability.SlotResult, zone) -> list[dict]:
+    duration = result.price.duration_minutes
+    price = result.price.as_dict()
+    return [{"start": s.astimezone(zone).isoformat(),
+             "finish": (s + timedelta(minutes=duration)).astimezone(zone).isoformat(),
+             "start_utc": s.isoformat(), "price": price} for s in result.slots]
+
 
 @bp.get("/availabilities")
 def availabilities():
@@ -186,44 +285,69 @@ def availabilities():
     args = request.args
     tutor_id = params.required_int(args, "tutor_id", "tutor_id")
     fallback = current_user.timezone if current_user.is_authenticated else "UTC"
+    _zone_text(args, "tz")
     zone, label = params.zone_from(args, fallback)
     teach_id = params.optional_int(args, "teach_id")
     if teach_id is None:
         teach_id = availability.resolve_teach(tutor_id, None, params.optional_int(args, "subject_id"),
                                               params.optional_int(args, "level_id")).id
     now = now_utc()
-    first = params.parse_date(args["start_date"], "start_date") if args.get("start_date") else now.astimezone(zone).date()
+    today = now.astimezone(zone).date()
+    first = params.parse_date(args["start_date"], "start_date") if args.get("start_date") else today
     last = params.parse_date(args["end_date"], "end_date") if args.get("end_date") else first
+    _in_calendar(first, "start_date")
+    _in_calendar(last, "end_date")
     result = availability.find_slots(params.slot_request_from(args, tutor_id, teach_id, zone, first, last), now)
-    duration = result.price.duration_minutes
-    slots = [{"start": s.astimezone(zone).isoformat(), "finish": (s + timedelta(minutes=duration)).astimezone(zone).isoformat(),
-              "start_utc": s.isoformat(), "price": result.price.as_dict()} for s in result.slots]
     return jsonify({"tutor_id": tutor_id, "teach_id": result.teach.id, "timezone": label,
-                    "duration_minutes": duration, "price": result.price.as_dict(), "slots": slots})
+                    "duration_minutes": result.price.duration_minutes, "price": result.price.as_dict(),
+                    "slots": _slots_json(result, zone)})
 
 
 @bp.post("/bookings")
 def create_booking():
-    """Book a free slot; answers 409 if someone else just took it."""
-    data = _json_body()
+    """Book a free slot; answers 409 with that day's fresh slots if someone else just took it."""
     user = _user()
+    data = _json_body()
     req = params.booking_request_from(data, params.required_int(data, "tutor_id", "tutor_id"))
-    booking = bookings.request_booking(user, req, now_utc())
+    _in_calendar(req.start, "start")
+    try:
+        booking = bookings.request_booking(user, req, now_utc())
+    except SlotTaken as exc:
+        body = {"error": {"status": exc.status, "message": exc.message, "fields": exc.fields},
+                "fresh_slots": _fresh_slots(user, data, req)}
+        return jsonify(body), exc.status
     body = booking_json(bookings.get_booking(user, booking.id), now_utc())
     return jsonify(body), 201, {"Location": url_for("api.get_booking", booking_id=booking.id)}
+
+
+def _fresh_slots(user: User, data: dict, req: BookingRequest) -> list[dict]:
+    """Free slots on the local day of the lost slot (in tz/utc_offset, else the booker's zone), for a quick re-pick."""
+    try:
+        viewer = {"tz": _zone_text(data, "tz"), "utc_offset": _text(data, "utc_offset")}
+        zone, _ = params.zone_from(viewer, user.timezone)
+        day = req.start.astimezone(zone).date()
+        start, end = availability.date_range_in_zone(day, day, zone)
+        location = req.address.coordinates if req.in_person and req.address else None
+        result = availability.find_slots(availability.SlotRequest(req.tutor_id, req.teach_id, start, end,
+                                                                  req.duration_minutes, req.in_person, location),
+                                         now_utc())
+    except ServiceError:
+        return []  # the 409 still stands; the client can ask /api/availabilities itself
+    return _slots_json(result, zone)
 
 
 @bp.get("/bookings")
 def list_bookings():
     """Your bookings (when=upcoming|past)."""
+    user = _user()
     when = request.args.get("when", "upcoming")
     if when not in ("upcoming", "past"):
         raise ValidationError("when is upcoming or past.", {"when": "Use upcoming or past."})
     now = now_utc()
-    return jsonify({"bookings": [booking_json(b, now) for b in bookings.list_bookings(_user(), now, when)]})
+    return jsonify({"bookings": [booking_json(b, now) for b in bookings.list_bookings(user, now, when)]})
 
 
-@bp.get("/bookings/<int:booking_id>")
+@bp.get(f"/bookings/<int(max={MAX_ID}):booking_id>")
 def get_booking(booking_id: int):
     """One of your bookings (404 if it is not yours)."""
     return jsonify(booking_json(bookings.get_booking(_user(), booking_id), now_utc()))

@@ -1,0 +1,180 @@
+"""GET /api/openapi.json: a valid OpenAPI 3.1 document that documents exactly the routes and responses the API has."""
+from __future__ import annotations
+
+import copy
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import validate as validate_spec
+
+from tests import factories
+from webapp.openapi import openapi_document
+from webapp.services import accounts
+
+JSON = "application/json"
+DAY = datetime.now(UTC).date() + timedelta(days=7)
+START = datetime(DAY.year, DAY.month, DAY.day, 10, tzinfo=UTC).isoformat()
+
+
+@pytest.fixture
+def document(client):
+    response = client.get("/api/openapi.json")
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    return response.get_json()
+
+
+def _template(rule: str) -> str:
+    """Werkzeug's /api/tutors/<int(max=...):tutor_id> as OpenAPI's /api/tutors/{tutor_id}."""
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
+
+
+def test_served_document_is_a_valid_openapi_3_1_document(document):
+    assert document["openapi"].startswith("3.1")
+    validate_spec(document)  # raises with the offending path when invalid
+    assert document == openapi_document()
+
+
+def test_documented_operations_are_exactly_the_api_routes(app, document):
+    routes = {(_template(rule.rule), method.lower()) for rule in app.url_map.iter_rules()
+              if rule.rule.startswith("/api/") for method in rule.methods - {"HEAD", "OPTIONS"}}
+    documented = {(path, method) for path, item in document["paths"].items() for method in item
+                  if method in ("get", "put", "post", "delete", "patch")}
+    assert documented == routes
+
+
+def test_every_error_response_uses_the_error_shape(document):
+    error = document["components"]["schemas"]["Error"]
+    assert error["properties"]["error"] == {"$ref": "#/components/schemas/ErrorBody"}
+    assert set(document["components"]["schemas"]["ErrorBody"]["properties"]) == {"status", "message", "fields"}
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            for status, response in operation["responses"].items():
+                if int(status) >= 400:
+                    schema = response["content"]["application/json"]["schema"]["$ref"]
+                    assert schema.rsplit("/", 1)[-1] in ("Error", "SlotTaken"), (path, method, status)
+
+
+def test_protected_operations_ask_for_the_bearer_scheme(document):
+    scheme = document["components"]["securitySchemes"]["bearerAuth"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    for path in ("/api/me", "/api/bookings/{booking_id}", "/api/tutors/me/teaches"):
+        for operation in document["paths"][path].values():
+            assert {"bearerAuth": []} in operation["security"] and {} not in operation["security"], path
+
+
+# --- real responses against the documented schemas ----------------------------------------------------
+
+def _closed(schema):
+    """A copy where every object schema forbids undocumented properties, so extra fields fail validation too."""
+    schema = copy.deepcopy(schema)
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "properties" in node and "additionalProperties" not in node:
+                node["additionalProperties"] = False
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+    walk(schema)
+    return schema
+
+
+class Checker:
+    """Validates a response against the schema the document gives for its path, method and status."""
+
+    def __init__(self, document):
+        self.document = document
+        self.components = _closed(document["components"])
+        self.seen: set[tuple[str, str, str]] = set()
+
+    def __call__(self, path: str, method: str, response, expect: int):
+        assert response.status_code == expect, (path, method, response.get_data(as_text=True)[:300])
+        status = str(response.status_code)
+        responses = self.document["paths"][path][method]["responses"]
+        assert status in responses, f"{method.upper()} {path} answered {status}, which is not documented"
+        schema = responses[status]["content"]["application/json"]["schema"]
+        validator = Draft202012Validator({**schema, "components": self.components},
+                                         format_checker=Draft202012Validator.FORMAT_CHECKER)
+        body = response.get_json()
+        errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(body)]
+        assert errors == [], f"{method.upper()} {path} {status}"
+        self.seen.add((path, method, status))
+        return body
+
+
+def test_real_responses_match_the_documented_schemas(client, document):
+    check = Checker(document)
+    tutor, teach = factories.tutor(in_person=True)
+
+    registered = check("/api/auth/register", "post", client.post("/api/auth/register", json={
+        "email": "ada@example.com", "password": "long-enough-password", "name": "Ada", "role": "parent",
+        "timezone": "Europe/London"}), 201)
+    parent = {"Authorization": f"Bearer {registered['token']}"}
+    check("/api/auth/register", "post", client.post("/api/auth/register", json={"role": "admin"}), 422)
+    check("/api/auth/register", "post", client.post("/api/auth/register", data="{", content_type=JSON), 400)
+    check("/api/auth/token", "post", client.post("/api/auth/token", json={
+        "email": "ada@example.com", "password": "long-enough-password"}), 200)
+    check("/api/auth/token", "post", client.post("/api/auth/token", json={
+        "email": "ada@example.com", "password": "not-it"}), 401)
+
+    kid = factories.child(accounts.user_for_token(registered["token"]), "Robin")
+    check("/api/me", "get", client.get("/api/me", headers=parent), 200)
+    check("/api/me", "get", client.get("/api/me"), 401)
+    check("/api/openapi.json", "get", client.get("/api/openapi.json"), 200)
+    check("/api/subjects", "get", client.get("/api/subjects"), 200)
+    check("/api/tutors", "get", client.get("/api/tutors"), 200)
+    check("/api/tutors", "get", client.get("/api/tutors?mode=by-owl"), 422)
+    check("/api/tutors/{tutor_id}", "get", client.get(f"/api/tutors/{tutor.id}"), 200)
+    check("/api/tutors/{tutor_id}", "get", client.get("/api/tutors/999999"), 404)
+
+    as_tutor = {"Authorization": f"Bearer {accounts.issue_api_token(tutor)[0]}"}
+    teaches = {"teaches": [{"subject_id": teach.subject_id, "level_id": teach.level_id, "hourly_rate_minor": 4000,
+                            "online": True, "in_person": True, "max_travel_km": 20}]}
+    check("/api/tutors/me/teaches", "put", client.put("/api/tutors/me/teaches", json=teaches, headers=as_tutor), 200)
+    check("/api/tutors/me/teaches", "put", client.put("/api/tutors/me/teaches", json={"teaches": [{}]},
+                                                       headers=as_tutor), 422)
+    check("/api/tutors/me/teaches", "put", client.put("/api/tutors/me/teaches", json=teaches, headers=parent), 403)
+    check("/api/tutors/me/teaches", "put", client.put("/api/tutors/me/teaches", json=teaches), 401)
+    settings = {"overrides": [{"date": DAY.isoformat(), "start": "06:00", "end": "20:00"},
+                              {"date": (DAY + timedelta(days=1)).isoformat()}],
+                "base_latitude": 51.5, "base_longitude": -0.1}
+    check("/api/tutors/me/availability", "put", client.put("/api/tutors/me/availability", headers=as_tutor,
+                                                           json=settings), 200)
+    check("/api/tutors/me/availability", "put", client.put("/api/tutors/me/availability", headers=as_tutor,
+                                                           json={"weekly": [{"weekday": 0, "start": "9am"}]}), 422)
+    check("/api/tutors/me/availability", "get", client.get("/api/tutors/me/availability", headers=as_tutor), 200)
+    check("/api/tutors/me/availability", "get", client.get("/api/tutors/me/availability", headers=parent), 403)
+
+    query = {"tutor_id": tutor.id, "teach_id": teach.id, "start_date": DAY.isoformat(), "tz": "Asia/Kathmandu"}
+    slots = check("/api/availabilities", "get", client.get("/api/availabilities", query_string=query), 200)
+    assert slots["slots"]
+    for changed, status in (({"tz": "", "utc_offset": "+05:30"}, 200), ({"duration": 50}, 422),
+                            ({"tutor_id": 999999}, 404)):
+        response = client.get("/api/availabilities", query_string={**query, **changed})
+        check("/api/availabilities", "get", response, status)
+
+    near = {"line1": "1 Strand", "city": "London", "postcode": "WC2N 5HR", "latitude": 51.51, "longitude": -0.12}
+    body = {"tutor_id": tutor.id, "teach_id": teach.id, "start": START, "child_id": kid.id, "lesson_type": "in_person",
+            "address": near}
+    booking = check("/api/bookings", "post", client.post("/api/bookings", json=body, headers=parent), 201)
+    student = {"Authorization": f"Bearer {accounts.issue_api_token(factories.user('student'))[0]}"}
+    online = {"tutor_id": tutor.id, "teach_id": teach.id, "start": START, "duration": 30}
+    check("/api/bookings", "post", client.post("/api/bookings", json=online, headers=student), 409)
+    check("/api/bookings", "post", client.post("/api/bookings", json={**body, "child_id": 999999}, headers=parent), 404)
+    check("/api/bookings", "post", client.post("/api/bookings", json={**body, "address": {}}, headers=parent), 422)
+    check("/api/bookings", "post", client.post("/api/bookings", data="[1", content_type=JSON, headers=parent), 400)
+    check("/api/bookings", "post", client.post("/api/bookings", json=body), 401)
+    check("/api/bookings", "get", client.get("/api/bookings", headers=parent), 200)
+    check("/api/bookings", "get", client.get("/api/bookings?when=later", headers=parent), 422)
+    check("/api/bookings", "get", client.get("/api/bookings"), 401)
+    check("/api/bookings/{booking_id}", "get", client.get(f"/api/bookings/{booking['id']}", headers=parent), 200)
+    check("/api/bookings/{booking_id}", "get", client.get(f"/api/bookings/{booking['id']}", headers=student), 404)
+    check("/api/bookings/{booking_id}", "get", client.get(f"/api/bookings/{booking['id']}"), 401)
+
+    unchecked = {(path, method) for path, item in document["paths"].items() for method in item} - {
+        (path, method) for path, method, _ in check.seen}
+    assert unchecked == set()
