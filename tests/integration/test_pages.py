@@ -100,7 +100,7 @@ def test_losing_the_race_in_the_browser_says_the_slot_was_just_taken(client, app
     response = client.post(f"/tutors/{tutor.id}/book", data={**data, "csrf_token": token})
     assert response.status_code == 303 and f"/tutors/{tutor.id}" in response.headers["Location"]
     page = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "That time is not free any more" in page and 'id="slot-picker"' in page
+    assert "That slot was just taken" in page and 'id="slot-picker"' in page
     assert _count(Booking) == 1
 
 
@@ -254,3 +254,12 @@ def test_end_before_start_is_refused_in_words(client):
                            data={"weekday": "1", "start": "12:00", "end": "10:00"})
     assert response.status_code == 422
     assert "The end time (10:00) must be after the start time (12:00)." in response.get_data(as_text=True)
+
+
+def test_extreme_values_in_pages_get_answers_not_server_errors(client):
+    tutor, _ = factories.tutor()
+    assert client.get(f"/tutors/{10**30}").status_code == 404
+    assert client.get(f"/tutors/{tutor.id}/slots?week=9999-12-31", headers=HX).status_code == 422
+    assert client.get(f"/tutors/{tutor.id}/slots?tz={'A/' * 200}", headers=HX).status_code == 422
+    assert client.get("/tutors?max_rate=" + "9" * 40).status_code == 200
+    assert client.get("/bookings/0").status_code in (302, 404)

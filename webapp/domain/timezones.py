@@ -9,6 +9,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 _OFFSET = re.compile(r"^(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$")
 
 
+MAX_ZONE_NAME = 64  # longer than any IANA name; zoneinfo raises OSError on very long ones
+
+
 class TimeZoneError(ValueError):
     """A zone name or offset we cannot use."""
 
@@ -21,20 +24,24 @@ def known_zones() -> frozenset[str]:
 
 def validate_zone(name: str | None) -> str:
     """Return `name` if it is an IANA zone (e.g. Europe/London), else raise TimeZoneError in words."""
+    if name is not None and not isinstance(name, str):
+        raise TimeZoneError("A time zone is a name such as Europe/London.")
     name = (name or "").strip()
     if not name:
         raise TimeZoneError("Choose a time zone.")
     if name not in known_zones():
         try:
+            if len(name) > MAX_ZONE_NAME:
+                raise ValueError
             ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             raise TimeZoneError(f"Unknown time zone: {name}. Use an IANA name such as Europe/London.") from None
     return name
 
 
 def parse_utc_offset(text: str) -> timezone:
     """Parse '+05:30', '-0400', 'UTC+1' into a fixed offset (only for clients that send an offset)."""
-    match = _OFFSET.match((text or "").strip())
+    match = _OFFSET.match(text.strip()) if isinstance(text, str) else None
     if not match:
         raise TimeZoneError(f"Unknown UTC offset: {text}. Use a form like +05:30.")
     sign, hours, minutes = match.group(1), int(match.group(2)), int(match.group(3) or 0)

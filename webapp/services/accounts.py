@@ -38,6 +38,8 @@ MIN_PASSWORD_LENGTH = 10
 
 
 def _clean_email(email: str | None) -> str:
+    if email is not None and not isinstance(email, str):
+        raise ValidationError("Please correct the email address.", {"email": "An email address is text."})
     try:
         return validate_email((email or "").strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
@@ -52,7 +54,7 @@ def _clean_zone(timezone: str | None, field: str = "timezone") -> str:
 
 
 def _clean_name(name: str | None, field: str = "name") -> str:
-    name = (name or "").strip()
+    name = (name if isinstance(name, str) else "").strip()
     if not name or len(name) > 120:
         raise ValidationError("Please enter a name (up to 120 characters).", {field: "Enter a name of 1–120 characters."})
     return name
@@ -61,6 +63,8 @@ def _clean_name(name: str | None, field: str = "name") -> str:
 def register_user(*, email: str, password: str, name: str, role: str, timezone: str) -> User:
     """Create a student, parent or tutor account (admins are made by the CLI)."""
     errors: dict[str, str] = {}
+    if not isinstance(password, str):
+        password = ""
     if role not in Role.SELF_SERVICE:
         errors["role"] = "Choose student, parent or tutor."
     if len(password or "") < MIN_PASSWORD_LENGTH:

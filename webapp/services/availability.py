@@ -82,7 +82,7 @@ def _bounded_int(data: dict, name: str, low: int, high: int, errors: dict, label
         number = int(value)
         if isinstance(value, float) and value != number:
             raise ValueError
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         errors[name] = f"{label} must be a whole number."
         return None
     if not low <= number <= high:
@@ -292,7 +292,7 @@ def validate_duration(duration) -> int:
         minutes = int(duration)
         if isinstance(duration, bool) or isinstance(duration, float) and duration != minutes:
             raise ValueError
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValidationError("Duration must be a whole number of minutes.",
                               {"duration": "Duration must be a whole number of minutes."}) from None
     if not low <= minutes <= high or minutes % engine.SLOT_GRID_MINUTES:

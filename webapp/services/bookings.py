@@ -109,7 +109,7 @@ def request_booking(booker: User, req: BookingRequest, now: datetime | None = No
         _expire_holds_for_tutor(req.tutor_id, now)
         result = availability.find_slots(slot_request, now)
         if start not in result.slots:
-            raise SlotTaken("That time is not free any more. Please pick another slot.")
+            raise SlotTaken()
         if availability.student_overlaps(None if child else booker.id, child.id if child else None, start, finish, now):
             who = f"{child.name} already has" if child else "You already have"
             raise ValidationError(f"{who} a lesson at that time.", {"start": f"{who} a lesson at that time."})

@@ -95,7 +95,7 @@ def _int_field(item: dict, name: str, index: int, errors: dict, required: bool =
         if isinstance(value, bool) or isinstance(value, float) and value != number:
             raise ValueError
         return number
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         errors[f"teaches[{index}].{name}"] = "Must be a whole number." if value not in (None, "") else "Required."
         return None
 

@@ -47,7 +47,7 @@ def children():
                   children=current_user.children, status=status)
 
 
-@bp.post("/children/<int:child_id>/delete")
+@bp.post("/children/<id:child_id>/delete")
 @role_required(Role.PARENT)
 def remove_child(child_id: int):
     """Remove a child who has no lessons."""

@@ -98,7 +98,7 @@ def _date_or_none(text: str | None) -> datetime | None:
         raise ValueError(f"Dates look like 2027-03-28, not {text!r}.") from None
 
 
-@bp.post("/coupons/<int:coupon_id>/active")
+@bp.post("/coupons/<id:coupon_id>/active")
 @role_required(Role.ADMIN)
 def toggle_coupon(coupon_id: int):
     """Switch a coupon on or off."""
@@ -109,7 +109,7 @@ def toggle_coupon(coupon_id: int):
     return redirect(url_for("admin.coupons"), code=303)
 
 
-@bp.post("/bookings/<int:booking_id>/refund")
+@bp.post("/bookings/<id:booking_id>/refund")
 @role_required(Role.ADMIN)
 def refund(booking_id: int):
     """Refund any amount up to what remains on a booking."""

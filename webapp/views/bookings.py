@@ -14,7 +14,7 @@ from .common import apply_service_errors, now_utc, render, role_required
 bp = Blueprint("bookings", __name__)
 
 
-@bp.route("/tutors/<int:tutor_id>/book", methods=["GET", "POST"])
+@bp.route("/tutors/<id:tutor_id>/book", methods=["GET", "POST"])
 @role_required(Role.STUDENT, Role.PARENT)
 def new(tutor_id: int):
     """Confirm a picked slot: who it is for, a note, the address for in-person; POST books it."""
@@ -73,7 +73,7 @@ def index():
                   status_words=bookings.booking_status_words)
 
 
-@bp.get("/bookings/<int:booking_id>")
+@bp.get("/bookings/<id:booking_id>")
 @login_required
 def detail(booking_id: int):
     """One booking you may see, with what its state means now."""
@@ -85,7 +85,7 @@ def detail(booking_id: int):
                   can_cancel=cancellations.can_cancel(current_user, booking))
 
 
-@bp.route("/bookings/<int:booking_id>/pay", methods=["GET", "POST"])
+@bp.route("/bookings/<id:booking_id>/pay", methods=["GET", "POST"])
 @login_required
 def pay(booking_id: int):
     """Review the price, try a coupon (live quote), then go to Stripe Checkout."""
@@ -106,7 +106,7 @@ def pay(booking_id: int):
     return render("bookings/pay.html", booking=booking, quote=quote, now=now)
 
 
-@bp.get("/bookings/<int:booking_id>/quote")
+@bp.get("/bookings/<id:booking_id>/quote")
 @login_required
 def quote(booking_id: int):
     """The live price as a coupon is typed (HTMX partial; a full pay page without HTMX)."""
@@ -116,7 +116,7 @@ def quote(booking_id: int):
     return render("bookings/pay.html", partial="bookings/_quote.html", booking=booking, quote=result, now=now)
 
 
-@bp.get("/bookings/<int:booking_id>/payment-status")
+@bp.get("/bookings/<id:booking_id>/payment-status")
 @login_required
 def payment_status(booking_id: int):
     """The payment status fragment the return page polls until the webhook has moved the booking."""
@@ -127,7 +127,7 @@ def payment_status(booking_id: int):
                   hold_lapsed=bookings.is_hold_lapsed(booking, now), polling=request.args.get("paid") == "1")
 
 
-@bp.route("/bookings/<int:booking_id>/cancel", methods=["GET", "POST"])
+@bp.route("/bookings/<id:booking_id>/cancel", methods=["GET", "POST"])
 @login_required
 def cancel(booking_id: int):
     """Show exactly what comes back, then cancel on POST."""

@@ -12,6 +12,8 @@ from ..services.bookings import Address, BookingRequest, parse_address
 from ..services.errors import ValidationError
 
 MAX_INT = 2**31 - 1  # ids and counts fit a 32-bit column; larger numbers are input errors, not server errors
+# Dates people can mean; beyond these, date arithmetic overflows (year 1 or 9999) and nobody books lessons.
+EARLIEST, LATEST = date(1900, 1, 1), date(9999, 12, 1)
 
 
 def optional_int(args, name: str) -> int | None:
@@ -43,9 +45,16 @@ def required_int(args, name: str, label: str) -> int:
 def parse_date(value, name: str) -> date:
     """YYYY-MM-DD, or ValidationError."""
     try:
-        return date.fromisoformat(str(value))
+        day = date.fromisoformat(str(value))
     except (TypeError, ValueError):
         raise ValidationError(f"{name} must be a date like 2027-03-28.", {name: "Use YYYY-MM-DD."}) from None
+    return _in_calendar(day, name)
+
+
+def _in_calendar(day: date, name: str) -> date:
+    if not EARLIEST <= day <= LATEST:
+        raise ValidationError(f"{name} is out of range.", {name: f"Choose a date between {EARLIEST} and {LATEST}."})
+    return day
 
 
 def parse_instant(value, name: str = "start") -> datetime:
@@ -57,6 +66,7 @@ def parse_instant(value, name: str = "start") -> datetime:
                               {name: "Use ISO 8601 with an offset."}) from None
     if moment.tzinfo is None:
         raise ValidationError(f"{name} needs a UTC offset or Z.", {name: "Include a UTC offset or Z."})
+    _in_calendar(moment.date(), name)
     return moment
 
 
@@ -114,13 +124,14 @@ def booking_request_from(data, tutor_id: int) -> BookingRequest:
 
 def max_rate_from(args, currency: str = "GBP") -> int | None:
     """A price filter typed as major units ('40' or '40.50') → minor units."""
-    value = (args.get("max_rate") or "").strip()
+    value = str(args.get("max_rate") or "").strip()
     if not value:
         return None
     try:
-        return parse_major_amount(value, currency)
+        amount = parse_major_amount(value, currency)
     except ValueError as exc:
         raise ValidationError(str(exc), {"max_rate": str(exc)}) from None
+    return min(amount, MAX_INT)  # rates are 32-bit columns, so capping changes no result
 
 
 def week_dates(args, zone: tzinfo, today: date) -> tuple[date, date]:

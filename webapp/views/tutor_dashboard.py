@@ -67,7 +67,7 @@ def add_window():
     return _editor(status, partial="tutor/_weekly.html", window_form=form)
 
 
-@bp.post("/availability/windows/<int:window_id>/delete")
+@bp.post("/availability/windows/<id:window_id>/delete")
 @role_required(Role.TUTOR)
 def delete_window(window_id: int):
     """Remove a weekly window."""
@@ -94,7 +94,7 @@ def add_override():
     return _editor(status, partial="tutor/_overrides.html", override_form=form)
 
 
-@bp.post("/availability/overrides/<int:override_id>/delete")
+@bp.post("/availability/overrides/<id:override_id>/delete")
 @role_required(Role.TUTOR)
 def delete_override(override_id: int):
     """Remove a date override."""
@@ -150,7 +150,7 @@ def teaches():
                   status=422 if form.errors else 200)
 
 
-@bp.post("/teaches/<int:teach_id>/delete")
+@bp.post("/teaches/<id:teach_id>/delete")
 @role_required(Role.TUTOR)
 def delete_teach(teach_id: int):
     """Stop offering one subject/level (kept if lessons already use it)."""
@@ -194,7 +194,7 @@ def profile():
     return render("tutor/profile.html", form=form, status=422 if form.errors else 200)
 
 
-@bp.post("/bookings/<int:booking_id>/approve")
+@bp.post("/bookings/<id:booking_id>/approve")
 @role_required(Role.TUTOR)
 def approve(booking_id: int):
     """Approve a paid booking: the payment is captured."""
@@ -206,7 +206,7 @@ def approve(booking_id: int):
     return redirect(url_for("tutor_dashboard.lessons"), code=303)
 
 
-@bp.post("/bookings/<int:booking_id>/decline")
+@bp.post("/bookings/<id:booking_id>/decline")
 @role_required(Role.TUTOR)
 def decline(booking_id: int):
     """Decline a booking: the authorization is released and the slot is free again."""

@@ -39,7 +39,7 @@ def directory():
                   catalogue=catalogue.catalogue(), args=request.args, status=422 if error else 200)
 
 
-@bp.get("/tutors/<int:tutor_id>")
+@bp.get("/tutors/<id:tutor_id>")
 def profile(tutor_id: int):
     """A tutor's profile with bio, subjects, prices and the slot picker."""
     tutor = catalogue.get_tutor(tutor_id)
@@ -48,7 +48,7 @@ def profile(tutor_id: int):
     return render("tutors/profile.html", tutor=tutor, teaches=teaches, **picker)
 
 
-@bp.get("/tutors/<int:tutor_id>/slots")
+@bp.get("/tutors/<id:tutor_id>/slots")
 def slots(tutor_id: int):
     """The slot picker for one week (HTMX partial; a full page without HTMX)."""
     tutor = catalogue.get_tutor(tutor_id)
