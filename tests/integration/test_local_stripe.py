@@ -1,4 +1,5 @@
 """The local Stripe server (scripts/local_stripe.py) through the official SDK, as the app will use it."""
+# ruff: noqa: F811  (the fixtures are imported by name; test arguments then "redefine" them)
 from __future__ import annotations
 
 import os
@@ -108,8 +109,9 @@ def test_expires_at_outside_30_minutes_to_24_hours_is_refused(stripe_client, min
 
 def test_the_same_idempotency_key_replays_and_a_changed_request_is_an_idempotency_error(stripe_client):
     params = _session_params()
-    first = stripe_client.v1.checkout.sessions.create(params=params, options={"idempotency_key": "booking:42:checkout"})
-    second = stripe_client.v1.checkout.sessions.create(params=params, options={"idempotency_key": "booking:42:checkout"})
+    key = {"idempotency_key": "booking:42:checkout"}
+    first = stripe_client.v1.checkout.sessions.create(params=params, options=key)
+    second = stripe_client.v1.checkout.sessions.create(params=params, options=key)
     assert second.id == first.id
     assert second.last_response.headers.get("Idempotent-Replayed") == "true"
     assert len(stripe_client.v1.checkout.sessions.list().data) == 1
@@ -179,6 +181,10 @@ def test_paying_with_4242_authorises_and_sends_signed_webhooks(stripe_client, we
     with pytest.raises(stripe.SignatureVerificationError):
         stripe.Webhook.construct_event(webhook_receiver.deliveries[0][1], headers["Stripe-Signature"], "whsec_wrong")
     assert stripe_client.v1.events.retrieve(completed.id).type == "checkout.session.completed"
+    listed = stripe_client.v1.events.list(params={"type": "checkout.session.completed"}).data
+    assert [e.id for e in listed] == [completed.id]
+    newest_first = [e.created for e in stripe_client.v1.events.list().data]
+    assert newest_first == sorted(newest_first, reverse=True)
 
 
 def test_3d_secure_completed_authorises_the_payment(stripe_client, webhook_receiver):
@@ -247,6 +253,14 @@ def test_capturing_through_the_sdk_succeeds(stripe_client, webhook_receiver):
     again = stripe_client.v1.payment_intents.capture(session.payment_intent,
                                                      options={"idempotency_key": "booking:42:capture"})
     assert again.status == "succeeded"  # replayed, not captured twice
+
+
+def test_a_partial_capture_receives_and_refunds_only_what_was_captured(stripe_client):
+    session = _paid_session(stripe_client)
+    pi = stripe_client.v1.payment_intents.capture(session.payment_intent, params={"amount_to_capture": 3000})
+    assert (pi.status, pi.amount_received) == ("succeeded", 3000)
+    refund = stripe_client.v1.refunds.create(params={"payment_intent": pi.id})  # no amount: what is left
+    assert refund.amount == 3000
 
 
 def test_refunds_full_and_partial_send_charge_refunded(stripe_client, webhook_receiver):
