@@ -16,6 +16,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 import config
+from tests.stripe_fixtures import (TEST_API_KEY, TEST_WEBHOOK_SECRET, WebhookReceiver,  # noqa: F401 (fixtures)
+                                   local_stripe_server, make_stripe_client, stripe_client)
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -104,13 +106,14 @@ class IsolatedClient(FlaskClient):
             return super().open(*args, **kwargs)
 
 
-def build_app(database_url: str, redis_url: str, **extra):
+def build_app(database_url: str, redis_url: str, stripe_url: str | None = None, **extra):
     """An app on `database_url`, migrated to head with the project's Alembic migrations."""
     from flask_migrate import upgrade
 
     from webapp import create_app
     app = create_app("testing", SQLALCHEMY_DATABASE_URI=database_url, REDIS_URL=redis_url,
-                     RATELIMIT_STORAGE_URI=redis_url, SERVER_NAME=None, **extra)
+                     RATELIMIT_STORAGE_URI=redis_url, SERVER_NAME=None, STRIPE_API_BASE=stripe_url,
+                     STRIPE_SECRET_KEY=TEST_API_KEY, STRIPE_WEBHOOK_SECRET=TEST_WEBHOOK_SECRET, **extra)
     app.test_client_class = IsolatedClient
     with app.app_context():
         upgrade()
@@ -137,7 +140,7 @@ def app(backend, _apps, request, tmp_path_factory, redis_url):
             url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
         else:
             url = request.getfixturevalue("postgres_url")
-        _apps[backend] = build_app(url, redis_url)
+        _apps[backend] = build_app(url, redis_url, request.getfixturevalue("local_stripe_server").url)
     app = _apps[backend]
     _reset(app, redis_url)
     with app.app_context():
@@ -191,6 +194,51 @@ def live_server(app):
     """Serve the current test's app over real HTTP."""
     with LiveServer(app) as server:
         yield server
+
+
+# --- payments: the local Stripe server, reset per test, with a webhook receiver ------------------
+
+class StripeWorld:
+    """The local Stripe server as a test drives it: pay on the hosted page, then hand webhooks to the app."""
+
+    def __init__(self, server, receiver: WebhookReceiver):
+        self.server, self.receiver = server, receiver
+        self.client = make_stripe_client(server)
+
+    def pay(self, checkout_url: str, card: str = "4242424242424242", email: str = "payer@example.com"):
+        """Submit the hosted checkout page with a test card (no redirects followed)."""
+        import requests
+        return requests.post(checkout_url, data={"email": email, "cardNumber": card, "cardExpiry": "12 / 34",
+                                                 "cardCvc": "123"}, allow_redirects=False, timeout=10)
+
+    def authenticate(self, checkout_url: str, success: bool = True):
+        """Answer the 3-D Secure challenge page."""
+        import requests
+        return requests.post(checkout_url.rstrip("/") + "/3ds", data={"action": "complete" if success else "fail"},
+                             allow_redirects=False, timeout=10)
+
+    def deliveries(self) -> list[tuple[dict, bytes]]:
+        """Raw webhook deliveries so far (headers, body)."""
+        return list(self.receiver.deliveries)
+
+    def deliver(self, client, deliveries=None) -> list:
+        """Post deliveries to the app's webhook exactly as Stripe sent them; returns the responses."""
+        responses = []
+        for headers, body in (self.deliveries() if deliveries is None else deliveries):
+            responses.append(client.post("/stripe/webhook", data=body, content_type="application/json",
+                                         headers={"Stripe-Signature": headers.get("Stripe-Signature", "")}))
+        return responses
+
+
+@pytest.fixture
+def stripe_world(local_stripe_server):
+    """A clean local Stripe with a receiver collecting its webhooks (the test delivers them to the app)."""
+    local_stripe_server.reset()
+    receiver = WebhookReceiver(TEST_WEBHOOK_SECRET)
+    local_stripe_server.register_webhook(receiver.url, receiver.secret)
+    yield StripeWorld(local_stripe_server, receiver)
+    local_stripe_server.unregister_webhook(receiver.url)
+    receiver.close()
 
 
 # --- helpers -------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ _MESSAGES = {
 
 def wants_json() -> bool:
     """API paths and JSON clients get JSON errors."""
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+    return request.path.startswith(("/api/", "/stripe/")) or request.accept_mimetypes.best == "application/json"
 
 
 def error_response(status: int, message: str, fields: dict | None = None):

@@ -34,6 +34,12 @@ class PaymentFailed(ServiceError):
     status = 502
 
 
+class BadWebhook(ServiceError):
+    """A webhook whose signature or body does not verify; Stripe will retry, we change nothing."""
+
+    status = 400
+
+
 @dataclass(frozen=True)
 class Quote:
     """What the student will pay for a booking, with the coupon (if any) and the problem with it (if any)."""
@@ -207,13 +213,15 @@ def receive_webhook(payload: bytes, signature: str | None, now: datetime) -> str
     try:
         event = gateway.construct_event(payload, signature)
     except (gateway.SignatureError, ValueError) as exc:
-        raise ValidationError("Invalid webhook signature or payload.") from exc
+        raise BadWebhook("Invalid webhook signature or payload.") from exc
     if db.session.get(StripeEvent, event.id) is not None:
         return "duplicate"
-    record = StripeEvent(id=event.id, type=event.type, payload=event.to_dict(), received_at=now)
+    payload_dict = event.to_dict(for_json=True)
+    record = StripeEvent(id=event.id, type=event.type, payload=payload_dict, received_at=now)
     db.session.add(record)
     handler = _HANDLERS.get(event.type)
-    outcome = handler(event.data.object, now) if handler else "ignored"
+    # Handlers work on plain dicts (the event's object as sent), never on SDK objects.
+    outcome = handler(payload_dict["data"]["object"], now) if handler else "ignored"
     record.processed_at = now
     try:
         db.session.commit()
@@ -237,7 +245,7 @@ def _on_checkout_completed(session_obj, now: datetime) -> str:
     pi_id = pi if isinstance(pi, str) else (pi or {}).get("id")
     if booking is None or not pi_id:
         return "ignored"
-    return _authorized(booking, gateway.retrieve_payment_intent(pi_id), now)
+    return _authorized(booking, gateway.retrieve_payment_intent(pi_id).to_dict(), now)
 
 
 def _on_amount_capturable(pi, now: datetime) -> str:
