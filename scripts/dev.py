@@ -237,6 +237,17 @@ def main() -> int:
         run_step([*flask, "db", "upgrade"], env)
         run_step([*flask, "seed-demo"], env)
 
+        # No real Stripe key: the official SDK talks to the local Stripe-compatible server started below.
+        local_stripe_port = None if settings["STRIPE_SECRET_KEY"] else free_port()
+        if local_stripe_port:
+            env.update(STRIPE_API_BASE=f"http://127.0.0.1:{local_stripe_port}", STRIPE_SECRET_KEY="sk_test_local_dev",
+                       STRIPE_WEBHOOK_SECRET="whsec_local_dev")
+        # No SMTP server: a local sink prints every email to this console.
+        mail_port = None if settings["MAIL_HOST"] else free_port()
+        if mail_port:
+            env.update(MAIL_HOST="127.0.0.1", MAIL_PORT=str(mail_port))
+        env.setdefault("PUBLIC_BASE_URL", f"http://{host}:{port}")
+
         signals: list[int] = []
 
         def on_signal(signum, _frame):
@@ -246,11 +257,20 @@ def main() -> int:
         children = Children(env)
         exit_code = 0
         try:
+            if local_stripe_port:
+                children.start("stripe", [PY, "scripts/local_stripe.py", "--port", str(local_stripe_port), "--quiet",
+                                          "--webhook-url", f"http://{host}:{port}/stripe/webhook",
+                                          "--webhook-secret", env["STRIPE_WEBHOOK_SECRET"]])
+            if mail_port:
+                children.start("mail", [PY, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{mail_port}"])
             children.start("web", [*flask, "run", "--host", host, "--port", str(port), "--with-threads", "--no-reload"])
             children.start("worker", [PY, "worker.py", "worker"])
             children.start("scheduler", [PY, "worker.py", "scheduler"])
+            extras = (["local Stripe at " + env["STRIPE_API_BASE"]] if local_stripe_port else []) + \
+                ([f"mail sink on 127.0.0.1:{mail_port} (emails print here)"] if mail_port else [])
             say(f"Lessonbook on http://{host}:{port}/  (env {env['LESSONBOOK_ENV']}; web, RQ worker and scheduler "
-                f"started; database {database_description(env['LESSONBOOK_ENV'])}; Redis {masked(redis_url)}). Ctrl-C stops everything.")
+                f"started; database {database_description(env['LESSONBOOK_ENV'])}; Redis {masked(redis_url)}"
+                + "".join("; " + e for e in extras) + "). Ctrl-C stops everything.")
             while not signals:
                 children.pump(0.25)
                 dead = children.first_dead()

@@ -240,3 +240,31 @@ def test_coupon_discount_is_quoted_charged_and_recorded(app, client, stripe_worl
     second = book(student=booking.booker, days_ahead=7)
     assert payments.quote_booking(second.booker, second, "WELCOME10", now()).coupon_problem == \
         "You have already used this code."
+
+
+def test_webhooks_arriving_all_at_once_over_http_apply_once(app, live_server, stripe_world):
+    import threading
+
+    import requests
+    booking = book()
+    url = payments.start_checkout(booking.booker, booking.id, None, now(), **URLS)
+    stripe_world.pay(url)
+    wait_for_types(stripe_world, "checkout.session.completed", "payment_intent.amount_capturable_updated")
+    deliveries = stripe_world.deliveries() * 3
+    statuses = []
+
+    def send(headers, body):
+        r = requests.post(f"{live_server.url}/stripe/webhook", data=body, timeout=30, headers={
+            "Stripe-Signature": headers["Stripe-Signature"], "Content-Type": "application/json"})
+        statuses.append(r.status_code)
+
+    threads = [threading.Thread(target=send, args=d) for d in deliveries]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert statuses == [200] * len(deliveries)
+    db.session.rollback()
+    assert db.session.get(Booking, booking.id).state == BookingState.REQUIRES_CAPTURE
+    assert db.session.scalar(select(func.count()).select_from(PaymentReceipt)) == 1
+    assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 1

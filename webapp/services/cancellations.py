@@ -16,9 +16,8 @@ from ..extensions import db
 from ..models import Booking, CouponUse, PaymentReceipt, Refund, User
 from .bookings import get_booking
 from .errors import Conflict, Forbidden, ValidationError
-from .payments import PaymentFailed, _expire_session_quietly, _release
+from .payments import LOCK_BOOKING, PaymentFailed, _expire_session_quietly, _release
 
-LOCK_BOOKING = 5
 MAX_NOTE = 1000
 
 

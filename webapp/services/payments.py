@@ -25,6 +25,7 @@ from .bookings import get_booking, is_hold_lapsed
 from .errors import Conflict, NotFound, ServiceError, ValidationError
 
 LOCK_COUPON = 4
+LOCK_BOOKING = 5  # shared with cancellations: one money change per booking at a time
 NO_RATES = CommissionRates(0, 0, 0, 0, 0)
 
 
@@ -214,20 +215,23 @@ def receive_webhook(payload: bytes, signature: str | None, now: datetime) -> str
         event = gateway.construct_event(payload, signature)
     except (gateway.SignatureError, ValueError) as exc:
         raise BadWebhook("Invalid webhook signature or payload.") from exc
-    if db.session.get(StripeEvent, event.id) is not None:
-        return "duplicate"
     payload_dict = event.to_dict(for_json=True)
-    record = StripeEvent(id=event.id, type=event.type, payload=payload_dict, received_at=now)
-    db.session.add(record)
-    handler = _HANDLERS.get(event.type)
-    # Handlers work on plain dicts (the event's object as sent), never on SDK objects.
-    outcome = handler(payload_dict["data"]["object"], now) if handler else "ignored"
-    record.processed_at = now
     try:
-        db.session.commit()
+        # One write transaction per event (BEGIN IMMEDIATE on SQLite): concurrent deliveries queue, never interleave.
+        obj = payload_dict["data"]["object"]
+        booking_id = (obj.get("metadata") or {}).get("booking_id") or obj.get("client_reference_id")
+        locks = [(LOCK_BOOKING, int(booking_id))] if str(booking_id or "").isdigit() else []
+        with serialized_write(*locks) as session:
+            if session.get(StripeEvent, event.id) is not None:
+                return "duplicate"
+            record = StripeEvent(id=event.id, type=event.type, payload=payload_dict, received_at=now)
+            session.add(record)
+            handler = _HANDLERS.get(event.type)
+            # Handlers work on plain dicts (the event's object as sent), never on SDK objects.
+            outcome = handler(obj, now) if handler else "ignored"
+            record.processed_at = now
     except IntegrityError:
-        db.session.rollback()  # the same event, delivered twice at once: the other delivery applied it
-        return "duplicate"
+        return "duplicate"  # the same event, delivered twice at once (PostgreSQL): the other delivery applied it
     return outcome
 
 
@@ -388,10 +392,12 @@ def approve(tutor: User, booking_id: int, now: datetime) -> Booking:
     except gateway.PaymentError as exc:
         raise PaymentFailed("Stripe could not capture the payment; the booking is unchanged. "
                             f"({getattr(exc, 'user_message', None) or 'please try again'})") from exc
-    booking.state = next_booking_state(booking.state, BookingState.PAID)
-    booking.refund_policy = RefundPolicy().as_dict()
-    booking.updated_at = now
-    db.session.commit()
+    with serialized_write((LOCK_BOOKING, booking_id)) as session:
+        booking = session.get(Booking, booking_id)
+        if booking.state != BookingState.PAID:
+            booking.state = next_booking_state(booking.state, BookingState.PAID)
+            booking.refund_policy = RefundPolicy().as_dict()
+            booking.updated_at = now
     return booking
 
 
@@ -403,8 +409,10 @@ def decline(tutor: User, booking_id: int, now: datetime) -> Booking:
     if booking.state != BookingState.REQUIRES_CAPTURE:
         raise Conflict("This booking is not waiting for your approval.")
     _release(booking.payment_intent_id, f"booking:{booking.id}:release")
-    _close(booking, BookingState.DECLINED, now)
-    db.session.commit()
+    with serialized_write((LOCK_BOOKING, booking_id)) as session:
+        booking = session.get(Booking, booking_id)
+        if booking.state == BookingState.REQUIRES_CAPTURE:
+            _close(booking, BookingState.DECLINED, now)
     return booking
 
 
@@ -439,9 +447,11 @@ def expire_unapproved(now: datetime) -> int:
         except PaymentFailed:
             db.session.rollback()
             continue  # try again on the next run
-        _close(booking, BookingState.EXPIRED, now)
-        db.session.commit()
-        expired += 1
+        with serialized_write((LOCK_BOOKING, booking_id)) as session:
+            booking = session.get(Booking, booking_id)
+            if booking.state == BookingState.REQUIRES_CAPTURE:  # a second worker may have done it meanwhile
+                _close(booking, BookingState.EXPIRED, now)
+                expired += 1
     return expired
 
 
