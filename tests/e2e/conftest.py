@@ -8,6 +8,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 import config
 from tests.factories import PASSWORD
+from tests.stripe_fixtures import TEST_WEBHOOK_SECRET
 
 # Browser flags that keep a headless Chromium quiet and self-contained on machines without internet.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -64,3 +65,13 @@ def log_in(page: Page, email: str, password: str = PASSWORD) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
+
+
+@pytest.fixture
+def stripe_webhooks(local_stripe_server, live_server):
+    """A clean local Stripe that delivers its webhooks to the live server, as Stripe would in production."""
+    local_stripe_server.reset()
+    url = f"{live_server.url}/stripe/webhook"
+    local_stripe_server.register_webhook(url, TEST_WEBHOOK_SECRET)
+    yield local_stripe_server
+    local_stripe_server.unregister_webhook(url)

@@ -109,12 +109,17 @@ def retrieve_account(account_id: str):
     return client().v1.accounts.retrieve(account_id)
 
 
-def create_transfer(*, amount_minor: int, currency: str, destination: str, booking_id: int, idempotency_key: str):
-    """Pay a tutor's share of one booking to their Connect account."""
-    return client().v1.transfers.create(params={
-        "amount": amount_minor, "currency": currency.lower(), "destination": destination,
-        "transfer_group": f"booking_{booking_id}", "metadata": {"booking_id": str(booking_id)},
-    }, options=_opts(idempotency_key))
+def create_transfer(*, amount_minor: int, currency: str, destination: str, booking_id: int, idempotency_key: str,
+                    source_charge: str | None = None):
+    """Pay a tutor's share of one booking to their Connect account.
+
+    With the booking's charge as ``source_transaction`` the transfer waits for that charge's funds instead of
+    needing an available platform balance (card funds stay pending for days)."""
+    params = {"amount": amount_minor, "currency": currency.lower(), "destination": destination,
+              "transfer_group": f"booking_{booking_id}", "metadata": {"booking_id": str(booking_id)}}
+    if source_charge:
+        params["source_transaction"] = source_charge
+    return client().v1.transfers.create(params=params, options=_opts(idempotency_key))
 
 
 def construct_event(payload: bytes, signature: str | None):

@@ -7,13 +7,14 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from ..adapters import stripe_gateway as gateway
+from ..adapters.database import serialized_write
 from ..domain.money import Money
 from ..domain.states import BookingState
 from ..extensions import db
 from ..models import Booking, Lesson, PaymentReceipt, PayoutAccount, User
 from . import outbox
 from .errors import ValidationError
-from .payments import PaymentFailed
+from .payments import LOCK_BOOKING, PaymentFailed
 
 
 def payout_account(tutor: User) -> PayoutAccount | None:
@@ -46,7 +47,7 @@ def refresh_onboarding(tutor: User) -> PayoutAccount | None:
     if account is None:
         return None
     try:
-        sync_account(gateway.retrieve_account(account.stripe_account_id))
+        sync_account(gateway.retrieve_account(account.stripe_account_id).to_dict())
     except gateway.PaymentError:
         current_app.logger.warning("could not refresh Connect account %s", account.stripe_account_id)
     db.session.commit()
@@ -93,23 +94,26 @@ def send_pending_payouts(now: datetime) -> int:
         try:
             transfer = gateway.create_transfer(amount_minor=amount, currency=receipt.currency,
                                                destination=account.stripe_account_id, booking_id=booking.id,
+                                               source_charge=receipt.charge_id,
                                                idempotency_key=f"booking:{booking.id}:payout:{amount}")
         except gateway.PaymentError as exc:
             message = getattr(exc, "user_message", None) or str(exc)
-            receipt.transfer_error = message[:1000]
-            outbox.enqueue_email("payout_status", current_app.config["INTERNAL_TEAM_EMAIL"],
-                                 {**context, "transfer_id": None, "error": message},
-                                 dedupe_key=f"payout-error:{booking.id}:{now.date().isoformat()}")
-            db.session.commit()
+            with serialized_write((LOCK_BOOKING, booking.id)) as session:
+                session.execute(update(PaymentReceipt).where(PaymentReceipt.id == receipt_id,
+                                                             PaymentReceipt.transfer_id.is_(None))
+                                .values(transfer_error=message[:1000]))
+                outbox.enqueue_email("payout_status", current_app.config["INTERNAL_TEAM_EMAIL"],
+                                     {**context, "transfer_id": None, "error": message},
+                                     dedupe_key=f"payout-error:{booking.id}:{now.date().isoformat()}")
             continue
-        # Conditional: a second worker holding the same (idempotent) transfer records nothing new.
-        moved = db.session.execute(update(PaymentReceipt).where(
-            PaymentReceipt.id == receipt.id, PaymentReceipt.transfer_id.is_(None))
-            .values(transfer_id=transfer.id, transfer_error=None, transferred_at=now))
-        if moved.rowcount:
-            outbox.enqueue_email("payout_status", current_app.config["INTERNAL_TEAM_EMAIL"],
-                                 {**context, "transfer_id": transfer.id, "error": None},
-                                 dedupe_key=f"payout:{booking.id}")
-            paid += 1
-        db.session.commit()
+        with serialized_write((LOCK_BOOKING, booking.id)) as session:
+            # Conditional: a second worker holding the same (idempotent) transfer records nothing new.
+            moved = session.execute(update(PaymentReceipt).where(
+                PaymentReceipt.id == receipt_id, PaymentReceipt.transfer_id.is_(None))
+                .values(transfer_id=transfer.id, transfer_error=None, transferred_at=now))
+            if moved.rowcount:
+                outbox.enqueue_email("payout_status", current_app.config["INTERNAL_TEAM_EMAIL"],
+                                     {**context, "transfer_id": transfer.id, "error": None},
+                                     dedupe_key=f"payout:{booking.id}")
+                paid += 1
     return paid
