@@ -158,6 +158,7 @@ def expire_stale_holds(now: datetime) -> list[int]:
     """Expire every unpaid hold past its time; returns the ids this run expired. Safe to run twice or concurrently."""
     ids = list(db.session.scalars(select(Booking.id).where(
         Booking.state == BookingState.AWAITING_PAYMENT, Booking.hold_expires_at <= now)))
+    db.session.commit()  # each update below then starts its own write transaction (no stale SQLite snapshot)
     expired: list[int] = []
     for booking_id in ids:
         # Conditional update: only the run that still sees AWAITING_PAYMENT moves it.

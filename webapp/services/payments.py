@@ -131,7 +131,7 @@ def start_checkout(user: User, booking_id: int, coupon_code: str | None, now: da
     latest = booking.created_at + timedelta(minutes=cfg["BOOKING_HOLD_MINUTES"] + cfg["CHECKOUT_MIN_MINUTES"] + 1)
     expires_at = min(expires_at, max(latest, now + timedelta(minutes=cfg["CHECKOUT_MIN_MINUTES"] + 1)))
     previous_session = booking.checkout_session_id
-    with serialized_write((LOCK_COUPON, quote.coupon.id if quote.coupon else 0)) as session:
+    with serialized_write((LOCK_BOOKING, booking_id), (LOCK_COUPON, quote.coupon.id if quote.coupon else 0)) as session:
         booking = session.get(Booking, booking_id)
         if booking.state != BookingState.AWAITING_PAYMENT:
             raise Conflict("This booking is not waiting for payment any more.")
@@ -152,12 +152,12 @@ def start_checkout(user: User, booking_id: int, coupon_code: str | None, now: da
             booking_id=booking.id, customer_email=user.email, success_url=success_url, cancel_url=cancel_url,
             expires_at=int(expires_at.timestamp()), idempotency_key=key)
     except gateway.PaymentError as exc:
-        db.session.execute(delete(CouponUse).where(CouponUse.booking_id == booking.id,
-                                                   CouponUse.confirmed.is_(False)))
-        db.session.commit()
+        with serialized_write((LOCK_BOOKING, booking_id)) as session:
+            session.execute(delete(CouponUse).where(CouponUse.booking_id == booking_id,
+                                                    CouponUse.confirmed.is_(False)))
         raise PaymentFailed("We could not open the payment page. Nothing was charged; please try again.") from exc
-    booking.checkout_session_id = checkout.id
-    db.session.commit()
+    with serialized_write((LOCK_BOOKING, booking_id)) as session:
+        session.get(Booking, booking_id).checkout_session_id = checkout.id
     return checkout.url
 
 
