@@ -160,6 +160,27 @@ def _schemas() -> dict[str, Schema]:
                                            "longitude": _nullable({"type": "number"})})),
             }),
         }),
+        "PaymentInput": _obj({"booking_id": _ID,
+                              "payment_method": {"type": "string", "description": "A Stripe payment method id."},
+                              "coupon": _nullable({"type": "string", "maxLength": 40})},
+                             required=["booking_id", "payment_method"]),
+        "PaymentAnswer": _obj({
+            "booking_id": _ID, "payment_intent_id": _STR,
+            "status": {"type": "string", "enum": ["requires_capture", "requires_action", "processing",
+                                                  "requires_payment_method", "succeeded", "canceled"]},
+            "client_secret": _nullable(_STR), "amount_minor": {"type": "integer"}, "currency": _CURRENCY,
+            "next_action": _nullable({"type": "object", "description": "Stripe's next_action (3-D Secure)."}),
+        }, required=["booking_id", "payment_intent_id", "status"]),
+        "PaymentStatus": _obj({
+            "booking_id": _ID, "booking_state": {"type": "string"},
+            "payment_intent_status": _nullable({"type": "string", "enum": [
+                "processing", "succeeded", "canceled", "requires_action", "requires_capture",
+                "requires_payment_method", "requires_confirmation"]}),
+        }),
+        "CancellationPreview": _obj({
+            "kind": {"type": "string", "enum": ["release", "refund", "closed"]},
+            "refund_minor": {"type": "integer", "minimum": 0}, "currency": _CURRENCY, "explanation": _STR,
+        }),
     }
 
 
@@ -294,6 +315,36 @@ def _paths() -> dict[str, dict]:
                 parameters=[_query("when", {"type": "string", "enum": ["upcoming", "past"], "default": "upcoming"},
                                    "Which bookings.")]),
         },
+        "/api/payments/pay": {"post": _operation(
+            "payBooking",
+            "Pay for your booking with a Stripe payment method: a PaymentIntent with manual capture. "
+            "requires_capture means authorized (the webhook moves the booking); requires_action carries next_action "
+            "for 3-D Secure.",
+            {"201": _ok("The PaymentIntent as created.", _ref("PaymentAnswer")), "400": _MALFORMED, "401": _ANON,
+             "404": _error("No such booking of yours."),
+             "409": _error("The booking is not waiting for payment any more, or its hold expired."),
+             "422": _INVALID, "502": _error("Stripe could not be reached; nothing was charged.")},
+            secured=True, requestBody=_body(_ref("PaymentInput")))},
+        "/api/payments/{booking_id}/status": {"get": _operation(
+            "paymentStatus", "Our booking state and Stripe's PaymentIntent status for a booking.",
+            {"200": _ok("The status.", _ref("PaymentStatus")), "401": _ANON,
+             "404": _error("No such booking, or not one of yours.")},
+            secured=True, parameters=[_path_id("booking_id")])},
+        "/api/bookings/{booking_id}/cancellation": {"get": _operation(
+            "previewCancellation", "What cancelling now would give back, before you confirm.",
+            {"200": _ok("The refund cancelling now would give.", _ref("CancellationPreview")), "401": _ANON,
+             "403": _error("You may see this booking but not cancel it."),
+             "404": _error("No such booking, or not one of yours.")},
+            secured=True, parameters=[_path_id("booking_id")])},
+        "/api/bookings/{booking_id}/cancel": {"put": _operation(
+            "cancelBooking", "Cancel the lesson; the refund follows the policy frozen when it was paid.",
+            {"200": _ok("The booking after cancelling.", _ref("Booking")), "400": _MALFORMED, "401": _ANON,
+             "403": _error("You may see this booking but not cancel it."),
+             "404": _error("No such booking, or not one of yours."), "409": _error("Already closed."),
+             "422": _INVALID, "502": _error("Stripe could not make the refund; nothing changed.")},
+            secured=True, parameters=[_path_id("booking_id")],
+            requestBody={"required": False, "content": {"application/json": {"schema": _obj(
+                {"note": {"type": "string", "maxLength": 1000}})}}})},
         "/api/bookings/{booking_id}": {"get": _operation(
             "getBooking", "One of your bookings.",
             {"200": _ok("The booking.", _ref("Booking")), "401": _ANON,

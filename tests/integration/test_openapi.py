@@ -106,7 +106,7 @@ class Checker:
         return body
 
 
-def test_real_responses_match_the_documented_schemas(client, document):
+def test_real_responses_match_the_documented_schemas(client, document, stripe_world):
     check = Checker(document)
     tutor, teach = factories.tutor(in_person=True)
 
@@ -174,6 +174,26 @@ def test_real_responses_match_the_documented_schemas(client, document):
     check("/api/bookings/{booking_id}", "get", client.get(f"/api/bookings/{booking['id']}", headers=parent), 200)
     check("/api/bookings/{booking_id}", "get", client.get(f"/api/bookings/{booking['id']}", headers=student), 404)
     check("/api/bookings/{booking_id}", "get", client.get(f"/api/bookings/{booking['id']}"), 401)
+
+    # Payments and cancellation (the local Stripe server answers for Stripe).
+    bid = booking["id"]
+    paid = check("/api/payments/pay", "post", client.post("/api/payments/pay", headers=parent, json={
+        "booking_id": bid, "payment_method": "pm_card_visa"}), 201)
+    assert paid["status"] == "requires_capture"
+    check("/api/payments/pay", "post", client.post("/api/payments/pay", headers=parent, json={"booking_id": bid}), 422)
+    check("/api/payments/pay", "post", client.post("/api/payments/pay", headers=student, json={
+        "booking_id": bid, "payment_method": "pm_card_visa"}), 404)
+    check("/api/payments/{booking_id}/status", "get", client.get(f"/api/payments/{bid}/status", headers=parent), 200)
+    check("/api/payments/{booking_id}/status", "get", client.get(f"/api/payments/{bid}/status", headers=student), 404)
+    check("/api/bookings/{booking_id}/cancellation", "get",
+          client.get(f"/api/bookings/{bid}/cancellation", headers=parent), 200)
+    check("/api/bookings/{booking_id}/cancellation", "get",
+          client.get(f"/api/bookings/{bid}/cancellation", headers=student), 404)
+    check("/api/bookings/{booking_id}/cancel", "put", client.put(f"/api/bookings/{bid}/cancel", headers=parent,
+                                                                 json={"note": "x" * 1001}), 422)
+    check("/api/bookings/{booking_id}/cancel", "put", client.put(f"/api/bookings/{bid}/cancel", headers=parent,
+                                                                 json={"note": "Clash"}), 200)
+    check("/api/bookings/{booking_id}/cancel", "put", client.put(f"/api/bookings/{bid}/cancel", headers=student), 404)
 
     unchecked = {(path, method) for path, item in document["paths"].items() for method in item} - {
         (path, method) for path, method, _ in check.seen}

@@ -65,12 +65,11 @@ def retrieve_payment_intent(payment_intent_id: str):
 
 
 def create_payment_intent(*, amount_minor: int, currency: str, payment_method: str, booking_id: int,
-                          return_url: str, idempotency_key: str):
+                          idempotency_key: str):
     """A confirmed PaymentIntent with manual capture (the mobile API path of seed 002)."""
     return client().v1.payment_intents.create(params={
         "amount": amount_minor, "currency": currency.lower(), "payment_method": payment_method, "confirm": True,
         "capture_method": "manual", "metadata": {"booking_id": str(booking_id)},
-        "transfer_group": f"booking_{booking_id}", "return_url": return_url,
     }, options=_opts(idempotency_key))
 
 

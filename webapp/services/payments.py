@@ -117,20 +117,13 @@ def payable_booking(user: User, booking_id: int, now: datetime) -> Booking:
 
 # --- checkout ------------------------------------------------------------------------------------
 
-def start_checkout(user: User, booking_id: int, coupon_code: str | None, now: datetime, *, success_url: str,
-                   cancel_url: str) -> str:
-    """Reserve the coupon, record the quote and open a Stripe Checkout Session; returns its URL."""
+def _prepare_payment(user: User, booking_id: int, coupon_code: str | None, now: datetime,
+                     hold_until: datetime | None = None) -> tuple[Booking, Quote]:
+    """Quote the booking, reserve its coupon and record the quote, in one write transaction."""
     booking = payable_booking(user, booking_id, now)
     quote = quote_booking(user, booking, coupon_code, now)
     if quote.coupon_problem:
         raise ValidationError(quote.coupon_problem, {"coupon": quote.coupon_problem})
-    cfg = current_app.config
-    # Stripe keeps a session open at least 30 minutes; the slot stays held while it is, but never more than
-    # one session-length past the booking's original hold.
-    expires_at = max(now + timedelta(minutes=cfg["CHECKOUT_MIN_MINUTES"] + 1), booking.hold_expires_at)
-    latest = booking.created_at + timedelta(minutes=cfg["BOOKING_HOLD_MINUTES"] + cfg["CHECKOUT_MIN_MINUTES"] + 1)
-    expires_at = min(expires_at, max(latest, now + timedelta(minutes=cfg["CHECKOUT_MIN_MINUTES"] + 1)))
-    previous_session = booking.checkout_session_id
     with serialized_write((LOCK_BOOKING, booking_id), (LOCK_COUPON, quote.coupon.id if quote.coupon else 0)) as session:
         booking = session.get(Booking, booking_id)
         if booking.state != BookingState.AWAITING_PAYMENT:
@@ -140,7 +133,28 @@ def start_checkout(user: User, booking_id: int, coupon_code: str | None, now: da
             _reserve_coupon(quote.coupon, user, booking, quote.breakdown.discount)
         booking.quote = {"breakdown": quote.breakdown.as_dict(), "commission_id": quote.commission_id,
                          "coupon_id": quote.coupon.id if quote.coupon else None}
-        booking.hold_expires_at = max(booking.hold_expires_at, expires_at)
+        if hold_until:
+            booking.hold_expires_at = max(booking.hold_expires_at, hold_until)
+    return booking, quote
+
+
+def _release_reserved_coupon(booking_id: int) -> None:
+    with serialized_write((LOCK_BOOKING, booking_id)) as session:
+        session.execute(delete(CouponUse).where(CouponUse.booking_id == booking_id, CouponUse.confirmed.is_(False)))
+
+
+def start_checkout(user: User, booking_id: int, coupon_code: str | None, now: datetime, *, success_url: str,
+                   cancel_url: str) -> str:
+    """Reserve the coupon, record the quote and open a Stripe Checkout Session; returns its URL."""
+    booking = payable_booking(user, booking_id, now)
+    cfg = current_app.config
+    # Stripe keeps a session open at least 30 minutes; the slot stays held while it is, but never more than
+    # one session-length past the booking's original hold.
+    session_minutes = timedelta(minutes=cfg["CHECKOUT_MIN_MINUTES"] + 1)
+    latest = booking.created_at + timedelta(minutes=cfg["BOOKING_HOLD_MINUTES"]) + session_minutes
+    expires_at = min(max(now + session_minutes, booking.hold_expires_at), max(latest, now + session_minutes))
+    previous_session = booking.checkout_session_id
+    booking, quote = _prepare_payment(user, booking_id, coupon_code, now, hold_until=expires_at)
     if previous_session:
         _expire_session_quietly(previous_session)
     lesson = booking.lesson
@@ -152,13 +166,42 @@ def start_checkout(user: User, booking_id: int, coupon_code: str | None, now: da
             booking_id=booking.id, customer_email=user.email, success_url=success_url, cancel_url=cancel_url,
             expires_at=int(expires_at.timestamp()), idempotency_key=key)
     except gateway.PaymentError as exc:
-        with serialized_write((LOCK_BOOKING, booking_id)) as session:
-            session.execute(delete(CouponUse).where(CouponUse.booking_id == booking_id,
-                                                    CouponUse.confirmed.is_(False)))
+        _release_reserved_coupon(booking_id)
         raise PaymentFailed("We could not open the payment page. Nothing was charged; please try again.") from exc
     with serialized_write((LOCK_BOOKING, booking_id)) as session:
         session.get(Booking, booking_id).checkout_session_id = checkout.id
     return checkout.url
+
+
+def pay_with_payment_method(user: User, booking_id: int, payment_method: str, coupon_code: str | None,
+                            now: datetime, *, return_url: str) -> dict:
+    """The mobile path (seed 002): a confirmed PaymentIntent with manual capture for a payment method.
+
+    Answers what the client needs next: ``requires_capture`` (done; the webhook records it),
+    ``requires_action`` (finish 3-D Secure at ``next_action``), or a card error in words."""
+    if not isinstance(payment_method, str) or not payment_method.startswith(("pm_", "card_", "tok_")):
+        raise ValidationError("Send the payment method id from Stripe (pm_...).",
+                              {"payment_method": "A Stripe payment method id such as pm_card_visa."})
+    booking, quote = _prepare_payment(user, booking_id, coupon_code, now)
+    key = f"booking:{booking.id}:pay:{payment_method}:{quote.breakdown.student_pays}"
+    try:
+        intent = gateway.create_payment_intent(amount_minor=quote.breakdown.student_pays, currency=booking.currency,
+                                               payment_method=payment_method, booking_id=booking.id,
+                                               idempotency_key=key)
+    except gateway.CardError as exc:
+        _release_reserved_coupon(booking_id)
+        raise ValidationError(exc.user_message or "Your card was declined.",
+                              {"payment_method": exc.user_message or "Declined."}) from exc
+    except gateway.PaymentError as exc:
+        _release_reserved_coupon(booking_id)
+        raise PaymentFailed("We could not take the payment. Nothing was charged; please try again.") from exc
+    with serialized_write((LOCK_BOOKING, booking_id)) as session:
+        session.get(Booking, booking_id).payment_intent_id = intent.id
+    answer = {"booking_id": booking.id, "payment_intent_id": intent.id, "status": intent.status,
+              "client_secret": intent.client_secret, "amount_minor": intent.amount, "currency": booking.currency}
+    if intent.status == "requires_action":
+        answer["next_action"] = intent.next_action.to_dict() if intent.next_action else None
+    return answer
 
 
 def _reserve_coupon(coupon: Coupon, user: User, booking: Booking, discount: int) -> None:
@@ -262,7 +305,7 @@ def _authorized(booking: Booking, pi, now: datetime) -> str:
     if pi.get("status") != "requires_capture":
         return "ignored"
     if booking.state != BookingState.AWAITING_PAYMENT:
-        if booking.state in (BookingState.EXPIRED, BookingState.CANCELLED) and not booking.payment_intent_id:
+        if booking.state in (BookingState.EXPIRED, BookingState.CANCELLED) and booking.receipt is None:
             # Paid after the hold lapsed or the booking was cancelled: release the money at once.
             _release(pi["id"], f"booking:{booking.id}:release-late")
             return "released"

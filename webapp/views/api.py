@@ -11,7 +11,7 @@ from ..auth_loading import bearer_authenticated
 from ..extensions import csrf, limiter
 from ..models import Booking, Lesson, Teach, User
 from ..openapi import openapi_document
-from ..services import accounts, availability, bookings, catalogue
+from ..services import accounts, availability, bookings, cancellations, catalogue, payments
 from ..services.bookings import BookingRequest
 from ..services.errors import Forbidden, ServiceError, SlotTaken, ValidationError
 from . import params
@@ -329,3 +329,40 @@ def list_bookings():
 def get_booking(booking_id: int):
     """One of your bookings (404 if it is not yours)."""
     return jsonify(booking_json(bookings.get_booking(_user(), booking_id), now_utc()))
+
+
+# --- payments and cancellation --------------------------------------------------------------------
+
+@bp.post("/payments/pay")
+def pay():
+    """Pay for a booking with a Stripe payment method (manual capture); answers what the client must do next."""
+    user = _user()
+    data = _json_body()
+    booking_id = params.required_int(data, "booking_id", "booking_id")
+    answer = payments.pay_with_payment_method(
+        user, booking_id, data.get("payment_method"), _text(data, "coupon"), now_utc(),
+        return_url=url_for("bookings.detail", booking_id=booking_id, paid=1, _external=True))
+    return jsonify(answer), 201
+
+
+@bp.get("/payments/<id:booking_id>/status")
+def payment_status(booking_id: int):
+    """The PaymentIntent status of a booking's payment (processing, requires_action, requires_capture, ...)."""
+    return jsonify(payments.payment_status(_user(), booking_id))
+
+
+@bp.get("/bookings/<id:booking_id>/cancellation")
+def cancellation_preview(booking_id: int):
+    """What cancelling now would refund, before you confirm."""
+    plan = cancellations.preview(_user(), booking_id, now_utc())
+    return jsonify({"kind": plan.kind, "refund_minor": plan.refund.amount_minor, "currency": plan.refund.currency,
+                    "explanation": plan.explanation})
+
+
+@bp.put("/bookings/<id:booking_id>/cancel")
+def cancel_booking(booking_id: int):
+    """Cancel a booking (booker, student, parent, tutor or admin); the refund follows the frozen policy."""
+    user = _user()
+    data = _json_body() if request.get_data(cache=True).strip() else {}
+    booking = cancellations.cancel_booking(user, booking_id, _text(data, "note") or "", now_utc())
+    return jsonify(booking_json(bookings.get_booking(user, booking.id), now_utc()))
