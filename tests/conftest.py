@@ -263,3 +263,42 @@ def login(client, email: str, password: str) -> None:
 def csrf_for(client) -> str:
     """A CSRF token for the client's current session (for HTMX-style header requests)."""
     return csrf_from(client.get("/tutors").get_data(as_text=True))
+
+
+# --- email: a real SMTP sink ---------------------------------------------------------------------
+
+class SmtpSink:
+    """An aiosmtpd server on 127.0.0.1 that keeps every message it receives."""
+
+    def __init__(self):
+        from aiosmtpd.controller import Controller
+        self.messages: list = []
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's naming)
+                import email
+                from email import policy
+                message = email.message_from_bytes(envelope.content, policy=policy.default)
+                sink.messages.append((list(envelope.rcpt_tos), message))
+                return "250 OK"
+
+        self.port = _free_port()  # aiosmtpd cannot bind port 0
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self):
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+
+@pytest.fixture
+def smtp_sink(app):
+    """A running SMTP sink the app sends to for this test."""
+    sink = SmtpSink()
+    previous = app.config.get("MAIL_HOST"), app.config.get("MAIL_PORT")
+    app.config.update(MAIL_HOST="127.0.0.1", MAIL_PORT=sink.port)
+    yield sink
+    app.config.update(MAIL_HOST=previous[0], MAIL_PORT=previous[1])
+    sink.stop()
