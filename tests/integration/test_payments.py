@@ -268,3 +268,35 @@ def test_webhooks_arriving_all_at_once_over_http_apply_once(app, live_server, st
     assert db.session.get(Booking, booking.id).state == BookingState.REQUIRES_CAPTURE
     assert db.session.scalar(select(func.count()).select_from(PaymentReceipt)) == 1
     assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
+
+
+def test_an_older_checkout_paid_after_the_quote_changed_is_released_not_kept(app, client, stripe_world):
+    from webapp.models import Coupon
+    db.session.add(Coupon(code="WELCOME10", usage="ONE_TIME_USE", discount_type="DISCOUNT_TYPE_PERCENT",
+                          percent_bp=1000, active=True))
+    db.session.commit()
+    booking = book()
+    first_url = payments.start_checkout(booking.booker, booking.id, None, now(), **URLS)
+    second_url = payments.start_checkout(booking.booker, booking.id, "WELCOME10", now(), **URLS)
+    stripe_world.pay(second_url)
+    wait_for_types(stripe_world, "checkout.session.completed")
+    stripe_world.deliver(client)
+    db.session.rollback()
+    assert db.session.get(Booking, booking.id).state == BookingState.REQUIRES_CAPTURE
+    # The first page was expired when the second opened; even a payment slipping through is released.
+    assert "expired" in stripe_world.pay(first_url).text.lower()
+    with pytest.raises(Conflict):
+        payments.start_checkout(booking.booker, booking.id, None, now(), **URLS)
+
+
+def test_a_second_payment_for_an_authorized_booking_is_released(app, client, stripe_world):
+    booking = authorize(stripe_world, client, book())
+    stray = stripe_world.client.v1.payment_intents.create(params={
+        "amount": 4000, "currency": "gbp", "payment_method": "pm_card_visa", "confirm": True,
+        "capture_method": "manual", "metadata": {"booking_id": str(booking.id)}})
+    assert stray.status == "requires_capture"
+    wait_for_types(stripe_world, "payment_intent.amount_capturable_updated")
+    time.sleep(0.3)
+    stripe_world.deliver(client)
+    assert stripe_world.client.v1.payment_intents.retrieve(stray.id).status == "canceled"
+    assert stripe_world.client.v1.payment_intents.retrieve(booking.payment_intent_id).status == "requires_capture"

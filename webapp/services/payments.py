@@ -154,6 +154,8 @@ def start_checkout(user: User, booking_id: int, coupon_code: str | None, now: da
     latest = booking.created_at + timedelta(minutes=cfg["BOOKING_HOLD_MINUTES"]) + session_minutes
     expires_at = min(max(now + session_minutes, booking.hold_expires_at), max(latest, now + session_minutes))
     previous_session = booking.checkout_session_id
+    if previous_session and _session_status(previous_session) == "complete":
+        raise Conflict("Your payment is being confirmed. Refresh the booking in a moment.")
     booking, quote = _prepare_payment(user, booking_id, coupon_code, now, hold_until=expires_at)
     if previous_session:
         _expire_session_quietly(previous_session)
@@ -221,6 +223,13 @@ def _reserve_coupon(coupon: Coupon, user: User, booking: Booking, discount: int)
         db.session.flush()
     except IntegrityError as exc:
         raise ValidationError("This code has just been used up.", {"coupon": "This code has just been used up."}) from exc
+
+
+def _session_status(session_id: str) -> str | None:
+    try:
+        return gateway.retrieve_checkout_session(session_id).status
+    except gateway.PaymentError:
+        return None
 
 
 def _expire_session_quietly(session_id: str) -> None:
@@ -305,11 +314,12 @@ def _authorized(booking: Booking, pi, now: datetime) -> str:
     if pi.get("status") != "requires_capture":
         return "ignored"
     if booking.state != BookingState.AWAITING_PAYMENT:
-        if booking.state in (BookingState.EXPIRED, BookingState.CANCELLED) and booking.receipt is None:
-            # Paid after the hold lapsed or the booking was cancelled: release the money at once.
-            _release(pi["id"], f"booking:{booking.id}:release-late")
-            return "released"
-        return "already-applied"
+        receipt = booking.receipt
+        if receipt is not None and receipt.payment_intent_id == pi["id"]:
+            return "already-applied"
+        # Paid after the hold lapsed, after cancelling, or a second payment for a booking already paid: release it.
+        _release(pi["id"], f"booking:{booking.id}:release:{pi['id']}")
+        return "released"
     quote = booking.quote or {}
     first_of_month = _first_paid_lesson_of_month(booking.lesson.tutor_id, now)
     commission = db.session.get(Commission, quote["commission_id"]) if quote.get("commission_id") else None
@@ -317,9 +327,11 @@ def _authorized(booking: Booking, pi, now: datetime) -> str:
     discount = agreed.discount if agreed else 0
     breakdown = fee_breakdown(booking.price_minor, booking.currency, rates_of(commission), discount, first_of_month)
     if breakdown.student_pays != pi.get("amount"):
-        current_app.logger.error("booking %s: authorized %s but quoted %s", booking.id, pi.get("amount"),
-                                 breakdown.student_pays)
-        return "amount-mismatch"
+        # An older checkout paid after the quote changed (say a coupon was added): never keep money we did not quote.
+        current_app.logger.warning("booking %s: authorized %s but quoted %s; releasing it", booking.id,
+                                   pi.get("amount"), breakdown.student_pays)
+        _release(pi["id"], f"booking:{booking.id}:release:{pi['id']}")
+        return "released-mismatch"
     booking.state = next_booking_state(booking.state, BookingState.REQUIRES_CAPTURE)
     booking.payment_intent_id = pi["id"]
     booking.authorized_at = now
