@@ -5,8 +5,8 @@ from flask_login import current_user, login_required
 from ..forms import ChildForm, SettingsForm
 from ..models import Role
 from ..services import accounts
-from ..services.errors import ServiceError, ValidationError
-from .common import apply_service_errors, render, role_required
+from ..services.errors import ValidationError
+from .common import apply_service_errors, perform, render, role_required
 
 bp = Blueprint("account", __name__)
 
@@ -51,9 +51,5 @@ def children():
 @role_required(Role.PARENT)
 def remove_child(child_id: int):
     """Remove a child who has no lessons."""
-    try:
-        accounts.remove_child(current_user, child_id)
-        flash("Child removed.", "success")
-    except ServiceError as exc:
-        flash(exc.message, "error")
-    return redirect(url_for("account.children"))
+    return perform(lambda: accounts.remove_child(current_user, child_id), "Child removed.",
+                   url_for("account.children"))

@@ -13,7 +13,7 @@ from ..extensions import db
 from ..models import Booking, Lesson, Role
 from ..services import cancellations, offers
 from ..services.errors import ServiceError
-from .common import now_utc, render, role_required
+from .common import now_utc, perform, render, role_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -102,11 +102,9 @@ def _date_or_none(text: str | None) -> datetime | None:
 @role_required(Role.ADMIN)
 def toggle_coupon(coupon_id: int):
     """Switch a coupon on or off."""
-    try:
-        offers.set_coupon_active(current_user, coupon_id, request.form.get("active") == "1")
-    except ServiceError as exc:
-        flash(exc.message, "error")
-    return redirect(url_for("admin.coupons"), code=303)
+    active = request.form.get("active") == "1"
+    return perform(lambda: offers.set_coupon_active(current_user, coupon_id, active),
+                   "Coupon activated." if active else "Coupon deactivated.", url_for("admin.coupons"))
 
 
 @bp.post("/bookings/<id:booking_id>/refund")

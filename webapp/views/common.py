@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from functools import wraps
 
-from flask import abort, make_response, render_template, request
+from flask import abort, flash, make_response, redirect, render_template, request
 from flask_login import current_user, login_required
 
 
@@ -50,3 +50,14 @@ def apply_service_errors(form, fields: dict[str, str]) -> None:
         field = getattr(form, name.split(".")[-1], None)
         if field is not None and hasattr(field, "errors"):
             field.errors = list(field.errors) + [message]
+
+
+def perform(action, success: str, target: str):
+    """A POST button: run one service call, flash its outcome in words, and go back to `target` (303)."""
+    from ..services.errors import ServiceError
+    try:
+        action()
+        flash(success, "success")
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    return redirect(target, code=303)

@@ -12,7 +12,7 @@ from ..forms import OverrideForm, ProfileForm, RulesForm, TeachForm, WeeklyWindo
 from ..models import Role
 from ..services import availability, bookings, catalogue, payments, payouts
 from ..services.errors import ServiceError, ValidationError
-from .common import apply_service_errors, now_utc, render, role_required
+from .common import apply_service_errors, now_utc, perform, render, role_required
 
 bp = Blueprint("tutor_dashboard", __name__, url_prefix="/tutor")
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
@@ -198,24 +198,18 @@ def profile():
 @role_required(Role.TUTOR)
 def approve(booking_id: int):
     """Approve a paid booking: the payment is captured."""
-    try:
-        payments.approve(current_user, booking_id, now_utc())
-        flash("Approved: the payment is captured and the lesson is confirmed.", "success")
-    except ServiceError as exc:
-        flash(exc.message, "error")
-    return redirect(url_for("tutor_dashboard.lessons"), code=303)
+    return perform(lambda: payments.approve(current_user, booking_id, now_utc()),
+                   "Approved: the payment is captured and the lesson is confirmed.",
+                   url_for("tutor_dashboard.lessons"))
 
 
 @bp.post("/bookings/<id:booking_id>/decline")
 @role_required(Role.TUTOR)
 def decline(booking_id: int):
     """Decline a booking: the authorization is released and the slot is free again."""
-    try:
-        payments.decline(current_user, booking_id, now_utc())
-        flash("Declined: the student was not charged and the slot is free again.", "success")
-    except ServiceError as exc:
-        flash(exc.message, "error")
-    return redirect(url_for("tutor_dashboard.lessons"), code=303)
+    return perform(lambda: payments.decline(current_user, booking_id, now_utc()),
+                   "Declined: the student was not charged and the slot is free again.",
+                   url_for("tutor_dashboard.lessons"))
 
 
 @bp.get("/payouts")
