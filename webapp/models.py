@@ -222,6 +222,13 @@ class Lesson(db.Model):
     state: Mapped[str] = mapped_column(String(16), default=LessonState.ACTIVE)
     in_person: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A reschedule proposal (seed 004): held while it stands; the version makes old links useless.
+    suggested_start_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    suggested_finish_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reschedule_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reschedule_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reschedule_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    experience_rating: Mapped[int | None] = mapped_column(Integer)
 
     tutor: Mapped[User] = relationship(foreign_keys=[tutor_id])
     subject: Mapped[Subject] = relationship()
@@ -236,6 +243,7 @@ class Lesson(db.Model):
     __table_args__ = (
         CheckConstraint("finish_at > start_at", name="finish_after_start"),
         CheckConstraint("state IN ('ACTIVE','RESCHEDULE','CANCELLED')", name="state_known"),
+        CheckConstraint("experience_rating IS NULL OR experience_rating BETWEEN 1 AND 5", name="rating_range"),
         Index("ix_lessons_tutor_start", "tutor_id", "start_at"),
     )
 
@@ -424,10 +432,12 @@ class PayoutAccount(db.Model):
 
 
 class OutboxMessage(db.Model):
-    """An email written in the same transaction as the change that caused it; a job delivers it."""
+    """An email or push message written in the same transaction as the change that caused it; a job delivers it."""
 
     __tablename__ = "outbox_messages"
     id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(10), default="email", server_default="email")  # or "push"
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))  # push recipient
     template: Mapped[str] = mapped_column(String(80))
     to_address: Mapped[str] = mapped_column(String(254))
     bcc: Mapped[str] = mapped_column(String(1000), default="")
@@ -440,3 +450,106 @@ class OutboxMessage(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+
+# --- lesson lifecycle (issue: jobs, outbox, reschedule, reminders, push, notes, reviews) ------------
+
+class Notification(db.Model):
+    """An entry in a user's in-app notification centre; the dedupe key makes a job's notice at most once."""
+
+    __tablename__ = "notifications"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    url: Mapped[str] = mapped_column(String(500), default="")
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    __table_args__ = (Index("ix_notifications_user_unread", "user_id", "read_at"),)
+
+
+class PushSubscription(db.Model):
+    """A browser's Web Push subscription (endpoint and keys) for one user."""
+
+    __tablename__ = "push_subscriptions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    endpoint: Mapped[str] = mapped_column(String(1000), unique=True)
+    p256dh: Mapped[str] = mapped_column(String(200))
+    auth: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class UsedLink(db.Model):
+    """A signed email link that has been acted on (single use)."""
+
+    __tablename__ = "used_links"
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(40))
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SummaryNote(db.Model):
+    """The tutor's notes on a finished lesson."""
+
+    __tablename__ = "summary_notes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"), unique=True)
+    tutor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    attachments: Mapped[list[NoteAttachment]] = relationship(back_populates="note", order_by="NoteAttachment.id")
+
+
+class NoteAttachment(db.Model):
+    """A file attached to a summary note, stored outside the web root under a random name."""
+
+    __tablename__ = "note_attachments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    note_id: Mapped[int] = mapped_column(ForeignKey("summary_notes.id", ondelete="CASCADE"), index=True)
+    original_name: Mapped[str] = mapped_column(String(255))
+    stored_name: Mapped[str] = mapped_column(String(100), unique=True)
+    content_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    note: Mapped[SummaryNote] = relationship(back_populates="attachments")
+
+
+class TutorRatingCriteria(db.Model):
+    """One thing reviewers rate tutors on (managed by admins)."""
+
+    __tablename__ = "tutor_rating_criteria"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class TutorReview(db.Model):
+    """A reviewer's ratings of a tutor for one lesson (one per reviewer per lesson)."""
+
+    __tablename__ = "tutor_reviews"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"))
+    tutor_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    comment: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ratings: Mapped[list[TutorReviewRating]] = relationship(back_populates="review")
+    __table_args__ = (UniqueConstraint("lesson_id", "reviewer_id", name="uq_tutor_reviews_lesson_reviewer"),)
+
+
+class TutorReviewRating(db.Model):
+    """One criterion's rating (1–5) within a review."""
+
+    __tablename__ = "tutor_review_ratings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("tutor_reviews.id", ondelete="CASCADE"))
+    criteria_id: Mapped[int] = mapped_column(ForeignKey("tutor_rating_criteria.id"))
+    rating: Mapped[int] = mapped_column(Integer)
+    review: Mapped[TutorReview] = relationship(back_populates="ratings")
+    __table_args__ = (UniqueConstraint("review_id", "criteria_id", name="uq_tutor_review_ratings_review_criteria"),
+                      CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"))
