@@ -47,6 +47,7 @@ class SlotRequest:
     duration_minutes: int
     in_person: bool = False
     location: Coordinates | None = None
+    ignore_lesson_id: int | None = None  # a lesson being moved does not block its own new time
 
 
 @dataclass(frozen=True)
@@ -235,21 +236,35 @@ def settings_as_dict(s: AvailabilitySettings) -> dict:
             "base_latitude": s.base_latitude, "base_longitude": s.base_longitude}
 
 
-def blocking_lessons_query(tutor_id: int, start: datetime, end: datetime, now: datetime):
-    """Lessons that occupy the tutor between start and end: active or rescheduling, and not an expired hold."""
+def blocking_lessons_query(tutor_id: int, start: datetime, end: datetime, now: datetime,
+                           include_proposals: bool = False):
+    """Lessons that occupy the tutor between start and end: active or rescheduling, and not an expired hold.
+    With `include_proposals`, also lessons whose standing reschedule proposal falls in that time."""
+    overlap = and_(Lesson.start_at < end, Lesson.finish_at > start)
+    if include_proposals:
+        overlap = or_(overlap, and_(Lesson.suggested_start_at < end, Lesson.suggested_finish_at > start))
     return (select(Lesson).outerjoin(Booking, Booking.lesson_id == Lesson.id)
-            .where(Lesson.tutor_id == tutor_id, Lesson.state.in_(BLOCKING_LESSON_STATES),
-                   Lesson.start_at < end, Lesson.finish_at > start,
+            .where(Lesson.tutor_id == tutor_id, Lesson.state.in_(BLOCKING_LESSON_STATES), overlap,
                    or_(Booking.id.is_(None), Booking.state != BookingState.AWAITING_PAYMENT,
                        Booking.hold_expires_at > now)))
 
 
-def busy_intervals(tutor_id: int, start: datetime, end: datetime, now: datetime) -> list[engine.BusyInterval]:
-    """The tutor's busy time near [start, end): blocking lessons (with places) and external calendar events."""
+def busy_intervals(tutor_id: int, start: datetime, end: datetime, now: datetime,
+                   ignore_lesson_id: int | None = None) -> list[engine.BusyInterval]:
+    """The tutor's busy time near [start, end): blocking lessons (with places), the times proposed in standing
+    reschedule requests (held while they stand), and external calendar events."""
     lo, hi = start - MAX_BUFFER, end + MAX_BUFFER
-    lessons = db.session.scalars(blocking_lessons_query(tutor_id, lo, hi, now).options(selectinload(Lesson.address)))
-    busy = [engine.BusyInterval(lesson.start_at, lesson.finish_at, lesson.in_person, _lesson_place(lesson))
-            for lesson in lessons]
+    lessons = db.session.scalars(blocking_lessons_query(tutor_id, lo, hi, now, include_proposals=True)
+                                 .options(selectinload(Lesson.address)))
+    busy = []
+    for lesson in lessons:
+        if lesson.id == ignore_lesson_id:
+            continue
+        place = _lesson_place(lesson)
+        busy.append(engine.BusyInterval(lesson.start_at, lesson.finish_at, lesson.in_person, place))
+        if lesson.suggested_start_at is not None:
+            busy.append(engine.BusyInterval(lesson.suggested_start_at, lesson.suggested_finish_at, lesson.in_person,
+                                            place))
     events = db.session.scalars(select(CalendarEvent).where(
         CalendarEvent.tutor_id == tutor_id, CalendarEvent.busy.is_(True), CalendarEvent.lesson_id.is_(None),
         CalendarEvent.start_at < hi, CalendarEvent.finish_at > lo))
@@ -333,7 +348,8 @@ def find_slots(request: SlotRequest, now: datetime) -> SlotResult:
     try:
         query = engine.SlotQuery(
             tutor_zone=settings.timezone, weekly=tuple(settings.weekly), overrides=tuple(settings.overrides),
-            busy=tuple(busy_intervals(tutor.id, request.range_start, request.range_end + timedelta(minutes=duration), now)),
+            busy=tuple(busy_intervals(tutor.id, request.range_start, request.range_end + timedelta(minutes=duration),
+                                      now, request.ignore_lesson_id)),
             range_start=request.range_start, range_end=request.range_end, duration_minutes=duration, now=now,
             min_notice_minutes=settings.min_notice_hours * 60, horizon_days=settings.horizon_days,
             in_person=request.in_person, location=request.location,
@@ -361,18 +377,15 @@ def travel_estimator() -> StraightLineEstimator:
     return StraightLineEstimator(speed_kmh=cfg["TRAVEL_SPEED_KMH"], overhead_minutes=cfg["TRAVEL_OVERHEAD_MINUTES"])
 
 
-def is_slot_free(request: SlotRequest, start: datetime, now: datetime) -> bool:
-    """Re-check one start against fresh data (used inside the booking write transaction)."""
-    probe = SlotRequest(request.tutor_id, request.teach_id, start, start + timedelta(minutes=1),
-                        request.duration_minutes, request.in_person, request.location)
-    return start in find_slots(probe, now).slots
-
-
-def student_overlaps(user_id: int | None, child_id: int | None, start: datetime, end: datetime, now: datetime) -> bool:
+def student_overlaps(user_id: int | None, child_id: int | None, start: datetime, end: datetime, now: datetime,
+                     ignore_lesson_id: int | None = None) -> bool:
     """Whether the student (a user, or a parent's child) already holds a lesson overlapping [start, end)."""
     from ..models import lesson_child, lesson_user
     query = (select(Lesson.id).outerjoin(Booking, Booking.lesson_id == Lesson.id)
-             .where(Lesson.state.in_(BLOCKING_LESSON_STATES), Lesson.start_at < end, Lesson.finish_at > start,
+             .where(Lesson.state.in_(BLOCKING_LESSON_STATES),
+                    or_(and_(Lesson.start_at < end, Lesson.finish_at > start),
+                        and_(Lesson.suggested_start_at < end, Lesson.suggested_finish_at > start)),
+                    Lesson.id != (ignore_lesson_id or 0),
                     or_(Booking.id.is_(None), Booking.state != BookingState.AWAITING_PAYMENT,
                         Booking.hold_expires_at > now)))
     if child_id is not None:
