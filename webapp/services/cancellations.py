@@ -74,8 +74,10 @@ def _preview(booking: Booking, who: Canceller, now: datetime) -> CancellationPre
     return CancellationPreview("refund", Money(decision.amount_minor, currency), decision.explanation(currency))
 
 
-def cancel_booking(user: User, booking_id: int, note: str, now: datetime) -> Booking:
-    """Cancel the lesson and refund what the policy gives (or release an uncaptured authorization)."""
+def cancel_booking(user: User, booking_id: int, note: str, now: datetime, tell_others: bool = True,
+                   tell_everyone: bool = False) -> Booking:
+    """Cancel the lesson and refund what the policy gives (or release an uncaptured authorization), and tell the
+    other party (LessonCancelled, BCC the internal team)."""
     note = (note or "").strip()
     if len(note) > MAX_NOTE:
         raise ValidationError("The note is too long.", {"note": f"Up to {MAX_NOTE} characters."})
@@ -108,6 +110,10 @@ def cancel_booking(user: User, booking_id: int, note: str, now: datetime) -> Boo
         booking.updated_at = now
         if target == BookingState.CANCELLED:
             session.execute(delete(CouponUse).where(CouponUse.booking_id == booking.id))
+        if tell_others:
+            from .lesson_messages import tell_cancelled
+            tell_cancelled(booking.lesson, user, note, plan.refund if plan.kind == "refund" else None,
+                           everyone=tell_everyone)
     return booking
 
 

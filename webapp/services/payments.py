@@ -21,6 +21,7 @@ from ..domain.states import BookingState, LessonState, next_booking_state, next_
 from ..extensions import db
 from ..models import Booking, Commission, Coupon, CouponUse, Lesson, PaymentReceipt, StripeEvent, User
 from . import outbox
+from .urls import public_url  # noqa: F401 (re-exported: jobs build links with it)
 from .bookings import get_booking, is_hold_lapsed
 from .errors import Conflict, NotFound, ServiceError, ValidationError
 
@@ -346,7 +347,10 @@ def _authorized(booking: Booking, pi, now: datetime) -> str:
         coupon_id=quote.get("coupon_id"), breakdown=breakdown.as_dict(), tutor_payout_minor=breakdown.tutor_payout,
         created_at=now))
     db.session.execute(CouponUse.__table__.update().where(CouponUse.booking_id == booking.id).values(confirmed=True))
+    db.session.flush()
     _tell_tutor_to_approve(booking)
+    from .lesson_messages import tell_receipt
+    tell_receipt(booking)
     return "authorized"
 
 
@@ -375,15 +379,6 @@ def _tell_tutor_to_approve(booking: Booking) -> None:
         "when": local(lesson.start_at, tutor.timezone), "zone": tutor.timezone,
         "deadline": local(booking.approval_deadline, tutor.timezone),
         "link": public_url("/tutor/")}, dedupe_key=f"booking:{booking.id}:awaiting-approval")
-
-
-def public_url(path: str) -> str:
-    """An absolute link for emails and jobs (PUBLIC_BASE_URL, else the current request's host)."""
-    from flask import has_request_context, request
-    base = current_app.config.get("PUBLIC_BASE_URL")
-    if not base and has_request_context():
-        base = request.host_url
-    return (base or "http://127.0.0.1:5000").rstrip("/") + path
 
 
 def _on_session_expired(session_obj, now: datetime) -> str:
@@ -453,6 +448,8 @@ def approve(tutor: User, booking_id: int, now: datetime) -> Booking:
             booking.state = next_booking_state(booking.state, BookingState.PAID)
             booking.refund_policy = RefundPolicy().as_dict()
             booking.updated_at = now
+            from .lesson_messages import tell_booked
+            tell_booked(booking.lesson)
     return booking
 
 

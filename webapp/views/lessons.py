@@ -1,4 +1,124 @@
-"""(being built)"""
-from flask import Blueprint
+"""Rescheduling a lesson: propose a new time, answer in the app, or answer from a signed email link."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, flash, redirect, request, url_for
+from flask_login import current_user, login_required
+
+from ..domain.availability import slots_by_local_date
+from ..extensions import db
+from ..models import User
+from ..services import availability, lessons, reschedules, signed_links
+from ..services.errors import ServiceError, ValidationError
+from . import params
+from .common import now_utc, render
 
 bp = Blueprint("lessons", __name__)
+ACTIONS = {"accept": reschedules.PURPOSE_ACCEPT, "decline": reschedules.PURPOSE_DECLINE}
+
+
+def _free_times(lesson, day, zone) -> list[datetime]:
+    """Free starts on one local date for this lesson's tutor, length and place (the lesson's own time ignored)."""
+    start, end = availability.date_range_in_zone(day, day, zone)
+    request_ = availability.SlotRequest(lesson.tutor_id, lesson.teach_id, start, end, lesson.duration_minutes,
+                                        lesson.in_person, None, ignore_lesson_id=lesson.id)
+    slots = availability.find_slots(request_, now_utc()).slots
+    return slots_by_local_date(slots, zone).get(day, [])
+
+
+@bp.route("/lessons/<id:lesson_id>/reschedule", methods=["GET", "POST"])
+@login_required
+def reschedule(lesson_id: int):
+    """Propose a new time (72 h+ ahead, a free slot), or answer / withdraw a standing proposal."""
+    now = now_utc()
+    lesson = lessons.get_lesson(current_user, lesson_id)
+    zone = ZoneInfo(current_user.timezone)
+    error = None
+    if request.method == "POST":
+        try:
+            start = params.parse_instant(request.form.get("suggested_start"), "suggested_start")
+            reschedules.propose(current_user, lesson.id, start, None, now)
+        except ServiceError as exc:
+            error = exc.message
+        else:
+            flash("Your proposal is sent. The lesson keeps its time until it is accepted.", "success")
+            return redirect(url_for("lessons.reschedule", lesson_id=lesson.id), code=303)
+    lesson = lessons.get_lesson(current_user, lesson_id)
+    day = params.parse_date(request.args["date"], "date") if request.args.get("date") else \
+        (lesson.start_at.astimezone(zone) + timedelta(days=1)).date()
+    return render("lessons/reschedule.html", lesson=lesson, now=now, error=error, day=day,
+                  times=_free_times(lesson, day, zone) if reschedules.can_propose(current_user, lesson, now) else [],
+                  can_propose=reschedules.can_propose(current_user, lesson, now),
+                  status=422 if error else 200)
+
+
+@bp.get("/lessons/<id:lesson_id>/reschedule/times")
+@login_required
+def reschedule_times(lesson_id: int):
+    """The free times on one date (HTMX partial for the date picker)."""
+    lesson = lessons.get_lesson(current_user, lesson_id)
+    zone = ZoneInfo(current_user.timezone)
+    error, times = None, []
+    try:
+        day = params.parse_date(request.args.get("date"), "date")
+        times = _free_times(lesson, day, zone)
+    except ValidationError as exc:
+        error, day = exc.message, None
+    return render("lessons/reschedule.html", partial="lessons/_times.html", lesson=lesson, times=times, day=day,
+                  error=error, now=now_utc(), can_propose=True, status=422 if error else 200)
+
+
+@bp.post("/lessons/<id:lesson_id>/reschedule/respond")
+@login_required
+def respond(lesson_id: int):
+    """Accept or decline the standing proposal from inside the app."""
+    accept = request.form.get("answer") == "accept"
+    try:
+        version = params.required_int(request.form, "version", "version")
+        reschedules.respond(current_user, lesson_id, version, accept, now_utc())
+        flash("The lesson has moved to the new time." if accept else "Declined: the lesson is cancelled and refunded "
+              "as the policy says.", "success")
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("lessons.reschedule", lesson_id=lesson_id), code=303)
+
+
+@bp.post("/lessons/<id:lesson_id>/reschedule/withdraw")
+@login_required
+def withdraw(lesson_id: int):
+    """Take your own proposal back."""
+    try:
+        reschedules.withdraw(current_user, lesson_id, now_utc())
+        flash("Proposal withdrawn; the lesson keeps its time.", "success")
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("lessons.reschedule", lesson_id=lesson_id), code=303)
+
+
+@bp.route("/links/reschedule/<action>/<token>", methods=["GET", "POST"])
+def reschedule_link(action: str, token: str):
+    """A signed Accept/Decline link from the email: GET only shows what it would do; POST does it."""
+    now = now_utc()
+    purpose = ACTIONS.get(action)
+    try:
+        if purpose is None:
+            raise signed_links.LinkError("This link is not valid.")
+        claims = signed_links.read_token(purpose, token, now)
+        user = db.session.get(User, int(claims.data["user"]))
+        if user is None:
+            raise signed_links.LinkError("This link is not valid.")
+        lesson = lessons.get_lesson(user, int(claims.data["lesson"]))
+        if lesson.reschedule_version != claims.data["v"] or lesson.suggested_start_at is None:
+            raise signed_links.LinkError("This proposal has already been answered or replaced.")
+    except (signed_links.LinkError, ServiceError, KeyError, TypeError, ValueError) as exc:
+        message = getattr(exc, "message", None) or "This link is not valid."
+        return render("lessons/link_refused.html", message=message, status=400)
+    if request.method == "POST":
+        try:
+            reschedules.respond(user, lesson.id, claims.data["v"], action == "accept", now, link=claims)
+        except (ServiceError, signed_links.LinkError) as exc:
+            return render("lessons/link_refused.html", message=exc.message, status=409)
+        return render("lessons/link_done.html", lesson=lessons.get_lesson(user, lesson.id), action=action, user=user)
+    return render("lessons/link_confirm.html", lesson=lesson, action=action, user=user, token=token)

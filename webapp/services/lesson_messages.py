@@ -1,0 +1,88 @@
+"""What lesson emails say: one context per recipient (their zone), calendar attachments, and the standard notices."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import current_app
+
+from ..domain.money import Money
+from ..filters import local
+from ..models import Booking, Lesson, User
+from .lessons import Recipient, other_side, student_side, tutor_side
+from .notify import notify
+from .urls import public_url
+
+
+def lesson_context(lesson: Lesson, zone: str) -> dict:
+    """The facts every lesson email shows, with times in the recipient's zone."""
+    learners = [c.name for c in lesson.children] + [s.name for s in lesson.students]
+    address = lesson.address
+    return {
+        "lesson_id": lesson.id, "subject": lesson.subject.name, "level": lesson.level.name,
+        "tutor_name": lesson.tutor.name, "learners": ", ".join(learners),
+        "when": local(lesson.start_at, zone), "until": local(lesson.finish_at, zone, "%H:%M"), "zone": zone,
+        "duration": lesson.duration_minutes,
+        "where": f"{address.line1}, {address.city}".strip(", ") if address else "Online",
+        "lesson_url": public_url(f"/bookings/{lesson.booking.id}" if lesson.booking else "/"),
+    }
+
+
+def calendar_attachment(lesson: Lesson, cancelled: bool = False) -> dict:
+    """The calendar entry for a lesson, as JSON the outbox turns into an .ics file when it sends."""
+    return {"uid": f"lesson-{lesson.id}@lessonbook", "start": lesson.start_at.isoformat(),
+            "end": lesson.finish_at.isoformat(), "summary": f"{lesson.subject.name} lesson with {lesson.tutor.name}",
+            "location": "Online" if lesson.address is None else lesson.address.line1,
+            # Each move or cancellation must outrank the last version a calendar saw.
+            "sequence": (lesson.reschedule_version or 0) + (1 if cancelled else 0), "cancelled": cancelled}
+
+
+def attach_calendar(context: dict, lesson: Lesson, cancelled: bool = False) -> dict:
+    """Add the lesson's calendar entry to an email context."""
+    context["ics"] = calendar_attachment(lesson, cancelled)
+    return context
+
+
+def tell_booked(lesson: Lesson) -> None:
+    """LessonBooked: the learner's side hears that the tutor confirmed, with a calendar entry."""
+    for person in [*student_side(lesson), tutor_side(lesson)]:
+        context = attach_calendar(lesson_context(lesson, person.zone), lesson)
+        notify(person.user, kind="lesson_booked", title=f"{context['subject']} on {context['when']} is confirmed",
+               body=f"With {context['tutor_name']} ({person.zone}).", url=_path(lesson),
+               dedupe_key=f"lesson-booked:{lesson.id}:{person.user.id}", email_template="lesson_booked",
+               email_context={**context, "recipient_name": person.user.name})
+
+
+def tell_receipt(booking: Booking) -> None:
+    """Payment receipt to the booker once the card is authorized."""
+    receipt = booking.receipt
+    lines = [(label, amount.format()) for label, amount in _student_lines(receipt)]
+    context = lesson_context(booking.lesson, booking.booker.timezone)
+    context.update(recipient_name=booking.booker.name, lines=lines, booking_id=booking.id,
+                   total=Money(receipt.amount_minor, receipt.currency).format())
+    from . import outbox
+    outbox.enqueue_email("payment_receipt", booking.booker.email, context, dedupe_key=f"receipt:{booking.id}")
+
+
+def _student_lines(receipt):
+    from ..domain.fees import FeeBreakdown
+    return FeeBreakdown.from_dict(receipt.breakdown).student_lines()
+
+
+def tell_cancelled(lesson: Lesson, by: User, note: str, refund: Money | None, everyone: bool = False) -> None:
+    """LessonCancelled to the other party (both sides when an admin or a job cancels), BCC the internal team."""
+    everyone = everyone or by.is_admin
+    people: list[Recipient] = [*student_side(lesson), tutor_side(lesson)] if everyone else other_side(by, lesson)
+    for person in people:
+        if person.user.id == by.id and not everyone:
+            continue
+        context = attach_calendar(lesson_context(lesson, person.zone), lesson, cancelled=True)
+        context.update(recipient_name=person.user.name, cancelled_by=by.name, note=note,
+                       refund=refund.format() if refund and refund.amount_minor else None)
+        notify(person.user, kind="lesson_cancelled", title=f"{context['subject']} on {context['when']} is cancelled",
+               body=note, url=_path(lesson), dedupe_key=f"lesson-cancelled:{lesson.id}:{person.user.id}",
+               email_template="lesson_cancelled", email_context=context,
+               bcc=[current_app.config["INTERNAL_TEAM_EMAIL"]])
+
+
+def _path(lesson: Lesson) -> str:
+    return f"/bookings/{lesson.booking.id}" if lesson.booking else "/"
