@@ -18,3 +18,6 @@ def register_blueprints(app: Flask) -> None:
     for module in (main, auth, account, tutors, bookings, lessons, notes, reviews, notifications, push_subscriptions,
                    tutor_dashboard, admin, admin_jobs, webhooks, api):
         app.register_blueprint(module.bp)
+    if app.config["ENV_NAME"] != "production":
+        from . import dev_mail
+        app.register_blueprint(dev_mail.bp)
