@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
+from ..domain.money import lesson_price
 from ..forms import BookingForm
 from ..models import Role
 from ..services import availability, bookings, cancellations, catalogue, payments
@@ -28,11 +29,7 @@ def new(tutor_id: int):
         start = params.parse_instant(source.get("start"))
         duration = availability.validate_duration(params.duration_from(source))
         summary = {"teach": teach, "start": start, "duration": duration, "in_person": params.lesson_type(source),
-                   "price": None}
-        from ..domain.money import lesson_price
-        summary["price"] = lesson_price(teach.hourly_rate_minor, teach.currency, duration)
-    except ValidationError as exc:
-        error = exc.message
+                   "price": lesson_price(teach.hourly_rate_minor, teach.currency, duration)}
     except ServiceError as exc:
         error = exc.message
     if request.method == "POST" and summary and form.validate_on_submit():
