@@ -17,6 +17,11 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value is not None else default
 
 
+# Dev and test only (the key pair is in the repository, so anyone can sign with it).
+DEV_ONLY_VAPID_PRIVATE_KEY = "NzGag1iURRBz-H9NuwZi9IcuiD1EA9W6dEUOwAUstA4"
+DEV_ONLY_VAPID_PUBLIC_KEY = "BIYRurJMCzfJuTCuNT7AI2uk4dIklrNWuXOKVuIu5gSq7KSxFvCXGNsCEkBoEGL45wUqYEuEbUOBkPRClBcitW0"
+
+
 class Config:
     """Production settings: secrets have no default and must come from the environment."""
 
@@ -62,12 +67,30 @@ class Config:
     MAIL_FROM = _env("MAIL_FROM", "Lessonbook <no-reply@lessonbook.invalid>")
     MAIL_MAX_ATTEMPTS = 8
     SLOT_PICKER_DAYS = 7
+    # Web Push (VAPID, RFC 8292): the private key as base64url of its 32 raw bytes, the public key as base64url of
+    # the 65-byte uncompressed point (what `web-push generate-vapid-keys` prints), and a mailto: or https: contact.
+    VAPID_PRIVATE_KEY = _env("VAPID_PRIVATE_KEY")
+    VAPID_PUBLIC_KEY = _env("VAPID_PUBLIC_KEY")
+    VAPID_SUBJECT = _env("VAPID_SUBJECT")
+    # The server POSTs to whatever endpoint a browser hands it, so only known push services are accepted (no SSRF
+    # into our own network); a host matches itself and its subdomains.
+    PUSH_SERVICE_HOSTS = tuple(h.strip().lower() for h in _env(
+        "PUSH_SERVICE_HOSTS", "fcm.googleapis.com,push.services.mozilla.com,notify.windows.com,push.apple.com",
+    ).split(",") if h.strip())
+    PUSH_ALLOW_LOOPBACK = False  # dev and tests also accept a push service on 127.0.0.1/localhost
+    NOTIFICATION_POLL_SECONDS = 60  # how often an open page refreshes the bell's unread count
+    # Summary-note attachments: kept outside the web root (never under webapp/static) under random names.
+    UPLOAD_DIR = _env("UPLOAD_DIR", str(BASE_DIR / "instance" / "uploads"))
+    MAX_ATTACHMENT_BYTES = _env_int("MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024)
+    MAX_NOTE_ATTACHMENTS = 5
+    # Whole request bodies: every attachment a note may carry plus room for the form; larger ones get a 413 page.
+    MAX_CONTENT_LENGTH = MAX_ATTACHMENT_BYTES * MAX_NOTE_ATTACHMENTS + 1024 * 1024
 
     @classmethod
     def validate(cls) -> None:
         """Refuse to start without the settings that have no safe default."""
         required = ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "REDIS_URL", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET",
-                    "PUBLIC_BASE_URL", "MAIL_HOST")
+                    "PUBLIC_BASE_URL", "MAIL_HOST", "VAPID_PRIVATE_KEY", "VAPID_PUBLIC_KEY", "VAPID_SUBJECT")
         missing = [n for n in required if not getattr(cls, n)]
         if missing:
             raise RuntimeError(f"Missing required configuration: {', '.join(missing)} (set them in the environment)")
@@ -83,6 +106,11 @@ class DevConfig(Config):
     REMEMBER_COOKIE_SECURE = False
     STRIPE_SECRET_KEY = _env("STRIPE_SECRET_KEY", "sk_test_local_dev")
     STRIPE_WEBHOOK_SECRET = _env("STRIPE_WEBHOOK_SECRET", "whsec_local_dev")
+    # A dev-only VAPID key pair, public in this repository like the dev SECRET_KEY: never use it in production.
+    VAPID_PRIVATE_KEY = _env("VAPID_PRIVATE_KEY", DEV_ONLY_VAPID_PRIVATE_KEY)
+    VAPID_PUBLIC_KEY = _env("VAPID_PUBLIC_KEY", DEV_ONLY_VAPID_PUBLIC_KEY)
+    VAPID_SUBJECT = _env("VAPID_SUBJECT", "mailto:dev@lessonbook.invalid")
+    PUSH_ALLOW_LOOPBACK = True
 
 
 class TestConfig(DevConfig):
@@ -91,6 +119,9 @@ class TestConfig(DevConfig):
     ENV_NAME = "testing"
     TESTING = True
     SECRET_KEY = "test-secret"
+    VAPID_PRIVATE_KEY = DEV_ONLY_VAPID_PRIVATE_KEY
+    VAPID_PUBLIC_KEY = DEV_ONLY_VAPID_PUBLIC_KEY
+    VAPID_SUBJECT = "mailto:test@lessonbook.invalid"
     SQLALCHEMY_DATABASE_URI = _env("TEST_DATABASE_URL", "sqlite://")
     REDIS_URL = _env("TEST_REDIS_URL", _env("REDIS_URL"))
     # Cheap hashing keeps the suite fast; the algorithm (Argon2id) is the same as in production.

@@ -1,4 +1,4 @@
-"""The email outbox: messages are written with the change that causes them and delivered by a job."""
+"""The outbox: emails and push messages are written with the change that causes them and delivered by a job."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -6,9 +6,9 @@ from datetime import datetime, timedelta
 from flask import current_app, render_template
 from sqlalchemy import select, update
 
-from ..adapters import mail
+from ..adapters import mail, push
 from ..extensions import db
-from ..models import OutboxMessage
+from ..models import OutboxMessage, PushSubscription
 
 
 def enqueue_email(template: str, to: str, context: dict, *, bcc: list[str] | None = None,
@@ -34,7 +34,7 @@ def _backoff(attempts: int) -> timedelta:
 
 
 def deliver_due(now: datetime, limit: int = 100) -> int:
-    """Send pending messages that are due; failures wait with backoff. Safe to run twice or concurrently."""
+    """Send due emails and push messages; failures wait with backoff. Safe to run twice or concurrently."""
     ids = list(db.session.scalars(select(OutboxMessage.id).where(
         OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
         .order_by(OutboxMessage.id).limit(limit)))
@@ -50,10 +50,13 @@ def deliver_due(now: datetime, limit: int = 100) -> int:
             continue
         message = db.session.get(OutboxMessage, message_id)
         try:
-            subject, text, html = render_email(message.template, message.context)
-            mail.send(to=message.to_address, subject=subject, text=text, html=html,
-                      bcc=[a for a in message.bcc.split(",") if a])
-        except Exception as exc:  # SMTP down, DNS, template data: keep the message and try later
+            if message.channel == "push":
+                _push_to_devices(message)
+            else:
+                subject, text, html = render_email(message.template, message.context)
+                mail.send(to=message.to_address, subject=subject, text=text, html=html,
+                          bcc=[a for a in message.bcc.split(",") if a])
+        except Exception as exc:  # SMTP or push service down, DNS, template data: keep the message and try later
             give_up = message.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]
             message.status = "failed" if give_up else "pending"
             message.next_attempt_at = now + _backoff(message.attempts)
@@ -63,3 +66,30 @@ def deliver_due(now: datetime, limit: int = 100) -> int:
             sent += 1
         db.session.commit()
     return sent
+
+
+def _push_to_devices(message: OutboxMessage) -> None:
+    """Push one message to every device of its user; gone devices are forgotten, failures raise after the rest.
+
+    The devices already reached are kept in the message, so a retry after one device failed does not push the
+    others twice. A user with no devices has nothing to deliver: the message is done."""
+    context = message.context or {}
+    payload = {"title": context.get("title", ""), "body": context.get("body", ""), "url": context.get("url", "")}
+    reached = set(context.get("pushed_to", []))
+    failure: Exception | None = None
+    devices = list(db.session.scalars(select(PushSubscription).where(PushSubscription.user_id == message.user_id)
+                                      .order_by(PushSubscription.id)))
+    for device in devices:
+        if device.id in reached:
+            continue
+        try:
+            push.send({"endpoint": device.endpoint, "keys": {"p256dh": device.p256dh, "auth": device.auth}}, payload)
+        except push.PushGone:
+            db.session.delete(device)  # the browser unsubscribed or the subscription expired
+        except Exception as exc:  # this device's push service is down: try the others, then retry this one
+            failure = failure or exc
+        else:
+            reached.add(device.id)
+    message.context = {**context, "pushed_to": sorted(reached)}  # a new dict: JSON columns track assignment only
+    if failure is not None:
+        raise failure
