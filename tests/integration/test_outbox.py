@@ -48,3 +48,21 @@ def test_smtp_down_then_up_delivers_every_message_once(app, smtp_sink):
     finally:
         revived.stop()
         app.config["MAIL_PORT"] = working_port
+
+
+def test_lesson_emails_carry_a_calendar_file(app, smtp_sink):
+    ics = {"uid": "lesson-9@lessonbook", "start": "2027-03-28T09:00:00+00:00", "end": "2027-03-28T10:00:00+00:00",
+           "summary": "Maths lesson with Alice", "location": "Online", "sequence": 1, "cancelled": False}
+    outbox.enqueue_email("reschedule_accepted", "sam@example.com", {
+        "title": "Moved", "recipient_name": "Sam", "subject": "Maths", "tutor_name": "Alice", "learners": "Sam",
+        "when": "Sun 28 Mar 2027, 10:00", "until": "11:00", "zone": "Europe/London", "lesson_url": "http://x/1",
+        "ics": ics})
+    db.session.commit()
+    assert outbox.deliver_due(now()) == 1
+    [(_, message)] = smtp_sink.messages
+    [attachment] = list(message.iter_attachments())
+    assert attachment.get_filename() == "lesson.ics" and attachment.get_content_type() == "text/calendar"
+    assert attachment.get_param("method") == "REQUEST"
+    body = attachment.get_content()
+    body = body.decode() if isinstance(body, bytes) else body
+    assert "DTSTART:20270328T090000Z" in body and "SEQUENCE:1" in body

@@ -20,7 +20,9 @@ def send(*, to: str, subject: str, text: str, html: str, bcc: list[str] | None =
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     for filename, mime, data in attachments or []:
-        maintype, _, subtype = mime.partition("/")
-        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+        kind, _, parameters = mime.partition(";")
+        maintype, _, subtype = kind.strip().partition("/")
+        params = dict(p.strip().split("=", 1) for p in parameters.split(";") if "=" in p)
+        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename, params=params)
     with smtplib.SMTP(cfg["MAIL_HOST"], cfg["MAIL_PORT"], timeout=10) as smtp:
         smtp.send_message(message, to_addrs=[to, *(bcc or [])])

@@ -7,6 +7,7 @@ from flask import current_app, render_template
 from sqlalchemy import select, update
 
 from ..adapters import mail, push
+from ..domain.calendar_ics import CalendarEntry, to_ics
 from ..extensions import db
 from ..models import OutboxMessage, PushSubscription
 
@@ -27,6 +28,19 @@ def render_email(template: str, context: dict) -> tuple[str, str, str]:
     subject = render_template(f"email/{template}/subject.txt", **context).strip()
     return (subject, render_template(f"email/{template}/body.txt", **context),
             render_template(f"email/{template}/body.html", **context))
+
+
+def attachments_for(context: dict, now: datetime) -> list[tuple[str, str, bytes]]:
+    """Files an email carries: a calendar entry when the context has one (lessons created, moved or cancelled)."""
+    entry = context.get("ics")
+    if not entry:
+        return []
+    ics = to_ics(CalendarEntry(uid=entry["uid"], start=datetime.fromisoformat(entry["start"]),
+                               end=datetime.fromisoformat(entry["end"]), summary=entry["summary"],
+                               location=entry.get("location", ""), sequence=int(entry.get("sequence", 0)),
+                               cancelled=bool(entry.get("cancelled"))), now)
+    method = "CANCEL" if entry.get("cancelled") else "REQUEST"
+    return [("lesson.ics", f"text/calendar; method={method}", ics.encode())]
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -55,6 +69,7 @@ def deliver_due(now: datetime, limit: int = 100) -> int:
             else:
                 subject, text, html = render_email(message.template, message.context)
                 mail.send(to=message.to_address, subject=subject, text=text, html=html,
+                          attachments=attachments_for(message.context, now),
                           bcc=[a for a in message.bcc.split(",") if a])
         except Exception as exc:  # SMTP or push service down, DNS, template data: keep the message and try later
             give_up = message.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]
