@@ -46,6 +46,17 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
                 "Transfer settled tutor payouts (SendPendingPayouts)"),
     PeriodicJob("periodic-deliver-outbox", "webapp.jobs.deliver_outbox", "* * * * *",
                 "Deliver due emails from the outbox"),
+    # Seed 004. The daily ones also run every 15 minutes and act from 10:00 (UTC, or the tutor's zone) on, once a
+    # day by their dedupe keys: a cron "0 10 * * *" would mean 10:00 in the machine's zone, and one missed run
+    # would lose the day. "*/15" fires at the same instants in every zone whose offset is whole quarter-hours.
+    PeriodicJob("periodic-check-lesson-status", "webapp.jobs.check_lesson_status", "*/15 * * * *",
+                "Cancel reschedule proposals nobody answered in time (CheckLessonStatus)"),
+    PeriodicJob("periodic-lesson-reminders", "webapp.jobs.send_lesson_reminders", "*/15 * * * *",
+                "Reminders 24 h and 2 h before each lesson (SendLessonReminderPushNotification)"),
+    PeriodicJob("periodic-summary-note-reminders", "webapp.jobs.send_summary_note_reminders", "*/15 * * * *",
+                "From 10:00 tutor time: notes for yesterday's lessons (SendSummaryNoteNotification)"),
+    PeriodicJob("periodic-review-requests", "webapp.jobs.send_review_requests", "*/15 * * * *",
+                "From 10:00 UTC: review requests for yesterday's lessons (SendReviewTutorNotification)"),
 )
 # Scheduled jobs whose id has this prefix but are no longer in the table get removed at start-up.
 PERIODIC_PREFIX = "periodic-"  # (RQ job ids allow only letters, digits, "_" and "-")
@@ -98,7 +109,7 @@ def register_periodic_jobs(scheduler: Scheduler) -> list[str]:
         if existing is not None and _matches(existing, spec):
             continue  # unchanged: keep its next run time
         scheduler.cancel(spec.id)
-        common = dict(id=spec.id, queue_name=spec.queue, timeout=spec.timeout, description=spec.description)
+        common = {"id": spec.id, "queue_name": spec.queue, "timeout": spec.timeout, "description": spec.description}
         if isinstance(spec.every, str):
             scheduler.cron(spec.every, spec.func, **common)
         else:

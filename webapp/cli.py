@@ -6,13 +6,14 @@ from flask import Flask
 from sqlalchemy import select
 
 from .extensions import db
-from .models import ExamBoard, Level, Subject, User
+from .models import ExamBoard, Level, Subject, TutorRatingCriteria, User
 
 DEMO_PASSWORD = "lessonbook-demo"
 SUBJECTS = ["Mathematics", "English", "Physics", "Chemistry", "Biology", "French", "Spanish", "Computer Science",
             "Piano"]
 LEVELS = ["Primary", "KS3", "GCSE", "A-Level", "IB", "University", "Adult"]
 EXAM_BOARDS = ["AQA", "Edexcel", "OCR", "WJEC", "Cambridge International"]
+RATING_CRITERIA = ["Subject knowledge", "Clear explanations", "Punctuality", "Encouragement"]
 # name, email, zone, headline, base (lat, lon) or None, [(subject, level, rate_minor, currency, online, in_person)],
 # weekly windows as (weekdays, "HH:MM", "HH:MM")
 TUTORS = [
@@ -47,6 +48,8 @@ def seed_demo() -> list[tuple[str, str, str]]:
         db.session.add(Level(name=name, rank=rank))
     for name in EXAM_BOARDS:
         db.session.add(ExamBoard(name=name))
+    for position, name in enumerate(RATING_CRITERIA):
+        db.session.add(TutorRatingCriteria(name=name, position=position, active=True))
     db.session.commit()
     subjects = {s.name: s.id for s in db.session.scalars(select(Subject))}
     levels = {lv.name: lv.id for lv in db.session.scalars(select(Level))}

@@ -1,31 +1,62 @@
 """RQ jobs: thin shells over services. They take ids or plain values, reload state, and are safe to run twice.
 
-The worker (`worker.py`) provides the app context; jobs never build an app.
+The worker (`worker.py`) provides the app context; jobs never build an app. Every periodic job takes an optional
+`now` (ISO 8601 with an offset) so a missed run can be replayed "as of" a time; by default it is the clock.
 """
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from .services import bookings, outbox, payments, payouts
+from .services import bookings, outbox, payments, payouts, reminders, reschedules
 
 
-def expire_stale_holds() -> int:
+def _clock(now: str | None) -> datetime:
+    """The given instant (aware ISO 8601), else the current time."""
+    if now is None:
+        return datetime.now(UTC)
+    at = datetime.fromisoformat(now)
+    if at.tzinfo is None:
+        raise ValueError(f"`now` needs a UTC offset: {now!r}")
+    return at.astimezone(UTC)
+
+
+def expire_stale_holds(now: str | None = None) -> int:
     """Release unpaid holds past their time, close their Checkout Sessions and give reserved coupons back."""
-    expired = bookings.expire_stale_holds(now=datetime.now(UTC))
+    expired = bookings.expire_stale_holds(now=_clock(now))
     payments.expire_open_checkouts(expired)
     return len(expired)
 
 
-def expire_unapproved_bookings() -> int:
+def expire_unapproved_bookings(now: str | None = None) -> int:
     """Release card authorizations the tutor did not approve in time."""
-    return payments.expire_unapproved(now=datetime.now(UTC))
+    return payments.expire_unapproved(now=_clock(now))
 
 
-def send_pending_payouts() -> int:
+def send_pending_payouts(now: str | None = None) -> int:
     """Transfer settled tutor payouts, once each, and tell the internal team."""
-    return payouts.send_pending_payouts(now=datetime.now(UTC))
+    return payouts.send_pending_payouts(now=_clock(now))
 
 
-def deliver_outbox() -> int:
+def deliver_outbox(now: str | None = None) -> int:
     """Send due emails from the outbox (retrying with backoff when SMTP is down)."""
-    return outbox.deliver_due(now=datetime.now(UTC))
+    return outbox.deliver_due(now=_clock(now))
+
+
+def check_lesson_status(now: str | None = None) -> int:
+    """CheckLessonStatus: cancel reschedule proposals nobody answered in time (or whose proposed time has passed)."""
+    return reschedules.expire_unanswered(now=_clock(now))
+
+
+def send_lesson_reminders(now: str | None = None) -> int:
+    """SendLessonReminderPushNotification: push and in-app reminders 24 h and 2 h before each lesson, once each."""
+    return reminders.send_lesson_reminders(now=_clock(now))
+
+
+def send_summary_note_reminders(now: str | None = None) -> int:
+    """SendSummaryNoteNotification: from 10:00 in each tutor's zone, nudge them about yesterday's lessons without notes."""
+    return reminders.send_summary_note_reminders(now=_clock(now))
+
+
+def send_review_requests(now: str | None = None) -> int:
+    """SendReviewTutorNotification: from 10:00 UTC, ask yesterday's reviewers to review the tutor, once per pair a day."""
+    return reminders.send_review_requests(now=_clock(now))

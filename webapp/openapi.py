@@ -181,6 +181,32 @@ def _schemas() -> dict[str, Schema]:
             "kind": {"type": "string", "enum": ["release", "refund", "closed"]},
             "refund_minor": {"type": "integer", "minimum": 0}, "currency": _CURRENCY, "explanation": _STR,
         }),
+        "NoteAttachment": _obj({
+            "id": _ID, "name": {"type": "string", "description": "The file name as uploaded (a label only)."},
+            "content_type": {"type": "string", "enum": [
+                "application/pdf", "image/png", "image/jpeg", "text/plain",
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document"]},
+            "size_bytes": {"type": "integer", "minimum": 1},
+            "url": {"type": "string", "format": "uri",
+                    "description": "Download (the lesson's participants only; served as an attachment)."},
+        }),
+        "SummaryNote": _obj({
+            "id": _ID, "lesson_id": _ID, "tutor_id": _ID, "body": _STR, "created_at": _DATETIME,
+            "updated_at": _DATETIME, "attachments": {"type": "array", "items": _ref("NoteAttachment")},
+        }),
+        "NoteInput": _obj({
+            "lesson_id": _ID, "body": {"type": "string", "minLength": 1, "maxLength": 10000},
+            "remove_attachment_ids": {"type": "array", "items": _ID,
+                                      "description": "Attachments to drop when editing."},
+        }, required=["lesson_id", "body"]),
+        "NoteUpload": _obj({
+            "lesson_id": _ID, "body": {"type": "string", "minLength": 1, "maxLength": 10000},
+            "attachments": {"type": "array", "maxItems": 5, "items": {"type": "string", "format": "binary"},
+                            "description": "PDF, PNG, JPEG, plain text or DOCX files, each at most "
+                                           "MAX_ATTACHMENT_BYTES (10 MB by default); the content must match the "
+                                           "name's extension."},
+            "remove_attachment_ids": {"type": "array", "items": _ID},
+        }, required=["lesson_id", "body"]),
     }
 
 
@@ -350,6 +376,28 @@ def _paths() -> dict[str, dict]:
             {"200": _ok("The booking.", _ref("Booking")), "401": _ANON,
              "404": _error("No such booking, or not one of yours (the two look the same).")},
             secured=True, parameters=[_path_id("booking_id")])},
+        "/api/v1/notes": {"post": _operation(
+            "saveSummaryNote",
+            "Write or edit the summary note of a lesson you taught, once it has taken place (finished, not "
+            "cancelled, paid). Writing it tells the student, or the parent for a child, by email and push, once; "
+            "edits do not tell again. Send JSON, or multipart/form-data to attach files.",
+            {"201": _ok("The note was written.", _ref("SummaryNote")),
+             "200": _ok("The note was edited.", _ref("SummaryNote")),
+             "400": _MALFORMED, "401": _ANON,
+             "403": _error("You may see the lesson but did not teach it."),
+             "404": _error("No such lesson, or not one of yours."),
+             "409": _error("The note was saved from elsewhere at the same moment."),
+             "413": _error("The request is larger than the server accepts."),
+             "422": _error("The lesson has not taken place, the note is empty or too long, or a file was refused "
+                           "(type, size, or content not matching its extension); `error.fields` says which.")},
+            secured=True,
+            requestBody={"required": True, "content": {JSON: {"schema": _ref("NoteInput")},
+                                                       "multipart/form-data": {"schema": _ref("NoteUpload")}}})},
+        "/api/v1/notes/{lesson_id}": {"get": _operation(
+            "getSummaryNote", "The summary note of a lesson you may see.",
+            {"200": _ok("The note.", _ref("SummaryNote")), "401": _ANON,
+             "404": _error("No such lesson of yours, or no note written yet.")},
+            secured=True, parameters=[_path_id("lesson_id")])},
     }
 
 

@@ -195,6 +195,36 @@ def test_real_responses_match_the_documented_schemas(client, document, stripe_wo
                                                                  json={"note": "Clash"}), 200)
     check("/api/bookings/{booking_id}/cancel", "put", client.put(f"/api/bookings/{bid}/cancel", headers=student), 404)
 
+    # Summary notes on a lesson that has taken place (files go to a throwaway directory).
+    import io
+    import tempfile
+    app, uploads_before = client.application, client.application.config["UPLOAD_DIR"]
+    with tempfile.TemporaryDirectory() as upload_dir:
+        app.config["UPLOAD_DIR"] = upload_dir
+        try:
+            lesson = factories.finished_lesson(tutor, for_child=kid)
+            note = {"lesson_id": lesson.id, "body": "Fractions, then decimals."}
+            check("/api/v1/notes", "post", client.post("/api/v1/notes", json=note, headers=as_tutor), 201)
+            check("/api/v1/notes", "post", client.post("/api/v1/notes", headers=as_tutor,
+                                                       content_type="multipart/form-data", data={
+                "lesson_id": str(lesson.id), "body": "Fractions and decimals.",
+                "attachments": [(io.BytesIO(b"%PDF-1.4\n%%EOF\n"), "sheet.pdf")]}), 200)
+            check("/api/v1/notes", "post", client.post("/api/v1/notes", json=note, headers=parent), 403)
+            check("/api/v1/notes", "post", client.post("/api/v1/notes", json={**note, "lesson_id": 999999},
+                                                       headers=as_tutor), 404)
+            check("/api/v1/notes", "post", client.post("/api/v1/notes", json={**note, "body": ""},
+                                                       headers=as_tutor), 422)
+            check("/api/v1/notes", "post", client.post("/api/v1/notes", data="{", content_type=JSON,
+                                                       headers=as_tutor), 400)
+            check("/api/v1/notes", "post", client.post("/api/v1/notes", json=note), 401)
+            read = check("/api/v1/notes/{lesson_id}", "get", client.get(f"/api/v1/notes/{lesson.id}",
+                                                                         headers=parent), 200)
+            assert [a["name"] for a in read["attachments"]] == ["sheet.pdf"]
+            check("/api/v1/notes/{lesson_id}", "get", client.get(f"/api/v1/notes/{lesson.id}", headers=student), 404)
+            check("/api/v1/notes/{lesson_id}", "get", client.get(f"/api/v1/notes/{lesson.id}"), 401)
+        finally:
+            app.config["UPLOAD_DIR"] = uploads_before
+
     unchecked = {(path, method) for path, item in document["paths"].items() for method in item} - {
         (path, method) for path, method, _ in check.seen}
     assert unchecked == set()

@@ -1,4 +1,25 @@
-"""(being built)"""
-from flask import Blueprint
+"""Admin page for the background jobs: queues, workers, periodic jobs and failures (with a requeue button)."""
+from __future__ import annotations
 
-bp = Blueprint("admin_jobs", __name__)
+from flask import Blueprint, url_for
+
+from ..models import Role
+from ..services import job_monitor
+from .common import perform, render, role_required
+
+bp = Blueprint("admin_jobs", __name__, url_prefix="/admin/jobs")
+
+
+@bp.get("/")
+@role_required(Role.ADMIN)
+def index():
+    """Queue counts, live workers and schedulers, the periodic jobs with their next run, and recent failures."""
+    return render("admin/jobs.html", overview=job_monitor.overview())
+
+
+@bp.post("/failed/<queue_name>/<job_id>/requeue")
+@role_required(Role.ADMIN)
+def requeue(queue_name: str, job_id: str):
+    """Put a failed job back on its queue."""
+    return perform(lambda: job_monitor.requeue_failed(queue_name, job_id), f"Job {job_id} is queued again.",
+                   url_for("admin_jobs.index"))

@@ -366,3 +366,48 @@ def cancel_booking(booking_id: int):
     data = _json_body() if request.get_data(cache=True).strip() else {}
     booking = cancellations.cancel_booking(user, booking_id, _text(data, "note") or "", now_utc())
     return jsonify(booking_json(bookings.get_booking(user, booking.id), now_utc()))
+
+
+# --- summary notes --------------------------------------------------------------------------------
+
+def note_json(note) -> dict:
+    return {"id": note.id, "lesson_id": note.lesson_id, "tutor_id": note.tutor_id, "body": note.body,
+            "created_at": note.created_at.isoformat(), "updated_at": note.updated_at.isoformat(),
+            "attachments": [{"id": a.id, "name": a.original_name, "content_type": a.content_type,
+                             "size_bytes": a.size_bytes,
+                             "url": url_for("notes.attachment", attachment_id=a.id, _external=True)}
+                            for a in note.attachments]}
+
+
+@bp.post("/v1/notes")
+def save_note():
+    """Write (201) or edit (200) a finished lesson's summary note, as JSON or multipart with `attachments` files."""
+    from ..services import notes
+    user = _user()
+    if request.mimetype == "multipart/form-data":
+        data, files = request.form, request.files.getlist("attachments")
+        remove = request.form.getlist("remove_attachment_ids")
+    else:
+        data, files = _json_body(), []
+        remove = data.get("remove_attachment_ids") or []
+        if not isinstance(remove, list):
+            raise ValidationError("remove_attachment_ids must be a list of ids.",
+                                  {"remove_attachment_ids": "A list of ids."})
+    lesson_id = params.required_int(data, "lesson_id", "lesson_id")
+    remove_ids = [params.required_int({"id": i}, "id", "remove_attachment_ids") for i in remove]
+    body = data.get("body")
+    if body is not None and not isinstance(body, str):
+        raise ValidationError("body must be a string.", {"body": "Must be a string."})
+    note, created = notes.save_note(user, lesson_id, body, files, now_utc(), remove_ids)
+    return jsonify(note_json(note)), 201 if created else 200
+
+
+@bp.get("/v1/notes/<id:lesson_id>")
+def get_note(lesson_id: int):
+    """A lesson's summary note, for anyone who may see the lesson (404 until one is written)."""
+    from ..services import notes
+    from ..services.errors import NotFound
+    note = notes.view_note(_user(), lesson_id, now_utc()).note
+    if note is None:
+        raise NotFound("No summary note has been written for this lesson yet.")
+    return jsonify(note_json(note))

@@ -1,4 +1,47 @@
-"""(being built)"""
-from flask import Blueprint
+"""Summary notes: the tutor writes them after a lesson; the lesson's participants read them and download files."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, request, send_file, url_for
+from flask_login import current_user, login_required
+
+from ..adapters.uploads import ACCEPT, ALLOWED_WORDS
+from ..services import notes
+from ..services.errors import ValidationError
+from .common import now_utc, render
 
 bp = Blueprint("notes", __name__)
+
+
+@bp.route("/lessons/<id:lesson_id>/notes", methods=["GET", "POST"])
+@login_required
+def page(lesson_id: int):
+    """Read a lesson's summary note; its tutor writes or edits it here (multipart, with attachments)."""
+    now = now_utc()
+    error, fields = None, {}
+    if request.method == "POST":
+        removing = [int(i) for i in request.form.getlist("remove") if i.isdigit()]
+        try:
+            _, created = notes.save_note(current_user, lesson_id, request.form.get("body"),
+                                         request.files.getlist("attachments"), now, removing)
+        except ValidationError as exc:
+            error, fields = exc.message, exc.fields
+        else:
+            flash("Notes sent to the student." if created else "Notes updated.", "success")
+            return redirect(url_for("notes.page", lesson_id=lesson_id), code=303)
+    view = notes.view_note(current_user, lesson_id, now)
+    draft = request.form.get("body") if request.method == "POST" else (view.note.body if view.note else "")
+    return render("notes/page.html", view=view, lesson=view.lesson, note=view.note, draft=draft, error=error,
+                  fields=fields, accept=ACCEPT, allowed=ALLOWED_WORDS, status=422 if error else 200)
+
+
+@bp.get("/notes/attachments/<id:attachment_id>")
+@login_required
+def attachment(attachment_id: int):
+    """Download a note's file: the lesson's participants only, always as an attachment, never sniffed."""
+    row, path = notes.get_attachment(current_user, attachment_id)
+    response = send_file(path, mimetype=row.content_type, as_attachment=True, download_name=row.original_name,
+                         conditional=True, max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

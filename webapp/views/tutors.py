@@ -7,7 +7,7 @@ from flask import Blueprint, request
 from flask_login import current_user
 
 from ..domain.availability import slots_by_local_date
-from ..services import availability, catalogue
+from ..services import availability, catalogue, reviews
 from ..services.catalogue import TutorFilters
 from ..services.errors import ValidationError
 from . import params
@@ -45,7 +45,8 @@ def profile(tutor_id: int):
     tutor = catalogue.get_tutor(tutor_id)
     teaches = catalogue.tutor_teaches(tutor.id)
     picker = _picker_context(tutor, teaches, request.args)
-    return render("tutors/profile.html", tutor=tutor, teaches=teaches, **picker)
+    summary = reviews.review_summary(tutor.id, now_utc())
+    return render("tutors/profile.html", tutor=tutor, teaches=teaches, review_summary=summary, **picker)
 
 
 @bp.get("/tutors/<id:tutor_id>/slots")

@@ -1,0 +1,125 @@
+"""What the background machinery is doing, for the admin jobs page: queues, workers, schedulers, periodic jobs and
+failed jobs (with their tracebacks), and putting a failed job back on its queue."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from rq import Worker
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.serializers import JSONSerializer
+from rq_scheduler import Scheduler
+
+from ..adapters.queue import QUEUE_NAMES, JSONJob, get_redis, make_queue
+from .errors import NotFound
+
+FAILED_SHOWN = 50  # newest failed jobs listed per queue
+ERROR_CHARS = 4000  # the end of a traceback is the part that says what went wrong
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    name: str
+    queued: int
+    running: int
+    failed: int
+    finished: int
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    name: str
+    state: str
+    queues: list[str]
+    current_job: str | None
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    id: str
+    func: str
+    every: str  # the cron string, or "every N s"
+    next_run: datetime | None
+    description: str
+    queue: str
+
+
+@dataclass(frozen=True)
+class FailedJob:
+    queue: str
+    id: str
+    func: str
+    arguments: str
+    ended_at: datetime | None
+    error: str
+
+
+@dataclass(frozen=True)
+class Overview:
+    queues: list[QueueStats]
+    workers: list[WorkerInfo]
+    schedulers_running: int
+    periodic: list[PeriodicJob]
+    failed: list[FailedJob]
+
+
+def _aware(dt: datetime | None) -> datetime | None:
+    """RQ and rq-scheduler hand back naive UTC in places."""
+    return dt.replace(tzinfo=UTC) if dt is not None and dt.tzinfo is None else dt
+
+
+def _every(job) -> str:
+    meta = job.meta or {}
+    if meta.get("cron_string"):
+        return meta["cron_string"]
+    return f"every {meta['interval']} s" if meta.get("interval") else "once"
+
+
+def _error(job) -> str:
+    result = job.latest_result()
+    text = (result.exc_string if result is not None and result.exc_string else "") or "(no traceback stored)"
+    return text[-ERROR_CHARS:]
+
+
+def _arguments(job) -> str:
+    try:
+        parts = [repr(a) for a in job.args] + [f"{k}={v!r}" for k, v in job.kwargs.items()]
+    except Exception:  # noqa: BLE001 — a job whose data cannot be read is still listed
+        return "(unreadable)"
+    return ", ".join(parts)
+
+
+def overview() -> Overview:
+    """Counts per queue, live workers and schedulers, the periodic jobs with their next run, recent failures."""
+    connection = get_redis()
+    queues, failed = [], []
+    for name in QUEUE_NAMES:
+        queue = make_queue(name, connection)
+        registry = queue.failed_job_registry
+        queues.append(QueueStats(name, queue.count, queue.started_job_registry.count, registry.count,
+                                 queue.finished_job_registry.count))
+        ids = registry.get_job_ids(0, FAILED_SHOWN - 1, desc=True)
+        for job in JSONJob.fetch_many(ids, connection=connection, serializer=JSONSerializer):
+            if job is not None:
+                failed.append(FailedJob(name, job.id, job.func_name, _arguments(job), _aware(job.ended_at),
+                                        _error(job)))
+    workers = [WorkerInfo(w.name, str(w.get_state()), w.queue_names(), w.get_current_job_id())
+               for w in Worker.all(connection=connection)]
+    schedulers = sum(1 for key in connection.scan_iter(f"{Scheduler.redis_scheduler_namespace_prefix}*")
+                     if not connection.hexists(key, "death"))
+    scheduler = Scheduler(connection=connection, job_class=JSONJob)
+    periodic = [PeriodicJob(job.id, job.func_name, _every(job), _aware(at), job.description or "", job.origin)
+                for job, at in scheduler.get_jobs(with_times=True)]
+    failed.sort(key=lambda f: f.ended_at or datetime.min.replace(tzinfo=UTC), reverse=True)
+    return Overview(queues, workers, schedulers, periodic, failed)
+
+
+def requeue_failed(queue_name: str, job_id: str) -> None:
+    """Put one failed job back at the end of its queue (a worker runs it again; jobs are safe to run twice)."""
+    if queue_name not in QUEUE_NAMES:
+        raise NotFound("There is no such queue.")
+    registry = make_queue(queue_name, get_redis()).failed_job_registry
+    try:
+        registry.requeue(job_id)
+    except (InvalidJobOperation, NoSuchJobError) as exc:
+        raise NotFound("That job is not among the failed jobs any more.") from exc
