@@ -177,6 +177,19 @@ def _schemas() -> dict[str, Schema]:
                 "processing", "succeeded", "canceled", "requires_action", "requires_capture",
                 "requires_payment_method", "requires_confirmation"]}),
         }),
+        "Lesson": _obj({
+            "id": _ID, "state": {"type": "string", "enum": ["ACTIVE", "RESCHEDULE", "CANCELLED"]},
+            "start": _DATETIME, "finish": _DATETIME, "duration_minutes": {"type": "integer"},
+            "suggested_start": _nullable(_DATETIME), "suggested_finish": _nullable(_DATETIME),
+            "reschedule_deadline": _nullable(_DATETIME), "reschedule_version": {"type": "integer", "minimum": 0},
+            "proposed_by": _nullable(_ID),
+        }),
+        "RescheduleInput": _obj({"suggested_start": {**_DATETIME, "description": "With an offset or Z."},
+                                 "suggested_finish": {**_DATETIME, "description": "Optional: start + the lesson's "
+                                                                                  "length."}},
+                                required=["suggested_start"]),
+        "RescheduleAnswer": _obj({"accept": {"type": "boolean"},
+                                  "version": {"type": "integer", "description": "The proposal's reschedule_version."}}),
         "CancellationPreview": _obj({
             "kind": {"type": "string", "enum": ["release", "refund", "closed"]},
             "refund_minor": {"type": "integer", "minimum": 0}, "currency": _CURRENCY, "explanation": _STR,
@@ -376,6 +389,23 @@ def _paths() -> dict[str, dict]:
             {"200": _ok("The booking.", _ref("Booking")), "401": _ANON,
              "404": _error("No such booking, or not one of yours (the two look the same).")},
             secured=True, parameters=[_path_id("booking_id")])},
+        "/api/lessons/{lesson_id}/edit": {"put": _operation(
+            "proposeReschedule",
+            "Propose a new time for a paid lesson: at least 72 hours before its start, a free slot for the tutor and "
+            "the student, the same length. The lesson becomes RESCHEDULE and the other side has 24 hours to answer.",
+            {"200": _ok("The lesson with the proposal.", _ref("Lesson")), "400": _MALFORMED, "401": _ANON,
+             "403": _error("Only the tutor or the student's side may reschedule."),
+             "404": _error("No such lesson, or not one of yours."),
+             "409": _error("A proposal is already waiting, or the lesson is not paid and active."),
+             "422": _INVALID},
+            secured=True, parameters=[_path_id("lesson_id")], requestBody=_body(_ref("RescheduleInput")))},
+        "/api/lessons/{lesson_id}/reschedule/respond": {"post": _operation(
+            "respondReschedule", "Accept (the lesson moves) or decline (it is cancelled with the policy refund).",
+            {"200": _ok("The lesson after the answer.", _ref("Lesson")), "400": _MALFORMED, "401": _ANON,
+             "403": _error("You proposed it, or you are not in the lesson."),
+             "404": _error("No such lesson, or not one of yours."),
+             "409": _error("The proposal was answered, withdrawn, replaced or has expired."), "422": _INVALID},
+            secured=True, parameters=[_path_id("lesson_id")], requestBody=_body(_ref("RescheduleAnswer")))},
         "/api/v1/notes": {"post": _operation(
             "saveSummaryNote",
             "Write or edit the summary note of a lesson you taught, once it has taken place (finished, not "

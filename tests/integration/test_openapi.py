@@ -16,6 +16,8 @@ from webapp.services import accounts
 JSON = "application/json"
 DAY = datetime.now(UTC).date() + timedelta(days=7)
 START = datetime(DAY.year, DAY.month, DAY.day, 10, tzinfo=UTC).isoformat()
+LATER = datetime(DAY.year, DAY.month, DAY.day, 14, tzinfo=UTC).isoformat()
+LATER_PLUS_2H = datetime(DAY.year, DAY.month, DAY.day, 16, tzinfo=UTC).isoformat()
 
 
 @pytest.fixture
@@ -224,6 +226,47 @@ def test_real_responses_match_the_documented_schemas(client, document, stripe_wo
             check("/api/v1/notes/{lesson_id}", "get", client.get(f"/api/v1/notes/{lesson.id}"), 401)
         finally:
             app.config["UPLOAD_DIR"] = uploads_before
+
+    # Rescheduling a paid lesson: the student's side proposes, the tutor answers.
+    from webapp.extensions import db
+    from webapp.models import Booking
+    from webapp.services import payments
+    online = {"tutor_id": tutor.id, "teach_id": teach.id, "start": START, "duration": 60}
+    moved = check("/api/bookings", "post", client.post("/api/bookings", json={**online, "child_id": kid.id,
+                                                                               "start": LATER}, headers=parent), 201)
+    client.post("/api/payments/pay", headers=parent, json={"booking_id": moved["id"], "payment_method": "pm_card_visa"})
+    stripe_world.receiver.wait_for("payment_intent.amount_capturable_updated",
+                                   metadata={"booking_id": str(moved["id"])})
+    stripe_world.deliver(client)
+    db.session.rollback()
+    payments.approve(tutor, moved["id"], datetime.now(UTC))
+    lesson_id = db.session.get(Booking, moved["id"]).lesson_id
+    proposal = {"suggested_start": LATER_PLUS_2H}
+    edit = f"/api/lessons/{lesson_id}/edit"
+    check("/api/lessons/{lesson_id}/edit", "put", client.put(edit, json={"suggested_start": "soon"}, headers=parent),
+          422)
+    check("/api/lessons/{lesson_id}/edit", "put", client.put(edit, json=proposal, headers=student), 404)
+    check("/api/lessons/{lesson_id}/edit", "put", client.put(edit, json=proposal), 401)
+    check("/api/lessons/{lesson_id}/edit", "put", client.put(edit, data="{", content_type=JSON, headers=parent), 400)
+    proposed = check("/api/lessons/{lesson_id}/edit", "put", client.put(edit, json=proposal, headers=parent), 200)
+    assert proposed["state"] == "RESCHEDULE"
+    check("/api/lessons/{lesson_id}/edit", "put", client.put(edit, json=proposal, headers=parent), 409)
+    respond = f"/api/lessons/{lesson_id}/reschedule/respond"
+    answer = {"accept": True, "version": proposed["reschedule_version"]}
+    check("/api/lessons/{lesson_id}/reschedule/respond", "post", client.post(respond, json=answer, headers=parent),
+          403)
+    check("/api/lessons/{lesson_id}/reschedule/respond", "post", client.post(respond, json={"accept": "yes"},
+                                                                            headers=as_tutor), 422)
+    check("/api/lessons/{lesson_id}/reschedule/respond", "post", client.post(respond, json=answer, headers=student),
+          404)
+    check("/api/lessons/{lesson_id}/reschedule/respond", "post", client.post(respond, json=answer), 401)
+    check("/api/lessons/{lesson_id}/reschedule/respond", "post", client.post(respond, data="[", content_type=JSON,
+                                                                            headers=as_tutor), 400)
+    accepted = check("/api/lessons/{lesson_id}/reschedule/respond", "post",
+                     client.post(respond, json=answer, headers=as_tutor), 200)
+    assert accepted["state"] == "ACTIVE" and accepted["start"].startswith(LATER_PLUS_2H[:16])
+    check("/api/lessons/{lesson_id}/reschedule/respond", "post", client.post(respond, json=answer, headers=as_tutor),
+          409)
 
     unchecked = {(path, method) for path, item in document["paths"].items() for method in item} - {
         (path, method) for path, method, _ in check.seen}

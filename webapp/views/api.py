@@ -411,3 +411,39 @@ def get_note(lesson_id: int):
     if note is None:
         raise NotFound("No summary note has been written for this lesson yet.")
     return jsonify(note_json(note))
+
+
+# --- rescheduling ---------------------------------------------------------------------------------
+
+def lesson_json(lesson: Lesson) -> dict:
+    return {"id": lesson.id, "state": lesson.state, "start": lesson.start_at.isoformat(),
+            "finish": lesson.finish_at.isoformat(), "duration_minutes": lesson.duration_minutes,
+            "suggested_start": lesson.suggested_start_at.isoformat() if lesson.suggested_start_at else None,
+            "suggested_finish": lesson.suggested_finish_at.isoformat() if lesson.suggested_finish_at else None,
+            "reschedule_deadline": lesson.reschedule_deadline.isoformat() if lesson.reschedule_deadline else None,
+            "reschedule_version": lesson.reschedule_version or 0, "proposed_by": lesson.reschedule_by_id}
+
+
+@bp.put("/lessons/<id:lesson_id>/edit")
+def propose_reschedule(lesson_id: int):
+    """Propose a new time (seed 004): 72 h+ before the original start, a free slot for tutor and student."""
+    from ..services import reschedules
+    user = _user()
+    data = _json_body()
+    start = params.parse_instant(data.get("suggested_start"), "suggested_start")
+    finish = params.parse_instant(data["suggested_finish"], "suggested_finish") if data.get("suggested_finish") \
+        else None
+    return jsonify(lesson_json(reschedules.propose(user, lesson_id, start, finish, now_utc())))
+
+
+@bp.post("/lessons/<id:lesson_id>/reschedule/respond")
+def respond_reschedule(lesson_id: int):
+    """Accept (the lesson moves) or decline (it is cancelled with the policy refund) the standing proposal."""
+    from ..services import reschedules
+    user = _user()
+    data = _json_body()
+    accept = data.get("accept")
+    if not isinstance(accept, bool):
+        raise ValidationError("accept must be true or false.", {"accept": "true or false."})
+    version = params.required_int(data, "version", "version")
+    return jsonify(lesson_json(reschedules.respond(user, lesson_id, version, accept, now_utc())))
