@@ -20,9 +20,13 @@ _MESSAGES = {
 }
 
 
+# Paths called by scripts (mobile clients, Stripe, the push script) answer errors in the API's JSON shape.
+JSON_PATHS = ("/api/", "/stripe/", "/push/")
+
+
 def wants_json() -> bool:
     """API paths and JSON clients get JSON errors."""
-    return request.path.startswith(("/api/", "/stripe/")) or request.accept_mimetypes.best == "application/json"
+    return request.path.startswith(JSON_PATHS) or request.accept_mimetypes.best == "application/json"
 
 
 def error_response(status: int, message: str, fields: dict | None = None):

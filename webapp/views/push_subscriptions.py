@@ -1,10 +1,7 @@
 """Web Push for the browser: the service worker script, the VAPID public key, subscribe and unsubscribe (JSON)."""
 from flask import Blueprint, abort, current_app, jsonify, request, send_from_directory
 from flask_login import current_user
-from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
 
-from ..errors import _MESSAGES
 from ..services import push_subscriptions
 from ..services.errors import ServiceError, ValidationError
 
@@ -60,25 +57,3 @@ def _json_body() -> dict:
     return data
 
 
-# Scripts call these endpoints, so every error is JSON in the API's shape, whatever the Accept header says.
-def _json_error(status: int, message: str, fields: dict | None = None):
-    body = {"error": {"status": status, "message": message}}
-    if fields:
-        body["error"]["fields"] = fields
-    return jsonify(body), status
-
-
-@bp.errorhandler(ServiceError)
-def _service_error(exc: ServiceError):
-    return _json_error(exc.status, exc.message, exc.fields)
-
-
-@bp.errorhandler(CSRFError)
-def _csrf_error(exc: CSRFError):
-    return _json_error(400, "Your session form token is missing or expired. Reload the page and try again.")
-
-
-@bp.errorhandler(HTTPException)
-def _http_error(exc: HTTPException):
-    status = exc.code or 500
-    return _json_error(status, _MESSAGES.get(status, exc.description or "Request failed."))
