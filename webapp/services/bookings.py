@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -151,7 +151,8 @@ def _expire_holds_for_tutor(tutor_id: int, now: datetime) -> None:
 def _expire(booking: Booking, now: datetime) -> None:
     booking.state = next_booking_state(booking.state, BookingState.EXPIRED)
     booking.updated_at = now
-    booking.lesson.state = next_lesson_state(booking.lesson.state, LessonState.CANCELLED)
+    if booking.lesson.state != LessonState.CANCELLED:
+        booking.lesson.state = next_lesson_state(booking.lesson.state, LessonState.CANCELLED)
 
 
 def expire_stale_holds(now: datetime) -> list[int]:
@@ -161,16 +162,12 @@ def expire_stale_holds(now: datetime) -> list[int]:
     db.session.commit()  # each update below then starts its own write transaction (no stale SQLite snapshot)
     expired: list[int] = []
     for booking_id in ids:
-        # Conditional update: only the run that still sees AWAITING_PAYMENT moves it.
-        moved = db.session.execute(update(Booking).where(
-            Booking.id == booking_id, Booking.state == BookingState.AWAITING_PAYMENT)
-            .values(state=next_booking_state(BookingState.AWAITING_PAYMENT, BookingState.EXPIRED), updated_at=now))
-        if moved.rowcount:
-            lesson_id = db.session.scalar(select(Booking.lesson_id).where(Booking.id == booking_id))
-            db.session.execute(update(Lesson).where(Lesson.id == lesson_id, Lesson.state != LessonState.CANCELLED)
-                               .values(state=LessonState.CANCELLED))
-            expired.append(booking_id)
-        db.session.commit()
+        with serialized_write() as session:
+            booking = session.get(Booking, booking_id)
+            # Re-checked inside the write: a concurrent run or a late payment may have moved it already.
+            if booking.state == BookingState.AWAITING_PAYMENT and booking.hold_expires_at <= now:
+                _expire(booking, now)
+                expired.append(booking_id)
     return expired
 
 
