@@ -1,0 +1,66 @@
+"""Money in minor units with one rounding rule, and the zone names and offsets users send."""
+from datetime import timedelta
+from fractions import Fraction
+
+import pytest
+
+from webapp.domain.money import Money, lesson_price, parse_major_amount, round_half_up
+from webapp.domain.timezones import TimeZoneError, parse_utc_offset, validate_zone, viewer_zone
+
+
+@pytest.mark.parametrize(("value", "rounded"), [(Fraction(5, 2), 3), (Fraction(-5, 2), -3), (Fraction(7, 3), 2),
+                                                (Fraction(8, 3), 3), (Fraction(0), 0)])
+def test_halves_round_away_from_zero(value, rounded):
+    assert round_half_up(value) == rounded
+
+
+def test_a_lesson_costs_the_hourly_rate_times_its_minutes_rounded_once():
+    assert lesson_price(4000, "GBP", 60).lesson_price == Money(4000, "GBP")
+    assert lesson_price(4000, "GBP", 45).lesson_price.amount_minor == 3000
+    assert lesson_price(3333, "GBP", 45).lesson_price.amount_minor == 2500  # 2499.75 → 2500
+    assert lesson_price(1001, "JPY", 15).lesson_price.amount_minor == 250  # 250.25 → 250
+
+
+def test_money_refuses_floats_and_unknown_currencies_and_formats_in_words():
+    with pytest.raises(TypeError):
+        Money(10.5, "GBP")
+    with pytest.raises(ValueError):
+        Money(100, "XXX")
+    assert Money(123456, "GBP").format() == "£1,234.56" and Money(-5, "EUR").format() == "-€0.05"
+    assert Money(1500, "JPY").format() == "¥1,500"
+
+
+@pytest.mark.parametrize(("text", "minor"), [("42.50", 4250), ("42", 4200), ("£1,234.5", 123450), (" 0.07 ", 7)])
+def test_typed_amounts_become_exact_minor_units(text, minor):
+    assert parse_major_amount(text, "GBP") == minor
+
+
+@pytest.mark.parametrize("text", ["", "4.255", "abc", "1.2.3", "-5"])
+def test_typed_amounts_that_make_no_sense_are_refused(text):
+    with pytest.raises(ValueError):
+        parse_major_amount(text, "GBP")
+
+
+def test_zone_names_are_iana_names():
+    assert validate_zone(" Asia/Kathmandu ") == "Asia/Kathmandu"
+    for bad in ("Mars/Olympus", "", None, "A/" * 100, 42, "../../etc/passwd"):
+        with pytest.raises(TimeZoneError):
+            validate_zone(bad)
+
+
+@pytest.mark.parametrize(("text", "delta"), [("+05:30", timedelta(hours=5, minutes=30)), ("-0400", timedelta(hours=-4)),
+                                             ("UTC+1", timedelta(hours=1)), ("+05:45", timedelta(hours=5, minutes=45))])
+def test_utc_offsets_clients_send(text, delta):
+    assert parse_utc_offset(text).utcoffset(None) == delta
+
+
+@pytest.mark.parametrize("text", ["+15:00", "+05:10", "five", "", None])
+def test_offsets_that_no_place_uses_are_refused(text):
+    with pytest.raises(TimeZoneError):
+        parse_utc_offset(text)
+
+
+def test_an_iana_name_wins_over_an_offset_and_the_fallback():
+    assert viewer_zone("Asia/Kolkata", "+01:00", "UTC")[1] == "Asia/Kolkata"
+    assert viewer_zone(None, "+05:30", "UTC")[1] == "UTC+05:30"
+    assert viewer_zone(None, None, "Europe/London")[1] == "Europe/London"
