@@ -209,6 +209,13 @@ def list_bookings(user: User, now: datetime, when: str = "upcoming") -> list[Boo
     return list(db.session.scalars(query.limit(200)))
 
 
+def recent_bookings(admin: User, limit: int = 100) -> list[Booking]:
+    """The newest bookings on the platform (admins only)."""
+    if not admin.is_admin:
+        raise NotFound("We could not find that page.")
+    return list(db.session.scalars(_with_details(_visible_bookings(admin)).order_by(Booking.id.desc()).limit(limit)))
+
+
 def tutor_upcoming_lessons(tutor: User, now: datetime) -> list[Lesson]:
     """A tutor's lessons that have not finished and still matter (not cancelled, not a lapsed hold)."""
     query = availability.blocking_lessons_query(tutor.id, now, now + timedelta(days=366), now).options(

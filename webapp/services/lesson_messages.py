@@ -1,7 +1,6 @@
 """What lesson emails say: one context per recipient (their zone), calendar attachments, and the standard notices."""
 from __future__ import annotations
 
-from datetime import datetime
 
 from flask import current_app
 

@@ -17,7 +17,7 @@ from ..filters import local
 from ..models import Lesson, User
 from . import availability, cancellations, lesson_messages, signed_links
 from .bookings import LOCK_CHILD, LOCK_TUTOR, LOCK_USER
-from .errors import Conflict, Forbidden, ValidationError
+from .errors import Conflict, Forbidden, ServiceError, ValidationError
 from .lessons import get_lesson, is_tutor_of, other_side, student_side
 from .lessons import tutor_side as lessons_tutor
 from .notify import notify
@@ -211,3 +211,21 @@ def expire_unanswered(now: datetime) -> int:
             continue
         cancelled += 1
     return cancelled
+
+
+def read_link(action: str, token: str, now: datetime) -> tuple[User, Lesson, signed_links.LinkClaims]:
+    """Who a signed Accept/Decline link speaks for, and for which standing proposal; LinkError in words otherwise."""
+    purpose = {"accept": PURPOSE_ACCEPT, "decline": PURPOSE_DECLINE}.get(action)
+    if purpose is None:
+        raise signed_links.LinkError("This link is not valid.")
+    claims = signed_links.read_token(purpose, token, now)
+    try:
+        user = db.session.get(User, int(claims.data["user"]))
+        lesson = get_lesson(user, int(claims.data["lesson"])) if user else None
+    except (KeyError, TypeError, ValueError, ServiceError):
+        lesson = None
+    if lesson is None:
+        raise signed_links.LinkError("This link is not valid.")
+    if lesson.reschedule_version != claims.data.get("v") or lesson.suggested_start_at is None:
+        raise signed_links.LinkError("This proposal has already been answered or replaced.")
+    return user, lesson, claims

@@ -5,13 +5,10 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from ..domain.money import parse_major_amount
-from ..extensions import db
-from ..models import Booking, Lesson, Role
-from ..services import cancellations, offers
+from ..models import Role
+from ..services import bookings, cancellations, offers
 from ..services.errors import ServiceError
 from .common import now_utc, perform, render, role_required
 
@@ -22,10 +19,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 @role_required(Role.ADMIN)
 def index():
     """The admin overview: recent bookings with their money state."""
-    bookings = db.session.scalars(select(Booking).join(Lesson).options(
-        selectinload(Booking.lesson).selectinload(Lesson.tutor), selectinload(Booking.lesson).selectinload(Lesson.subject),
-        selectinload(Booking.booker)).order_by(Booking.id.desc()).limit(100))
-    return render("admin/index.html", bookings=list(bookings))
+    return render("admin/index.html", bookings=bookings.recent_bookings(current_user))
 
 
 @bp.route("/commissions", methods=["GET", "POST"])
@@ -112,8 +106,8 @@ def toggle_coupon(coupon_id: int):
 def refund(booking_id: int):
     """Refund any amount up to what remains on a booking."""
     try:
-        booking = db.session.get(Booking, booking_id)
-        amount = parse_major_amount(request.form.get("amount") or "", booking.currency if booking else "GBP")
+        booking = bookings.get_booking(current_user, booking_id)
+        amount = parse_major_amount(request.form.get("amount") or "", booking.currency)
         cancellations.admin_refund(current_user, booking_id, amount, request.form.get("reason", ""), now_utc())
         flash("Refund sent.", "success")
     except ValueError as exc:

@@ -8,15 +8,12 @@ from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from ..domain.availability import slots_by_local_date
-from ..extensions import db
-from ..models import User
 from ..services import availability, lessons, reschedules, signed_links
 from ..services.errors import ServiceError, ValidationError
 from . import params
 from .common import now_utc, render
 
 bp = Blueprint("lessons", __name__)
-ACTIONS = {"accept": reschedules.PURPOSE_ACCEPT, "decline": reschedules.PURPOSE_DECLINE}
 
 
 def _free_times(lesson, day, zone) -> list[datetime]:
@@ -101,20 +98,10 @@ def withdraw(lesson_id: int):
 def reschedule_link(action: str, token: str):
     """A signed Accept/Decline link from the email: GET only shows what it would do; POST does it."""
     now = now_utc()
-    purpose = ACTIONS.get(action)
     try:
-        if purpose is None:
-            raise signed_links.LinkError("This link is not valid.")
-        claims = signed_links.read_token(purpose, token, now)
-        user = db.session.get(User, int(claims.data["user"]))
-        if user is None:
-            raise signed_links.LinkError("This link is not valid.")
-        lesson = lessons.get_lesson(user, int(claims.data["lesson"]))
-        if lesson.reschedule_version != claims.data["v"] or lesson.suggested_start_at is None:
-            raise signed_links.LinkError("This proposal has already been answered or replaced.")
-    except (signed_links.LinkError, ServiceError, KeyError, TypeError, ValueError) as exc:
-        message = getattr(exc, "message", None) or "This link is not valid."
-        return render("lessons/link_refused.html", message=message, status=400)
+        user, lesson, claims = reschedules.read_link(action, token, now)
+    except signed_links.LinkError as exc:
+        return render("lessons/link_refused.html", message=exc.message, status=400)
     if request.method == "POST":
         try:
             reschedules.respond(user, lesson.id, claims.data["v"], action == "accept", now, link=claims)
