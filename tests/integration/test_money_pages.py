@@ -130,3 +130,22 @@ def test_tutor_connects_stripe_and_payouts_become_enabled(app, client, stripe_wo
     assert onboarding.status_code == 303 and "/tutor/payouts/return" in onboarding.headers["Location"]
     back = client.get("/tutor/payouts/return", follow_redirects=True).get_data(as_text=True)
     assert "Payouts are enabled" in back
+
+
+def test_admin_refunds_part_of_a_booking_from_its_page(app, client, stripe_world):
+    booking = authorize(stripe_world, client, book())
+    payments.approve(booking.lesson.tutor, booking.id, now())
+    login(client, factories.user("admin").email, factories.PASSWORD)
+    page = client.get(f"/bookings/{booking.id}").get_data(as_text=True)
+    assert "Refund amount (up to £40.00)" in page
+    too_much = client.post(f"/admin/bookings/{booking.id}/refund", data={"csrf_token": csrf_for(client),
+                                                                        "amount": "40.01"}, follow_redirects=True)
+    assert "Refund between £0.01 and £40.00" in too_much.get_data(as_text=True)
+    done = client.post(f"/admin/bookings/{booking.id}/refund", data={"csrf_token": csrf_for(client), "amount": "12.50",
+                                                                     "reason": "Late start"}, follow_redirects=True)
+    assert "Refund sent." in done.get_data(as_text=True)
+    db.session.rollback()
+    assert db.session.get(Booking, booking.id).state == BookingState.PARTIAL_REFUNDED
+    login(client, booking.booker.email, factories.PASSWORD)
+    assert client.post(f"/admin/bookings/{booking.id}/refund", data={"csrf_token": csrf_for(client),
+                                                                    "amount": "1"}).status_code == 403
