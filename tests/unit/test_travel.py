@@ -69,3 +69,14 @@ def test_coordinates_outside_the_globe_are_refused(lat, lon):
 def test_coordinates_at_the_edges_are_fine():
     Coordinates(90, 180)
     Coordinates(-90, -180)
+
+
+def test_a_capped_estimator_never_exceeds_its_cap():
+    from webapp.domain.travel import Coordinates, StraightLineEstimator
+    london, edinburgh = Coordinates(51.5074, -0.1278), Coordinates(55.9533, -3.1883)
+    uncapped = StraightLineEstimator(speed_kmh=25, overhead_minutes=10)
+    capped = StraightLineEstimator(speed_kmh=25, overhead_minutes=10, max_minutes=360)
+    assert uncapped.minutes(london, edinburgh) > 360
+    assert capped.minutes(london, edinburgh) == 360
+    near = Coordinates(51.52, -0.10)
+    assert capped.minutes(london, near) == uncapped.minutes(london, near)

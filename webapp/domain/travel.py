@@ -52,15 +52,21 @@ class StraightLineEstimator:
 
     speed_kmh: float = 25.0
     overhead_minutes: int = 10
+    # The longest buffer the caller looks for busy time within; a journey past it counts as exactly that long,
+    # so an estimate can never reach a lesson the caller did not load.
+    max_minutes: int | None = None
 
     def __post_init__(self) -> None:
         if not self.speed_kmh > 0:
             raise ValueError(f"speed_kmh must be positive, got {self.speed_kmh!r}")
         if self.overhead_minutes < 0:
             raise ValueError(f"overhead_minutes must not be negative, got {self.overhead_minutes!r}")
+        if self.max_minutes is not None and self.max_minutes < self.overhead_minutes:
+            raise ValueError("max_minutes must be at least overhead_minutes")
 
     def minutes(self, origin: Coordinates, destination: Coordinates) -> int:
-        """Minutes to travel from origin to destination, never underestimating."""
+        """Minutes to travel from origin to destination, never underestimating (up to ``max_minutes``)."""
         driving = distance_km(origin, destination) / self.speed_kmh * 60.0
         # Rounding to 9 places first stops float noise (12.000000000001) from costing a whole minute.
-        return math.ceil(round(driving, 9)) + self.overhead_minutes
+        total = math.ceil(round(driving, 9)) + self.overhead_minutes
+        return total if self.max_minutes is None else min(total, self.max_minutes)

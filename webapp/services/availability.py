@@ -18,7 +18,8 @@ from ..models import Booking, CalendarEvent, DateOverride, Lesson, Teach, TutorP
 from .catalogue import get_tutor
 from .errors import NotFound, ValidationError
 
-# The longest buffer we ever add around a busy interval; busy time is loaded this far either side of a range.
+# The longest travel buffer we add around a busy interval (the estimator is capped at it), so loading busy time
+# this far either side of a range never misses a lesson whose buffer reaches into it.
 MAX_BUFFER = timedelta(hours=6)
 
 
@@ -374,7 +375,8 @@ def _check_travel_distance(teach: Teach, profile: TutorProfile, request: SlotReq
 def travel_estimator() -> StraightLineEstimator:
     """The configured travel-time estimator (straight line at a set speed plus overhead)."""
     cfg = current_app.config
-    return StraightLineEstimator(speed_kmh=cfg["TRAVEL_SPEED_KMH"], overhead_minutes=cfg["TRAVEL_OVERHEAD_MINUTES"])
+    return StraightLineEstimator(speed_kmh=cfg["TRAVEL_SPEED_KMH"], overhead_minutes=cfg["TRAVEL_OVERHEAD_MINUTES"],
+                                 max_minutes=int(MAX_BUFFER.total_seconds() // 60))
 
 
 def student_overlaps(user_id: int | None, child_id: int | None, start: datetime, end: datetime, now: datetime,
