@@ -57,6 +57,8 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
                 "From 10:00 tutor time: notes for yesterday's lessons (SendSummaryNoteNotification)"),
     PeriodicJob("periodic-review-requests", "webapp.jobs.send_review_requests", "*/15 * * * *",
                 "From 10:00 UTC: review requests for yesterday's lessons (SendReviewTutorNotification)"),
+    PeriodicJob("periodic-sweep-orphaned-uploads", "webapp.jobs.sweep_orphaned_uploads", "7 * * * *",
+                "Delete uploaded files no attachment points at"),
 )
 # Scheduled jobs whose id has this prefix but are no longer in the table get removed at start-up.
 PERIODIC_PREFIX = "periodic-"  # (RQ job ids allow only letters, digits, "_" and "-")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from .services import bookings, outbox, payments, payouts, reminders, reschedules
+from .services import bookings, notes, outbox, payments, payouts, reminders, reschedules
 
 
 def _clock(now: str | None) -> datetime:
@@ -60,3 +60,8 @@ def send_summary_note_reminders(now: str | None = None) -> int:
 def send_review_requests(now: str | None = None) -> int:
     """SendReviewTutorNotification: from 10:00 UTC, ask yesterday's reviewers to review the tutor, once per pair a day."""
     return reminders.send_review_requests(now=_clock(now))
+
+
+def sweep_orphaned_uploads(now: str | None = None) -> int:
+    """Delete uploaded files no summary-note attachment points at (left by a crash between storing and saving)."""
+    return notes.sweep_orphaned_uploads(now=_clock(now))

@@ -399,3 +399,23 @@ def test_the_factory_makes_a_lesson_that_took_place(app):
     lesson = factories.finished_lesson()
     assert lesson.state == "ACTIVE" and lesson.finish_at < datetime.now(UTC)
     assert notes.lesson_took_place(db.session.get(Lesson, lesson.id), datetime.now(UTC))
+
+
+def test_orphaned_upload_files_are_swept_but_attached_and_fresh_ones_stay(app, tmp_path):
+    import os
+    from datetime import UTC, datetime, timedelta
+
+    from webapp.services import notes as notes_service
+    app.config["UPLOAD_DIR"], before = str(tmp_path), app.config["UPLOAD_DIR"]
+    try:
+        old, fresh, foreign = "a" * 32 + ".pdf", "b" * 32 + ".pdf", "notes.txt"
+        for name in (old, fresh, foreign):
+            (tmp_path / name).write_bytes(b"%PDF-1.4\n")
+        hour_ago = (datetime.now(UTC) - timedelta(hours=2)).timestamp()
+        os.utime(tmp_path / old, (hour_ago, hour_ago))
+        os.utime(tmp_path / foreign, (hour_ago, hour_ago))
+        assert notes_service.sweep_orphaned_uploads(datetime.now(UTC)) == 1
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted([fresh, foreign])
+        assert notes_service.sweep_orphaned_uploads(datetime.now(UTC)) == 0
+    finally:
+        app.config["UPLOAD_DIR"] = before

@@ -125,6 +125,15 @@ def delete(upload_dir: str | os.PathLike, stored_name: str) -> None:
         (Path(upload_dir) / stored_name).unlink(missing_ok=True)
 
 
+def stored_files(upload_dir: str | os.PathLike, older_than_epoch: float) -> list[str]:
+    """Names of files we stored (by their random-name shape) last modified before `older_than_epoch`."""
+    directory = Path(upload_dir)
+    if not directory.is_dir():
+        return []
+    return sorted(entry.name for entry in directory.iterdir()
+                  if _STORED_NAME.match(entry.name) and entry.is_file() and entry.stat().st_mtime < older_than_epoch)
+
+
 def _copy_limited(stream: BinaryIO, target: Path, max_bytes: int, label: str) -> tuple[int, bytes]:
     """Copy in chunks, stopping as soon as the size passes the limit (a huge upload never fills the disk)."""
     size, head = 0, b""

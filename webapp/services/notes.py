@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -191,3 +191,19 @@ def get_attachment(user: User, attachment_id: int) -> tuple[NoteAttachment, Path
     if path is None:
         raise NotFound("That file is no longer available.")
     return attachment, path
+
+
+def sweep_orphaned_uploads(now: datetime, grace: timedelta = timedelta(hours=1)) -> int:
+    """Delete stored files no attachment row points at (a process died between storing and committing).
+
+    Only files older than `grace` are touched, so an upload whose note is being saved right now is left alone."""
+    directory = current_app.config["UPLOAD_DIR"]
+    candidates = uploads.stored_files(directory, (now - grace).timestamp())
+    if not candidates:
+        return 0
+    known = set(db.session.scalars(select(NoteAttachment.stored_name).where(
+        NoteAttachment.stored_name.in_(candidates))))
+    orphans = [name for name in candidates if name not in known]
+    for name in orphans:
+        uploads.delete(directory, name)
+    return len(orphans)
