@@ -153,6 +153,8 @@ class Teach(db.Model):
     online: Mapped[bool] = mapped_column(Boolean, default=True)
     in_person: Mapped[bool] = mapped_column(Boolean, default=False)
     max_travel_km: Mapped[int | None] = mapped_column(Integer)
+    # A subject the tutor stopped offering: hidden from search and new bookings, kept for its past lessons.
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
 
     subject: Mapped[Subject] = relationship()
     level: Mapped[Level] = relationship()

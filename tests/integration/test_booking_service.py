@@ -213,3 +213,20 @@ def test_in_person_address_beyond_the_tutors_travel_distance_is_refused(app):
     with pytest.raises(ValidationError, match="travels up to 15 km"):
         bookings.request_booking(factories.user("student"), _request(
             tutor, teach, start=TEN + timedelta(hours=3), in_person=True, address=oxford), NOW)
+
+
+def test_a_tutor_can_stop_offering_a_subject_that_has_lessons(app):
+    from webapp.services import catalogue
+    tutor, teach = factories.tutor()
+    booking = bookings.request_booking(factories.user("student"), _request(tutor, teach), NOW)
+    catalogue.remove_teach(tutor, teach.id)
+    assert catalogue.tutor_teaches(tutor.id) == []
+    assert catalogue.search_tutors(catalogue.TutorFilters()) == []
+    db.session.refresh(booking)
+    assert booking.lesson.teach_id == teach.id  # the booked lesson keeps it
+    with pytest.raises(NotFound):
+        bookings.request_booking(factories.user("student"), _request(tutor, teach, start=TEN + timedelta(hours=2)), NOW)
+    # Offering it again brings the same record back.
+    catalogue.add_teach(tutor, {"subject_id": teach.subject_id, "level_id": teach.level_id, "hourly_rate_minor": 5000})
+    [again] = catalogue.tutor_teaches(tutor.id)
+    assert (again.id, again.hourly_rate_minor) == (teach.id, 5000)

@@ -281,10 +281,14 @@ def _lesson_place(lesson: Lesson) -> Coordinates | None:
 
 
 def resolve_teach(tutor_id: int, teach_id: int | None = None, subject_id: int | None = None,
-                  level_id: int | None = None) -> Teach:
-    """The tutor's teach record by id, or by subject and level (seed 002: 'resolves the Teach record')."""
+                  level_id: int | None = None, include_retired: bool = False) -> Teach:
+    """The tutor's teach record by id, or by subject and level (seed 002: 'resolves the Teach record').
+
+    Only subjects on offer, unless `include_retired` (moving a lesson booked before the tutor stopped offering it)."""
     query = select(Teach).where(Teach.tutor_id == tutor_id).options(
         selectinload(Teach.subject), selectinload(Teach.level))
+    if not include_retired:
+        query = query.where(Teach.active.is_(True))
     if teach_id is not None:
         query = query.where(Teach.id == teach_id)
     elif subject_id is not None:
@@ -331,7 +335,7 @@ def date_range_in_zone(first: date, last: date, zone: tzinfo) -> tuple[datetime,
 def find_slots(request: SlotRequest, now: datetime) -> SlotResult:
     """Free slot starts for a tutor's teach record in a range, each priced (the slot picker and the API)."""
     tutor = get_tutor(request.tutor_id)
-    teach = resolve_teach(tutor.id, request.teach_id)
+    teach = resolve_teach(tutor.id, request.teach_id, include_retired=request.ignore_lesson_id is not None)
     duration = validate_duration(request.duration_minutes)
     if request.in_person and not teach.in_person:
         raise ValidationError("This tutor teaches that subject online only.", {"lesson_type": "Online only."})

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from ..domain.money import CURRENCY_EXPONENTS
@@ -49,7 +49,8 @@ def catalogue() -> dict[str, list]:
 
 def search_tutors(filters: TutorFilters) -> list[TutorCard]:
     """Tutors with at least one teach record matching every filter, cheapest first."""
-    query = select(Teach).join(User, User.id == Teach.tutor_id).where(User.role == Role.TUTOR).options(
+    query = select(Teach).join(User, User.id == Teach.tutor_id).where(User.role == Role.TUTOR,
+                                                                       Teach.active.is_(True)).options(
         selectinload(Teach.subject), selectinload(Teach.level), selectinload(Teach.exam_board))
     if filters.subject_id:
         query = query.where(Teach.subject_id == filters.subject_id)
@@ -80,9 +81,12 @@ def get_tutor(tutor_id: int) -> User:
     return tutor
 
 
-def tutor_teaches(tutor_id: int) -> list[Teach]:
-    """A tutor's teach records with their subject, level and board loaded."""
-    return list(db.session.scalars(select(Teach).where(Teach.tutor_id == tutor_id).options(
+def tutor_teaches(tutor_id: int, include_retired: bool = False) -> list[Teach]:
+    """A tutor's teach records (those on offer, unless `include_retired`) with subject, level and board loaded."""
+    query = select(Teach).where(Teach.tutor_id == tutor_id)
+    if not include_retired:
+        query = query.where(Teach.active.is_(True))
+    return list(db.session.scalars(query.options(
         selectinload(Teach.subject), selectinload(Teach.level), selectinload(Teach.exam_board)).order_by(Teach.id)))
 
 
@@ -147,10 +151,11 @@ def replace_teaches(tutor: User, items: list[dict]) -> list[Teach]:
                           max_travel_km=max_km if in_person else None))
     if errors:
         raise ValidationError("Please correct the teach records.", errors)
-    # Teach rows already used by lessons are kept (lessons point at them); the rest are replaced.
+    # Rows lessons point at are retired (kept for those lessons, hidden from new bookings); the rest are deleted.
+    # Offering a retired subject again brings its row back.
     from ..models import Lesson
     used = set(db.session.scalars(select(Lesson.teach_id).where(Lesson.tutor_id == tutor.id).distinct()))
-    existing = {(t.subject_id, t.level_id, t.exam_board_id): t for t in tutor_teaches(tutor.id)}
+    existing = {(t.subject_id, t.level_id, t.exam_board_id): t for t in tutor_teaches(tutor.id, include_retired=True)}
     result: list[Teach] = []
     for row in rows:
         current = existing.pop((row.subject_id, row.level_id, row.exam_board_id), None)
@@ -160,17 +165,38 @@ def replace_teaches(tutor: User, items: list[dict]) -> list[Teach]:
             continue
         for attr in ("hourly_rate_minor", "currency", "online", "in_person", "max_travel_km"):
             setattr(current, attr, getattr(row, attr))
+        current.active = True
         result.append(current)
-    stale = [t.id for t in existing.values() if t.id not in used]
-    if stale:
-        db.session.execute(delete(Teach).where(Teach.id.in_(stale)))
-    kept_in_use = [t for t in existing.values() if t.id in used]
-    if kept_in_use:
-        raise_later = ", ".join(f"{t.subject.name} ({t.level.name})" for t in kept_in_use)
-        db.session.rollback()
-        raise ValidationError(f"These subjects have booked lessons and cannot be removed: {raise_later}.")
+    for teach in existing.values():
+        if teach.id in used:
+            teach.active = False
+        else:
+            db.session.delete(teach)
     db.session.commit()
     return result
+
+
+def teach_as_dict(t: Teach) -> dict:
+    """A teach record in the shape replace_teaches takes."""
+    return {"subject_id": t.subject_id, "level_id": t.level_id, "exam_board_id": t.exam_board_id,
+            "hourly_rate_minor": t.hourly_rate_minor, "currency": t.currency, "online": t.online,
+            "in_person": t.in_person, "max_travel_km": t.max_travel_km}
+
+
+def add_teach(tutor: User, item: dict) -> list[Teach]:
+    """Offer one more subject and level (or change the rate of one already offered)."""
+    key = (item.get("subject_id"), item.get("level_id"), item.get("exam_board_id") or None)
+    others = [teach_as_dict(t) for t in tutor_teaches(tutor.id)
+              if (t.subject_id, t.level_id, t.exam_board_id) != key]
+    return replace_teaches(tutor, [*others, item])
+
+
+def remove_teach(tutor: User, teach_id: int) -> None:
+    """Stop offering one subject and level; lessons already booked keep it."""
+    current = tutor_teaches(tutor.id)
+    if not any(t.id == teach_id for t in current):
+        raise NotFound("That subject is not on your list.")
+    replace_teaches(tutor, [teach_as_dict(t) for t in current if t.id != teach_id])
 
 
 def update_profile(tutor: User, *, headline: str, bio: str) -> TutorProfile:

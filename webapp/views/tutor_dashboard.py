@@ -132,12 +132,11 @@ def teaches():
     if form.validate_on_submit():
         try:
             rate = parse_major_amount(form.hourly_rate.data, form.currency.data)
-            current = [_teach_dict(t) for t in catalogue.tutor_teaches(current_user.id)]
-            current.append({"subject_id": form.subject_id.data, "level_id": form.level_id.data,
-                            "exam_board_id": form.exam_board_id.data or None, "hourly_rate_minor": rate,
-                            "currency": form.currency.data, "online": form.online.data,
-                            "in_person": form.in_person.data, "max_travel_km": form.max_travel_km.data})
-            catalogue.replace_teaches(current_user, current)
+            catalogue.add_teach(current_user, {
+                "subject_id": form.subject_id.data, "level_id": form.level_id.data,
+                "exam_board_id": form.exam_board_id.data or None, "hourly_rate_minor": rate,
+                "currency": form.currency.data, "online": form.online.data, "in_person": form.in_person.data,
+                "max_travel_km": form.max_travel_km.data})
         except ValueError as exc:
             form.hourly_rate.errors = [str(exc)]
         except ValidationError as exc:
@@ -153,14 +152,9 @@ def teaches():
 @bp.post("/teaches/<id:teach_id>/delete")
 @role_required(Role.TUTOR)
 def delete_teach(teach_id: int):
-    """Stop offering one subject/level (kept if lessons already use it)."""
-    remaining = [_teach_dict(t) for t in catalogue.tutor_teaches(current_user.id) if t.id != teach_id]
-    try:
-        catalogue.replace_teaches(current_user, remaining)
-        flash("Subject removed.", "success")
-    except ServiceError as exc:
-        flash(exc.message, "error")
-    return redirect(url_for("tutor_dashboard.teaches"), code=303)
+    """Stop offering one subject/level (lessons already booked keep it)."""
+    return perform(lambda: catalogue.remove_teach(current_user, teach_id), "Subject removed.",
+                   url_for("tutor_dashboard.teaches"))
 
 
 def _teach_form() -> TeachForm:
@@ -170,12 +164,6 @@ def _teach_form() -> TeachForm:
     form.level_id.choices = [(lv.id, lv.name) for lv in options["levels"]]
     form.exam_board_id.choices = [(0, "Any / none")] + [(b.id, b.name) for b in options["exam_boards"]]
     return form
-
-
-def _teach_dict(t) -> dict:
-    return {"subject_id": t.subject_id, "level_id": t.level_id, "exam_board_id": t.exam_board_id,
-            "hourly_rate_minor": t.hourly_rate_minor, "currency": t.currency, "online": t.online,
-            "in_person": t.in_person, "max_travel_km": t.max_travel_km}
 
 
 @bp.route("/profile", methods=["GET", "POST"])
