@@ -32,10 +32,11 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     with app.app_context():
         configure_engine(db.engine)
 
-    from . import auth_loading, errors, filters
+    from . import auth_loading, errors, filters, security_headers
     auth_loading.init_app(app)
     errors.init_app(app)
     filters.init_app(app)
+    security_headers.init_app(app)
 
     from .views import register_blueprints
     register_blueprints(app)

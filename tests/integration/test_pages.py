@@ -263,3 +263,10 @@ def test_extreme_values_in_pages_get_answers_not_server_errors(client):
     assert client.get(f"/tutors/{tutor.id}/slots?tz={'A/' * 200}", headers=HX).status_code == 422
     assert client.get("/tutors?max_rate=" + "9" * 40).status_code == 200
     assert client.get("/bookings/0").status_code in (302, 404)
+
+
+def test_every_page_forbids_framing_and_sniffing_and_keeps_links_out_of_referers(client):
+    for path in ("/", "/tutors", "/login", "/api/subjects", "/does-not-exist"):
+        headers = client.get(path).headers
+        assert headers["X-Frame-Options"] == "DENY" and headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "same-origin"
