@@ -112,6 +112,7 @@ def _tutor() -> User:
 # --- serializers -----------------------------------------------------------------------------
 
 def user_json(user: User) -> dict:
+    """A user as the API shows them (parents with their children)."""
     data = {"id": user.id, "name": user.name, "email": user.email, "role": user.role, "timezone": user.timezone}
     if user.is_parent:
         data["children"] = [{"id": c.id, "name": c.name, "year_level": c.year_level, "timezone": c.timezone}
@@ -120,6 +121,7 @@ def user_json(user: User) -> dict:
 
 
 def teach_json(t: Teach) -> dict:
+    """A teach record with its subject, level, board, rate and modes."""
     return {"id": t.id, "subject": {"id": t.subject_id, "name": t.subject.name},
             "level": {"id": t.level_id, "name": t.level.name},
             "exam_board": {"id": t.exam_board_id, "name": t.exam_board.name} if t.exam_board else None,
@@ -128,6 +130,7 @@ def teach_json(t: Teach) -> dict:
 
 
 def tutor_json(user: User, teaches: list[Teach], full: bool = False) -> dict:
+    """A tutor card (with the bio when `full`)."""
     profile = user.tutor_profile
     data = {"id": user.id, "name": user.name, "headline": profile.headline, "timezone": user.timezone,
             "teaches": [teach_json(t) for t in teaches]}
@@ -137,6 +140,7 @@ def tutor_json(user: User, teaches: list[Teach], full: bool = False) -> dict:
 
 
 def booking_json(b: Booking, now: datetime) -> dict:
+    """A booking with its lesson, in UTC ISO 8601."""
     lesson: Lesson = b.lesson
     address = lesson.address
     return {
@@ -371,6 +375,7 @@ def cancel_booking(booking_id: int):
 # --- summary notes --------------------------------------------------------------------------------
 
 def note_json(note) -> dict:
+    """A summary note with its attachments' names and download links."""
     return {"id": note.id, "lesson_id": note.lesson_id, "tutor_id": note.tutor_id, "body": note.body,
             "created_at": note.created_at.isoformat(), "updated_at": note.updated_at.isoformat(),
             "attachments": [{"id": a.id, "name": a.original_name, "content_type": a.content_type,
@@ -416,6 +421,7 @@ def get_note(lesson_id: int):
 # --- rescheduling ---------------------------------------------------------------------------------
 
 def lesson_json(lesson: Lesson) -> dict:
+    """A lesson's times and any standing reschedule proposal."""
     return {"id": lesson.id, "state": lesson.state, "start": lesson.start_at.isoformat(),
             "finish": lesson.finish_at.isoformat(), "duration_minutes": lesson.duration_minutes,
             "suggested_start": lesson.suggested_start_at.isoformat() if lesson.suggested_start_at else None,
