@@ -62,8 +62,6 @@ def child(parent: User, name: str = "Robin"):
     """A child of `parent`."""
     return accounts.add_child(parent, name=name, year_level="Year 9", timezone=parent.timezone)
 
-
-
 def finished_lesson(teacher: User | None = None, teach: Teach | None = None, *, booker: User | None = None,
                     for_child=None, ended_ago=None, duration_minutes: int = 60, paid: bool = True):
     """A lesson that ended `ended_ago` (a timedelta, default two days) before now, booked through request_booking
@@ -71,28 +69,12 @@ def finished_lesson(teacher: User | None = None, teach: Teach | None = None, *, 
     then moves along the transition table to PAID, standing in for the Stripe flow the payment tests cover.
     `for_child` books as the child's parent; `teacher` defaults to a new tutor."""
     from datetime import UTC, datetime, timedelta
-
-    from webapp.domain.states import BookingState, next_booking_state
-    from webapp.models import Lesson
-    from webapp.services import bookings
-    if teacher is None:
-        teacher, teach = tutor()
-    teach = teach or db.session.scalar(select(Teach).where(Teach.tutor_id == teacher.id))
-    if for_child is not None:
-        booker = for_child.parent
-    booker = booker or user("student")
     finish = datetime.now(UTC).replace(second=0, microsecond=0) - (ended_ago or timedelta(days=2))
     start = finish - timedelta(minutes=duration_minutes)
     start -= timedelta(minutes=start.minute % 15)  # on the 15-minute grid
-    booking = bookings.request_booking(booker, bookings.BookingRequest(
-        tutor_id=teacher.id, teach_id=teach.id, start=start, duration_minutes=duration_minutes,
-        child_id=for_child.id if for_child is not None else None), now=start - timedelta(days=1))
-    if paid:
-        for state in (BookingState.REQUIRES_CAPTURE, BookingState.PAID):
-            booking.state = next_booking_state(booking.state, state)
-    db.session.commit()
-    return db.session.get(Lesson, booking.lesson_id)
-
+    return lesson_at(start, teacher=teacher, teach=teach, booker=booker, for_child=for_child,
+                     duration_minutes=duration_minutes, booked_at=start - timedelta(days=1),
+                     booking_state="PAID" if paid else "AWAITING_PAYMENT")
 
 def lesson_at(start, *, teacher: User | None = None, teach: Teach | None = None, booker: User | None = None,
               for_child=None, duration_minutes: int = 60, booked_at=None, booking_state: str | None = "PAID"):

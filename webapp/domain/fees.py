@@ -60,6 +60,13 @@ def _bp(amount_minor: int, bp: int) -> int:
     return round_half_up(Fraction(amount_minor * bp, BP_DENOMINATOR))
 
 
+def _minor_units_dict(record) -> dict:
+    """A dataclass of amounts as JSON: ``currency`` plus every other field as ``<name>_minor``."""
+    out: dict = {"currency": record.currency}
+    out.update({f"{f.name}_minor": getattr(record, f.name) for f in fields(record) if f.name != "currency"})
+    return out
+
+
 @dataclass(frozen=True)
 class CommissionRates:
     """The platform's active commission: percentages in basis points, fixed fees in minor units."""
@@ -131,11 +138,7 @@ class FeeBreakdown:
 
     def as_dict(self) -> dict:
         """JSON form: ``currency`` plus each line as ``<line>_minor``."""
-        out: dict = {"currency": self.currency}
-        for f in fields(self):
-            if f.name != "currency":
-                out[f"{f.name}_minor"] = getattr(self, f.name)
-        return out
+        return _minor_units_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> FeeBreakdown:
@@ -222,11 +225,7 @@ class RefundSplit:
 
     def as_dict(self) -> dict:
         """JSON form: ``currency`` plus each amount as ``<name>_minor``."""
-        out: dict = {"currency": self.currency}
-        for f in fields(self):
-            if f.name != "currency":
-                out[f"{f.name}_minor"] = getattr(self, f.name)
-        return out
+        return _minor_units_dict(self)
 
 
 def _tutor_refunded(b: FeeBreakdown, total_refunded: int) -> int:
