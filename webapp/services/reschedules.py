@@ -18,8 +18,7 @@ from ..models import Lesson, User
 from . import availability, cancellations, lesson_messages, signed_links
 from .bookings import LOCK_CHILD, LOCK_TUTOR, LOCK_USER
 from .errors import Conflict, Forbidden, ServiceError, ValidationError
-from .lessons import get_lesson, is_tutor_of, other_side, student_side
-from .lessons import tutor_side as lessons_tutor
+from .lessons import get_lesson, is_tutor_of, other_side, student_side, tutor_side
 from .notify import notify
 from .urls import public_url
 
@@ -158,7 +157,7 @@ def respond(user: User, lesson_id: int, version: int, accept: bool, now: datetim
             booking.approval_deadline = lesson.start_at
         _tell(proposer, lesson, "reschedule_accepted", f"{user.name} accepted the new time")
         # Everyone else in the lesson (say the student when a parent answered) hears it moved.
-        for person in [*student_side(lesson), lessons_tutor(lesson)]:
+        for person in [*student_side(lesson), tutor_side(lesson)]:
             if person.user.id not in (proposer.id, user.id):
                 _tell(person.user, lesson, "reschedule_accepted", "Your lesson has moved")
     return lesson
