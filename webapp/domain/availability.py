@@ -310,6 +310,11 @@ def _local_day_span(tz: ZoneInfo, first: datetime, last: datetime) -> tuple[date
     return (first.astimezone(tz).date() - timedelta(days=1), last.astimezone(tz).date() + timedelta(days=1))
 
 
+def local_dates_around(first: datetime, last: datetime, tz: tzinfo) -> tuple[date, date]:
+    """The tutor's local dates whose hours (and date overrides) can matter to slots between two instants."""
+    return _local_day_span(tz, first, last)  # type: ignore[arg-type]
+
+
 # --------------------------------------------------------------------------- the sweep
 
 
@@ -496,6 +501,7 @@ __all__ = [
     "WeeklyWindow",
     "free_intervals",
     "free_slots",
+    "local_dates_around",
     "naive_free_slots",
     "slots_by_local_date",
 ]
