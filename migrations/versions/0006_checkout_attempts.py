@@ -1,7 +1,7 @@
 """checkout attempts: each Checkout Session a booking opens is numbered, so its idempotency key is its own
 
-Revision ID: 0005_checkout_attempts
-Revises: 0004_retired_teaches
+Revision ID: 0006_checkout_attempts
+Revises: 0005_booking_form_key
 Create Date: 2026-12-02 11:10:00
 
 """
@@ -9,8 +9,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0005_checkout_attempts'
-down_revision = '0004_retired_teaches'
+revision = '0006_checkout_attempts'
+down_revision = '0005_booking_form_key'
 branch_labels = None
 depends_on = None
 
