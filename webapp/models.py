@@ -272,6 +272,8 @@ class Booking(db.Model):
     currency: Mapped[str] = mapped_column(String(3))
     note: Mapped[str] = mapped_column(Text, default="")
     checkout_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # Numbers each Checkout Session opened for this booking: one attempt, one idempotency key.
+    checkout_attempt: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     quote: Mapped[dict | None] = mapped_column(JSON)  # the fee breakdown the student agreed to at checkout
     authorized_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
