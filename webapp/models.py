@@ -291,7 +291,7 @@ class Booking(db.Model):
     booker: Mapped[User] = relationship()
 
     __table_args__ = (CheckConstraint("price_minor >= 0", name="price_not_negative"),
-                      # Like lessons: only the states of the transition table (migration 0006 adds it).
+                      # Like lessons: only the states of the transition table (migration 0007 adds it).
                       CheckConstraint(one_of("state", BookingState), name="state_known"),
                       UniqueConstraint("booker_id", "form_key", name="uq_bookings_booker_form_key"))
 

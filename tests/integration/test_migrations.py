@@ -12,6 +12,8 @@ import config
 from webapp.domain.states import BookingState
 from webapp.extensions import db
 
+STATE_CHECK, BEFORE_STATE_CHECK = "0007_booking_state_check", "0006_checkout_attempts"
+
 
 def test_migrated_schema_matches_the_models(app):
     with db.engine.connect() as conn:
@@ -114,9 +116,9 @@ def _app_at(url: str, redis_url: str, revision: str, states: list[str]):
 
 def test_bookings_in_every_known_state_survive_the_upgrade_that_checks_them(empty_database, redis_url):
     from flask_migrate import upgrade
-    app = _app_at(empty_database, redis_url, "0005_booking_form_key", list(BookingState))
+    app = _app_at(empty_database, redis_url, BEFORE_STATE_CHECK, list(BookingState))
     with app.app_context():
-        upgrade(revision="0006_booking_state_check")
+        upgrade(revision=STATE_CHECK)
         with db.engine.connect() as conn:
             kept = conn.execute(text("SELECT state FROM bookings ORDER BY id")).scalars().all()
         assert kept == list(BookingState)
@@ -127,13 +129,13 @@ def test_bookings_in_every_known_state_survive_the_upgrade_that_checks_them(empt
 
 def test_the_upgrade_names_booking_states_it_cannot_keep_and_changes_nothing(empty_database, redis_url):
     from alembic import command
-    app = _app_at(empty_database, redis_url, "0005_booking_form_key", ["PAID", "SETTLED", "SETTLED"])
+    app = _app_at(empty_database, redis_url, BEFORE_STATE_CHECK, ["PAID", "SETTLED", "SETTLED"])
     with app.app_context():
         alembic_config = app.extensions["migrate"].migrate.get_config()  # Alembic's own command raises; Flask's exits
         with pytest.raises(RuntimeError, match=r"'SETTLED' \(2 rows\)"):
-            command.upgrade(alembic_config, "0006_booking_state_check")
+            command.upgrade(alembic_config, STATE_CHECK)
         with db.engine.connect() as conn:
-            assert MigrationContext.configure(conn).get_current_revision() == "0005_booking_form_key"
+            assert MigrationContext.configure(conn).get_current_revision() == BEFORE_STATE_CHECK
             assert conn.execute(text("SELECT COUNT(*) FROM bookings")).scalar() == 3
         db.engine.dispose()
 

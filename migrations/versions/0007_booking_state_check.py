@@ -1,7 +1,7 @@
 """bookings.state may hold only the states of the transition table (as lessons.state already does)
 
-Revision ID: 0006_booking_state_check
-Revises: 0005_booking_form_key
+Revision ID: 0007_booking_state_check
+Revises: 0006_checkout_attempts
 Create Date: 2026-12-02 11:40:00
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0006_booking_state_check'
-down_revision = '0005_booking_form_key'
+revision = '0007_booking_state_check'
+down_revision = '0006_checkout_attempts'
 branch_labels = None
 depends_on = None
 
