@@ -15,7 +15,8 @@ from sqlalchemy.exc import IntegrityError
 
 from ..domain.timezones import TimeZoneError, validate_zone
 from ..extensions import db
-from ..models import ApiToken, Child, Role, TutorProfile, User
+from ..domain.roles import SELF_SERVICE_ROLES, Role
+from ..models import ApiToken, Child, TutorProfile, User
 from .errors import NotFound, ValidationError
 
 
@@ -85,7 +86,7 @@ def register_user(*, email: str, password: str, name: str, role: str, timezone: 
     errors: dict[str, str] = {}
     if not isinstance(password, str):
         password = ""
-    if role not in Role.SELF_SERVICE:
+    if role not in SELF_SERVICE_ROLES:
         errors["role"] = "Choose student, parent or tutor."
     if len(password or "") < MIN_PASSWORD_LENGTH:
         errors["password"] = f"Use at least {MIN_PASSWORD_LENGTH} characters."
@@ -98,6 +99,8 @@ def register_user(*, email: str, password: str, name: str, role: str, timezone: 
 
 def create_user(*, email: str, password: str, name: str, role: str, timezone: str) -> User:
     """Create any account, admins included (CLI and demo data)."""
+    if role not in tuple(Role):
+        raise ValidationError("Unknown role.", {"role": f"Choose one of {', '.join(Role)}."})
     user = User(email=_clean_email(email), password_hash=_hasher().hash(password), name=_clean_name(name), role=role,
                 timezone=_clean_zone(timezone))
     return _insert_user(user)
