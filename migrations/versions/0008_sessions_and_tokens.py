@@ -1,14 +1,14 @@
 """login sessions revocable server-side; API tokens with a device name and last use
 
-Revision ID: 0006_sessions_and_tokens
-Revises: 0005_booking_form_key
+Revision ID: 0008_sessions_and_tokens
+Revises: 0007_booking_state_check
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0006_sessions_and_tokens'
-down_revision = '0005_booking_form_key'
+revision = '0008_sessions_and_tokens'
+down_revision = '0007_booking_state_check'
 branch_labels = None
 depends_on = None
 
