@@ -1,7 +1,7 @@
 """slot picker indexes: proposed lesson times, calendar events by end
 
-Revision ID: 0005_slot_picker_indexes
-Revises: 0004_retired_teaches
+Revision ID: 0009_slot_picker_indexes
+Revises: 0008_sessions_and_tokens
 Create Date: 2026-12-02 11:30:00
 
 The slot picker loads lessons starting in a bounded range (by start, and by proposed start) and calendar
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = '0005_slot_picker_indexes'
-down_revision = '0004_retired_teaches'
+revision = '0009_slot_picker_indexes'
+down_revision = '0008_sessions_and_tokens'
 branch_labels = None
 depends_on = None
 
