@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app
-from sqlalchemy import Boolean, Date, Float, Integer, and_, cast, delete, literal, null, or_, select, union_all
+from sqlalchemy import Boolean, Date, Float, Integer, and_, bindparam, cast, delete, literal, null, or_, select, union_all
 from sqlalchemy.orm import joinedload
 
 from ..domain import availability as engine
@@ -274,12 +275,16 @@ def _nulls(**types):
     return {name: cast(null(), type_).label(name) for name, type_ in types.items()}
 
 
-def calendar_statement(tutor_ids: list[int], lo: datetime, hi: datetime, first_day: date, last_day: date,
-                        now: datetime):
+@lru_cache(maxsize=1)
+def _calendar_select():
     """One UNION ALL of narrow, index-bounded selects: weekly windows, overrides on first_day..last_day, lessons
-    starting in [lo - LONGEST_LESSON, hi) (by start, and by proposed start: two range scans instead of an OR that
-    would scan the tutor's whole history), and calendar events ending after lo (events have no longest length, so
-    they are bounded by their end)."""
+    starting in [lesson_lo, hi) (by start, and by proposed start: two range scans instead of an OR that would scan
+    the tutor's whole history), and calendar events ending after lo (events have no longest length, so they are
+    bounded by their end). Built once with bound parameters: building it per request cost more than running it."""
+    tutor_ids = bindparam("tutor_ids", expanding=True)
+    lo, hi, lesson_lo = (bindparam(name, type_=UTCDateTime()) for name in ("lo", "hi", "lesson_lo"))
+    now = bindparam("now", type_=UTCDateTime())
+    first_day, last_day = bindparam("first_day", type_=Date()), bindparam("last_day", type_=Date())
     columns = ("kind", "tutor_id", "lesson_id", "weekday", "on_date", "start_minute", "end_minute", "start_at",
                "finish_at", "in_person", "latitude", "longitude")
     types = {"lesson_id": Integer(), "weekday": Integer(), "on_date": Date(), "start_minute": Integer(),
@@ -307,7 +312,7 @@ def calendar_statement(tutor_ids: list[int], lo: datetime, hi: datetime, first_d
                 .outerjoin(Booking, Booking.lesson_id == Lesson.id)
                 .outerjoin(LessonAddress, LessonAddress.lesson_id == Lesson.id)
                 .where(Lesson.tutor_id.in_(tutor_ids), Lesson.state.in_(BLOCKING_LESSON_STATES),
-                       start_col > lo - LONGEST_LESSON, start_col < hi, finish_col > lo, _hold_not_lapsed(now)))
+                       start_col > lesson_lo, start_col < hi, finish_col > lo, _hold_not_lapsed(now)))
 
     events = branch(_EVENT, CalendarEvent.tutor_id, start_at=CalendarEvent.start_at,
                     finish_at=CalendarEvent.finish_at).where(
@@ -315,6 +320,18 @@ def calendar_statement(tutor_ids: list[int], lo: datetime, hi: datetime, first_d
         CalendarEvent.busy.is_(True), CalendarEvent.lesson_id.is_(None))
     return union_all(weekly, overrides, lessons(_LESSON, Lesson.start_at, Lesson.finish_at),
                      lessons(_PROPOSAL, Lesson.suggested_start_at, Lesson.suggested_finish_at), events)
+
+
+def _calendar_params(tutor_ids: list[int], lo: datetime, hi: datetime, first_day: date, last_day: date,
+                     now: datetime) -> dict:
+    return {"tutor_ids": list(tutor_ids), "lo": lo, "hi": hi, "lesson_lo": lo - LONGEST_LESSON, "now": now,
+            "first_day": first_day, "last_day": last_day}
+
+
+def calendar_statement(tutor_ids: list[int], lo: datetime, hi: datetime, first_day: date, last_day: date,
+                       now: datetime):
+    """The calendar statement with its values bound, as load_calendars runs it (for EXPLAIN in tests and bench)."""
+    return _calendar_select().params(**_calendar_params(tutor_ids, lo, hi, first_day, last_day, now))
 
 
 def load_calendars(tutor_ids: list[int], start: datetime, end: datetime, first_day: date, last_day: date,
@@ -327,7 +344,7 @@ def load_calendars(tutor_ids: list[int], start: datetime, end: datetime, first_d
     if not tutor_ids:
         return calendars
     lo, hi = start - MAX_BUFFER, end + MAX_BUFFER
-    rows = db.session.execute(calendar_statement(tutor_ids, lo, hi, first_day, last_day, now))
+    rows = db.session.execute(_calendar_select(), _calendar_params(tutor_ids, lo, hi, first_day, last_day, now))
     for (kind, tutor_id, lesson_id, weekday, on_date, start_minute, end_minute, start_at, finish_at, in_person,
          lat, lon) in rows:
         calendar = calendars[tutor_id]
