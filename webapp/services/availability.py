@@ -360,6 +360,47 @@ def load_calendars(tutor_ids: list[int], start: datetime, end: datetime, first_d
     return calendars
 
 
+# The directory's time-of-day filter, in the viewer's zone (minutes from local midnight), like Preply's.
+TIMES_OF_DAY = {"morning": (6 * 60, 12 * 60), "afternoon": (12 * 60, 18 * 60), "evening": (18 * 60, 24 * 60),
+                "night": (0, 6 * 60)}
+FREE_WITHIN_DAYS = 14
+
+
+def tutors_free_at(tutors: list[tuple[User, TutorProfile]], zone: tzinfo, weekdays: frozenset[int],
+                   times: frozenset[str], now: datetime, in_person: bool = False) -> set[int]:
+    """Ids of the tutors with a free lesson of the default length starting within the next 14 days on one of the
+    viewer's local `weekdays` (0=Monday; empty: any) at one of the `times` of day (empty: any time).
+
+    One statement loads every candidate's hours and busy time; the engine then runs per tutor in memory."""
+    if not tutors:
+        return set()
+    end = now + timedelta(days=FREE_WITHIN_DAYS)
+    duration = current_app.config["LESSON_DEFAULT_DURATION"]
+    spans = sorted(TIMES_OF_DAY[t] for t in times) or [(0, 24 * 60)]
+    today = now.astimezone(zone).date()
+    windows = engine.local_time_windows(zone, today, FREE_WITHIN_DAYS + 1, weekdays or frozenset(range(7)), spans)
+    # Overrides are by each tutor's own local date, which is within a day of the UTC date: two days either side.
+    calendars = load_calendars([u.id for u, _ in tutors], now, end + timedelta(minutes=duration),
+                               now.date() - timedelta(days=2), end.date() + timedelta(days=2), now)
+    estimator = travel_estimator()
+    free = set()
+    for tutor, profile in tutors:
+        calendar = calendars[tutor.id]
+        if not calendar.weekly and not calendar.overrides:
+            continue  # no hours at all: nothing to sweep
+        try:
+            query = engine.SlotQuery(
+                tutor_zone=tutor.timezone, weekly=calendar.weekly, overrides=calendar.overrides, busy=calendar.busy,
+                range_start=now, range_end=end, duration_minutes=duration, now=now,
+                min_notice_minutes=profile.min_notice_hours * 60, horizon_days=profile.horizon_days,
+                in_person=in_person, default_buffer_minutes=profile.travel_buffer_minutes, estimator=estimator)
+        except engine.AvailabilityError:
+            continue  # a tutor whose stored zone no longer exists is not free at any time we can name
+        if engine.any_slot_starting_in(query, windows):
+            free.add(tutor.id)
+    return free
+
+
 def resolve_teach(tutor_id: int, teach_id: int | None = None, subject_id: int | None = None,
                   level_id: int | None = None, include_retired: bool = False) -> Teach:
     """The tutor's teach record by id, or by subject and level (seed 002: 'resolves the Teach record').
