@@ -66,6 +66,12 @@ class Config:
     MAIL_PORT = _env_int("MAIL_PORT", 25)
     MAIL_FROM = _env("MAIL_FROM", "Lessonbook <no-reply@lessonbook.invalid>")
     MAIL_MAX_ATTEMPTS = 8
+    # Every SMTP socket operation (connect, each reply) gives up after this long, so a server that accepts and
+    # then stays silent delays one message instead of hanging the worker.
+    MAIL_TIMEOUT_SECONDS = float(_env("MAIL_TIMEOUT_SECONDS", "10"))
+    # How long an outbox message claimed for sending stays claimed; past it, a sender that died is presumed dead
+    # and the message is sent again. Must exceed the longest send (SMTP timeouts, one push per device).
+    OUTBOX_LEASE_SECONDS = _env_int("OUTBOX_LEASE_SECONDS", 300)
     SLOT_PICKER_DAYS = 7
     # Web Push (VAPID, RFC 8292): the private key as base64url of its 32 raw bytes, the public key as base64url of
     # the 65-byte uncompressed point (what `web-push generate-vapid-keys` prints), and a mailto: or https: contact.
