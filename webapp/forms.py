@@ -86,3 +86,4 @@ class BookingForm(FlaskForm):
     postcode = StringField("Postcode", validators=[Optional(), Length(max=20)])
     latitude = HiddenField()
     longitude = HiddenField()
+    form_key = HiddenField()  # made when the form is shown; a second submit of it lands on the booking it made

@@ -273,12 +273,16 @@ class Booking(db.Model):
     currency: Mapped[str] = mapped_column(String(3))
     note: Mapped[str] = mapped_column(Text, default="")
     checkout_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # Numbers each Checkout Session opened for this booking: one attempt, one idempotency key.
+    checkout_attempt: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     quote: Mapped[dict | None] = mapped_column(JSON)  # the fee breakdown the student agreed to at checkout
     authorized_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     approval_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
     refund_policy: Mapped[dict | None] = mapped_column(JSON)  # frozen when the booking is paid
     cancellation_note: Mapped[str] = mapped_column(Text, default="")
+    # The booking form's one-time key: a repeated submit of the same form finds this booking instead of a new one.
+    form_key: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -287,7 +291,8 @@ class Booking(db.Model):
                                                           primaryjoin="Booking.id == PaymentReceipt.booking_id")
     booker: Mapped[User] = relationship()
 
-    __table_args__ = (CheckConstraint("price_minor >= 0", name="price_not_negative"),)
+    __table_args__ = (CheckConstraint("price_minor >= 0", name="price_not_negative"),
+                      UniqueConstraint("booker_id", "form_key", name="uq_bookings_booker_form_key"))
 
 
 class CalendarEvent(db.Model):

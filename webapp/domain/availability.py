@@ -145,6 +145,10 @@ class BusyInterval:
     def __post_init__(self) -> None:
         _require_aware("BusyInterval.start", self.start)
         _require_aware("BusyInterval.end", self.end)
+        # Compare and compute in UTC: two datetimes sharing one ZoneInfo compare by wall clock and ignore
+        # `fold`, so 01:41 EDT and 01:00 EST on the night clocks go back would look reversed.
+        object.__setattr__(self, "start", self.start.astimezone(_UTC))
+        object.__setattr__(self, "end", self.end.astimezone(_UTC))
         if self.end < self.start:
             raise AvailabilityError(f"BusyInterval ends ({self.end.isoformat()}) before it starts ({self.start.isoformat()})")
 
@@ -196,6 +200,7 @@ class SlotQuery:
             )
         for name in ("range_start", "range_end", "now"):
             _require_aware(name, getattr(self, name))
+            object.__setattr__(self, name, getattr(self, name).astimezone(_UTC))  # see BusyInterval: fold
         if self.range_end <= self.range_start:
             raise AvailabilityError("range_end must be after range_start")
         for name in ("min_notice_minutes", "horizon_days", "default_buffer_minutes"):

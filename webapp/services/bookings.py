@@ -52,6 +52,7 @@ class BookingRequest:
     address: Address | None = None
     child_id: int | None = None
     note: str = ""
+    form_key: str | None = None  # the booking form's one-time key: the same key twice means the same booking
 
 
 def parse_address(line1, city=None, postcode=None, latitude=None, longitude=None) -> Address:
@@ -101,11 +102,46 @@ def request_booking(booker: User, req: BookingRequest, now: datetime | None = No
     location = req.address.coordinates if req.in_person and req.address else None
     slot_request = availability.SlotRequest(req.tutor_id, req.teach_id, start, start + timedelta(minutes=1),
                                             duration, req.in_person, location)
+    form_key = _valid_form_key(req.form_key)
+    if form_key and (earlier := _booking_for_form_key(booker.id, form_key)) is not None:
+        return earlier  # the same form sent again (a double click, Back and resubmit): the booking it made
     teach = availability.resolve_teach(req.tutor_id, req.teach_id)  # 404 before we take any lock
     hold_minutes = current_app.config["BOOKING_HOLD_MINUTES"]
 
     student_lock = (LOCK_CHILD, child.id) if child else (LOCK_USER, booker.id)
+    try:
+        return _book_locked(booker, req, child, teach, start, finish, duration, slot_request, note, form_key,
+                            hold_minutes, now, student_lock)
+    except SlotTaken:
+        # A submit of the same form that ran alongside ours may have made the booking (PostgreSQL's unique key
+        # refused our copy): that one is ours too.
+        if form_key and (earlier := _booking_for_form_key(booker.id, form_key)) is not None:
+            return earlier
+        raise
+
+
+def _valid_form_key(key: str | None) -> str | None:
+    """A form key is optional (the API may omit it) but, when sent, a short token and nothing else."""
+    if key in (None, ""):
+        return None
+    if not isinstance(key, str) or len(key) > 64 or not key.replace("-", "").replace("_", "").isalnum():
+        raise ValidationError("This form is out of date; reload the page and book again.",
+                              {"form_key": "Reload the page and try again."})
+    return key
+
+
+def _booking_for_form_key(booker_id: int, form_key: str) -> Booking | None:
+    """The booking this booker made with this form key, if any."""
+    return db.session.scalars(select(Booking).where(Booking.booker_id == booker_id,
+                                                    Booking.form_key == form_key)).first()
+
+
+def _book_locked(booker, req, child, teach, start, finish, duration, slot_request, note, form_key, hold_minutes,
+                 now, student_lock) -> Booking:
+    """The write itself: re-check the form key and the slot under the tutor's and student's locks, then insert."""
     with serialized_write((LOCK_TUTOR, req.tutor_id), student_lock) as session:
+        if form_key and (earlier := _booking_for_form_key(booker.id, form_key)) is not None:
+            return earlier  # the other submit of this form committed while we waited for the lock
         _expire_holds_for_tutor(req.tutor_id, now)
         result = availability.find_slots(slot_request, now)
         if start not in result.slots:
@@ -128,12 +164,13 @@ def request_booking(booker: User, req: BookingRequest, now: datetime | None = No
         booking = Booking(lesson=lesson, booker_id=booker.id, state=BookingState.AWAITING_PAYMENT,
                           hold_expires_at=now + timedelta(minutes=hold_minutes),
                           price_minor=result.price.lesson_price.amount_minor, currency=result.price.lesson_price.currency,
-                          note=note, created_at=now, updated_at=now)
+                          note=note, form_key=form_key, created_at=now, updated_at=now)
         session.add(booking)
         try:
             session.flush()
         except IntegrityError as exc:
-            # PostgreSQL's exclusion constraint: another transaction got there first.
+            # PostgreSQL's exclusion constraint (another transaction got there first), or this form's key already
+            # used by a submit that committed meanwhile; the caller tells them apart.
             raise SlotTaken() from exc
     return booking
 

@@ -1,6 +1,8 @@
 """Booking a slot, and a user's bookings."""
 from __future__ import annotations
 
+import secrets
+
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
@@ -23,6 +25,8 @@ def new(tutor_id: int):
     source = request.form if request.method == "POST" else request.args
     form = BookingForm(formdata=request.form if request.method == "POST" else request.args)
     form.child_id.choices = [(c.id, c.name) for c in current_user.children]
+    if request.method == "GET":
+        form.form_key.data = secrets.token_urlsafe(16)  # one key per rendered form: a resubmit finds its booking
     summary, error = None, None
     try:
         teach = availability.resolve_teach(tutor.id, params.required_int(source, "teach_id", "The subject"))
@@ -38,11 +42,12 @@ def new(tutor_id: int):
                                                now_utc())
         except SlotTaken as exc:
             flash(exc.message, "error")
+            day = summary["start"].astimezone(_zone()).date()
             return redirect(url_for("tutors.profile", tutor_id=tutor.id, teach_id=summary["teach"].id,
                                     duration=summary["duration"],
                                     lesson_type="in_person" if summary["in_person"] else "online",
-                                    week=summary["start"].astimezone(_zone()).date().isoformat()) + "#slot-picker",
-                            code=303)
+                                    tz=current_user.timezone, month=day.strftime("%Y-%m"), day=day.isoformat())
+                            + "#slot-picker", code=303)
         except ValidationError as exc:
             error = exc.message
             apply_service_errors(form, exc.fields)

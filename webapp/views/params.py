@@ -119,7 +119,8 @@ def booking_request_from(data, tutor_id: int) -> BookingRequest:
     return BookingRequest(
         tutor_id=tutor_id, teach_id=required_int(data, "teach_id", "The subject"), start=parse_instant(data.get("start")),
         duration_minutes=duration_from(data), in_person=in_person, address=address,
-        child_id=optional_int(data, "child_id"), note=str(data.get("note") or ""))
+        child_id=optional_int(data, "child_id"), note=str(data.get("note") or ""),
+        form_key=data.get("form_key") if isinstance(data.get("form_key"), str) else None)
 
 
 def max_rate_from(args, currency: str = "GBP") -> int | None:
