@@ -39,6 +39,14 @@ class Config:
     LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute")
     RATELIMIT_ENABLED = True
     RATELIMIT_STRATEGY = "moving-window"  # a fixed window lets a burst straddle the boundary with twice the limit
+    # With Redis down, limits are counted in this process's memory (Flask-Limiter logs the switch and switches
+    # back when Redis answers again), so log-in keeps working and keeps being limited.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    # A request already talking to Redis when the first one noticed the outage would otherwise be a 500: it is let
+    # through unlimited, once, with the error logged.
+    RATELIMIT_SWALLOW_ERRORS = True
+    RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 2}
+    REDIS_CONNECT_TIMEOUT_SECONDS = 2  # an unreachable Redis fails fast instead of holding a request
     # Argon2id cost (argon2-cffi defaults: 3 passes over 64 MiB).
     ARGON2_TIME_COST = 3
     ARGON2_MEMORY_KIB = 65536
