@@ -104,9 +104,9 @@ def _claim(message_id: int, now: datetime) -> _Claim | None:
     message = db.session.get(OutboxMessage, message_id, populate_existing=True)
     devices: tuple = ()
     if message.channel == "push":
-        devices = tuple(db.session.execute(
+        devices = tuple(tuple(row) for row in db.session.execute(
             select(PushSubscription.id, PushSubscription.endpoint, PushSubscription.p256dh, PushSubscription.auth)
-            .where(PushSubscription.user_id == message.user_id).order_by(PushSubscription.id)).tuples())
+            .where(PushSubscription.user_id == message.user_id).order_by(PushSubscription.id)))
     claim = _Claim(message.id, message.attempts, message.channel, message.template, message.to_address,
                    [a for a in message.bcc.split(",") if a], dict(message.context or {}), devices)
     db.session.commit()
