@@ -1,7 +1,7 @@
 """outbox lease: sending_until
 
-Revision ID: 0009_outbox_lease
-Revises: 0008_sessions_and_tokens
+Revision ID: 0010_outbox_lease
+Revises: 0009_slot_picker_indexes
 Create Date: 2026-12-02 11:10:00
 
 A message claimed for sending holds a lease; past it the message is claimed again, so a sender that died never
@@ -10,8 +10,8 @@ strands it. Rows left `sending` by the code before this (no lease) count as expi
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0009_outbox_lease'
-down_revision = '0008_sessions_and_tokens'
+revision = '0010_outbox_lease'
+down_revision = '0009_slot_picker_indexes'
 branch_labels = None
 depends_on = None
 
