@@ -61,9 +61,13 @@ class User(db.Model):
     is_authenticated = True
     is_active = True
     is_anonymous = False
+    # The raw key of the login session this request belongs to (not a column: set by the loader or at log-in).
+    login_key = None  # type: str | None
 
     def get_id(self) -> str:
-        return str(self.id)
+        # Flask-Login keeps this in the session cookie and the remember-me cookie; the key names a LoginSession
+        # row, so deleting the row ends every copy of either cookie.
+        return f"{self.id}.{self.login_key}" if self.login_key else str(self.id)
 
     @property
     def is_tutor(self) -> bool:
@@ -79,7 +83,7 @@ class User(db.Model):
 
 
 class ApiToken(db.Model):
-    """A bearer token for mobile clients; only its SHA-256 is stored."""
+    """A bearer token for mobile clients; only its SHA-256 is stored. Revoking deletes the row."""
 
     __tablename__ = "api_tokens"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -87,6 +91,22 @@ class ApiToken(db.Model):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    device_name: Mapped[str] = mapped_column(String(80), default="", server_default="")
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    user: Mapped[User] = relationship()
+
+
+class LoginSession(db.Model):
+    """A browser's log-in: the session cookie (and remember-me cookie) carry its key; only the SHA-256 is stored.
+
+    Logging out deletes the row, so a copied cookie stops working at once."""
+
+    __tablename__ = "login_sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    user_agent: Mapped[str] = mapped_column(String(200), default="", server_default="")
     user: Mapped[User] = relationship()
 
 
