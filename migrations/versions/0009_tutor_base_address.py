@@ -1,7 +1,7 @@
 """tutor_profiles keep the base address the tutor typed (its coordinates come from the geocoder, if any)
 
-Revision ID: 0008_tutor_base_address
-Revises: 0007_booking_state_check
+Revision ID: 0009_tutor_base_address
+Revises: 0008_sessions_and_tokens
 Create Date: 2026-12-02 11:20:00
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0008_tutor_base_address'
-down_revision = '0007_booking_state_check'
+revision = '0009_tutor_base_address'
+down_revision = '0008_sessions_and_tokens'
 branch_labels = None
 depends_on = None
 
