@@ -41,6 +41,14 @@ class Config:
     PASSWORD_RESET_RATE_LIMIT = _env("PASSWORD_RESET_RATE_LIMIT", "5 per 15 minutes")
     RATELIMIT_ENABLED = True
     RATELIMIT_STRATEGY = "moving-window"  # a fixed window lets a burst straddle the boundary with twice the limit
+    # With Redis down, limits are counted in this process's memory (Flask-Limiter logs the switch and switches
+    # back when Redis answers again), so log-in keeps working and keeps being limited.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    # A request already talking to Redis when the first one noticed the outage would otherwise be a 500: it is let
+    # through unlimited, once, with the error logged.
+    RATELIMIT_SWALLOW_ERRORS = True
+    RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 2}
+    REDIS_CONNECT_TIMEOUT_SECONDS = 2  # an unreachable Redis fails fast instead of holding a request
     # Argon2id cost (argon2-cffi defaults: 3 passes over 64 MiB).
     ARGON2_TIME_COST = 3
     ARGON2_MEMORY_KIB = 65536
@@ -78,6 +86,12 @@ class Config:
     MAIL_PORT = _env_int("MAIL_PORT", 25)
     MAIL_FROM = _env("MAIL_FROM", "Lessonbook <no-reply@lessonbook.invalid>")
     MAIL_MAX_ATTEMPTS = 8
+    # Every SMTP socket operation (connect, each reply) gives up after this long, so a server that accepts and
+    # then stays silent delays one message instead of hanging the worker.
+    MAIL_TIMEOUT_SECONDS = float(_env("MAIL_TIMEOUT_SECONDS", "10"))
+    # How long an outbox message claimed for sending stays claimed; past it, a sender that died is presumed dead
+    # and the message is sent again. Must exceed the longest send (SMTP timeouts, one push per device).
+    OUTBOX_LEASE_SECONDS = _env_int("OUTBOX_LEASE_SECONDS", 300)
     SLOT_PICKER_DAYS = 7
     # Web Push (VAPID, RFC 8292): the private key as base64url of its 32 raw bytes, the public key as base64url of
     # the 65-byte uncompressed point (what `web-push generate-vapid-keys` prints), and a mailto: or https: contact.
