@@ -1,7 +1,7 @@
 """tutor_profiles keep the base address the tutor typed (its coordinates come from the geocoder, if any)
 
-Revision ID: 0010_tutor_base_address
-Revises: 0009_slot_picker_indexes
+Revision ID: 0011_tutor_base_address
+Revises: 0010_outbox_lease
 Create Date: 2026-12-02 11:20:00
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0010_tutor_base_address'
-down_revision = '0009_slot_picker_indexes'
+revision = '0011_tutor_base_address'
+down_revision = '0010_outbox_lease'
 branch_labels = None
 depends_on = None
 
