@@ -37,6 +37,8 @@ class Config:
     REMEMBER_COOKIE_SECURE = True
     WTF_CSRF_TIME_LIMIT = None  # tied to the session instead, so long-open forms keep working
     LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute")
+    # "Forgot password?" requests: per client address, and per email address so nobody floods one inbox.
+    PASSWORD_RESET_RATE_LIMIT = _env("PASSWORD_RESET_RATE_LIMIT", "5 per 15 minutes")
     RATELIMIT_ENABLED = True
     RATELIMIT_STRATEGY = "moving-window"  # a fixed window lets a burst straddle the boundary with twice the limit
     # Argon2id cost (argon2-cffi defaults: 3 passes over 64 MiB).
@@ -79,6 +81,8 @@ class Config:
     ).split(",") if h.strip())
     PUSH_ALLOW_LOOPBACK = False  # dev and tests also accept a push service on 127.0.0.1/localhost
     NOTIFICATION_POLL_SECONDS = 60  # how often an open page refreshes the bell's unread count
+    # /dev/mail shows everyone's mail with working signed links: development only, and only to this machine.
+    DEV_MAIL_VIEWER = False
     # Summary-note attachments: kept outside the web root (never under webapp/static) under random names.
     UPLOAD_DIR = _env("UPLOAD_DIR", str(BASE_DIR / "instance" / "uploads"))
     MAX_ATTACHMENT_BYTES = _env_int("MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024)
@@ -111,6 +115,7 @@ class DevConfig(Config):
     VAPID_PUBLIC_KEY = _env("VAPID_PUBLIC_KEY", DEV_ONLY_VAPID_PUBLIC_KEY)
     VAPID_SUBJECT = _env("VAPID_SUBJECT", "mailto:dev@lessonbook.invalid")
     PUSH_ALLOW_LOOPBACK = True
+    DEV_MAIL_VIEWER = True
 
 
 class TestConfig(DevConfig):
@@ -127,6 +132,7 @@ class TestConfig(DevConfig):
     # Cheap hashing keeps the suite fast; the algorithm (Argon2id) is the same as in production.
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_KIB = 1024
+    DEV_MAIL_VIEWER = False  # a test that reads mail in the browser turns it on for itself
 
 
 CONFIGS = {"production": Config, "development": DevConfig, "testing": TestConfig}

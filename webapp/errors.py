@@ -1,7 +1,7 @@
 """Errors as users see them: JSON with a message under /api, a page in words elsewhere."""
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -56,7 +56,13 @@ def init_app(app: Flask) -> None:
         message = _MESSAGES.get(status, exc.description or "Request failed.")
         if status == 429:
             message = _MESSAGES[429]
-        return error_response(status, message)
+        response = make_response(error_response(status, message))
+        # Keep the headers the exception carries (Allow on a 405, Retry-After, WWW-Authenticate): only the body
+        # is ours. Its Content-Type is werkzeug's HTML one, which our JSON or page replaces.
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -22,6 +22,22 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
 
 
+_NEW_PASSWORD = [DataRequired(), Length(min=10, max=200, message="Use at least 10 characters.")]
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+
+
+class ResetPasswordForm(FlaskForm):
+    new_password = PasswordField("New password", validators=_NEW_PASSWORD)
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[DataRequired(), Length(max=200)])
+    new_password = PasswordField("New password", validators=_NEW_PASSWORD)
+
+
 class SettingsForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     timezone = StringField("Time zone", validators=[DataRequired(), Length(max=64)])

@@ -286,12 +286,23 @@ def _paths() -> dict[str, dict]:
                                     "password": {"type": "string", "minLength": 10}, "name": _STR,
                                     "role": {"type": "string", "enum": ["student", "parent", "tutor"]},
                                     "timezone": _STR})))},
-        "/api/auth/token": {"post": _operation(
-            "createToken", "Exchange email and password for a bearer token.",
-            {"200": _ok("A new token.", _ref("Token")), "400": _MALFORMED,
-             "401": _error("The email and password do not match an account."), "422": _INVALID,
-             "429": _error("Too many attempts from this address; wait and try again.")},
-            requestBody=_body(_obj({"email": _STR, "password": _STR})))},
+        "/api/auth/token": {
+            "post": _operation(
+                "createToken", "Exchange email and password for a bearer token (90 days, revocable).",
+                {"200": _ok("A new token.", _ref("Token")), "400": _MALFORMED,
+                 "401": _error("The email and password do not match an account."),
+                 "422": _INVALID, "429": _error("Too many attempts from this address; wait and try again.")},
+                requestBody=_body(_obj({"email": _STR, "password": _STR,
+                                        "device_name": {"type": "string", "maxLength": 80,
+                                                        "description": "Shown in the user's settings beside the "
+                                                                       "token, e.g. \"Sam's iPhone\"."}},
+                                       required=["email", "password"]))),
+            "delete": {**_operation(
+                "revokeToken", "Revoke the bearer token this request is made with (log this app out). It also "
+                "ends when the user revokes it in settings, logs out everywhere, or changes or resets the password.",
+                {"204": {"description": "Revoked; the token no longer works."},
+                 "401": _error("No bearer token was sent, or it is invalid, expired or already revoked.")},
+                secured=True), "security": [{"bearerAuth": []}]}},
         "/api/me": {"get": _operation("me", "The signed-in user.", {"200": _ok("You.", _ref("User")), "401": _ANON},
                                       secured=True)},
         "/api/openapi.json": {"get": _operation(

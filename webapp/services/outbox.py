@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 from flask import current_app, render_template
 from sqlalchemy import select, update
 
-from ..adapters import mail, push
-from ..domain.calendar_ics import CalendarEntry, to_ics
+from ..adapters import calendar_files, mail, push
+from ..domain.calendar_entry import CalendarEntry
 from ..extensions import db
 from ..models import OutboxMessage, PushSubscription
 
@@ -35,12 +35,8 @@ def attachments_for(context: dict, now: datetime) -> list[tuple[str, str, bytes]
     entry = context.get("ics")
     if not entry:
         return []
-    ics = to_ics(CalendarEntry(uid=entry["uid"], start=datetime.fromisoformat(entry["start"]),
-                               end=datetime.fromisoformat(entry["end"]), summary=entry["summary"],
-                               location=entry.get("location", ""), sequence=int(entry.get("sequence", 0)),
-                               cancelled=bool(entry.get("cancelled"))), now)
-    method = "CANCEL" if entry.get("cancelled") else "REQUEST"
-    return [("lesson.ics", f"text/calendar; method={method}", ics.encode())]
+    return [calendar_files.attachment(CalendarEntry.from_json(entry), organizer=current_app.config["MAIL_FROM"],
+                                      stamp=now)]
 
 
 def _backoff(attempts: int) -> timedelta:

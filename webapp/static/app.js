@@ -11,7 +11,19 @@
     });
     root.querySelectorAll("[data-browser-zone]").forEach(function (el) { el.textContent = zone || "unknown"; });
   }
+  // On phones the navigation folds behind a Menu button (CSS shows the button only when this ran).
+  function setUpMenu() {
+    var button = document.querySelector(".menu-toggle"), nav = document.getElementById("site-nav");
+    if (!button || !nav) { return; }
+    document.documentElement.classList.add("js-menu");
+    button.addEventListener("click", function () {
+      var open = button.getAttribute("aria-expanded") !== "true";
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+      nav.classList.toggle("open", open);
+    });
+  }
   document.addEventListener("DOMContentLoaded", function () {
+    setUpMenu();
     fillZones(document);
     detectBookerZone();
   });

@@ -62,7 +62,7 @@ def add_window():
             availability.add_weekly_window(current_user, form.weekday.data, form.start.data, form.end.data)
             form = None
         except ValidationError as exc:
-            form.start.errors = list(form.start.errors) + [exc.message]
+            apply_service_errors(form, exc.fields, exc.message, aliases={"window": "start"})
     status = 422 if form is not None else 200
     return _editor(status, partial="tutor/_weekly.html", window_form=form)
 
@@ -89,7 +89,7 @@ def add_override():
                                       form.end.data, _today())
             form = None
         except ValidationError as exc:
-            form.on_date.errors = list(form.on_date.errors) + [exc.message]
+            apply_service_errors(form, exc.fields, exc.message, aliases={"override": "on_date"})
     status = 422 if form is not None else 200
     return _editor(status, partial="tutor/_overrides.html", override_form=form)
 
@@ -140,8 +140,7 @@ def teaches():
         except ValueError as exc:
             form.hourly_rate.errors = [str(exc)]
         except ValidationError as exc:
-            field_messages = list(exc.fields.values())
-            form.subject_id.errors = [field_messages[-1] if field_messages else exc.message]
+            apply_service_errors(form, exc.fields, exc.message, aliases={"hourly_rate_minor": "hourly_rate"})
         else:
             flash("Subject added.", "success")
             return redirect(url_for("tutor_dashboard.teaches"), code=303)
