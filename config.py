@@ -63,6 +63,7 @@ class Config:
     SETTLEMENT_DAYS = _env_int("SETTLEMENT_DAYS", 2)
     CHECKOUT_MIN_MINUTES = 30  # Stripe Checkout sessions live at least 30 minutes
     INTERNAL_TEAM_EMAIL = _env("INTERNAL_TEAM_EMAIL", "team@lessonbook.invalid")
+    SUPPORT_EMAIL = _env("SUPPORT_EMAIL", "support@lessonbook.invalid")  # where "Report a problem" writes to
     # Email: any SMTP server; dev and tests use a local sink.
     MAIL_HOST = _env("MAIL_HOST")
     MAIL_PORT = _env_int("MAIL_PORT", 25)

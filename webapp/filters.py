@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask
 from flask_login import current_user
 
+from .domain.labels import state_label, total_label
 from .domain.money import Money
 
 
@@ -44,9 +45,29 @@ def zone_names() -> list[str]:
     return sorted(z for z in known_zones() if z.startswith(_ZONE_AREAS)) + ["UTC"]
 
 
+def zone_abbreviation(dt: datetime, zone: str) -> str:
+    """The zone's short name at that instant (GMT/BST, EST/EDT), else its IANA name where there is none (+04)."""
+    abbreviation = dt.astimezone(ZoneInfo(zone)).strftime("%Z")
+    return abbreviation if abbreviation[:1].isalpha() else zone
+
+
+def zoned(dt: datetime | None, zone: str | None = None, fmt: str = "%a %d %b %Y, %H:%M") -> str:
+    """`local`, followed by the zone it is in ("Wed 02 Dec 2026, 14:00 GMT"): every time a person reads says whose."""
+    if dt is None:
+        return ""
+    zone = zone or viewer_zone_name()
+    return f"{local(dt, zone, fmt)} {zone_abbreviation(dt, zone)}"
+
+
 def money(amount_minor: int, currency: str) -> str:
     """Format minor units with the currency symbol."""
     return Money(int(amount_minor), currency).format()
+
+
+def receipt_lines(receipt, booking_state: str) -> list:
+    """A stored receipt's lines for the student (price, discount, fee, total named for where the money stands)."""
+    from .domain.fees import FeeBreakdown
+    return FeeBreakdown.from_dict(receipt.breakdown).student_lines(total_label(booking_state))
 
 
 def init_app(app: Flask) -> None:
@@ -55,4 +76,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["time_of_day"] = time_of_day
     app.jinja_env.globals["zone_names"] = zone_names
+    app.jinja_env.filters["zoned"] = zoned
+    app.jinja_env.filters["state_label"] = state_label
     app.jinja_env.globals["viewer_zone_name"] = viewer_zone_name
+    app.jinja_env.globals["receipt_lines"] = receipt_lines

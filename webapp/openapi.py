@@ -191,7 +191,7 @@ def _schemas() -> dict[str, Schema]:
         "RescheduleAnswer": _obj({"accept": {"type": "boolean"},
                                   "version": {"type": "integer", "description": "The proposal's reschedule_version."}}),
         "CancellationPreview": _obj({
-            "kind": {"type": "string", "enum": ["release", "refund", "closed"]},
+            "kind": {"type": "string", "enum": ["release", "refund", "closed", "started"]},
             "refund_minor": {"type": "integer", "minimum": 0}, "currency": _CURRENCY, "explanation": _STR,
         }),
         "NoteAttachment": _obj({
@@ -390,7 +390,7 @@ def _paths() -> dict[str, dict]:
             "cancelBooking", "Cancel the lesson; the refund follows the policy frozen when it was paid.",
             {"200": _ok("The booking after cancelling.", _ref("Booking")), "400": _MALFORMED, "401": _ANON,
              "403": _error("You may see this booking but not cancel it."),
-             "404": _error("No such booking, or not one of yours."), "409": _error("Already closed."),
+             "404": _error("No such booking, or not one of yours."), "409": _error("Already closed, or the lesson has started (no cancelling then; report a problem instead)."),
              "422": _INVALID, "502": _error("Stripe could not make the refund; nothing changed.")},
             secured=True, parameters=[_path_id("booking_id")],
             requestBody={"required": False, "content": {"application/json": {"schema": _obj(

@@ -10,6 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from ..adapters.database import serialized_write
+from ..domain import labels
+from ..domain.money import Money
 from ..domain.states import BookingState, LessonState, next_booking_state, next_lesson_state
 from ..domain.travel import Coordinates
 from ..extensions import db
@@ -262,21 +264,44 @@ def tutor_upcoming_lessons(tutor: User, now: datetime) -> list[Lesson]:
 
 
 def booking_status_words(booking: Booking, now: datetime) -> str:
-    """What the booking's state means for the user right now."""
-    if booking.state == BookingState.AWAITING_PAYMENT:
+    """What the booking means for the user right now: the lesson and the money, each for what it is."""
+    lesson = booking.lesson
+    state = booking.state
+    receipt = booking.receipt
+    money = (lambda v: Money(v, booking.currency).format())
+    if state == BookingState.AWAITING_PAYMENT:
         if booking.hold_expires_at and booking.hold_expires_at <= now:
             return "The hold on this slot has expired; the time is free again."
         return "Awaiting payment. The slot is held for you until the time shown."
-    return {
-        BookingState.REQUIRES_CAPTURE: "Payment authorized; waiting for the tutor to approve. You are charged only "
-                                       "when they do.",
-        BookingState.PAID: "Confirmed and paid.",
-        BookingState.REFUNDED: "Cancelled and refunded in full.",
-        BookingState.PARTIAL_REFUNDED: "Cancelled with a partial refund.",
-        BookingState.EXPIRED: "Expired; the slot was released.",
-        BookingState.DECLINED: "Declined by the tutor; no money was taken.",
-        BookingState.CANCELLED: "Cancelled before payment.",
-    }.get(BookingState(booking.state), booking.state)
+    if state == BookingState.REQUIRES_CAPTURE:
+        return "Payment authorized; waiting for the tutor to approve. You are charged only when they do."
+    if state == BookingState.DECLINED:
+        return "Declined by the tutor; the card authorization was released and nothing was charged."
+    if state == BookingState.EXPIRED:
+        return "Expired; the slot was released." if receipt is None else \
+            "The tutor did not approve in time; the card authorization was released and nothing was charged."
+    if state == BookingState.CANCELLED:
+        return "Cancelled before payment." if receipt is None else \
+            "Cancelled; the card authorization was released and nothing was charged."
+    cancelled = lesson.state == LessonState.CANCELLED
+    refunded = receipt.refunded_minor if receipt else 0
+    if state == BookingState.REFUNDED:
+        return "Cancelled and refunded in full." if cancelled else "Booked; the payment was refunded in full."
+    if state == BookingState.PARTIAL_REFUNDED:
+        if cancelled:
+            return "Cancelled with a partial refund."
+        return f"Booked and paid; {money(refunded)} of {money(receipt.amount_minor)} was refunded."
+    if cancelled:
+        return "Cancelled; no refund under the cancellation policy."
+    return "Confirmed and paid."
+
+
+def lesson_and_payment(booking: Booking, now: datetime) -> tuple[str, str]:
+    """The lesson's state and the money's state, worded separately ("Booked", "£10.00 refunded of £38.00")."""
+    lesson, receipt = booking.lesson, booking.receipt
+    return (labels.lesson_words(lesson.state, booking.state, lesson.start_at, lesson.finish_at, now),
+            labels.payment_words(booking.state, receipt.amount_minor if receipt else None,
+                                 receipt.refunded_minor if receipt else 0, booking.currency))
 
 
 def is_hold_lapsed(booking: Booking, now: datetime) -> bool:

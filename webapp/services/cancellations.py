@@ -10,8 +10,8 @@ from ..adapters import stripe_gateway as gateway
 from ..adapters.database import serialized_write
 from ..domain.fees import FeeBreakdown, refund_split
 from ..domain.money import Money
-from ..domain.refunds import Canceller, RefundPolicy, cancellation_refund
-from ..domain.states import BookingState, LessonState, next_booking_state, next_lesson_state
+from ..domain.refunds import Canceller, RefundPolicy, cancellation_refund, has_started
+from ..domain.states import BOOKING_TRANSITIONS, BookingState, LessonState, next_booking_state, next_lesson_state
 from ..extensions import db
 from ..models import Booking, CouponUse, PaymentReceipt, Refund, User
 from .bookings import get_booking
@@ -19,6 +19,8 @@ from .errors import Conflict, Forbidden, ValidationError
 from .payments import LOCK_BOOKING, PaymentFailed, _expire_session_quietly, _release
 
 MAX_NOTE = 1000
+STARTED = ("This lesson has started, so it can no longer be cancelled. If something went wrong, "
+           "report a problem and we will look into it.")
 
 
 def canceller_for(user: User, booking: Booking) -> Canceller | None:
@@ -39,7 +41,7 @@ def canceller_for(user: User, booking: Booking) -> Canceller | None:
 class CancellationPreview:
     """Exactly what cancelling now would do, for the confirmation page."""
 
-    kind: str  # "release" (nothing was captured), "refund", or "closed"
+    kind: str  # "release" (nothing was captured), "refund", "closed", or "started" (too late: report a problem)
     refund: Money
     explanation: str
 
@@ -61,6 +63,8 @@ def _preview(booking: Booking, who: Canceller, now: datetime) -> CancellationPre
     currency = booking.currency
     if booking.lesson.state == LessonState.CANCELLED or booking.state not in OPEN_STATES:
         return CancellationPreview("closed", Money(0, currency), "This booking is already closed.")
+    if has_started(booking.lesson.start_at, now):
+        return CancellationPreview("started", Money(0, currency), STARTED)
     if booking.state == BookingState.AWAITING_PAYMENT:
         return CancellationPreview("release", Money(0, currency), "Nothing has been paid, so nothing is charged.")
     if booking.state == BookingState.REQUIRES_CAPTURE:
@@ -90,6 +94,8 @@ def cancel_booking(user: User, booking_id: int, note: str, now: datetime, tell_o
         if booking.lesson.state == LessonState.CANCELLED:
             return booking  # a second click: already cancelled
         raise Conflict("This booking is already closed.")
+    if plan.kind == "started":
+        raise Conflict(plan.explanation)
     if booking.state == BookingState.AWAITING_PAYMENT:
         if booking.checkout_session_id:
             _expire_session_quietly(booking.checkout_session_id)
@@ -149,11 +155,12 @@ def admin_refund(admin: User, booking_id: int, amount_minor: int, reason: str, n
         message = f"Refund between {Money(1, booking.currency).format()} and {Money(remaining, booking.currency).format()}."
         raise ValidationError(message, {"amount": message})
     target = _refund(booking, amount_minor, reason or "Admin refund", admin.id)
-    booking = db.session.get(Booking, booking_id)
-    if booking.state != target:
-        booking.state = next_booking_state(booking.state, target)
-    booking.updated_at = now
-    db.session.commit()
+    # A write transaction of its own: the refund's webhook may be applying meanwhile (SQLite cannot upgrade a read).
+    with serialized_write((LOCK_BOOKING, booking_id)) as session:
+        booking = session.get(Booking, booking_id)
+        if booking.state != target and target in BOOKING_TRANSITIONS.get(BookingState(booking.state), ()):
+            booking.state = next_booking_state(booking.state, target)
+        booking.updated_at = now
     return booking
 
 
@@ -179,10 +186,16 @@ def record_external_refund(charge, now: datetime) -> str:
     return "refund-recorded"
 
 
-def can_cancel(user: User, booking: Booking) -> bool:
-    """Whether to offer the cancel button."""
+def can_cancel(user: User, booking: Booking, now: datetime) -> bool:
+    """Whether to offer the cancel button: the same rules cancel_booking enforces."""
     return canceller_for(user, booking) is not None and booking.lesson.state != LessonState.CANCELLED \
-        and booking.state in OPEN_STATES
+        and booking.state in OPEN_STATES and not has_started(booking.lesson.start_at, now)
+
+
+def needs_support_link(user: User, booking: Booking, now: datetime) -> bool:
+    """Offer "Report a problem" where cancelling is no longer possible: a lesson that started and still stands."""
+    return canceller_for(user, booking) is not None and booking.lesson.state != LessonState.CANCELLED \
+        and booking.state in OPEN_STATES and has_started(booking.lesson.start_at, now)
 
 
 OPEN_STATES = (BookingState.AWAITING_PAYMENT, BookingState.REQUIRES_CAPTURE, BookingState.PAID,

@@ -69,7 +69,33 @@ def tell_receipt(booking: Booking) -> None:
 
 def _student_lines(receipt):
     from ..domain.fees import FeeBreakdown
-    return FeeBreakdown.from_dict(receipt.breakdown).student_lines()
+    from ..domain.labels import total_label
+    from ..domain.states import BookingState
+    return FeeBreakdown.from_dict(receipt.breakdown).student_lines(total_label(BookingState.REQUIRES_CAPTURE))
+
+
+def tell_not_booked(booking: Booking, expired: bool = False) -> None:
+    """BookingDeclined: the booker and the learner's side hear the lesson is not booked and nothing was charged
+    (the tutor declined, or did not approve in time)."""
+    lesson = booking.lesson
+    people = student_side(lesson)
+    if all(p.user.id != booking.booker_id for p in people):
+        people.append(Recipient(booking.booker, booking.booker.timezone, booking.booker.name))
+    receipt = booking.receipt
+    released = Money(receipt.amount_minor, receipt.currency).format() if receipt else None
+    reason = (f"{lesson.tutor.name} did not approve in time, so" if expired else f"{lesson.tutor.name} declined, so")
+    short = "not approved in time" if expired else "declined by the tutor"
+    for person in people:
+        context = lesson_context(lesson, person.zone)
+        context.update(recipient_name=person.user.name, reason=reason, reason_short=short, released=released,
+                       rebook_url=public_url(f"/tutors/{lesson.tutor_id}"))
+        body = (f"{reason} it is not booked. " +
+                (f"The card authorization of {released} was released; you were not charged." if released
+                 else "You were not charged."))
+        notify(person.user, kind="booking_declined",
+               title=f"Not booked: {context['subject']} on {context['when']} ({short})", body=body,
+               url=_path(lesson), dedupe_key=f"booking-not-booked:{booking.id}:{person.user.id}",
+               email_template="booking_declined", email_context=context)
 
 
 def tell_cancelled(lesson: Lesson, by: User, note: str, refund: Money | None, everyone: bool = False) -> None:

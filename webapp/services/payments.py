@@ -501,6 +501,8 @@ def decline(tutor: User, booking_id: int, now: datetime) -> Booking:
         booking = session.get(Booking, booking_id)
         if booking.state == BookingState.REQUIRES_CAPTURE:
             _close(booking, BookingState.DECLINED, now)
+            from .lesson_messages import tell_not_booked
+            tell_not_booked(booking)
     return booking
 
 
@@ -539,6 +541,8 @@ def expire_unapproved(now: datetime) -> int:
             booking = session.get(Booking, booking_id)
             if booking.state == BookingState.REQUIRES_CAPTURE:  # a second worker may have done it meanwhile
                 _close(booking, BookingState.EXPIRED, now)
+                from .lesson_messages import tell_not_booked
+                tell_not_booked(booking, expired=True)
                 expired += 1
     return expired
 

@@ -12,7 +12,7 @@ from ..models import Role
 from ..services import availability, bookings, cancellations, catalogue, payments
 from ..services.errors import ServiceError, SlotTaken, ValidationError
 from . import params
-from .common import apply_service_errors, now_utc, render, role_required
+from .common import apply_service_errors, is_htmx, now_utc, render, role_required
 
 bp = Blueprint("bookings", __name__)
 
@@ -83,8 +83,10 @@ def detail(booking_id: int):
     booking = bookings.get_booking(current_user, booking_id)
     return render("bookings/detail.html", booking=booking, now=now,
                   status_text=bookings.booking_status_words(booking, now),
+                  lesson_payment=bookings.lesson_and_payment(booking, now),
                   hold_lapsed=bookings.is_hold_lapsed(booking, now), polling=request.args.get("paid") == "1",
-                  can_cancel=cancellations.can_cancel(current_user, booking))
+                  can_cancel=cancellations.can_cancel(current_user, booking, now),
+                  report_problem=cancellations.needs_support_link(current_user, booking, now))
 
 
 @bp.route("/bookings/<id:booking_id>/pay", methods=["GET", "POST"])
@@ -115,7 +117,8 @@ def quote(booking_id: int):
     now = now_utc()
     booking = payments.payable_booking(current_user, booking_id, now)
     result = payments.quote_booking(current_user, booking, request.args.get("coupon"), now)
-    return render("bookings/pay.html", partial="bookings/_quote.html", booking=booking, quote=result, now=now)
+    return render("bookings/pay.html", partial="bookings/_quote.html", booking=booking, quote=result, now=now,
+                  oob_total=is_htmx())
 
 
 @bp.get("/bookings/<id:booking_id>/payment-status")
@@ -126,6 +129,7 @@ def payment_status(booking_id: int):
     booking = bookings.get_booking(current_user, booking_id)
     return render("bookings/detail.html", partial="bookings/_status.html", booking=booking, now=now,
                   status_text=bookings.booking_status_words(booking, now),
+                  lesson_payment=bookings.lesson_and_payment(booking, now),
                   hold_lapsed=bookings.is_hold_lapsed(booking, now), polling=request.args.get("paid") == "1")
 
 
