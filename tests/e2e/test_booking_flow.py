@@ -102,7 +102,7 @@ def test_tutor_sets_availability_and_a_student_books_the_slot_which_vanishes_for
     expect(student_page).to_have_url(re.compile(r"/bookings/\d+$"))
     expect(student_page.get_by_role("status").filter(has_text="Your slot is held")).to_be_visible()
     expect(student_page.locator("#booking-status")).to_contain_text("Awaiting payment")
-    expect(student_page.locator(".summary")).to_contain_text(local[0].strftime("%a %d %b %Y, %H:%M"))
+    expect(student_page.locator("main")).to_contain_text(local[0].strftime("%a %d %b %Y, %H:%M"))
 
     _nav(student_page, "My bookings").click()
     upcoming = student_page.locator("#upcoming-bookings")
