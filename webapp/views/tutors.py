@@ -93,7 +93,7 @@ def _booker_context(tutor, teaches, args) -> dict:
         month = params.month_from(args, today) or (day.replace(day=1) if day else None)
         duration = params.duration_from(args)
         in_person = params.lesson_type(args)
-        location = params.address_from(args).coordinates if in_person and args.get("line1") else None
+        location = params.located(params.address_from(args)) if in_person and args.get("line1") else None
         found = availability.find_month(tutor.id, teach_id, month or today, zone, duration, now, in_person, location,
                                         advance_if_empty=month is None)
     except ValidationError as exc:
@@ -105,7 +105,7 @@ def _booker_context(tutor, teaches, args) -> dict:
         state["tz"] = label
     state["clock"] = context["clock"]
     if in_person:
-        state.update({k: args[k] for k in ("line1", "latitude", "longitude") if args.get(k)})
+        state.update({k: args[k] for k in ("line1", "postcode", "city") if args.get(k)})
     month_first = found.month
     month_query = {**state, "month": month_first.strftime("%Y-%m")}
     free_days = sorted(found.days)
