@@ -427,14 +427,15 @@ def tutors_free_at(tutors: list[tuple[User, TutorProfile]], zone: tzinfo, weekda
     free = set()
     for tutor, profile in tutors:
         calendar = calendars[tutor.id]
-        if not calendar.weekly and not calendar.overrides:
+        if profile is None or not (calendar.weekly or calendar.overrides):
             continue  # no hours at all: nothing to sweep
+        busy, default_buffer = with_unknown_place_buffers(calendar.busy, profile.travel_buffer_minutes, in_person, None)
         try:
             query = engine.SlotQuery(
-                tutor_zone=tutor.timezone, weekly=calendar.weekly, overrides=calendar.overrides, busy=calendar.busy,
+                tutor_zone=tutor.timezone, weekly=calendar.weekly, overrides=calendar.overrides, busy=busy,
                 range_start=now, range_end=end, duration_minutes=duration, now=now,
                 min_notice_minutes=profile.min_notice_hours * 60, horizon_days=profile.horizon_days,
-                in_person=in_person, default_buffer_minutes=profile.travel_buffer_minutes, estimator=estimator)
+                in_person=in_person, default_buffer_minutes=default_buffer, estimator=estimator)
         except engine.AvailabilityError:
             continue  # a tutor whose stored zone no longer exists is not free at any time we can name
         if engine.any_slot_starting_in(query, windows):
