@@ -41,6 +41,8 @@ class Config:
     PASSWORD_RESET_RATE_LIMIT = _env("PASSWORD_RESET_RATE_LIMIT", "5 per 15 minutes")
     # Sign-ups per client address and, separately, per email address (each one sends an email).
     REGISTER_RATE_LIMIT = _env("REGISTER_RATE_LIMIT", "10 per hour")
+    # A browser log-in ends this many days after it began, whatever its cookie says (the session store forgets it).
+    LOGIN_SESSION_DAYS = _env_int("LOGIN_SESSION_DAYS", 31)
     RATELIMIT_ENABLED = True
     RATELIMIT_STRATEGY = "moving-window"  # a fixed window lets a burst straddle the boundary with twice the limit
     # With Redis down, limits are counted in this process's memory (Flask-Limiter logs the switch and switches
@@ -61,6 +63,15 @@ class Config:
     BOOKING_HOLD_MINUTES = _env_int("BOOKING_HOLD_MINUTES", 30)
     TRAVEL_SPEED_KMH = float(_env("TRAVEL_SPEED_KMH", "25"))
     TRAVEL_OVERHEAD_MINUTES = _env_int("TRAVEL_OVERHEAD_MINUTES", 10)
+    # A journey to or from an in-person lesson whose place has no coordinates cannot be estimated: the tutor gets at
+    # least this long between it and anything else (or their own travel buffer, if longer).
+    TRAVEL_UNKNOWN_PLACE_MINUTES = _env_int("TRAVEL_UNKNOWN_PLACE_MINUTES", 60)
+    # Addresses become coordinates through a Nominatim-compatible geocoder when GEOCODER_URL is set (e.g.
+    # https://nominatim.openstreetmap.org or your own instance); without it addresses are kept without coordinates.
+    GEOCODER_URL = _env("GEOCODER_URL")
+    GEOCODER_USER_AGENT = _env("GEOCODER_USER_AGENT", "Lessonbook/1.0 (tutoring bookings)")
+    GEOCODER_TIMEOUT_SECONDS = float(_env("GEOCODER_TIMEOUT_SECONDS", "5"))
+    GEOCODER_COUNTRY_CODES = _env("GEOCODER_COUNTRY_CODES")  # e.g. "gb,ie": limits matches to these countries
     DEFAULT_TIMEZONE = "Europe/London"
     # Payments. STRIPE_API_BASE points the official SDK at a local Stripe-compatible server in dev and tests.
     STRIPE_SECRET_KEY = _env("STRIPE_SECRET_KEY")
@@ -151,6 +162,7 @@ class TestConfig(DevConfig):
     ARGON2_MEMORY_KIB = 1024
     REGISTER_RATE_LIMIT = "1000 per hour"  # suites sign up many users from one address; limit tests set their own
     DEV_MAIL_VIEWER = False  # a test that reads mail in the browser turns it on for itself
+    GEOCODER_URL = None  # a test that geocodes points this at its own local stand-in
 
 
 CONFIGS = {"production": Config, "development": DevConfig, "testing": TestConfig}

@@ -152,6 +152,10 @@ class TutorProfile(db.Model):
     travel_buffer_minutes: Mapped[int] = mapped_column(Integer, default=30)
     base_latitude: Mapped[float | None] = mapped_column(Float)
     base_longitude: Mapped[float | None] = mapped_column(Float)
+    # Where the tutor starts from, as typed; base_latitude/longitude come from the geocoder (or an API client).
+    base_line1: Mapped[str | None] = mapped_column(String(200))
+    base_postcode: Mapped[str | None] = mapped_column(String(20))
+    base_city: Mapped[str | None] = mapped_column(String(100))
     user: Mapped[User] = relationship(back_populates="tutor_profile")
     teaches: Mapped[list[Teach]] = relationship(back_populates="tutor_profile", order_by="Teach.id",
                                                 primaryjoin="TutorProfile.user_id == foreign(Teach.tutor_id)",

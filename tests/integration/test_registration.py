@@ -24,7 +24,8 @@ def emails_to(address: str, template: str) -> list[OutboxMessage]:
 
 def confirm_by_email(client, address: str):
     """Follow the newest sign-up link emailed to `address` as a user does: open it, press the button."""
-    path = urlsplit(emails_to(address, "confirm_registration")[-1].context["url"]).path
+    link = urlsplit(emails_to(address, "confirm_registration")[-1].context["url"])
+    path = link.path + (f"?{link.query}" if link.query else "")
     page = client.get(path)
     assert page.status_code == 200, page.get_data(as_text=True)[:300]
     return client.post(path, data={"csrf_token": csrf_from(page.get_data(as_text=True))})

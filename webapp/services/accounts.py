@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+from urllib.parse import urlencode
 from functools import lru_cache
 import secrets
 from datetime import UTC, datetime, timedelta
@@ -97,13 +98,14 @@ def _registration_fields(*, email, password, name, role, timezone) -> dict:
     return {"email": _clean_email(email), "name": _clean_name(name), "role": role, "timezone": _clean_zone(timezone)}
 
 
-def request_registration(*, email: str, password: str, name: str, role: str, timezone: str, now: datetime) -> str:
+def request_registration(*, email: str, password: str, name: str, role: str, timezone: str, now: datetime,
+                         then: str | None = None) -> str:
     """Start a student, parent or tutor sign-up; the answer is the same whether or not the email has an account.
 
     A new address gets a link that creates the account (REGISTRATION_LINK_LIFETIME, once); an address that already
     has an account gets an email saying someone tried to sign up with it, with links to log in or reset the
     password. The password is hashed either way, so the time taken does not tell the two apart either. Returns the
-    normalized email."""
+    normalized email. `then` (a local path, e.g. the booking form for a chosen slot) rides on the link as `next`."""
     fields = _registration_fields(email=email, password=password, name=name, role=role, timezone=timezone)
     password_hash = _hasher().hash(password)
     address = fields["email"]
@@ -118,7 +120,8 @@ def request_registration(*, email: str, password: str, name: str, role: str, tim
         db.session.add(PendingRegistration(token_hash=_token_hash(raw), password_hash=password_hash,
                                            created_at=now, expires_at=now + REGISTRATION_LINK_LIFETIME, **fields))
         outbox.enqueue_email("confirm_registration", address, {
-            "name": fields["name"], "url": public_url(f"/register/confirm/{raw}"),
+            "name": fields["name"],
+            "url": public_url(f"/register/confirm/{raw}" + (f"?{urlencode({'next': then})}" if then else "")),
             "hours": int(REGISTRATION_LINK_LIFETIME.total_seconds() // 3600)})
     db.session.commit()
     return address

@@ -9,6 +9,7 @@ from ..domain.money import parse_major_amount
 from ..domain.timezones import TimeZoneError, viewer_zone
 from ..services.availability import SlotRequest, date_range_in_zone
 from ..services.bookings import Address, BookingRequest, parse_address
+from ..services import places
 from ..services.errors import ValidationError
 
 MAX_INT = 2**31 - 1  # ids and counts fit a 32-bit column; larger numbers are input errors, not server errors
@@ -93,6 +94,11 @@ def address_from(args, prefix: str = "") -> Address:
                          args.get(prefix + "latitude"), args.get(prefix + "longitude"))
 
 
+def located(address: Address):
+    """The address's coordinates: those an API client sent, else the geocoder's (None without one)."""
+    return address.coordinates or places.locate(address.line1, address.postcode, address.city)
+
+
 def duration_from(args) -> int:
     """The requested duration, defaulting to the configured default."""
     value = optional_int(args, "duration")
@@ -105,7 +111,7 @@ def slot_request_from(args, tutor_id: int, teach_id: int, zone: tzinfo, first: d
     in_person = lesson_type(args)
     location = None
     if in_person and args.get("line1"):
-        location = address_from(args).coordinates
+        location = located(address_from(args))
     return SlotRequest(tutor_id, teach_id, start, end, duration_from(args), in_person, location)
 
 
@@ -133,6 +139,29 @@ def max_rate_from(args, currency: str = "GBP") -> int | None:
     except ValueError as exc:
         raise ValidationError(str(exc), {"max_rate": str(exc)}) from None
     return min(amount, MAX_INT)  # rates are 32-bit columns, so capping changes no result
+
+
+def month_from(args, today: date) -> date | None:
+    """The booker's month from `month` (YYYY-MM): None when absent; never before this month, at most a year ahead."""
+    value = args.get("month")
+    if not value:
+        return None
+    try:
+        year, month = (int(part) for part in str(value).split("-"))
+        first = date(year, month, 1)
+    except (TypeError, ValueError):
+        raise ValidationError("month must look like 2027-03.", {"month": "Use YYYY-MM."}) from None
+    if first > today + timedelta(days=400):
+        raise ValidationError("Choose a month within the next year.", {"month": "Within the next year."})
+    return max(first, today.replace(day=1))
+
+
+def clock_from(args, remembered: str | None) -> str:
+    """'12' or '24' (hours on the clock): the URL's choice, else the remembered one, else 24."""
+    for value in (args.get("clock"), remembered):
+        if value in ("12", "24"):
+            return value
+    return "24"
 
 
 def week_dates(args, zone: tzinfo, today: date) -> tuple[date, date]:
