@@ -1,15 +1,15 @@
 """pending registrations: a sign-up becomes an account when its emailed link is followed
 
-Revision ID: 0011_pending_registrations
-Revises: 0010_outbox_lease
+Revision ID: 0012_pending_registrations
+Revises: 0011_tutor_base_address
 Create Date: 2026-12-02 11:45:00
 
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0011_pending_registrations'
-down_revision = '0010_outbox_lease'
+revision = '0012_pending_registrations'
+down_revision = '0011_tutor_base_address'
 branch_labels = None
 depends_on = None
 
