@@ -1,6 +1,8 @@
 """Booking a slot, and a user's bookings."""
 from __future__ import annotations
 
+import uuid
+
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
@@ -79,7 +81,9 @@ def detail(booking_id: int):
     return render("bookings/detail.html", booking=booking, now=now,
                   status_text=bookings.booking_status_words(booking, now),
                   hold_lapsed=bookings.is_hold_lapsed(booking, now), polling=request.args.get("paid") == "1",
-                  can_cancel=cancellations.can_cancel(current_user, booking))
+                  can_cancel=cancellations.can_cancel(current_user, booking),
+                  # One key per rendered refund form: submitting the same form twice is the same refund.
+                  refund_request_key=uuid.uuid4().hex)
 
 
 @bp.route("/bookings/<id:booking_id>/pay", methods=["GET", "POST"])
