@@ -304,3 +304,30 @@ def test_serialized_write_refuses_an_edited_object_and_accepts_a_plain_read(app)
         session.get(Subject, subject.id).name = "Edited inside"
     db.session.rollback()
     assert db.session.scalar(select(Subject.name)) == "Edited inside"
+
+
+def test_approving_and_declining_at_the_same_moment_leave_stripe_and_the_books_agreeing(app, client, stripe_world):
+    booking = authorize(stripe_world, client, book())
+    booking_id, tutor_id, pi_id = booking.id, booking.lesson.tutor_id, booking.payment_intent_id
+    db.session.commit()
+    from webapp.models import User
+    from webapp.services.errors import ServiceError
+
+    def act(verb):
+        def call():
+            with app.app_context():
+                try:
+                    getattr(payments, verb)(db.session.get(User, tutor_id), booking_id, now())
+                    return "ok"
+                except ServiceError as exc:
+                    return exc.status
+                finally:
+                    db.session.remove()
+        return call
+
+    outcomes = run_together(act("approve"), act("decline"))
+    assert outcomes.count("ok") >= 1 and set(outcomes) <= {"ok", 409, 502}, outcomes
+    db.session.rollback()
+    state = db.session.get(Booking, booking_id).state
+    status = stripe_world.client.v1.payment_intents.retrieve(pi_id).status
+    assert (state, status) in ((BookingState.PAID, "succeeded"), (BookingState.DECLINED, "canceled")), (state, status)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,8 +19,8 @@ from ..domain.states import BookingState, LessonState, next_booking_state, next_
 from ..extensions import db
 from ..models import Booking, CouponUse, PaymentReceipt, Refund, User
 from .bookings import get_booking
-from .errors import Conflict, Forbidden, ServiceError, ValidationError
-from .payments import LOCK_BOOKING, PaymentFailed, _expire_session_quietly, _release
+from .errors import Conflict, Forbidden, ValidationError
+from .payments import LOCK_BOOKING, NotRecorded, PaymentFailed, _expire_session_quietly, _release, recorded_after_stripe
 
 MAX_NOTE = 1000
 
@@ -100,33 +101,39 @@ def cancel_booking(user: User, booking_id: int, note: str, now: datetime, tell_o
             _expire_session_quietly(booking.checkout_session_id)
     elif state_seen == BookingState.REQUIRES_CAPTURE:
         _release(booking.payment_intent_id, f"booking:{booking.id}:release")
-    elif plan.refund.amount_minor:
+    else:
         policy, start = RefundPolicy.from_dict(booking.refund_policy or {}), booking.lesson.start_at
         # The amount is decided again under the lock, from what the refund rows leave (another refund may have
-        # landed since the preview); the key makes a second click or a retry the same refund.
+        # landed since the preview); the key makes a second click or a retry the same refund (its amount comes back
+        # from the row even when nothing is left now).
         amount = _refund(booking_id, lambda remaining: cancellation_refund(
             policy, refundable_minor=remaining, lesson_start=start, now=now, cancelled_by=who).amount_minor,
             f"Cancelled ({who.value.lower()})", user.id, f"booking:{booking_id}:cancel-refund", now)
         refund = Money(amount, booking.currency)
-    with serialized_write((LOCK_BOOKING, booking_id)) as session:
-        booking = _fresh(session, Booking, booking_id)
-        if booking.lesson.state != LessonState.CANCELLED:
-            if state_seen in (BookingState.AWAITING_PAYMENT, BookingState.REQUIRES_CAPTURE):
-                if booking.state not in (state_seen, BookingState.CANCELLED):
-                    # Paid or approved while we released it: cancelling now would keep money without a refund.
-                    raise Conflict("This booking just changed (it was paid or approved). Reload the page to see "
-                                   "what cancelling would refund now.")
-                if booking.state != BookingState.CANCELLED:
-                    booking.state = next_booking_state(booking.state, BookingState.CANCELLED)
-                session.execute(delete(CouponUse).where(CouponUse.booking_id == booking.id))
-            booking.lesson.state = next_lesson_state(booking.lesson.state, LessonState.CANCELLED)
-            booking.cancellation_note = note
-            booking.updated_at = now
-            if tell_others:
-                from .lesson_messages import tell_cancelled
-                tell_cancelled(booking.lesson, user, note, refund if plan.kind == "refund" else None,
-                               everyone=tell_everyone)
-    return booking
+    stripe_acted = state_seen != BookingState.AWAITING_PAYMENT and (state_seen == BookingState.REQUIRES_CAPTURE
+                                                                   or refund.amount_minor > 0)
+    with (recorded_after_stripe("Stripe has released or refunded the payment, but the cancellation is not recorded "
+                                "yet. Cancel again to finish it; nothing is refunded twice.")
+          if stripe_acted else nullcontext()):
+        with serialized_write((LOCK_BOOKING, booking_id)) as session:
+            booking = _fresh(session, Booking, booking_id)
+            if booking.lesson.state != LessonState.CANCELLED:
+                if state_seen in (BookingState.AWAITING_PAYMENT, BookingState.REQUIRES_CAPTURE):
+                    if booking.state not in (state_seen, BookingState.CANCELLED):
+                        # Paid or approved while we released it: cancelling now would keep money without a refund.
+                        raise Conflict("This booking just changed (it was paid or approved). Reload the page to see "
+                                       "what cancelling would refund now.")
+                    if booking.state != BookingState.CANCELLED:
+                        booking.state = next_booking_state(booking.state, BookingState.CANCELLED)
+                    session.execute(delete(CouponUse).where(CouponUse.booking_id == booking.id))
+                booking.lesson.state = next_lesson_state(booking.lesson.state, LessonState.CANCELLED)
+                booking.cancellation_note = note
+                booking.updated_at = now
+                if tell_others:
+                    from .lesson_messages import tell_cancelled
+                    tell_cancelled(booking.lesson, user, note, refund if plan.kind == "refund" else None,
+                                   everyone=tell_everyone)
+        return booking
 
 
 # --- refunds: rows first, totals from rows -------------------------------------------------------
@@ -150,10 +157,8 @@ class RefundRaceLost(Conflict):
         self.details = {"refundable_minor": remaining.amount_minor, "currency": remaining.currency}
 
 
-class RefundNotRecorded(ServiceError):
+class RefundNotRecorded(NotRecorded):
     """Stripe may have refunded (or did) but our books do not show it yet; retrying records it, never refunds twice."""
-
-    status = 503
 
 
 def refunded_total(session, booking_id: int) -> int:

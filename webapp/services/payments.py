@@ -5,6 +5,7 @@ applied once, states only move forward). Every Stripe POST carries an idempotenc
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -34,6 +35,12 @@ class PaymentFailed(ServiceError):
     """Stripe refused or could not be reached; nothing changed on our side."""
 
     status = 502
+
+
+class NotRecorded(ServiceError):
+    """Stripe did what was asked but our record of it failed; a retry (same idempotency key) records it."""
+
+    status = 503
 
 
 class BadWebhook(ServiceError):
@@ -541,14 +548,16 @@ def approve(tutor: User, booking_id: int, now: datetime) -> Booking:
     except gateway.PaymentError as exc:
         raise PaymentFailed("Stripe could not capture the payment; the booking is unchanged. "
                             f"({getattr(exc, 'user_message', None) or 'please try again'})") from exc
-    with serialized_write((LOCK_BOOKING, booking_id)) as session:
-        booking = session.get(Booking, booking_id)
-        if booking.state != BookingState.PAID:
-            booking.state = next_booking_state(booking.state, BookingState.PAID)
-            booking.refund_policy = RefundPolicy().as_dict()
-            booking.updated_at = now
-            from .lesson_messages import tell_booked
-            tell_booked(booking.lesson)
+    with recorded_after_stripe("Stripe captured the payment but we could not record it yet. Approve again to "
+                               "record it; it will not be charged twice."):
+        with serialized_write((LOCK_BOOKING, booking_id)) as session:
+            booking = session.get(Booking, booking_id, populate_existing=True)
+            if booking.state == BookingState.REQUIRES_CAPTURE:
+                booking.state = next_booking_state(booking.state, BookingState.PAID)
+                booking.refund_policy = RefundPolicy().as_dict()
+                booking.updated_at = now
+                from .lesson_messages import tell_booked
+                tell_booked(booking.lesson)
     return booking
 
 
@@ -560,19 +569,44 @@ def decline(tutor: User, booking_id: int, now: datetime) -> Booking:
     if booking.state != BookingState.REQUIRES_CAPTURE:
         raise Conflict("This booking is not waiting for your approval.")
     _release(booking.payment_intent_id, f"booking:{booking.id}:release")
-    with serialized_write((LOCK_BOOKING, booking_id)) as session:
-        booking = session.get(Booking, booking_id)
-        if booking.state == BookingState.REQUIRES_CAPTURE:
-            _close(booking, BookingState.DECLINED, now)
+    with recorded_after_stripe("Stripe released the payment but we could not record it yet. Decline again to "
+                               "record it."):
+        with serialized_write((LOCK_BOOKING, booking_id)) as session:
+            booking = session.get(Booking, booking_id, populate_existing=True)
+            if booking.state == BookingState.REQUIRES_CAPTURE:
+                _close(booking, BookingState.DECLINED, now)
     return booking
 
 
+@contextmanager
+def recorded_after_stripe(message: str):
+    """Around the write that records what Stripe just did: if it fails, say so (never "nothing changed"); the
+    caller's retry repeats the Stripe call with the same idempotency key and records it."""
+    try:
+        yield
+    except ServiceError:
+        raise
+    except Exception as exc:
+        db.session.rollback()
+        current_app.logger.exception("Stripe acted but the record failed")
+        raise NotRecorded(message) from exc
+
+
 def _release(payment_intent_id: str, key: str) -> None:
+    """Cancel an authorization; one already cancelled is fine, one captured meanwhile is a Conflict."""
     try:
         gateway.cancel_payment_intent(payment_intent_id, key)
     except gateway.PaymentError as exc:
-        if getattr(exc, "code", None) != "payment_intent_unexpected_state":
+        if gateway.error_code(exc) != "payment_intent_unexpected_state":
             raise PaymentFailed("Stripe could not release the payment; please try again.") from exc
+        try:
+            status = gateway.retrieve_payment_intent(payment_intent_id).status
+        except gateway.PaymentError:
+            raise PaymentFailed("Stripe could not release the payment; please try again.") from exc
+        if status != "canceled":
+            # Captured (approved) a moment ago: releasing now would keep the money with the booking closed.
+            raise Conflict("This payment was just captured, so it can no longer be released. Reload the page to "
+                           "see the booking as it is now.") from exc
 
 
 def _close(booking: Booking, state: BookingState, now: datetime) -> None:
@@ -607,10 +641,14 @@ def expire_unapproved(now: datetime) -> int:
 
 
 def expire_open_checkouts(booking_ids: list[int]) -> None:
-    """After holds lapse: close their Checkout Sessions and give reserved coupons back."""
+    """After holds lapse: close their Checkout Sessions and give reserved coupons back.
+
+    Each Stripe call runs outside any transaction; each booking's coupons go back in a short one of its own."""
     for booking_id in booking_ids:
-        booking = db.session.get(Booking, booking_id)
-        if booking and booking.checkout_session_id:
-            _expire_session_quietly(booking.checkout_session_id)
-        db.session.execute(delete(CouponUse).where(CouponUse.booking_id == booking_id, CouponUse.confirmed.is_(False)))
-    db.session.commit()
+        session_id = db.session.scalar(select(Booking.checkout_session_id).where(Booking.id == booking_id))
+        db.session.commit()
+        if session_id:
+            _expire_session_quietly(session_id)
+        with serialized_write((LOCK_BOOKING, booking_id)) as session:
+            session.execute(delete(CouponUse).where(CouponUse.booking_id == booking_id,
+                                                    CouponUse.confirmed.is_(False)))

@@ -18,6 +18,9 @@ from .errors import ValidationError
 from .payments import LOCK_BOOKING, PaymentFailed
 
 
+LOCK_TUTOR_ACCOUNT = 7  # advisory-lock namespace: one Connect account record per tutor
+
+
 def payout_account(tutor: User) -> PayoutAccount | None:
     """The tutor's Connect account record, if they started onboarding."""
     return db.session.get(PayoutAccount, tutor.id)
@@ -28,31 +31,39 @@ def start_onboarding(tutor: User, *, return_url: str, refresh_url: str) -> str:
     if not tutor.is_tutor:
         raise ValidationError("Only tutors receive payouts.")
     account = payout_account(tutor)
+    stripe_account_id = account.stripe_account_id if account else None
+    db.session.commit()  # end the read: Stripe is called outside any transaction
     try:
-        if account is None:
+        if stripe_account_id is None:
             created = gateway.create_express_account(
                 email=tutor.email, country=current_app.config["STRIPE_CONNECT_COUNTRY"], tutor_id=tutor.id,
                 idempotency_key=f"tutor:{tutor.id}:connect-account")
-            account = PayoutAccount(tutor_id=tutor.id, stripe_account_id=created.id)
-            db.session.add(account)
-            db.session.commit()
-        link = gateway.create_account_link(account.stripe_account_id, return_url=return_url, refresh_url=refresh_url)
+            stripe_account_id = created.id
+            with serialized_write((LOCK_TUTOR_ACCOUNT, tutor.id)) as session:
+                # A second click got the same account from Stripe (same key) and may have recorded it first.
+                if session.get(PayoutAccount, tutor.id, populate_existing=True) is None:
+                    session.add(PayoutAccount(tutor_id=tutor.id, stripe_account_id=stripe_account_id))
+        link = gateway.create_account_link(stripe_account_id, return_url=return_url, refresh_url=refresh_url)
     except gateway.PaymentError as exc:
         raise PaymentFailed("Stripe could not start onboarding; please try again.") from exc
     return link.url
 
 
 def refresh_onboarding(tutor: User) -> PayoutAccount | None:
-    """Read the account's state from Stripe (after the tutor returns from onboarding)."""
+    """Read the account's state from Stripe (after the tutor returns from onboarding), then record it."""
     account = payout_account(tutor)
     if account is None:
         return None
+    stripe_account_id = account.stripe_account_id
+    db.session.commit()  # end the read: Stripe is called outside any transaction
     try:
-        sync_account(gateway.retrieve_account(account.stripe_account_id).to_dict())
+        fetched = gateway.retrieve_account(stripe_account_id).to_dict()
     except gateway.PaymentError:
-        current_app.logger.warning("could not refresh Connect account %s", account.stripe_account_id)
-    db.session.commit()
-    return account
+        current_app.logger.warning("could not refresh Connect account %s", stripe_account_id)
+        return payout_account(tutor)
+    with serialized_write((LOCK_TUTOR_ACCOUNT, tutor.id)):
+        sync_account(fetched)
+    return payout_account(tutor)
 
 
 def sync_account(account_obj) -> str:
