@@ -1,9 +1,12 @@
 """How a request becomes a user: the session cookie (Flask-Login) or an API bearer token."""
 from __future__ import annotations
 
-from flask import Flask, request
+from datetime import UTC, datetime
 
-from .extensions import db, login_manager
+from flask import Flask, g, request
+from flask_login import login_user, logout_user
+
+from .extensions import login_manager
 from .models import User
 
 
@@ -29,17 +32,43 @@ def init_app(app: Flask) -> None:
         return redirect(target)
 
     @login_manager.user_loader
-    def load_user(user_id: str) -> User | None:
-        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    def load_user(session_id: str) -> User | None:
+        """The session (or remember-me) cookie's user, while that log-in has not been ended server-side."""
+        from .services.sessions import user_for_session
+        return user_for_session(session_id)
 
     @login_manager.request_loader
     def load_user_from_bearer(req) -> User | None:
-        from .services.accounts import user_for_token
         header = req.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return None
-        return user_for_token(token.strip())
+        return user_for_bearer(token.strip())
+
+
+def user_for_bearer(raw: str) -> User | None:
+    """The live API token's user; the token row is kept on `g.api_token` (so DELETE /api/auth/token can revoke it)."""
+    from .services.sessions import token_for
+    token = token_for(raw, datetime.now(UTC))
+    g.api_token = token
+    return token.user if token else None
+
+
+def log_in(user: User, remember: bool = False) -> None:
+    """Log this browser in: a new server-side session whose key the session (and remember-me) cookie carries."""
+    from .services.sessions import start_session
+    start_session(user, datetime.now(UTC), request.headers.get("User-Agent", ""))
+    login_user(user, remember=remember)
+
+
+def log_out() -> None:
+    """End this browser's session server-side, then forget it in the cookie."""
+    from flask_login import current_user
+
+    from .services.sessions import end_session
+    if current_user.is_authenticated:
+        end_session(current_user._get_current_object())
+    logout_user()
 
 
 def bearer_authenticated() -> bool:

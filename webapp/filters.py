@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask
 from flask_login import current_user
 
+from .domain.labels import state_label, total_label
 from .domain.money import Money
 
 
@@ -25,13 +26,36 @@ def local(dt: datetime | None, zone: str | None = None, fmt: str = "%a %d %b %Y,
     return dt.astimezone(ZoneInfo(zone or viewer_zone_name())).strftime(fmt)
 
 
+def zone_abbreviation(dt: datetime, zone: str) -> str:
+    """The zone's short name at that instant (GMT/BST, EST/EDT), else its IANA name where there is none (+04)."""
+    abbreviation = dt.astimezone(ZoneInfo(zone)).strftime("%Z")
+    return abbreviation if abbreviation[:1].isalpha() else zone
+
+
+def zoned(dt: datetime | None, zone: str | None = None, fmt: str = "%a %d %b %Y, %H:%M") -> str:
+    """`local`, followed by the zone it is in ("Wed 02 Dec 2026, 14:00 GMT"): every time a person reads says whose."""
+    if dt is None:
+        return ""
+    zone = zone or viewer_zone_name()
+    return f"{local(dt, zone, fmt)} {zone_abbreviation(dt, zone)}"
+
+
 def money(amount_minor: int, currency: str) -> str:
     """Format minor units with the currency symbol."""
     return Money(int(amount_minor), currency).format()
+
+
+def receipt_lines(receipt, booking_state: str) -> list:
+    """A stored receipt's lines for the student (price, discount, fee, total named for where the money stands)."""
+    from .domain.fees import FeeBreakdown
+    return FeeBreakdown.from_dict(receipt.breakdown).student_lines(total_label(booking_state))
 
 
 def init_app(app: Flask) -> None:
     """Register filters and template globals."""
     app.jinja_env.filters["local"] = local
     app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["zoned"] = zoned
+    app.jinja_env.filters["state_label"] = state_label
     app.jinja_env.globals["viewer_zone_name"] = viewer_zone_name
+    app.jinja_env.globals["receipt_lines"] = receipt_lines

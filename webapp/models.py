@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from enum import StrEnum
 
 from sqlalchemy import (JSON, Boolean, CheckConstraint, Column, Date, DateTime, Float, ForeignKey, Index, Integer,
                         String, Table, Text, TypeDecorator, UniqueConstraint, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from .domain.roles import Role
 from .domain.states import BookingState, LessonState
 from .extensions import db
 
@@ -35,12 +37,9 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class Role:
-    STUDENT = "student"
-    PARENT = "parent"
-    TUTOR = "tutor"
-    ADMIN = "admin"
-    SELF_SERVICE = ("student", "parent", "tutor")  # roles a visitor may pick when registering
+def one_of(column: str, values: type[StrEnum]) -> str:
+    """A CHECK expression allowing exactly the enum's values (the migrations spell out the same list)."""
+    return f"{column} IN ({','.join(repr(str(v)) for v in values)})"
 
 
 class User(db.Model):
@@ -56,15 +55,19 @@ class User(db.Model):
     children: Mapped[list[Child]] = relationship(back_populates="parent", order_by="Child.name")
     tutor_profile: Mapped[TutorProfile | None] = relationship(back_populates="user", uselist=False)
 
-    __table_args__ = (CheckConstraint("role IN ('student','parent','tutor','admin')", name="role_known"),)
+    __table_args__ = (CheckConstraint(one_of("role", Role), name="role_known"),)
 
     # Flask-Login protocol
     is_authenticated = True
     is_active = True
     is_anonymous = False
+    # The raw key of the login session this request belongs to (not a column: set by the loader or at log-in).
+    login_key = None  # type: str | None
 
     def get_id(self) -> str:
-        return str(self.id)
+        # Flask-Login keeps this in the session cookie and the remember-me cookie; the key names a LoginSession
+        # row, so deleting the row ends every copy of either cookie.
+        return f"{self.id}.{self.login_key}" if self.login_key else str(self.id)
 
     @property
     def is_tutor(self) -> bool:
@@ -80,7 +83,7 @@ class User(db.Model):
 
 
 class ApiToken(db.Model):
-    """A bearer token for mobile clients; only its SHA-256 is stored."""
+    """A bearer token for mobile clients; only its SHA-256 is stored. Revoking deletes the row."""
 
     __tablename__ = "api_tokens"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -88,6 +91,22 @@ class ApiToken(db.Model):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    device_name: Mapped[str] = mapped_column(String(80), default="", server_default="")
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    user: Mapped[User] = relationship()
+
+
+class LoginSession(db.Model):
+    """A browser's log-in: the session cookie (and remember-me cookie) carry its key; only the SHA-256 is stored.
+
+    Logging out deletes the row, so a copied cookie stops working at once."""
+
+    __tablename__ = "login_sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    user_agent: Mapped[str] = mapped_column(String(200), default="", server_default="")
     user: Mapped[User] = relationship()
 
 
@@ -133,6 +152,10 @@ class TutorProfile(db.Model):
     travel_buffer_minutes: Mapped[int] = mapped_column(Integer, default=30)
     base_latitude: Mapped[float | None] = mapped_column(Float)
     base_longitude: Mapped[float | None] = mapped_column(Float)
+    # Where the tutor starts from, as typed; base_latitude/longitude come from the geocoder (or an API client).
+    base_line1: Mapped[str | None] = mapped_column(String(200))
+    base_postcode: Mapped[str | None] = mapped_column(String(20))
+    base_city: Mapped[str | None] = mapped_column(String(100))
     user: Mapped[User] = relationship(back_populates="tutor_profile")
     teaches: Mapped[list[Teach]] = relationship(back_populates="tutor_profile", order_by="Teach.id",
                                                 primaryjoin="TutorProfile.user_id == foreign(Teach.tutor_id)",
@@ -244,9 +267,14 @@ class Lesson(db.Model):
 
     __table_args__ = (
         CheckConstraint("finish_at > start_at", name="finish_after_start"),
-        CheckConstraint("state IN ('ACTIVE','RESCHEDULE','CANCELLED')", name="state_known"),
+        CheckConstraint(one_of("state", LessonState), name="state_known"),
         CheckConstraint("experience_rating IS NULL OR experience_rating BETWEEN 1 AND 5", name="rating_range"),
         Index("ix_lessons_tutor_start", "tutor_id", "start_at"),
+        # Proposed times are busy while they stand: the slot picker range-scans them as it does start_at. Partial,
+        # so it holds only lessons with a proposal and the planner never takes it for the start_at lookup.
+        Index("ix_lessons_tutor_suggested_start", "tutor_id", "suggested_start_at",
+              sqlite_where=text("suggested_start_at IS NOT NULL"),
+              postgresql_where=text("suggested_start_at IS NOT NULL")),
     )
 
 
@@ -273,12 +301,16 @@ class Booking(db.Model):
     currency: Mapped[str] = mapped_column(String(3))
     note: Mapped[str] = mapped_column(Text, default="")
     checkout_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # Numbers each Checkout Session opened for this booking: one attempt, one idempotency key.
+    checkout_attempt: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     quote: Mapped[dict | None] = mapped_column(JSON)  # the fee breakdown the student agreed to at checkout
     authorized_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     approval_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
     refund_policy: Mapped[dict | None] = mapped_column(JSON)  # frozen when the booking is paid
     cancellation_note: Mapped[str] = mapped_column(Text, default="")
+    # The booking form's one-time key: a repeated submit of the same form finds this booking instead of a new one.
+    form_key: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -287,7 +319,10 @@ class Booking(db.Model):
                                                           primaryjoin="Booking.id == PaymentReceipt.booking_id")
     booker: Mapped[User] = relationship()
 
-    __table_args__ = (CheckConstraint("price_minor >= 0", name="price_not_negative"),)
+    __table_args__ = (CheckConstraint("price_minor >= 0", name="price_not_negative"),
+                      # Like lessons: only the states of the transition table (migration 0007 adds it).
+                      CheckConstraint(one_of("state", BookingState), name="state_known"),
+                      UniqueConstraint("booker_id", "form_key", name="uq_bookings_booker_form_key"))
 
 
 class CalendarEvent(db.Model):
@@ -303,7 +338,8 @@ class CalendarEvent(db.Model):
     busy: Mapped[bool] = mapped_column(Boolean, default=True)
     summary: Mapped[str] = mapped_column(String(200), default="")
     __table_args__ = (UniqueConstraint("tutor_id", "event_id", name="uq_calendar_events_tutor_event"),
-                      Index("ix_calendar_events_tutor_start", "tutor_id", "start_at"))
+                      # Events have no longest length, so busy-time lookups are bounded below by their end.
+                      Index("ix_calendar_events_tutor_finish", "tutor_id", "finish_at"))
 
 
 # --- money (issue: Stripe Checkout, fees, coupons, refunds, payouts) -------------------------------
@@ -452,9 +488,11 @@ class OutboxMessage(db.Model):
     bcc: Mapped[str] = mapped_column(String(1000), default="")
     context: Mapped[dict] = mapped_column(JSON)
     dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
-    status: Mapped[str] = mapped_column(String(12), default="pending")
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending, sending, sent, failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The lease of a `sending` claim: past it, the sender is presumed dead and the message is claimed again.
+    sending_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

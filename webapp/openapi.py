@@ -194,7 +194,7 @@ def _schemas() -> dict[str, Schema]:
         "RescheduleAnswer": _obj({"accept": {"type": "boolean"},
                                   "version": {"type": "integer", "description": "The proposal's reschedule_version."}}),
         "CancellationPreview": _obj({
-            "kind": {"type": "string", "enum": ["release", "refund", "closed"]},
+            "kind": {"type": "string", "enum": ["release", "refund", "closed", "started"]},
             "refund_minor": {"type": "integer", "minimum": 0}, "currency": _CURRENCY, "explanation": _STR,
         }),
         "NoteAttachment": _obj({
@@ -289,12 +289,23 @@ def _paths() -> dict[str, dict]:
                                     "password": {"type": "string", "minLength": 10}, "name": _STR,
                                     "role": {"type": "string", "enum": ["student", "parent", "tutor"]},
                                     "timezone": _STR})))},
-        "/api/auth/token": {"post": _operation(
-            "createToken", "Exchange email and password for a bearer token.",
-            {"200": _ok("A new token.", _ref("Token")), "400": _MALFORMED,
-             "401": _error("The email and password do not match an account."), "422": _INVALID,
-             "429": _error("Too many attempts from this address; wait and try again.")},
-            requestBody=_body(_obj({"email": _STR, "password": _STR})))},
+        "/api/auth/token": {
+            "post": _operation(
+                "createToken", "Exchange email and password for a bearer token (90 days, revocable).",
+                {"200": _ok("A new token.", _ref("Token")), "400": _MALFORMED,
+                 "401": _error("The email and password do not match an account."),
+                 "422": _INVALID, "429": _error("Too many attempts from this address; wait and try again.")},
+                requestBody=_body(_obj({"email": _STR, "password": _STR,
+                                        "device_name": {"type": "string", "maxLength": 80,
+                                                        "description": "Shown in the user's settings beside the "
+                                                                       "token, e.g. \"Sam's iPhone\"."}},
+                                       required=["email", "password"]))),
+            "delete": {**_operation(
+                "revokeToken", "Revoke the bearer token this request is made with (log this app out). It also "
+                "ends when the user revokes it in settings, logs out everywhere, or changes or resets the password.",
+                {"204": {"description": "Revoked; the token no longer works."},
+                 "401": _error("No bearer token was sent, or it is invalid, expired or already revoked.")},
+                secured=True), "security": [{"bearerAuth": []}]}},
         "/api/me": {"get": _operation("me", "The signed-in user.", {"200": _ok("You.", _ref("User")), "401": _ANON},
                                       secured=True)},
         "/api/openapi.json": {"get": _operation(
@@ -382,7 +393,7 @@ def _paths() -> dict[str, dict]:
             "cancelBooking", "Cancel the lesson; the refund follows the policy frozen when it was paid.",
             {"200": _ok("The booking after cancelling.", _ref("Booking")), "400": _MALFORMED, "401": _ANON,
              "403": _error("You may see this booking but not cancel it."),
-             "404": _error("No such booking, or not one of yours."), "409": _error("Already closed."),
+             "404": _error("No such booking, or not one of yours."), "409": _error("Already closed, or the lesson has started (no cancelling then; report a problem instead)."),
              "422": _INVALID, "502": _error("Stripe could not make the refund; nothing changed.")},
             secured=True, parameters=[_path_id("booking_id")],
             requestBody={"required": False, "content": {"application/json": {"schema": _obj(

@@ -94,3 +94,18 @@ def stripe_webhooks(local_stripe_server, live_server, app):
     stop.set()
     worker.join(10)
     local_stripe_server.unregister_webhook(url)
+
+
+@pytest.fixture
+def dev_mail(app):
+    """Turn on the /dev/mail viewer (off under testing) so a test can open emailed links as a user would."""
+    app.config["DEV_MAIL_VIEWER"] = True
+    yield
+    app.config["DEV_MAIL_VIEWER"] = False
+
+
+def open_latest_mail(page: Page, email: str, subject_part: str) -> None:
+    """Open the newest email to `email` whose subject contains `subject_part` in the dev mail viewer."""
+    page.goto("/dev/mail")
+    row = page.locator("#mail-list tr", has_text=email).filter(has_text=subject_part).first
+    row.get_by_role("link").click()

@@ -38,6 +38,7 @@ PRICE = Money(RATE_MINOR, "GBP")
 VISA = "4242 4242 4242 4242"
 VISA_3DS = "4000 0025 0000 3155"
 DECLINED = "4000 0000 0000 0002"
+PAY_BUTTON = re.compile(r"^Pay £\d")  # the pay button names the total: "Pay £40.00"
 
 
 # --- setup through the services ------------------------------------------------------------------------------
@@ -161,8 +162,8 @@ def test_student_pays_with_a_test_card_and_the_booking_awaits_the_tutors_approva
     page.get_by_role("link", name="Pay now").click()
     expect(page.get_by_role("heading", name=f"Pay for Mathematics with {held['tutor_name']}")).to_be_visible()
     expect(_quote_line(page, "Lesson price")).to_have_text(PRICE.format())
-    expect(_quote_line(page, "Total paid")).to_have_text(PRICE.format())
-    page.get_by_role("button", name="Pay with card").click()
+    expect(_quote_line(page, "Total due")).to_have_text(PRICE.format())
+    page.get_by_role("button", name=PAY_BUTTON).click()
 
     expect(page).to_have_url(re.compile(r"^" + re.escape(stripe_webhooks.url) + r"/c/pay/"))
     _pay_on_the_hosted_page(page, VISA, held["student_email"], PRICE)
@@ -172,10 +173,10 @@ def test_student_pays_with_a_test_card_and_the_booking_awaits_the_tutors_approva
     expect(page.locator("#booking-status")).to_have_text(
         re.compile(r"^\s*Payment authorized; waiting for the tutor to approve"))
     booking = _booking(held["booking_id"])
-    deadline = booking.approval_deadline.astimezone(LONDON).strftime(WHEN)
+    deadline = booking.approval_deadline.astimezone(LONDON).strftime(WHEN + ' %Z')
     expect(page.locator("#payment-status")).to_contain_text(
         f"If the tutor has not approved by {deadline}, the authorization is released and you pay nothing.")
-    expect(_receipt_row(page, "Amount authorized")).to_have_text(PRICE.format())
+    expect(_receipt_row(page, "Total authorized")).to_have_text(PRICE.format())
     expect(page.get_by_role("link", name="Pay now")).to_have_count(0)
 
     intent = stripe_client.v1.payment_intents.retrieve(booking.payment_intent_id)
@@ -188,7 +189,7 @@ def test_three_d_secure_passed_authorizes_the_booking(browser_page, live_server,
     log_in(page, held["student_email"])
     _open_my_booking(page, held["start"])
     page.get_by_role("link", name="Pay now").click()
-    page.get_by_role("button", name="Pay with card").click()
+    page.get_by_role("button", name=PAY_BUTTON).click()
     _pay_on_the_hosted_page(page, VISA_3DS, held["student_email"], PRICE)
 
     expect(page.get_by_role("heading", name="3D Secure test authentication")).to_be_visible()
@@ -197,7 +198,7 @@ def test_three_d_secure_passed_authorizes_the_booking(browser_page, live_server,
 
     expect(page).to_have_url(f"{live_server.url}/bookings/{held['booking_id']}?paid=1")
     expect(page.locator("#booking-status")).to_contain_text("Payment authorized; waiting for the tutor to approve")
-    expect(_receipt_row(page, "Amount authorized")).to_have_text(PRICE.format())
+    expect(_receipt_row(page, "Total authorized")).to_have_text(PRICE.format())
 
 
 def test_three_d_secure_failed_leaves_the_booking_unpaid(browser_page, live_server, stripe_webhooks, stripe_client):
@@ -206,7 +207,7 @@ def test_three_d_secure_failed_leaves_the_booking_unpaid(browser_page, live_serv
     log_in(page, held["student_email"])
     _open_my_booking(page, held["start"])
     page.get_by_role("link", name="Pay now").click()
-    page.get_by_role("button", name="Pay with card").click()
+    page.get_by_role("button", name=PAY_BUTTON).click()
     _pay_on_the_hosted_page(page, VISA_3DS, held["student_email"], PRICE)
 
     page.get_by_role("button", name="Fail authentication").click()
@@ -215,7 +216,7 @@ def test_three_d_secure_failed_leaves_the_booking_unpaid(browser_page, live_serv
 
     page.get_by_role("link", name="Cancel and go back").click()
     expect(page).to_have_url(f"{live_server.url}/bookings/{held['booking_id']}/pay")
-    expect(page.get_by_role("button", name="Pay with card")).to_be_visible()
+    expect(page.get_by_role("button", name=PAY_BUTTON)).to_be_visible()
     page.get_by_role("link", name="Back to the booking").click()
     expect(page.locator("#booking-status")).to_contain_text("Awaiting payment")
     expect(page.locator("#receipt")).to_have_count(0)
@@ -234,7 +235,7 @@ def test_a_declined_card_says_so_and_the_slot_stays_held_until_the_hold_expires(
     log_in(page, held["student_email"])
     _open_my_booking(page, held["start"])
     page.get_by_role("link", name="Pay now").click()
-    page.get_by_role("button", name="Pay with card").click()
+    page.get_by_role("button", name=PAY_BUTTON).click()
     _pay_on_the_hosted_page(page, DECLINED, held["student_email"], PRICE)
     expect(page.get_by_role("alert")).to_have_text("Your card was declined.")
 
@@ -246,7 +247,7 @@ def test_a_declined_card_says_so_and_the_slot_stays_held_until_the_hold_expires(
     hold = _booking(held["booking_id"]).hold_expires_at
     assert hold > _now() + timedelta(minutes=29)
     expect(page.locator("#hold-until")).to_have_text(
-        f"Held until {hold.astimezone(LONDON).strftime(WHEN)} — after that the slot is released.")
+        f"Held until {hold.astimezone(LONDON).strftime(WHEN + ' %Z')} — after that the slot is released.")
 
     # Another student does not see the held start, though the hour after it is free.
     other = factories.user("student")
@@ -286,7 +287,7 @@ def test_tutor_approves_a_paid_booking_and_the_student_sees_it_confirmed(
     log_in(tutor_page, held["tutor_email"])
     _nav(tutor_page, "My lessons").click()
     row = tutor_page.locator("#tutor-lessons tbody tr", has_text=held["student_name"])
-    expect(row).to_contain_text(f"Paid — approve by {deadline.astimezone(LONDON).strftime(WHEN)}")
+    expect(row).to_contain_text(f"Card authorized — approve by {deadline.astimezone(LONDON).strftime(WHEN + ' %Z')}")
     row.get_by_role("button", name="Approve").click()
     expect(tutor_page.get_by_role("status").filter(has_text="Approved")).to_have_text(
         "Approved: the payment is captured and the lesson is confirmed.")
@@ -381,13 +382,13 @@ def test_a_coupon_made_by_an_admin_lowers_the_total_as_it_is_typed_and_that_tota
     log_in(page, held["student_email"])
     _open_my_booking(page, held["start"])
     page.get_by_role("link", name="Pay now").click()
-    expect(_quote_line(page, "Total paid")).to_have_text(PRICE.format())
+    expect(_quote_line(page, "Total due")).to_have_text(PRICE.format())
     _mark_document(page)
 
     code = page.get_by_label("Discount code (optional)")
     code.press_sequentially("SPRING52")  # a slip of the finger first
     expect(page.locator("#quote").get_by_role("alert")).to_have_text("We do not know that code. Check the spelling.")
-    expect(_quote_line(page, "Total paid")).to_have_text(PRICE.format())
+    expect(_quote_line(page, "Total due")).to_have_text(PRICE.format())
     code.press("Backspace")
     code.press("Backspace")
     code.press_sequentially("25")
@@ -395,13 +396,14 @@ def test_a_coupon_made_by_an_admin_lowers_the_total_as_it_is_typed_and_that_tota
     expect(page.locator("#quote").get_by_role("alert")).to_have_count(0)
     expect(_quote_line(page, "Lesson price")).to_have_text(PRICE.format())
     expect(_quote_line(page, "Discount")).to_have_text(f"-{discount.format()}")
-    expect(_quote_line(page, "Total paid")).to_have_text(total.format())
+    expect(_quote_line(page, "Total due")).to_have_text(total.format())
+    expect(page.locator("#pay-button")).to_have_text(f"Pay {total.format()}")
     assert _still_same_document(page), "the quote reloaded the page instead of updating in place"
 
-    page.get_by_role("button", name="Pay with card").click()
+    page.get_by_role("button", name=PAY_BUTTON).click()
     _pay_on_the_hosted_page(page, VISA, held["student_email"], total)
     expect(page.locator("#booking-status")).to_contain_text("Payment authorized; waiting for the tutor to approve")
-    expect(_receipt_row(page, "Amount authorized")).to_have_text(total.format())
+    expect(_receipt_row(page, "Total authorized")).to_have_text(total.format())
 
     intent = stripe_client.v1.payment_intents.retrieve(_booking(held["booking_id"]).payment_intent_id)
     assert (intent.status, intent.amount) == ("requires_capture", total.amount_minor)

@@ -11,7 +11,7 @@ from tests.e2e.conftest import log_in
 from tests.e2e.test_payments_flow import WHEN, _booking, _paid_booking
 from webapp.domain.states import BookingState, LessonState
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("dev_mail")]
 NEW_YORK, LONDON = ZoneInfo("America/New_York"), ZoneInfo("Europe/London")
 
 

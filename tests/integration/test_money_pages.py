@@ -1,4 +1,6 @@
 """The money pages as a browser (or htmx) uses them: pay with a live quote, approve, cancel, admin pages."""
+import re
+
 from sqlalchemy import select
 
 from tests import factories
@@ -19,10 +21,12 @@ def test_pay_page_quotes_live_and_sends_the_student_to_stripe_checkout(app, clie
     booking = book()
     login(client, booking.booker.email, factories.PASSWORD)
     page = client.get(f"/bookings/{booking.id}/pay").get_data(as_text=True)
-    assert "£40.00" in page and "Pay with card" in page
+    assert "Total due" in page and "Total paid" not in page  # nothing is paid yet
+    assert re.search(r'id="pay-button">Pay <span id="pay-amount">£40.00</span>', page)
     quote = client.get(f"/bookings/{booking.id}/quote?coupon=spring", headers=HX)
     body = quote.get_data(as_text=True)
     assert body.lstrip().startswith('<div id="quote"') and "£35.00" in body and "Code SPRING applied" in body
+    assert '<span id="pay-amount" hx-swap-oob="true">£35.00</span>' in body  # the button's amount follows
     wrong = client.get(f"/bookings/{booking.id}/quote?coupon=WINTER", headers=HX).get_data(as_text=True)
     assert "We do not know that code" in wrong and "£40.00" in wrong
     response = client.post(f"/bookings/{booking.id}/pay", data={"coupon": "SPRING", "csrf_token": csrf_for(client)})
@@ -143,7 +147,7 @@ def test_admin_refunds_part_of_a_booking_from_its_page(app, client, stripe_world
     assert "Refund between £0.01 and £40.00" in too_much.get_data(as_text=True)
     done = client.post(f"/admin/bookings/{booking.id}/refund", data={"csrf_token": csrf_for(client), "amount": "12.50",
                                                                      "reason": "Late start"}, follow_redirects=True)
-    assert "Refund sent." in done.get_data(as_text=True)
+    assert "Refund of £12.50 sent. The lesson still stands" in done.get_data(as_text=True)
     db.session.rollback()
     assert db.session.get(Booking, booking.id).state == BookingState.PARTIAL_REFUNDED
     login(client, booking.booker.email, factories.PASSWORD)

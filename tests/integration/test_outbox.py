@@ -1,6 +1,7 @@
 """The email outbox: written with the change, delivered over real SMTP by the job, never lost when SMTP is down."""
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
+from icalendar import Calendar
 from sqlalchemy import select
 
 from tests.integration.test_payments import now
@@ -63,6 +64,8 @@ def test_lesson_emails_carry_a_calendar_file(app, smtp_sink):
     [attachment] = list(message.iter_attachments())
     assert attachment.get_filename() == "lesson.ics" and attachment.get_content_type() == "text/calendar"
     assert attachment.get_param("method") == "REQUEST"
-    body = attachment.get_content()
-    body = body.decode() if isinstance(body, bytes) else body
-    assert "DTSTART:20270328T090000Z" in body and "SEQUENCE:1" in body
+    calendar = Calendar.from_ical(attachment.get_content())
+    [event] = calendar.events
+    assert calendar["METHOD"] == "REQUEST" and event["SEQUENCE"] == 1 and event["UID"] == "lesson-9@lessonbook"
+    assert event.start == datetime(2027, 3, 28, 9, tzinfo=UTC)
+    assert event["ORGANIZER"].email in app.config["MAIL_FROM"] and event["ORGANIZER"].params["CN"]

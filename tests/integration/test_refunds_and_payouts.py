@@ -12,7 +12,7 @@ from webapp.domain.states import BookingState, LessonState
 from webapp.extensions import db
 from webapp.models import Booking, Coupon, CouponUse, OutboxMessage, PaymentReceipt, PayoutAccount
 from webapp.services import cancellations, payments, payouts
-from webapp.services.errors import Forbidden, ValidationError
+from webapp.services.errors import Conflict, Forbidden, ValidationError
 
 
 def paid_booking(world, client, **kw) -> Booking:
@@ -68,11 +68,14 @@ def test_cancelling_within_24_hours_refunds_half(app, client, stripe_world):
     assert receipt.refunded_minor == 2000 and receipt.tutor_payout_minor == 2000
 
 
-def test_cancelling_after_the_start_refunds_nothing_but_cancels(app, client, stripe_world):
+def test_cancelling_after_the_start_is_refused_and_changes_nothing(app, client, stripe_world):
     booking = paid_booking(stripe_world, client, days_ahead=5)
     started = booking.lesson.start_at + timedelta(minutes=5)
-    cancelled = cancellations.cancel_booking(booking.booker, booking.id, "", started)
-    assert cancelled.state == BookingState.PAID and cancelled.lesson.state == LessonState.CANCELLED
+    with pytest.raises(Conflict, match="can no longer be cancelled"):
+        cancellations.cancel_booking(booking.booker, booking.id, "", started)
+    db.session.rollback()
+    booking = db.session.get(Booking, booking.id)
+    assert booking.state == BookingState.PAID and booking.lesson.state == LessonState.ACTIVE
     assert refunds_in_stripe(stripe_world, booking) == []
 
 

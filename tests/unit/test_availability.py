@@ -230,6 +230,19 @@ def test_ambiguous_fall_back_times_use_their_first_occurrence():
     assert free_slots(q) == naive_free_slots(q)
 
 
+def test_busy_time_given_in_local_time_across_the_fall_back_hour_is_compared_as_real_instants():
+    # 7 November 2027, New York: 01:41 EDT (05:41 UTC) to the second 01:00, in EST (06:00 UTC). Both ends share one
+    # ZoneInfo, so comparing them by wall clock (01:41 > 01:00) would call a 19-minute meeting reversed.
+    busy = BusyInterval(datetime(2027, 11, 7, 1, 41, tzinfo=NEW_YORK), datetime(2027, 11, 7, 1, 0, fold=1, tzinfo=NEW_YORK))
+    assert (busy.start, busy.end) == (utc(2027, 11, 7, 5, 41), utc(2027, 11, 7, 6))
+    q = query(tutor_zone="America/New_York", weekly=every_day(hm(0), hm(3)), busy=(busy,), duration_minutes=15,
+              range_start=utc(2027, 11, 7, 5), range_end=utc(2027, 11, 7, 7), now=utc(2027, 11, 1))
+    free = free_slots(q)
+    assert utc(2027, 11, 7, 5, 15) in free and utc(2027, 11, 7, 6) in free
+    assert utc(2027, 11, 7, 5, 30) not in free and utc(2027, 11, 7, 5, 45) not in free  # the meeting, in real time
+    assert free == naive_free_slots(q)
+
+
 def test_lord_howe_half_hour_dst_keeps_local_hours():
     # Lord Howe Island moves by 30 minutes (+10:30 to +11:00) on Sunday 3 October 2027.
     q = query(tutor_zone="Australia/Lord_Howe", range_start=utc(2027, 10, 1, 12), range_end=utc(2027, 10, 5, 12),

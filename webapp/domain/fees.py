@@ -152,12 +152,14 @@ class FeeBreakdown:
     def _m(self, amount: int) -> Money:
         return Money(amount, self.currency)
 
-    def student_lines(self) -> list[tuple[str, Money]]:
-        """The student's receipt: price, discount (if any, negative), service fee, total; sums to the total."""
+    def student_lines(self, total_label: str = "Total paid") -> list[tuple[str, Money]]:
+        """The student's receipt: price, discount (if any, negative), service fee, total; sums to the total.
+
+        ``total_label`` names the total for where the money stands ("Total due" before paying)."""
         rows = [("Lesson price", self._m(self.lesson_price))]
         if self.discount:
             rows.append(("Discount", self._m(-self.discount)))
-        rows += [("Service fee", self._m(self.service_fee)), ("Total paid", self._m(self.student_pays))]
+        rows += [("Service fee", self._m(self.service_fee)), (total_label, self._m(self.student_pays))]
         return rows
 
     def tutor_lines(self) -> list[tuple[str, Money]]:

@@ -139,3 +139,8 @@ def cancellation_refund(policy: RefundPolicy, *, refundable_minor: int, lesson_s
     amount = round_half_up(Fraction(refundable_minor * percent, 100))
     return RefundDecision(amount_minor=amount, percent=percent, reason=reason, refundable_minor=refundable_minor,
                           notice_hours=policy.full_refund_until_hours)
+
+
+def has_started(lesson_start: datetime, now: datetime) -> bool:
+    """Once a lesson has started it can no longer be cancelled (money questions go to support instead)."""
+    return now >= lesson_start

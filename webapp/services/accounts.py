@@ -15,7 +15,8 @@ from sqlalchemy.exc import IntegrityError
 
 from ..domain.timezones import TimeZoneError, validate_zone
 from ..extensions import db
-from ..models import ApiToken, Child, Role, TutorProfile, User
+from ..domain.roles import SELF_SERVICE_ROLES, Role
+from ..models import ApiToken, Child, TutorProfile, User
 from .errors import NotFound, ValidationError
 
 
@@ -31,10 +32,30 @@ def _hasher() -> PasswordHasher:
     return _hasher_for(current_app.config["ARGON2_TIME_COST"], current_app.config["ARGON2_MEMORY_KIB"])[0]
 
 
+def password_hasher() -> PasswordHasher:
+    """The app's Argon2id hasher (its cost comes from the config)."""
+    return _hasher()
+
+
+def password_problem(password) -> str | None:
+    """What is wrong with a new password, in words (the same rule for registration, change and reset)."""
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
+        return f"Use at least {MIN_PASSWORD_LENGTH} characters."
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return f"Use at most {MAX_PASSWORD_LENGTH} characters."
+    return None
+
+
+def clean_email(email: str | None) -> str:
+    """The normalized email address, or ValidationError in words."""
+    return _clean_email(email)
+
+
 def _dummy_hash() -> str:
     return _hasher_for(current_app.config["ARGON2_TIME_COST"], current_app.config["ARGON2_MEMORY_KIB"])[1]
 TOKEN_LIFETIME = timedelta(days=90)
 MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 200  # the forms' limit too
 
 
 def _clean_email(email: str | None) -> str:
@@ -65,7 +86,7 @@ def register_user(*, email: str, password: str, name: str, role: str, timezone: 
     errors: dict[str, str] = {}
     if not isinstance(password, str):
         password = ""
-    if role not in Role.SELF_SERVICE:
+    if role not in SELF_SERVICE_ROLES:
         errors["role"] = "Choose student, parent or tutor."
     if len(password or "") < MIN_PASSWORD_LENGTH:
         errors["password"] = f"Use at least {MIN_PASSWORD_LENGTH} characters."
@@ -78,6 +99,8 @@ def register_user(*, email: str, password: str, name: str, role: str, timezone: 
 
 def create_user(*, email: str, password: str, name: str, role: str, timezone: str) -> User:
     """Create any account, admins included (CLI and demo data)."""
+    if role not in tuple(Role):
+        raise ValidationError("Unknown role.", {"role": f"Choose one of {', '.join(Role)}."})
     user = User(email=_clean_email(email), password_hash=_hasher().hash(password), name=_clean_name(name), role=role,
                 timezone=_clean_zone(timezone))
     return _insert_user(user)
@@ -117,11 +140,13 @@ def _token_hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def issue_api_token(user: User, now: datetime | None = None) -> tuple[str, datetime]:
-    """Create a bearer token for `user`; only its hash is kept. Returns (token, expires_at)."""
+def issue_api_token(user: User, now: datetime | None = None, device_name: str = "") -> tuple[str, datetime]:
+    """Create a bearer token for `user` (named after the device, if given); only its hash is kept.
+    Returns (token, expires_at)."""
     now = now or datetime.now(UTC)
     raw = "lb_" + secrets.token_urlsafe(32)
-    token = ApiToken(user_id=user.id, token_hash=_token_hash(raw), created_at=now, expires_at=now + TOKEN_LIFETIME)
+    token = ApiToken(user_id=user.id, token_hash=_token_hash(raw), created_at=now, expires_at=now + TOKEN_LIFETIME,
+                     device_name=device_name)
     db.session.add(token)
     db.session.commit()
     return raw, token.expires_at

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app
-from sqlalchemy import and_, delete, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import Boolean, Date, Float, Integer, and_, cast, delete, literal, null, or_, select, union_all
+from sqlalchemy.orm import joinedload
 
 from ..domain import availability as engine
 from ..domain.money import LessonPriceBreakdown, lesson_price
@@ -14,7 +15,9 @@ from ..domain.states import BLOCKING_LESSON_STATES, BookingState
 from ..domain.timezones import TimeZoneError, validate_zone
 from ..domain.travel import Coordinates, StraightLineEstimator, distance_km
 from ..extensions import db
-from ..models import Booking, CalendarEvent, DateOverride, Lesson, Teach, TutorProfile, User, WeeklyWindow
+from ..models import (Booking, CalendarEvent, DateOverride, Lesson, LessonAddress, Teach, TutorProfile, User,
+                      UTCDateTime, WeeklyWindow)
+from . import places
 from .catalogue import get_tutor
 from .errors import NotFound, ValidationError
 
@@ -35,6 +38,9 @@ class AvailabilitySettings:
     travel_buffer_minutes: int
     base_latitude: float | None
     base_longitude: float | None
+    base_line1: str = ""
+    base_postcode: str = ""
+    base_city: str = ""
 
 
 @dataclass(frozen=True)
@@ -73,7 +79,30 @@ def get_settings(tutor: User) -> AvailabilitySettings:
         overrides=[engine.DateOverride(o.on_date, o.start_minute, o.end_minute) for o in overrides],
         min_notice_hours=profile.min_notice_hours, horizon_days=profile.horizon_days,
         travel_buffer_minutes=profile.travel_buffer_minutes,
-        base_latitude=profile.base_latitude, base_longitude=profile.base_longitude)
+        base_latitude=profile.base_latitude, base_longitude=profile.base_longitude,
+        base_line1=profile.base_line1 or "", base_postcode=profile.base_postcode or "", base_city=profile.base_city or "")
+
+
+BASE_ADDRESS_KEYS = ("base_line1", "base_postcode", "base_city")
+BASE_ADDRESS_LIMITS = {"base_line1": ("Street address", 200), "base_postcode": ("Postcode", 20),
+                       "base_city": ("City", 100)}
+
+
+def _base_address(data: dict, errors: dict) -> dict[str, str] | None:
+    """The base address fields in `data` (None when none were sent), trimmed and checked for length."""
+    if not any(key in data for key in BASE_ADDRESS_KEYS):
+        return None
+    address = {}
+    for key in BASE_ADDRESS_KEYS:
+        value = data.get(key)
+        value = value.strip() if isinstance(value, str) else ""
+        label, limit = BASE_ADDRESS_LIMITS[key]
+        if len(value) > limit:
+            errors[key] = f"{label}: up to {limit} characters."
+        address[key] = value
+    if not address["base_line1"] and (address["base_postcode"] or address["base_city"]):
+        errors["base_line1"] = "Give the street and number too, or clear the postcode and city."
+    return address
 
 
 def _bounded_int(data: dict, name: str, low: int, high: int, errors: dict, label: str) -> int | None:
@@ -175,6 +204,11 @@ def update_settings(tutor: User, data: dict) -> AvailabilitySettings:
     if not isinstance(data, dict):
         raise ValidationError("Send an object with weekly, overrides and rules.")
     errors: dict[str, str] = {}
+    base = _base_address(data, errors)
+    located = None
+    if base is not None and not errors and base["base_line1"] and "base_latitude" not in data:
+        # The geocoder is a network call: it runs before this request writes (or reads) anything.
+        located = places.locate(base["base_line1"], base["base_postcode"], base["base_city"])
     current = get_settings(tutor)
     zone = data.get("timezone", current.timezone)
     try:
@@ -187,6 +221,12 @@ def update_settings(tutor: User, data: dict) -> AvailabilitySettings:
     horizon = _bounded_int({**_rules(current), **data}, "horizon_days", 1, 365, errors, "Booking horizon")
     buffer = _bounded_int({**_rules(current), **data}, "travel_buffer_minutes", 0, 240, errors, "Travel buffer")
     lat, lon = data.get("base_latitude", current.base_latitude), data.get("base_longitude", current.base_longitude)
+    if base is not None and "base_latitude" not in data:
+        # A typed address replaces the old place: its coordinates are the geocoder's, or none (never stale ones).
+        changed = (base["base_line1"], base["base_postcode"], base["base_city"]) != (
+            current.base_line1, current.base_postcode, current.base_city)
+        if changed or located is not None:
+            lat, lon = (located.lat, located.lon) if located is not None else (None, None)
     if (lat in (None, "")) != (lon in (None, "")):
         errors["base_latitude"] = "Give both latitude and longitude, or neither."
     elif lat not in (None, ""):
@@ -207,6 +247,9 @@ def update_settings(tutor: User, data: dict) -> AvailabilitySettings:
     profile.min_notice_hours, profile.horizon_days, profile.travel_buffer_minutes = notice, horizon, buffer
     profile.base_latitude = float(lat) if lat not in (None, "") else None
     profile.base_longitude = float(lon) if lon not in (None, "") else None
+    if base is not None:
+        profile.base_line1, profile.base_postcode, profile.base_city = (
+            base["base_line1"] or None, base["base_postcode"] or None, base["base_city"] or None)
     db.session.commit()
     return get_settings(tutor)
 
@@ -237,47 +280,108 @@ def settings_as_dict(s: AvailabilitySettings) -> dict:
             "base_latitude": s.base_latitude, "base_longitude": s.base_longitude}
 
 
-def blocking_lessons_query(tutor_id: int, start: datetime, end: datetime, now: datetime,
-                           include_proposals: bool = False):
-    """Lessons that occupy the tutor between start and end: active or rescheduling, and not an expired hold.
-    With `include_proposals`, also lessons whose standing reschedule proposal falls in that time."""
-    overlap = and_(Lesson.start_at < end, Lesson.finish_at > start)
-    if include_proposals:
-        overlap = or_(overlap, and_(Lesson.suggested_start_at < end, Lesson.suggested_finish_at > start))
+# Lessons last at most the engine's longest duration (bookings and reschedules go through find_slots, which refuses
+# longer ones), so a lesson overlapping [lo, hi) starts in [lo - LONGEST_LESSON, hi): both ends of an index range.
+LONGEST_LESSON = timedelta(minutes=engine.MAX_DURATION)
+
+
+def blocking_lessons_query(tutor_id: int, start: datetime, end: datetime, now: datetime):
+    """Lessons that occupy the tutor between start and end: active or rescheduling, and not an expired hold."""
     return (select(Lesson).outerjoin(Booking, Booking.lesson_id == Lesson.id)
-            .where(Lesson.tutor_id == tutor_id, Lesson.state.in_(BLOCKING_LESSON_STATES), overlap,
-                   or_(Booking.id.is_(None), Booking.state != BookingState.AWAITING_PAYMENT,
-                       Booking.hold_expires_at > now)))
+            .where(Lesson.tutor_id == tutor_id, Lesson.state.in_(BLOCKING_LESSON_STATES),
+                   Lesson.start_at > start - LONGEST_LESSON, Lesson.start_at < end, Lesson.finish_at > start,
+                   _hold_not_lapsed(now)))
 
 
-def busy_intervals(tutor_id: int, start: datetime, end: datetime, now: datetime,
-                   ignore_lesson_id: int | None = None) -> list[engine.BusyInterval]:
-    """The tutor's busy time near [start, end): blocking lessons (with places), the times proposed in standing
-    reschedule requests (held while they stand), and external calendar events."""
+def _hold_not_lapsed(now: datetime):
+    return or_(Booking.id.is_(None), Booking.state != BookingState.AWAITING_PAYMENT, Booking.hold_expires_at > now)
+
+
+@dataclass
+class TutorCalendar:
+    """What the engine needs about one tutor: weekly hours, overrides and busy time near a range."""
+
+    weekly: list[engine.WeeklyWindow]
+    overrides: list[engine.DateOverride]
+    busy: list[engine.BusyInterval]
+
+
+# Row kinds of the calendar statement (one UNION ALL, so a picker request loads the engine's input in one go).
+_WEEKLY, _OVERRIDE, _LESSON, _PROPOSAL, _EVENT = range(5)
+
+
+def _nulls(**types):
+    """Typed NULL columns, so every branch of the UNION ALL has the same column types on PostgreSQL."""
+    return {name: cast(null(), type_).label(name) for name, type_ in types.items()}
+
+
+def calendar_statement(tutor_ids: list[int], lo: datetime, hi: datetime, first_day: date, last_day: date,
+                        now: datetime):
+    """One UNION ALL of narrow, index-bounded selects: weekly windows, overrides on first_day..last_day, lessons
+    starting in [lo - LONGEST_LESSON, hi) (by start, and by proposed start: two range scans instead of an OR that
+    would scan the tutor's whole history), and calendar events ending after lo (events have no longest length, so
+    they are bounded by their end)."""
+    columns = ("kind", "tutor_id", "lesson_id", "weekday", "on_date", "start_minute", "end_minute", "start_at",
+               "finish_at", "in_person", "latitude", "longitude")
+    types = {"lesson_id": Integer(), "weekday": Integer(), "on_date": Date(), "start_minute": Integer(),
+             "end_minute": Integer(), "start_at": UTCDateTime(), "finish_at": UTCDateTime(),
+             "in_person": Boolean(), "latitude": Float(), "longitude": Float()}
+
+    def branch(kind: int, tutor_id, **given):
+        cols = {"kind": literal(kind, Integer()).label("kind"), "tutor_id": tutor_id.label("tutor_id"),
+                **_nulls(**{k: t for k, t in types.items() if k not in given}),
+                **{k: v.label(k) for k, v in given.items()}}
+        return select(*(cols[c] for c in columns))
+
+    weekly = branch(_WEEKLY, WeeklyWindow.tutor_id, weekday=WeeklyWindow.weekday,
+                    start_minute=WeeklyWindow.start_minute, end_minute=WeeklyWindow.end_minute
+                    ).where(WeeklyWindow.tutor_id.in_(tutor_ids))
+    overrides = branch(_OVERRIDE, DateOverride.tutor_id, on_date=DateOverride.on_date,
+                       start_minute=DateOverride.start_minute, end_minute=DateOverride.end_minute
+                       ).where(DateOverride.tutor_id.in_(tutor_ids), DateOverride.on_date >= first_day,
+                               DateOverride.on_date <= last_day)
+
+    def lessons(kind: int, start_col, finish_col):
+        return (branch(kind, Lesson.tutor_id, lesson_id=Lesson.id, start_at=start_col, finish_at=finish_col,
+                       in_person=Lesson.in_person, latitude=LessonAddress.latitude,
+                       longitude=LessonAddress.longitude)
+                .outerjoin(Booking, Booking.lesson_id == Lesson.id)
+                .outerjoin(LessonAddress, LessonAddress.lesson_id == Lesson.id)
+                .where(Lesson.tutor_id.in_(tutor_ids), Lesson.state.in_(BLOCKING_LESSON_STATES),
+                       start_col > lo - LONGEST_LESSON, start_col < hi, finish_col > lo, _hold_not_lapsed(now)))
+
+    events = branch(_EVENT, CalendarEvent.tutor_id, start_at=CalendarEvent.start_at,
+                    finish_at=CalendarEvent.finish_at).where(
+        CalendarEvent.tutor_id.in_(tutor_ids), CalendarEvent.finish_at > lo, CalendarEvent.start_at < hi,
+        CalendarEvent.busy.is_(True), CalendarEvent.lesson_id.is_(None))
+    return union_all(weekly, overrides, lessons(_LESSON, Lesson.start_at, Lesson.finish_at),
+                     lessons(_PROPOSAL, Lesson.suggested_start_at, Lesson.suggested_finish_at), events)
+
+
+def load_calendars(tutor_ids: list[int], start: datetime, end: datetime, first_day: date, last_day: date,
+                   now: datetime, ignore_lesson_id: int | None = None) -> dict[int, TutorCalendar]:
+    """Each tutor's hours and busy time near [start, end) (travel buffers included), in one SQL statement.
+
+    Busy time: blocking lessons (with places), the times proposed in standing reschedule requests (held while
+    they stand) and external calendar events. Overrides: those on local dates first_day..last_day."""
+    calendars = {tid: TutorCalendar([], [], []) for tid in tutor_ids}
+    if not tutor_ids:
+        return calendars
     lo, hi = start - MAX_BUFFER, end + MAX_BUFFER
-    lessons = db.session.scalars(blocking_lessons_query(tutor_id, lo, hi, now, include_proposals=True)
-                                 .options(selectinload(Lesson.address)))
-    busy = []
-    for lesson in lessons:
-        if lesson.id == ignore_lesson_id:
-            continue
-        place = _lesson_place(lesson)
-        busy.append(engine.BusyInterval(lesson.start_at, lesson.finish_at, lesson.in_person, place))
-        if lesson.suggested_start_at is not None:
-            busy.append(engine.BusyInterval(lesson.suggested_start_at, lesson.suggested_finish_at, lesson.in_person,
-                                            place))
-    events = db.session.scalars(select(CalendarEvent).where(
-        CalendarEvent.tutor_id == tutor_id, CalendarEvent.busy.is_(True), CalendarEvent.lesson_id.is_(None),
-        CalendarEvent.start_at < hi, CalendarEvent.finish_at > lo))
-    busy.extend(engine.BusyInterval(e.start_at, e.finish_at) for e in events)
-    return busy
-
-
-def _lesson_place(lesson: Lesson) -> Coordinates | None:
-    address = lesson.address
-    if address is None or address.latitude is None or address.longitude is None:
-        return None
-    return Coordinates(address.latitude, address.longitude)
+    rows = db.session.execute(calendar_statement(tutor_ids, lo, hi, first_day, last_day, now))
+    for (kind, tutor_id, lesson_id, weekday, on_date, start_minute, end_minute, start_at, finish_at, in_person,
+         lat, lon) in rows:
+        calendar = calendars[tutor_id]
+        if kind == _WEEKLY:
+            calendar.weekly.append(engine.WeeklyWindow(weekday, start_minute, end_minute))
+        elif kind == _OVERRIDE:
+            calendar.overrides.append(engine.DateOverride(on_date, start_minute, end_minute))
+        elif kind == _EVENT:
+            calendar.busy.append(engine.BusyInterval(start_at, finish_at))
+        elif lesson_id != ignore_lesson_id:
+            place = Coordinates(lat, lon) if lat is not None and lon is not None else None
+            calendar.busy.append(engine.BusyInterval(start_at, finish_at, bool(in_person), place))
+    return calendars
 
 
 def resolve_teach(tutor_id: int, teach_id: int | None = None, subject_id: int | None = None,
@@ -285,13 +389,18 @@ def resolve_teach(tutor_id: int, teach_id: int | None = None, subject_id: int | 
     """The tutor's teach record by id, or by subject and level (seed 002: 'resolves the Teach record').
 
     Only subjects on offer, unless `include_retired` (moving a lesson booked before the tutor stopped offering it)."""
+    if teach_id is not None:
+        # The directory and profile have usually loaded the tutor's teaches already: the identity map answers.
+        teach = db.session.get(Teach, teach_id, options=[joinedload(Teach.subject), joinedload(Teach.level)])
+        if teach is None or teach.tutor_id != tutor_id or not (teach.active or include_retired):
+            raise NotFound("This tutor does not teach that subject at that level.",
+                           {"subject_id": "This tutor does not teach that subject at that level."})
+        return teach
     query = select(Teach).where(Teach.tutor_id == tutor_id).options(
-        selectinload(Teach.subject), selectinload(Teach.level))
+        joinedload(Teach.subject), joinedload(Teach.level))
     if not include_retired:
         query = query.where(Teach.active.is_(True))
-    if teach_id is not None:
-        query = query.where(Teach.id == teach_id)
-    elif subject_id is not None:
+    if subject_id is not None:
         query = query.where(Teach.subject_id == subject_id)
         if level_id is not None:
             query = query.where(Teach.level_id == level_id)
@@ -349,20 +458,45 @@ def find_slots(request: SlotRequest, now: datetime) -> SlotResult:
     if request.range_start > horizon_end:
         message = f"This tutor takes bookings up to {profile.horizon_days} days ahead."
         raise ValidationError(message, {"start_date": message})
-    settings = get_settings(tutor)
+    try:
+        tz = ZoneInfo(tutor.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError("This tutor's time zone is not one we know.") from None
+    end = request.range_end + timedelta(minutes=duration)
+    first_day, last_day = engine.local_dates_around(request.range_start, end, tz)
+    calendar = load_calendars([tutor.id], request.range_start, end, first_day, last_day, now,
+                              request.ignore_lesson_id)[tutor.id]
+    busy, default_buffer = with_unknown_place_buffers(calendar.busy, profile.travel_buffer_minutes,
+                                                      request.in_person, request.location)
     try:
         query = engine.SlotQuery(
-            tutor_zone=settings.timezone, weekly=tuple(settings.weekly), overrides=tuple(settings.overrides),
-            busy=tuple(busy_intervals(tutor.id, request.range_start, request.range_end + timedelta(minutes=duration),
-                                      now, request.ignore_lesson_id)),
+            tutor_zone=tutor.timezone, weekly=calendar.weekly, overrides=calendar.overrides, busy=tuple(busy),
             range_start=request.range_start, range_end=request.range_end, duration_minutes=duration, now=now,
-            min_notice_minutes=settings.min_notice_hours * 60, horizon_days=settings.horizon_days,
+            min_notice_minutes=profile.min_notice_hours * 60, horizon_days=profile.horizon_days,
             in_person=request.in_person, location=request.location,
-            default_buffer_minutes=settings.travel_buffer_minutes, estimator=travel_estimator())
+            default_buffer_minutes=default_buffer, estimator=travel_estimator())
         slots = engine.free_slots(query)
     except engine.AvailabilityError as exc:
         raise ValidationError(str(exc)) from None
     return SlotResult(slots, lesson_price(teach.hourly_rate_minor, teach.currency, duration), teach)
+
+
+def with_unknown_place_buffers(busy, default_minutes: int, in_person: bool,
+                               location: Coordinates | None) -> tuple[tuple[engine.BusyInterval, ...], int]:
+    """Busy time and the default buffer, so that an in-person lesson whose place has no coordinates (no geocoder, or
+    it found nothing) keeps the tutor free for at least TRAVEL_UNKNOWN_PLACE_MINUTES either side.
+
+    The engine buffers with `default_minutes` whenever it cannot estimate a journey. When the requested lesson's own
+    place is unknown, that default is raised to the floor; a booked in-person lesson of unknown place is widened by
+    what the default lacks, so its buffer reaches the floor too. Known places keep the estimator's times."""
+    floor = min(current_app.config["TRAVEL_UNKNOWN_PLACE_MINUTES"], int(MAX_BUFFER.total_seconds() // 60))
+    if in_person and location is None:
+        default_minutes = max(default_minutes, floor)
+    extra = timedelta(minutes=max(0, floor - default_minutes))
+    if extra:
+        busy = [engine.BusyInterval(b.start - extra, b.end + extra, True, None) if b.in_person and b.location is None
+                else b for b in busy]
+    return tuple(busy), default_minutes
 
 
 def _check_travel_distance(teach: Teach, profile: TutorProfile, request: SlotRequest) -> None:
@@ -477,6 +611,8 @@ def remove_override(tutor: User, override_id: int) -> None:
 
 
 def update_rules(tutor: User, data: dict) -> AvailabilitySettings:
-    """Change notice, horizon, travel buffer, time zone and base location, keeping windows as they are."""
-    keys = ("timezone", "min_notice_hours", "horizon_days", "travel_buffer_minutes", "base_latitude", "base_longitude")
+    """Change notice, horizon, travel buffer, time zone and base address (placed by the geocoder, if one is
+    configured), keeping windows as they are."""
+    keys = ("timezone", "min_notice_hours", "horizon_days", "travel_buffer_minutes", "base_latitude", "base_longitude",
+            *BASE_ADDRESS_KEYS)
     return update_settings(tutor, {k: data.get(k) for k in keys if k in data})

@@ -1,7 +1,7 @@
 """Booking use cases: request a booking (lesson + booking + address + links in one transaction), list, expire holds."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
@@ -10,11 +10,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from ..adapters.database import serialized_write
+from ..domain import labels
+from ..domain.money import Money
 from ..domain.states import BookingState, LessonState, next_booking_state, next_lesson_state
 from ..domain.travel import Coordinates
 from ..extensions import db
 from ..models import Booking, Child, Lesson, LessonAddress, Role, User, lesson_child, lesson_user
-from . import availability
+from . import availability, places
 from .accounts import child_of
 from .errors import NotFound, SlotTaken, ValidationError
 
@@ -52,16 +54,24 @@ class BookingRequest:
     address: Address | None = None
     child_id: int | None = None
     note: str = ""
+    form_key: str | None = None  # the booking form's one-time key: the same key twice means the same booking
 
 
 def parse_address(line1, city=None, postcode=None, latitude=None, longitude=None) -> Address:
-    """Validate an in-person address; coordinates optional but both or neither."""
+    """Validate an in-person address (street line, postcode, city); coordinates come from the geocoder, or from an
+    API client that sends both."""
     errors = {}
     line1 = (line1 or "").strip() if isinstance(line1, str) else ""
+    city = str(city).strip() if isinstance(city, (str, int)) and not isinstance(city, bool) else ""
+    postcode = str(postcode).strip() if isinstance(postcode, (str, int)) and not isinstance(postcode, bool) else ""
     if not line1:
-        errors["address.line1"] = "In-person lessons need an address."
+        errors["address.line1"] = "Street address: give the street and number where the lesson takes place."
     elif len(line1) > 200:
-        errors["address.line1"] = "Up to 200 characters."
+        errors["address.line1"] = "Street address: up to 200 characters."
+    if len(postcode) > 20:
+        errors["address.postcode"] = "Postcode: up to 20 characters."
+    if len(city) > 100:
+        errors["address.city"] = "City: up to 100 characters."
     lat = lon = None
     if (latitude in (None, "")) != (longitude in (None, "")):
         errors["address.latitude"] = "Give both latitude and longitude, or neither."
@@ -72,8 +82,8 @@ def parse_address(line1, city=None, postcode=None, latitude=None, longitude=None
         except (TypeError, ValueError):
             errors["address.latitude"] = "Latitude is -90..90 and longitude -180..180."
     if errors:
-        raise ValidationError("Please correct the address.", errors)
-    return Address(line1, str(city or "").strip()[:100], str(postcode or "").strip()[:20], lat, lon)
+        raise ValidationError("Please correct the lesson address. " + " ".join(errors.values()), errors)
+    return Address(line1, city, postcode, lat, lon)
 
 
 def request_booking(booker: User, req: BookingRequest, now: datetime | None = None) -> Booking:
@@ -94,18 +104,60 @@ def request_booking(booker: User, req: BookingRequest, now: datetime | None = No
     if req.start.tzinfo is None:
         raise ValidationError("Send the start time with its zone or offset.", {"start": "Include a zone offset."})
     if req.in_person and req.address is None:
-        raise ValidationError("In-person lessons need an address.", {"address.line1": "In-person lessons need an address."})
+        message = "Street address: give the street and number where the lesson takes place."
+        raise ValidationError("In-person lessons need an address. " + message, {"address.line1": message})
     start = req.start.astimezone(UTC)
     duration = availability.validate_duration(req.duration_minutes)
     finish = start + timedelta(minutes=duration)
+    if req.in_person and req.address.coordinates is None:
+        # A network call, made before this booking writes anything; without an answer the address is kept as typed
+        # and the travel buffers around it are the conservative default (TRAVEL_UNKNOWN_PLACE_MINUTES).
+        found = places.locate(req.address.line1, req.address.postcode, req.address.city)
+        if found is not None:
+            req = replace(req, address=replace(req.address, latitude=found.lat, longitude=found.lon))
     location = req.address.coordinates if req.in_person and req.address else None
     slot_request = availability.SlotRequest(req.tutor_id, req.teach_id, start, start + timedelta(minutes=1),
                                             duration, req.in_person, location)
+    form_key = _valid_form_key(req.form_key)
+    if form_key and (earlier := _booking_for_form_key(booker.id, form_key)) is not None:
+        return earlier  # the same form sent again (a double click, Back and resubmit): the booking it made
     teach = availability.resolve_teach(req.tutor_id, req.teach_id)  # 404 before we take any lock
     hold_minutes = current_app.config["BOOKING_HOLD_MINUTES"]
 
     student_lock = (LOCK_CHILD, child.id) if child else (LOCK_USER, booker.id)
+    try:
+        return _book_locked(booker, req, child, teach, start, finish, duration, slot_request, note, form_key,
+                            hold_minutes, now, student_lock)
+    except SlotTaken:
+        # A submit of the same form that ran alongside ours may have made the booking (PostgreSQL's unique key
+        # refused our copy): that one is ours too.
+        if form_key and (earlier := _booking_for_form_key(booker.id, form_key)) is not None:
+            return earlier
+        raise
+
+
+def _valid_form_key(key: str | None) -> str | None:
+    """A form key is optional (the API may omit it) but, when sent, a short token and nothing else."""
+    if key in (None, ""):
+        return None
+    if not isinstance(key, str) or len(key) > 64 or not key.replace("-", "").replace("_", "").isalnum():
+        raise ValidationError("This form is out of date; reload the page and book again.",
+                              {"form_key": "Reload the page and try again."})
+    return key
+
+
+def _booking_for_form_key(booker_id: int, form_key: str) -> Booking | None:
+    """The booking this booker made with this form key, if any."""
+    return db.session.scalars(select(Booking).where(Booking.booker_id == booker_id,
+                                                    Booking.form_key == form_key)).first()
+
+
+def _book_locked(booker, req, child, teach, start, finish, duration, slot_request, note, form_key, hold_minutes,
+                 now, student_lock) -> Booking:
+    """The write itself: re-check the form key and the slot under the tutor's and student's locks, then insert."""
     with serialized_write((LOCK_TUTOR, req.tutor_id), student_lock) as session:
+        if form_key and (earlier := _booking_for_form_key(booker.id, form_key)) is not None:
+            return earlier  # the other submit of this form committed while we waited for the lock
         _expire_holds_for_tutor(req.tutor_id, now)
         result = availability.find_slots(slot_request, now)
         if start not in result.slots:
@@ -128,12 +180,13 @@ def request_booking(booker: User, req: BookingRequest, now: datetime | None = No
         booking = Booking(lesson=lesson, booker_id=booker.id, state=BookingState.AWAITING_PAYMENT,
                           hold_expires_at=now + timedelta(minutes=hold_minutes),
                           price_minor=result.price.lesson_price.amount_minor, currency=result.price.lesson_price.currency,
-                          note=note, created_at=now, updated_at=now)
+                          note=note, form_key=form_key, created_at=now, updated_at=now)
         session.add(booking)
         try:
             session.flush()
         except IntegrityError as exc:
-            # PostgreSQL's exclusion constraint: another transaction got there first.
+            # PostgreSQL's exclusion constraint (another transaction got there first), or this form's key already
+            # used by a submit that committed meanwhile; the caller tells them apart.
             raise SlotTaken() from exc
     return booking
 
@@ -225,21 +278,44 @@ def tutor_upcoming_lessons(tutor: User, now: datetime) -> list[Lesson]:
 
 
 def booking_status_words(booking: Booking, now: datetime) -> str:
-    """What the booking's state means for the user right now."""
-    if booking.state == BookingState.AWAITING_PAYMENT:
+    """What the booking means for the user right now: the lesson and the money, each for what it is."""
+    lesson = booking.lesson
+    state = booking.state
+    receipt = booking.receipt
+    money = (lambda v: Money(v, booking.currency).format())
+    if state == BookingState.AWAITING_PAYMENT:
         if booking.hold_expires_at and booking.hold_expires_at <= now:
             return "The hold on this slot has expired; the time is free again."
         return "Awaiting payment. The slot is held for you until the time shown."
-    return {
-        BookingState.REQUIRES_CAPTURE: "Payment authorized; waiting for the tutor to approve. You are charged only "
-                                       "when they do.",
-        BookingState.PAID: "Confirmed and paid.",
-        BookingState.REFUNDED: "Cancelled and refunded in full.",
-        BookingState.PARTIAL_REFUNDED: "Cancelled with a partial refund.",
-        BookingState.EXPIRED: "Expired; the slot was released.",
-        BookingState.DECLINED: "Declined by the tutor; no money was taken.",
-        BookingState.CANCELLED: "Cancelled before payment.",
-    }.get(BookingState(booking.state), booking.state)
+    if state == BookingState.REQUIRES_CAPTURE:
+        return "Payment authorized; waiting for the tutor to approve. You are charged only when they do."
+    if state == BookingState.DECLINED:
+        return "Declined by the tutor; the card authorization was released and nothing was charged."
+    if state == BookingState.EXPIRED:
+        return "Expired; the slot was released." if receipt is None else \
+            "The tutor did not approve in time; the card authorization was released and nothing was charged."
+    if state == BookingState.CANCELLED:
+        return "Cancelled before payment." if receipt is None else \
+            "Cancelled; the card authorization was released and nothing was charged."
+    cancelled = lesson.state == LessonState.CANCELLED
+    refunded = receipt.refunded_minor if receipt else 0
+    if state == BookingState.REFUNDED:
+        return "Cancelled and refunded in full." if cancelled else "Booked; the payment was refunded in full."
+    if state == BookingState.PARTIAL_REFUNDED:
+        if cancelled:
+            return "Cancelled with a partial refund."
+        return f"Booked and paid; {money(refunded)} of {money(receipt.amount_minor)} was refunded."
+    if cancelled:
+        return "Cancelled; no refund under the cancellation policy."
+    return "Confirmed and paid."
+
+
+def lesson_and_payment(booking: Booking, now: datetime) -> tuple[str, str]:
+    """The lesson's state and the money's state, worded separately ("Booked", "£10.00 refunded of £38.00")."""
+    lesson, receipt = booking.lesson, booking.receipt
+    return (labels.lesson_words(lesson.state, booking.state, lesson.start_at, lesson.finish_at, now),
+            labels.payment_words(booking.state, receipt.amount_minor if receipt else None,
+                                 receipt.refunded_minor if receipt else 0, booking.currency))
 
 
 def is_hold_lapsed(booking: Booking, now: datetime) -> bool:

@@ -14,7 +14,7 @@ from ..adapters import stripe_gateway as gateway
 from ..adapters.database import serialized_write
 from ..domain.fees import FeeBreakdown, RefundSplit, refund_split
 from ..domain.money import Money
-from ..domain.refunds import Canceller, RefundPolicy, cancellation_refund
+from ..domain.refunds import Canceller, RefundPolicy, cancellation_refund, has_started
 from ..domain.states import BookingState, LessonState, next_booking_state, next_lesson_state
 from ..extensions import db
 from ..models import Booking, CouponUse, PaymentReceipt, Refund, User
@@ -23,6 +23,8 @@ from .errors import Conflict, Forbidden, ValidationError
 from .payments import LOCK_BOOKING, NotRecorded, PaymentFailed, _expire_session_quietly, _release, recorded_after_stripe
 
 MAX_NOTE = 1000
+STARTED = ("This lesson has started, so it can no longer be cancelled. If something went wrong, "
+           "report a problem and we will look into it.")
 
 
 def canceller_for(user: User, booking: Booking) -> Canceller | None:
@@ -43,7 +45,7 @@ def canceller_for(user: User, booking: Booking) -> Canceller | None:
 class CancellationPreview:
     """Exactly what cancelling now would do, for the confirmation page."""
 
-    kind: str  # "release" (nothing was captured), "refund", or "closed"
+    kind: str  # "release" (nothing was captured), "refund", "closed", or "started" (too late: report a problem)
     refund: Money
     explanation: str
 
@@ -65,6 +67,8 @@ def _preview(booking: Booking, who: Canceller, now: datetime) -> CancellationPre
     currency = booking.currency
     if booking.lesson.state == LessonState.CANCELLED or booking.state not in OPEN_STATES:
         return CancellationPreview("closed", Money(0, currency), "This booking is already closed.")
+    if has_started(booking.lesson.start_at, now):
+        return CancellationPreview("started", Money(0, currency), STARTED)
     if booking.state == BookingState.AWAITING_PAYMENT:
         return CancellationPreview("release", Money(0, currency), "Nothing has been paid, so nothing is charged.")
     if booking.state == BookingState.REQUIRES_CAPTURE:
@@ -94,6 +98,8 @@ def cancel_booking(user: User, booking_id: int, note: str, now: datetime, tell_o
         if booking.lesson.state == LessonState.CANCELLED:
             return booking  # a second click: already cancelled
         raise Conflict("This booking is already closed.")
+    if plan.kind == "started":
+        raise Conflict(plan.explanation)
     refund = plan.refund
     state_seen = booking.state
     if state_seen == BookingState.AWAITING_PAYMENT:
@@ -348,10 +354,16 @@ def admin_refund(admin: User, booking_id: int, amount_minor: int, reason: str, n
 REQUEST_KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
 
-def can_cancel(user: User, booking: Booking) -> bool:
-    """Whether to offer the cancel button."""
+def can_cancel(user: User, booking: Booking, now: datetime) -> bool:
+    """Whether to offer the cancel button: the same rules cancel_booking enforces."""
     return canceller_for(user, booking) is not None and booking.lesson.state != LessonState.CANCELLED \
-        and booking.state in OPEN_STATES
+        and booking.state in OPEN_STATES and not has_started(booking.lesson.start_at, now)
+
+
+def needs_support_link(user: User, booking: Booking, now: datetime) -> bool:
+    """Offer "Report a problem" where cancelling is no longer possible: a lesson that started and still stands."""
+    return canceller_for(user, booking) is not None and booking.lesson.state != LessonState.CANCELLED \
+        and booking.state in OPEN_STATES and has_started(booking.lesson.start_at, now)
 
 
 OPEN_STATES = (BookingState.AWAITING_PAYMENT, BookingState.REQUIRES_CAPTURE, BookingState.PAID,

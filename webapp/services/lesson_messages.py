@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import current_app
 
+from ..domain.calendar_entry import Attendee, CalendarEntry
 from ..domain.money import Money
 from ..filters import local
 from ..models import Booking, Lesson, User
@@ -28,11 +29,15 @@ def lesson_context(lesson: Lesson, zone: str) -> dict:
 
 def calendar_attachment(lesson: Lesson, cancelled: bool = False) -> dict:
     """The calendar entry for a lesson, as JSON the outbox turns into an .ics file when it sends."""
-    return {"uid": f"lesson-{lesson.id}@lessonbook", "start": lesson.start_at.isoformat(),
-            "end": lesson.finish_at.isoformat(), "summary": f"{lesson.subject.name} lesson with {lesson.tutor.name}",
-            "location": "Online" if lesson.address is None else lesson.address.line1,
-            # Each move or cancellation must outrank the last version a calendar saw.
-            "sequence": (lesson.reschedule_version or 0) + (1 if cancelled else 0), "cancelled": cancelled}
+    people = [tutor_side(lesson), *student_side(lesson)]
+    attendees = tuple(dict.fromkeys(Attendee(p.user.email, p.user.name) for p in people))  # a parent of two: once
+    return CalendarEntry(
+        uid=f"lesson-{lesson.id}@lessonbook", start=lesson.start_at, end=lesson.finish_at,
+        summary=f"{lesson.subject.name} lesson with {lesson.tutor.name}",
+        location="Online" if lesson.address is None else lesson.address.line1,
+        # Each move or cancellation must outrank the last version a calendar saw.
+        sequence=(lesson.reschedule_version or 0) + (1 if cancelled else 0), cancelled=cancelled,
+        attendees=attendees).to_json()
 
 
 def attach_calendar(context: dict, lesson: Lesson, cancelled: bool = False) -> dict:
@@ -64,7 +69,33 @@ def tell_receipt(booking: Booking) -> None:
 
 def _student_lines(receipt):
     from ..domain.fees import FeeBreakdown
-    return FeeBreakdown.from_dict(receipt.breakdown).student_lines()
+    from ..domain.labels import total_label
+    from ..domain.states import BookingState
+    return FeeBreakdown.from_dict(receipt.breakdown).student_lines(total_label(BookingState.REQUIRES_CAPTURE))
+
+
+def tell_not_booked(booking: Booking, expired: bool = False) -> None:
+    """BookingDeclined: the booker and the learner's side hear the lesson is not booked and nothing was charged
+    (the tutor declined, or did not approve in time)."""
+    lesson = booking.lesson
+    people = student_side(lesson)
+    if all(p.user.id != booking.booker_id for p in people):
+        people.append(Recipient(booking.booker, booking.booker.timezone, booking.booker.name))
+    receipt = booking.receipt
+    released = Money(receipt.amount_minor, receipt.currency).format() if receipt else None
+    reason = (f"{lesson.tutor.name} did not approve in time, so" if expired else f"{lesson.tutor.name} declined, so")
+    short = "not approved in time" if expired else "declined by the tutor"
+    for person in people:
+        context = lesson_context(lesson, person.zone)
+        context.update(recipient_name=person.user.name, reason=reason, reason_short=short, released=released,
+                       rebook_url=public_url(f"/tutors/{lesson.tutor_id}"))
+        body = (f"{reason} it is not booked. " +
+                (f"The card authorization of {released} was released; you were not charged." if released
+                 else "You were not charged."))
+        notify(person.user, kind="booking_declined",
+               title=f"Not booked: {context['subject']} on {context['when']} ({short})", body=body,
+               url=_path(lesson), dedupe_key=f"booking-not-booked:{booking.id}:{person.user.id}",
+               email_template="booking_declined", email_context=context)
 
 
 def tell_cancelled(lesson: Lesson, by: User, note: str, refund: Money | None, everyone: bool = False) -> None:

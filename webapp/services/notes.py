@@ -20,7 +20,7 @@ from ..models import Lesson, NoteAttachment, SummaryNote, User
 from .errors import Conflict, Forbidden, NotFound, ValidationError
 from .lessons import get_lesson, is_tutor_of, student_side
 from .notify import notify
-from .payments import public_url
+from .urls import public_url
 
 MAX_BODY = 10_000
 LOCK_NOTE = 20  # advisory-lock namespace (PostgreSQL) for writes to one lesson's note

@@ -126,8 +126,11 @@ def payable_booking(user: User, booking_id: int, now: datetime) -> Booking:
 # --- checkout ------------------------------------------------------------------------------------
 
 def _prepare_payment(user: User, booking_id: int, coupon_code: str | None, now: datetime,
-                     hold_until: datetime | None = None) -> tuple[Booking, Quote]:
-    """Quote the booking, reserve its coupon and record the quote, in one write transaction."""
+                     hold_until: datetime | None = None, new_checkout: bool = False) -> tuple[Booking, Quote]:
+    """Quote the booking, reserve its coupon and record the quote, in one write transaction.
+
+    With ``new_checkout`` it also numbers a new Checkout attempt and forgets the previous session, so that
+    session's late ``checkout.session.expired`` event cannot release the coupon this attempt reserves."""
     booking = payable_booking(user, booking_id, now)
     quote = quote_booking(user, booking, coupon_code, now)
     if quote.coupon_problem:
@@ -143,6 +146,9 @@ def _prepare_payment(user: User, booking_id: int, coupon_code: str | None, now: 
                          "coupon_id": quote.coupon.id if quote.coupon else None}
         if hold_until:
             booking.hold_expires_at = max(booking.hold_expires_at, hold_until)
+        if new_checkout:
+            booking.checkout_attempt = (booking.checkout_attempt or 0) + 1
+            booking.checkout_session_id = None
     return booking, quote
 
 
@@ -151,36 +157,65 @@ def _release_reserved_coupon(booking_id: int) -> None:
         session.execute(delete(CouponUse).where(CouponUse.booking_id == booking_id, CouponUse.confirmed.is_(False)))
 
 
+# A session closer than this to its expiry is not worth resuming: the student could not finish paying on it.
+RESUME_MARGIN = timedelta(minutes=5)
+
+
 def start_checkout(user: User, booking_id: int, coupon_code: str | None, now: datetime, *, success_url: str,
                    cancel_url: str) -> str:
-    """Reserve the coupon, record the quote and open a Stripe Checkout Session; returns its URL."""
+    """Resume the booking's open Checkout Session, or expire it and open a fresh one; returns the page's URL.
+
+    Stripe is called outside any write transaction: read → call with a key naming this attempt → a short
+    write that re-checks the booking. A fresh session is a new numbered attempt with a key of its own."""
     booking = payable_booking(user, booking_id, now)
+    quote = quote_booking(user, booking, coupon_code, now)
+    if quote.coupon_problem:
+        raise ValidationError(quote.coupon_problem, {"coupon": quote.coupon_problem})
+    previous = _retrieve_session(booking.checkout_session_id) if booking.checkout_session_id else None
+    if previous is not None:
+        if previous.status == "complete":
+            raise Conflict("Your payment is being confirmed. Refresh the booking in a moment.")
+        if _resumable(previous, booking, quote, now):
+            return previous.url
     cfg = current_app.config
     # Stripe keeps a session open at least 30 minutes; the slot stays held while it is, but never more than
     # one session-length past the booking's original hold.
     session_minutes = timedelta(minutes=cfg["CHECKOUT_MIN_MINUTES"] + 1)
     latest = booking.created_at + timedelta(minutes=cfg["BOOKING_HOLD_MINUTES"]) + session_minutes
     expires_at = min(max(now + session_minutes, booking.hold_expires_at), max(latest, now + session_minutes))
-    previous_session = booking.checkout_session_id
-    if previous_session and _session_status(previous_session) == "complete":
-        raise Conflict("Your payment is being confirmed. Refresh the booking in a moment.")
-    booking, quote = _prepare_payment(user, booking_id, coupon_code, now, hold_until=expires_at)
-    if previous_session:
-        _expire_session_quietly(previous_session)
+    if booking.checkout_session_id and (previous is None or previous.status == "open"):
+        _expire_session_quietly(booking.checkout_session_id)  # one payable page per booking
+    booking, quote = _prepare_payment(user, booking_id, coupon_code, now, hold_until=expires_at, new_checkout=True)
+    attempt = booking.checkout_attempt
     lesson = booking.lesson
-    key = f"booking:{booking.id}:checkout:{quote.breakdown.student_pays}:{quote.coupon.id if quote.coupon else 0}"
     try:
         checkout = gateway.create_checkout_session(
             amount_minor=quote.breakdown.student_pays, currency=booking.currency,
             product_name=f"{lesson.subject.name} lesson with {lesson.tutor.name} ({lesson.duration_minutes} min)",
             booking_id=booking.id, customer_email=user.email, success_url=success_url, cancel_url=cancel_url,
-            expires_at=int(expires_at.timestamp()), idempotency_key=key)
+            expires_at=int(expires_at.timestamp()), idempotency_key=f"booking:{booking.id}:checkout:{attempt}")
     except gateway.PaymentError as exc:
         _release_reserved_coupon(booking_id)
         raise PaymentFailed("We could not open the payment page. Nothing was charged; please try again.") from exc
     with serialized_write((LOCK_BOOKING, booking_id)) as session:
-        session.get(Booking, booking_id).checkout_session_id = checkout.id
+        booking = session.get(Booking, booking_id)
+        current = booking.state == BookingState.AWAITING_PAYMENT and booking.checkout_attempt == attempt
+        if current:
+            booking.checkout_session_id = checkout.id
+    if not current:
+        # Another click (a second tab) opened a newer page meanwhile, or the booking moved on: this one must not stay payable.
+        _expire_session_quietly(checkout.id)
+        raise Conflict("This booking changed while the payment page was opening. Open the booking again to pay.")
     return checkout.url
+
+
+def _resumable(session, booking: Booking, quote: Quote, now: datetime) -> bool:
+    """An open session for exactly this quote (amount and coupon) with time left to pay on it."""
+    agreed = booking.quote or {}
+    return (session.status == "open" and bool(session.url)
+            and session.amount_total == quote.breakdown.student_pays
+            and agreed.get("coupon_id") == (quote.coupon.id if quote.coupon else None)
+            and datetime.fromtimestamp(session.expires_at, UTC) - now >= RESUME_MARGIN)
 
 
 def pay_with_payment_method(user: User, booking_id: int, payment_method: str, coupon_code: str | None,
@@ -233,9 +268,10 @@ def _reserve_coupon(coupon: Coupon, user: User, booking: Booking, discount: int)
         raise ValidationError("This code has just been used up.", {"coupon": "This code has just been used up."}) from exc
 
 
-def _session_status(session_id: str) -> str | None:
+def _retrieve_session(session_id: str):
+    """The Checkout Session, or None when Stripe cannot tell us (then a fresh one is opened)."""
     try:
-        return gateway.retrieve_checkout_session(session_id).status
+        return gateway.retrieve_checkout_session(session_id)
     except gateway.PaymentError:
         return None
 
@@ -575,6 +611,8 @@ def decline(tutor: User, booking_id: int, now: datetime) -> Booking:
             booking = session.get(Booking, booking_id, populate_existing=True)
             if booking.state == BookingState.REQUIRES_CAPTURE:
                 _close(booking, BookingState.DECLINED, now)
+                from .lesson_messages import tell_not_booked
+                tell_not_booked(booking)
     return booking
 
 
@@ -629,13 +667,15 @@ def expire_unapproved(now: datetime) -> int:
             continue
         try:
             _release(booking.payment_intent_id, f"booking:{booking.id}:release")
-        except PaymentFailed:
+        except (PaymentFailed, Conflict):
             db.session.rollback()
-            continue  # try again on the next run
+            continue  # Stripe down: the next run tries again; captured meanwhile: the tutor approved in time
         with serialized_write((LOCK_BOOKING, booking_id)) as session:
             booking = session.get(Booking, booking_id)
             if booking.state == BookingState.REQUIRES_CAPTURE:  # a second worker may have done it meanwhile
                 _close(booking, BookingState.EXPIRED, now)
+                from .lesson_messages import tell_not_booked
+                tell_not_booked(booking, expired=True)
                 expired += 1
     return expired
 

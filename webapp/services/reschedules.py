@@ -167,6 +167,8 @@ def _tell(person: User, lesson: Lesson, template: str, title: str) -> None:
     context = lesson_messages.lesson_context(lesson, person.timezone)
     if template == "reschedule_accepted":
         lesson_messages.attach_calendar(context, lesson)
+    elif template == "reschedule_declined":  # a declined proposal cancels the lesson: take it off the calendar
+        lesson_messages.attach_calendar(context, lesson, cancelled=True)
     notify(person, kind=template, title=title, body=f"{context['subject']}: {context['when']} ({person.timezone}).",
            url=f"/lessons/{lesson.id}/reschedule",
            dedupe_key=f"{template}:{lesson.id}:{lesson.reschedule_version}:{person.id}",

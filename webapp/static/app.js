@@ -16,7 +16,19 @@
     var box = form.querySelector("[data-show-for=in_person]");
     if (type && box) { box.hidden = type.value !== "in_person"; }
   }
+  // On phones the navigation folds behind a Menu button (CSS shows the button only when this ran).
+  function setUpMenu() {
+    var button = document.querySelector(".menu-toggle"), nav = document.getElementById("site-nav");
+    if (!button || !nav) { return; }
+    document.documentElement.classList.add("js-menu");
+    button.addEventListener("click", function () {
+      var open = button.getAttribute("aria-expanded") !== "true";
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+      nav.classList.toggle("open", open);
+    });
+  }
   document.addEventListener("DOMContentLoaded", function () {
+    setUpMenu();
     fillZones(document);
     var picker = document.getElementById("picker-form");
     if (picker) {

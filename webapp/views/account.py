@@ -1,10 +1,10 @@
 """A user's own settings, and a parent's children."""
 from flask import Blueprint, flash, redirect, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user, login_required, logout_user
 
-from ..forms import ChildForm, SettingsForm
+from ..forms import ChangePasswordForm, ChildForm, SettingsForm
 from ..models import Role
-from ..services import accounts
+from ..services import accounts, sessions
 from ..services.errors import ValidationError
 from .common import apply_service_errors, perform, render, role_required
 
@@ -24,7 +24,50 @@ def settings():
         else:
             flash("Settings saved.", "success")
             return redirect(url_for("account.settings"))
-    return render("account/settings.html", form=form, status=422 if form.errors else 200)
+    return _settings_page(form=form, status=422 if form.errors else 200)
+
+
+def _settings_page(form=None, password_form=None, status: int = 200):
+    user = current_user._get_current_object()
+    return render("account/settings.html", form=form or SettingsForm(obj=user),
+                  password_form=password_form or ChangePasswordForm(formdata=None),
+                  tokens=sessions.api_tokens(user), other_sessions=sessions.other_session_count(user), status=status)
+
+
+@bp.post("/settings/password")
+@login_required
+def change_password():
+    """Change your password (current one required); other browsers and every app are logged out."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            sessions.change_password(current_user._get_current_object(), form.current_password.data,
+                                     form.new_password.data)
+        except ValidationError as exc:
+            apply_service_errors(form, exc.fields)
+        else:
+            flash("Password changed. Every other browser and every app is logged out; this one stays logged in.",
+                  "success")
+            return redirect(url_for("account.settings"), code=303)
+    return _settings_page(password_form=form, status=422)
+
+
+@bp.post("/settings/log-out-everywhere")
+@login_required
+def log_out_everywhere():
+    """End every session of this account: all browsers (this one too) and all app tokens."""
+    sessions.end_all_sessions(current_user._get_current_object())
+    logout_user()
+    flash("You are logged out everywhere: every browser and every app.", "info")
+    return redirect(url_for("auth.login"), code=303)
+
+
+@bp.post("/settings/tokens/<id:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int):
+    """Revoke one of your app tokens."""
+    return perform(lambda: sessions.revoke_api_token(current_user._get_current_object(), token_id),
+                   "App token revoked: that app is logged out.", url_for("account.settings"))
 
 
 @bp.route("/children", methods=["GET", "POST"])

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user
 
-from ..domain.money import parse_major_amount
+from ..domain.money import Money, parse_major_amount
 from ..models import Role
 from ..services import bookings, cancellations, offers
 from ..services.errors import ServiceError
@@ -110,7 +110,8 @@ def refund(booking_id: int):
         amount = parse_major_amount(request.form.get("amount") or "", booking.currency)
         cancellations.admin_refund(current_user, booking_id, amount, request.form.get("reason", ""), now_utc(),
                                    request_key=request.form.get("request_key"))
-        flash("Refund sent.", "success")
+        flash(f"Refund of {Money(amount, booking.currency).format()} sent. The lesson still stands; "
+              "cancel it separately if it should not happen.", "success")
     except ValueError as exc:
         flash(str(exc), "error")
     except ServiceError as exc:

@@ -7,11 +7,11 @@ from datetime import datetime, timedelta
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 from flask_login import current_user
 
-from ..auth_loading import bearer_authenticated
+from ..auth_loading import bearer_authenticated, user_for_bearer
 from ..extensions import csrf, limiter
 from ..models import Booking, Lesson, Teach, User
 from ..openapi import openapi_document
-from ..services import accounts, availability, bookings, cancellations, catalogue, payments
+from ..services import accounts, availability, bookings, cancellations, catalogue, payments, sessions
 from ..services.bookings import BookingRequest
 from ..services.errors import Forbidden, ServiceError, SlotTaken, ValidationError
 from . import params
@@ -38,7 +38,7 @@ def _authenticate_and_check_csrf():
     """A bearer token, when sent, is the only credential (a bad one: 401); cookie-authenticated writes need CSRF."""
     if bearer_authenticated():
         raw = request.headers["Authorization"].partition(" ")[2].strip()
-        user = accounts.user_for_token(raw) if raw else None
+        user = user_for_bearer(raw) if raw else None
         if user is None:
             raise Unauthorized("That bearer token is invalid or has expired; get a new one from POST /api/auth/token.")
         # Flask-Login keeps the request's user in g._login_user; setting it makes the token win over any session
@@ -177,14 +177,25 @@ def register():
 def token():
     """Exchange email and password for a bearer token."""
     data = _json_body()
+    device_name = sessions.clean_device_name(data.get("device_name"))
     user = accounts.authenticate(_text(data, "email"), _text(data, "password") or "")
     if user is None:
         raise Unauthorized("That email and password do not match an account.")
-    return jsonify(_token_json(user))
+    return jsonify(_token_json(user, device_name))
 
 
-def _token_json(user: User) -> dict:
-    raw, expires = accounts.issue_api_token(user)
+@bp.delete("/auth/token")
+def revoke_token():
+    """Revoke the bearer token this request is made with (log this app out)."""
+    token = g.get("api_token") if bearer_authenticated() else None
+    if token is None:
+        raise Unauthorized("Send the token to revoke as Authorization: Bearer <token>.")
+    sessions.revoke_token_in_use(request.headers["Authorization"].partition(" ")[2].strip())
+    return "", 204
+
+
+def _token_json(user: User, device_name: str = "") -> dict:
+    raw, expires = accounts.issue_api_token(user, device_name=device_name)
     return {"token": raw, "token_type": "Bearer", "expires_at": expires.isoformat(), "user": user_json(user)}
 
 

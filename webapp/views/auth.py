@@ -1,19 +1,30 @@
-"""Register, log in, log out."""
-from flask import Blueprint, current_app, flash, redirect, request, url_for
-from flask_login import current_user, login_user, logout_user
+"""Register, log in, log out, and a forgotten password."""
 from urllib.parse import urlsplit
 
+from flask import Blueprint, current_app, flash, redirect, request, url_for
+from flask_login import current_user
+
+from ..auth_loading import log_in, log_out
 from ..extensions import limiter
-from ..forms import LoginForm, RegisterForm
-from ..services import accounts
+from ..forms import ForgotPasswordForm, LoginForm, RegisterForm, ResetPasswordForm
+from ..services import accounts, sessions, signed_links
 from ..services.errors import ValidationError
-from .common import apply_service_errors, render
+from .common import apply_service_errors, now_utc, render
 
 bp = Blueprint("auth", __name__)
 
 
 def _login_limit() -> str:
     return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def _reset_limit() -> str:
+    return current_app.config["PASSWORD_RESET_RATE_LIMIT"]
+
+
+def _reset_email_key() -> str:
+    """Rate-limit key for reset requests per email address (a flood at one inbox from many addresses)."""
+    return "reset-email:" + (request.form.get("email") or "").strip().lower()[:254]
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -35,7 +46,7 @@ def register():
         except ValidationError as exc:
             apply_service_errors(form, exc.fields)
         else:
-            login_user(user)
+            log_in(user)
             flash(f"Welcome to Lessonbook, {user.name}.", "success")
             if user.is_tutor:
                 return redirect(url_for("tutor_dashboard.availability"))
@@ -55,15 +66,51 @@ def login():
         if user is None:
             form.password.errors = ["That email and password do not match an account."]
         else:
-            login_user(user)
+            log_in(user)
             return redirect(_safe_next(request.args.get("next")) or url_for("main.home"))
     return render("auth/login.html", form=form, status=422 if form.errors else 200)
 
 
 @bp.post("/logout")
 def logout():
-    """Log out (POST, so a link cannot log you out)."""
-    if current_user.is_authenticated:
-        logout_user()
+    """Log out (POST, so a link cannot log you out); the session ends on the server, not only in this browser."""
+    log_out()
     flash("You are logged out.", "info")
     return redirect(url_for("main.home"))
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+@limiter.limit(_reset_limit, methods=["POST"])
+@limiter.limit(_reset_limit, methods=["POST"], key_func=_reset_email_key)
+def forgot_password():
+    """Ask for a password reset link by email; the answer is the same whether or not the address has an account."""
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        sessions.request_password_reset(form.email.data, now_utc())
+        return render("auth/forgot_sent.html", email=form.email.data)
+    return render("auth/forgot.html", form=form, status=422 if form.errors else 200)
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    """The emailed reset link: GET shows the new-password form; POST sets it (once) and logs out everywhere."""
+    now = now_utc()
+    try:
+        user, _ = sessions.read_reset_link(token, now)
+    except signed_links.LinkError as exc:
+        return render("auth/reset_refused.html", message=exc.message, status=400)
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            sessions.reset_password(token, form.new_password.data, now)
+        except signed_links.LinkError as exc:
+            return render("auth/reset_refused.html", message=exc.message, status=409)
+        except ValidationError as exc:
+            apply_service_errors(form, exc.fields)
+        else:
+            if current_user.is_authenticated and current_user.id == user.id:
+                log_out()  # this browser's session ended with all the others; forget it here too
+            flash("Your password is changed and you are logged out everywhere. Log in with the new password.",
+                  "success")
+            return redirect(url_for("auth.login"))
+    return render("auth/reset.html", form=form, email=user.email, status=422 if form.errors else 200)

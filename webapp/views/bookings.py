@@ -1,10 +1,11 @@
 """Booking a slot, and a user's bookings."""
 from __future__ import annotations
 
-import uuid
+import secrets
 
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user, login_required
+from wtforms.validators import InputRequired, Length
 
 from ..domain.money import lesson_price
 from ..forms import BookingForm
@@ -12,7 +13,7 @@ from ..models import Role
 from ..services import availability, bookings, cancellations, catalogue, payments
 from ..services.errors import ServiceError, SlotTaken, ValidationError
 from . import params
-from .common import apply_service_errors, now_utc, render, role_required
+from .common import apply_service_errors, is_htmx, now_utc, render, role_required
 
 bp = Blueprint("bookings", __name__)
 
@@ -25,6 +26,10 @@ def new(tutor_id: int):
     source = request.form if request.method == "POST" else request.args
     form = BookingForm(formdata=request.form if request.method == "POST" else request.args)
     form.child_id.choices = [(c.id, c.name) for c in current_user.children]
+    if current_user.is_parent:  # nobody is chosen for them: a parent says who each lesson is for
+        form.child_id.validators = [InputRequired("Choose who the lesson is for.")]
+    if request.method == "GET":
+        form.form_key.data = secrets.token_urlsafe(16)  # one key per rendered form: a resubmit finds its booking
     summary, error = None, None
     try:
         teach = availability.resolve_teach(tutor.id, params.required_int(source, "teach_id", "The subject"))
@@ -34,20 +39,23 @@ def new(tutor_id: int):
                    "price": lesson_price(teach.hourly_rate_minor, teach.currency, duration)}
     except ServiceError as exc:
         error = exc.message
+    if summary and summary["in_person"]:
+        form.line1.validators = [InputRequired("Give the street and number where the lesson takes place."),
+                                 Length(max=200)]
     if request.method == "POST" and summary and form.validate_on_submit():
         try:
             booking = bookings.request_booking(current_user, params.booking_request_from(request.form, tutor.id),
                                                now_utc())
         except SlotTaken as exc:
             flash(exc.message, "error")
+            day = summary["start"].astimezone(_zone()).date()
             return redirect(url_for("tutors.profile", tutor_id=tutor.id, teach_id=summary["teach"].id,
                                     duration=summary["duration"],
                                     lesson_type="in_person" if summary["in_person"] else "online",
-                                    week=summary["start"].astimezone(_zone()).date().isoformat()) + "#slot-picker",
-                            code=303)
+                                    tz=current_user.timezone, month=day.strftime("%Y-%m"), day=day.isoformat())
+                            + "#slot-picker", code=303)
         except ValidationError as exc:
-            error = exc.message
-            apply_service_errors(form, exc.fields)
+            apply_service_errors(form, exc.fields, exc.message)
         except ServiceError as exc:
             error = exc.message
         else:
@@ -80,10 +88,12 @@ def detail(booking_id: int):
     booking = bookings.get_booking(current_user, booking_id)
     return render("bookings/detail.html", booking=booking, now=now,
                   status_text=bookings.booking_status_words(booking, now),
+                  lesson_payment=bookings.lesson_and_payment(booking, now),
                   hold_lapsed=bookings.is_hold_lapsed(booking, now), polling=request.args.get("paid") == "1",
-                  can_cancel=cancellations.can_cancel(current_user, booking),
+                  can_cancel=cancellations.can_cancel(current_user, booking, now),
+                  report_problem=cancellations.needs_support_link(current_user, booking, now),
                   # One key per rendered refund form: submitting the same form twice is the same refund.
-                  refund_request_key=uuid.uuid4().hex)
+                  refund_request_key=secrets.token_urlsafe(16))
 
 
 @bp.route("/bookings/<id:booking_id>/pay", methods=["GET", "POST"])
@@ -114,7 +124,8 @@ def quote(booking_id: int):
     now = now_utc()
     booking = payments.payable_booking(current_user, booking_id, now)
     result = payments.quote_booking(current_user, booking, request.args.get("coupon"), now)
-    return render("bookings/pay.html", partial="bookings/_quote.html", booking=booking, quote=result, now=now)
+    return render("bookings/pay.html", partial="bookings/_quote.html", booking=booking, quote=result, now=now,
+                  oob_total=is_htmx())
 
 
 @bp.get("/bookings/<id:booking_id>/payment-status")
@@ -125,6 +136,7 @@ def payment_status(booking_id: int):
     booking = bookings.get_booking(current_user, booking_id)
     return render("bookings/detail.html", partial="bookings/_status.html", booking=booking, now=now,
                   status_text=bookings.booking_status_words(booking, now),
+                  lesson_payment=bookings.lesson_and_payment(booking, now),
                   hold_lapsed=bookings.is_hold_lapsed(booking, now), polling=request.args.get("paid") == "1")
 
 

@@ -44,12 +44,26 @@ def form_errors(form) -> dict[str, str]:
     return {name: messages[0] for name, messages in form.errors.items() if messages}
 
 
-def apply_service_errors(form, fields: dict[str, str]) -> None:
-    """Show a service's field messages next to the matching form fields."""
-    for name, message in fields.items():
-        field = getattr(form, name.split(".")[-1], None)
-        if field is not None and hasattr(field, "errors"):
-            field.errors = list(field.errors) + [message]
+def apply_service_errors(form, fields: dict[str, str], message: str | None = None,
+                         aliases: dict[str, str] | None = None) -> None:
+    """Show every one of a service's field messages beside its form field (`aliases` maps the last part of a
+    service's field name to the form's field); messages for no field, or a `message` without fields, go to the
+    form's error summary (form.form_errors); a `message` with fields heads that summary."""
+    unplaced = []
+    for name, text in fields.items():
+        last = name.split(".")[-1]
+        target = (aliases or {}).get(last, last)
+        field = getattr(form, target, None)
+        if field is not None and hasattr(field, "errors") and getattr(field, "type", "") != "HiddenField":
+            if text not in field.errors:
+                field.errors = list(field.errors) + [text]
+        else:
+            unplaced.append(text)
+    if message and not fields:
+        unplaced.append(message)
+    elif message:
+        form.error_heading = message  # the service's own words head the summary ("That date is in the past.")
+    form.form_errors = list(form.form_errors) + [t for t in unplaced if t not in form.form_errors]
 
 
 def perform(action, success: str, target: str):

@@ -1,7 +1,7 @@
 """money rows: refund intents (status, idempotency key) and stored webhook events applied by a job
 
-Revision ID: 0005_money_rows
-Revises: 0004_retired_teaches
+Revision ID: 0012_money_rows
+Revises: 0011_tutor_base_address
 Create Date: 2026-12-02 11:10:00
 
 """
@@ -9,8 +9,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0005_money_rows'
-down_revision = '0004_retired_teaches'
+revision = '0012_money_rows'
+down_revision = '0011_tutor_base_address'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,85 @@
+"""Human words for states: the one place every page, email and API text takes them from.
+
+A booking has two separate facts: where the lesson stands and where the money stands. A refund is not a
+cancellation, so each is worded on its own ("Lesson: booked · Payment: £10.00 refunded of £38.00").
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from .money import Money
+from .states import BookingState, LessonState
+
+BOOKING_STATE_LABELS: dict[str, str] = {
+    BookingState.AWAITING_PAYMENT: "Awaiting payment",
+    BookingState.REQUIRES_CAPTURE: "Card authorized, awaiting approval",
+    BookingState.PAID: "Paid",
+    BookingState.REFUNDED: "Refunded",
+    BookingState.PARTIAL_REFUNDED: "Partly refunded",
+    BookingState.EXPIRED: "Expired",
+    BookingState.DECLINED: "Declined",
+    BookingState.CANCELLED: "Cancelled before payment",
+}
+
+LESSON_STATE_LABELS: dict[str, str] = {
+    LessonState.ACTIVE: "Booked",
+    LessonState.RESCHEDULE: "New time proposed",
+    LessonState.CANCELLED: "Cancelled",
+}
+
+
+def state_label(state: str | None) -> str:
+    """Words for a booking or lesson state (an unknown state is shown as itself, never hidden)."""
+    if state is None:
+        return ""
+    return BOOKING_STATE_LABELS.get(state) or LESSON_STATE_LABELS.get(state) or str(state)
+
+
+def lesson_words(lesson_state: str, booking_state: str, start: datetime, finish: datetime, now: datetime) -> str:
+    """Where the lesson stands, whatever happened to the money."""
+    if booking_state == BookingState.DECLINED:
+        return "Not booked: the tutor declined"
+    if booking_state == BookingState.EXPIRED:
+        return "Not booked: the hold or approval time ran out"
+    if lesson_state == LessonState.CANCELLED or booking_state == BookingState.CANCELLED:
+        return "Cancelled"
+    if booking_state == BookingState.AWAITING_PAYMENT:
+        return "Held, awaiting payment"
+    if booking_state == BookingState.REQUIRES_CAPTURE:
+        return "Requested, awaiting the tutor's approval"
+    if lesson_state == LessonState.RESCHEDULE:
+        return "Booked; a new time is proposed"
+    if finish <= now:
+        return "Taken place"
+    if start <= now:
+        return "In progress"
+    return "Booked"
+
+
+def payment_words(booking_state: str, amount_minor: int | None, refunded_minor: int, currency: str) -> str:
+    """Where the money stands: nothing paid, authorized, paid, refunded (in part or in full), or released."""
+    def m(value: int) -> str:
+        return Money(value, currency).format()
+
+    if amount_minor is None:  # no card was ever authorized
+        return "Nothing paid"
+    if booking_state == BookingState.REQUIRES_CAPTURE:
+        return f"{m(amount_minor)} authorized, not charged yet"
+    if booking_state in (BookingState.DECLINED, BookingState.EXPIRED, BookingState.CANCELLED):
+        return f"Authorization of {m(amount_minor)} released; nothing charged"
+    if refunded_minor >= amount_minor:
+        return f"{m(amount_minor)} paid, refunded in full"
+    if refunded_minor:
+        return f"{m(refunded_minor)} refunded of {m(amount_minor)}"
+    return f"{m(amount_minor)} paid"
+
+
+def total_label(booking_state: str | None) -> str:
+    """The last line of a receipt: due before paying, authorized while held, paid once captured."""
+    if booking_state in (None, BookingState.AWAITING_PAYMENT):
+        return "Total due"
+    if booking_state == BookingState.REQUIRES_CAPTURE:
+        return "Total authorized"
+    if booking_state in (BookingState.DECLINED, BookingState.EXPIRED, BookingState.CANCELLED):
+        return "Authorized, then released"
+    return "Total paid"
