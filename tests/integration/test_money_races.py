@@ -238,7 +238,7 @@ def test_the_same_refund_form_submitted_twice_at_once_refunds_once(app, client, 
     answers = run_together(submit, submit)
     # Both tabs share one cookie (and its flash messages), so look at the answers before following them.
     assert [a.status_code for a in answers] == [303, 303]
-    assert "Refund sent." in page.get(live_server.url + answers[0].headers["Location"], timeout=30).text
+    assert "Refund of £5.00 sent." in page.get(live_server.url + answers[0].headers["Location"], timeout=30).text
     assert stripe_refunds(stripe_world, booking) == [500]
     assert books(booking.id) == (500, 500, 0)
 
