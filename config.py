@@ -39,6 +39,8 @@ class Config:
     LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute")
     # "Forgot password?" requests: per client address, and per email address so nobody floods one inbox.
     PASSWORD_RESET_RATE_LIMIT = _env("PASSWORD_RESET_RATE_LIMIT", "5 per 15 minutes")
+    # A browser log-in ends this many days after it began, whatever its cookie says (the session store forgets it).
+    LOGIN_SESSION_DAYS = _env_int("LOGIN_SESSION_DAYS", 31)
     RATELIMIT_ENABLED = True
     RATELIMIT_STRATEGY = "moving-window"  # a fixed window lets a burst straddle the boundary with twice the limit
     # With Redis down, limits are counted in this process's memory (Flask-Limiter logs the switch and switches

@@ -59,6 +59,8 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
                 "From 10:00 UTC: review requests for yesterday's lessons (SendReviewTutorNotification)"),
     PeriodicJob("periodic-sweep-orphaned-uploads", "webapp.jobs.sweep_orphaned_uploads", "7 * * * *",
                 "Delete uploaded files no attachment points at"),
+    PeriodicJob("periodic-purge-ended-sessions", "webapp.jobs.purge_ended_sessions", "23 3 * * *",
+                "Forget log-ins past their lifetime and expired API tokens"),
 )
 # Scheduled jobs whose id has this prefix but are no longer in the table get removed at start-up.
 PERIODIC_PREFIX = "periodic-"  # (RQ job ids allow only letters, digits, "_" and "-")

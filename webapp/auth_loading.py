@@ -35,7 +35,7 @@ def init_app(app: Flask) -> None:
     def load_user(session_id: str) -> User | None:
         """The session (or remember-me) cookie's user, while that log-in has not been ended server-side."""
         from .services.sessions import user_for_session
-        return user_for_session(session_id)
+        return user_for_session(session_id, datetime.now(UTC))
 
     @login_manager.request_loader
     def load_user_from_bearer(req) -> User | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from .services import bookings, notes, outbox, payments, payouts, reminders, reschedules
+from .services import bookings, notes, outbox, payments, payouts, reminders, reschedules, sessions
 
 
 def _clock(now: str | None) -> datetime:
@@ -65,3 +65,8 @@ def send_review_requests(now: str | None = None) -> int:
 def sweep_orphaned_uploads(now: str | None = None) -> int:
     """Delete uploaded files no summary-note attachment points at (left by a crash between storing and saving)."""
     return notes.sweep_orphaned_uploads(now=_clock(now))
+
+
+def purge_ended_sessions(now: str | None = None) -> int:
+    """Delete log-in sessions past their lifetime and expired API tokens."""
+    return sessions.purge_ended(now=_clock(now))

@@ -259,7 +259,9 @@ def test_end_before_start_is_refused_in_words(client):
 def test_extreme_values_in_pages_get_answers_not_server_errors(client):
     tutor, _ = factories.tutor()
     assert client.get(f"/tutors/{10**30}").status_code == 404
-    assert client.get(f"/tutors/{tutor.id}/slots?week=9999-12-31", headers=HX).status_code == 422
+    assert client.get(f"/tutors/{tutor.id}/slots?month=9999-12", headers=HX).status_code == 422
+    assert client.get(f"/tutors/{tutor.id}?day=9999-12-31", headers=HX).status_code == 422
+    assert client.get(f"/tutors/{tutor.id}?month=2027-13", headers=HX).status_code == 422
     assert client.get(f"/tutors/{tutor.id}/slots?tz={'A/' * 200}", headers=HX).status_code == 422
     assert client.get("/tutors?max_rate=" + "9" * 40).status_code == 200
     assert client.get("/bookings/0").status_code in (302, 404)

@@ -481,6 +481,50 @@ def find_slots(request: SlotRequest, now: datetime) -> SlotResult:
     return SlotResult(slots, lesson_price(teach.hourly_rate_minor, teach.currency, duration), teach)
 
 
+@dataclass(frozen=True)
+class MonthAvailability:
+    """A month of a tutor's free times as the viewer sees them: each local day's starts, in the viewer's zone."""
+
+    month: date  # the first of the month shown
+    days: dict[date, list[datetime]]  # local date → local starts (only days that have any)
+    price: LessonPriceBreakdown
+    teach: Teach
+    today: date  # in the viewer's zone
+    last_day: date  # the last local date the tutor takes bookings for
+
+
+def find_month(tutor_id: int, teach_id: int, month: date, zone: tzinfo, duration_minutes: int, now: datetime,
+               in_person: bool = False, location: Coordinates | None = None,
+               advance_if_empty: bool = False) -> MonthAvailability:
+    """The booker's month: which days have free times and what they are, from one engine call over the month
+    (from today on). With `advance_if_empty`, a month with nothing free moves on to the next one, once."""
+    today = now.astimezone(zone).date()
+    month = max(month.replace(day=1), today.replace(day=1))
+    result = _month_slots(tutor_id, teach_id, month, zone, duration_minutes, now, in_person, location, today)
+    horizon = db.session.get(User, tutor_id).tutor_profile.horizon_days  # both already loaded by find_slots
+    last_day = (now + timedelta(days=horizon)).astimezone(zone).date()
+    if advance_if_empty and not result.slots:
+        following = _next_month(month)
+        if following <= last_day:
+            month = following
+            result = _month_slots(tutor_id, teach_id, month, zone, duration_minutes, now, in_person, location, today)
+    days: dict[date, list[datetime]] = {}
+    for start in result.slots:
+        local = start.astimezone(zone)
+        days.setdefault(local.date(), []).append(local)
+    return MonthAvailability(month, days, result.price, result.teach, today, last_day)
+
+
+def _next_month(first: date) -> date:
+    return date(first.year + 1, 1, 1) if first.month == 12 else date(first.year, first.month + 1, 1)
+
+
+def _month_slots(tutor_id, teach_id, month, zone, duration_minutes, now, in_person, location, today) -> SlotResult:
+    """One engine call over the local days of `month` from today on."""
+    start, end = date_range_in_zone(max(month, today), _next_month(month) - timedelta(days=1), zone)
+    return find_slots(SlotRequest(tutor_id, teach_id, start, end, duration_minutes, in_person, location), now)
+
+
 def with_unknown_place_buffers(busy, default_minutes: int, in_person: bool,
                                location: Coordinates | None) -> tuple[tuple[engine.BusyInterval, ...], int]:
     """Busy time and the default buffer, so that an in-person lesson whose place has no coordinates (no geocoder, or

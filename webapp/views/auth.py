@@ -1,14 +1,18 @@
-"""Register, log in, log out, and a forgotten password."""
-from urllib.parse import urlsplit
+"""Register, log in, log out, and a forgotten password (log-in and sign-up keep where the user was going, e.g. the
+booking form for a chosen slot)."""
+from urllib.parse import parse_qs, urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, request, url_for
 from flask_login import current_user
+from werkzeug.exceptions import HTTPException
 
 from ..auth_loading import log_in, log_out
 from ..extensions import limiter
+from ..filters import time_of_day
 from ..forms import ForgotPasswordForm, LoginForm, RegisterForm, ResetPasswordForm
-from ..services import accounts, sessions, signed_links
-from ..services.errors import ValidationError
+from ..services import accounts, catalogue, sessions, signed_links
+from ..services.errors import ServiceError, ValidationError
+from . import params
 from .common import apply_service_errors, now_utc, render
 
 bp = Blueprint("auth", __name__)
@@ -28,17 +32,46 @@ def _reset_email_key() -> str:
 
 
 def _safe_next(target: str | None) -> str | None:
-    """Only same-site relative paths are followed after login."""
+    """Only a local path is followed after log-in or sign-up: no scheme, no host, no `//` or `/\\` (browsers read
+    both as another host), no control characters."""
+    if not target or not isinstance(target, str) or len(target) > 2000:
+        return None
+    if "\\" in target or any(ord(c) < 32 or ord(c) == 127 for c in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+def _booking_intent(target: str | None) -> str | None:
+    """Why the log-in page appeared, when `next` is the booking form for a slot: "… to book 13:30 on Tue 8 Dec with Ana"."""
     if not target:
         return None
     parts = urlsplit(target)
-    return target if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//") else None
+    try:
+        endpoint, values = current_app.url_map.bind("localhost").match(parts.path, method="GET")
+    except HTTPException:
+        return None
+    if endpoint != "bookings.new":
+        return None
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    try:
+        start = params.parse_instant(query.get("start"))
+        zone, _ = params.zone_from(query, "UTC")
+        tutor = catalogue.get_tutor(values["tutor_id"])
+    except ServiceError:
+        return None
+    local = start.astimezone(zone)
+    when = f"{time_of_day(local, query.get('clock', '24'))} on {local.strftime('%a')} {local.day} {local.strftime('%b')}"
+    return f"to book {when} with {tutor.name}"
 
 
 @bp.route("/register", methods=["GET", "POST"])
 def register():
     """Create an account; the time zone is detected by the browser and can be changed."""
     form = RegisterForm()
+    target = _safe_next(request.args.get("next"))
     if form.validate_on_submit():
         try:
             user = accounts.register_user(email=form.email.data, password=form.password.data, name=form.name.data,
@@ -50,10 +83,13 @@ def register():
             flash(f"Welcome to Lessonbook, {user.name}.", "success")
             if user.is_tutor:
                 return redirect(url_for("tutor_dashboard.availability"))
+            if target:  # back to where they were going, e.g. the booking form for the slot they picked
+                return redirect(target, code=303)
             if user.is_parent:
                 return redirect(url_for("account.children"))
             return redirect(url_for("tutors.directory"))
-    return render("auth/register.html", form=form, status=422 if form.errors else 200)
+    return render("auth/register.html", form=form, next=target, intent=_booking_intent(target),
+                  status=422 if form.errors else 200)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -61,14 +97,16 @@ def register():
 def login():
     """Log in with email and password (rate-limited per address)."""
     form = LoginForm()
+    target = _safe_next(request.args.get("next"))
     if form.validate_on_submit():
         user = accounts.authenticate(form.email.data, form.password.data)
         if user is None:
             form.password.errors = ["That email and password do not match an account."]
         else:
             log_in(user)
-            return redirect(_safe_next(request.args.get("next")) or url_for("main.home"))
-    return render("auth/login.html", form=form, status=422 if form.errors else 200)
+            return redirect(target or url_for("main.home"))
+    return render("auth/login.html", form=form, next=target, intent=_booking_intent(target),
+                  status=422 if form.errors else 200)
 
 
 @bp.post("/logout")
