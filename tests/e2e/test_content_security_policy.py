@@ -141,12 +141,15 @@ def test_htmx_swaps_the_slot_picker_and_refreshes_the_bell_under_the_policy(brow
     log_in(page, email)
 
     page.goto(f"/tutors/{tutor_id}")
-    expect(page.locator("#slot-picker")).to_contain_text("60 min")
+    picker = page.locator("#slot-picker")
+    expect(picker.get_by_role("radio", name="60 min")).to_be_checked()
     page.evaluate("window.__sameDocument = true")
-    page.get_by_label("Duration").select_option("90")
-    expect(page.locator("#slot-picker")).to_contain_text("90 min")
-    page.locator("#slot-picker").get_by_role("link", name="Later →").click()
-    expect(page.locator("#slot-picker").get_by_role("link", name="← Earlier")).to_be_visible()
+    picker.get_by_role("radio", name="90 min").check()
+    expect(page).to_have_url(re.compile(r"duration=90"))  # the swapped picker pushed its URL
+    expect(picker.get_by_role("radio", name="90 min")).to_be_checked()
+    month = page.locator("#booker-month-label").inner_text()
+    page.locator("#booker-next-month").click()
+    expect(page.locator("#booker-month-label")).not_to_have_text(month)
     assert page.evaluate("window.__sameDocument === true"), "the picker reloaded the page instead of swapping"
 
     bell = page.get_by_role("navigation").get_by_role("link", name="Notifications, 1 unread", exact=True)
