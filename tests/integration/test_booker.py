@@ -107,3 +107,12 @@ def test_an_anonymous_visitor_without_a_zone_sees_utc_and_the_page_asks_the_brow
     body = _body(client.get(f"/tutors/{tutor.id}?tz=America/New_York"))
     assert not re.search(r'<div id="slot-picker"[^>]*data-detect-zone', body)
     assert "<strong data-zone-label>America/New_York</strong>" in body
+
+
+def test_a_zone_typed_as_a_city_or_in_lower_case_is_understood(client):
+    tutor, _ = factories.tutor()
+    for typed in ("new york", "america/new_york", "New_York"):
+        body = _body(client.get(f"/tutors/{tutor.id}?tz={typed}", headers=HX))
+        assert "<strong data-zone-label>America/New_York</strong>" in body, typed
+        assert "tz=America%2FNew_York" in body.replace("&amp;", "&"), typed
+    assert client.get(f"/tutors/{tutor.id}?tz=Springfield", headers=HX).status_code == 422

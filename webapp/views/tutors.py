@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, request, url_for
 from flask_login import current_user
 
+from ..domain.timezones import match_zone
 from ..filters import time_of_day
 from ..services import availability, catalogue, reviews
 from ..services.catalogue import TutorFilters
@@ -20,26 +21,47 @@ DURATIONS = list(range(15, 121, 15))
 CLOCK_COOKIE = "clock"  # the viewer's 12/24-hour choice, remembered between visits
 
 
+WEEKDAYS = [("mon", "Mon"), ("tue", "Tue"), ("wed", "Wed"), ("thu", "Thu"), ("fri", "Fri"), ("sat", "Sat"),
+            ("sun", "Sun")]
+TIMES_OF_DAY = [("morning", "Morning", "06–12"), ("afternoon", "Afternoon", "12–18"),
+                ("evening", "Evening", "18–24"), ("night", "Night", "00–06")]
+
+
 def directory_filters(args) -> TutorFilters:
     """Directory filters from query parameters (bad ones raise ValidationError)."""
     mode = args.get("mode") or None
     if mode not in (None, "online", "in_person"):
         raise ValidationError("Choose online or in person.", {"mode": "Choose online or in person."})
+    day_keys = [key for key, _ in WEEKDAYS]
+    days, times = args.getlist("days"), args.getlist("times")
+    if any(d not in day_keys for d in days):
+        raise ValidationError("Choose days of the week from Mon to Sun.", {"days": "Choose days from Mon to Sun."})
+    if any(t not in availability.TIMES_OF_DAY for t in times):
+        message = "Choose times of day from morning, afternoon, evening and night."
+        raise ValidationError(message, {"times": message})
+    zone, _ = params.zone_from(args, _viewer_zone_fallback())
     return TutorFilters(subject_id=params.optional_int(args, "subject_id"),
                         level_id=params.optional_int(args, "level_id"), mode=mode,
-                        max_rate_minor=params.max_rate_from(args))
+                        max_rate_minor=params.max_rate_from(args),
+                        free_days=frozenset(day_keys.index(d) for d in days), free_times=frozenset(times), zone=zone)
+
+
+def _viewer_zone_fallback() -> str:
+    return current_user.timezone if current_user.is_authenticated else "UTC"
 
 
 @bp.get("/tutors")
 def directory():
-    """Find a tutor: filters update the list with HTMX and stay in the URL."""
+    """Find a tutor: filters (free days and times of day too) update the list with HTMX and stay in the URL."""
     error = None
     try:
-        cards = catalogue.search_tutors(directory_filters(request.args))
+        cards = catalogue.search_tutors(directory_filters(request.args), now_utc())
     except ValidationError as exc:
         cards, error = [], exc.message
+    zone = request.args.get("tz") or (current_user.timezone if current_user.is_authenticated else "")
     return render("tutors/directory.html", partial="tutors/_results.html", cards=cards, error=error,
-                  catalogue=catalogue.catalogue(), args=request.args, status=422 if error else 200)
+                  catalogue=catalogue.catalogue(), args=request.args, weekdays=WEEKDAYS, times_of_day=TIMES_OF_DAY,
+                  zone=zone, status=422 if error else 200)
 
 
 @bp.get("/tutors/<id:tutor_id>")
@@ -73,6 +95,8 @@ def _booker_response(response, booker: dict):
 
 def _booker_context(tutor, teaches, args) -> dict:
     """Everything the booker shows: options, the month's calendar, the chosen day's times; bad input → a message."""
+    if args.get("tz") and (meant := match_zone(args["tz"])) and meant != args["tz"]:
+        args = {**args.to_dict(), "tz": meant}  # typed as 'new york' or 'tokyo': the zone they meant
     signed_in = current_user.is_authenticated
     fallback = current_user.timezone if signed_in else "UTC"
     profile_url = url_for("tutors.profile", tutor_id=tutor.id)
