@@ -44,6 +44,15 @@ def _no_sideways_scroll(page: Page) -> None:
     assert width <= viewport, f"the page scrolls sideways: {width}px wide in a {viewport}px viewport"
 
 
+def _no_scroll_box_inside_the_booker(page: Page) -> None:
+    """The page is the only thing that scrolls: nothing in the booker scrolls on its own."""
+    boxes = page.locator("#slot-picker *").evaluate_all("""els => els.filter(e => {
+        const s = getComputedStyle(e);
+        return /(auto|scroll)/.test(s.overflowY + s.overflowX) && (e.scrollHeight > e.clientHeight || e.scrollWidth > e.clientWidth);
+    }).map(e => e.tagName + '.' + e.className)""")
+    assert boxes == [], f"scroll boxes inside the booker: {boxes}"
+
+
 def _focused(page: Page, attribute: str = "id") -> str | None:
     return page.evaluate(f"document.activeElement && document.activeElement.getAttribute('{attribute}')")
 
@@ -96,6 +105,7 @@ def test_a_student_chooses_month_day_options_and_a_time_in_the_booker(browser_pa
     for start in (starts[0], starts[-1]):
         expect(booker.get_by_role("link", name=f"{_name(day)}, {start:%H:%M}", exact=True)).to_be_visible()
     _no_sideways_scroll(page)
+    _no_scroll_box_inside_the_booker(page)
 
     # 30 minutes: more starts fit the same morning; the day stays chosen.
     booker.get_by_label("30 min").check()

@@ -32,7 +32,7 @@ def test_the_month_marks_only_days_with_free_times_and_the_chosen_day_lists_its_
     assert body.lstrip().startswith('<div id="slot-picker"') and "<html" not in body
     assert re.findall(r'data-date="([\d-]+)"', body) == [d.isoformat() for d in mondays]
     name = f"Monday {mondays[1].day} {mondays[1]:%B}"
-    assert f'aria-label="{name}, 1 free time"' in body and 'aria-current="date"' in body
+    assert f'aria-label="{name}, 1 free time"' in body and 'aria-current="true"' in body
     assert f">{name}</h3>" in body
     assert re.findall(r'<a class="slot"[^>]*aria-label="([^"]+)"', body) == [f"{name}, 10:00"]
     link = urlsplit(re.search(r'<a class="slot"[^>]*href="([^"]+)"', body).group(1))
@@ -107,3 +107,12 @@ def test_an_anonymous_visitor_without_a_zone_sees_utc_and_the_page_asks_the_brow
     body = _body(client.get(f"/tutors/{tutor.id}?tz=America/New_York"))
     assert not re.search(r'<div id="slot-picker"[^>]*data-detect-zone', body)
     assert "<strong data-zone-label>America/New_York</strong>" in body
+
+
+def test_a_zone_typed_as_a_city_or_in_lower_case_is_understood(client):
+    tutor, _ = factories.tutor()
+    for typed in ("new york", "america/new_york", "New_York"):
+        body = _body(client.get(f"/tutors/{tutor.id}?tz={typed}", headers=HX))
+        assert "<strong data-zone-label>America/New_York</strong>" in body, typed
+        assert "tz=America%2FNew_York" in body.replace("&amp;", "&"), typed
+    assert client.get(f"/tutors/{tutor.id}?tz=Springfield", headers=HX).status_code == 422

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, request, url_for
 from flask_login import current_user
 
+from ..domain.timezones import match_zone
 from ..filters import time_of_day
 from ..services import availability, catalogue, reviews
 from ..services.catalogue import TutorFilters
@@ -94,6 +95,8 @@ def _booker_response(response, booker: dict):
 
 def _booker_context(tutor, teaches, args) -> dict:
     """Everything the booker shows: options, the month's calendar, the chosen day's times; bad input → a message."""
+    if args.get("tz") and (meant := match_zone(args["tz"])) and meant != args["tz"]:
+        args = {**args.to_dict(), "tz": meant}  # typed as 'new york' or 'tokyo': the zone they meant
     signed_in = current_user.is_authenticated
     fallback = current_user.timezone if signed_in else "UTC"
     profile_url = url_for("tutors.profile", tutor_id=tutor.id)
