@@ -46,6 +46,9 @@ def _schemas() -> dict[str, Schema]:
             "fields": {"type": "object", "additionalProperties": {"type": "string"},
                        "description": "Per-field messages keyed by the field's name (e.g. `teaches[0].subject_id`, "
                                       "`address.line1`); absent when no single field is to blame."},
+            "refundable_minor": {"type": "integer", "minimum": 0,
+                                 "description": "On a refund that lost a race (409): what is left to refund now."},
+            "currency": _CURRENCY,
         }, required=["status", "message"]),
         "Error": _obj({"error": _ref("ErrorBody")}),
         "SlotTaken": _obj({
@@ -399,6 +402,21 @@ def _paths() -> dict[str, dict]:
             secured=True, parameters=[_path_id("booking_id")],
             requestBody={"required": False, "content": {"application/json": {"schema": _obj(
                 {"note": {"type": "string", "maxLength": 1000}})}}})},
+        "/api/bookings/{booking_id}/refunds": {"post": _operation(
+            "refundBooking", "Admins: refund part or all of what is left of a captured payment, without cancelling. "
+            "The same idempotency_key twice is one refund.",
+            {"201": _ok("The booking after the refund.", _ref("Booking")), "400": _MALFORMED, "401": _ANON,
+             "403": _error("Only admins can make refunds."), "404": _error("No such booking."),
+             "409": _error("Not a captured payment, or another refund took what was left: `error.refundable_minor` "
+                           "is what is left now."),
+             "422": _INVALID, "502": _error("Stripe refused the refund; nothing was refunded."),
+             "503": _error("Stripe's answer was lost or not recorded yet; retrying with the same idempotency_key "
+                           "records it and never refunds twice.")},
+            secured=True, parameters=[_path_id("booking_id")],
+            requestBody=_body(_obj({"amount_minor": {"type": "integer", "minimum": 1},
+                                    "reason": {"type": "string", "maxLength": 200},
+                                    "idempotency_key": {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"}},
+                                   required=["amount_minor"])))},
         "/api/bookings/{booking_id}": {"get": _operation(
             "getBooking", "One of your bookings.",
             {"200": _ok("The booking.", _ref("Booking")), "401": _ANON,

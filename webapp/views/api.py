@@ -386,6 +386,17 @@ def cancel_booking(booking_id: int):
     return jsonify(booking_json(bookings.get_booking(user, booking.id), now_utc()))
 
 
+@bp.post("/bookings/<id:booking_id>/refunds")
+def refund_booking(booking_id: int):
+    """Admins: refund part of a captured payment (409 with what is left when another refund took it)."""
+    user = _user()
+    data = _json_body()
+    amount = params.required_int(data, "amount_minor", "amount_minor")
+    booking = cancellations.admin_refund(user, booking_id, amount, _text(data, "reason") or "", now_utc(),
+                                         request_key=_text(data, "idempotency_key"))
+    return jsonify(booking_json(bookings.get_booking(user, booking.id), now_utc())), 201
+
+
 # --- summary notes --------------------------------------------------------------------------------
 
 def note_json(note) -> dict:
