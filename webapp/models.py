@@ -476,6 +476,22 @@ class PayoutAccount(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+class PendingRegistration(db.Model):
+    """A sign-up waiting for the emailed link to be followed: the account is made only then, so the sign-up page
+    answers the same whether or not the email already has an account. Only the link token's hash is kept."""
+
+    __tablename__ = "pending_registrations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(16))
+    timezone: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class OutboxMessage(db.Model):
     """An email or push message written in the same transaction as the change that caused it; a job delivers it."""
 

@@ -283,8 +283,12 @@ def _paths() -> dict[str, dict]:
     ]
     return {
         "/api/auth/register": {"post": _operation(
-            "register", "Create a student, parent or tutor account and get a bearer token.",
-            {"201": _ok("Created.", _ref("Token")), "400": _MALFORMED, "422": _INVALID},
+            "register", "Start a student, parent or tutor sign-up: a link that creates the account is emailed. The "
+                        "answer is the same whether or not the email already has an account (that address is emailed "
+                        "instead); once the link is followed, get a token from POST /api/auth/token.",
+            {"202": _ok("The email is on its way.", _obj({"email": _STR, "message": _STR})), "400": _MALFORMED,
+             "422": _INVALID, "429": _error("Too many sign-ups from this address or for this email; wait and try "
+                                            "again.")},
             requestBody=_body(_obj({"email": {"type": "string", "format": "email"},
                                     "password": {"type": "string", "minLength": 10}, "name": _STR,
                                     "role": {"type": "string", "enum": ["student", "parent", "tutor"]},
@@ -468,7 +472,7 @@ def openapi_document() -> dict:
             "title": "Lessonbook API",
             "version": "1.0.0",
             "description": "The JSON API for mobile clients. Authenticate with `Authorization: Bearer <token>` "
-                           "(from POST /api/auth/token or /api/auth/register), or with the web session cookie "
+                           "(from POST /api/auth/token), or with the web session cookie "
                            "plus an `X-CSRFToken` header on writes. Errors are always "
                            "`{\"error\": {\"status\", \"message\", \"fields\"?}}`. Money is in integer minor units "
                            "with a currency code beside it; times are ISO 8601 with offsets.",
