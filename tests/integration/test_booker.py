@@ -116,3 +116,11 @@ def test_a_zone_typed_as_a_city_or_in_lower_case_is_understood(client):
         assert "<strong data-zone-label>America/New_York</strong>" in body, typed
         assert "tz=America%2FNew_York" in body.replace("&amp;", "&"), typed
     assert client.get(f"/tutors/{tutor.id}?tz=Springfield", headers=HX).status_code == 422
+
+
+def test_a_subject_taught_only_in_person_opens_in_person_unless_online_is_asked_for(client):
+    tutor, teach = factories.tutor(online=False, in_person=True)
+    body = _body(client.get(f"/tutors/{tutor.id}?tz=Europe/London", headers=HX))
+    assert re.search(r'<a class="slot"[^>]*href="[^"]*lesson_type=in_person', body)
+    response = client.get(f"/tutors/{tutor.id}?tz=Europe/London&lesson_type=online", headers=HX)
+    assert response.status_code == 422 and "in person only" in _body(response)
