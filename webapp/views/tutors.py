@@ -110,7 +110,9 @@ def _booker_context(tutor, teaches, args) -> dict:
     try:
         zone, label = params.zone_from(args, fallback)
         context["zone_label"] = label
-        teach_id = params.optional_int(args, "teach_id") or teaches[0].id
+        teach_id = params.optional_int(args, "teach_id")
+        if teach_id not in {t.id for t in teaches}:
+            teach_id = teaches[0].id  # none asked, or an old link to a subject no longer offered: the first one
         now = now_utc()
         today = now.astimezone(zone).date()
         day = params.parse_date(args["day"], "day") if args.get("day") else None
