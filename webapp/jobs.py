@@ -37,6 +37,16 @@ def send_pending_payouts(now: str | None = None) -> int:
     return payouts.send_pending_payouts(now=_clock(now))
 
 
+def apply_stripe_event(event_id: str, now: str | None = None) -> str:
+    """Apply one stored Stripe webhook event (enqueued by the webhook endpoint after it stored the event)."""
+    return payments.apply_event(event_id, now=_clock(now))
+
+
+def apply_stripe_events(now: str | None = None) -> int:
+    """The sweep: apply stored Stripe events not applied yet (say the enqueue failed while Redis was down)."""
+    return payments.apply_stored_events(now=_clock(now))
+
+
 def deliver_outbox(now: str | None = None) -> int:
     """Send due emails from the outbox (retrying with backoff when SMTP is down)."""
     return outbox.deliver_due(now=_clock(now))

@@ -378,3 +378,12 @@ def test_the_purge_job_forgets_ended_log_ins_and_expired_tokens_only(app, client
     assert len(db.session.scalars(select(ApiToken)).all()) == 1
     assert client.get("/api/me", headers=_bearer(live_raw)).status_code == 200
     assert _logged_in(client) != _logged_in(laptop)  # exactly one browser's log-in was past its lifetime
+
+
+def test_logging_in_again_in_the_same_browser_ends_the_log_in_it_replaces(app, client):
+    first, second = factories.user(), factories.user()
+    login(client, first.email, factories.PASSWORD)
+    thief = _copy_of(client, app)
+    login(client, second.email, factories.PASSWORD)
+    assert not _logged_in(thief)
+    assert db.session.scalar(select(LoginSession).where(LoginSession.user_id == first.id)) is None
