@@ -331,3 +331,25 @@ def test_approving_and_declining_at_the_same_moment_leave_stripe_and_the_books_a
     state = db.session.get(Booking, booking_id).state
     status = stripe_world.client.v1.payment_intents.retrieve(pi_id).status
     assert (state, status) in ((BookingState.PAID, "succeeded"), (BookingState.DECLINED, "canceled")), (state, status)
+
+
+def test_the_sweep_settles_refunds_whose_answer_was_lost_without_refunding_twice(app, client, stripe_world):
+    from webapp.services import cancellations
+    booking = paid_booking(stripe_world, client)
+    admin = factories.user("admin")
+    earlier = now() - timedelta(minutes=10)
+    key = f"booking:{booking.id}:admin-refund:"
+    # One request died after Stripe refunded; another died before its call reached Stripe.
+    with serialized_write() as session:
+        made = Refund(booking_id=booking.id, amount_minor=1000, currency="GBP", reason="made", status="pending",
+                      idempotency_key=key + "made-then-died", created_by_id=admin.id, created_at=earlier)
+        never = Refund(booking_id=booking.id, amount_minor=700, currency="GBP", reason="never", status="pending",
+                       idempotency_key=key + "died-before-stripe", created_by_id=admin.id, created_at=earlier)
+        session.add_all([made, never])
+    refund = gateway.create_refund(booking.payment_intent_id, 1000, made.idempotency_key, refund_row_id=made.id)
+    assert cancellations.confirm_pending_refunds(now()) == 2
+    assert stripe_refunds(stripe_world, booking) == [700, 1000]
+    assert books(booking.id) == (1700, 1700, 0)
+    assert db.session.scalar(select(Refund.stripe_refund_id).where(Refund.id == made.id)) == refund.id
+    assert cancellations.confirm_pending_refunds(now()) == 0
+    assert stripe_refunds(stripe_world, booking) == [700, 1000]

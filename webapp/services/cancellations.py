@@ -5,13 +5,13 @@ import re
 import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import delete, func, select
 
 from ..adapters import stripe_gateway as gateway
-from ..adapters.database import serialized_write
+from ..adapters.database import end_read, serialized_write
 from ..domain.fees import FeeBreakdown, RefundSplit, refund_split
 from ..domain.money import Money
 from ..domain.refunds import Canceller, RefundPolicy, cancellation_refund, has_started
@@ -315,12 +315,40 @@ def sync_refunds_from_stripe(booking_id: int) -> int:
     """Read the booking's refunds from Stripe, then book them in a short transaction; returns what is left."""
     payment_intent_id = db.session.scalar(select(PaymentReceipt.payment_intent_id)
                                           .where(PaymentReceipt.booking_id == booking_id))
-    db.session.commit()  # end the read: Stripe is called outside any transaction
+    end_read()  # end the read: Stripe is called outside any transaction
     refunds = gateway.list_refunds(payment_intent_id)
     with serialized_write((LOCK_BOOKING, booking_id)) as session:
         book_stripe_refunds(session, booking_id, refunds)
         receipt = _receipt_of(session, booking_id)
         return receipt.amount_minor - receipt.refunded_minor
+
+
+def confirm_pending_refunds(now: datetime, older_than: timedelta = timedelta(minutes=2)) -> int:
+    """The sweep for refunds whose Stripe answer was lost: first book what Stripe has (a refund carries its row's
+    id, so one made long ago is found even after Stripe forgot the idempotency key), then replay what is still
+    pending with its own key. Returns how many rows were settled (succeeded or failed)."""
+    rows = db.session.execute(select(Refund.id, Refund.booking_id, Refund.idempotency_key).where(
+        Refund.status == "pending", Refund.created_at <= now - older_than).order_by(Refund.id)).all()
+    end_read()
+    settled = 0
+    for booking_id in sorted({row.booking_id for row in rows}):
+        try:
+            sync_refunds_from_stripe(booking_id)
+        except gateway.PaymentError:
+            current_app.logger.warning("could not read booking %s's refunds from Stripe; next run", booking_id)
+            continue
+        for row in (r for r in rows if r.booking_id == booking_id):
+            if db.session.scalar(select(Refund.status).where(Refund.id == row.id)) != "pending":
+                settled += 1
+                continue
+            try:
+                _refund(booking_id, lambda _remaining: 0, "", None, row.idempotency_key, now)  # resumes the row
+                settled += 1
+            except NotRecorded:
+                current_app.logger.warning("refund row %s still has no answer from Stripe; next run", row.id)
+            except (RefundRaceLost, PaymentFailed):
+                settled += 1  # Stripe refused it: the row is failed and counts for nothing
+    return settled
 
 
 def admin_refund(admin: User, booking_id: int, amount_minor: int, reason: str, now: datetime,
