@@ -266,6 +266,11 @@ class Lesson(db.Model):
         CheckConstraint(one_of("state", LessonState), name="state_known"),
         CheckConstraint("experience_rating IS NULL OR experience_rating BETWEEN 1 AND 5", name="rating_range"),
         Index("ix_lessons_tutor_start", "tutor_id", "start_at"),
+        # Proposed times are busy while they stand: the slot picker range-scans them as it does start_at. Partial,
+        # so it holds only lessons with a proposal and the planner never takes it for the start_at lookup.
+        Index("ix_lessons_tutor_suggested_start", "tutor_id", "suggested_start_at",
+              sqlite_where=text("suggested_start_at IS NOT NULL"),
+              postgresql_where=text("suggested_start_at IS NOT NULL")),
     )
 
 
@@ -329,7 +334,8 @@ class CalendarEvent(db.Model):
     busy: Mapped[bool] = mapped_column(Boolean, default=True)
     summary: Mapped[str] = mapped_column(String(200), default="")
     __table_args__ = (UniqueConstraint("tutor_id", "event_id", name="uq_calendar_events_tutor_event"),
-                      Index("ix_calendar_events_tutor_start", "tutor_id", "start_at"))
+                      # Events have no longest length, so busy-time lookups are bounded below by their end.
+                      Index("ix_calendar_events_tutor_finish", "tutor_id", "finish_at"))
 
 
 # --- money (issue: Stripe Checkout, fees, coupons, refunds, payouts) -------------------------------

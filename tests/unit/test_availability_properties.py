@@ -119,7 +119,10 @@ def slot_queries(draw):
         in_person=draw(st.booleans()),
         location=draw(st.one_of(st.none(), st.sampled_from(PLACES))),
         default_buffer_minutes=draw(st.integers(0, 60)),
-        estimator=draw(st.one_of(st.none(), st.just(StraightLineEstimator(speed_kmh=20, overhead_minutes=7)))),
+        # A capped estimator lets the engine skip busy time beyond the longest possible buffer; the
+        # reference never skips anything, so both kinds are drawn.
+        estimator=draw(st.one_of(st.none(), st.just(StraightLineEstimator(speed_kmh=20, overhead_minutes=7)),
+                                 st.just(StraightLineEstimator(speed_kmh=5, overhead_minutes=7, max_minutes=45)))),
     )
 
 

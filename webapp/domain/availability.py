@@ -30,6 +30,8 @@ Busy time and travel buffers
     calendar event or an online lesson gets no buffer. A slot is free when its half-open span
     [start, start + duration) does not meet any buffered busy interval; a lesson ending 10:00
     and a slot starting 10:00 do not meet. Zero-length busy intervals block nothing.
+    An estimator may state ``max_minutes`` (its longest answer); then busy time farther than that
+    from the range is skipped before any estimate is asked for, which is most of a long history.
 
 Sweep
     Open windows and buffered busy intervals are each sorted and merged, then subtracted in one
@@ -49,6 +51,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .travel import Coordinates, TravelTimeEstimator
@@ -64,6 +67,10 @@ _UTC = timezone.utc
 _EPOCH = datetime(1970, 1, 1, tzinfo=_UTC)
 _US_PER_MINUTE = 60_000_000
 _GRID_US = SLOT_GRID_MINUTES * _US_PER_MINUTE
+_ONE_US = timedelta(microseconds=1)
+_FIRST_INSTANT = datetime.min.replace(tzinfo=_UTC)
+_LAST_INSTANT = datetime.max.replace(tzinfo=_UTC)
+_GRID = timedelta(minutes=SLOT_GRID_MINUTES)
 
 
 class AvailabilityError(ValueError):
@@ -214,14 +221,14 @@ class SlotQuery:
 
 def _to_us(dt: datetime) -> int:
     """Exact microseconds since the epoch (floats would lose the microseconds)."""
-    delta = dt - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return (dt - _EPOCH) // _ONE_US
 
 
 def _from_us(us: int) -> datetime:
     return _EPOCH + timedelta(microseconds=us)
 
 
+@lru_cache(maxsize=1 << 16)
 def _wall_to_instant(day: date, minute: int, tz: ZoneInfo) -> datetime:
     """First UTC instant at which a clock in ``tz`` shows ``day`` + ``minute`` or later."""
     if minute == MINUTES_PER_DAY:
@@ -308,6 +315,11 @@ def _local_day_span(tz: ZoneInfo, first: datetime, last: datetime) -> tuple[date
     return (first.astimezone(tz).date() - timedelta(days=1), last.astimezone(tz).date() + timedelta(days=1))
 
 
+def local_dates_around(first: datetime, last: datetime, tz: tzinfo) -> tuple[date, date]:
+    """The tutor's local dates whose hours (and date overrides) can matter to slots between two instants."""
+    return _local_day_span(tz, first, last)  # type: ignore[arg-type]
+
+
 # --------------------------------------------------------------------------- the sweep
 
 
@@ -347,6 +359,16 @@ def _subtract(open_: list[tuple[int, int]], busy: list[tuple[int, int]]) -> list
     return free
 
 
+def _max_buffer_minutes(query: SlotQuery) -> int | None:
+    """The longest buffer any busy interval can get, or None when the estimator states no cap."""
+    if query.estimator is None:
+        return query.default_buffer_minutes
+    cap = getattr(query.estimator, "max_minutes", None)
+    if cap is None:
+        return None
+    return max(query.default_buffer_minutes, cap)
+
+
 def _free_us(query: SlotQuery) -> tuple[list[tuple[int, int]], int, int]:
     """Free intervals (µs) clipped to the bookable span, plus the earliest and latest allowed start."""
     earliest, range_end, horizon = _start_bounds(query)
@@ -357,21 +379,43 @@ def _free_us(query: SlotQuery) -> tuple[list[tuple[int, int]], int, int]:
     duration = query.duration_minutes * _US_PER_MINUTE
     # No allowed slot reaches past this: start < range_end and start <= horizon.
     hi = min(_to_us(range_end), _to_us(horizon)) + duration
+    lo_dt, hi_dt = _from_us(lo), _from_us(hi)
 
     tz = _zone(query.tutor_zone)
-    first_day, last_day = _local_day_span(tz, _from_us(lo), _from_us(hi))
+    first_day, last_day = _local_day_span(tz, lo_dt, hi_dt)
     open_us = []
     for start, end in _open_windows(query, first_day, last_day):
         s, e = max(_to_us(start), lo), min(_to_us(end), hi)
         if s < e:
             open_us.append((s, e))
+
+    # Most of a busy tutor's calendar lies far outside the range. When buffers are bounded, such an interval is
+    # dropped by two datetime comparisons before paying for a conversion or a travel estimate.
+    near_lo, near_hi = _FIRST_INSTANT, _LAST_INSTANT
+    cap = _max_buffer_minutes(query)
+    if cap is not None:
+        reach = timedelta(minutes=cap)
+        near_lo, near_hi = max(lo_dt, _FIRST_INSTANT + reach) - reach, min(hi_dt, _LAST_INSTANT - reach) + reach
     busy_us = []
+    append = busy_us.append
+    wanted_in_person, here, estimator = query.in_person, query.location, query.estimator
+    default_us = query.default_buffer_minutes * _US_PER_MINUTE
+    epoch, one_us, per_minute = _EPOCH, _ONE_US, _US_PER_MINUTE
     for b in query.busy:
-        before, after = _buffer_minutes(query, b)
-        s = _to_us(b.start) - before * _US_PER_MINUTE
-        e = _to_us(b.end) + after * _US_PER_MINUTE
-        if e > lo and s < hi:  # most of a busy tutor's calendar lies outside the range
-            busy_us.append((s, e))
+        start, end = b.start, b.end
+        if end <= near_lo or start >= near_hi:
+            continue
+        s, e = (start - epoch) // one_us, (end - epoch) // one_us
+        if wanted_in_person or b.in_person:  # the buffer rule of _buffer_minutes, inlined for speed
+            there = b.location
+            if here is None or there is None or estimator is None:
+                s, e = s - default_us, e + default_us
+            else:
+                before, after = estimator.minutes(here, there), estimator.minutes(there, here)
+                s -= before * per_minute if before > 0 else 0  # a negative estimate means no travel
+                e += after * per_minute if after > 0 else 0
+        if e > lo and s < hi:
+            append((s, e))
     return _subtract(_merge(open_us), _merge(busy_us)), lo, latest_start
 
 
@@ -386,10 +430,16 @@ def free_slots(query: SlotQuery) -> list[datetime]:
     free, earliest, latest_start = _free_us(query)
     duration = query.duration_minutes * _US_PER_MINUTE
     slots: list[datetime] = []
+    append = slots.append
     for start, end in free:
         first = -(-max(start, earliest) // _GRID_US) * _GRID_US  # ceil to the UTC quarter-hour grid
         last = min(end - duration, latest_start)
-        slots.extend(_from_us(s) for s in range(first, last + 1, _GRID_US))
+        if first > last:
+            continue
+        slot = _from_us(first)
+        for _ in range((last - first) // _GRID_US + 1):
+            append(slot)
+            slot += _GRID  # one datetime addition per slot instead of a conversion from µs
     return slots
 
 
@@ -456,6 +506,7 @@ __all__ = [
     "WeeklyWindow",
     "free_intervals",
     "free_slots",
+    "local_dates_around",
     "naive_free_slots",
     "slots_by_local_date",
 ]

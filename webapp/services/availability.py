@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app
-from sqlalchemy import and_, delete, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import Boolean, Date, Float, Integer, and_, cast, delete, literal, null, or_, select, union_all
+from sqlalchemy.orm import joinedload
 
 from ..domain import availability as engine
 from ..domain.money import LessonPriceBreakdown, lesson_price
@@ -14,7 +15,8 @@ from ..domain.states import BLOCKING_LESSON_STATES, BookingState
 from ..domain.timezones import TimeZoneError, validate_zone
 from ..domain.travel import Coordinates, StraightLineEstimator, distance_km
 from ..extensions import db
-from ..models import Booking, CalendarEvent, DateOverride, Lesson, Teach, TutorProfile, User, WeeklyWindow
+from ..models import (Booking, CalendarEvent, DateOverride, Lesson, LessonAddress, Teach, TutorProfile, User,
+                      UTCDateTime, WeeklyWindow)
 from .catalogue import get_tutor
 from .errors import NotFound, ValidationError
 
@@ -237,47 +239,108 @@ def settings_as_dict(s: AvailabilitySettings) -> dict:
             "base_latitude": s.base_latitude, "base_longitude": s.base_longitude}
 
 
-def blocking_lessons_query(tutor_id: int, start: datetime, end: datetime, now: datetime,
-                           include_proposals: bool = False):
-    """Lessons that occupy the tutor between start and end: active or rescheduling, and not an expired hold.
-    With `include_proposals`, also lessons whose standing reschedule proposal falls in that time."""
-    overlap = and_(Lesson.start_at < end, Lesson.finish_at > start)
-    if include_proposals:
-        overlap = or_(overlap, and_(Lesson.suggested_start_at < end, Lesson.suggested_finish_at > start))
+# Lessons last at most the engine's longest duration (bookings and reschedules go through find_slots, which refuses
+# longer ones), so a lesson overlapping [lo, hi) starts in [lo - LONGEST_LESSON, hi): both ends of an index range.
+LONGEST_LESSON = timedelta(minutes=engine.MAX_DURATION)
+
+
+def blocking_lessons_query(tutor_id: int, start: datetime, end: datetime, now: datetime):
+    """Lessons that occupy the tutor between start and end: active or rescheduling, and not an expired hold."""
     return (select(Lesson).outerjoin(Booking, Booking.lesson_id == Lesson.id)
-            .where(Lesson.tutor_id == tutor_id, Lesson.state.in_(BLOCKING_LESSON_STATES), overlap,
-                   or_(Booking.id.is_(None), Booking.state != BookingState.AWAITING_PAYMENT,
-                       Booking.hold_expires_at > now)))
+            .where(Lesson.tutor_id == tutor_id, Lesson.state.in_(BLOCKING_LESSON_STATES),
+                   Lesson.start_at > start - LONGEST_LESSON, Lesson.start_at < end, Lesson.finish_at > start,
+                   _hold_not_lapsed(now)))
 
 
-def busy_intervals(tutor_id: int, start: datetime, end: datetime, now: datetime,
-                   ignore_lesson_id: int | None = None) -> list[engine.BusyInterval]:
-    """The tutor's busy time near [start, end): blocking lessons (with places), the times proposed in standing
-    reschedule requests (held while they stand), and external calendar events."""
+def _hold_not_lapsed(now: datetime):
+    return or_(Booking.id.is_(None), Booking.state != BookingState.AWAITING_PAYMENT, Booking.hold_expires_at > now)
+
+
+@dataclass
+class TutorCalendar:
+    """What the engine needs about one tutor: weekly hours, overrides and busy time near a range."""
+
+    weekly: list[engine.WeeklyWindow]
+    overrides: list[engine.DateOverride]
+    busy: list[engine.BusyInterval]
+
+
+# Row kinds of the calendar statement (one UNION ALL, so a picker request loads the engine's input in one go).
+_WEEKLY, _OVERRIDE, _LESSON, _PROPOSAL, _EVENT = range(5)
+
+
+def _nulls(**types):
+    """Typed NULL columns, so every branch of the UNION ALL has the same column types on PostgreSQL."""
+    return {name: cast(null(), type_).label(name) for name, type_ in types.items()}
+
+
+def calendar_statement(tutor_ids: list[int], lo: datetime, hi: datetime, first_day: date, last_day: date,
+                        now: datetime):
+    """One UNION ALL of narrow, index-bounded selects: weekly windows, overrides on first_day..last_day, lessons
+    starting in [lo - LONGEST_LESSON, hi) (by start, and by proposed start: two range scans instead of an OR that
+    would scan the tutor's whole history), and calendar events ending after lo (events have no longest length, so
+    they are bounded by their end)."""
+    columns = ("kind", "tutor_id", "lesson_id", "weekday", "on_date", "start_minute", "end_minute", "start_at",
+               "finish_at", "in_person", "latitude", "longitude")
+    types = {"lesson_id": Integer(), "weekday": Integer(), "on_date": Date(), "start_minute": Integer(),
+             "end_minute": Integer(), "start_at": UTCDateTime(), "finish_at": UTCDateTime(),
+             "in_person": Boolean(), "latitude": Float(), "longitude": Float()}
+
+    def branch(kind: int, tutor_id, **given):
+        cols = {"kind": literal(kind, Integer()).label("kind"), "tutor_id": tutor_id.label("tutor_id"),
+                **_nulls(**{k: t for k, t in types.items() if k not in given}),
+                **{k: v.label(k) for k, v in given.items()}}
+        return select(*(cols[c] for c in columns))
+
+    weekly = branch(_WEEKLY, WeeklyWindow.tutor_id, weekday=WeeklyWindow.weekday,
+                    start_minute=WeeklyWindow.start_minute, end_minute=WeeklyWindow.end_minute
+                    ).where(WeeklyWindow.tutor_id.in_(tutor_ids))
+    overrides = branch(_OVERRIDE, DateOverride.tutor_id, on_date=DateOverride.on_date,
+                       start_minute=DateOverride.start_minute, end_minute=DateOverride.end_minute
+                       ).where(DateOverride.tutor_id.in_(tutor_ids), DateOverride.on_date >= first_day,
+                               DateOverride.on_date <= last_day)
+
+    def lessons(kind: int, start_col, finish_col):
+        return (branch(kind, Lesson.tutor_id, lesson_id=Lesson.id, start_at=start_col, finish_at=finish_col,
+                       in_person=Lesson.in_person, latitude=LessonAddress.latitude,
+                       longitude=LessonAddress.longitude)
+                .outerjoin(Booking, Booking.lesson_id == Lesson.id)
+                .outerjoin(LessonAddress, LessonAddress.lesson_id == Lesson.id)
+                .where(Lesson.tutor_id.in_(tutor_ids), Lesson.state.in_(BLOCKING_LESSON_STATES),
+                       start_col > lo - LONGEST_LESSON, start_col < hi, finish_col > lo, _hold_not_lapsed(now)))
+
+    events = branch(_EVENT, CalendarEvent.tutor_id, start_at=CalendarEvent.start_at,
+                    finish_at=CalendarEvent.finish_at).where(
+        CalendarEvent.tutor_id.in_(tutor_ids), CalendarEvent.finish_at > lo, CalendarEvent.start_at < hi,
+        CalendarEvent.busy.is_(True), CalendarEvent.lesson_id.is_(None))
+    return union_all(weekly, overrides, lessons(_LESSON, Lesson.start_at, Lesson.finish_at),
+                     lessons(_PROPOSAL, Lesson.suggested_start_at, Lesson.suggested_finish_at), events)
+
+
+def load_calendars(tutor_ids: list[int], start: datetime, end: datetime, first_day: date, last_day: date,
+                   now: datetime, ignore_lesson_id: int | None = None) -> dict[int, TutorCalendar]:
+    """Each tutor's hours and busy time near [start, end) (travel buffers included), in one SQL statement.
+
+    Busy time: blocking lessons (with places), the times proposed in standing reschedule requests (held while
+    they stand) and external calendar events. Overrides: those on local dates first_day..last_day."""
+    calendars = {tid: TutorCalendar([], [], []) for tid in tutor_ids}
+    if not tutor_ids:
+        return calendars
     lo, hi = start - MAX_BUFFER, end + MAX_BUFFER
-    lessons = db.session.scalars(blocking_lessons_query(tutor_id, lo, hi, now, include_proposals=True)
-                                 .options(selectinload(Lesson.address)))
-    busy = []
-    for lesson in lessons:
-        if lesson.id == ignore_lesson_id:
-            continue
-        place = _lesson_place(lesson)
-        busy.append(engine.BusyInterval(lesson.start_at, lesson.finish_at, lesson.in_person, place))
-        if lesson.suggested_start_at is not None:
-            busy.append(engine.BusyInterval(lesson.suggested_start_at, lesson.suggested_finish_at, lesson.in_person,
-                                            place))
-    events = db.session.scalars(select(CalendarEvent).where(
-        CalendarEvent.tutor_id == tutor_id, CalendarEvent.busy.is_(True), CalendarEvent.lesson_id.is_(None),
-        CalendarEvent.start_at < hi, CalendarEvent.finish_at > lo))
-    busy.extend(engine.BusyInterval(e.start_at, e.finish_at) for e in events)
-    return busy
-
-
-def _lesson_place(lesson: Lesson) -> Coordinates | None:
-    address = lesson.address
-    if address is None or address.latitude is None or address.longitude is None:
-        return None
-    return Coordinates(address.latitude, address.longitude)
+    rows = db.session.execute(calendar_statement(tutor_ids, lo, hi, first_day, last_day, now))
+    for (kind, tutor_id, lesson_id, weekday, on_date, start_minute, end_minute, start_at, finish_at, in_person,
+         lat, lon) in rows:
+        calendar = calendars[tutor_id]
+        if kind == _WEEKLY:
+            calendar.weekly.append(engine.WeeklyWindow(weekday, start_minute, end_minute))
+        elif kind == _OVERRIDE:
+            calendar.overrides.append(engine.DateOverride(on_date, start_minute, end_minute))
+        elif kind == _EVENT:
+            calendar.busy.append(engine.BusyInterval(start_at, finish_at))
+        elif lesson_id != ignore_lesson_id:
+            place = Coordinates(lat, lon) if lat is not None and lon is not None else None
+            calendar.busy.append(engine.BusyInterval(start_at, finish_at, bool(in_person), place))
+    return calendars
 
 
 def resolve_teach(tutor_id: int, teach_id: int | None = None, subject_id: int | None = None,
@@ -285,13 +348,18 @@ def resolve_teach(tutor_id: int, teach_id: int | None = None, subject_id: int | 
     """The tutor's teach record by id, or by subject and level (seed 002: 'resolves the Teach record').
 
     Only subjects on offer, unless `include_retired` (moving a lesson booked before the tutor stopped offering it)."""
+    if teach_id is not None:
+        # The directory and profile have usually loaded the tutor's teaches already: the identity map answers.
+        teach = db.session.get(Teach, teach_id, options=[joinedload(Teach.subject), joinedload(Teach.level)])
+        if teach is None or teach.tutor_id != tutor_id or not (teach.active or include_retired):
+            raise NotFound("This tutor does not teach that subject at that level.",
+                           {"subject_id": "This tutor does not teach that subject at that level."})
+        return teach
     query = select(Teach).where(Teach.tutor_id == tutor_id).options(
-        selectinload(Teach.subject), selectinload(Teach.level))
+        joinedload(Teach.subject), joinedload(Teach.level))
     if not include_retired:
         query = query.where(Teach.active.is_(True))
-    if teach_id is not None:
-        query = query.where(Teach.id == teach_id)
-    elif subject_id is not None:
+    if subject_id is not None:
         query = query.where(Teach.subject_id == subject_id)
         if level_id is not None:
             query = query.where(Teach.level_id == level_id)
@@ -349,16 +417,21 @@ def find_slots(request: SlotRequest, now: datetime) -> SlotResult:
     if request.range_start > horizon_end:
         message = f"This tutor takes bookings up to {profile.horizon_days} days ahead."
         raise ValidationError(message, {"start_date": message})
-    settings = get_settings(tutor)
+    try:
+        tz = ZoneInfo(tutor.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError("This tutor's time zone is not one we know.") from None
+    end = request.range_end + timedelta(minutes=duration)
+    first_day, last_day = engine.local_dates_around(request.range_start, end, tz)
+    calendar = load_calendars([tutor.id], request.range_start, end, first_day, last_day, now,
+                              request.ignore_lesson_id)[tutor.id]
     try:
         query = engine.SlotQuery(
-            tutor_zone=settings.timezone, weekly=tuple(settings.weekly), overrides=tuple(settings.overrides),
-            busy=tuple(busy_intervals(tutor.id, request.range_start, request.range_end + timedelta(minutes=duration),
-                                      now, request.ignore_lesson_id)),
+            tutor_zone=tutor.timezone, weekly=calendar.weekly, overrides=calendar.overrides, busy=calendar.busy,
             range_start=request.range_start, range_end=request.range_end, duration_minutes=duration, now=now,
-            min_notice_minutes=settings.min_notice_hours * 60, horizon_days=settings.horizon_days,
+            min_notice_minutes=profile.min_notice_hours * 60, horizon_days=profile.horizon_days,
             in_person=request.in_person, location=request.location,
-            default_buffer_minutes=settings.travel_buffer_minutes, estimator=travel_estimator())
+            default_buffer_minutes=profile.travel_buffer_minutes, estimator=travel_estimator())
         slots = engine.free_slots(query)
     except engine.AvailabilityError as exc:
         raise ValidationError(str(exc)) from None

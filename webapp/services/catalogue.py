@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from ..domain.money import CURRENCY_EXPONENTS
 from ..extensions import db
@@ -75,7 +75,8 @@ def search_tutors(filters: TutorFilters) -> list[TutorCard]:
 
 def get_tutor(tutor_id: int) -> User:
     """A tutor by id, or NotFound."""
-    tutor = db.session.get(User, tutor_id)
+    # The profile comes in the same statement: every page that shows a tutor reads it.
+    tutor = db.session.get(User, tutor_id, options=[joinedload(User.tutor_profile)])
     if tutor is None or tutor.role != Role.TUTOR:
         raise NotFound("We could not find that tutor.")
     return tutor
@@ -87,7 +88,7 @@ def tutor_teaches(tutor_id: int, include_retired: bool = False) -> list[Teach]:
     if not include_retired:
         query = query.where(Teach.active.is_(True))
     return list(db.session.scalars(query.options(
-        selectinload(Teach.subject), selectinload(Teach.level), selectinload(Teach.exam_board)).order_by(Teach.id)))
+        joinedload(Teach.subject), joinedload(Teach.level), joinedload(Teach.exam_board)).order_by(Teach.id)))
 
 
 def _int_field(item: dict, name: str, index: int, errors: dict, required: bool = True) -> int | None:

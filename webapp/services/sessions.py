@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..models import ApiToken, LoginSession, User
@@ -46,7 +47,9 @@ def user_for_session(session_id: str) -> User | None:
     user_part, _, raw = (session_id or "").partition(".")
     if not user_part.isdigit() or not raw:
         return None  # cookies from before sessions were recorded carry a bare user id: they no longer log in
-    row = db.session.scalar(select(LoginSession).where(LoginSession.key_hash == _hash(raw)))
+    # The user comes in the same statement: every signed-in request needs both.
+    row = db.session.scalar(select(LoginSession).where(LoginSession.key_hash == _hash(raw))
+                            .options(joinedload(LoginSession.user)))
     if row is None or row.user_id != int(user_part):
         return None
     user = row.user
