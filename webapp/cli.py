@@ -14,11 +14,11 @@ SUBJECTS = ["Mathematics", "English", "Physics", "Chemistry", "Biology", "French
 LEVELS = ["Primary", "KS3", "GCSE", "A-Level", "IB", "University", "Adult"]
 EXAM_BOARDS = ["AQA", "Edexcel", "OCR", "WJEC", "Cambridge International"]
 RATING_CRITERIA = ["Subject knowledge", "Clear explanations", "Punctuality", "Encouragement"]
-# name, email, zone, headline, base (lat, lon) or None, [(subject, level, rate_minor, currency, online, in_person)],
+# name, email, zone, headline, base (lat, lon, street, postcode, city) or None, [(subject, level, rate_minor, currency, online, in_person)],
 # weekly windows as (weekdays, "HH:MM", "HH:MM")
 TUTORS = [
     ("Alice Hart", "alice@example.com", "Europe/London", "Maths and physics, GCSE to A-Level, in London or online",
-     (51.5072, -0.1276),
+     (51.5072, -0.1276, "Trafalgar Square", "WC2N 5DN", "London"),
      [("Mathematics", "GCSE", 4000, "GBP", True, True), ("Mathematics", "A-Level", 5000, "GBP", True, True),
       ("Physics", "A-Level", 5200, "GBP", True, False)],
      [((0, 1, 2, 3, 4), "09:00", "12:00"), ((0, 1, 2, 3, 4), "14:00", "18:00"), ((5,), "10:00", "13:00")]),
@@ -88,7 +88,8 @@ def seed_demo() -> list[tuple[str, str, str]]:
         weekly = [{"weekday": day, "start": start, "end": end} for days, start, end in windows for day in days]
         availability.update_settings(tutor, {
             "weekly": weekly, "min_notice_hours": 2, "horizon_days": 60, "travel_buffer_minutes": 30,
-            "base_latitude": base[0] if base else None, "base_longitude": base[1] if base else None})
+            "base_latitude": base[0] if base else None, "base_longitude": base[1] if base else None,
+            **({"base_line1": base[2], "base_postcode": base[3], "base_city": base[4]} if base else {})})
     return rows
 
 

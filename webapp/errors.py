@@ -1,8 +1,10 @@
 """Errors as users see them: JSON with a message under /api, a page in words elsewhere."""
 from __future__ import annotations
 
-from flask import Flask, jsonify, make_response, render_template, request
+from flask import Flask, g, has_request_context, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from .services.errors import ServiceError
@@ -18,6 +20,11 @@ _MESSAGES = {
     429: "Too many attempts. Please wait a minute and try again.",
     500: "Something went wrong on our side. Nothing was changed; please try again.",
 }
+# When the request had already committed something, "nothing was changed" would be a lie (and a retry could do it
+# twice): say so and send the user to look first.
+_AFTER_COMMIT_500 = ("Something went wrong on our side after part of your request was saved. Please reload the "
+                     "page to see what was saved before trying again.")
+_COMMITTED = "lessonbook_committed"
 
 
 # Paths called by scripts (mobile clients, Stripe, the push script) answer errors in the API's JSON shape.
@@ -39,8 +46,15 @@ def error_response(status: int, message: str, fields: dict | None = None):
     return render_template("errors/error.html", status=status, message=message, fields=fields or {}), status
 
 
+def _note_commit(_session) -> None:
+    if has_request_context():
+        setattr(g, _COMMITTED, True)
+
+
 def init_app(app: Flask) -> None:
     """Register the handlers."""
+    if not event.contains(Session, "after_commit", _note_commit):
+        event.listen(Session, "after_commit", _note_commit)
 
     @app.errorhandler(ServiceError)
     def _service_error(exc: ServiceError):
@@ -69,4 +83,4 @@ def init_app(app: Flask) -> None:
         app.logger.exception("Unhandled error")
         from .extensions import db
         db.session.rollback()
-        return error_response(500, _MESSAGES[500])
+        return error_response(500, _AFTER_COMMIT_500 if g.get(_COMMITTED) else _MESSAGES[500])

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import (BooleanField, DecimalField, EmailField, HiddenField, IntegerField, PasswordField, RadioField,
+from wtforms import (BooleanField, EmailField, HiddenField, IntegerField, PasswordField, RadioField,
                      SelectField, StringField, TextAreaField)
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
@@ -70,8 +70,10 @@ class RulesForm(FlaskForm):
     horizon_days = IntegerField("Booking horizon (days)", validators=[NumberRange(1, 365, "Between 1 and 365 days.")])
     travel_buffer_minutes = IntegerField("Default travel buffer (minutes)", validators=[
         NumberRange(0, 240, "Between 0 and 240 minutes.")])
-    base_latitude = DecimalField("Base latitude", places=6, validators=[Optional(), NumberRange(-90, 90)])
-    base_longitude = DecimalField("Base longitude", places=6, validators=[Optional(), NumberRange(-180, 180)])
+    # Where the tutor travels from: an address (placed on the map by the geocoder, when one is configured).
+    base_line1 = StringField("Street address you travel from", validators=[Optional(), Length(max=200)])
+    base_postcode = StringField("Postcode", validators=[Optional(), Length(max=20)])
+    base_city = StringField("City", validators=[Optional(), Length(max=100)])
 
 
 class ProfileForm(FlaskForm):
@@ -95,11 +97,11 @@ class BookingForm(FlaskForm):
     start = HiddenField()
     duration = HiddenField()
     lesson_type = HiddenField()
-    child_id = SelectField("Who is the lesson for?", coerce=int, validators=[Optional()])
+    # No default: a parent says who each lesson is for (the view makes it required for parents).
+    child_id = RadioField("Who is the lesson for?", coerce=int, validators=[Optional()])
     note = TextAreaField("A note for the tutor (optional)", validators=[Optional(), Length(max=2000)])
-    line1 = StringField("Address", validators=[Optional(), Length(max=200)])
-    city = StringField("City", validators=[Optional(), Length(max=100)])
+    # The lesson's address as people write it; coordinates come from the geocoder, never from the user.
+    line1 = StringField("Street address", validators=[Optional(), Length(max=200)])
     postcode = StringField("Postcode", validators=[Optional(), Length(max=20)])
-    latitude = HiddenField()
-    longitude = HiddenField()
+    city = StringField("City", validators=[Optional(), Length(max=100)])
     form_key = HiddenField()  # made when the form is shown; a second submit of it lands on the booking it made

@@ -152,6 +152,10 @@ class TutorProfile(db.Model):
     travel_buffer_minutes: Mapped[int] = mapped_column(Integer, default=30)
     base_latitude: Mapped[float | None] = mapped_column(Float)
     base_longitude: Mapped[float | None] = mapped_column(Float)
+    # Where the tutor starts from, as typed; base_latitude/longitude come from the geocoder (or an API client).
+    base_line1: Mapped[str | None] = mapped_column(String(200))
+    base_postcode: Mapped[str | None] = mapped_column(String(20))
+    base_city: Mapped[str | None] = mapped_column(String(100))
     user: Mapped[User] = relationship(back_populates="tutor_profile")
     teaches: Mapped[list[Teach]] = relationship(back_populates="tutor_profile", order_by="Teach.id",
                                                 primaryjoin="TutorProfile.user_id == foreign(Teach.tutor_id)",
@@ -477,9 +481,11 @@ class OutboxMessage(db.Model):
     bcc: Mapped[str] = mapped_column(String(1000), default="")
     context: Mapped[dict] = mapped_column(JSON)
     dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
-    status: Mapped[str] = mapped_column(String(12), default="pending")
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending, sending, sent, failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The lease of a `sending` claim: past it, the sender is presumed dead and the message is claimed again.
+    sending_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

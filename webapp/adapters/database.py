@@ -1,4 +1,15 @@
-"""Database engine tuning and the serialized write transaction used by booking writes."""
+"""Database engine tuning and the serialized write transaction used by booking writes.
+
+SQLite and concurrent writers. SQLite has one write lock for the whole file. A transaction that began with a plain
+(deferred) BEGIN reads from a snapshot; when it then writes and another connection has committed since the
+snapshot, SQLite refuses the lock upgrade at once with "database is locked" (SQLITE_BUSY_SNAPSHOT) instead of
+waiting, because waiting could never help. So every transaction that writes must hold the write lock from its
+start. `configure_engine` makes that the rule for the whole app: the first INSERT/UPDATE/DELETE/DDL statement of a
+transaction that has only read so far ends that read-only transaction and starts `BEGIN IMMEDIATE` (which waits
+up to the busy timeout for the lock), then runs the statement. Nothing has been written yet, so nothing is lost;
+the write sees rows committed meanwhile, exactly as PostgreSQL's READ COMMITTED does, and checks that must not
+interleave with other writes use `serialized_write`, which takes the lock before its re-check reads.
+"""
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -10,10 +21,13 @@ from sqlalchemy.engine import Engine
 from ..extensions import db
 
 _BEGIN_IMMEDIATE: ContextVar[bool] = ContextVar("begin_immediate", default=False)
+_WRITE_LOCKED = "lessonbook.write_locked"  # connection info: this transaction holds SQLite's write lock
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
+SQLITE_BUSY_TIMEOUT_MS = 30000  # how long a writer waits for the write lock before "database is locked"
 
 
 def configure_engine(engine: Engine) -> None:
-    """SQLite: foreign keys, WAL, and explicit BEGIN so booking writes can take the write lock up front."""
+    """SQLite: foreign keys, WAL, a busy timeout, and transactions that hold the write lock before they write."""
     if engine.dialect.name != "sqlite":
         return
 
@@ -23,14 +37,33 @@ def configure_engine(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if _BEGIN_IMMEDIATE.get() else "BEGIN")
+        immediate = _BEGIN_IMMEDIATE.get()
+        conn.info[_WRITE_LOCKED] = immediate
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _take_write_lock_before_first_write(conn, cursor, statement, _parameters, _context, _executemany):
+        if conn.info.get(_WRITE_LOCKED, True) or not _is_write(statement) or conn.in_nested_transaction():
+            return  # (a COMMIT would also end an open SAVEPOINT: those transactions keep SQLite's own upgrade)
+        raw = conn.connection.driver_connection
+        if raw.in_transaction:
+            # Only reads so far: end the read snapshot and wait for the write lock (busy timeout) instead of
+            # failing the upgrade at once.
+            raw.execute("COMMIT")
+        raw.execute("BEGIN IMMEDIATE")
+        conn.info[_WRITE_LOCKED] = True
+
+
+def _is_write(statement: str) -> bool:
+    head = statement.lstrip().split(None, 1)
+    return bool(head) and head[0].upper() in _WRITES
 
 
 @contextmanager

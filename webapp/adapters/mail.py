@@ -24,5 +24,6 @@ def send(*, to: str, subject: str, text: str, html: str, bcc: list[str] | None =
         maintype, _, subtype = kind.strip().partition("/")
         params = dict(p.strip().split("=", 1) for p in parameters.split(";") if "=" in p)
         message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename, params=params)
-    with smtplib.SMTP(cfg["MAIL_HOST"], cfg["MAIL_PORT"], timeout=10) as smtp:
+    # The timeout covers the connect and every reply, so a silent or stalled server raises instead of hanging.
+    with smtplib.SMTP(cfg["MAIL_HOST"], cfg["MAIL_PORT"], timeout=cfg.get("MAIL_TIMEOUT_SECONDS", 10)) as smtp:
         smtp.send_message(message, to_addrs=[to, *(bcc or [])])

@@ -19,18 +19,20 @@ class JSONJob(Job):
         super().__init__(id, connection=connection, serializer=serializer or JSONSerializer)
 
 
-def redis_from_url(url: str | None) -> Redis:
+def redis_from_url(url: str | None, connect_timeout: float | None = None) -> Redis:
     """A Redis client for `url`, with a clear error when Redis is not configured."""
     if not url:
         raise RuntimeError("REDIS_URL is not configured; set it, or use `make run`, which starts a Redis for you")
-    return Redis.from_url(url)
+    # Only the connect is bounded: RQ's workers block on reads for minutes by design.
+    return Redis.from_url(url, socket_connect_timeout=connect_timeout)
 
 
 def get_redis() -> Redis:
     """The current app's Redis client (one connection pool per app, made on first use)."""
     client = current_app.extensions.get(_EXTENSION_KEY)
     if client is None:
-        client = current_app.extensions[_EXTENSION_KEY] = redis_from_url(current_app.config.get("REDIS_URL"))
+        client = current_app.extensions[_EXTENSION_KEY] = redis_from_url(
+            current_app.config.get("REDIS_URL"), current_app.config.get("REDIS_CONNECT_TIMEOUT_SECONDS"))
     return client
 
 

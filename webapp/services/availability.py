@@ -17,6 +17,7 @@ from ..domain.travel import Coordinates, StraightLineEstimator, distance_km
 from ..extensions import db
 from ..models import (Booking, CalendarEvent, DateOverride, Lesson, LessonAddress, Teach, TutorProfile, User,
                       UTCDateTime, WeeklyWindow)
+from . import places
 from .catalogue import get_tutor
 from .errors import NotFound, ValidationError
 
@@ -37,6 +38,9 @@ class AvailabilitySettings:
     travel_buffer_minutes: int
     base_latitude: float | None
     base_longitude: float | None
+    base_line1: str = ""
+    base_postcode: str = ""
+    base_city: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,30 @@ def get_settings(tutor: User) -> AvailabilitySettings:
         overrides=[engine.DateOverride(o.on_date, o.start_minute, o.end_minute) for o in overrides],
         min_notice_hours=profile.min_notice_hours, horizon_days=profile.horizon_days,
         travel_buffer_minutes=profile.travel_buffer_minutes,
-        base_latitude=profile.base_latitude, base_longitude=profile.base_longitude)
+        base_latitude=profile.base_latitude, base_longitude=profile.base_longitude,
+        base_line1=profile.base_line1 or "", base_postcode=profile.base_postcode or "", base_city=profile.base_city or "")
+
+
+BASE_ADDRESS_KEYS = ("base_line1", "base_postcode", "base_city")
+BASE_ADDRESS_LIMITS = {"base_line1": ("Street address", 200), "base_postcode": ("Postcode", 20),
+                       "base_city": ("City", 100)}
+
+
+def _base_address(data: dict, errors: dict) -> dict[str, str] | None:
+    """The base address fields in `data` (None when none were sent), trimmed and checked for length."""
+    if not any(key in data for key in BASE_ADDRESS_KEYS):
+        return None
+    address = {}
+    for key in BASE_ADDRESS_KEYS:
+        value = data.get(key)
+        value = value.strip() if isinstance(value, str) else ""
+        label, limit = BASE_ADDRESS_LIMITS[key]
+        if len(value) > limit:
+            errors[key] = f"{label}: up to {limit} characters."
+        address[key] = value
+    if not address["base_line1"] and (address["base_postcode"] or address["base_city"]):
+        errors["base_line1"] = "Give the street and number too, or clear the postcode and city."
+    return address
 
 
 def _bounded_int(data: dict, name: str, low: int, high: int, errors: dict, label: str) -> int | None:
@@ -177,6 +204,11 @@ def update_settings(tutor: User, data: dict) -> AvailabilitySettings:
     if not isinstance(data, dict):
         raise ValidationError("Send an object with weekly, overrides and rules.")
     errors: dict[str, str] = {}
+    base = _base_address(data, errors)
+    located = None
+    if base is not None and not errors and base["base_line1"] and "base_latitude" not in data:
+        # The geocoder is a network call: it runs before this request writes (or reads) anything.
+        located = places.locate(base["base_line1"], base["base_postcode"], base["base_city"])
     current = get_settings(tutor)
     zone = data.get("timezone", current.timezone)
     try:
@@ -189,6 +221,12 @@ def update_settings(tutor: User, data: dict) -> AvailabilitySettings:
     horizon = _bounded_int({**_rules(current), **data}, "horizon_days", 1, 365, errors, "Booking horizon")
     buffer = _bounded_int({**_rules(current), **data}, "travel_buffer_minutes", 0, 240, errors, "Travel buffer")
     lat, lon = data.get("base_latitude", current.base_latitude), data.get("base_longitude", current.base_longitude)
+    if base is not None and "base_latitude" not in data:
+        # A typed address replaces the old place: its coordinates are the geocoder's, or none (never stale ones).
+        changed = (base["base_line1"], base["base_postcode"], base["base_city"]) != (
+            current.base_line1, current.base_postcode, current.base_city)
+        if changed or located is not None:
+            lat, lon = (located.lat, located.lon) if located is not None else (None, None)
     if (lat in (None, "")) != (lon in (None, "")):
         errors["base_latitude"] = "Give both latitude and longitude, or neither."
     elif lat not in (None, ""):
@@ -209,6 +247,9 @@ def update_settings(tutor: User, data: dict) -> AvailabilitySettings:
     profile.min_notice_hours, profile.horizon_days, profile.travel_buffer_minutes = notice, horizon, buffer
     profile.base_latitude = float(lat) if lat not in (None, "") else None
     profile.base_longitude = float(lon) if lon not in (None, "") else None
+    if base is not None:
+        profile.base_line1, profile.base_postcode, profile.base_city = (
+            base["base_line1"] or None, base["base_postcode"] or None, base["base_city"] or None)
     db.session.commit()
     return get_settings(tutor)
 
@@ -425,17 +466,37 @@ def find_slots(request: SlotRequest, now: datetime) -> SlotResult:
     first_day, last_day = engine.local_dates_around(request.range_start, end, tz)
     calendar = load_calendars([tutor.id], request.range_start, end, first_day, last_day, now,
                               request.ignore_lesson_id)[tutor.id]
+    busy, default_buffer = with_unknown_place_buffers(calendar.busy, profile.travel_buffer_minutes,
+                                                      request.in_person, request.location)
     try:
         query = engine.SlotQuery(
-            tutor_zone=tutor.timezone, weekly=calendar.weekly, overrides=calendar.overrides, busy=calendar.busy,
+            tutor_zone=tutor.timezone, weekly=calendar.weekly, overrides=calendar.overrides, busy=tuple(busy),
             range_start=request.range_start, range_end=request.range_end, duration_minutes=duration, now=now,
             min_notice_minutes=profile.min_notice_hours * 60, horizon_days=profile.horizon_days,
             in_person=request.in_person, location=request.location,
-            default_buffer_minutes=profile.travel_buffer_minutes, estimator=travel_estimator())
+            default_buffer_minutes=default_buffer, estimator=travel_estimator())
         slots = engine.free_slots(query)
     except engine.AvailabilityError as exc:
         raise ValidationError(str(exc)) from None
     return SlotResult(slots, lesson_price(teach.hourly_rate_minor, teach.currency, duration), teach)
+
+
+def with_unknown_place_buffers(busy, default_minutes: int, in_person: bool,
+                               location: Coordinates | None) -> tuple[tuple[engine.BusyInterval, ...], int]:
+    """Busy time and the default buffer, so that an in-person lesson whose place has no coordinates (no geocoder, or
+    it found nothing) keeps the tutor free for at least TRAVEL_UNKNOWN_PLACE_MINUTES either side.
+
+    The engine buffers with `default_minutes` whenever it cannot estimate a journey. When the requested lesson's own
+    place is unknown, that default is raised to the floor; a booked in-person lesson of unknown place is widened by
+    what the default lacks, so its buffer reaches the floor too. Known places keep the estimator's times."""
+    floor = min(current_app.config["TRAVEL_UNKNOWN_PLACE_MINUTES"], int(MAX_BUFFER.total_seconds() // 60))
+    if in_person and location is None:
+        default_minutes = max(default_minutes, floor)
+    extra = timedelta(minutes=max(0, floor - default_minutes))
+    if extra:
+        busy = [engine.BusyInterval(b.start - extra, b.end + extra, True, None) if b.in_person and b.location is None
+                else b for b in busy]
+    return tuple(busy), default_minutes
 
 
 def _check_travel_distance(teach: Teach, profile: TutorProfile, request: SlotRequest) -> None:
@@ -550,6 +611,8 @@ def remove_override(tutor: User, override_id: int) -> None:
 
 
 def update_rules(tutor: User, data: dict) -> AvailabilitySettings:
-    """Change notice, horizon, travel buffer, time zone and base location, keeping windows as they are."""
-    keys = ("timezone", "min_notice_hours", "horizon_days", "travel_buffer_minutes", "base_latitude", "base_longitude")
+    """Change notice, horizon, travel buffer, time zone and base address (placed by the geocoder, if one is
+    configured), keeping windows as they are."""
+    keys = ("timezone", "min_notice_hours", "horizon_days", "travel_buffer_minutes", "base_latitude", "base_longitude",
+            *BASE_ADDRESS_KEYS)
     return update_settings(tutor, {k: data.get(k) for k in keys if k in data})

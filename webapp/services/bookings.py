@@ -1,7 +1,7 @@
 """Booking use cases: request a booking (lesson + booking + address + links in one transaction), list, expire holds."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
@@ -16,7 +16,7 @@ from ..domain.states import BookingState, LessonState, next_booking_state, next_
 from ..domain.travel import Coordinates
 from ..extensions import db
 from ..models import Booking, Child, Lesson, LessonAddress, Role, User, lesson_child, lesson_user
-from . import availability
+from . import availability, places
 from .accounts import child_of
 from .errors import NotFound, SlotTaken, ValidationError
 
@@ -58,13 +58,20 @@ class BookingRequest:
 
 
 def parse_address(line1, city=None, postcode=None, latitude=None, longitude=None) -> Address:
-    """Validate an in-person address; coordinates optional but both or neither."""
+    """Validate an in-person address (street line, postcode, city); coordinates come from the geocoder, or from an
+    API client that sends both."""
     errors = {}
     line1 = (line1 or "").strip() if isinstance(line1, str) else ""
+    city = str(city).strip() if isinstance(city, (str, int)) and not isinstance(city, bool) else ""
+    postcode = str(postcode).strip() if isinstance(postcode, (str, int)) and not isinstance(postcode, bool) else ""
     if not line1:
-        errors["address.line1"] = "In-person lessons need an address."
+        errors["address.line1"] = "Street address: give the street and number where the lesson takes place."
     elif len(line1) > 200:
-        errors["address.line1"] = "Up to 200 characters."
+        errors["address.line1"] = "Street address: up to 200 characters."
+    if len(postcode) > 20:
+        errors["address.postcode"] = "Postcode: up to 20 characters."
+    if len(city) > 100:
+        errors["address.city"] = "City: up to 100 characters."
     lat = lon = None
     if (latitude in (None, "")) != (longitude in (None, "")):
         errors["address.latitude"] = "Give both latitude and longitude, or neither."
@@ -75,8 +82,8 @@ def parse_address(line1, city=None, postcode=None, latitude=None, longitude=None
         except (TypeError, ValueError):
             errors["address.latitude"] = "Latitude is -90..90 and longitude -180..180."
     if errors:
-        raise ValidationError("Please correct the address.", errors)
-    return Address(line1, str(city or "").strip()[:100], str(postcode or "").strip()[:20], lat, lon)
+        raise ValidationError("Please correct the lesson address. " + " ".join(errors.values()), errors)
+    return Address(line1, city, postcode, lat, lon)
 
 
 def request_booking(booker: User, req: BookingRequest, now: datetime | None = None) -> Booking:
@@ -97,10 +104,17 @@ def request_booking(booker: User, req: BookingRequest, now: datetime | None = No
     if req.start.tzinfo is None:
         raise ValidationError("Send the start time with its zone or offset.", {"start": "Include a zone offset."})
     if req.in_person and req.address is None:
-        raise ValidationError("In-person lessons need an address.", {"address.line1": "In-person lessons need an address."})
+        message = "Street address: give the street and number where the lesson takes place."
+        raise ValidationError("In-person lessons need an address. " + message, {"address.line1": message})
     start = req.start.astimezone(UTC)
     duration = availability.validate_duration(req.duration_minutes)
     finish = start + timedelta(minutes=duration)
+    if req.in_person and req.address.coordinates is None:
+        # A network call, made before this booking writes anything; without an answer the address is kept as typed
+        # and the travel buffers around it are the conservative default (TRAVEL_UNKNOWN_PLACE_MINUTES).
+        found = places.locate(req.address.line1, req.address.postcode, req.address.city)
+        if found is not None:
+            req = replace(req, address=replace(req.address, latitude=found.lat, longitude=found.lon))
     location = req.address.coordinates if req.in_person and req.address else None
     slot_request = availability.SlotRequest(req.tutor_id, req.teach_id, start, start + timedelta(minutes=1),
                                             duration, req.in_person, location)

@@ -37,6 +37,12 @@ class Conflict(ServiceError):
     status = 409
 
 
+class Unavailable(ServiceError):
+    """A service the action needs (Redis, a provider) cannot be reached; nothing was done, try again later."""
+
+    status = 503
+
+
 class SlotTaken(Conflict):
     """Someone else booked the slot first."""
 

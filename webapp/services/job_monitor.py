@@ -2,17 +2,20 @@
 failed jobs (with their tracebacks), and putting a failed job back on its queue."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from redis import RedisError
 from rq import Worker
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.serializers import JSONSerializer
 from rq_scheduler import Scheduler
 
 from ..adapters.queue import QUEUE_NAMES, JSONJob, get_redis, make_queue
-from .errors import NotFound
+from .errors import NotFound, Unavailable
 
+log = logging.getLogger(__name__)
 FAILED_SHOWN = 50  # newest failed jobs listed per queue
 ERROR_CHARS = 4000  # the end of a traceback is the part that says what went wrong
 
@@ -89,8 +92,18 @@ def _arguments(job) -> str:
     return ", ".join(parts)
 
 
-def overview() -> Overview:
-    """Counts per queue, live workers and schedulers, the periodic jobs with their next run, recent failures."""
+def overview() -> Overview | None:
+    """Counts per queue, live workers and schedulers, the periodic jobs with their next run, recent failures.
+
+    None while Redis cannot be reached (the page says so; the work itself waits in the database)."""
+    try:
+        return _overview()
+    except (RedisError, RuntimeError) as exc:
+        log.warning("job overview unavailable: %s", exc)
+        return None
+
+
+def _overview() -> Overview:
     connection = get_redis()
     queues, failed = [], []
     for name in QUEUE_NAMES:
@@ -118,8 +131,11 @@ def requeue_failed(queue_name: str, job_id: str) -> None:
     """Put one failed job back at the end of its queue (a worker runs it again; jobs are safe to run twice)."""
     if queue_name not in QUEUE_NAMES:
         raise NotFound("There is no such queue.")
-    registry = make_queue(queue_name, get_redis()).failed_job_registry
     try:
-        registry.requeue(job_id)
+        make_queue(queue_name, get_redis()).failed_job_registry.requeue(job_id)
     except (InvalidJobOperation, NoSuchJobError) as exc:
         raise NotFound("That job is not among the failed jobs any more.") from exc
+    except RedisError as exc:
+        log.warning("requeue of %s failed: %s", job_id, exc)
+        raise Unavailable("Redis cannot be reached just now, so the job was not queued again. "
+                          "Try again once it is back.") from exc

@@ -44,6 +44,10 @@
     }
   });
   document.addEventListener("htmx:afterSwap", function (e) { fillZones(e.target); });
+  // The bell catches up when this tab is shown again (an htmx trigger filter would need eval, which the CSP forbids).
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible" && window.htmx) { htmx.trigger(document.body, "notifications-changed"); }
+  });
   // Errors htmx does not swap in (403, 404, 409, 429, 500, an expired form token) still get words on screen.
   document.addEventListener("htmx:responseError", function (e) {
     var xhr = e.detail.xhr, text = "Something went wrong; nothing was changed. Please reload and try again.";

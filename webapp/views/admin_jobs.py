@@ -14,7 +14,10 @@ bp = Blueprint("admin_jobs", __name__, url_prefix="/admin/jobs")
 @role_required(Role.ADMIN)
 def index():
     """Queue counts, live workers and schedulers, the periodic jobs with their next run, and recent failures."""
-    return render("admin/jobs.html", overview=job_monitor.overview())
+    overview = job_monitor.overview()
+    if overview is None:
+        return render("admin/jobs_unavailable.html")
+    return render("admin/jobs.html", overview=overview)
 
 
 @bp.post("/failed/<queue_name>/<job_id>/requeue")

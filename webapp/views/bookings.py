@@ -5,6 +5,7 @@ import secrets
 
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user, login_required
+from wtforms.validators import InputRequired, Length
 
 from ..domain.money import lesson_price
 from ..forms import BookingForm
@@ -25,6 +26,8 @@ def new(tutor_id: int):
     source = request.form if request.method == "POST" else request.args
     form = BookingForm(formdata=request.form if request.method == "POST" else request.args)
     form.child_id.choices = [(c.id, c.name) for c in current_user.children]
+    if current_user.is_parent:  # nobody is chosen for them: a parent says who each lesson is for
+        form.child_id.validators = [InputRequired("Choose who the lesson is for.")]
     if request.method == "GET":
         form.form_key.data = secrets.token_urlsafe(16)  # one key per rendered form: a resubmit finds its booking
     summary, error = None, None
@@ -36,6 +39,9 @@ def new(tutor_id: int):
                    "price": lesson_price(teach.hourly_rate_minor, teach.currency, duration)}
     except ServiceError as exc:
         error = exc.message
+    if summary and summary["in_person"]:
+        form.line1.validators = [InputRequired("Give the street and number where the lesson takes place."),
+                                 Length(max=200)]
     if request.method == "POST" and summary and form.validate_on_submit():
         try:
             booking = bookings.request_booking(current_user, params.booking_request_from(request.form, tutor.id),
@@ -49,8 +55,7 @@ def new(tutor_id: int):
                                     tz=current_user.timezone, month=day.strftime("%Y-%m"), day=day.isoformat())
                             + "#slot-picker", code=303)
         except ValidationError as exc:
-            error = exc.message
-            apply_service_errors(form, exc.fields)
+            apply_service_errors(form, exc.fields, exc.message)
         except ServiceError as exc:
             error = exc.message
         else:

@@ -9,6 +9,7 @@ from ..domain.money import parse_major_amount
 from ..domain.timezones import TimeZoneError, viewer_zone
 from ..services.availability import SlotRequest, date_range_in_zone
 from ..services.bookings import Address, BookingRequest, parse_address
+from ..services import places
 from ..services.errors import ValidationError
 
 MAX_INT = 2**31 - 1  # ids and counts fit a 32-bit column; larger numbers are input errors, not server errors
@@ -93,6 +94,11 @@ def address_from(args, prefix: str = "") -> Address:
                          args.get(prefix + "latitude"), args.get(prefix + "longitude"))
 
 
+def located(address: Address):
+    """The address's coordinates: those an API client sent, else the geocoder's (None without one)."""
+    return address.coordinates or places.locate(address.line1, address.postcode, address.city)
+
+
 def duration_from(args) -> int:
     """The requested duration, defaulting to the configured default."""
     value = optional_int(args, "duration")
@@ -105,7 +111,7 @@ def slot_request_from(args, tutor_id: int, teach_id: int, zone: tzinfo, first: d
     in_person = lesson_type(args)
     location = None
     if in_person and args.get("line1"):
-        location = address_from(args).coordinates
+        location = located(address_from(args))
     return SlotRequest(tutor_id, teach_id, start, end, duration_from(args), in_person, location)
 
 

@@ -36,7 +36,7 @@ def _editor(status: int = 200, partial: str | None = None, **forms):
     rules = forms.pop("rules_form", None) or RulesForm(formdata=None, data={
         "timezone": settings.timezone, "min_notice_hours": settings.min_notice_hours,
         "horizon_days": settings.horizon_days, "travel_buffer_minutes": settings.travel_buffer_minutes,
-        "base_latitude": settings.base_latitude, "base_longitude": settings.base_longitude})
+        "base_line1": settings.base_line1, "base_postcode": settings.base_postcode, "base_city": settings.base_city})
     return render("tutor/availability.html", partial=partial, status=status,
                   window_form=forms.pop("window_form", None) or WeeklyWindowForm(formdata=None),
                   override_form=forms.pop("override_form", None) or OverrideForm(formdata=None),
@@ -108,14 +108,15 @@ def delete_override(override_id: int):
 @bp.post("/availability/rules")
 @role_required(Role.TUTOR)
 def update_rules():
-    """Save notice, horizon, travel buffer, time zone and base location."""
+    """Save notice, horizon, travel buffer, time zone and the base address (the geocoder places it, if configured)."""
     form = RulesForm()
     if form.validate_on_submit():
         try:
             availability.update_rules(current_user, {
                 "timezone": form.timezone.data, "min_notice_hours": form.min_notice_hours.data,
                 "horizon_days": form.horizon_days.data, "travel_buffer_minutes": form.travel_buffer_minutes.data,
-                "base_latitude": form.base_latitude.data, "base_longitude": form.base_longitude.data})
+                "base_line1": form.base_line1.data, "base_postcode": form.base_postcode.data,
+                "base_city": form.base_city.data})
             form = None
         except ValidationError as exc:
             apply_service_errors(form, exc.fields)

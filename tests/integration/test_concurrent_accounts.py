@@ -1,0 +1,98 @@
+"""Sign-ups and log-ins at the same moment, against a running server: never a 5xx, users and tokens consistent."""
+from __future__ import annotations
+
+import re
+import threading
+
+import requests
+from sqlalchemy import func, select
+
+from tests import factories
+from webapp.extensions import db
+from webapp.models import ApiToken, User
+
+RACERS = 12
+
+
+def _race(count: int, action) -> list:
+    """Run `action(i)` in `count` threads released at the same instant; their results in any order."""
+    barrier = threading.Barrier(count)
+    results: list = []
+    lock = threading.Lock()
+
+    def run(i: int) -> None:
+        barrier.wait()
+        outcome = action(i)
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert len(results) == count, "a request never answered"
+    return results
+
+
+def _register_form(base: str, email: str) -> requests.Response:
+    session = requests.Session()
+    page = session.get(f"{base}/register", timeout=60).text
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    return session.post(f"{base}/register", timeout=60, allow_redirects=False, data={
+        "csrf_token": token, "name": "Racer", "email": email, "password": "long-enough-password",
+        "role": "student", "timezone": "Europe/London"})
+
+
+def test_simultaneous_registrations_of_different_emails_all_succeed(app, live_server):
+    app.config["REGISTER_RATE_LIMIT"] = "1000 per minute"
+    results = _race(RACERS, lambda i: _register_form(live_server.url, f"racer{i}@example.com").status_code)
+    assert all(status < 500 for status in results), results
+    assert results == [302] * RACERS, results
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(User)) == RACERS
+
+
+def test_simultaneous_registrations_of_one_email_make_one_account_and_never_a_5xx(app, live_server):
+    app.config["REGISTER_RATE_LIMIT"] = "1000 per minute"
+    responses = _race(RACERS, lambda i: _register_form(live_server.url, "same@example.com"))
+    statuses = [r.status_code for r in responses]
+    assert all(status < 500 for status in statuses), statuses
+    assert not any("Nothing was changed" in r.text for r in responses)
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(User).where(User.email == "same@example.com")) == 1
+
+
+def test_simultaneous_api_registrations_never_answer_5xx(app, live_server):
+    app.config["REGISTER_RATE_LIMIT"] = "1000 per minute"
+
+    def register(i: int) -> int:
+        return requests.post(f"{live_server.url}/api/auth/register", timeout=60, json={
+            "name": "Racer", "email": f"api{i % 3}@example.com", "password": "long-enough-password",
+            "role": "student", "timezone": "Europe/London"}).status_code
+
+    statuses = _race(RACERS, register)
+    assert all(status < 500 for status in statuses), statuses
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(User)) == 3
+
+
+def test_simultaneous_token_requests_all_get_a_token_that_works(app, live_server):
+    app.config["LOGIN_RATE_LIMIT"] = "1000 per minute"
+    user = factories.user("student")
+    email = user.email
+
+    def token(_i: int) -> tuple[int, dict]:
+        response = requests.post(f"{live_server.url}/api/auth/token", timeout=60,
+                                 json={"email": email, "password": factories.PASSWORD})
+        return response.status_code, response.json()
+
+    results = _race(RACERS, token)
+    assert [status for status, _ in results] == [200] * RACERS, results
+    raw_tokens = {body["token"] for _, body in results}
+    assert len(raw_tokens) == RACERS
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(ApiToken).where(ApiToken.user_id == user.id)) == RACERS
+    for raw in list(raw_tokens)[:3]:
+        me = requests.get(f"{live_server.url}/api/me", headers={"Authorization": f"Bearer {raw}"}, timeout=60)
+        assert me.status_code == 200 and me.json()["email"] == email
