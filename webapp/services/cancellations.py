@@ -46,8 +46,8 @@ class CancellationPreview:
     explanation: str
 
 
-def _refundable(receipt: PaymentReceipt) -> int:
-    return receipt.amount_minor - receipt.refunded_minor
+def _refundable(receipt: PaymentReceipt | None) -> int:
+    return receipt.amount_minor - receipt.refunded_minor if receipt is not None else 0
 
 
 def preview(user: User, booking_id: int, now: datetime) -> CancellationPreview:

@@ -53,7 +53,7 @@ def reschedule(lesson_id: int):
         outcome = reschedules.decline_outcome(current_user, lesson, now)
     return render("lessons/reschedule.html", lesson=lesson, now=now, error=error, day=day,
                   times=_free_times(lesson, day, zone) if can_propose else [], can_propose=can_propose,
-                  outcome=outcome, propose_until=lesson.start_at - reschedules.NOTICE, status=422 if error else 200)
+                  outcome=outcome, reschedule_notice=reschedules.NOTICE, status=422 if error else 200)
 
 
 @bp.get("/lessons/<id:lesson_id>/reschedule/times")
@@ -69,7 +69,8 @@ def reschedule_times(lesson_id: int):
     except ValidationError as exc:
         error, day = exc.message, None
     return render("lessons/reschedule.html", partial="lessons/_times.html", lesson=lesson, times=times, day=day,
-                  error=error, now=now_utc(), can_propose=True, status=422 if error else 200)
+                  error=error, now=now_utc(), can_propose=True, reschedule_notice=reschedules.NOTICE,
+                  status=422 if error else 200)
 
 
 @bp.post("/lessons/<id:lesson_id>/reschedule/respond")
