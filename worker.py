@@ -46,6 +46,8 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
                 "Transfer settled tutor payouts (SendPendingPayouts)"),
     PeriodicJob("periodic-deliver-outbox", "webapp.jobs.deliver_outbox", "* * * * *",
                 "Deliver due emails from the outbox"),
+    PeriodicJob("periodic-apply-stripe-events", "webapp.jobs.apply_stripe_events", "* * * * *",
+                "Apply stored Stripe webhook events that no job has applied yet"),
     # Seed 004. The daily ones also run every 15 minutes and act from 10:00 (UTC, or the tutor's zone) on, once a
     # day by their dedupe keys: a cron "0 10 * * *" would mean 10:00 in the machine's zone, and one missed run
     # would lose the day. "*/15" fires at the same instants in every zone whose offset is whole quarter-hours.
@@ -59,6 +61,8 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
                 "From 10:00 UTC: review requests for yesterday's lessons (SendReviewTutorNotification)"),
     PeriodicJob("periodic-sweep-orphaned-uploads", "webapp.jobs.sweep_orphaned_uploads", "7 * * * *",
                 "Delete uploaded files no attachment points at"),
+    PeriodicJob("periodic-purge-ended-sessions", "webapp.jobs.purge_ended_sessions", "23 3 * * *",
+                "Forget log-ins past their lifetime and expired API tokens"),
 )
 # Scheduled jobs whose id has this prefix but are no longer in the table get removed at start-up.
 PERIODIC_PREFIX = "periodic-"  # (RQ job ids allow only letters, digits, "_" and "-")

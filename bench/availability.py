@@ -10,7 +10,7 @@ import gc
 import random
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, TypeVar
 from zoneinfo import ZoneInfo
@@ -143,87 +143,256 @@ def bench_engine() -> None:
     # The naive reference is not run at 10x: it would take minutes, which is the point.
 
 
-def _count_picker_queries(client, tutor_id: int) -> int:
-    """SQL statements one slot-picker request (the HTMX partial) runs."""
+# --------------------------------------------------------------------------- requests against a real database
+
+YEARS_OF_HISTORY = 10
+REQUEST_REPEATS = 40
+PICKER_PATH = "/tutors/{id}/slots?duration=60&tz=Europe/London"
+PLAIN_PATH = "/login"
+
+
+def _bench_app(url: str):
+    """The app on `url`, migrated to head; no Redis (the review cache misses quietly, as the app allows)."""
+    from flask_migrate import upgrade
+
+    from webapp import create_app
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=url, REDIS_URL=None, RATELIMIT_STORAGE_URI="memory://")
+    with app.app_context():
+        upgrade()
+    return app
+
+
+def _bulk_tutors(count: int, *, past_years: int, upcoming_per_day: int, events_per_day: int, seed: int) -> list[int]:
+    """`count` tutors (Core inserts: seeding through the services would hash a password each) with Mon-Sat
+    08:00-20:00 London hours, `past_years` of past lessons (five a week, a third in person with an address),
+    `upcoming_per_day` lessons a day for the next 15 days and `events_per_day` calendar events a day."""
+    from sqlalchemy import func, insert, select
+
+    from webapp.domain.states import LessonState
+    from webapp.extensions import db
+    from webapp.models import (CalendarEvent, Lesson, LessonAddress, Level, Subject, Teach, TutorProfile, User,
+                               WeeklyWindow)
+    rng = random.Random(seed)
+    n = (db.session.scalar(select(func.max(User.id))) or 0) + 1
+    subject = db.session.scalar(select(Subject).limit(1))
+    level = db.session.scalar(select(Level).limit(1))
+    if subject is None:
+        subject, level = Subject(name="Mathematics", slug="mathematics"), Level(name="GCSE", rank=1)
+        db.session.add_all([subject, level])
+        db.session.commit()
+    ids = list(range(n, n + count))
+    db.session.execute(insert(User), [{"id": i, "email": f"bench{i}@example.com", "password_hash": "x",
+                                       "name": f"Bench Tutor {i}", "role": "tutor", "timezone": "Europe/London"}
+                                      for i in ids])
+    db.session.execute(insert(TutorProfile), [{"user_id": i, "headline": "Maths, patiently", "bio": "",
+                                               "min_notice_hours": 0, "horizon_days": 60, "travel_buffer_minutes": 15}
+                                              for i in ids])
+    db.session.execute(insert(Teach), [{"id": i, "tutor_id": i, "subject_id": subject.id, "level_id": level.id,
+                                        "hourly_rate_minor": 3000 + 10 * (i % 300), "currency": "GBP",
+                                        "online": True, "in_person": True, "active": True} for i in ids])
+    db.session.execute(insert(WeeklyWindow), [{"tutor_id": i, "weekday": d, "start_minute": 8 * 60,
+                                               "end_minute": 20 * 60} for i in ids for d in range(6)])
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    lessons, events = [], []
+    for i in ids:
+        first = now - timedelta(days=365 * past_years)
+        for k in range(52 * 5 * past_years):
+            start = first + timedelta(days=7 * (k // 5) + k % 5, hours=9 + k % 8)
+            if start > now - timedelta(days=1):
+                break
+            lessons.append((i, start, k % 3 == 0))
+        for day in range(15):
+            for h in rng.sample(range(8, 19), upcoming_per_day):
+                lessons.append((i, now.replace(hour=0) + timedelta(days=day, hours=h), rng.random() < 1 / 3))
+            for _ in range(events_per_day):
+                start = now.replace(hour=0) + timedelta(days=day, minutes=rng.randrange(24 * 60))
+                events.append({"tutor_id": i, "event_id": f"e{len(events)}", "start_at": start,
+                               "finish_at": start + timedelta(minutes=rng.randint(15, 120)), "busy": True,
+                               "summary": ""})
+        for year in range(past_years):  # past events too: a long history is what the indexes must skip
+            start = now - timedelta(days=365 * year + rng.randrange(365))
+            events.append({"tutor_id": i, "event_id": f"e{len(events)}", "start_at": start - timedelta(days=2),
+                           "finish_at": start - timedelta(days=2, hours=-1), "busy": True, "summary": ""})
+    first_id = (db.session.scalar(select(func.max(Lesson.id))) or 0) + 1
+    db.session.execute(insert(Lesson), [
+        {"id": first_id + j, "tutor_id": i, "subject_id": subject.id, "level_id": level.id, "teach_id": i,
+         "start_at": start, "finish_at": start + timedelta(hours=1), "duration_minutes": 60,
+         "state": LessonState.ACTIVE, "in_person": in_person} for j, (i, start, in_person) in enumerate(lessons)])
+    db.session.execute(insert(LessonAddress), [
+        {"lesson_id": first_id + j, "line1": "1 Bench Road", "latitude": 51.45 + rng.random() * 0.12,
+         "longitude": -0.30 + rng.random() * 0.35} for j, (_, _, in_person) in enumerate(lessons) if in_person])
+    if events:
+        db.session.execute(insert(CalendarEvent), events)
+    db.session.commit()
+    return ids
+
+
+def _analyze() -> None:
+    from sqlalchemy import text
+
+    from webapp.extensions import db
+    db.session.execute(text("ANALYZE"))
+    db.session.commit()
+
+
+def _statements(client, path: str) -> int:
+    """SQL statements one request runs (SQLite's explicit BEGIN aside; PostgreSQL's driver sends its own unseen)."""
     from sqlalchemy import event
 
     from webapp.extensions import db
     statements = []
 
-    def record(*_args):
-        statements.append(1)
+    def record(_conn, _cursor, statement, *_args):
+        if statement != "BEGIN":
+            statements.append(statement)
 
     event.listen(db.engine, "before_cursor_execute", record)
     try:
-        response = client.get(f"/tutors/{tutor_id}/slots?duration=60&tz=Europe/London", headers={"HX-Request": "true"})
-        assert response.status_code == 200, response.status_code
+        response = client.get(path, headers={"HX-Request": "true"})
+        assert response.status_code == 200, (path, response.status_code)
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
     return len(statements)
 
 
-def _tutor_with_history(past_lessons: int, events: int, rng: random.Random) -> int:
-    """A tutor whose past holds `past_lessons` lessons and `events` calendar events, plus a few upcoming."""
-    from webapp.domain.states import LessonState
-    from webapp.extensions import db
-    from webapp.models import CalendarEvent, Lesson, LessonAddress
-    from webapp.services import accounts, availability, catalogue
-    from webapp.models import Level, Subject, Teach
-
-    n = db.session.query(Subject).count() + 1
-    subject, level = Subject(name=f"Subject {n}", slug=f"subject-{n}"), Level(name=f"Level {n}", rank=n)
-    db.session.add_all([subject, level])
-    db.session.commit()
-    tutor = accounts.create_user(email=f"bench{n}@example.com", password="bench-password", name=f"Bench {n}",
-                                 role="tutor", timezone="Europe/London")
-    catalogue.replace_teaches(tutor, [{"subject_id": subject.id, "level_id": level.id, "hourly_rate_minor": 4000,
-                                       "online": True, "in_person": True}])
-    availability.update_settings(tutor, {"weekly": [{"weekday": d, "start": "08:00", "end": "20:00"} for d in range(6)],
-                                         "min_notice_hours": 0})
-    teach = db.session.query(Teach).filter_by(tutor_id=tutor.id).one()
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
-    for i in range(past_lessons + 20):
-        start = now - timedelta(days=1 + i // 8, hours=i % 8) if i < past_lessons else now + timedelta(days=1 + i % 20)
-        lesson = Lesson(tutor_id=tutor.id, subject_id=subject.id, level_id=level.id, teach_id=teach.id, start_at=start,
-                        finish_at=start + timedelta(hours=1), duration_minutes=60, state=LessonState.ACTIVE,
-                        in_person=i % 3 == 0)
-        db.session.add(lesson)
-        if lesson.in_person:
-            place = _somewhere_in_london(rng)
-            db.session.add(LessonAddress(lesson=lesson, line1="1 Bench Road", latitude=place.lat, longitude=place.lon))
-    db.session.add_all(CalendarEvent(tutor_id=tutor.id, event_id=f"evt-{i}", start_at=now - timedelta(hours=3 * i + 5),
-                                     finish_at=now - timedelta(hours=3 * i + 4)) for i in range(events))
-    db.session.commit()
-    return tutor.id
+def _request_times(client, paths: list[str], repeats: int) -> list[float]:
+    """Median server time of each path, the paths interleaved so a busy moment of the machine hits them all."""
+    samples: list[list[float]] = [[] for _ in paths]
+    for path in paths:
+        client.get(path, headers={"HX-Request": "true"})  # warm caches (templates, compiled SQL)
+    for _ in range(repeats):
+        for i, path in enumerate(paths):
+            started = time.perf_counter()
+            response = client.get(path, headers={"HX-Request": "true"})
+            samples[i].append(time.perf_counter() - started)
+            assert response.status_code == 200, (path, response.status_code)
+    return [sorted(s)[len(s) // 2] for s in samples]
 
 
-def bench_slot_picker_queries() -> None:
-    """SQL statements per slot-picker request: a new tutor against one with a long history."""
-    import tempfile
+def _calendar_plan(tutor_id: int) -> list[str]:
+    from webapp.query_plans import explain
+    from webapp.services.availability import calendar_statement
+    now = datetime.now(UTC)
+    return explain(calendar_statement([tutor_id], now, now + timedelta(days=7), now.date(),
+                                      now.date() + timedelta(days=8), now))
 
-    from flask_migrate import upgrade
 
-    from webapp import create_app
-    with tempfile.TemporaryDirectory() as tmp:
-        app = create_app("testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp}/bench.sqlite3", REDIS_URL=None,
-                         RATELIMIT_STORAGE_URI="memory://")
-        with app.app_context():
-            upgrade()
-            rng = random.Random(7)
-            fresh = _tutor_with_history(0, 0, rng)
-            seasoned = _tutor_with_history(3_000, 2_000, rng)
-            client = app.test_client()
-            fresh_q, seasoned_q = _count_picker_queries(client, fresh), _count_picker_queries(client, seasoned)
-    print("slot picker request (GET /tutors/<id>/slots, HTMX partial):")
-    print(f"  SQL statements, new tutor                                    {fresh_q:>4}")
-    print(f"  SQL statements, tutor with 3,000 past lessons + 2,000 events {seasoned_q:>4}")
-    print(f"  growth with history                                          {seasoned_q - fresh_q:>4}")
+def bench_slot_picker(url: str, label: str) -> None:
+    """Statements and server time of the slot-picker request, a new tutor against one with ten years of history."""
+    from webapp.services.availability import load_calendars
+    app = _bench_app(url)
+    with app.app_context():
+        fresh, = _bulk_tutors(1, past_years=0, upcoming_per_day=3, events_per_day=2, seed=1)
+        seasoned, = _bulk_tutors(1, past_years=YEARS_OF_HISTORY, upcoming_per_day=3, events_per_day=2, seed=2)
+        _bulk_tutors(50, past_years=2, upcoming_per_day=3, events_per_day=2, seed=3)  # other tutors' rows
+        _analyze()
+        client = app.test_client()
+        paths = [PLAIN_PATH, PICKER_PATH.format(id=fresh), PICKER_PATH.format(id=seasoned),
+                 f"/tutors/{fresh}", f"/tutors/{seasoned}"]
+        counts = [_statements(client, p) for p in paths[1:]]
+        plain, fresh_t, seasoned_t, fresh_page, seasoned_page = _request_times(client, paths, REQUEST_REPEATS)
+        now = datetime.now(UTC)
+
+        def calendar(tutor_id: int):
+            return lambda: load_calendars([tutor_id], now, now + timedelta(days=7), now.date(),
+                                          now.date() + timedelta(days=8), now)
+        load_fresh, _ = best_of(50, calendar(fresh))
+        load_seasoned, _ = best_of(50, calendar(seasoned))
+        plans = {tid: _calendar_plan(tid) for tid in (fresh, seasoned)}
+    print(f"slot picker on {label} (GET {PICKER_PATH.format(id='<id>')}, HTMX partial; the profile page in full):")
+    print(f"  SQL statements, new tutor: picker {counts[0]}, profile {counts[2]}   "
+          f"(before this work: 13 and 15)")
+    print(f"  SQL statements, {YEARS_OF_HISTORY} years of history: picker {counts[1]}, profile {counts[3]}")
+    print(f"  server time {PLAIN_PATH:<28} {plain * 1000:>8.2f} ms  (the plain page)")
+    print(f"  picker, new tutor            {fresh_t * 1000:>8.2f} ms  {fresh_t / plain:>5.1f}x the plain page (goal <= 3x)")
+    print(f"  picker, {YEARS_OF_HISTORY} years of history    {seasoned_t * 1000:>8.2f} ms  {seasoned_t / plain:>5.1f}x")
+    print(f"  profile page, new tutor      {fresh_page * 1000:>8.2f} ms  {fresh_page / plain:>5.1f}x")
+    print(f"  profile page, long history   {seasoned_page * 1000:>8.2f} ms  {seasoned_page / plain:>5.1f}x")
+    print(f"  calendar load, new tutor     {load_fresh * 1000:>8.3f} ms; with {YEARS_OF_HISTORY} years of history "
+          f"{load_seasoned * 1000:.3f} ms ({load_seasoned / load_fresh:.2f}x)")
+    same = "the same plan" if _plan_shape(plans[fresh]) == _plan_shape(plans[seasoned]) else "DIFFERENT plans"
+    print(f"  EXPLAIN of the calendar statement ({same} for both tutors):")
+    for line in plans[seasoned]:
+        print(f"    {line}")
+
+
+def _plan_shape(plan: list[str]) -> list[str]:
+    """A plan without its numbers (costs, ids, instants), to compare two tutors' plans."""
+    import re
+    return [re.sub(r"\d+(\.\d+)?", "#", line) for line in plan]
+
+
+def bench_directory(url: str, label: str, tutors: int = 1_000) -> None:
+    """The directory page filtered by free time against the unfiltered page, over tutors with busy calendars."""
+    app = _bench_app(url)
+    with app.app_context():
+        _bulk_tutors(tutors, past_years=1, upcoming_per_day=4, events_per_day=2, seed=4)
+        _analyze()
+        client = app.test_client()
+        plain = "/tutors"
+        narrow = "/tutors?days=sat&times=evening&tz=Europe/London"  # free Saturday evenings: few match
+        broad = "/tutors?days=mon&days=tue&days=wed&times=morning&times=afternoon&tz=Europe/London"
+        counts = [_statements(client, p) for p in (plain, narrow, broad)]
+        results = [client.get(p, headers={"HX-Request": "true"}).get_data(as_text=True).count('class="card tutor-card"')
+                   for p in (plain, narrow, broad)]
+        t_plain, t_narrow, t_broad = _request_times(client, [plain, narrow, broad], 5)
+    print(f"directory on {label}: {tutors:,} tutors, each with 4 lessons and 2 calendar events a day for the next "
+          f"15 days and a year of past lessons (HTMX results partial)")
+    print(f"  unfiltered                   {t_plain * 1000:>8.1f} ms  {results[0]:>5} tutors  {counts[0]} statements")
+    print(f"  Saturday evenings            {t_narrow * 1000:>8.1f} ms  {results[1]:>5} tutors  {counts[1]} statements"
+          f"  {t_narrow / t_plain:>5.1f}x unfiltered (aim <= 5x)")
+    print(f"  Mon-Wed mornings/afternoons  {t_broad * 1000:>8.1f} ms  {results[2]:>5} tutors  {counts[2]} statements"
+          f"  {t_broad / t_plain:>5.1f}x unfiltered")
+
+
+def _postgres_database():
+    """A throwaway PostgreSQL database for the benchmark (dropped afterwards), or None when none is reachable."""
+    import contextlib
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    import config
+    admin_url = config.test_database_url()
+    if not admin_url:
+        return None
+
+    @contextlib.contextmanager
+    def database():
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        name = f"lessonbook_bench_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+    try:
+        with create_engine(admin_url).connect():
+            pass
+    except Exception:
+        return None
+    return database
 
 
 def main() -> None:
-    """Run every benchmark section."""
+    """Run every benchmark section (PostgreSQL ones when TEST_DATABASE_URL reaches a server)."""
+    import logging
+    import tempfile
+    logging.disable(logging.INFO)  # Alembic's upgrade chatter
     bench_engine()
-    bench_slot_picker_queries()
+    postgres = _postgres_database()
+    for section in (bench_slot_picker, bench_directory):
+        with tempfile.TemporaryDirectory() as tmp:
+            section(f"sqlite:///{tmp}/bench.sqlite3", "SQLite")
+        if postgres is not None:
+            with postgres() as url:
+                section(url, "PostgreSQL")
+        else:
+            print("  (PostgreSQL not measured: set TEST_DATABASE_URL)")
 
 
 if __name__ == "__main__":

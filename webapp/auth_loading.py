@@ -35,7 +35,7 @@ def init_app(app: Flask) -> None:
     def load_user(session_id: str) -> User | None:
         """The session (or remember-me) cookie's user, while that log-in has not been ended server-side."""
         from .services.sessions import user_for_session
-        return user_for_session(session_id)
+        return user_for_session(session_id, datetime.now(UTC))
 
     @login_manager.request_loader
     def load_user_from_bearer(req) -> User | None:
@@ -56,7 +56,11 @@ def user_for_bearer(raw: str) -> User | None:
 
 def log_in(user: User, remember: bool = False) -> None:
     """Log this browser in: a new server-side session whose key the session (and remember-me) cookie carries."""
-    from .services.sessions import start_session
+    from flask_login import current_user
+
+    from .services.sessions import end_session, start_session
+    if current_user.is_authenticated:  # logging in again (perhaps as someone else) ends the log-in it replaces
+        end_session(current_user._get_current_object())
     start_session(user, datetime.now(UTC), request.headers.get("User-Agent", ""))
     login_user(user, remember=remember)
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from flask import Flask
@@ -24,6 +25,24 @@ def local(dt: datetime | None, zone: str | None = None, fmt: str = "%a %d %b %Y,
     if dt is None:
         return ""
     return dt.astimezone(ZoneInfo(zone or viewer_zone_name())).strftime(fmt)
+
+
+def time_of_day(dt: datetime, clock: str = "24") -> str:
+    """A wall-clock time on the viewer's chosen clock: '13:30' or '1:30pm'."""
+    if clock == "12":
+        return f"{dt.hour % 12 or 12}:{dt.minute:02d}{'am' if dt.hour < 12 else 'pm'}"
+    return dt.strftime("%H:%M")
+
+
+_ZONE_AREAS = ("Africa/", "America/", "Antarctica/", "Asia/", "Atlantic/", "Australia/", "Europe/", "Indian/",
+               "Pacific/")
+
+
+@lru_cache(maxsize=1)
+def zone_names() -> list[str]:
+    """The IANA zones people pick from (canonical areas, sorted; legacy aliases like US/Eastern left out)."""
+    from .domain.timezones import known_zones
+    return sorted(z for z in known_zones() if z.startswith(_ZONE_AREAS)) + ["UTC"]
 
 
 def zone_abbreviation(dt: datetime, zone: str) -> str:
@@ -55,6 +74,8 @@ def init_app(app: Flask) -> None:
     """Register filters and template globals."""
     app.jinja_env.filters["local"] = local
     app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["time_of_day"] = time_of_day
+    app.jinja_env.globals["zone_names"] = zone_names
     app.jinja_env.filters["zoned"] = zoned
     app.jinja_env.filters["state_label"] = state_label
     app.jinja_env.globals["viewer_zone_name"] = viewer_zone_name

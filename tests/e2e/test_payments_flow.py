@@ -68,6 +68,16 @@ def _held_booking(ahead: timedelta = timedelta(days=3), notice_hours: int = 0) -
     return data
 
 
+def _choose_day(page: Page, day) -> None:
+    """Pick a day in the booker's month calendar (turning to the next month first if the day is there)."""
+    picker = page.locator("#slot-picker")
+    expect(picker.locator("table.month")).to_be_visible()
+    if picker.locator(f'a.cal-day[data-date="{day.isoformat()}"]').count() == 0:
+        picker.get_by_role("link", name=re.compile("^Next month")).click()
+    picker.locator(f'a.cal-day[data-date="{day.isoformat()}"]').click()
+    expect(picker.get_by_role("heading", name=f"{day:%A} {day.day} {day:%B}")).to_be_visible()
+
+
 def _eventually(check: Callable[[], object], what: str, timeout: float = 10.0):
     """Wait for the live server (a webhook) to change the database; each look is a fresh snapshot."""
     deadline = time.monotonic() + timeout
@@ -259,6 +269,7 @@ def test_a_declined_card_says_so_and_the_slot_stays_held_until_the_hold_expires(
     second.get_by_role("link", name=held["tutor_name"]).click()
     picker = second.locator("#slot-picker")
     held_start = held["start"].astimezone(LONDON)
+    _choose_day(second, held_start.date())
     expect(picker.locator(f'a.slot[data-start="{(held_start + timedelta(hours=1)).isoformat()}"]')).to_have_count(1)
     expect(picker.locator(f'a.slot[data-start="{held_start.isoformat()}"]')).to_have_count(0)
 

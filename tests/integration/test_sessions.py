@@ -180,7 +180,7 @@ def test_forgot_password_gives_the_same_answer_for_an_unknown_email_and_sends_no
     assert known.status_code == unknown.status_code == 200
     def answer(response, email):  # the page's words (the CSRF token in the header differs by the second)
         page = response.get_data(as_text=True)
-        return page[page.index("<main>"):page.index("</main>")].replace(email, "X")
+        return page[page.index("<main"):page.index("</main>")].replace(email, "X")
     assert answer(known, "known@example.com") == answer(unknown, "nobody@example.com")
     assert "If X has a Lessonbook account" in answer(known, "known@example.com")
     assert len(_reset_mails(user.email)) == 1
@@ -346,3 +346,44 @@ def test_last_used_is_written_at_most_once_a_minute(client):
     db.session.commit()
     client.get("/api/me", headers=_bearer(raw))
     assert last_used() > stale
+
+
+# --- lifetime ------------------------------------------------------------------------------------------------
+
+def test_a_log_in_ends_after_its_lifetime_whatever_the_cookie_says(app, client):
+    user = factories.user()
+    login(client, user.email, factories.PASSWORD)
+    row = db.session.scalar(select(LoginSession).where(LoginSession.user_id == user.id))
+    row.created_at = datetime.now(UTC) - timedelta(days=app.config["LOGIN_SESSION_DAYS"], minutes=1)
+    db.session.commit()
+    assert not _logged_in(client)
+
+
+def test_the_purge_job_forgets_ended_log_ins_and_expired_tokens_only(app, client):
+    from webapp import jobs
+    user = factories.user()
+    login(client, user.email, factories.PASSWORD)
+    laptop = app.test_client()
+    login(laptop, user.email, factories.PASSWORD)
+    live_raw, _ = accounts.issue_api_token(user)
+    accounts.issue_api_token(user, now=datetime.now(UTC) - timedelta(days=91))
+    old = db.session.scalars(select(LoginSession).where(LoginSession.user_id == user.id)).first()
+    old.created_at = datetime.now(UTC) - timedelta(days=40)
+    db.session.commit()
+
+    assert jobs.purge_ended_sessions() == 2
+    assert jobs.purge_ended_sessions() == 0  # safe to run twice
+    db.session.expire_all()
+    assert len(db.session.scalars(select(LoginSession)).all()) == 1
+    assert len(db.session.scalars(select(ApiToken)).all()) == 1
+    assert client.get("/api/me", headers=_bearer(live_raw)).status_code == 200
+    assert _logged_in(client) != _logged_in(laptop)  # exactly one browser's log-in was past its lifetime
+
+
+def test_logging_in_again_in_the_same_browser_ends_the_log_in_it_replaces(app, client):
+    first, second = factories.user(), factories.user()
+    login(client, first.email, factories.PASSWORD)
+    thief = _copy_of(client, app)
+    login(client, second.email, factories.PASSWORD)
+    assert not _logged_in(thief)
+    assert db.session.scalar(select(LoginSession).where(LoginSession.user_id == first.id)) is None

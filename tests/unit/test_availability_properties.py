@@ -11,11 +11,13 @@ from hypothesis import strategies as st
 
 from webapp.domain.availability import (
     BusyInterval,
+    any_slot_starting_in,
     DateOverride,
     SlotQuery,
     WeeklyWindow,
     free_intervals,
     free_slots,
+    local_time_windows,
     naive_free_slots,
 )
 from webapp.domain.travel import Coordinates, StraightLineEstimator
@@ -260,3 +262,30 @@ def test_around_clock_changes_slots_are_exactly_the_starts_the_wall_clock_allows
             expected.append(candidate)
         candidate += timedelta(minutes=15)
     assert free_slots(q) == expected
+
+
+@st.composite
+def queries_and_time_windows(draw):
+    """A slot query and the directory's day/time-of-day windows in some viewer's zone around its range."""
+    q = draw(slot_queries())
+    viewer = draw(st.sampled_from(ZONES))
+    weekdays = frozenset(draw(st.lists(st.integers(0, 6), min_size=1, max_size=7)))
+    spans = draw(st.lists(st.sampled_from([(0, 360), (360, 720), (720, 1080), (1080, 1440), (555, 600)]),
+                          min_size=1, max_size=4))
+    first_day = q.range_start.astimezone(ZoneInfo(viewer)).date() - timedelta(days=1)
+    return q, local_time_windows(viewer, first_day, 6, weekdays, spans)
+
+
+@PROPERTY
+@given(queries_and_time_windows())
+def test_a_slot_starts_in_the_windows_exactly_when_the_slot_list_has_one_there(case):
+    q, windows = case
+    expected = any(start <= slot < end for slot in naive_free_slots(q) for start, end in windows)
+    assert any_slot_starting_in(q, windows) == expected
+
+
+def test_time_windows_are_the_viewers_wall_clock_across_a_clock_change():
+    # London springs forward on Sunday 28 March 2027: mornings are 06:00-12:00 local on both sides of it.
+    windows = local_time_windows("Europe/London", date(2027, 3, 27), 2, {5, 6}, [(360, 720)])
+    assert windows == [(datetime(2027, 3, 27, 6, tzinfo=UTC), datetime(2027, 3, 27, 12, tzinfo=UTC)),
+                       (datetime(2027, 3, 28, 5, tzinfo=UTC), datetime(2027, 3, 28, 11, tzinfo=UTC))]

@@ -443,6 +443,45 @@ def free_slots(query: SlotQuery) -> list[datetime]:
     return slots
 
 
+def any_slot_starting_in(query: SlotQuery, windows: list[tuple[datetime, datetime]]) -> bool:
+    """Whether some free slot of the query starts inside one of the half-open windows (the directory's
+    "free on these days at these times" filter): the same sweep, but no slot is materialized."""
+    free, earliest, latest_start = _free_us(query)
+    duration = query.duration_minutes * _US_PER_MINUTE
+    wanted = sorted((_to_us(s), _to_us(e)) for s, e in windows if s < e)
+    j = 0
+    for start, end in free:
+        first = -(-max(start, earliest) // _GRID_US) * _GRID_US  # first allowed start on the grid
+        last = min(end - duration, latest_start)  # last allowed start
+        while j < len(wanted) and wanted[j][1] <= first:
+            j += 1  # windows wholly before this free interval can't meet later ones either
+        k = j
+        while k < len(wanted) and wanted[k][0] <= last:
+            window_start, window_end = wanted[k]
+            candidate = max(first, -(-window_start // _GRID_US) * _GRID_US)
+            if candidate <= last and candidate < window_end:
+                return True
+            k += 1
+    return False
+
+
+def local_time_windows(zone: str | tzinfo, first_day: date, days: int, weekdays: frozenset[int] | set[int],
+                       spans: list[tuple[int, int]]) -> list[tuple[datetime, datetime]]:
+    """UTC windows for the given local weekdays (0=Monday) and minute spans of the day (end 1440 = midnight)
+    over `days` local dates from first_day, in a viewer's zone (the directory's day and time-of-day filter)."""
+    tz = zone if isinstance(zone, tzinfo) else _zone(zone)
+    windows = []
+    for offset in range(days):
+        day = first_day + timedelta(days=offset)
+        if day.weekday() not in weekdays:
+            continue
+        for start_minute, end_minute in spans:
+            start, end = _wall_to_instant(day, start_minute, tz), _wall_to_instant(day, end_minute, tz)
+            if start < end:
+                windows.append((start, end))
+    return windows
+
+
 # --------------------------------------------------------------------------- reference and display
 
 
@@ -504,9 +543,11 @@ __all__ = [
     "SlotQuery",
     "TravelTimeEstimator",
     "WeeklyWindow",
+    "any_slot_starting_in",
     "free_intervals",
     "free_slots",
     "local_dates_around",
+    "local_time_windows",
     "naive_free_slots",
     "slots_by_local_date",
 ]

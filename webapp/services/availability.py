@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app
-from sqlalchemy import Boolean, Date, Float, Integer, and_, cast, delete, literal, null, or_, select, union_all
+from sqlalchemy import Boolean, Date, Float, Integer, and_, bindparam, cast, delete, literal, null, or_, select, union_all
 from sqlalchemy.orm import joinedload
 
 from ..domain import availability as engine
@@ -315,12 +316,16 @@ def _nulls(**types):
     return {name: cast(null(), type_).label(name) for name, type_ in types.items()}
 
 
-def calendar_statement(tutor_ids: list[int], lo: datetime, hi: datetime, first_day: date, last_day: date,
-                        now: datetime):
+@lru_cache(maxsize=1)
+def _calendar_select():
     """One UNION ALL of narrow, index-bounded selects: weekly windows, overrides on first_day..last_day, lessons
-    starting in [lo - LONGEST_LESSON, hi) (by start, and by proposed start: two range scans instead of an OR that
-    would scan the tutor's whole history), and calendar events ending after lo (events have no longest length, so
-    they are bounded by their end)."""
+    starting in [lesson_lo, hi) (by start, and by proposed start: two range scans instead of an OR that would scan
+    the tutor's whole history), and calendar events ending after lo (events have no longest length, so they are
+    bounded by their end). Built once with bound parameters: building it per request cost more than running it."""
+    tutor_ids = bindparam("tutor_ids", expanding=True)
+    lo, hi, lesson_lo = (bindparam(name, type_=UTCDateTime()) for name in ("lo", "hi", "lesson_lo"))
+    now = bindparam("now", type_=UTCDateTime())
+    first_day, last_day = bindparam("first_day", type_=Date()), bindparam("last_day", type_=Date())
     columns = ("kind", "tutor_id", "lesson_id", "weekday", "on_date", "start_minute", "end_minute", "start_at",
                "finish_at", "in_person", "latitude", "longitude")
     types = {"lesson_id": Integer(), "weekday": Integer(), "on_date": Date(), "start_minute": Integer(),
@@ -348,7 +353,7 @@ def calendar_statement(tutor_ids: list[int], lo: datetime, hi: datetime, first_d
                 .outerjoin(Booking, Booking.lesson_id == Lesson.id)
                 .outerjoin(LessonAddress, LessonAddress.lesson_id == Lesson.id)
                 .where(Lesson.tutor_id.in_(tutor_ids), Lesson.state.in_(BLOCKING_LESSON_STATES),
-                       start_col > lo - LONGEST_LESSON, start_col < hi, finish_col > lo, _hold_not_lapsed(now)))
+                       start_col > lesson_lo, start_col < hi, finish_col > lo, _hold_not_lapsed(now)))
 
     events = branch(_EVENT, CalendarEvent.tutor_id, start_at=CalendarEvent.start_at,
                     finish_at=CalendarEvent.finish_at).where(
@@ -356,6 +361,18 @@ def calendar_statement(tutor_ids: list[int], lo: datetime, hi: datetime, first_d
         CalendarEvent.busy.is_(True), CalendarEvent.lesson_id.is_(None))
     return union_all(weekly, overrides, lessons(_LESSON, Lesson.start_at, Lesson.finish_at),
                      lessons(_PROPOSAL, Lesson.suggested_start_at, Lesson.suggested_finish_at), events)
+
+
+def _calendar_params(tutor_ids: list[int], lo: datetime, hi: datetime, first_day: date, last_day: date,
+                     now: datetime) -> dict:
+    return {"tutor_ids": list(tutor_ids), "lo": lo, "hi": hi, "lesson_lo": lo - LONGEST_LESSON, "now": now,
+            "first_day": first_day, "last_day": last_day}
+
+
+def calendar_statement(tutor_ids: list[int], lo: datetime, hi: datetime, first_day: date, last_day: date,
+                       now: datetime):
+    """The calendar statement with its values bound, as load_calendars runs it (for EXPLAIN in tests and bench)."""
+    return _calendar_select().params(**_calendar_params(tutor_ids, lo, hi, first_day, last_day, now))
 
 
 def load_calendars(tutor_ids: list[int], start: datetime, end: datetime, first_day: date, last_day: date,
@@ -368,7 +385,7 @@ def load_calendars(tutor_ids: list[int], start: datetime, end: datetime, first_d
     if not tutor_ids:
         return calendars
     lo, hi = start - MAX_BUFFER, end + MAX_BUFFER
-    rows = db.session.execute(calendar_statement(tutor_ids, lo, hi, first_day, last_day, now))
+    rows = db.session.execute(_calendar_select(), _calendar_params(tutor_ids, lo, hi, first_day, last_day, now))
     for (kind, tutor_id, lesson_id, weekday, on_date, start_minute, end_minute, start_at, finish_at, in_person,
          lat, lon) in rows:
         calendar = calendars[tutor_id]
@@ -382,6 +399,48 @@ def load_calendars(tutor_ids: list[int], start: datetime, end: datetime, first_d
             place = Coordinates(lat, lon) if lat is not None and lon is not None else None
             calendar.busy.append(engine.BusyInterval(start_at, finish_at, bool(in_person), place))
     return calendars
+
+
+# The directory's time-of-day filter, in the viewer's zone (minutes from local midnight), like Preply's.
+TIMES_OF_DAY = {"morning": (6 * 60, 12 * 60), "afternoon": (12 * 60, 18 * 60), "evening": (18 * 60, 24 * 60),
+                "night": (0, 6 * 60)}
+FREE_WITHIN_DAYS = 14
+
+
+def tutors_free_at(tutors: list[tuple[User, TutorProfile]], zone: tzinfo, weekdays: frozenset[int],
+                   times: frozenset[str], now: datetime, in_person: bool = False) -> set[int]:
+    """Ids of the tutors with a free lesson of the default length starting within the next 14 days on one of the
+    viewer's local `weekdays` (0=Monday; empty: any) at one of the `times` of day (empty: any time).
+
+    One statement loads every candidate's hours and busy time; the engine then runs per tutor in memory."""
+    if not tutors:
+        return set()
+    end = now + timedelta(days=FREE_WITHIN_DAYS)
+    duration = current_app.config["LESSON_DEFAULT_DURATION"]
+    spans = sorted(TIMES_OF_DAY[t] for t in times) or [(0, 24 * 60)]
+    today = now.astimezone(zone).date()
+    windows = engine.local_time_windows(zone, today, FREE_WITHIN_DAYS + 1, weekdays or frozenset(range(7)), spans)
+    # Overrides are by each tutor's own local date, which is within a day of the UTC date: two days either side.
+    calendars = load_calendars([u.id for u, _ in tutors], now, end + timedelta(minutes=duration),
+                               now.date() - timedelta(days=2), end.date() + timedelta(days=2), now)
+    estimator = travel_estimator()
+    free = set()
+    for tutor, profile in tutors:
+        calendar = calendars[tutor.id]
+        if profile is None or not (calendar.weekly or calendar.overrides):
+            continue  # no hours at all: nothing to sweep
+        busy, default_buffer = with_unknown_place_buffers(calendar.busy, profile.travel_buffer_minutes, in_person, None)
+        try:
+            query = engine.SlotQuery(
+                tutor_zone=tutor.timezone, weekly=calendar.weekly, overrides=calendar.overrides, busy=busy,
+                range_start=now, range_end=end, duration_minutes=duration, now=now,
+                min_notice_minutes=profile.min_notice_hours * 60, horizon_days=profile.horizon_days,
+                in_person=in_person, default_buffer_minutes=default_buffer, estimator=estimator)
+        except engine.AvailabilityError:
+            continue  # a tutor whose stored zone no longer exists is not free at any time we can name
+        if engine.any_slot_starting_in(query, windows):
+            free.add(tutor.id)
+    return free
 
 
 def resolve_teach(tutor_id: int, teach_id: int | None = None, subject_id: int | None = None,
@@ -479,6 +538,50 @@ def find_slots(request: SlotRequest, now: datetime) -> SlotResult:
     except engine.AvailabilityError as exc:
         raise ValidationError(str(exc)) from None
     return SlotResult(slots, lesson_price(teach.hourly_rate_minor, teach.currency, duration), teach)
+
+
+@dataclass(frozen=True)
+class MonthAvailability:
+    """A month of a tutor's free times as the viewer sees them: each local day's starts, in the viewer's zone."""
+
+    month: date  # the first of the month shown
+    days: dict[date, list[datetime]]  # local date → local starts (only days that have any)
+    price: LessonPriceBreakdown
+    teach: Teach
+    today: date  # in the viewer's zone
+    last_day: date  # the last local date the tutor takes bookings for
+
+
+def find_month(tutor_id: int, teach_id: int, month: date, zone: tzinfo, duration_minutes: int, now: datetime,
+               in_person: bool = False, location: Coordinates | None = None,
+               advance_if_empty: bool = False) -> MonthAvailability:
+    """The booker's month: which days have free times and what they are, from one engine call over the month
+    (from today on). With `advance_if_empty`, a month with nothing free moves on to the next one, once."""
+    today = now.astimezone(zone).date()
+    month = max(month.replace(day=1), today.replace(day=1))
+    result = _month_slots(tutor_id, teach_id, month, zone, duration_minutes, now, in_person, location, today)
+    horizon = db.session.get(User, tutor_id).tutor_profile.horizon_days  # both already loaded by find_slots
+    last_day = (now + timedelta(days=horizon)).astimezone(zone).date()
+    if advance_if_empty and not result.slots:
+        following = _next_month(month)
+        if following <= last_day:
+            month = following
+            result = _month_slots(tutor_id, teach_id, month, zone, duration_minutes, now, in_person, location, today)
+    days: dict[date, list[datetime]] = {}
+    for start in result.slots:
+        local = start.astimezone(zone)
+        days.setdefault(local.date(), []).append(local)
+    return MonthAvailability(month, days, result.price, result.teach, today, last_day)
+
+
+def _next_month(first: date) -> date:
+    return date(first.year + 1, 1, 1) if first.month == 12 else date(first.year, first.month + 1, 1)
+
+
+def _month_slots(tutor_id, teach_id, month, zone, duration_minutes, now, in_person, location, today) -> SlotResult:
+    """One engine call over the local days of `month` from today on."""
+    start, end = date_range_in_zone(max(month, today), _next_month(month) - timedelta(days=1), zone)
+    return find_slots(SlotRequest(tutor_id, teach_id, start, end, duration_minutes, in_person, location), now)
 
 
 def with_unknown_place_buffers(busy, default_minutes: int, in_person: bool,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
@@ -23,6 +24,14 @@ class TutorFilters:
     mode: str | None = None  # "online" or "in_person"
     max_rate_minor: int | None = None
     currency: str | None = None
+    # Free within the next 14 days on these local weekdays (0=Monday) at these times of day, in `zone`.
+    free_days: frozenset[int] = frozenset()
+    free_times: frozenset[str] = frozenset()
+    zone: tzinfo = UTC
+
+    @property
+    def by_free_time(self) -> bool:
+        return bool(self.free_days or self.free_times)
 
 
 @dataclass(frozen=True)
@@ -47,8 +56,8 @@ def catalogue() -> dict[str, list]:
     }
 
 
-def search_tutors(filters: TutorFilters) -> list[TutorCard]:
-    """Tutors with at least one teach record matching every filter, cheapest first."""
+def search_tutors(filters: TutorFilters, now: datetime | None = None) -> list[TutorCard]:
+    """Tutors with at least one teach record matching every filter (free time included), cheapest first."""
     query = select(Teach).join(User, User.id == Teach.tutor_id).where(User.role == Role.TUTOR,
                                                                        Teach.active.is_(True)).options(
         selectinload(Teach.subject), selectinload(Teach.level), selectinload(Teach.exam_board))
@@ -70,6 +79,11 @@ def search_tutors(filters: TutorFilters) -> list[TutorCard]:
     for teach in teaches:
         by_tutor.setdefault(teach.tutor_id, []).append(teach)
     cards = [TutorCard(tutors[tid], tutors[tid].tutor_profile, items) for tid, items in by_tutor.items()]
+    if filters.by_free_time:
+        from .availability import tutors_free_at  # availability uses this module's lookups
+        free = tutors_free_at([(c.tutor, c.profile) for c in cards], filters.zone, filters.free_days,
+                              filters.free_times, now or datetime.now(UTC), in_person=filters.mode == "in_person")
+        cards = [c for c in cards if c.tutor.id in free]
     return sorted(cards, key=lambda c: (c.from_rate.hourly_rate_minor, c.tutor.name))
 
 

@@ -11,6 +11,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import joinedload
@@ -42,15 +43,19 @@ def start_session(user: User, now: datetime, user_agent: str = "") -> str:
     return raw
 
 
-def user_for_session(session_id: str) -> User | None:
-    """The user a session cookie's id ("<user id>.<key>") names, while that log-in has not been ended."""
+def _session_lifetime() -> timedelta:
+    return timedelta(days=current_app.config["LOGIN_SESSION_DAYS"])
+
+
+def user_for_session(session_id: str, now: datetime) -> User | None:
+    """The user a session cookie's id ("<user id>.<key>") names, while that log-in has not been ended or run out."""
     user_part, _, raw = (session_id or "").partition(".")
     if not user_part.isdigit() or not raw:
         return None  # cookies from before sessions were recorded carry a bare user id: they no longer log in
     # The user comes in the same statement: every signed-in request needs both.
     row = db.session.scalar(select(LoginSession).where(LoginSession.key_hash == _hash(raw))
                             .options(joinedload(LoginSession.user)))
-    if row is None or row.user_id != int(user_part):
+    if row is None or row.user_id != int(user_part) or row.created_at <= now - _session_lifetime():
         return None
     user = row.user
     user.login_key = raw
@@ -84,6 +89,14 @@ def other_session_count(user: User) -> int:
     rows = db.session.scalars(select(LoginSession.key_hash).where(LoginSession.user_id == user.id))
     mine = _hash(user.login_key) if user.login_key else None
     return sum(1 for key_hash in rows if key_hash != mine)
+
+
+def purge_ended(now: datetime) -> int:
+    """Forget log-ins past their lifetime and expired API tokens (they no longer work anyway)."""
+    ended = db.session.execute(delete(LoginSession).where(LoginSession.created_at <= now - _session_lifetime()))
+    expired = db.session.execute(delete(ApiToken).where(ApiToken.expires_at <= now))
+    db.session.commit()
+    return ended.rowcount + expired.rowcount
 
 
 # --- API tokens ----------------------------------------------------------------------------------------------

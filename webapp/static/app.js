@@ -6,15 +6,10 @@
   }
   function fillZones(root) {
     var zone = browserZone();
-    root.querySelectorAll("[data-detect-zone]").forEach(function (input) {
+    root.querySelectorAll("input[data-detect-zone]").forEach(function (input) {
       if (!input.value && zone) { input.value = zone; }
     });
     root.querySelectorAll("[data-browser-zone]").forEach(function (el) { el.textContent = zone || "unknown"; });
-  }
-  function syncAddress(form) {
-    var type = form.querySelector("select[name=lesson_type]");
-    var box = form.querySelector("[data-show-for=in_person]");
-    if (type && box) { box.hidden = type.value !== "in_person"; }
   }
   // On phones the navigation folds behind a Menu button (CSS shows the button only when this ran).
   function setUpMenu() {
@@ -30,19 +25,113 @@
   document.addEventListener("DOMContentLoaded", function () {
     setUpMenu();
     fillZones(document);
-    var picker = document.getElementById("picker-form");
-    if (picker) {
-      syncAddress(picker);
-      picker.addEventListener("change", function (e) {
-        syncAddress(picker);
-        // A new subject, duration or place starts again from the first week.
-        if (e.target.name !== "week") { var w = picker.querySelector("input[name=week]"); if (w) { w.value = ""; } }
-      });
-      // An anonymous visitor's zone is detected in the browser: reload the picker in that zone once.
-      var tz = picker.querySelector("input[name=tz][data-detect-zone]");
-      if (tz && tz.value && window.htmx) { htmx.trigger(picker, "change"); }
+    detectBookerZone();
+  });
+
+  // --- The booker ---------------------------------------------------------------------------------------
+  // An anonymous visitor's zone comes from the browser: reload the booker in that zone once, and put the zone in
+  // the URL so the links and the log-in return keep it. (Without JavaScript the server shows UTC and says so.)
+  function detectBookerZone() {
+    var booker = document.querySelector("#slot-picker[data-detect-zone]");
+    var zone = browserZone();
+    if (!booker || !zone || !window.htmx) { return; }
+    var url = new URL(window.location.href);
+    if (url.searchParams.get("tz")) { return; }
+    url.searchParams.set("tz", zone);
+    var target = url.pathname.replace(/\/slots$/, "") + url.search;
+    htmx.ajax("GET", target, { target: "#slot-picker", swap: "outerHTML" }).then(function () {
+      window.history.replaceState(window.history.state, "", target + url.hash);
+    });
+  }
+  // Focus stays where the user was: htmx refocuses an element with the same id; a day link sends focus on to the
+  // times; if the focused control is gone (no earlier month), focus goes to the nearest thing that is there.
+  var focusAfter = null, focusedId = null;
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    var elt = e.detail.elt;
+    focusAfter = elt && elt.getAttribute ? elt.getAttribute("data-focus-after") : null;
+    focusedId = document.activeElement && document.activeElement.id ? document.activeElement.id : null;
+  });
+  document.addEventListener("htmx:afterSettle", function (e) {
+    var booker = document.getElementById("slot-picker");
+    if (booker && e.detail.target && e.detail.target.id === "slot-picker") {
+      var announce = document.getElementById("booker-announce");
+      if (announce) { announce.textContent = booker.getAttribute("data-announce") || ""; }
+    }
+    var wanted = focusAfter && document.getElementById(focusAfter);
+    focusAfter = null;
+    if (wanted) { wanted.focus(); return; }
+    var active = document.activeElement;
+    if (active && active !== document.body) { return; }
+    var same = focusedId && document.getElementById(focusedId);
+    if (same) { same.focus(); return; }
+    if (focusedId === "booker-prev-month" || focusedId === "booker-next-month") {
+      var other = document.getElementById(focusedId === "booker-prev-month" ? "booker-next-month" : "booker-prev-month");
+      (other || document.getElementById("booker-month-label") || document.body).focus();
     }
   });
+  // Arrow keys move between the calendar's free days (Left/Right: previous/next; Up/Down: a week, or the nearest).
+  document.addEventListener("keydown", function (e) {
+    var link = e.target.closest ? e.target.closest("a.cal-day[data-date]") : null;
+    if (!link || ["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End"].indexOf(e.key) < 0) { return; }
+    var days = Array.prototype.slice.call(document.querySelectorAll("#slot-picker a.cal-day[data-date]"));
+    var i = days.indexOf(link), next = null;
+    if (e.key === "ArrowLeft") { next = days[i - 1]; }
+    else if (e.key === "ArrowRight") { next = days[i + 1]; }
+    else if (e.key === "Home") { next = days[0]; }
+    else if (e.key === "End") { next = days[days.length - 1]; }
+    else {
+      var step = e.key === "ArrowDown" ? 7 : -7, when = new Date(link.getAttribute("data-date") + "T12:00:00Z");
+      when.setUTCDate(when.getUTCDate() + step);
+      var iso = when.toISOString().slice(0, 10);
+      next = days.filter(function (d) { return d.getAttribute("data-date") === iso; })[0]
+        || (step > 0 ? days.filter(function (d) { return d.getAttribute("data-date") > iso; })[0]
+                     : days.filter(function (d) { return d.getAttribute("data-date") < iso; }).pop());
+    }
+    if (next) { e.preventDefault(); next.focus(); }
+  });
+
+  // --- Every form: no second submit while the first is on its way -------------------------------------------
+  // A plain form: the first submit goes; its buttons are disabled just after (a disabled submitter would drop its
+  // name=value from the request) and any further submit is ignored. Back (bfcache) or a download gives them back.
+  function setBusy(buttons, busy) {
+    buttons.forEach(function (b) {
+      if (busy) { b.disabled = true; b.setAttribute("aria-busy", "true"); }
+      else { b.disabled = false; b.removeAttribute("aria-busy"); }
+    });
+  }
+  function buttonsOf(elt) {
+    if (!elt || !elt.querySelectorAll) { return []; }
+    if (elt.matches("button, input[type=submit]")) { return [elt]; }
+    return Array.prototype.slice.call(elt.querySelectorAll("button:not([disabled]), input[type=submit]:not([disabled])"));
+  }
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (form.getAttribute("data-submitting")) { e.preventDefault(); return; }
+    if (e.defaultPrevented || form.hasAttribute("hx-post") || form.hasAttribute("hx-get")) { return; }
+    form.setAttribute("data-submitting", "1");
+    var buttons = buttonsOf(form);
+    window.setTimeout(function () { setBusy(buttons, true); }, 0);
+    // A response that is not a new page (a file download) never unloads this one: give the buttons back.
+    window.setTimeout(function () { form.removeAttribute("data-submitting"); setBusy(buttons, false); }, 15000);
+  });
+  window.addEventListener("pageshow", function (e) {
+    if (!e.persisted) { return; }
+    document.querySelectorAll("form[data-submitting]").forEach(function (form) {
+      form.removeAttribute("data-submitting");
+      setBusy(Array.prototype.slice.call(form.querySelectorAll("[aria-busy=true]")), false);
+    });
+  });
+  // htmx requests: the same, from the request's start to its end (what hx-disabled-elt does, for every form).
+  var busyButtons = new WeakMap();
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    var buttons = buttonsOf(e.detail.elt);
+    busyButtons.set(e.detail.xhr, buttons);
+    setBusy(buttons, true);
+  });
+  document.addEventListener("htmx:afterRequest", function (e) {
+    setBusy(busyButtons.get(e.detail.xhr) || [], false);
+  });
+
   document.addEventListener("htmx:afterSwap", function (e) { fillZones(e.target); });
   // The bell catches up when this tab is shown again (an htmx trigger filter would need eval, which the CSP forbids).
   document.addEventListener("visibilitychange", function () {

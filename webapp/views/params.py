@@ -141,6 +141,29 @@ def max_rate_from(args, currency: str = "GBP") -> int | None:
     return min(amount, MAX_INT)  # rates are 32-bit columns, so capping changes no result
 
 
+def month_from(args, today: date) -> date | None:
+    """The booker's month from `month` (YYYY-MM): None when absent; never before this month, at most a year ahead."""
+    value = args.get("month")
+    if not value:
+        return None
+    try:
+        year, month = (int(part) for part in str(value).split("-"))
+        first = date(year, month, 1)
+    except (TypeError, ValueError):
+        raise ValidationError("month must look like 2027-03.", {"month": "Use YYYY-MM."}) from None
+    if first > today + timedelta(days=400):
+        raise ValidationError("Choose a month within the next year.", {"month": "Within the next year."})
+    return max(first, today.replace(day=1))
+
+
+def clock_from(args, remembered: str | None) -> str:
+    """'12' or '24' (hours on the clock): the URL's choice, else the remembered one, else 24."""
+    for value in (args.get("clock"), remembered):
+        if value in ("12", "24"):
+            return value
+    return "24"
+
+
 def week_dates(args, zone: tzinfo, today: date) -> tuple[date, date]:
     """The 7 local dates the slot picker shows, starting at `week` (default today), never before today."""
     first = parse_date(args["week"], "week") if args.get("week") else today

@@ -1,0 +1,118 @@
+"""The booker as the server renders it: a month marking free days, a day's times named with their day, options in
+the URL, the 12/24-hour choice remembered, and words instead of errors for months it cannot show."""
+import html
+import re
+from datetime import UTC, date, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
+
+from tests import factories
+from webapp.services import availability
+
+HX = {"HX-Request": "true"}
+LONDON = ZoneInfo("Europe/London")
+
+
+def _next_month(today: date) -> date:
+    return (today.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def _body(response) -> str:
+    return html.unescape(response.get_data(as_text=True))
+
+
+def test_the_month_marks_only_days_with_free_times_and_the_chosen_day_lists_its_times_named_with_the_day(client):
+    # Mondays only, 10:00-11:00 London: one 60-minute start on each Monday.
+    tutor, teach = factories.tutor(weekly=[(0, "10:00", "11:00")], horizon_days=120)
+    month = _next_month(datetime.now(LONDON).date())
+    mondays = [month + timedelta(days=i) for i in range(31)
+               if (month + timedelta(days=i)).month == month.month and (month + timedelta(days=i)).weekday() == 0]
+    body = _body(client.get(f"/tutors/{tutor.id}?tz=Europe/London&month={month:%Y-%m}&day={mondays[1]}", headers=HX))
+
+    assert body.lstrip().startswith('<div id="slot-picker"') and "<html" not in body
+    assert re.findall(r'data-date="([\d-]+)"', body) == [d.isoformat() for d in mondays]
+    name = f"Monday {mondays[1].day} {mondays[1]:%B}"
+    assert f'aria-label="{name}, 1 free time"' in body and 'aria-current="true"' in body
+    assert f">{name}</h3>" in body
+    assert re.findall(r'<a class="slot"[^>]*aria-label="([^"]+)"', body) == [f"{name}, 10:00"]
+    link = urlsplit(re.search(r'<a class="slot"[^>]*href="([^"]+)"', body).group(1))
+    query = {k: v[0] for k, v in parse_qs(link.query).items()}
+    assert link.path == f"/tutors/{tutor.id}/book"
+    assert query["teach_id"] == str(teach.id) and query["duration"] == "60" and query["tz"] == "Europe/London"
+    start = datetime.fromisoformat(query["start"].replace("Z", "+00:00"))
+    assert start == datetime.combine(mondays[1], datetime.min.time().replace(hour=10), LONDON).astimezone(UTC)
+
+
+def test_without_a_day_the_first_free_day_is_chosen_and_an_empty_month_moves_on_to_the_next(client):
+    today = datetime.now(LONDON).date()
+    following = _next_month(today)
+    # Only hours on the 5th of next month (an override); nothing this month.
+    tutor, _ = factories.tutor(weekly=[], horizon_days=120)
+    availability.add_override(tutor, (following + timedelta(days=4)).isoformat(), False, "09:00", "10:00", today)
+    body = _body(client.get(f"/tutors/{tutor.id}?tz=Europe/London", headers=HX))
+    assert f">{following:%B %Y}</h3>" in body
+    fifth = following + timedelta(days=4)
+    assert f">{fifth:%A} {fifth.day} {fifth:%B}</h3>" in body and ">09:00</a>" in body
+
+    # Asked for this month by name, it says so and offers the next.
+    body = _body(client.get(f"/tutors/{tutor.id}?tz=Europe/London&month={today:%Y-%m}", headers=HX))
+    assert f"No free times in {today:%B}." in body and f"Try {following:%B %Y}" in body
+
+
+def test_the_twelve_hour_choice_shows_am_pm_and_is_remembered_for_the_next_visit(client):
+    tutor, _ = factories.tutor(weekly=[(d, "13:00", "14:00") for d in range(7)], horizon_days=120)
+    month = _next_month(datetime.now(LONDON).date())
+    url = f"/tutors/{tutor.id}?tz=Europe/London&month={month:%Y-%m}"
+    response = client.get(url + "&clock=12", headers=HX)
+    assert ">1:00pm</a>" in _body(response) and "clock=12" in response.headers["Set-Cookie"]
+    assert ">1:00pm</a>" in _body(client.get(url, headers=HX))  # no clock in the URL: the remembered one
+    assert ">13:00</a>" in _body(client.get(url + "&clock=24", headers=HX))
+
+
+def test_months_and_days_the_booker_cannot_show_are_answered_in_words(client):
+    tutor, _ = factories.tutor(horizon_days=30)
+    today = datetime.now(LONDON).date()
+    for query, words in [("month=2027-13", "month must look like 2027-03"),
+                         ("month=soon", "month must look like 2027-03"),
+                         (f"month={today.year + 3}-01", "Choose a month within the next year"),
+                         (f"month={(today + timedelta(days=120)):%Y-%m}", "takes bookings up to 30 days ahead"),
+                         ("day=2027-02-30", "day must be a date"),
+                         ("tz=Mars/Olympus", "Unknown time zone")]:
+        response = client.get(f"/tutors/{tutor.id}?{query}", headers=HX)
+        assert response.status_code == 422, query
+        assert words in _body(response), query
+        full = client.get(f"/tutors/{tutor.id}?{query}")
+        assert full.status_code == 200 and words in _body(full), query
+    # A month before this one shows this one.
+    body = _body(client.get(f"/tutors/{tutor.id}?tz=Europe/London&month=2020-01", headers=HX))
+    assert f">{today:%B %Y}</h3>" in body
+
+
+def test_in_person_choices_and_the_address_travel_with_the_slot_links(client):
+    tutor, _ = factories.tutor(online=True, in_person=True, horizon_days=120)
+    month = _next_month(datetime.now(LONDON).date())
+    body = _body(client.get(f"/tutors/{tutor.id}?tz=Europe/London&month={month:%Y-%m}&lesson_type=in_person"
+                            "&line1=1 High Street&postcode=OX1 1AA&city=Oxford", headers=HX))
+    assert 'value="1 High Street"' in body
+    query = parse_qs(urlsplit(re.search(r'<a class="slot"[^>]*href="([^"]+)"', body).group(1)).query)
+    assert query["lesson_type"] == ["in_person"] and query["line1"] == ["1 High Street"]
+    assert query["postcode"] == ["OX1 1AA"] and query["city"] == ["Oxford"]
+
+
+def test_an_anonymous_visitor_without_a_zone_sees_utc_and_the_page_asks_the_browser_for_its_zone(client):
+    tutor, _ = factories.tutor()
+    body = _body(client.get(f"/tutors/{tutor.id}"))
+    assert re.search(r'<div id="slot-picker"[^>]*data-detect-zone', body)
+    assert "<strong data-zone-label>UTC</strong>" in body
+    body = _body(client.get(f"/tutors/{tutor.id}?tz=America/New_York"))
+    assert not re.search(r'<div id="slot-picker"[^>]*data-detect-zone', body)
+    assert "<strong data-zone-label>America/New_York</strong>" in body
+
+
+def test_a_zone_typed_as_a_city_or_in_lower_case_is_understood(client):
+    tutor, _ = factories.tutor()
+    for typed in ("new york", "america/new_york", "New_York"):
+        body = _body(client.get(f"/tutors/{tutor.id}?tz={typed}", headers=HX))
+        assert "<strong data-zone-label>America/New_York</strong>" in body, typed
+        assert "tz=America%2FNew_York" in body.replace("&amp;", "&"), typed
+    assert client.get(f"/tutors/{tutor.id}?tz=Springfield", headers=HX).status_code == 422
