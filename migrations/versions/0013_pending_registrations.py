@@ -1,15 +1,15 @@
 """pending registrations: a sign-up becomes an account when its emailed link is followed
 
-Revision ID: 0012_pending_registrations
-Revises: 0011_tutor_base_address
+Revision ID: 0013_pending_registrations
+Revises: 0012_money_rows
 Create Date: 2026-12-02 11:45:00
 
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0012_pending_registrations'
-down_revision = '0011_tutor_base_address'
+revision = '0013_pending_registrations'
+down_revision = '0012_money_rows'
 branch_labels = None
 depends_on = None
 
