@@ -421,7 +421,7 @@ def test_the_jobs_page_is_for_admins_and_shows_queues_periodic_jobs_and_failures
     page = client.get("/admin/jobs/")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert 'id="queues"' in html and "<td>default</td>" in html and "<td>mail</td>" in html
+    assert 'id="queues"' in html and '<td data-label="Queue">default</td>' in html and '<td data-label="Queue">mail</td>' in html
     assert "periodic-lesson-reminders" in html and "*/15 * * * *" in html
     assert failing.id in html and "Invalid isoformat string" in html
     assert "Background jobs" in client.get("/admin/").get_data(as_text=True)
