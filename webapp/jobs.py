@@ -48,7 +48,7 @@ def apply_stripe_events(now: str | None = None) -> int:
 
 
 def confirm_pending_refunds(now: str | None = None) -> int:
-    """Settle refunds whose Stripe answer was lost (book what Stripe has, replay the rest with their own keys)."""
+    """Settle refunds whose Stripe answer was lost: book what Stripe has, drop what it never received."""
     return cancellations.confirm_pending_refunds(now=_clock(now))
 
 

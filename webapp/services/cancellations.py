@@ -19,7 +19,7 @@ from ..domain.states import BookingState, LessonState, next_booking_state, next_
 from ..extensions import db
 from ..models import Booking, CouponUse, PaymentReceipt, Refund, User
 from .bookings import get_booking
-from .errors import Conflict, Forbidden, ValidationError
+from .errors import Conflict, Forbidden, ServiceError, ValidationError
 from .payments import LOCK_BOOKING, NotRecorded, PaymentFailed, _expire_session_quietly, _release, recorded_after_stripe
 
 MAX_NOTE = 1000
@@ -262,7 +262,7 @@ def _fail(booking_id: int, row_id: int) -> None:
     """Stripe refused: the row stops counting and frees its key, so a later attempt may use the key again."""
     with serialized_write((LOCK_BOOKING, booking_id)) as session:
         row = _fresh(session, Refund, row_id)
-        if row.status == "pending" and row.stripe_refund_id is None:
+        if row is not None and row.status == "pending" and row.stripe_refund_id is None:
             row.status = "failed"
             row.idempotency_key = f"{row.idempotency_key}:failed:{row.id}"[:255]
             refresh_refund_totals(session, _receipt_of(session, booking_id))
@@ -323,11 +323,12 @@ def sync_refunds_from_stripe(booking_id: int) -> int:
         return receipt.amount_minor - receipt.refunded_minor
 
 
-def confirm_pending_refunds(now: datetime, older_than: timedelta = timedelta(minutes=2)) -> int:
-    """The sweep for refunds whose Stripe answer was lost: first book what Stripe has (a refund carries its row's
-    id, so one made long ago is found even after Stripe forgot the idempotency key), then replay what is still
-    pending with its own key. Returns how many rows were settled (succeeded or failed)."""
-    rows = db.session.execute(select(Refund.id, Refund.booking_id, Refund.idempotency_key).where(
+def confirm_pending_refunds(now: datetime, older_than: timedelta = timedelta(minutes=15)) -> int:
+    """The sweep for refunds whose Stripe answer was lost: book what Stripe has (each refund carries its row's id,
+    so it is found even after Stripe forgot the idempotency key); a row Stripe still does not have after
+    `older_than` never reached it and stops counting (nothing is refunded that the person was not told of); a
+    cancellation whose refund turns out made is finished. Returns how many rows were settled."""
+    rows = db.session.execute(select(Refund.id, Refund.booking_id).where(
         Refund.status == "pending", Refund.created_at <= now - older_than).order_by(Refund.id)).all()
     end_read()
     settled = 0
@@ -338,17 +339,26 @@ def confirm_pending_refunds(now: datetime, older_than: timedelta = timedelta(min
             current_app.logger.warning("could not read booking %s's refunds from Stripe; next run", booking_id)
             continue
         for row in (r for r in rows if r.booking_id == booking_id):
-            if db.session.scalar(select(Refund.status).where(Refund.id == row.id)) != "pending":
-                settled += 1
-                continue
-            try:
-                _refund(booking_id, lambda _remaining: 0, "", None, row.idempotency_key, now)  # resumes the row
-                settled += 1
-            except NotRecorded:
-                current_app.logger.warning("refund row %s still has no answer from Stripe; next run", row.id)
-            except (RefundRaceLost, PaymentFailed):
-                settled += 1  # Stripe refused it: the row is failed and counts for nothing
+            _fail(booking_id, row.id)  # only if still pending: Stripe has no refund for it
+            settled += 1
+        _finish_cancellation(booking_id, now)
     return settled
+
+
+def _finish_cancellation(booking_id: int, now: datetime) -> None:
+    """A cancellation's refund that Stripe made while its request lost the answer: cancel the lesson as asked."""
+    row = db.session.scalar(select(Refund).where(Refund.idempotency_key == f"booking:{booking_id}:cancel-refund",
+                                                 Refund.status == "succeeded"))
+    booking = db.session.get(Booking, booking_id)
+    who = db.session.get(User, row.created_by_id) if row is not None and row.created_by_id else None
+    if who is None or booking.lesson.state == LessonState.CANCELLED:
+        return
+    end_read()
+    try:
+        cancel_booking(who, booking_id, "", now)  # resumes the same refund row: nothing is refunded twice
+    except ServiceError as exc:
+        current_app.logger.warning("booking %s: refund made but the cancellation could not finish: %s",
+                                   booking_id, exc.message)
 
 
 def admin_refund(admin: User, booking_id: int, amount_minor: int, reason: str, now: datetime,
