@@ -16,7 +16,7 @@ from tests import factories
 from tests.e2e.conftest import log_in
 from tests.integration.test_payments import authorize, book
 from webapp.extensions import db
-from webapp.services import payments
+from webapp.services import payments, reviews
 
 pytestmark = pytest.mark.e2e
 
@@ -61,6 +61,13 @@ def world(app, client, stripe_world):
     child_lesson = factories.lesson_at(paid.lesson.start_at + timedelta(days=1), teacher=tutor, teach=teach,
                                        for_child=kid, booked_at=datetime.now(UTC))
     finished = factories.finished_lesson(tutor, teach, booker=student)
+    # Reviews on the profile, and an open review form for the student's finished lesson.
+    criteria = [reviews.add_criterion(admin, name, i) for i, name in enumerate(["Subject knowledge", "Clarity"], 1)]
+    reviewer = factories.user("student")
+    reviewed = factories.finished_lesson(tutor, teach, booker=reviewer, ended_ago=timedelta(days=3))
+    reviews.submit_review(reviewer, reviewed.id, {c.id: 5 for c in criteria},
+                          "Patient, clear and well prepared: my daughter's confidence with quadratic equations "
+                          "went up a lot over three lessons.", datetime.now(UTC))
     slot = (datetime.now(UTC) + timedelta(days=9)).replace(hour=10, minute=0, second=0, microsecond=0)
     with app.test_request_context():
         book_online = url_for("bookings.new", tutor_id=tutor.id, teach_id=teach.id, start=slot.isoformat(),
@@ -96,7 +103,7 @@ def world(app, client, stripe_world):
 
 
 # The pages whose screenshots are looked at (path fragments).
-MAIN_PAGES = ("/bookings", "/pay", "/tutor/", "/admin/", "/settings", "/children", "/book")
+MAIN_PAGES = ("/bookings", "/pay", "/tutor", "/admin/", "/settings", "/children", "/book", "/review", "/notes")
 
 
 def _check_page(page: Page, path: str, role: str, width: int) -> list[str]:

@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 
 from tests import factories
 from webapp.extensions import db
-from webapp.models import ApiToken, OutboxMessage, PendingRegistration, User
+from webapp.models import ApiToken, Child, Notification, OutboxMessage, PendingRegistration, User
+from webapp.services.notify import notify
 
 RACERS = 12
 
@@ -115,3 +116,48 @@ def test_simultaneous_token_requests_all_get_a_token_that_works(app, live_server
     for raw in list(raw_tokens)[:3]:
         me = requests.get(f"{live_server.url}/api/me", headers={"Authorization": f"Bearer {raw}"}, timeout=60)
         assert me.status_code == 200 and me.json()["email"] == email
+
+
+def test_many_different_writes_at_once_from_logged_in_browsers_never_answer_5xx(app, live_server):
+    """The class, not two endpoints: settings, children, notifications and tokens written at the same instant."""
+    parents = [factories.user("parent") for _ in range(4)]
+    for parent in parents:
+        for n in range(3):
+            notify(parent, kind="lesson_reminder", title=f"Reminder {n}")
+    db.session.commit()
+    emails = [p.email for p in parents]
+    browsers = []
+    for email in emails:
+        session = requests.Session()
+        page = session.get(f"{live_server.url}/login", timeout=60).text
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+        assert session.post(f"{live_server.url}/login", timeout=60, allow_redirects=False, data={
+            "csrf_token": token, "email": email, "password": factories.PASSWORD}).status_code == 302
+        page = session.get(f"{live_server.url}/settings", timeout=60).text
+        browsers.append((session, re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)))
+
+    def write(i: int) -> int:
+        session, token = browsers[i % len(browsers)]
+        kind = i // len(browsers) % 4
+        if kind == 0:
+            response = session.post(f"{live_server.url}/settings", timeout=60, allow_redirects=False,
+                                    data={"csrf_token": token, "name": f"Parent {i}", "timezone": "Europe/Paris"})
+        elif kind == 1:
+            response = session.post(f"{live_server.url}/children", timeout=60, allow_redirects=False,
+                                    data={"csrf_token": token, "name": f"Kid {i}", "year_level": "Year 5",
+                                          "timezone": "Europe/London"})
+        elif kind == 2:
+            response = session.post(f"{live_server.url}/notifications/read-all", timeout=60, allow_redirects=False,
+                                    data={"csrf_token": token})
+        else:
+            response = requests.post(f"{live_server.url}/api/auth/token", timeout=60, json={
+                "email": emails[i % len(emails)], "password": factories.PASSWORD})
+        return response.status_code
+
+    statuses = _race(4 * len(browsers) * 2, write)
+    assert all(status < 500 for status in statuses), statuses
+    assert all(status in (200, 302, 303) for status in statuses), statuses
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Child)) == 2 * len(browsers)
+    assert db.session.scalar(select(func.count()).select_from(Notification)
+                             .where(Notification.read_at.is_(None))) == 0

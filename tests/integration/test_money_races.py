@@ -10,7 +10,7 @@ import requests
 from sqlalchemy import func, select
 
 from tests import factories
-from tests.conftest import apply_stored_events, csrf_from
+from tests.conftest import csrf_from
 from tests.integration.test_payments import authorize, book, now
 from tests.integration.test_refunds_and_payouts import onboard
 from tests.stripe_fixtures import TEST_WEBHOOK_SECRET
@@ -331,3 +331,32 @@ def test_approving_and_declining_at_the_same_moment_leave_stripe_and_the_books_a
     state = db.session.get(Booking, booking_id).state
     status = stripe_world.client.v1.payment_intents.retrieve(pi_id).status
     assert (state, status) in ((BookingState.PAID, "succeeded"), (BookingState.DECLINED, "canceled")), (state, status)
+
+
+def test_the_sweep_books_refunds_whose_answer_was_lost_and_drops_those_stripe_never_got(app, client, stripe_world):
+    from webapp.services import cancellations
+    booking = paid_booking(stripe_world, client)
+    admin = factories.user("admin")
+    earlier = now() - timedelta(minutes=30)
+    # An admin's request died after Stripe refunded; another died before its call reached Stripe; the student's
+    # cancellation lost Stripe's answer although the refund was made, and the student never came back.
+    with serialized_write() as session:
+        made = Refund(booking_id=booking.id, amount_minor=1000, currency="GBP", reason="made", status="pending",
+                      idempotency_key=f"booking:{booking.id}:admin-refund:made-then-died", created_by_id=admin.id,
+                      created_at=earlier)
+        never = Refund(booking_id=booking.id, amount_minor=700, currency="GBP", reason="never", status="pending",
+                       idempotency_key=f"booking:{booking.id}:admin-refund:died-first", created_by_id=admin.id,
+                       created_at=earlier)
+        cancel = Refund(booking_id=booking.id, amount_minor=1500, currency="GBP", reason="Cancelled (student_side)",
+                        status="pending", idempotency_key=f"booking:{booking.id}:cancel-refund",
+                        created_by_id=booking.booker_id, created_at=earlier)
+        session.add_all([made, never, cancel])
+    for row in (made, cancel):
+        gateway.create_refund(booking.payment_intent_id, row.amount_minor, row.idempotency_key, refund_row_id=row.id)
+    assert cancellations.confirm_pending_refunds(now()) == 3
+    assert stripe_refunds(stripe_world, booking) == [1000, 1500]  # nothing the admin was not told of
+    assert books(booking.id) == (2500, 2500, 0)
+    assert db.session.scalar(select(Refund.status).where(Refund.id == never.id)) == "failed"
+    assert db.session.get(Booking, booking.id).lesson.state == LessonState.CANCELLED  # as the student asked
+    assert cancellations.confirm_pending_refunds(now()) == 0
+    assert stripe_refunds(stripe_world, booking) == [1000, 1500]

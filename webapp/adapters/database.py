@@ -97,6 +97,17 @@ def has_pending_changes(session: Session) -> bool:
     return any(session.is_modified(obj) for obj in session.dirty)
 
 
+def end_read() -> None:
+    """End the session's read-only transaction before a network call (no transaction stays open across it).
+
+    Refuses (ForeignChanges) when the session holds changes: committing them here would be an accident."""
+    session = db.session()
+    if has_pending_changes(session):
+        raise ForeignChanges("a network call was about to run with uncommitted changes in the session")
+    if session.in_transaction():
+        session.commit()  # nothing to write: this only ends the snapshot
+
+
 @contextmanager
 def serialized_write(*lock_keys: tuple[int, int]):
     """Run the block in one transaction that no other booking write interleaves with, then commit.

@@ -5,13 +5,13 @@ import re
 import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import delete, func, select
 
 from ..adapters import stripe_gateway as gateway
-from ..adapters.database import serialized_write
+from ..adapters.database import end_read, serialized_write
 from ..domain.fees import FeeBreakdown, RefundSplit, refund_split
 from ..domain.money import Money
 from ..domain.refunds import Canceller, RefundPolicy, cancellation_refund, has_started
@@ -19,7 +19,7 @@ from ..domain.states import BookingState, LessonState, next_booking_state, next_
 from ..extensions import db
 from ..models import Booking, CouponUse, PaymentReceipt, Refund, User
 from .bookings import get_booking
-from .errors import Conflict, Forbidden, ValidationError
+from .errors import Conflict, Forbidden, ServiceError, ValidationError
 from .payments import LOCK_BOOKING, NotRecorded, PaymentFailed, _expire_session_quietly, _release, recorded_after_stripe
 
 MAX_NOTE = 1000
@@ -280,7 +280,7 @@ def _fail(booking_id: int, row_id: int) -> None:
     """Stripe refused: the row stops counting and frees its key, so a later attempt may use the key again."""
     with serialized_write((LOCK_BOOKING, booking_id)) as session:
         row = _fresh(session, Refund, row_id)
-        if row.status == "pending" and row.stripe_refund_id is None:
+        if row is not None and row.status == "pending" and row.stripe_refund_id is None:
             row.status = "failed"
             row.idempotency_key = f"{row.idempotency_key}:failed:{row.id}"[:255]
             refresh_refund_totals(session, _receipt_of(session, booking_id))
@@ -333,12 +333,50 @@ def sync_refunds_from_stripe(booking_id: int) -> int:
     """Read the booking's refunds from Stripe, then book them in a short transaction; returns what is left."""
     payment_intent_id = db.session.scalar(select(PaymentReceipt.payment_intent_id)
                                           .where(PaymentReceipt.booking_id == booking_id))
-    db.session.commit()  # end the read: Stripe is called outside any transaction
+    end_read()  # end the read: Stripe is called outside any transaction
     refunds = gateway.list_refunds(payment_intent_id)
     with serialized_write((LOCK_BOOKING, booking_id)) as session:
         book_stripe_refunds(session, booking_id, refunds)
         receipt = _receipt_of(session, booking_id)
         return receipt.amount_minor - receipt.refunded_minor
+
+
+def confirm_pending_refunds(now: datetime, older_than: timedelta = timedelta(minutes=15)) -> int:
+    """The sweep for refunds whose Stripe answer was lost: book what Stripe has (each refund carries its row's id,
+    so it is found even after Stripe forgot the idempotency key); a row Stripe still does not have after
+    `older_than` never reached it and stops counting (nothing is refunded that the person was not told of); a
+    cancellation whose refund turns out made is finished. Returns how many rows were settled."""
+    rows = db.session.execute(select(Refund.id, Refund.booking_id).where(
+        Refund.status == "pending", Refund.created_at <= now - older_than).order_by(Refund.id)).all()
+    end_read()
+    settled = 0
+    for booking_id in sorted({row.booking_id for row in rows}):
+        try:
+            sync_refunds_from_stripe(booking_id)
+        except gateway.PaymentError:
+            current_app.logger.warning("could not read booking %s's refunds from Stripe; next run", booking_id)
+            continue
+        for row in (r for r in rows if r.booking_id == booking_id):
+            _fail(booking_id, row.id)  # only if still pending: Stripe has no refund for it
+            settled += 1
+        _finish_cancellation(booking_id, now)
+    return settled
+
+
+def _finish_cancellation(booking_id: int, now: datetime) -> None:
+    """A cancellation's refund that Stripe made while its request lost the answer: cancel the lesson as asked."""
+    row = db.session.scalar(select(Refund).where(Refund.idempotency_key == f"booking:{booking_id}:cancel-refund",
+                                                 Refund.status == "succeeded"))
+    booking = db.session.get(Booking, booking_id)
+    who = db.session.get(User, row.created_by_id) if row is not None and row.created_by_id else None
+    if who is None or booking.lesson.state == LessonState.CANCELLED:
+        return
+    end_read()
+    try:
+        cancel_booking(who, booking_id, "", now)  # resumes the same refund row: nothing is refunded twice
+    except ServiceError as exc:
+        current_app.logger.warning("booking %s: refund made but the cancellation could not finish: %s",
+                                   booking_id, exc.message)
 
 
 def admin_refund(admin: User, booking_id: int, amount_minor: int, reason: str, now: datetime,

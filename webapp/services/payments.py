@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..adapters import stripe_gateway as gateway
-from ..adapters.database import serialized_write
+from ..adapters.database import end_read, serialized_write
 from ..domain.coupons import CouponTerms, coupon_problem, discount_for, normalize_code
 from ..domain.fees import CommissionRates, FeeBreakdown, fee_breakdown
 from ..domain.refunds import RefundPolicy
@@ -344,7 +344,7 @@ def apply_event(event_id: str, now: datetime) -> str:
         return record.outcome or "already-applied"
     event_type, obj = record.type, record.payload["data"]["object"]
     booking_id = _event_booking_id(event_type, obj)
-    db.session.commit()  # end the read transaction: what follows may call Stripe
+    end_read()  # end the read transaction: what follows may call Stripe
     fetch = _FETCHERS.get(event_type)
     fetched = fetch(obj, booking_id) if fetch else None
     locks = [(LOCK_BOOKING, booking_id)] if booking_id else []
@@ -375,7 +375,7 @@ def apply_stored_events(now: datetime, limit: int = 500) -> int:
     delays them); returns how many were applied."""
     ids = list(db.session.scalars(select(StripeEvent.id).where(StripeEvent.processed_at.is_(None))
                                   .order_by(StripeEvent.received_at, StripeEvent.id).limit(limit)))
-    db.session.commit()
+    end_read()
     applied = 0
     for event_id in ids:
         try:
@@ -686,7 +686,7 @@ def expire_open_checkouts(booking_ids: list[int]) -> None:
     Each Stripe call runs outside any transaction; each booking's coupons go back in a short one of its own."""
     for booking_id in booking_ids:
         session_id = db.session.scalar(select(Booking.checkout_session_id).where(Booking.id == booking_id))
-        db.session.commit()
+        end_read()
         if session_id:
             _expire_session_quietly(session_id)
         with serialized_write((LOCK_BOOKING, booking_id)) as session:

@@ -7,7 +7,7 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from ..adapters import stripe_gateway as gateway
-from ..adapters.database import serialized_write
+from ..adapters.database import end_read, serialized_write
 from ..domain.money import Money
 from ..domain.states import BookingState
 from ..extensions import db
@@ -32,7 +32,7 @@ def start_onboarding(tutor: User, *, return_url: str, refresh_url: str) -> str:
         raise ValidationError("Only tutors receive payouts.")
     account = payout_account(tutor)
     stripe_account_id = account.stripe_account_id if account else None
-    db.session.commit()  # end the read: Stripe is called outside any transaction
+    end_read()  # end the read: Stripe is called outside any transaction
     try:
         if stripe_account_id is None:
             created = gateway.create_express_account(
@@ -55,7 +55,7 @@ def refresh_onboarding(tutor: User) -> PayoutAccount | None:
     if account is None:
         return None
     stripe_account_id = account.stripe_account_id
-    db.session.commit()  # end the read: Stripe is called outside any transaction
+    end_read()  # end the read: Stripe is called outside any transaction
     try:
         fetched = gateway.retrieve_account(stripe_account_id).to_dict()
     except gateway.PaymentError:
@@ -92,7 +92,7 @@ def _payout_due(receipt_id: int) -> tuple[int, int] | None:
     """(booking id, amount) to transfer now, decided under the booking lock from the refund rows; None when it
     was transferred meanwhile, nothing is owed, or a refund is still waiting for Stripe's answer."""
     booking_id = db.session.scalar(select(PaymentReceipt.booking_id).where(PaymentReceipt.id == receipt_id))
-    db.session.commit()
+    end_read()
     with serialized_write((LOCK_BOOKING, booking_id)) as session:
         receipt = session.get(PaymentReceipt, receipt_id, populate_existing=True)
         if receipt.transfer_id:
@@ -111,7 +111,7 @@ def send_pending_payouts(now: datetime) -> int:
     The amount comes from the refund rows, decided in a short transaction; Stripe is called outside it, and the
     transfer is recorded in another that records nothing if a second worker got there first."""
     receipt_ids = list(db.session.scalars(pending_payouts_query(now)))
-    db.session.commit()
+    end_read()
     paid = 0
     for receipt_id in receipt_ids:
         due = _payout_due(receipt_id)
@@ -125,7 +125,7 @@ def send_pending_payouts(now: datetime) -> int:
         currency, charge_id, destination = receipt.currency, receipt.charge_id, account.stripe_account_id
         context = {"booking_id": booking_id, "tutor_id": tutor.id, "tutor_name": tutor.name,
                    "amount": Money(amount, currency).format()}
-        db.session.commit()  # no transaction stays open across the Stripe call
+        end_read()  # no transaction stays open across the Stripe call
         try:
             transfer = gateway.create_transfer(amount_minor=amount, currency=currency, destination=destination,
                                                booking_id=booking_id, source_charge=charge_id,
