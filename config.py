@@ -39,6 +39,8 @@ class Config:
     LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute")
     # "Forgot password?" requests: per client address, and per email address so nobody floods one inbox.
     PASSWORD_RESET_RATE_LIMIT = _env("PASSWORD_RESET_RATE_LIMIT", "5 per 15 minutes")
+    # Sign-ups per client address and, separately, per email address (each one sends an email).
+    REGISTER_RATE_LIMIT = _env("REGISTER_RATE_LIMIT", "10 per hour")
     # A browser log-in ends this many days after it began, whatever its cookie says (the session store forgets it).
     LOGIN_SESSION_DAYS = _env_int("LOGIN_SESSION_DAYS", 31)
     RATELIMIT_ENABLED = True
@@ -158,6 +160,7 @@ class TestConfig(DevConfig):
     # Cheap hashing keeps the suite fast; the algorithm (Argon2id) is the same as in production.
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_KIB = 1024
+    REGISTER_RATE_LIMIT = "1000 per hour"  # suites sign up many users from one address; limit tests set their own
     DEV_MAIL_VIEWER = False  # a test that reads mail in the browser turns it on for itself
     GEOCODER_URL = None  # a test that geocodes points this at its own local stand-in
 

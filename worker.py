@@ -46,6 +46,10 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
                 "Transfer settled tutor payouts (SendPendingPayouts)"),
     PeriodicJob("periodic-deliver-outbox", "webapp.jobs.deliver_outbox", "* * * * *",
                 "Deliver due emails from the outbox"),
+    PeriodicJob("periodic-apply-stripe-events", "webapp.jobs.apply_stripe_events", "* * * * *",
+                "Apply stored Stripe webhook events that no job has applied yet"),
+    PeriodicJob("periodic-confirm-pending-refunds", "webapp.jobs.confirm_pending_refunds", "*/5 * * * *",
+                "Book refunds whose answer from Stripe was lost; drop those Stripe never received"),
     # Seed 004. The daily ones also run every 15 minutes and act from 10:00 (UTC, or the tutor's zone) on, once a
     # day by their dedupe keys: a cron "0 10 * * *" would mean 10:00 in the machine's zone, and one missed run
     # would lose the day. "*/15" fires at the same instants in every zone whose offset is whole quarter-hours.

@@ -269,13 +269,28 @@ class StripeWorld:
         """Raw webhook deliveries so far (headers, body)."""
         return list(self.receiver.deliveries)
 
-    def deliver(self, client, deliveries=None) -> list:
-        """Post deliveries to the app's webhook exactly as Stripe sent them; returns the responses."""
+    def deliver(self, client, deliveries=None, apply: bool = True) -> list:
+        """Post deliveries to the app's webhook exactly as Stripe sent them, then (unless `apply` is false) run
+        the job that applies stored events, as the worker would; returns the webhook's responses."""
         responses = []
         for headers, body in (self.deliveries() if deliveries is None else deliveries):
             responses.append(client.post("/stripe/webhook", data=body, content_type="application/json",
                                          headers={"Stripe-Signature": headers.get("Stripe-Signature", "")}))
+        if apply:
+            apply_stored_events()
         return responses
+
+
+def apply_stored_events() -> int:
+    """Run the sweep job over the stored webhook events (what `worker.py` does after the endpoint enqueued them)."""
+    from datetime import UTC, datetime
+
+    from webapp.extensions import db
+    from webapp.services import payments
+    db.session.commit()  # a fresh snapshot: the events were stored by another request
+    applied = payments.apply_stored_events(datetime.now(UTC))
+    db.session.commit()
+    return applied
 
 
 @pytest.fixture

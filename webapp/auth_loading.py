@@ -56,7 +56,11 @@ def user_for_bearer(raw: str) -> User | None:
 
 def log_in(user: User, remember: bool = False) -> None:
     """Log this browser in: a new server-side session whose key the session (and remember-me) cookie carries."""
-    from .services.sessions import start_session
+    from flask_login import current_user
+
+    from .services.sessions import end_session, start_session
+    if current_user.is_authenticated:  # logging in again (perhaps as someone else) ends the log-in it replaces
+        end_session(current_user._get_current_object())
     start_session(user, datetime.now(UTC), request.headers.get("User-Agent", ""))
     login_user(user, remember=remember)
 

@@ -36,10 +36,10 @@ def wants_json() -> bool:
     return request.path.startswith(JSON_PATHS) or request.accept_mimetypes.best == "application/json"
 
 
-def error_response(status: int, message: str, fields: dict | None = None):
+def error_response(status: int, message: str, fields: dict | None = None, details: dict | None = None):
     """Build the error answer in the right format."""
     if wants_json():
-        body = {"error": {"status": status, "message": message}}
+        body = {"error": {**(details or {}), "status": status, "message": message}}
         if fields:
             body["error"]["fields"] = fields
         return jsonify(body), status
@@ -58,7 +58,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(ServiceError)
     def _service_error(exc: ServiceError):
-        return error_response(exc.status, exc.message, exc.fields)
+        return error_response(exc.status, exc.message, exc.fields, exc.details)
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError):

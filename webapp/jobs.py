@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from .services import bookings, notes, outbox, payments, payouts, reminders, reschedules, sessions
+from .services import bookings, cancellations, notes, outbox, payments, payouts, reminders, reschedules, sessions
 
 
 def _clock(now: str | None) -> datetime:
@@ -35,6 +35,21 @@ def expire_unapproved_bookings(now: str | None = None) -> int:
 def send_pending_payouts(now: str | None = None) -> int:
     """Transfer settled tutor payouts, once each, and tell the internal team."""
     return payouts.send_pending_payouts(now=_clock(now))
+
+
+def apply_stripe_event(event_id: str, now: str | None = None) -> str:
+    """Apply one stored Stripe webhook event (enqueued by the webhook endpoint after it stored the event)."""
+    return payments.apply_event(event_id, now=_clock(now))
+
+
+def apply_stripe_events(now: str | None = None) -> int:
+    """The sweep: apply stored Stripe events not applied yet (say the enqueue failed while Redis was down)."""
+    return payments.apply_stored_events(now=_clock(now))
+
+
+def confirm_pending_refunds(now: str | None = None) -> int:
+    """Settle refunds whose Stripe answer was lost: book what Stripe has, drop what it never received."""
+    return cancellations.confirm_pending_refunds(now=_clock(now))
 
 
 def deliver_outbox(now: str | None = None) -> int:

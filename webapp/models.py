@@ -434,12 +434,16 @@ class PaymentReceipt(db.Model):
 
 
 class Refund(db.Model):
-    """One refund sent to Stripe for a booking."""
+    """One refund of a booking: ours (recorded as `pending` before Stripe is called, under the idempotency key
+    Stripe gets) or one made outside the app; one row per Stripe refund id. The receipt's refund totals are
+    sums over these rows (`pending` and `succeeded` count: that money is leaving)."""
 
     __tablename__ = "refunds"
     id: Mapped[int] = mapped_column(primary_key=True)
     booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id"), index=True)
     stripe_refund_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default="succeeded")  # pending, succeeded, failed
     amount_minor: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
     reason: Mapped[str] = mapped_column(String(200), default="")
@@ -448,14 +452,17 @@ class Refund(db.Model):
 
 
 class StripeEvent(db.Model):
-    """Every webhook event, stored by id so a replay is recognised and applied once."""
+    """Every webhook event, stored by id when it arrives (so a replay is recognised) and applied once by a job."""
 
     __tablename__ = "stripe_events"
     id: Mapped[str] = mapped_column(String(255), primary_key=True)
     type: Mapped[str] = mapped_column(String(100))
     payload: Mapped[dict] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class PayoutAccount(db.Model):
@@ -467,6 +474,22 @@ class PayoutAccount(db.Model):
     details_submitted: Mapped[bool] = mapped_column(Boolean, default=False)
     payouts_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class PendingRegistration(db.Model):
+    """A sign-up waiting for the emailed link to be followed: the account is made only then, so the sign-up page
+    answers the same whether or not the email already has an account. Only the link token's hash is kept."""
+
+    __tablename__ = "pending_registrations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(16))
+    timezone: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class OutboxMessage(db.Model):

@@ -46,6 +46,9 @@ def _schemas() -> dict[str, Schema]:
             "fields": {"type": "object", "additionalProperties": {"type": "string"},
                        "description": "Per-field messages keyed by the field's name (e.g. `teaches[0].subject_id`, "
                                       "`address.line1`); absent when no single field is to blame."},
+            "refundable_minor": {"type": "integer", "minimum": 0,
+                                 "description": "On a refund that lost a race (409): what is left to refund now."},
+            "currency": _CURRENCY,
         }, required=["status", "message"]),
         "Error": _obj({"error": _ref("ErrorBody")}),
         "SlotTaken": _obj({
@@ -280,8 +283,12 @@ def _paths() -> dict[str, dict]:
     ]
     return {
         "/api/auth/register": {"post": _operation(
-            "register", "Create a student, parent or tutor account and get a bearer token.",
-            {"201": _ok("Created.", _ref("Token")), "400": _MALFORMED, "422": _INVALID},
+            "register", "Start a student, parent or tutor sign-up: a link that creates the account is emailed. The "
+                        "answer is the same whether or not the email already has an account (that address is emailed "
+                        "instead); once the link is followed, get a token from POST /api/auth/token.",
+            {"202": _ok("The email is on its way.", _obj({"email": _STR, "message": _STR})), "400": _MALFORMED,
+             "422": _INVALID, "429": _error("Too many sign-ups from this address or for this email; wait and try "
+                                            "again.")},
             requestBody=_body(_obj({"email": {"type": "string", "format": "email"},
                                     "password": {"type": "string", "minLength": 10}, "name": _STR,
                                     "role": {"type": "string", "enum": ["student", "parent", "tutor"]},
@@ -395,6 +402,21 @@ def _paths() -> dict[str, dict]:
             secured=True, parameters=[_path_id("booking_id")],
             requestBody={"required": False, "content": {"application/json": {"schema": _obj(
                 {"note": {"type": "string", "maxLength": 1000}})}}})},
+        "/api/bookings/{booking_id}/refunds": {"post": _operation(
+            "refundBooking", "Admins: refund part or all of what is left of a captured payment, without cancelling. "
+            "The same idempotency_key twice is one refund.",
+            {"201": _ok("The booking after the refund.", _ref("Booking")), "400": _MALFORMED, "401": _ANON,
+             "403": _error("Only admins can make refunds."), "404": _error("No such booking."),
+             "409": _error("Not a captured payment, or another refund took what was left: `error.refundable_minor` "
+                           "is what is left now."),
+             "422": _INVALID, "502": _error("Stripe refused the refund; nothing was refunded."),
+             "503": _error("Stripe's answer was lost or not recorded yet; retrying with the same idempotency_key "
+                           "records it and never refunds twice.")},
+            secured=True, parameters=[_path_id("booking_id")],
+            requestBody=_body(_obj({"amount_minor": {"type": "integer", "minimum": 1},
+                                    "reason": {"type": "string", "maxLength": 200},
+                                    "idempotency_key": {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,64}$"}},
+                                   required=["amount_minor"])))},
         "/api/bookings/{booking_id}": {"get": _operation(
             "getBooking", "One of your bookings.",
             {"200": _ok("The booking.", _ref("Booking")), "401": _ANON,
@@ -450,7 +472,7 @@ def openapi_document() -> dict:
             "title": "Lessonbook API",
             "version": "1.0.0",
             "description": "The JSON API for mobile clients. Authenticate with `Authorization: Bearer <token>` "
-                           "(from POST /api/auth/token or /api/auth/register), or with the web session cookie "
+                           "(from POST /api/auth/token), or with the web session cookie "
                            "plus an `X-CSRFToken` header on writes. Errors are always "
                            "`{\"error\": {\"status\", \"message\", \"fields\"?}}`. Money is in integer minor units "
                            "with a currency code beside it; times are ISO 8601 with offsets.",

@@ -1,6 +1,8 @@
 """Browser tests: Playwright drives Debian's Chromium against the live server, on SQLite only."""
 from __future__ import annotations
 
+import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -68,12 +70,29 @@ def log_in(page: Page, email: str, password: str = PASSWORD) -> None:
 
 
 @pytest.fixture
-def stripe_webhooks(local_stripe_server, live_server):
-    """A clean local Stripe that delivers its webhooks to the live server, as Stripe would in production."""
+def stripe_webhooks(local_stripe_server, live_server, app):
+    """A clean local Stripe that delivers its webhooks to the live server, as Stripe would in production, and a
+    worker thread that applies the stored events as `worker.py` would (the endpoint only stores them)."""
     local_stripe_server.reset()
     url = f"{live_server.url}/stripe/webhook"
     local_stripe_server.register_webhook(url, TEST_WEBHOOK_SECRET)
+    stop = threading.Event()
+
+    def work():
+        from webapp.extensions import db
+        from webapp.services import payments
+        while not stop.wait(0.1):
+            with app.app_context():
+                try:
+                    payments.apply_stored_events(datetime.now(UTC))
+                finally:
+                    db.session.remove()
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
     yield local_stripe_server
+    stop.set()
+    worker.join(10)
     local_stripe_server.unregister_webhook(url)
 
 

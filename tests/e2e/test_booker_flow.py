@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
 
 from tests import factories
-from tests.e2e.conftest import log_in
+from tests.e2e.conftest import log_in, open_latest_mail
 from webapp.extensions import db
 from webapp.models import Booking, Lesson
 
@@ -42,6 +42,15 @@ def _starts(day: date, zone: ZoneInfo, minutes: int = 60) -> list[datetime]:
 def _no_sideways_scroll(page: Page) -> None:
     width, viewport = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     assert width <= viewport, f"the page scrolls sideways: {width}px wide in a {viewport}px viewport"
+
+
+def _no_scroll_box_inside_the_booker(page: Page) -> None:
+    """The page is the only thing that scrolls: nothing in the booker scrolls on its own."""
+    boxes = page.locator("#slot-picker *").evaluate_all("""els => els.filter(e => {
+        const s = getComputedStyle(e);
+        return /(auto|scroll)/.test(s.overflowY + s.overflowX) && (e.scrollHeight > e.clientHeight || e.scrollWidth > e.clientWidth);
+    }).map(e => e.tagName + '.' + e.className)""")
+    assert boxes == [], f"scroll boxes inside the booker: {boxes}"
 
 
 def _focused(page: Page, attribute: str = "id") -> str | None:
@@ -96,6 +105,7 @@ def test_a_student_chooses_month_day_options_and_a_time_in_the_booker(browser_pa
     for start in (starts[0], starts[-1]):
         expect(booker.get_by_role("link", name=f"{_name(day)}, {start:%H:%M}", exact=True)).to_be_visible()
     _no_sideways_scroll(page)
+    _no_scroll_box_inside_the_booker(page)
 
     # 30 minutes: more starts fit the same morning; the day stays chosen.
     booker.get_by_label("30 min").check()
@@ -198,7 +208,7 @@ def test_a_whole_booking_by_keyboard_alone(browser_page):
     assert db.session.get(Lesson, booking.lesson_id).start_at == _starts(day, LONDON)[1]
 
 
-def test_a_new_york_visitor_picks_a_time_signs_up_and_books_exactly_that_slot(browser_page):
+def test_a_new_york_visitor_picks_a_time_signs_up_and_books_exactly_that_slot(browser_page, dev_mail):
     tutor, _ = factories.tutor(name="Ana Lopez", weekly=MORNINGS, horizon_days=120)
     tutor_id = tutor.id
     db.session.remove()
@@ -229,6 +239,12 @@ def test_a_new_york_visitor_picks_a_time_signs_up_and_books_exactly_that_slot(br
     page.get_by_label("Password").fill("a-long-password")
     expect(page.get_by_label("Time zone")).to_have_value("America/New_York")
     page.get_by_role("button", name="Sign up").click()
+    expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
+
+    # The emailed link finishes the sign-up and still knows the slot.
+    open_latest_mail(page, "nora.new@example.com", "Finish signing up")
+    page.get_by_role("link", name="Create my account").click()
+    page.get_by_role("button", name="Create my account").click()
 
     # Straight back to the booking form for that slot, in New York time.
     expect(page.get_by_role("heading", name="Book a lesson with Ana Lopez")).to_be_visible()

@@ -67,7 +67,8 @@ def test_a_goodwill_refund_leaves_the_lesson_booked_for_everyone(browser_page, l
     admin.goto(f"/bookings/{held['booking_id']}")
     admin.get_by_label(re.compile(r"^Refund amount")).fill("10.00")
     admin.get_by_label("Reason").fill("Sorry about the wobbly video")
-    admin.get_by_role("button", name="Refund").click()
+    admin.locator("#refund-confirm").get_by_text("Refund", exact=True).click()  # asks first: nothing sent yet
+    admin.get_by_role("button", name="Yes, send the refund").click()
     expect(admin.get_by_role("status").filter(has_text="Refund of")).to_contain_text(
         "Refund of £10.00 sent. The lesson still stands")
     expect(admin.locator("#lesson-state")).to_have_text("Booked")

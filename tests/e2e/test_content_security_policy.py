@@ -3,6 +3,7 @@ Chromium, and the htmx interactions (the slot picker, the bell) still work under
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,7 +13,7 @@ from tests import factories
 from tests.e2e.conftest import log_in
 from webapp.extensions import db
 from webapp.models import OutboxMessage, User
-from webapp.services import sessions
+from webapp.services import accounts, sessions
 from webapp.services.notify import notify
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("dev_mail")]
@@ -72,6 +73,9 @@ def _world(live_server) -> dict:
                                  booked_at=now, booking_state="AWAITING_PAYMENT")
     sessions.request_password_reset(student.email, now)
     mail = db.session.query(OutboxMessage).filter_by(template="password_reset").one()
+    accounts.request_registration(email="newcomer@example.com", password="a-long-password", name="Newcomer",
+                                  role="student", timezone="Europe/London", now=now)
+    sign_up = db.session.query(OutboxMessage).filter_by(template="confirm_registration").one()
     notify(student, kind="lesson_reminder", title="Mathematics tomorrow", body="See you then.", url="/notifications")
     db.session.commit()
     world = {
@@ -80,7 +84,8 @@ def _world(live_server) -> dict:
                 "lesson_id": past.id, "message_id": mail.id,
                 "token": re.search(r"/reset/(.+)$", mail.context["url"]).group(1), "action": "accept"},
         "extra": [f"/bookings/{upcoming.booking.id}", f"/lessons/{upcoming.id}/reschedule",
-                  f"/bookings/{past.booking.id}", f"/lessons/{past.id}/notes", f"/lessons/{past.id}/review"],
+                  f"/bookings/{past.booking.id}", f"/lessons/{past.id}/notes", f"/lessons/{past.id}/review",
+                  urlsplit(sign_up.context["url"]).path],
     }
     db.session.remove()  # the live server's threads read and write the same database from here on
     return world

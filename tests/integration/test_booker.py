@@ -32,7 +32,7 @@ def test_the_month_marks_only_days_with_free_times_and_the_chosen_day_lists_its_
     assert body.lstrip().startswith('<div id="slot-picker"') and "<html" not in body
     assert re.findall(r'data-date="([\d-]+)"', body) == [d.isoformat() for d in mondays]
     name = f"Monday {mondays[1].day} {mondays[1]:%B}"
-    assert f'aria-label="{name}, 1 free time"' in body and 'aria-current="date"' in body
+    assert f'aria-label="{name}, 1 free time"' in body and 'aria-current="true"' in body
     assert f">{name}</h3>" in body
     assert re.findall(r'<a class="slot"[^>]*aria-label="([^"]+)"', body) == [f"{name}, 10:00"]
     link = urlsplit(re.search(r'<a class="slot"[^>]*href="([^"]+)"', body).group(1))
@@ -107,3 +107,29 @@ def test_an_anonymous_visitor_without_a_zone_sees_utc_and_the_page_asks_the_brow
     body = _body(client.get(f"/tutors/{tutor.id}?tz=America/New_York"))
     assert not re.search(r'<div id="slot-picker"[^>]*data-detect-zone', body)
     assert "<strong data-zone-label>America/New_York</strong>" in body
+
+
+def test_a_zone_typed_as_a_city_or_in_lower_case_is_understood(client):
+    tutor, _ = factories.tutor()
+    for typed in ("new york", "america/new_york", "New_York"):
+        body = _body(client.get(f"/tutors/{tutor.id}?tz={typed}", headers=HX))
+        assert "<strong data-zone-label>America/New_York</strong>" in body, typed
+        assert "tz=America%2FNew_York" in body.replace("&amp;", "&"), typed
+    assert client.get(f"/tutors/{tutor.id}?tz=Springfield", headers=HX).status_code == 422
+
+
+def test_a_subject_taught_only_in_person_opens_in_person_unless_online_is_asked_for(client):
+    tutor, teach = factories.tutor(online=False, in_person=True)
+    body = _body(client.get(f"/tutors/{tutor.id}?tz=Europe/London", headers=HX))
+    assert re.search(r'<a class="slot"[^>]*href="[^"]*lesson_type=in_person', body)
+    response = client.get(f"/tutors/{tutor.id}?tz=Europe/London&lesson_type=online", headers=HX)
+    assert response.status_code == 422 and "in person only" in _body(response)
+
+
+def test_an_old_link_to_a_subject_no_longer_offered_opens_the_booker_on_one_that_is(client):
+    tutor, teach = factories.tutor()
+    _, elsewhere = factories.tutor()
+    for teach_id in (elsewhere.id, 10**6):
+        response = client.get(f"/tutors/{tutor.id}?teach_id={teach_id}&tz=Europe/London")
+        assert response.status_code == 200
+        assert re.search(rf'<a class="slot"[^>]*href="[^"]*teach_id={teach.id}&', _body(response))

@@ -108,7 +108,10 @@ def _no_write_transaction_probe(app):
             writers = conn.scalar(text(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                 "AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL"))
-            locks = conn.scalar(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"))
+            # pg_locks is cluster-wide: count only this database's, or another test run's bookings would show.
+            locks = conn.scalar(text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"))
             return writers == 0 and locks == 0
     return probe
 

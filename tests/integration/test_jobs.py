@@ -390,7 +390,7 @@ def test_registering_the_periodic_jobs_twice_keeps_one_entry_per_fixed_id(app):
     expected = {"periodic-check-lesson-status", "periodic-lesson-reminders", "periodic-summary-note-reminders",
                 "periodic-review-requests", "periodic-expire-stale-holds", "periodic-expire-unapproved",
                 "periodic-send-pending-payouts", "periodic-deliver-outbox", "periodic-sweep-orphaned-uploads",
-                "periodic-purge-ended-sessions"}
+                "periodic-apply-stripe-events", "periodic-purge-ended-sessions", "periodic-confirm-pending-refunds"}
     assert {j.id for j in scheduled} == expected
     by_id = {j.id: j for j in scheduled}
     assert by_id["periodic-review-requests"].meta["cron_string"] == "*/15 * * * *"
@@ -421,7 +421,7 @@ def test_the_jobs_page_is_for_admins_and_shows_queues_periodic_jobs_and_failures
     page = client.get("/admin/jobs/")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert 'id="queues"' in html and "<td>default</td>" in html and "<td>mail</td>" in html
+    assert 'id="queues"' in html and '<td data-label="Queue">default</td>' in html and '<td data-label="Queue">mail</td>' in html
     assert "periodic-lesson-reminders" in html and "*/15 * * * *" in html
     assert failing.id in html and "Invalid isoformat string" in html
     assert "Background jobs" in client.get("/admin/").get_data(as_text=True)

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests import factories
+from tests.integration.test_registration import confirm_by_email
 from tests.conftest import csrf_from
 from webapp.services import availability
 
@@ -69,6 +70,8 @@ def test_signing_up_from_a_picked_slot_lands_on_the_booking_form_for_that_slot(c
     response = client.post(register_url, data={
         "csrf_token": csrf_from(page), "name": "Nora New", "email": "nora@example.com",
         "password": "a-long-password", "role": "student", "timezone": "America/New_York"})
+    assert response.status_code == 200  # "check your email": the emailed link makes the account
+    response = confirm_by_email(client, "nora@example.com")
     assert response.status_code == 303 and response.headers["Location"] == path
 
     form = _text(client.get(path))
@@ -95,6 +98,8 @@ def test_a_tutor_signing_up_from_a_slot_link_goes_to_their_own_setup_not_a_form_
     response = client.post(register_url, data={
         "csrf_token": csrf_from(page), "name": "Tom Tutor", "email": "tom@example.com",
         "password": "a-long-password", "role": "tutor", "timezone": "Europe/London"})
+    assert response.status_code == 200
+    response = confirm_by_email(client, "tom@example.com")
     assert response.status_code == 302 and response.headers["Location"].endswith("/tutor/availability")
 
 
@@ -116,7 +121,10 @@ def test_next_that_is_not_a_local_path_is_ignored_after_log_in_and_sign_up(clien
     client.post("/logout", data={"csrf_token": csrf_from(client.get("/tutors").get_data(as_text=True))})
     register_url = "/register?next=" + quote(target, safe="")
     page = client.get(register_url).get_data(as_text=True)
+    email = f"eve{abs(hash(target))}@example.com"
     response = client.post(register_url, data={
-        "csrf_token": csrf_from(page), "name": "Eve", "email": f"eve{abs(hash(target))}@example.com",
+        "csrf_token": csrf_from(page), "name": "Eve", "email": email,
         "password": "a-long-password", "role": "student", "timezone": "Europe/London"})
+    assert response.status_code == 200
+    response = confirm_by_email(client, email)
     assert response.status_code in (302, 303) and "evil" not in response.headers["Location"]

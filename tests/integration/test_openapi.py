@@ -49,7 +49,8 @@ def test_documented_operations_are_exactly_the_api_routes(app, document):
 def test_every_error_response_uses_the_error_shape(document):
     error = document["components"]["schemas"]["Error"]
     assert error["properties"]["error"] == {"$ref": "#/components/schemas/ErrorBody"}
-    assert set(document["components"]["schemas"]["ErrorBody"]["properties"]) == {"status", "message", "fields"}
+    assert set(document["components"]["schemas"]["ErrorBody"]["properties"]) == {
+        "status", "message", "fields", "refundable_minor", "currency"}
     for path, item in document["paths"].items():
         for method, operation in item.items():
             for status, response in operation["responses"].items():
@@ -116,14 +117,16 @@ def test_real_responses_match_the_documented_schemas(client, document, stripe_wo
     check = Checker(document)
     tutor, teach = factories.tutor(in_person=True)
 
-    registered = check("/api/auth/register", "post", client.post("/api/auth/register", json={
+    check("/api/auth/register", "post", client.post("/api/auth/register", json={
         "email": "ada@example.com", "password": "long-enough-password", "name": "Ada", "role": "parent",
-        "timezone": "Europe/London"}), 201)
-    parent = {"Authorization": f"Bearer {registered['token']}"}
+        "timezone": "Europe/London"}), 202)
+    from tests.integration.test_registration import confirm_by_email
+    confirm_by_email(client.application.test_client(), "ada@example.com")
     check("/api/auth/register", "post", client.post("/api/auth/register", json={"role": "admin"}), 422)
     check("/api/auth/register", "post", client.post("/api/auth/register", data="{", content_type=JSON), 400)
-    check("/api/auth/token", "post", client.post("/api/auth/token", json={
+    registered = check("/api/auth/token", "post", client.post("/api/auth/token", json={
         "email": "ada@example.com", "password": "long-enough-password"}), 200)
+    parent = {"Authorization": f"Bearer {registered['token']}"}
     check("/api/auth/token", "post", client.post("/api/auth/token", json={
         "email": "ada@example.com", "password": "not-it"}), 401)
 
@@ -271,6 +274,20 @@ def test_real_responses_match_the_documented_schemas(client, document, stripe_wo
     assert accepted["state"] == "ACTIVE" and accepted["start"].startswith(LATER_PLUS_2H[:16])
     check("/api/lessons/{lesson_id}/reschedule/respond", "post", client.post(respond, json=answer, headers=as_tutor),
           409)
+
+    # An admin refunds part of the paid lesson; a second refund of more than is left answers 409 with what is.
+    admin = {"Authorization": f"Bearer {accounts.issue_api_token(factories.user('admin'))[0]}"}
+    paid = db.session.get(Booking, moved["id"]).receipt.amount_minor
+    refunds = f"/api/bookings/{moved['id']}/refunds"
+    refund_path = "/api/bookings/{booking_id}/refunds"
+    check(refund_path, "post", client.post(refunds, json={"amount_minor": 100, "idempotency_key": "openapi-1"},
+                                           headers=admin), 201)
+    lost = check(refund_path, "post", client.post(refunds, json={"amount_minor": paid}, headers=admin), 409)
+    assert lost["error"]["refundable_minor"] == paid - 100
+    check(refund_path, "post", client.post(refunds, json={"amount_minor": 0}, headers=admin), 422)
+    check(refund_path, "post", client.post(refunds, json={"amount_minor": 100}, headers=parent), 403)
+    check(refund_path, "post", client.post(refunds, json={"amount_minor": 100}), 401)
+    check(refund_path, "post", client.post(refunds, data="{", content_type=JSON, headers=admin), 400)
 
     spare = check("/api/auth/token", "post", client.post("/api/auth/token", json={
         "email": "ada@example.com", "password": "long-enough-password", "device_name": "Ada's tablet"}), 200)

@@ -239,3 +239,27 @@ def test_a_message_left_sending_without_a_lease_by_older_code_is_retried(app, ma
         sink.stop()
     assert len(sink.messages) == 1
     assert _messages()[0].status == "sent"
+
+
+def test_a_silent_server_costs_one_timeout_per_run_and_the_other_emails_wait_unclaimed(app, mail_settings):
+    for booking_id in (1, 2, 3):
+        _queue_email(booking_id)
+    silent = SilentSmtp(hold=30)
+    _use_smtp(app, silent.port)
+    app.config["MAIL_TIMEOUT_SECONDS"] = 0.5
+    t0 = now()
+    try:
+        assert outbox.deliver_due(t0) == 0
+    finally:
+        silent.close()
+    assert silent.connections == 1  # not one wait per message
+    assert [(m.status, m.attempts) for m in _messages()] == [("pending", 1), ("pending", 0), ("pending", 0)]
+
+    sink = SmtpSink()
+    _use_smtp(app, sink.port)
+    try:
+        assert outbox.deliver_due(t0) == 2  # the two never tried are due at once; the first backs off
+        assert outbox.deliver_due(t0 + timedelta(hours=1)) == 1
+        assert sorted(m["Subject"] for _, m in sink.messages) == [f"Payout for booking #{i}: sent" for i in (1, 2, 3)]
+    finally:
+        sink.stop()

@@ -133,3 +133,29 @@ def test_redis_stopped_while_requests_are_in_flight_never_gives_a_5xx(app, live_
         assert statuses and all(200 <= status < 400 for status in statuses), sorted(set(statuses))
     finally:
         app.config["LOGIN_RATE_LIMIT"] = "10 per minute"
+
+
+def test_stripe_webhooks_arriving_while_redis_is_down_are_stored_and_applied_after_it_is_back(
+        app, client, stripe_world, redis_outage):
+    from tests.conftest import apply_stored_events
+    from tests.integration.test_payments import URLS, book, now, wait_for_types
+    from webapp.domain.states import BookingState
+    from webapp.extensions import db
+    from webapp.models import Booking, StripeEvent
+    from webapp.services import payments
+
+    booking = book()
+    url = payments.start_checkout(booking.booker, booking.id, None, now(), **URLS)
+    assert stripe_world.pay(url).status_code == 303
+    wait_for_types(stripe_world, "checkout.session.completed", "payment_intent.amount_capturable_updated")
+    redis_outage.kill()  # the endpoint cannot enqueue the job that applies them
+    responses = stripe_world.deliver(client, apply=False)
+    assert responses and all(r.status_code == 200 for r in responses)
+    db.session.rollback()
+    assert db.session.get(Booking, booking.id).state == BookingState.AWAITING_PAYMENT
+    assert db.session.query(StripeEvent).filter(StripeEvent.processed_at.is_(None)).count() == len(responses)
+
+    redis_outage.start()
+    assert apply_stored_events() >= 1  # the periodic sweep, once the worker runs again
+    db.session.rollback()
+    assert db.session.get(Booking, booking.id).state == BookingState.REQUIRES_CAPTURE

@@ -12,7 +12,7 @@ from tests import factories
 from tests.conftest import csrf_for, csrf_from, login
 from webapp.extensions import db
 from webapp.models import ApiToken, LoginSession, OutboxMessage, User
-from webapp.services import accounts, sessions
+from webapp.services import accounts, outbox, sessions
 
 NEW_PASSWORD = "a-brand-new-password"
 
@@ -135,6 +135,10 @@ def test_changing_the_password_logs_out_the_other_browsers_and_apps_but_not_this
     assert client.get("/api/me", headers=_bearer(raw)).status_code == 401
     assert accounts.authenticate(user.email, NEW_PASSWORD) is not None
     assert accounts.authenticate(user.email, factories.PASSWORD) is None
+    (told,) = _mails(user.email, "password_changed")
+    assert told.context["how"] == "changed in the settings" and told.context["forgot_url"].endswith("/forgot-password")
+    subject, text, _ = outbox.render_email(told.template, told.context)
+    assert subject == "Your Lessonbook password was changed" and "changed in the settings" in text
 
 
 @pytest.mark.parametrize("current, new, field, says", [
@@ -154,14 +158,19 @@ def test_a_wrong_current_password_or_a_weak_new_one_is_refused_in_words_and_chan
     assert says in response.get_data(as_text=True)
     assert accounts.authenticate(user.email, factories.PASSWORD) is not None
     assert _logged_in(laptop) and client.get("/api/me", headers=_bearer(raw)).status_code == 200
+    assert _mails(user.email, "password_changed") == []
 
 
 # --- password reset ------------------------------------------------------------------------------------------
 
-def _reset_mails(to: str) -> list[OutboxMessage]:
+def _mails(to: str, template: str) -> list[OutboxMessage]:
     db.session.expire_all()
-    return list(db.session.scalars(select(OutboxMessage).where(OutboxMessage.template == "password_reset",
+    return list(db.session.scalars(select(OutboxMessage).where(OutboxMessage.template == template,
                                                                OutboxMessage.to_address == to)))
+
+
+def _reset_mails(to: str) -> list[OutboxMessage]:
+    return _mails(to, "password_reset")
 
 
 def _ask_for_reset(client, email: str):
@@ -206,6 +215,8 @@ def test_the_reset_link_sets_a_new_password_once_and_ends_every_session_and_toke
     assert not _logged_in(browser)
     assert client.get("/api/me", headers=_bearer(raw)).status_code == 401
     assert db.session.scalar(select(ApiToken).where(ApiToken.user_id == user.id)) is None
+    (told,) = _mails(user.email, "password_changed")
+    assert told.context["how"] == "reset from an emailed link"
 
     again = client.get(path)
     assert again.status_code == 400 and "already been used" in again.get_data(as_text=True)
@@ -378,3 +389,12 @@ def test_the_purge_job_forgets_ended_log_ins_and_expired_tokens_only(app, client
     assert len(db.session.scalars(select(ApiToken)).all()) == 1
     assert client.get("/api/me", headers=_bearer(live_raw)).status_code == 200
     assert _logged_in(client) != _logged_in(laptop)  # exactly one browser's log-in was past its lifetime
+
+
+def test_logging_in_again_in_the_same_browser_ends_the_log_in_it_replaces(app, client):
+    first, second = factories.user(), factories.user()
+    login(client, first.email, factories.PASSWORD)
+    thief = _copy_of(client, app)
+    login(client, second.email, factories.PASSWORD)
+    assert not _logged_in(thief)
+    assert db.session.scalar(select(LoginSession).where(LoginSession.user_id == first.id)) is None

@@ -5,7 +5,7 @@ from fractions import Fraction
 import pytest
 
 from webapp.domain.money import Money, lesson_price, parse_major_amount, round_half_up
-from webapp.domain.timezones import TimeZoneError, parse_utc_offset, validate_zone, viewer_zone
+from webapp.domain.timezones import TimeZoneError, match_zone, parse_utc_offset, validate_zone, viewer_zone
 
 
 @pytest.mark.parametrize(("value", "rounded"), [(Fraction(5, 2), 3), (Fraction(-5, 2), -3), (Fraction(7, 3), 2),
@@ -64,3 +64,11 @@ def test_an_iana_name_wins_over_an_offset_and_the_fallback():
     assert viewer_zone("Asia/Kolkata", "+01:00", "UTC")[1] == "Asia/Kolkata"
     assert viewer_zone(None, "+05:30", "UTC")[1] == "UTC+05:30"
     assert viewer_zone(None, None, "Europe/London")[1] == "Europe/London"
+
+
+@pytest.mark.parametrize(("typed", "meant"), [
+    ("Europe/London", "Europe/London"), ("europe/london", "Europe/London"), ("new york", "America/New_York"),
+    ("Tokyo", "Asia/Tokyo"), (" utc ", "UTC"), ("Springfield", None), ("", None), (None, None), ("x" * 200, None),
+])
+def test_a_zone_typed_by_its_city_or_in_any_case_is_the_zone_meant(typed, meant):
+    assert match_zone(typed) == meant

@@ -1,4 +1,8 @@
-"""Database engine tuning and the serialized write transaction used by booking writes.
+"""Database engine tuning and the serialized write transaction used by booking and money writes.
+
+Rule (README, "Transactions and the outside world"): no network call inside a write transaction. A service
+reads, calls out with an idempotency key from our ids, then records the result in a short `serialized_write`
+that re-checks the state (or records the intent, commits, calls, and records the result).
 
 SQLite and concurrent writers. SQLite has one write lock for the whole file. A transaction that began with a plain
 (deferred) BEGIN reads from a snapshot; when it then writes and another connection has committed since the
@@ -17,6 +21,7 @@ from contextvars import ContextVar
 
 from sqlalchemy import event, func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from ..extensions import db
 
@@ -66,6 +71,43 @@ def _is_write(statement: str) -> bool:
     return bool(head) and head[0].upper() in _WRITES
 
 
+_FLUSHED = "lessonbook.flushed"
+
+
+@event.listens_for(Session, "after_flush")
+def _remember_flush(session, _context):
+    # A flushed change is invisible to session.new/dirty but is still uncommitted work in the transaction.
+    session.info[_FLUSHED] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_flush(session, transaction):
+    if transaction.parent is None:
+        session.info.pop(_FLUSHED, None)
+
+
+class ForeignChanges(RuntimeError):
+    """serialized_write was entered with changes some earlier code left in the session (a bug, not user input)."""
+
+
+def has_pending_changes(session: Session) -> bool:
+    """Whether the session holds changes not yet committed: unflushed objects, or flushed writes."""
+    if session.new or session.deleted or session.info.get(_FLUSHED):
+        return True
+    return any(session.is_modified(obj) for obj in session.dirty)
+
+
+def end_read() -> None:
+    """End the session's read-only transaction before a network call (no transaction stays open across it).
+
+    Refuses (ForeignChanges) when the session holds changes: committing them here would be an accident."""
+    session = db.session()
+    if has_pending_changes(session):
+        raise ForeignChanges("a network call was about to run with uncommitted changes in the session")
+    if session.in_transaction():
+        session.commit()  # nothing to write: this only ends the snapshot
+
+
 @contextmanager
 def serialized_write(*lock_keys: tuple[int, int]):
     """Run the block in one transaction that no other booking write interleaves with, then commit.
@@ -73,8 +115,13 @@ def serialized_write(*lock_keys: tuple[int, int]):
     SQLite: BEGIN IMMEDIATE takes the database write lock before the re-check reads.
     PostgreSQL: transaction-scoped advisory locks on the given (namespace, id) keys; the exclusion
     constraint on lessons stays the final guard.
+    Refuses (raises ForeignChanges) when the session already holds changes it did not make: committing them
+    here would write them outside the lock and without the re-check, or after a network call.
     """
     session = db.session()  # the real Session behind the scoped proxy
+    if has_pending_changes(session):
+        raise ForeignChanges("serialized_write was entered with uncommitted changes it did not make; "
+                             "commit or discard them first")
     if session.in_transaction():
         session.commit()  # end the read transaction the request opened so the write one starts fresh
     token = _BEGIN_IMMEDIATE.set(True)

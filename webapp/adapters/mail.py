@@ -7,6 +7,14 @@ from email.message import EmailMessage
 from flask import current_app
 
 
+def server_stalled(exc: BaseException) -> bool:
+    """Whether `exc` is the SMTP server failing to answer within MAIL_TIMEOUT_SECONDS (unreachable host, or a
+    server that accepts and stays silent): the next message would only wait as long again."""
+    # smtplib turns a read that timed out into SMTPServerDisconnected; the timeout is its context.
+    return isinstance(exc, TimeoutError) or (isinstance(exc, smtplib.SMTPServerDisconnected)
+                                             and isinstance(exc.__context__, TimeoutError))
+
+
 def send(*, to: str, subject: str, text: str, html: str, bcc: list[str] | None = None,
          attachments: list[tuple[str, str, bytes]] | None = None) -> None:
     """Deliver a multipart email; raises OSError/SMTPException when the server is unavailable."""

@@ -83,10 +83,33 @@ def cancel_payment_intent(payment_intent_id: str, idempotency_key: str):
     return client().v1.payment_intents.cancel(payment_intent_id, options=_opts(idempotency_key))
 
 
-def create_refund(payment_intent_id: str, amount_minor: int, idempotency_key: str):
-    """Refund part or all of a captured PaymentIntent."""
-    return client().v1.refunds.create(params={"payment_intent": payment_intent_id, "amount": amount_minor},
-                                      options=_opts(idempotency_key))
+def create_refund(payment_intent_id: str, amount_minor: int, idempotency_key: str, refund_row_id: int | None = None):
+    """Refund part or all of a captured PaymentIntent; `refund_row_id` (our intent row) travels as metadata so
+    the charge.refunded webhook can match Stripe's refund to the row that asked for it."""
+    params: dict[str, Any] = {"payment_intent": payment_intent_id, "amount": amount_minor}
+    if refund_row_id is not None:
+        params["metadata"] = {"refund_row_id": str(refund_row_id)}
+    return client().v1.refunds.create(params=params, options=_opts(idempotency_key))
+
+
+def list_refunds(payment_intent_id: str) -> list[dict]:
+    """Every refund of a PaymentIntent, as plain dicts (all pages)."""
+    page = client().v1.refunds.list(params={"payment_intent": payment_intent_id, "limit": 100})
+    return [refund.to_dict() for refund in page.auto_paging_iter()]
+
+
+def outcome_unknown(exc: stripe.StripeError) -> bool:
+    """Whether Stripe may have done what was asked although we got an error (network failure, 5xx): only a
+    replay with the same idempotency key can tell. A 4xx answer means nothing was done."""
+    if isinstance(exc, (stripe.APIConnectionError, stripe.APIError)):
+        return True
+    status = getattr(exc, "http_status", None)
+    return status is None or status >= 500 or status == 409
+
+
+def error_code(exc: stripe.StripeError) -> str | None:
+    """Stripe's machine-readable error code (`amount_too_large`, `charge_already_refunded`, ...)."""
+    return getattr(exc, "code", None)
 
 
 def create_express_account(*, email: str, country: str, tutor_id: int, idempotency_key: str):

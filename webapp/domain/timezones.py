@@ -60,3 +60,17 @@ def viewer_zone(tz_name: str | None, utc_offset: str | None, fallback: str) -> t
         zone = parse_utc_offset(utc_offset)
         return zone, zone.tzname(None) or "UTC"
     return ZoneInfo(fallback), fallback
+
+
+def match_zone(text: str | None) -> str | None:
+    """The IANA zone a person meant by what they typed: the name in any case, or its city ('new york', 'Tokyo');
+    None when nothing (or more than one zone) fits."""
+    if not isinstance(text, str) or not text.strip() or len(text) > MAX_ZONE_NAME:
+        return None
+    wanted = text.strip().replace(" ", "_").lower()
+    by_name = [z for z in known_zones() if z.lower() == wanted]
+    if by_name:
+        return by_name[0]
+    by_city = [z for z in known_zones() if z.rsplit("/", 1)[-1].lower() == wanted and "/" in z
+               and not z.startswith(("posix/", "right/", "Etc/", "SystemV/", "US/"))]
+    return by_city[0] if len(by_city) == 1 else None

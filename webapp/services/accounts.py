@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+from urllib.parse import urlencode
 from functools import lru_cache
 import secrets
 from datetime import UTC, datetime, timedelta
@@ -10,14 +11,16 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from ..domain.timezones import TimeZoneError, validate_zone
 from ..extensions import db
 from ..domain.roles import SELF_SERVICE_ROLES, Role
-from ..models import ApiToken, Child, TutorProfile, User
-from .errors import NotFound, ValidationError
+from ..models import ApiToken, Child, PendingRegistration, TutorProfile, User
+from . import outbox
+from .errors import Conflict, NotFound, ValidationError
+from .urls import public_url
 
 
 
@@ -54,6 +57,7 @@ def clean_email(email: str | None) -> str:
 def _dummy_hash() -> str:
     return _hasher_for(current_app.config["ARGON2_TIME_COST"], current_app.config["ARGON2_MEMORY_KIB"])[1]
 TOKEN_LIFETIME = timedelta(days=90)
+REGISTRATION_LINK_LIFETIME = timedelta(hours=24)
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 200  # the forms' limit too
 
@@ -81,20 +85,68 @@ def _clean_name(name: str | None, field: str = "name") -> str:
     return name
 
 
-def register_user(*, email: str, password: str, name: str, role: str, timezone: str) -> User:
-    """Create a student, parent or tutor account (admins are made by the CLI)."""
+def _registration_fields(*, email, password, name, role, timezone) -> dict:
+    """The sign-up fields, cleaned, or ValidationError naming each wrong one (none of them says if an email is taken)."""
     errors: dict[str, str] = {}
-    if not isinstance(password, str):
-        password = ""
     if role not in SELF_SERVICE_ROLES:
         errors["role"] = "Choose student, parent or tutor."
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        errors["password"] = f"Use at least {MIN_PASSWORD_LENGTH} characters."
+    problem = password_problem(password)
+    if problem:
+        errors["password"] = problem
     if errors:
         raise ValidationError("Please correct the highlighted fields.", errors)
-    user = User(email=_clean_email(email), password_hash=_hasher().hash(password), name=_clean_name(name), role=role,
-                timezone=_clean_zone(timezone))
-    return _insert_user(user)
+    return {"email": _clean_email(email), "name": _clean_name(name), "role": role, "timezone": _clean_zone(timezone)}
+
+
+def request_registration(*, email: str, password: str, name: str, role: str, timezone: str, now: datetime,
+                         then: str | None = None) -> str:
+    """Start a student, parent or tutor sign-up; the answer is the same whether or not the email has an account.
+
+    A new address gets a link that creates the account (REGISTRATION_LINK_LIFETIME, once); an address that already
+    has an account gets an email saying someone tried to sign up with it, with links to log in or reset the
+    password. The password is hashed either way, so the time taken does not tell the two apart either. Returns the
+    normalized email. `then` (a local path, e.g. the booking form for a chosen slot) rides on the link as `next`."""
+    fields = _registration_fields(email=email, password=password, name=name, role=role, timezone=timezone)
+    password_hash = _hasher().hash(password)
+    address = fields["email"]
+    db.session.execute(delete(PendingRegistration).where(PendingRegistration.expires_at <= now))
+    owner = db.session.scalar(select(User).where(User.email == address))
+    if owner is not None:
+        outbox.enqueue_email("registration_attempt", address, {
+            "name": owner.name, "login_url": public_url("/login"), "reset_url": public_url("/forgot-password")},
+            dedupe_key=f"registration-attempt:{owner.id}:{now.date().isoformat()}")  # at most one a day
+    else:
+        raw = secrets.token_urlsafe(32)
+        db.session.add(PendingRegistration(token_hash=_token_hash(raw), password_hash=password_hash,
+                                           created_at=now, expires_at=now + REGISTRATION_LINK_LIFETIME, **fields))
+        outbox.enqueue_email("confirm_registration", address, {
+            "name": fields["name"],
+            "url": public_url(f"/register/confirm/{raw}" + (f"?{urlencode({'next': then})}" if then else "")),
+            "hours": int(REGISTRATION_LINK_LIFETIME.total_seconds() // 3600)})
+    db.session.commit()
+    return address
+
+
+def pending_registration(raw: str, now: datetime) -> PendingRegistration:
+    """The sign-up an emailed link stands for, while it is unused and unexpired."""
+    pending = db.session.scalar(select(PendingRegistration).where(
+        PendingRegistration.token_hash == _token_hash(raw or "")))
+    if pending is None or pending.expires_at <= now:
+        raise NotFound("This sign-up link has expired or has already been used. Sign up again to get a new one.")
+    return pending
+
+
+def confirm_registration(raw: str, now: datetime) -> User:
+    """Create the account an emailed sign-up link stands for (once); every other pending link for that email ends."""
+    pending = pending_registration(raw, now)
+    user = User(email=pending.email, password_hash=pending.password_hash, name=pending.name, role=pending.role,
+                timezone=pending.timezone)
+    db.session.execute(delete(PendingRegistration).where(PendingRegistration.email == pending.email))
+    try:
+        return _insert_user(user)
+    except ValidationError:  # the account was made meanwhile (this link followed twice at once, or another one)
+        raise Conflict("That email already has an account. Log in instead, or reset the password if you "
+                       "have forgotten it.") from None
 
 
 def create_user(*, email: str, password: str, name: str, role: str, timezone: str) -> User:

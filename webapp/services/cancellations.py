@@ -1,22 +1,26 @@
 """Cancelling a booking and refunding it: who may, how much comes back, and the Stripe refund."""
 from __future__ import annotations
 
+import re
+import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from flask import current_app
+from sqlalchemy import delete, func, select
 
 from ..adapters import stripe_gateway as gateway
-from ..adapters.database import serialized_write
-from ..domain.fees import FeeBreakdown, refund_split
+from ..adapters.database import end_read, serialized_write
+from ..domain.fees import FeeBreakdown, RefundSplit, refund_split
 from ..domain.money import Money
 from ..domain.refunds import Canceller, RefundPolicy, cancellation_refund, has_started
-from ..domain.states import BOOKING_TRANSITIONS, BookingState, LessonState, next_booking_state, next_lesson_state
+from ..domain.states import BookingState, LessonState, next_booking_state, next_lesson_state
 from ..extensions import db
 from ..models import Booking, CouponUse, PaymentReceipt, Refund, User
 from .bookings import get_booking
-from .errors import Conflict, Forbidden, ValidationError
-from .payments import LOCK_BOOKING, PaymentFailed, _expire_session_quietly, _release
+from .errors import Conflict, Forbidden, ServiceError, ValidationError
+from .payments import LOCK_BOOKING, NotRecorded, PaymentFailed, _expire_session_quietly, _release, recorded_after_stripe
 
 MAX_NOTE = 1000
 STARTED = ("This lesson has started, so it can no longer be cancelled. If something went wrong, "
@@ -46,8 +50,8 @@ class CancellationPreview:
     explanation: str
 
 
-def _refundable(receipt: PaymentReceipt) -> int:
-    return receipt.amount_minor - receipt.refunded_minor
+def _refundable(receipt: PaymentReceipt | None) -> int:
+    return receipt.amount_minor - receipt.refunded_minor if receipt is not None else 0
 
 
 def preview(user: User, booking_id: int, now: datetime) -> CancellationPreview:
@@ -78,6 +82,24 @@ def _preview(booking: Booking, who: Canceller, now: datetime) -> CancellationPre
     return CancellationPreview("refund", Money(decision.amount_minor, currency), decision.explanation(currency))
 
 
+def preview_for(user: User, booking: Booking, now: datetime) -> CancellationPreview:
+    """What cancelling by `user` would give back now (say, the other side declining a proposed time)."""
+    who = canceller_for(user, booking)
+    if who is None:
+        raise Forbidden("You cannot cancel this booking.")
+    return _preview(booking, who, now)
+
+
+def refund_words(plan: CancellationPreview) -> str:
+    """The money outcome of a cancellation in a few words: "£40.00 is refunded", "nothing is charged"."""
+    if plan.kind == "release":
+        return (f"the card authorization of {plan.refund.format()} is released and nothing is charged"
+                if plan.refund.amount_minor else "nothing is charged")
+    if plan.kind == "refund":
+        return f"{plan.refund.format()} is refunded" if plan.refund.amount_minor else "nothing is refunded"
+    return "no money moves"
+
+
 def cancel_booking(user: User, booking_id: int, note: str, now: datetime, tell_others: bool = True,
                    tell_everyone: bool = False) -> Booking:
     """Cancel the lesson and refund what the policy gives (or release an uncaptured authorization), and tell the
@@ -96,94 +118,296 @@ def cancel_booking(user: User, booking_id: int, note: str, now: datetime, tell_o
         raise Conflict("This booking is already closed.")
     if plan.kind == "started":
         raise Conflict(plan.explanation)
-    if booking.state == BookingState.AWAITING_PAYMENT:
+    refund = plan.refund
+    state_seen = booking.state
+    if state_seen == BookingState.AWAITING_PAYMENT:
         if booking.checkout_session_id:
             _expire_session_quietly(booking.checkout_session_id)
-        target = BookingState.CANCELLED
-    elif booking.state == BookingState.REQUIRES_CAPTURE:
+    elif state_seen == BookingState.REQUIRES_CAPTURE:
         _release(booking.payment_intent_id, f"booking:{booking.id}:release")
-        target = BookingState.CANCELLED
     else:
-        target = _refund(booking, plan.refund.amount_minor, f"Cancelled ({who.value.lower()})", user.id) \
-            if plan.refund.amount_minor else None
-    with serialized_write((LOCK_BOOKING, booking.id)) as session:
-        booking = session.get(Booking, booking_id)
-        if target is not None and booking.state != target:
-            booking.state = next_booking_state(booking.state, target)
-        if booking.lesson.state != LessonState.CANCELLED:
-            booking.lesson.state = next_lesson_state(booking.lesson.state, LessonState.CANCELLED)
-        booking.cancellation_note = note
-        booking.updated_at = now
-        if target == BookingState.CANCELLED:
-            session.execute(delete(CouponUse).where(CouponUse.booking_id == booking.id))
-        if tell_others:
-            from .lesson_messages import tell_cancelled
-            tell_cancelled(booking.lesson, user, note, plan.refund if plan.kind == "refund" else None,
-                           everyone=tell_everyone)
-    return booking
+        policy, start = RefundPolicy.from_dict(booking.refund_policy or {}), booking.lesson.start_at
+        # The amount is decided again under the lock, from what the refund rows leave (another refund may have
+        # landed since the preview); the key makes a second click or a retry the same refund (its amount comes back
+        # from the row even when nothing is left now).
+        amount = _refund(booking_id, lambda remaining: cancellation_refund(
+            policy, refundable_minor=remaining, lesson_start=start, now=now, cancelled_by=who).amount_minor,
+            f"Cancelled ({who.value.lower()})", user.id, f"booking:{booking_id}:cancel-refund", now)
+        refund = Money(amount, booking.currency)
+    stripe_acted = state_seen != BookingState.AWAITING_PAYMENT and (state_seen == BookingState.REQUIRES_CAPTURE
+                                                                   or refund.amount_minor > 0)
+    with (recorded_after_stripe("Stripe has released or refunded the payment, but the cancellation is not recorded "
+                                "yet. Cancel again to finish it; nothing is refunded twice.")
+          if stripe_acted else nullcontext()):
+        with serialized_write((LOCK_BOOKING, booking_id)) as session:
+            booking = _fresh(session, Booking, booking_id)
+            if booking.lesson.state != LessonState.CANCELLED:
+                if state_seen in (BookingState.AWAITING_PAYMENT, BookingState.REQUIRES_CAPTURE):
+                    if booking.state not in (state_seen, BookingState.CANCELLED):
+                        # Paid or approved while we released it: cancelling now would keep money without a refund.
+                        raise Conflict("This booking just changed (it was paid or approved). Reload the page to see "
+                                       "what cancelling would refund now.")
+                    if booking.state != BookingState.CANCELLED:
+                        booking.state = next_booking_state(booking.state, BookingState.CANCELLED)
+                    session.execute(delete(CouponUse).where(CouponUse.booking_id == booking.id))
+                booking.lesson.state = next_lesson_state(booking.lesson.state, LessonState.CANCELLED)
+                booking.cancellation_note = note
+                booking.updated_at = now
+                if tell_others:
+                    from .lesson_messages import tell_cancelled
+                    tell_cancelled(booking.lesson, user, note, refund if plan.kind == "refund" else None,
+                                   everyone=tell_everyone)
+        return booking
 
 
-def _refund(booking: Booking, amount: int, reason: str, by_user_id: int | None) -> BookingState:
-    """Refund `amount` through Stripe and book it on the receipt; returns the booking's next state."""
-    receipt = booking.receipt
-    split = refund_split(FeeBreakdown.from_dict(receipt.breakdown), amount, receipt.refunded_minor)
-    key = f"booking:{booking.id}:refund:{receipt.refunded_minor}:{amount}"
-    try:
-        refund = gateway.create_refund(booking.payment_intent_id, amount, key)
-    except gateway.PaymentError as exc:
-        raise PaymentFailed("Stripe could not make the refund; nothing changed. Please try again.") from exc
-    with serialized_write((LOCK_BOOKING, booking.id)) as session:
-        if session.scalar(select(Refund.id).where(Refund.stripe_refund_id == refund.id)) is None:
-            session.add(Refund(booking_id=booking.id, stripe_refund_id=refund.id, amount_minor=amount,
-                               currency=booking.currency, reason=reason[:200], created_by_id=by_user_id))
-            receipt = session.get(PaymentReceipt, receipt.id)
-            receipt.refunded_minor = split.total_refunded
-            receipt.tutor_payout_minor = split.tutor_payout_after
-            receipt.application_fee_amount_minor = split.platform_take_after
-    return BookingState.REFUNDED if split.fully_refunded else BookingState.PARTIAL_REFUNDED
+# --- refunds: rows first, totals from rows -------------------------------------------------------
+#
+# A refund is recorded as a `pending` row (under the booking lock, after re-checking what is left) before Stripe
+# is called with that row's idempotency key; Stripe's answer is recorded in a second short transaction. The
+# receipt's refunded total, the tutor's share and the platform take are always recomputed from the rows, so a
+# late answer or a webhook in between can never write a stale absolute total.
+
+COUNTED = ("pending", "succeeded")  # money that has left, or is leaving
 
 
-def admin_refund(admin: User, booking_id: int, amount_minor: int, reason: str, now: datetime) -> Booking:
-    """An admin refunds any amount up to what remains, without cancelling the lesson."""
-    if not admin.is_admin:
-        raise Forbidden("Only admins can make refunds.")
-    booking = get_booking(admin, booking_id)
-    if booking.state not in (BookingState.PAID, BookingState.PARTIAL_REFUNDED) or booking.receipt is None:
-        raise Conflict("Only captured payments can be refunded.")
-    remaining = _refundable(booking.receipt)
-    if not 0 < amount_minor <= remaining:
-        message = f"Refund between {Money(1, booking.currency).format()} and {Money(remaining, booking.currency).format()}."
-        raise ValidationError(message, {"amount": message})
-    target = _refund(booking, amount_minor, reason or "Admin refund", admin.id)
-    # A write transaction of its own: the refund's webhook may be applying meanwhile (SQLite cannot upgrade a read).
-    with serialized_write((LOCK_BOOKING, booking_id)) as session:
-        booking = session.get(Booking, booking_id)
-        if booking.state != target and target in BOOKING_TRANSITIONS.get(BookingState(booking.state), ()):
-            booking.state = next_booking_state(booking.state, target)
-        booking.updated_at = now
-    return booking
+class RefundRaceLost(Conflict):
+    """More than is left was asked for (usually: another refund took it first); the answer carries what is left."""
+
+    def __init__(self, remaining: Money):
+        self.remaining = remaining
+        message = (f"Only {remaining.format()} is left to refund now, so nothing was refunded."
+                   if remaining.amount_minor else "Nothing is left to refund now, so nothing was refunded.")
+        super().__init__(message, {"amount": message})
+        self.details = {"refundable_minor": remaining.amount_minor, "currency": remaining.currency}
 
 
-def record_external_refund(charge, now: datetime) -> str:
-    """charge.refunded: bring refunds made outside the app into the books (never double counting ours)."""
-    receipt = db.session.scalar(select(PaymentReceipt).where(PaymentReceipt.charge_id == charge.get("id"))) \
-        or db.session.scalar(select(PaymentReceipt).where(
-            PaymentReceipt.payment_intent_id == charge.get("payment_intent")))
-    if receipt is None:
-        return "ignored"
-    refunded = int(charge.get("amount_refunded") or 0)
-    if refunded <= receipt.refunded_minor:
-        return "already-applied"
-    split = refund_split(FeeBreakdown.from_dict(receipt.breakdown), refunded - receipt.refunded_minor,
-                         receipt.refunded_minor)
+class RefundNotRecorded(NotRecorded):
+    """Stripe may have refunded (or did) but our books do not show it yet; retrying records it, never refunds twice."""
+
+
+def refunded_total(session, booking_id: int) -> int:
+    """What has been (or is being) refunded on a booking: the sum of its counted refund rows."""
+    return int(session.scalar(select(func.coalesce(func.sum(Refund.amount_minor), 0)).where(
+        Refund.booking_id == booking_id, Refund.status.in_(COUNTED))))
+
+
+def refresh_refund_totals(session, receipt: PaymentReceipt) -> RefundSplit:
+    """Recompute the receipt's refunded total, tutor share and platform take from the refund rows (and the
+    booking's refund state), inside the caller's write transaction."""
+    session.flush()
+    total = refunded_total(session, receipt.booking_id)
+    if total > receipt.amount_minor:  # only if Stripe's books and ours disagree; never claim more than was paid
+        current_app.logger.error("booking %s: refund rows total %s of %s paid", receipt.booking_id, total,
+                                 receipt.amount_minor)
+        total = receipt.amount_minor
+    split = refund_split(FeeBreakdown.from_dict(receipt.breakdown), total, 0)
     receipt.refunded_minor = split.total_refunded
     receipt.tutor_payout_minor = split.tutor_payout_after
     receipt.application_fee_amount_minor = split.platform_take_after
-    booking = db.session.get(Booking, receipt.booking_id)
-    target = BookingState.REFUNDED if split.fully_refunded else BookingState.PARTIAL_REFUNDED
-    if booking.state in (BookingState.PAID, BookingState.PARTIAL_REFUNDED) and booking.state != target:
-        booking.state = next_booking_state(booking.state, target)
-    return "refund-recorded"
+    # The booking's state follows the refunds Stripe has made, not those still waiting for its answer (which
+    # may fail): a state never has to move back.
+    settled = int(session.scalar(select(func.coalesce(func.sum(Refund.amount_minor), 0)).where(
+        Refund.booking_id == receipt.booking_id, Refund.status == "succeeded")))
+    booking = session.get(Booking, receipt.booking_id)
+    if settled and booking.state in (BookingState.PAID, BookingState.PARTIAL_REFUNDED):
+        target = BookingState.REFUNDED if settled >= receipt.amount_minor else BookingState.PARTIAL_REFUNDED
+        if booking.state != target:
+            booking.state = next_booking_state(booking.state, target)
+    return split
+
+
+def _refund(booking_id: int, amount_for, reason: str, by_user_id: int | None, key: str, now: datetime) -> int:
+    """Refund through Stripe: record the intent, commit, call Stripe with its key, record the answer; returns the
+    amount refunded (0 when `amount_for` leaves nothing to refund).
+
+    `amount_for(remaining)` picks the amount from what is left, read under the lock. A retry with the same key
+    resumes the same row (and Stripe answers with the same refund), so a retry never refunds twice."""
+    with serialized_write((LOCK_BOOKING, booking_id)) as session:
+        receipt = _receipt_of(session, booking_id)
+        row = session.scalar(select(Refund).where(Refund.idempotency_key == key)
+                             .execution_options(populate_existing=True))
+        if row is None:
+            remaining = receipt.amount_minor - refunded_total(session, booking_id)
+            amount = amount_for(max(remaining, 0))
+            if amount <= 0:
+                return 0
+            if amount > remaining:
+                raise RefundRaceLost(Money(max(remaining, 0), receipt.currency))
+            row = Refund(booking_id=booking_id, amount_minor=amount, currency=receipt.currency, reason=reason[:200],
+                         created_by_id=by_user_id, idempotency_key=key, status="pending", created_at=now)
+            session.add(row)
+            refresh_refund_totals(session, receipt)
+        row_id, amount, status, currency = row.id, row.amount_minor, row.status, receipt.currency
+        payment_intent_id = receipt.payment_intent_id
+    if status == "succeeded":
+        return amount  # a retry of a refund already made and recorded
+    try:
+        refund = gateway.create_refund(payment_intent_id, amount, key, refund_row_id=row_id)
+    except gateway.PaymentError as exc:
+        if gateway.outcome_unknown(exc):
+            raise RefundNotRecorded(
+                "We could not get Stripe's answer, so the refund may or may not have been made. It is held as "
+                "pending; try again in a minute to confirm it (a retry never refunds twice).") from exc
+        _fail(booking_id, row_id)
+        if gateway.error_code(exc) in ("amount_too_large", "charge_already_refunded"):
+            raise RefundRaceLost(Money(sync_refunds_from_stripe(booking_id), currency)) from exc
+        raise PaymentFailed("Stripe refused the refund, so nothing was refunded. "
+                            f"({getattr(exc, 'user_message', None) or gateway.error_code(exc) or 'please try again'})"
+                            ) from exc
+    try:
+        with serialized_write((LOCK_BOOKING, booking_id)) as session:
+            _attach(session, _fresh(session, Refund, row_id), refund.id, refund.status)
+            refresh_refund_totals(session, _receipt_of(session, booking_id))
+    except Exception as exc:
+        db.session.rollback()
+        current_app.logger.exception("refund %s made on Stripe but not recorded", refund.id)
+        raise RefundNotRecorded(f"Stripe made the refund ({refund.id}) but we could not record it yet. It will be "
+                                "recorded when Stripe's notice arrives, or when you try again (which never "
+                                "refunds twice).") from exc
+    return amount
+
+
+def _fresh(session, model, key):
+    return session.get(model, key, populate_existing=True)
+
+
+def _receipt_of(session, booking_id: int) -> PaymentReceipt | None:
+    return session.scalar(select(PaymentReceipt).where(PaymentReceipt.booking_id == booking_id)
+                          .execution_options(populate_existing=True))
+
+
+def _fail(booking_id: int, row_id: int) -> None:
+    """Stripe refused: the row stops counting and frees its key, so a later attempt may use the key again."""
+    with serialized_write((LOCK_BOOKING, booking_id)) as session:
+        row = _fresh(session, Refund, row_id)
+        if row is not None and row.status == "pending" and row.stripe_refund_id is None:
+            row.status = "failed"
+            row.idempotency_key = f"{row.idempotency_key}:failed:{row.id}"[:255]
+            refresh_refund_totals(session, _receipt_of(session, booking_id))
+
+
+def _attach(session, row: Refund, stripe_refund_id: str, stripe_status: str | None) -> None:
+    """Our row `row` became Stripe refund `stripe_refund_id` (once: a second answer changes nothing)."""
+    if row.stripe_refund_id == stripe_refund_id:
+        return
+    if session.scalar(select(Refund.id).where(Refund.stripe_refund_id == stripe_refund_id)) is not None:
+        session.delete(row)  # already booked from Stripe's list without our row id: that row stands for it
+        return
+    row.stripe_refund_id = stripe_refund_id
+    row.status = _status_of(stripe_status)
+
+
+def _status_of(stripe_status: str | None) -> str:
+    # Stripe's `pending` and `requires_action` refunds are on their way out: they count like `succeeded`.
+    return "failed" if stripe_status in ("failed", "canceled") else "succeeded"
+
+
+def book_stripe_refunds(session, booking_id: int, refunds: list[dict]) -> str:
+    """Book Stripe's refunds of a booking (read from Stripe beforehand): one row per refund id, ours matched by
+    the row id in their metadata, others added as made outside the app; then the totals from the rows."""
+    receipt = _receipt_of(session, booking_id)
+    if receipt is None:
+        return "ignored"
+    changed = False
+    for refund in refunds:
+        status = _status_of(refund.get("status"))
+        known = session.scalar(select(Refund).where(Refund.stripe_refund_id == refund["id"]))
+        if known is not None:
+            changed |= known.status != status
+            known.status = status
+            continue
+        row_id = str((refund.get("metadata") or {}).get("refund_row_id") or "")
+        ours = session.get(Refund, int(row_id)) if row_id.isdigit() else None
+        if ours is not None and ours.booking_id == booking_id and ours.stripe_refund_id is None:
+            _attach(session, ours, refund["id"], refund.get("status"))
+        else:
+            session.add(Refund(booking_id=booking_id, stripe_refund_id=refund["id"], status=status,
+                               amount_minor=int(refund["amount"]), currency=receipt.currency,
+                               reason="Refunded outside the app"))
+        changed = True
+    refresh_refund_totals(session, receipt)
+    return "refund-recorded" if changed else "already-applied"
+
+
+def sync_refunds_from_stripe(booking_id: int) -> int:
+    """Read the booking's refunds from Stripe, then book them in a short transaction; returns what is left."""
+    payment_intent_id = db.session.scalar(select(PaymentReceipt.payment_intent_id)
+                                          .where(PaymentReceipt.booking_id == booking_id))
+    end_read()  # end the read: Stripe is called outside any transaction
+    refunds = gateway.list_refunds(payment_intent_id)
+    with serialized_write((LOCK_BOOKING, booking_id)) as session:
+        book_stripe_refunds(session, booking_id, refunds)
+        receipt = _receipt_of(session, booking_id)
+        return receipt.amount_minor - receipt.refunded_minor
+
+
+def confirm_pending_refunds(now: datetime, older_than: timedelta = timedelta(minutes=15)) -> int:
+    """The sweep for refunds whose Stripe answer was lost: book what Stripe has (each refund carries its row's id,
+    so it is found even after Stripe forgot the idempotency key); a row Stripe still does not have after
+    `older_than` never reached it and stops counting (nothing is refunded that the person was not told of); a
+    cancellation whose refund turns out made is finished. Returns how many rows were settled."""
+    rows = db.session.execute(select(Refund.id, Refund.booking_id).where(
+        Refund.status == "pending", Refund.created_at <= now - older_than).order_by(Refund.id)).all()
+    end_read()
+    settled = 0
+    for booking_id in sorted({row.booking_id for row in rows}):
+        try:
+            sync_refunds_from_stripe(booking_id)
+        except gateway.PaymentError:
+            current_app.logger.warning("could not read booking %s's refunds from Stripe; next run", booking_id)
+            continue
+        for row in (r for r in rows if r.booking_id == booking_id):
+            _fail(booking_id, row.id)  # only if still pending: Stripe has no refund for it
+            settled += 1
+        _finish_cancellation(booking_id, now)
+    return settled
+
+
+def _finish_cancellation(booking_id: int, now: datetime) -> None:
+    """A cancellation's refund that Stripe made while its request lost the answer: cancel the lesson as asked."""
+    row = db.session.scalar(select(Refund).where(Refund.idempotency_key == f"booking:{booking_id}:cancel-refund",
+                                                 Refund.status == "succeeded"))
+    booking = db.session.get(Booking, booking_id)
+    who = db.session.get(User, row.created_by_id) if row is not None and row.created_by_id else None
+    if who is None or booking.lesson.state == LessonState.CANCELLED:
+        return
+    end_read()
+    try:
+        cancel_booking(who, booking_id, "", now)  # resumes the same refund row: nothing is refunded twice
+    except ServiceError as exc:
+        current_app.logger.warning("booking %s: refund made but the cancellation could not finish: %s",
+                                   booking_id, exc.message)
+
+
+def admin_refund(admin: User, booking_id: int, amount_minor: int, reason: str, now: datetime,
+                 request_key: str | None = None) -> Booking:
+    """An admin refunds any amount up to what remains, without cancelling the lesson.
+
+    `request_key` (from the form the admin submitted) makes a resubmission of the same form the same refund."""
+    if not admin.is_admin:
+        raise Forbidden("Only admins can make refunds.")
+    booking = get_booking(admin, booking_id)
+    if request_key is not None and not REQUEST_KEY.fullmatch(request_key):
+        raise ValidationError("The idempotency key is 8 to 64 letters, digits, - or _.",
+                              {"idempotency_key": "8 to 64 letters, digits, - or _."})
+    key = f"booking:{booking_id}:admin-refund:{request_key or uuid.uuid4().hex}"
+    # The same form (or API key) again resumes or answers the same refund instead of checking the amount anew.
+    if db.session.scalar(select(Refund.id).where(Refund.idempotency_key == key)) is None:
+        if booking.state not in (BookingState.PAID, BookingState.PARTIAL_REFUNDED) or booking.receipt is None:
+            raise Conflict("Only captured payments can be refunded.")
+        if not 0 < amount_minor <= booking.receipt.amount_minor:
+            message = (f"Refund between {Money(1, booking.currency).format()} and "
+                       f"{Money(booking.receipt.amount_minor, booking.currency).format()}.")
+            raise ValidationError(message, {"amount": message})
+    # More than is left (read again under the lock) is a 409 that says what is left now.
+    _refund(booking_id, lambda _remaining: amount_minor, reason or "Admin refund", admin.id, key, now)
+    with serialized_write((LOCK_BOOKING, booking_id)) as session:
+        booking = _fresh(session, Booking, booking_id)
+        booking.updated_at = now
+    return booking
+
+
+REQUEST_KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
 
 def can_cancel(user: User, booking: Booking, now: datetime) -> bool:

@@ -6,6 +6,7 @@ class ServiceError(Exception):
     """Base: a message for the user, an HTTP status, and optional per-field messages."""
 
     status = 400
+    details: dict = {}  # extra members of a JSON error (say the fresh refundable amount), beside the message
 
     def __init__(self, message: str, fields: dict[str, str] | None = None):
         super().__init__(message)

@@ -73,11 +73,17 @@ def deliver_due(now: datetime, limit: int = 100) -> int:
     dies between claim and record (a killed worker, a lost database connection) leaves the row `sending` until its
     lease ends; then the next run claims and sends it again. So nothing is lost, and nothing is sent twice unless a
     sender died after the SMTP server or push service accepted the message but before the result was recorded:
-    delivery is at least once, with that one window."""
-    ids = list(db.session.scalars(select(OutboxMessage.id).where(_due(now)).order_by(OutboxMessage.id).limit(limit)))
+    delivery is at least once, with that one window. When the SMTP server does not answer within its timeout (an
+    unreachable host, or a server that accepts and stays silent), the run sends no more email, so a stalled server
+    costs one timeout per run, not one per message."""
+    due = db.session.execute(select(OutboxMessage.id, OutboxMessage.channel).where(_due(now))
+                             .order_by(OutboxMessage.id).limit(limit)).all()
     db.session.commit()
     sent = 0
-    for message_id in ids:
+    smtp_stalled = False
+    for message_id, channel in due:
+        if smtp_stalled and channel != "push":
+            continue  # the server just timed out: the other emails wait for the next run, unclaimed
         claim = _claim(message_id, now)
         if claim is None:
             continue  # another runner has it, or it was sent meanwhile
@@ -87,6 +93,7 @@ def deliver_due(now: datetime, limit: int = 100) -> int:
             _record(claim, now, error=partial.error, reached=partial.reached, gone=partial.gone)
         except Exception as exc:  # SMTP or push service down, DNS, template data: keep the message and try later
             _record(claim, now, error=exc)
+            smtp_stalled = smtp_stalled or (claim.channel != "push" and mail.server_stalled(exc))
         else:
             sent += _record(claim, now, reached=reached, gone=gone)
     return sent

@@ -5,6 +5,7 @@ applied once, states only move forward). Every Stripe POST carries an idempotenc
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -13,7 +14,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..adapters import stripe_gateway as gateway
-from ..adapters.database import serialized_write
+from ..adapters.database import end_read, serialized_write
 from ..domain.coupons import CouponTerms, coupon_problem, discount_for, normalize_code
 from ..domain.fees import CommissionRates, FeeBreakdown, fee_breakdown
 from ..domain.refunds import RefundPolicy
@@ -34,6 +35,12 @@ class PaymentFailed(ServiceError):
     """Stripe refused or could not be reached; nothing changed on our side."""
 
     status = 502
+
+
+class NotRecorded(ServiceError):
+    """Stripe did what was asked but our record of it failed; a retry (same idempotency key) records it."""
+
+    status = 503
 
 
 class BadWebhook(ServiceError):
@@ -299,29 +306,102 @@ def _session_payment_intent(session_id: str) -> str | None:
 # --- webhooks ------------------------------------------------------------------------------------
 
 def receive_webhook(payload: bytes, signature: str | None, now: datetime) -> str:
-    """Verify, store by id and apply one Stripe event; a replay or an unknown type is acknowledged and ignored."""
+    """Verify the signature and store the event by id (once), then answer: a job applies it ("stored"), a replay
+    is acknowledged ("duplicate"). Nothing here calls Stripe, so Stripe's retries never wait on our lock."""
     try:
         event = gateway.construct_event(payload, signature)
     except (gateway.SignatureError, ValueError) as exc:
         raise BadWebhook("Invalid webhook signature or payload.") from exc
-    payload_dict = event.to_dict(for_json=True)
     try:
-        # One write transaction per event (BEGIN IMMEDIATE on SQLite): concurrent deliveries queue, never interleave.
-        obj = payload_dict["data"]["object"]
-        booking_id = (obj.get("metadata") or {}).get("booking_id") or obj.get("client_reference_id")
-        locks = [(LOCK_BOOKING, int(booking_id))] if str(booking_id or "").isdigit() else []
-        with serialized_write(*locks) as session:
+        with serialized_write() as session:
             if session.get(StripeEvent, event.id) is not None:
                 return "duplicate"
-            record = StripeEvent(id=event.id, type=event.type, payload=payload_dict, received_at=now)
-            session.add(record)
-            handler = _HANDLERS.get(event.type)
-            # Handlers work on plain dicts (the event's object as sent), never on SDK objects.
-            outcome = handler(obj, now) if handler else "ignored"
-            record.processed_at = now
+            session.add(StripeEvent(id=event.id, type=event.type, payload=event.to_dict(for_json=True),
+                                    received_at=now))
     except IntegrityError:
-        return "duplicate"  # the same event, delivered twice at once (PostgreSQL): the other delivery applied it
+        return "duplicate"  # the same event, delivered twice at once: the other delivery stored it
+    _enqueue_apply(event.id)
+    return "stored"
+
+
+def _enqueue_apply(event_id: str) -> None:
+    """Ask a worker to apply the event now; if Redis is down the periodic sweep applies it later."""
+    from ..adapters.queue import get_queue
+    try:
+        get_queue().enqueue("webapp.jobs.apply_stripe_event", event_id)
+    except Exception:  # noqa: BLE001 — Redis down or unreachable: the stored event waits for the sweep
+        current_app.logger.warning("could not enqueue stripe event %s; the sweep will apply it", event_id)
+
+
+def apply_event(event_id: str, now: datetime) -> str:
+    """Apply one stored event, once: read what it needs from Stripe outside any transaction, then re-check and
+    record in one short locked transaction; Stripe calls it decides on (releasing an authorization) run after
+    that commit, and the event counts as applied only when they succeeded (each is idempotent, keyed by our ids)."""
+    record = db.session.get(StripeEvent, event_id)
+    if record is None:
+        return "missing"
+    if record.processed_at is not None:
+        return record.outcome or "already-applied"
+    event_type, obj = record.type, record.payload["data"]["object"]
+    booking_id = _event_booking_id(event_type, obj)
+    end_read()  # end the read transaction: what follows may call Stripe
+    fetch = _FETCHERS.get(event_type)
+    fetched = fetch(obj, booking_id) if fetch else None
+    locks = [(LOCK_BOOKING, booking_id)] if booking_id else []
+    after: list = []
+    with serialized_write(*locks) as session:
+        record = session.get(StripeEvent, event_id, populate_existing=True, with_for_update=True)
+        if record.processed_at is not None:
+            return record.outcome or "already-applied"
+        handler = _HANDLERS.get(event_type)
+        # Handlers work on plain dicts (the event's object as sent, and what was fetched), never on SDK objects.
+        outcome = handler(obj, fetched, now, after) if handler else "ignored"
+        record.attempts = (record.attempts or 0) + 1
+        record.outcome, record.last_error = outcome, None
+        if not after:
+            record.processed_at = now
+    if after:
+        for call in after:
+            call()  # raises on failure: the event stays unapplied and the sweep tries again
+        with serialized_write(*locks) as session:
+            record = session.get(StripeEvent, event_id, populate_existing=True, with_for_update=True)
+            if record.processed_at is None:
+                record.processed_at = now
     return outcome
+
+
+def apply_stored_events(now: datetime, limit: int = 500) -> int:
+    """The sweep: apply every stored event not applied yet, oldest first (a Redis outage or a failed job only
+    delays them); returns how many were applied."""
+    ids = list(db.session.scalars(select(StripeEvent.id).where(StripeEvent.processed_at.is_(None))
+                                  .order_by(StripeEvent.received_at, StripeEvent.id).limit(limit)))
+    end_read()
+    applied = 0
+    for event_id in ids:
+        try:
+            apply_event(event_id, now)
+            applied += 1
+        except Exception as exc:  # noqa: BLE001 — one bad event must not hold up the others
+            db.session.rollback()
+            current_app.logger.warning("stripe event %s not applied yet: %s", event_id, exc)
+            with serialized_write() as session:
+                record = session.get(StripeEvent, event_id, populate_existing=True)
+                if record is not None and record.processed_at is None:
+                    record.attempts = (record.attempts or 0) + 1
+                    record.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+    return applied
+
+
+def _event_booking_id(event_type: str, obj: dict) -> int | None:
+    """The booking an event is about (its lock key), from its metadata or, for charges, our receipt."""
+    booking_id = (obj.get("metadata") or {}).get("booking_id") or obj.get("client_reference_id")
+    if str(booking_id or "").isdigit():
+        return int(booking_id)
+    if event_type.startswith("charge."):
+        return db.session.scalar(select(PaymentReceipt.booking_id).where(PaymentReceipt.charge_id == obj.get("id"))) \
+            or db.session.scalar(select(PaymentReceipt.booking_id).where(
+                PaymentReceipt.payment_intent_id == obj.get("payment_intent")))
+    return None
 
 
 def _booking_for_metadata(obj) -> Booking | None:
@@ -332,21 +412,30 @@ def _booking_for_metadata(obj) -> Booking | None:
     return db.session.get(Booking, int(booking_id))
 
 
-def _on_checkout_completed(session_obj, now: datetime) -> str:
-    booking = _booking_for_metadata(session_obj)
+def _session_pi_id(session_obj) -> str | None:
     pi = session_obj.get("payment_intent")
-    pi_id = pi if isinstance(pi, str) else (pi or {}).get("id")
-    if booking is None or not pi_id:
+    return pi if isinstance(pi, str) else (pi or {}).get("id")
+
+
+def _fetch_session_pi(session_obj, booking_id: int | None) -> dict | None:
+    """checkout.session.completed names its PaymentIntent; its status and amount are read from Stripe."""
+    pi_id = _session_pi_id(session_obj)
+    return gateway.retrieve_payment_intent(pi_id).to_dict() if booking_id and pi_id else None
+
+
+def _on_checkout_completed(session_obj, pi, now: datetime, after: list) -> str:
+    booking = _booking_for_metadata(session_obj)
+    if booking is None or pi is None:
         return "ignored"
-    return _authorized(booking, gateway.retrieve_payment_intent(pi_id).to_dict(), now)
+    return _authorized(booking, pi, now, after)
 
 
-def _on_amount_capturable(pi, now: datetime) -> str:
+def _on_amount_capturable(pi, _fetched, now: datetime, after: list) -> str:
     booking = _booking_for_metadata(pi)
-    return _authorized(booking, pi, now) if booking else "ignored"
+    return _authorized(booking, pi, now, after) if booking else "ignored"
 
 
-def _authorized(booking: Booking, pi, now: datetime) -> str:
+def _authorized(booking: Booking, pi, now: datetime, after: list) -> str:
     """The card is authorized: AWAITING_PAYMENT → REQUIRES_CAPTURE with a receipt (once; later states win)."""
     if pi.get("status") != "requires_capture":
         return "ignored"
@@ -354,8 +443,9 @@ def _authorized(booking: Booking, pi, now: datetime) -> str:
         receipt = booking.receipt
         if receipt is not None and receipt.payment_intent_id == pi["id"]:
             return "already-applied"
-        # Paid after the hold lapsed, after cancelling, or a second payment for a booking already paid: release it.
-        _release(pi["id"], f"booking:{booking.id}:release:{pi['id']}")
+        # Paid after the hold lapsed, after cancelling, or a second payment for a booking already paid: release it
+        # (after the commit; the event counts as applied once the release went through).
+        after.append(lambda pi_id=pi["id"], bid=booking.id: _release(pi_id, f"booking:{bid}:release:{pi_id}"))
         return "released"
     quote = booking.quote or {}
     first_of_month = _first_paid_lesson_of_month(booking.lesson.tutor_id, now)
@@ -367,7 +457,7 @@ def _authorized(booking: Booking, pi, now: datetime) -> str:
         # An older checkout paid after the quote changed (say a coupon was added): never keep money we did not quote.
         current_app.logger.warning("booking %s: authorized %s but quoted %s; releasing it", booking.id,
                                    pi.get("amount"), breakdown.student_pays)
-        _release(pi["id"], f"booking:{booking.id}:release:{pi['id']}")
+        after.append(lambda pi_id=pi["id"], bid=booking.id: _release(pi_id, f"booking:{bid}:release:{pi_id}"))
         return "released-mismatch"
     booking.state = next_booking_state(booking.state, BookingState.REQUIRES_CAPTURE)
     booking.payment_intent_id = pi["id"]
@@ -417,7 +507,7 @@ def _tell_tutor_to_approve(booking: Booking) -> None:
         "link": public_url("/tutor/")}, dedupe_key=f"booking:{booking.id}:awaiting-approval")
 
 
-def _on_session_expired(session_obj, now: datetime) -> str:
+def _on_session_expired(session_obj, _fetched, now: datetime, _after: list) -> str:
     booking = _booking_for_metadata(session_obj)
     if booking is None or booking.checkout_session_id != session_obj.get("id"):
         return "ignored"
@@ -425,7 +515,7 @@ def _on_session_expired(session_obj, now: datetime) -> str:
     return "coupon-released"
 
 
-def _on_payment_canceled(pi, now: datetime) -> str:
+def _on_payment_canceled(pi, _fetched, now: datetime, _after: list) -> str:
     booking = _booking_for_metadata(pi)
     if booking is None or booking.state != BookingState.REQUIRES_CAPTURE or booking.payment_intent_id != pi.get("id"):
         return "ignored"
@@ -433,15 +523,31 @@ def _on_payment_canceled(pi, now: datetime) -> str:
     return "expired"
 
 
-def _on_charge_refunded(charge, now: datetime) -> str:
-    """Refunds made outside the app (the Stripe dashboard) still reach our books."""
-    from .cancellations import record_external_refund
-    return record_external_refund(charge, now)
+def _fetch_refunds(charge, booking_id: int | None) -> list[dict] | None:
+    """charge.refunded: the charge's refunds, each with its id, read from Stripe (the event may not list them)."""
+    pi_id = charge.get("payment_intent")
+    return gateway.list_refunds(pi_id) if booking_id and isinstance(pi_id, str) else None
 
 
-def _on_account_updated(account, now: datetime) -> str:
+def _on_charge_refunded(charge, refunds, now: datetime, _after: list) -> str:
+    """Every refund reaches our books once, by its Stripe id: ours (matched to the row that asked for it) and
+    those made outside the app (the Stripe dashboard)."""
+    from .cancellations import book_stripe_refunds
+    booking_id = _event_booking_id("charge.refunded", charge)
+    if booking_id is None or refunds is None:
+        return "ignored"
+    return book_stripe_refunds(db.session, booking_id, refunds)
+
+
+def _on_account_updated(account, _fetched, now: datetime, _after: list) -> str:
     from .payouts import sync_account
     return sync_account(account)
+
+
+_FETCHERS = {
+    "checkout.session.completed": _fetch_session_pi,
+    "charge.refunded": _fetch_refunds,
+}
 
 
 _HANDLERS = {
@@ -478,14 +584,16 @@ def approve(tutor: User, booking_id: int, now: datetime) -> Booking:
     except gateway.PaymentError as exc:
         raise PaymentFailed("Stripe could not capture the payment; the booking is unchanged. "
                             f"({getattr(exc, 'user_message', None) or 'please try again'})") from exc
-    with serialized_write((LOCK_BOOKING, booking_id)) as session:
-        booking = session.get(Booking, booking_id)
-        if booking.state != BookingState.PAID:
-            booking.state = next_booking_state(booking.state, BookingState.PAID)
-            booking.refund_policy = RefundPolicy().as_dict()
-            booking.updated_at = now
-            from .lesson_messages import tell_booked
-            tell_booked(booking.lesson)
+    with recorded_after_stripe("Stripe captured the payment but we could not record it yet. Approve again to "
+                               "record it; it will not be charged twice."):
+        with serialized_write((LOCK_BOOKING, booking_id)) as session:
+            booking = session.get(Booking, booking_id, populate_existing=True)
+            if booking.state == BookingState.REQUIRES_CAPTURE:
+                booking.state = next_booking_state(booking.state, BookingState.PAID)
+                booking.refund_policy = RefundPolicy().as_dict()
+                booking.updated_at = now
+                from .lesson_messages import tell_booked
+                tell_booked(booking.lesson)
     return booking
 
 
@@ -497,21 +605,46 @@ def decline(tutor: User, booking_id: int, now: datetime) -> Booking:
     if booking.state != BookingState.REQUIRES_CAPTURE:
         raise Conflict("This booking is not waiting for your approval.")
     _release(booking.payment_intent_id, f"booking:{booking.id}:release")
-    with serialized_write((LOCK_BOOKING, booking_id)) as session:
-        booking = session.get(Booking, booking_id)
-        if booking.state == BookingState.REQUIRES_CAPTURE:
-            _close(booking, BookingState.DECLINED, now)
-            from .lesson_messages import tell_not_booked
-            tell_not_booked(booking)
+    with recorded_after_stripe("Stripe released the payment but we could not record it yet. Decline again to "
+                               "record it."):
+        with serialized_write((LOCK_BOOKING, booking_id)) as session:
+            booking = session.get(Booking, booking_id, populate_existing=True)
+            if booking.state == BookingState.REQUIRES_CAPTURE:
+                _close(booking, BookingState.DECLINED, now)
+                from .lesson_messages import tell_not_booked
+                tell_not_booked(booking)
     return booking
 
 
+@contextmanager
+def recorded_after_stripe(message: str):
+    """Around the write that records what Stripe just did: if it fails, say so (never "nothing changed"); the
+    caller's retry repeats the Stripe call with the same idempotency key and records it."""
+    try:
+        yield
+    except ServiceError:
+        raise
+    except Exception as exc:
+        db.session.rollback()
+        current_app.logger.exception("Stripe acted but the record failed")
+        raise NotRecorded(message) from exc
+
+
 def _release(payment_intent_id: str, key: str) -> None:
+    """Cancel an authorization; one already cancelled is fine, one captured meanwhile is a Conflict."""
     try:
         gateway.cancel_payment_intent(payment_intent_id, key)
     except gateway.PaymentError as exc:
-        if getattr(exc, "code", None) != "payment_intent_unexpected_state":
+        if gateway.error_code(exc) != "payment_intent_unexpected_state":
             raise PaymentFailed("Stripe could not release the payment; please try again.") from exc
+        try:
+            status = gateway.retrieve_payment_intent(payment_intent_id).status
+        except gateway.PaymentError:
+            raise PaymentFailed("Stripe could not release the payment; please try again.") from exc
+        if status != "canceled":
+            # Captured (approved) a moment ago: releasing now would keep the money with the booking closed.
+            raise Conflict("This payment was just captured, so it can no longer be released. Reload the page to "
+                           "see the booking as it is now.") from exc
 
 
 def _close(booking: Booking, state: BookingState, now: datetime) -> None:
@@ -534,9 +667,9 @@ def expire_unapproved(now: datetime) -> int:
             continue
         try:
             _release(booking.payment_intent_id, f"booking:{booking.id}:release")
-        except PaymentFailed:
+        except (PaymentFailed, Conflict):
             db.session.rollback()
-            continue  # try again on the next run
+            continue  # Stripe down: the next run tries again; captured meanwhile: the tutor approved in time
         with serialized_write((LOCK_BOOKING, booking_id)) as session:
             booking = session.get(Booking, booking_id)
             if booking.state == BookingState.REQUIRES_CAPTURE:  # a second worker may have done it meanwhile
@@ -548,10 +681,14 @@ def expire_unapproved(now: datetime) -> int:
 
 
 def expire_open_checkouts(booking_ids: list[int]) -> None:
-    """After holds lapse: close their Checkout Sessions and give reserved coupons back."""
+    """After holds lapse: close their Checkout Sessions and give reserved coupons back.
+
+    Each Stripe call runs outside any transaction; each booking's coupons go back in a short one of its own."""
     for booking_id in booking_ids:
-        booking = db.session.get(Booking, booking_id)
-        if booking and booking.checkout_session_id:
-            _expire_session_quietly(booking.checkout_session_id)
-        db.session.execute(delete(CouponUse).where(CouponUse.booking_id == booking_id, CouponUse.confirmed.is_(False)))
-    db.session.commit()
+        session_id = db.session.scalar(select(Booking.checkout_session_id).where(Booking.id == booking_id))
+        end_read()
+        if session_id:
+            _expire_session_quietly(session_id)
+        with serialized_write((LOCK_BOOKING, booking_id)) as session:
+            session.execute(delete(CouponUse).where(CouponUse.booking_id == booking_id,
+                                                    CouponUse.confirmed.is_(False)))

@@ -7,14 +7,18 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from ..adapters import stripe_gateway as gateway
-from ..adapters.database import serialized_write
+from ..adapters.database import end_read, serialized_write
 from ..domain.money import Money
 from ..domain.states import BookingState
 from ..extensions import db
-from ..models import Booking, Lesson, PaymentReceipt, PayoutAccount, User
+from ..models import Booking, Lesson, PaymentReceipt, PayoutAccount, Refund, User
 from . import outbox
+from .cancellations import refresh_refund_totals
 from .errors import ValidationError
 from .payments import LOCK_BOOKING, PaymentFailed
+
+
+LOCK_TUTOR_ACCOUNT = 7  # advisory-lock namespace: one Connect account record per tutor
 
 
 def payout_account(tutor: User) -> PayoutAccount | None:
@@ -27,31 +31,39 @@ def start_onboarding(tutor: User, *, return_url: str, refresh_url: str) -> str:
     if not tutor.is_tutor:
         raise ValidationError("Only tutors receive payouts.")
     account = payout_account(tutor)
+    stripe_account_id = account.stripe_account_id if account else None
+    end_read()  # end the read: Stripe is called outside any transaction
     try:
-        if account is None:
+        if stripe_account_id is None:
             created = gateway.create_express_account(
                 email=tutor.email, country=current_app.config["STRIPE_CONNECT_COUNTRY"], tutor_id=tutor.id,
                 idempotency_key=f"tutor:{tutor.id}:connect-account")
-            account = PayoutAccount(tutor_id=tutor.id, stripe_account_id=created.id)
-            db.session.add(account)
-            db.session.commit()
-        link = gateway.create_account_link(account.stripe_account_id, return_url=return_url, refresh_url=refresh_url)
+            stripe_account_id = created.id
+            with serialized_write((LOCK_TUTOR_ACCOUNT, tutor.id)) as session:
+                # A second click got the same account from Stripe (same key) and may have recorded it first.
+                if session.get(PayoutAccount, tutor.id, populate_existing=True) is None:
+                    session.add(PayoutAccount(tutor_id=tutor.id, stripe_account_id=stripe_account_id))
+        link = gateway.create_account_link(stripe_account_id, return_url=return_url, refresh_url=refresh_url)
     except gateway.PaymentError as exc:
         raise PaymentFailed("Stripe could not start onboarding; please try again.") from exc
     return link.url
 
 
 def refresh_onboarding(tutor: User) -> PayoutAccount | None:
-    """Read the account's state from Stripe (after the tutor returns from onboarding)."""
+    """Read the account's state from Stripe (after the tutor returns from onboarding), then record it."""
     account = payout_account(tutor)
     if account is None:
         return None
+    stripe_account_id = account.stripe_account_id
+    end_read()  # end the read: Stripe is called outside any transaction
     try:
-        sync_account(gateway.retrieve_account(account.stripe_account_id).to_dict())
+        fetched = gateway.retrieve_account(stripe_account_id).to_dict()
     except gateway.PaymentError:
-        current_app.logger.warning("could not refresh Connect account %s", account.stripe_account_id)
-    db.session.commit()
-    return account
+        current_app.logger.warning("could not refresh Connect account %s", stripe_account_id)
+        return payout_account(tutor)
+    with serialized_write((LOCK_TUTOR_ACCOUNT, tutor.id)):
+        sync_account(fetched)
+    return payout_account(tutor)
 
 
 def sync_account(account_obj) -> str:
@@ -76,37 +88,59 @@ def pending_payouts_query(now: datetime):
             .order_by(PaymentReceipt.id))
 
 
+def _payout_due(receipt_id: int) -> tuple[int, int] | None:
+    """(booking id, amount) to transfer now, decided under the booking lock from the refund rows; None when it
+    was transferred meanwhile, nothing is owed, or a refund is still waiting for Stripe's answer."""
+    booking_id = db.session.scalar(select(PaymentReceipt.booking_id).where(PaymentReceipt.id == receipt_id))
+    end_read()
+    with serialized_write((LOCK_BOOKING, booking_id)) as session:
+        receipt = session.get(PaymentReceipt, receipt_id, populate_existing=True)
+        if receipt.transfer_id:
+            return None
+        if session.scalar(select(Refund.id).where(Refund.booking_id == booking_id, Refund.status == "pending")):
+            return None  # its amount is not final yet; the next run pays what is left
+        split = refresh_refund_totals(session, receipt)
+        # The tutor's share never exceeds what the refunds leave on the charge (the transfer's source_transaction).
+        amount = min(receipt.tutor_payout_minor, split.remaining_refundable)
+        return (booking_id, amount) if amount > 0 else None
+
+
 def send_pending_payouts(now: datetime) -> int:
-    """Transfer each settled booking's tutor payout once (idempotency key per booking and amount); email the team."""
+    """Transfer each settled booking's tutor payout once (idempotency key per booking and amount); email the team.
+
+    The amount comes from the refund rows, decided in a short transaction; Stripe is called outside it, and the
+    transfer is recorded in another that records nothing if a second worker got there first."""
     receipt_ids = list(db.session.scalars(pending_payouts_query(now)))
-    db.session.commit()
+    end_read()
     paid = 0
     for receipt_id in receipt_ids:
-        receipt = db.session.get(PaymentReceipt, receipt_id)
-        if receipt.transfer_id:
+        due = _payout_due(receipt_id)
+        if due is None:
             continue
-        booking = db.session.get(Booking, receipt.booking_id)
+        booking_id, amount = due
+        receipt = db.session.get(PaymentReceipt, receipt_id)
+        booking = db.session.get(Booking, booking_id)
         tutor = booking.lesson.tutor
         account = db.session.get(PayoutAccount, tutor.id)
-        amount = receipt.tutor_payout_minor
-        context = {"booking_id": booking.id, "tutor_id": tutor.id, "tutor_name": tutor.name,
-                   "amount": Money(amount, receipt.currency).format()}
+        currency, charge_id, destination = receipt.currency, receipt.charge_id, account.stripe_account_id
+        context = {"booking_id": booking_id, "tutor_id": tutor.id, "tutor_name": tutor.name,
+                   "amount": Money(amount, currency).format()}
+        end_read()  # no transaction stays open across the Stripe call
         try:
-            transfer = gateway.create_transfer(amount_minor=amount, currency=receipt.currency,
-                                               destination=account.stripe_account_id, booking_id=booking.id,
-                                               source_charge=receipt.charge_id,
-                                               idempotency_key=f"booking:{booking.id}:payout:{amount}")
+            transfer = gateway.create_transfer(amount_minor=amount, currency=currency, destination=destination,
+                                               booking_id=booking_id, source_charge=charge_id,
+                                               idempotency_key=f"booking:{booking_id}:payout:{amount}")
         except gateway.PaymentError as exc:
             message = getattr(exc, "user_message", None) or str(exc)
-            with serialized_write((LOCK_BOOKING, booking.id)) as session:
+            with serialized_write((LOCK_BOOKING, booking_id)) as session:
                 session.execute(update(PaymentReceipt).where(PaymentReceipt.id == receipt_id,
                                                              PaymentReceipt.transfer_id.is_(None))
                                 .values(transfer_error=message[:1000]))
                 outbox.enqueue_email("payout_status", current_app.config["INTERNAL_TEAM_EMAIL"],
                                      {**context, "transfer_id": None, "error": message},
-                                     dedupe_key=f"payout-error:{booking.id}:{now.date().isoformat()}")
+                                     dedupe_key=f"payout-error:{booking_id}:{now.date().isoformat()}")
             continue
-        with serialized_write((LOCK_BOOKING, booking.id)) as session:
+        with serialized_write((LOCK_BOOKING, booking_id)) as session:
             # Conditional: a second worker holding the same (idempotent) transfer records nothing new.
             moved = session.execute(update(PaymentReceipt).where(
                 PaymentReceipt.id == receipt_id, PaymentReceipt.transfer_id.is_(None))
@@ -114,6 +148,6 @@ def send_pending_payouts(now: datetime) -> int:
             if moved.rowcount:
                 outbox.enqueue_email("payout_status", current_app.config["INTERNAL_TEAM_EMAIL"],
                                      {**context, "transfer_id": transfer.id, "error": None},
-                                     dedupe_key=f"payout:{booking.id}")
+                                     dedupe_key=f"payout:{booking_id}")
                 paid += 1
     return paid

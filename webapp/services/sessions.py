@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
+from ..filters import local
 from ..models import ApiToken, LoginSession, User
 from . import accounts, outbox, signed_links
 from .errors import NotFound, ValidationError
@@ -166,13 +167,22 @@ def _set_password(user: User, new_password: str, field: str = "new_password") ->
     user.password_hash = accounts.password_hasher().hash(new_password)
 
 
-def change_password(user: User, current_password: str, new_password: str) -> None:
+def _tell_owner(user: User, how: str, ended: str, now: datetime) -> None:
+    """Email the account's owner that the password changed (in the caller's transaction), so a stranger's change
+    does not go unnoticed."""
+    outbox.enqueue_email("password_changed", user.email, {
+        "name": user.name, "how": how, "ended": ended, "when": local(now, user.timezone), "zone": user.timezone,
+        "forgot_url": public_url("/forgot-password")})
+
+
+def change_password(user: User, current_password: str, new_password: str, now: datetime) -> None:
     """Change the password (the current one is required); every other browser and every app token is logged out."""
     if not _verify(user, current_password):
         raise ValidationError("Your current password is not right.",
                               {"current_password": "That is not your current password."})
     _set_password(user, new_password)
     _end_sessions(user, keep_key=user.login_key)
+    _tell_owner(user, "changed in the settings", "Every other browser and app was logged out.", now)
     db.session.commit()
 
 
@@ -218,5 +228,6 @@ def reset_password(token: str, new_password: str, now: datetime) -> User:
         db.session.rollback()
         raise
     _end_sessions(user)
+    _tell_owner(user, "reset from an emailed link", "Every browser and app was logged out.", now)
     db.session.commit()
     return user

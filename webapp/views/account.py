@@ -6,7 +6,7 @@ from ..forms import ChangePasswordForm, ChildForm, SettingsForm
 from ..models import Role
 from ..services import accounts, sessions
 from ..services.errors import ValidationError
-from .common import apply_service_errors, perform, render, role_required
+from .common import apply_service_errors, now_utc, perform, render, role_required
 
 bp = Blueprint("account", __name__)
 
@@ -42,7 +42,7 @@ def change_password():
     if form.validate_on_submit():
         try:
             sessions.change_password(current_user._get_current_object(), form.current_password.data,
-                                     form.new_password.data)
+                                     form.new_password.data, now_utc())
         except ValidationError as exc:
             apply_service_errors(form, exc.fields)
         else:

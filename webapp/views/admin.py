@@ -108,7 +108,8 @@ def refund(booking_id: int):
     try:
         booking = bookings.get_booking(current_user, booking_id)
         amount = parse_major_amount(request.form.get("amount") or "", booking.currency)
-        cancellations.admin_refund(current_user, booking_id, amount, request.form.get("reason", ""), now_utc())
+        cancellations.admin_refund(current_user, booking_id, amount, request.form.get("reason", ""), now_utc(),
+                                   request_key=request.form.get("request_key"))
         flash(f"Refund of {Money(amount, booking.currency).format()} sent. The lesson still stands; "
               "cancel it separately if it should not happen.", "success")
     except ValueError as exc:

@@ -15,6 +15,7 @@ from ..services import accounts, availability, bookings, cancellations, catalogu
 from ..services.bookings import BookingRequest
 from ..services.errors import Forbidden, ServiceError, SlotTaken, ValidationError
 from . import params
+from .auth import REGISTRATION_SENT, register_email_key, register_limit
 from .common import now_utc
 from .tutors import directory_filters
 
@@ -163,13 +164,15 @@ def booking_json(b: Booking, now: datetime) -> dict:
 # --- auth ------------------------------------------------------------------------------------
 
 @bp.post("/auth/register")
+@limiter.limit(register_limit)
+@limiter.limit(register_limit, key_func=register_email_key)
 def register():
-    """Create an account and return a bearer token."""
+    """Start a sign-up: the link that creates the account is emailed (same answer whether or not the email is taken)."""
     data = _json_body()
-    user = accounts.register_user(email=_text(data, "email"), password=_text(data, "password") or "",
-                                  name=_text(data, "name"), role=_text(data, "role"),
-                                  timezone=_text(data, "timezone"))
-    return jsonify(_token_json(user)), 201
+    email = accounts.request_registration(email=_text(data, "email"), password=_text(data, "password") or "",
+                                          name=_text(data, "name"), role=_text(data, "role"),
+                                          timezone=_text(data, "timezone"), now=now_utc())
+    return jsonify({"email": email, "message": REGISTRATION_SENT}), 202
 
 
 @bp.post("/auth/token")
@@ -381,6 +384,17 @@ def cancel_booking(booking_id: int):
     data = _json_body() if request.get_data(cache=True).strip() else {}
     booking = cancellations.cancel_booking(user, booking_id, _text(data, "note") or "", now_utc())
     return jsonify(booking_json(bookings.get_booking(user, booking.id), now_utc()))
+
+
+@bp.post("/bookings/<id:booking_id>/refunds")
+def refund_booking(booking_id: int):
+    """Admins: refund part of a captured payment (409 with what is left when another refund took it)."""
+    user = _user()
+    data = _json_body()
+    amount = params.required_int(data, "amount_minor", "amount_minor")
+    booking = cancellations.admin_refund(user, booking_id, amount, _text(data, "reason") or "", now_utc(),
+                                         request_key=_text(data, "idempotency_key"))
+    return jsonify(booking_json(bookings.get_booking(user, booking.id), now_utc())), 201
 
 
 # --- summary notes --------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from ..extensions import limiter
 from ..filters import time_of_day
 from ..forms import ForgotPasswordForm, LoginForm, RegisterForm, ResetPasswordForm
 from ..services import accounts, catalogue, sessions, signed_links
-from ..services.errors import ServiceError, ValidationError
+from ..services.errors import Conflict, NotFound, ServiceError, ValidationError
 from . import params
 from .common import apply_service_errors, now_utc, render
 
@@ -24,6 +24,27 @@ def _login_limit() -> str:
 
 def _reset_limit() -> str:
     return current_app.config["PASSWORD_RESET_RATE_LIMIT"]
+
+
+REGISTRATION_SENT = ("Check your email: a link to finish signing up is on its way (or, if the address already has "
+                     "an account, an email saying so).")
+
+
+def register_limit() -> str:
+    """Sign-ups allowed per client and per email address (REGISTER_RATE_LIMIT)."""
+    return current_app.config["REGISTER_RATE_LIMIT"]
+
+
+def _email_in_body() -> str:
+    """The email address a form or JSON body names (for limits per address as well as per client)."""
+    data = request.get_json(silent=True) if request.is_json else request.form
+    email = data.get("email") if hasattr(data, "get") else None
+    return (email if isinstance(email, str) else "").strip().lower()[:254]
+
+
+def register_email_key() -> str:
+    """Rate-limit key for sign-ups per email address (a flood of emails at one inbox from many addresses)."""
+    return "register-email:" + _email_in_body()
 
 
 def _reset_email_key() -> str:
@@ -68,28 +89,45 @@ def _booking_intent(target: str | None) -> str | None:
 
 
 @bp.route("/register", methods=["GET", "POST"])
+@limiter.limit(register_limit, methods=["POST"])
+@limiter.limit(register_limit, methods=["POST"], key_func=register_email_key)
 def register():
-    """Create an account; the time zone is detected by the browser and can be changed."""
+    """Sign up: a link to finish arrives by email; the page answers the same whether or not the email has an account."""
     form = RegisterForm()
     target = _safe_next(request.args.get("next"))
     if form.validate_on_submit():
         try:
-            user = accounts.register_user(email=form.email.data, password=form.password.data, name=form.name.data,
-                                          role=form.role.data, timezone=form.timezone.data)
+            email = accounts.request_registration(email=form.email.data, password=form.password.data,
+                                                  name=form.name.data, role=form.role.data,
+                                                  timezone=form.timezone.data, now=now_utc(), then=target)
         except ValidationError as exc:
             apply_service_errors(form, exc.fields)
         else:
-            log_in(user)
-            flash(f"Welcome to Lessonbook, {user.name}.", "success")
-            if user.is_tutor:
-                return redirect(url_for("tutor_dashboard.availability"))
-            if target:  # back to where they were going, e.g. the booking form for the slot they picked
-                return redirect(target, code=303)
-            if user.is_parent:
-                return redirect(url_for("account.children"))
-            return redirect(url_for("tutors.directory"))
+            return render("auth/register_sent.html", email=email)
     return render("auth/register.html", form=form, next=target, intent=_booking_intent(target),
                   status=422 if form.errors else 200)
+
+
+@bp.route("/register/confirm/<token>", methods=["GET", "POST"])
+def confirm_registration(token: str):
+    """The emailed sign-up link: GET shows what will be created; POST creates the account (once) and logs in."""
+    try:
+        pending = accounts.pending_registration(token, now_utc())
+        if request.method == "GET":  # mail scanners follow links: only the button (a POST, with CSRF) acts
+            return render("auth/register_confirm.html", pending=pending)
+        user = accounts.confirm_registration(token, now_utc())
+    except (NotFound, Conflict) as exc:
+        return render("auth/register_refused.html", message=exc.message, status=exc.status)
+    log_in(user)
+    flash(f"Welcome to Lessonbook, {user.name}.", "success")
+    target = _safe_next(request.args.get("next"))
+    if user.is_tutor:
+        return redirect(url_for("tutor_dashboard.availability"))
+    if target:  # back to where they were going, e.g. the booking form for the slot they picked
+        return redirect(target, code=303)
+    if user.is_parent:
+        return redirect(url_for("account.children"))
+    return redirect(url_for("tutors.directory"))
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -91,7 +91,9 @@ def detail(booking_id: int):
                   lesson_payment=bookings.lesson_and_payment(booking, now),
                   hold_lapsed=bookings.is_hold_lapsed(booking, now), polling=request.args.get("paid") == "1",
                   can_cancel=cancellations.can_cancel(current_user, booking, now),
-                  report_problem=cancellations.needs_support_link(current_user, booking, now))
+                  report_problem=cancellations.needs_support_link(current_user, booking, now),
+                  # One key per rendered refund form: submitting the same form twice is the same refund.
+                  refund_request_key=secrets.token_urlsafe(16))
 
 
 @bp.route("/bookings/<id:booking_id>/pay", methods=["GET", "POST"])

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, request, url_for
 from flask_login import current_user
 
+from ..domain.timezones import match_zone
 from ..filters import time_of_day
 from ..services import availability, catalogue, reviews
 from ..services.catalogue import TutorFilters
@@ -94,6 +95,8 @@ def _booker_response(response, booker: dict):
 
 def _booker_context(tutor, teaches, args) -> dict:
     """Everything the booker shows: options, the month's calendar, the chosen day's times; bad input → a message."""
+    if args.get("tz") and (meant := match_zone(args["tz"])) and meant != args["tz"]:
+        args = {**args.to_dict(), "tz": meant}  # typed as 'new york' or 'tokyo': the zone they meant
     signed_in = current_user.is_authenticated
     fallback = current_user.timezone if signed_in else "UTC"
     profile_url = url_for("tutors.profile", tutor_id=tutor.id)
@@ -107,13 +110,18 @@ def _booker_context(tutor, teaches, args) -> dict:
     try:
         zone, label = params.zone_from(args, fallback)
         context["zone_label"] = label
-        teach_id = params.optional_int(args, "teach_id") or teaches[0].id
+        teach_id = params.optional_int(args, "teach_id")
+        if teach_id not in {t.id for t in teaches}:
+            teach_id = teaches[0].id  # none asked, or an old link to a subject no longer offered: the first one
         now = now_utc()
         today = now.astimezone(zone).date()
         day = params.parse_date(args["day"], "day") if args.get("day") else None
         month = params.month_from(args, today) or (day.replace(day=1) if day else None)
         duration = params.duration_from(args)
         in_person = params.lesson_type(args)
+        chosen = next((t for t in teaches if t.id == teach_id), None)
+        if not args.get("lesson_type") and chosen is not None and not chosen.online:
+            in_person = True  # nothing asked: show how this subject is taught rather than an error
         location = params.located(params.address_from(args)) if in_person and args.get("line1") else None
         found = availability.find_month(tutor.id, teach_id, month or today, zone, duration, now, in_person, location,
                                         advance_if_empty=month is None)
