@@ -10,7 +10,7 @@ import requests
 from sqlalchemy import func, select
 
 from tests import factories
-from tests.conftest import apply_stored_events, csrf_from
+from tests.conftest import csrf_from
 from tests.integration.test_payments import authorize, book, now
 from tests.integration.test_refunds_and_payouts import onboard
 from tests.stripe_fixtures import TEST_WEBHOOK_SECRET
