@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import selectors
 import shutil
 import signal
@@ -27,11 +28,40 @@ import config  # noqa: E402  (needs ROOT on sys.path)
 
 PY = sys.executable
 STOP_GRACE_SECONDS = 10
+BANNER_AFTER_QUIET_SECONDS = 1.5  # the logins wait until the children's start-up chatter has stopped
 COLOURS = {"web": "36", "worker": "33", "scheduler": "35"}
 
 
 def say(message: str) -> None:
-    print(f"dev       | {message}", flush=True)
+    for line in message.splitlines() or [""]:
+        print(f"dev       | {line}", flush=True)
+
+
+# The web server's access log lines for static files that were served fine: one per file per page, all noise.
+_STATIC_OK = re.compile(r'"(GET|HEAD) /(static/\S*|favicon\.ico|service-worker\.js) HTTP/[\d.]+" (200|304) ')
+
+
+# The worker's routine lines for a periodic job that went fine (every minute for the outbox alone).
+_ROUTINE_JOB = re.compile(r"\((periodic-[\w-]+)\)$|Job OK \(periodic-|result will never expire|Successfully completed ")
+
+
+def quiet(name: str, line: str) -> bool:
+    """Whether a child's output line is left out of the console: static files served fine, periodic jobs that
+    ran fine. Errors, pages and emails are always shown."""
+    if name == "web":
+        return _STATIC_OK.search(line) is not None
+    if name == "worker":
+        return " INFO " in line and _ROUTINE_JOB.search(line) is not None
+    return False
+
+
+def answers(host: str, port: int) -> bool:
+    """Whether something accepts connections on host:port (the web app is up)."""
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 def free_port() -> int:
@@ -163,6 +193,7 @@ class Children:
         self.partial: dict[str, bytes] = {}
         self.selector = selectors.DefaultSelector()
         self.colour = sys.stdout.isatty()
+        self.last_output = time.monotonic()
 
     def start(self, name: str, args: list[str]) -> None:
         proc = subprocess.Popen(args, cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -172,10 +203,14 @@ class Children:
         self.selector.register(proc.stdout, selectors.EVENT_READ, name)
 
     def _emit(self, name: str, line: bytes) -> None:
+        text = line.decode(errors="replace").rstrip()
+        if quiet(name, text):
+            return
+        self.last_output = time.monotonic()
         prefix = f"{name:<10}|"
         if self.colour:
             prefix = f"\033[{COLOURS.get(name, '0')}m{prefix}\033[0m"
-        sys.stdout.write(f"{prefix} {line.decode(errors='replace').rstrip()}\n")
+        sys.stdout.write(f"{prefix} {text}\n")
 
     def pump(self, timeout: float) -> None:
         """Print whatever the children wrote, waiting at most `timeout` seconds for it."""
@@ -218,6 +253,13 @@ class Children:
             self.pump(0.1)
 
 
+def logins_text(host: str, port: int, cards: bool) -> str:
+    """The demo logins (and the test cards with the local Stripe), as `flask demo-logins` prints them."""
+    from webapp.cli import demo_logins_text
+    return demo_logins_text(f"http://{host}:{port}/", cards) + \
+        "\nAgain at any time: .venv/bin/flask --app webapp demo-logins"
+
+
 def main() -> int:
     settings = config.dev_runtime_env()
     host, port = settings["HOST"], int(settings["PORT"])
@@ -248,6 +290,7 @@ def main() -> int:
             env.update(MAIL_HOST="127.0.0.1", MAIL_PORT=str(mail_port))
         env.setdefault("PUBLIC_BASE_URL", f"http://{host}:{port}")
 
+        banner = logins_text(host, port, cards=bool(local_stripe_port))
         signals: list[int] = []
 
         def on_signal(signum, _frame):
@@ -262,17 +305,25 @@ def main() -> int:
                                           "--webhook-url", f"http://{host}:{port}/stripe/webhook",
                                           "--webhook-secret", env["STRIPE_WEBHOOK_SECRET"]])
             if mail_port:
-                children.start("mail", [PY, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{mail_port}"])
+                children.start("mail", [PY, "scripts/mail_sink.py", "--port", str(mail_port),
+                                        "--viewer-url", f"http://{host}:{port}/dev/mail"])
             children.start("web", [*flask, "run", "--host", host, "--port", str(port), "--with-threads", "--no-reload"])
             children.start("worker", [PY, "worker.py", "worker"])
             children.start("scheduler", [PY, "worker.py", "scheduler"])
             extras = (["local Stripe at " + env["STRIPE_API_BASE"]] if local_stripe_port else []) + \
-                ([f"mail sink on 127.0.0.1:{mail_port} (emails print here)"] if mail_port else [])
+                ([f"mail sink on 127.0.0.1:{mail_port} (one line per email here, read them at /dev/mail)"]
+                 if mail_port else [])
             say(f"Lessonbook on http://{host}:{port}/  (env {env['LESSONBOOK_ENV']}; web, RQ worker and scheduler "
                 f"started; database {database_description(env['LESSONBOOK_ENV'])}; Redis {masked(redis_url)}"
                 + "".join("; " + e for e in extras) + "). Ctrl-C stops everything.")
+            banner_shown = False
             while not signals:
                 children.pump(0.25)
+                settled = time.monotonic() - children.last_output > BANNER_AFTER_QUIET_SECONDS
+                if not banner_shown and settled and answers(host, port):
+                    # Last, once everything is up, so the logins are the newest thing on the screen.
+                    banner_shown = True
+                    say(banner)
                 dead = children.first_dead()
                 if dead:
                     name, code = dead

@@ -34,12 +34,28 @@ TUTORS = [
 ]
 
 
+DEMO_LOGINS = [("admin", "admin@example.com"), ("student", "sam@example.com"), ("parent", "pat@example.com")] + \
+    [("tutor", t[1]) for t in TUTORS]
+# The local Stripe server's test cards (scripts/local_stripe.py), as Stripe's own test mode has them.
+TEST_CARDS = [("4242 4242 4242 4242", "pays"), ("4000 0025 0000 3155", "asks for 3-D Secure first"),
+              ("4000 0000 0000 0002", "is declined")]
+
+
+def demo_logins_text(base_url: str | None = None, cards: bool = True) -> str:
+    """What `make run` prints last and `flask demo-logins` prints on demand: where to go, who to be, what to pay with."""
+    lines = [f"Open {base_url}" if base_url else None,
+             f"Demo logins (password for all: {DEMO_PASSWORD}):"]
+    lines += [f"  {role:<8} {email}" for role, email in DEMO_LOGINS]
+    if cards:
+        lines.append("Test cards on the local Stripe checkout (any future expiry, any CVC):")
+        lines += [f"  {number}  {what}" for number, what in TEST_CARDS]
+    return "\n".join(line for line in lines if line is not None)
+
+
 def seed_demo() -> list[tuple[str, str, str]]:
     """Create the catalogue and demo accounts once; returns (role, email, password) rows for printing."""
     from .services import accounts, availability, catalogue
-    logins = [("admin", "admin@example.com"), ("student", "sam@example.com"), ("parent", "pat@example.com")]
-    logins += [("tutor", t[1]) for t in TUTORS]
-    rows = [(role, email, DEMO_PASSWORD) for role, email in logins]
+    rows = [(role, email, DEMO_PASSWORD) for role, email in DEMO_LOGINS]
     if db.session.scalar(select(User).where(User.email == "admin@example.com")):
         return rows
     for name in SUBJECTS:
@@ -83,10 +99,15 @@ def register_cli(app: Flask) -> None:
     @app.cli.command("seed-demo")
     def seed_demo_command():
         """Load demo subjects, tutors, a student, a parent with two children and an admin (idempotent)."""
-        rows = seed_demo()
-        click.echo("Demo logins (password for all: %s):" % DEMO_PASSWORD)
-        for role, email, _ in rows:
-            click.echo(f"  {role:<8} {email}")
+        seed_demo()
+        click.echo("Demo data ready (`flask demo-logins` lists the accounts).")
+
+    @app.cli.command("demo-logins")
+    @click.option("--url", default=None, help="the app's address, printed first")
+    @click.option("--cards/--no-cards", default=True, help="list the local Stripe test cards too")
+    def demo_logins_command(url: str | None, cards: bool):
+        """Print the demo accounts (one password for all) and the test card numbers."""
+        click.echo(demo_logins_text(url, cards))
 
     @app.cli.command("create-admin")
     @click.option("--email", required=True)

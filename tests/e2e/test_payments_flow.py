@@ -415,6 +415,10 @@ def test_a_coupon_made_by_an_admin_lowers_the_total_as_it_is_typed_and_that_tota
     _pay_on_the_hosted_page(page, VISA, held["student_email"], total)
     expect(page.locator("#booking-status")).to_contain_text("Payment authorized; waiting for the tutor to approve")
     expect(_receipt_row(page, "Total authorized")).to_have_text(total.format())
+    # The receipt carries the whole breakdown the student agreed to, not just the total.
+    expect(_receipt_row(page, "Lesson price")).to_have_text(PRICE.format())
+    expect(_receipt_row(page, "Discount")).to_have_text(f"-{discount.format()}")
+    expect(_receipt_row(page, "Service fee")).to_have_text("£0.00")
 
     intent = stripe_client.v1.payment_intents.retrieve(_booking(held["booking_id"]).payment_intent_id)
     assert (intent.status, intent.amount) == ("requires_capture", total.amount_minor)

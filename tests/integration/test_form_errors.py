@@ -76,3 +76,30 @@ def test_the_review_form_shows_every_missing_rating_beside_its_group_and_in_the_
         assert f'id="{field}-error">Rate {criterion.name} from 1 to 5.' in page
         assert f'href="#{field}"' in page
     assert db.session.scalar(select(func.count()).select_from(TutorReview)) == 0
+
+
+def test_the_admin_offer_form_names_every_bad_field_at_once(app, client):
+    login(client, factories.user("admin").email, factories.PASSWORD)
+    response = client.post("/admin/coupons", data={
+        "csrf_token": csrf_for(client), "code": "SPRING", "usage": "ONE_TIME_USE",
+        "discount_type": "DISCOUNT_TYPE_PERCENT", "percent": "ten", "currency": "GBP", "valid_from": "tomorrow",
+        "max_total_uses": "lots"})
+    page = words(response)
+    assert response.status_code == 422 and "Please correct the offer below." in page
+    assert _described(page, "percent") == "Percentages look like 12.5, not 'ten'."
+    assert _described(page, "valid_from") == "Dates look like 2027-03-28, not 'tomorrow'."
+    assert _described(page, "max_total_uses") == "Use a whole number such as 100, not 'lots'."
+    assert 'aria-invalid' not in re.search(r'<input id="code"[^>]*>', page).group(0)
+
+
+def test_the_admin_commission_form_names_every_bad_rate_at_once(app, client):
+    login(client, factories.user("admin").email, factories.PASSWORD)
+    response = client.post("/admin/commissions", data={
+        "csrf_token": csrf_for(client), "commission_fee_bp": "lots", "service_fee_bp": "5", "payout_fee_bp": "1.234",
+        "payout_amount_fee_minor": "0.25", "account_management_amount_fee_minor": "two pounds"})
+    page = words(response)
+    assert response.status_code == 422
+    assert _described(page, "commission_fee_bp") == "Percentages look like 12.5, not 'lots'."
+    assert _described(page, "payout_fee_bp") == "Percentages look like 12.5, not '1.234'."
+    assert "account_management_amount_fee_minor-error" in page
+    assert 'href="#commission_fee_bp"' in page and 'href="#payout_fee_bp"' in page

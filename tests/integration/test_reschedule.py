@@ -189,3 +189,48 @@ def test_the_reschedule_page_lists_free_times_in_the_viewers_zone(app, client, s
     assert bad.status_code == 422
     login(client, factories.user("student").email, factories.PASSWORD)
     assert client.get(f"/lessons/{lesson.id}/reschedule").status_code == 404
+
+
+def test_a_declined_proposal_tells_both_sides_the_lesson_is_cancelled_and_the_refund(app, client, stripe_world):
+    booking = paid(stripe_world, client)
+    lesson, tutor, student = booking.lesson, booking.lesson.tutor, booking.booker
+    login(client, student.email, factories.PASSWORD)
+    before = client.get(f"/lessons/{lesson.id}/reschedule").get_data(as_text=True)
+    assert "72 hours from now" not in before
+    assert f"If {tutor.name} declines, or does not answer within 24 hours, the lesson is cancelled and £40.00 is " \
+           "refunded" in before
+    reschedules.propose(student, lesson.id, later_slot(lesson), None, now())
+    reschedules.respond(tutor, lesson.id, 1, False, now())
+    db.session.rollback()
+    for person in (student, tutor):
+        notice = db.session.scalar(select(Notification).where(Notification.user_id == person.id,
+                                                              Notification.kind == "reschedule_declined"))
+        assert notice.title.startswith("Cancelled: Mathematics on ")
+        assert "so the lesson is cancelled; £40.00 is refunded." in notice.body
+    declined = mail_to(student, "reschedule_declined")
+    assert declined.context["refund"] == "£40.00 is refunded" and declined.context["declined_by"] == tutor.name
+    assert mail_to(tutor, "lesson_cancelled").context["refund"] == "£40.00"
+
+
+def test_an_unanswered_proposal_notification_says_cancelled_and_the_refund(app, client, stripe_world):
+    booking = paid(stripe_world, client)
+    lesson = booking.lesson
+    reschedules.propose(lesson.tutor, lesson.id, later_slot(lesson), None, now())
+    reschedules.expire_unanswered(now() + timedelta(hours=25))
+    db.session.rollback()
+    for person_id in (booking.booker_id, lesson.tutor_id):
+        notice = db.session.scalar(select(Notification).where(Notification.user_id == person_id,
+                                                              Notification.kind == "lesson_cancelled"))
+        assert "is cancelled" in notice.title and notice.body.endswith("£40.00 is refunded.")
+
+
+def test_answering_no_in_the_app_says_what_happened_to_the_money(app, client, stripe_world):
+    booking = paid(stripe_world, client)
+    lesson, tutor = booking.lesson, booking.lesson.tutor
+    reschedules.propose(booking.booker, lesson.id, later_slot(lesson), None, now())
+    login(client, tutor.email, factories.PASSWORD)
+    page = client.get(f"/lessons/{lesson.id}/reschedule").get_data(as_text=True)
+    assert "Declining cancels the lesson: £40.00 is refunded." in page
+    answer = client.post(f"/lessons/{lesson.id}/reschedule/respond", follow_redirects=True,
+                         data={"csrf_token": csrf_for(client), "answer": "decline", "version": "1"})
+    assert "Declined. The lesson is cancelled. Payment: £40.00 paid, refunded in full." in answer.get_data(as_text=True)

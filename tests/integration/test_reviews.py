@@ -82,6 +82,22 @@ def test_the_student_reviews_after_the_lesson_and_the_profile_summary_changes(ap
     assert "Knowledge</th><td>4.0 / 5" in profile and "Clarity</th><td>3.0 / 5" in profile
 
 
+def test_the_review_comment_is_shown_on_the_profile_and_to_the_tutor(app, client, criteria):
+    knowledge, clarity = criteria
+    lesson = factories.finished_lesson()
+    tutor, student = lesson.tutor, lesson.students[0]
+    login(client, student.email, factories.PASSWORD)
+    assert post_review(client, lesson.id, {knowledge.id: 5, clarity.id: 4}, "Clear & patient.").status_code == 303
+    profile = client.get(f"/tutors/{tutor.id}").get_data(as_text=True)
+    assert "Clear &amp; patient." in profile  # escaped, and shown
+    assert f"— {student.name.split(' ')[0]}, {datetime.now(UTC).date().isoformat()} · 4.5 / 5" in words(
+        client.get(f"/tutors/{tutor.id}"))
+    tutor_view = app.test_client()
+    login(tutor_view, tutor.email, factories.PASSWORD)
+    detail = words(tutor_view.get(f"/bookings/{lesson.booking.id}"))
+    assert "Reviews of this lesson" in detail and "Clear & patient." in detail
+
+
 def test_the_parent_reviews_their_childs_lesson(app, client, criteria):
     knowledge, clarity = criteria
     parent = factories.user("parent")

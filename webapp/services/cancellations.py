@@ -50,8 +50,8 @@ class CancellationPreview:
     explanation: str
 
 
-def _refundable(receipt: PaymentReceipt) -> int:
-    return receipt.amount_minor - receipt.refunded_minor
+def _refundable(receipt: PaymentReceipt | None) -> int:
+    return receipt.amount_minor - receipt.refunded_minor if receipt is not None else 0
 
 
 def preview(user: User, booking_id: int, now: datetime) -> CancellationPreview:
@@ -80,6 +80,24 @@ def _preview(booking: Booking, who: Canceller, now: datetime) -> CancellationPre
                                    refundable_minor=_refundable(booking.receipt), lesson_start=booking.lesson.start_at,
                                    now=now, cancelled_by=who)
     return CancellationPreview("refund", Money(decision.amount_minor, currency), decision.explanation(currency))
+
+
+def preview_for(user: User, booking: Booking, now: datetime) -> CancellationPreview:
+    """What cancelling by `user` would give back now (say, the other side declining a proposed time)."""
+    who = canceller_for(user, booking)
+    if who is None:
+        raise Forbidden("You cannot cancel this booking.")
+    return _preview(booking, who, now)
+
+
+def refund_words(plan: CancellationPreview) -> str:
+    """The money outcome of a cancellation in a few words: "£40.00 is refunded", "nothing is charged"."""
+    if plan.kind == "release":
+        return (f"the card authorization of {plan.refund.format()} is released and nothing is charged"
+                if plan.refund.amount_minor else "nothing is charged")
+    if plan.kind == "refund":
+        return f"{plan.refund.format()} is refunded" if plan.refund.amount_minor else "nothing is refunded"
+    return "no money moves"
 
 
 def cancel_booking(user: User, booking_id: int, note: str, now: datetime, tell_others: bool = True,

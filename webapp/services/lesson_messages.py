@@ -108,8 +108,9 @@ def tell_cancelled(lesson: Lesson, by: User, note: str, refund: Money | None, ev
         context = attach_calendar(lesson_context(lesson, person.zone), lesson, cancelled=True)
         context.update(recipient_name=person.user.name, cancelled_by=by.name, note=note,
                        refund=refund.format() if refund and refund.amount_minor else None)
+        outcome = f"{refund.format()} is refunded." if refund and refund.amount_minor else ""
         notify(person.user, kind="lesson_cancelled", title=f"{context['subject']} on {context['when']} is cancelled",
-               body=note, url=_path(lesson), dedupe_key=f"lesson-cancelled:{lesson.id}:{person.user.id}",
+               body=" ".join(part for part in (note, outcome) if part), url=_path(lesson), dedupe_key=f"lesson-cancelled:{lesson.id}:{person.user.id}",
                email_template="lesson_cancelled", email_context=context,
                bcc=[current_app.config["INTERNAL_TEAM_EMAIL"]])
 

@@ -11,6 +11,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from ..adapters.database import serialized_write
+from ..domain import labels
 from ..domain.states import BookingState, LessonState, next_lesson_state
 from ..extensions import db
 from ..filters import local
@@ -38,6 +39,33 @@ def can_propose(user: User, lesson: Lesson, now: datetime) -> bool:
     """Whether to offer the reschedule button."""
     return _party(user, lesson) and lesson.state == LessonState.ACTIVE and lesson.start_at - now >= NOTICE \
         and lesson.booking is not None and lesson.booking.state in MOVABLE_BOOKINGS
+
+
+def responder_for(proposer: User, lesson: Lesson) -> User:
+    """Who answers a proposal by `proposer` (and whose silence cancels the lesson)."""
+    return other_side(proposer, lesson)[0].user
+
+
+def outcome_if_declined(proposer: User, lesson: Lesson, now: datetime) -> str:
+    """What the proposer is told before sending: a decline or no answer cancels the lesson, with this refund."""
+    responder = responder_for(proposer, lesson)
+    plan = cancellations.preview_for(responder, lesson.booking, now)
+    return (f"If {responder.name} declines, or does not answer within 24 hours, the lesson is cancelled and "
+            f"{cancellations.refund_words(plan)}.")
+
+
+def decline_outcome(responder: User, lesson: Lesson, now: datetime) -> str:
+    """What the person answering is told before declining."""
+    plan = cancellations.preview_for(responder, lesson.booking, now)
+    return f"Declining cancels the lesson: {cancellations.refund_words(plan)}."
+
+
+def cancelled_outcome(lesson: Lesson) -> str:
+    """After a decline: the lesson is cancelled, and where the money stands."""
+    receipt = lesson.booking.receipt
+    money = labels.payment_words(lesson.booking.state, receipt.amount_minor if receipt else None,
+                                 receipt.refunded_minor if receipt else 0, lesson.booking.currency)
+    return f"The lesson is cancelled. Payment: {money}."
 
 
 def propose(user: User, lesson_id: int, suggested_start: datetime, suggested_finish: datetime | None,
@@ -134,14 +162,15 @@ def respond(user: User, lesson_id: int, version: int, accept: bool, now: datetim
         raise Conflict("The time to answer has passed; the lesson is being cancelled.")
     proposer = db.session.get(User, lesson.reschedule_by_id)
     if not accept:
-        # Cancel first (Stripe refund), then spend the link and tell the proposer in one transaction; a replay
+        # Cancel first (Stripe refund), then spend the link and tell everyone in one transaction; a replay
         # meanwhile finds the lesson cancelled and changes nothing.
+        plan = cancellations.preview_for(user, lesson.booking, now)
         cancelled = cancellations.cancel_booking(user, lesson.booking.id, "Declined the proposed new time.", now,
                                                  tell_others=False)
         with serialized_write((LOCK_TUTOR, lesson.tutor_id)):
             if link:
                 signed_links.consume(link, now)
-            _tell(proposer, cancelled.lesson, "reschedule_declined", f"{user.name} declined the new time")
+            _tell_declined(cancelled.lesson, proposer, user, plan)
         return cancelled.lesson
     with serialized_write((LOCK_TUTOR, lesson.tutor_id)) as session:
         lesson = session.get(Lesson, lesson_id)
@@ -173,6 +202,30 @@ def _tell(person: User, lesson: Lesson, template: str, title: str) -> None:
            url=f"/lessons/{lesson.id}/reschedule",
            dedupe_key=f"{template}:{lesson.id}:{lesson.reschedule_version}:{person.id}",
            email_template=template, email_context={**context, "title": title, "recipient_name": person.name})
+
+
+def _tell_declined(lesson: Lesson, proposer: User, decliner: User, plan) -> None:
+    """Everyone in the lesson hears the outcome: the proposed time was declined, so the lesson is cancelled, with
+    the refund in money (the proposer by the reschedule_declined email, the others by the cancellation email)."""
+    money = cancellations.refund_words(plan)
+    for person in [*student_side(lesson), tutor_side(lesson)]:
+        context = lesson_messages.attach_calendar(lesson_messages.lesson_context(lesson, person.zone), lesson,
+                                                  cancelled=True)
+        declined_by = "You" if person.user.id == decliner.id else decliner.name
+        title = f"Cancelled: {context['subject']} on {context['when']}"
+        body = (f"{declined_by} declined the proposed new time, so the lesson is cancelled; "
+                f"{money}.")
+        context.update(title=title, recipient_name=person.user.name, declined_by=declined_by,
+                       proposer_name=proposer.name, refund=money, explanation=plan.explanation,
+                       cancelled_by=decliner.name, note="Declined the proposed new time.",
+                       refund_money=plan.refund.format() if plan.kind == "refund" and plan.refund.amount_minor
+                       else None)
+        template = "reschedule_declined" if person.user.id == proposer.id else "lesson_cancelled"
+        if template == "lesson_cancelled":
+            context["refund"] = context.pop("refund_money")
+        notify(person.user, kind="reschedule_declined", title=title, body=body, url=f"/bookings/{lesson.booking.id}",
+               dedupe_key=f"reschedule_declined:{lesson.id}:{lesson.reschedule_version}:{person.user.id}",
+               email_template=template, email_context=context)
 
 
 def withdraw(user: User, lesson_id: int, now: datetime) -> Lesson:

@@ -163,6 +163,7 @@ class FollowUp:
     has_note: bool
     reviewed: bool
     experience_rating: int | None
+    reviews_of_tutor: tuple = ()  # for the tutor: (reviewer's first name, average rating, comment) per review
 
     @property
     def can_write_note(self) -> bool:
@@ -181,10 +182,33 @@ def follow_up(user: User, lesson: Lesson, now: datetime) -> FollowUp:
     """The after-lesson actions for a lesson the caller already may see."""
     reviewer = is_reviewer(user, lesson)
     has_note = db.session.scalar(select(SummaryNote.id).where(SummaryNote.lesson_id == lesson.id)) is not None
-    return FollowUp(took_place=lesson_took_place(lesson, now), is_tutor=is_tutor_of(user, lesson),
+    tutor = is_tutor_of(user, lesson)
+    return FollowUp(took_place=lesson_took_place(lesson, now), is_tutor=tutor,
                     is_reviewer=reviewer, has_note=has_note,
                     reviewed=reviewer and review_by(user, lesson.id) is not None,
-                    experience_rating=lesson.experience_rating)
+                    experience_rating=lesson.experience_rating,
+                    reviews_of_tutor=tuple((r["reviewer"], r["rating"], r["comment"])
+                                           for r in _reviews(TutorReview.lesson_id == lesson.id)) if tutor else ())
+
+
+MAX_SHOWN_COMMENTS = 10
+
+
+def _reviews(condition, comments_only: bool = False, limit: int | None = None) -> list[dict]:
+    """Reviews (newest first) as plain values: the reviewer's first name, the date, the average rating, the comment."""
+    query = (select(TutorReview.id, TutorReview.comment, TutorReview.created_at, User.name,
+                    func.avg(TutorReviewRating.rating))
+             .join(User, User.id == TutorReview.reviewer_id)
+             .outerjoin(TutorReviewRating, TutorReviewRating.review_id == TutorReview.id)
+             .where(condition).group_by(TutorReview.id, TutorReview.comment, TutorReview.created_at, User.name)
+             .order_by(TutorReview.created_at.desc(), TutorReview.id.desc()))
+    if comments_only:
+        query = query.where(TutorReview.comment != "")
+    if limit:
+        query = query.limit(limit)
+    return [{"reviewer": (name or "").split(" ")[0], "date": created.astimezone(UTC).date().isoformat(),
+             "rating": round(float(avg), 1) if avg is not None else None, "comment": comment or ""}
+            for _id, comment, created, name, avg in db.session.execute(query).all()]
 
 
 # --- the review summary, cached in Redis until the end of the UTC day ---------------------------------------------
@@ -227,6 +251,7 @@ def compute_summary(tutor_id: int, now: datetime) -> dict:
     overall = round(sum(c["average"] * c["count"] for c in criteria) / sum(c["count"] for c in criteria), 2) \
         if criteria else None
     return {"tutor_id": tutor_id, "count": count, "overall": overall, "criteria": criteria,
+            "comments": _reviews(TutorReview.tutor_id == tutor_id, comments_only=True, limit=MAX_SHOWN_COMMENTS),
             "computed_at": now.astimezone(UTC).isoformat()}
 
 

@@ -26,22 +26,40 @@ def index():
 @role_required(Role.ADMIN)
 def commissions():
     """List commissions; adding one makes it the only active one."""
-    error = None
+    error, fields = None, {}
     if request.method == "POST":
+        f, currency = request.form, request.form.get("currency", "GBP")
+        data = {k: _parsed(fields, k, _percent_to_bp, f.get(k))
+                for k in ("commission_fee_bp", "service_fee_bp", "payout_fee_bp")}
+        for k in ("payout_amount_fee_minor", "account_management_amount_fee_minor"):
+            data[k] = _parsed(fields, k, parse_major_amount, f.get(k) or "0", currency)
         try:
-            data = {k: _percent_to_bp(request.form.get(k)) for k in ("commission_fee_bp", "service_fee_bp", "payout_fee_bp")}
-            currency = request.form.get("currency", "GBP")
-            for k in ("payout_amount_fee_minor", "account_management_amount_fee_minor"):
-                data[k] = parse_major_amount(request.form.get(k) or "0", currency)
-            offers.add_commission(current_user, data, now_utc())
-            flash("New commission is now active; the previous one was disabled.", "success")
-            return redirect(url_for("admin.commissions"), code=303)
-        except ValueError as exc:
-            error = str(exc)
+            if fields:
+                error = "Please correct the rates below."
+            else:
+                offers.add_commission(current_user, data, now_utc())
+                flash("New commission is now active; the previous one was disabled.", "success")
+                return redirect(url_for("admin.commissions"), code=303)
         except ServiceError as exc:
-            error = exc.message
-    return render("admin/commissions.html", commissions=offers.list_commissions(), error=error,
+            error, fields = exc.message, exc.fields
+    return render("admin/commissions.html", commissions=offers.list_commissions(), error=error, fields=fields,
                   form=request.form, status=422 if error else 200)
+
+
+def _parsed(fields: dict, name: str, parse, *args):
+    """parse(*args), or None with the problem noted under `name` (so a form reports every bad field at once)."""
+    try:
+        return parse(*args)
+    except ValueError as exc:
+        fields[name] = str(exc)
+        return None
+
+
+def _whole_number(text: str) -> int:
+    """A count typed in a form."""
+    if not text.strip().isdigit() or int(text) > 2**31 - 1:
+        raise ValueError(f"Use a whole number such as 100, not {text!r}.")
+    return int(text)
 
 
 def _percent_to_bp(text: str | None) -> int:
@@ -57,28 +75,33 @@ def _percent_to_bp(text: str | None) -> int:
 @role_required(Role.ADMIN)
 def coupons():
     """List special-offer coupons and create new ones."""
-    error = None
+    error, fields = None, {}
     if request.method == "POST":
         f = request.form
+        currency = (f.get("currency") or "").upper() or None
+        is_amount = f.get("discount_type") == "DISCOUNT_TYPE_AMOUNT"
+        values = {
+            "amount_minor": _parsed(fields, "amount", parse_major_amount, f.get("amount") or "", currency or "GBP")
+            if is_amount else None,
+            "percent_bp": None if is_amount else _parsed(fields, "percent", _percent_to_bp, f.get("percent")),
+            "max_discount_amount_minor": _parsed(fields, "max_discount", parse_major_amount, f.get("max_discount"),
+                                                 currency or "GBP") if (not is_amount and f.get("max_discount")) else None,
+            "valid_from": _parsed(fields, "valid_from", _date_or_none, f.get("valid_from")),
+            "valid_until": _parsed(fields, "valid_until", _date_or_none, f.get("valid_until")),
+            "max_total_uses": _parsed(fields, "max_total_uses", _whole_number, f["max_total_uses"])
+            if f.get("max_total_uses") else None}
         try:
-            currency = (f.get("currency") or "").upper() or None
-            is_amount = f.get("discount_type") == "DISCOUNT_TYPE_AMOUNT"
-            offers.create_coupon(
-                current_user, code=f.get("code", ""), usage=f.get("usage", ""), discount_type=f.get("discount_type", ""),
-                amount_minor=parse_major_amount(f.get("amount") or "", currency or "GBP") if is_amount else None,
-                percent_bp=None if is_amount else _percent_to_bp(f.get("percent")),
-                max_discount_amount_minor=parse_major_amount(f["max_discount"], currency or "GBP")
-                if (not is_amount and f.get("max_discount")) else None,
-                currency=currency, valid_from=_date_or_none(f.get("valid_from")),
-                valid_until=_date_or_none(f.get("valid_until")),
-                max_total_uses=int(f["max_total_uses"]) if f.get("max_total_uses") else None, now=now_utc())
-            flash("Coupon created.", "success")
-            return redirect(url_for("admin.coupons"), code=303)
-        except ValueError as exc:
-            error = str(exc)
+            if fields:
+                error = "Please correct the offer below."
+            else:
+                offers.create_coupon(current_user, code=f.get("code", ""), usage=f.get("usage", ""),
+                                     discount_type=f.get("discount_type", ""), currency=currency, now=now_utc(),
+                                     **values)
+                flash("Coupon created.", "success")
+                return redirect(url_for("admin.coupons"), code=303)
         except ServiceError as exc:
-            error = exc.message
-    return render("admin/coupons.html", coupons=offers.list_coupons(), error=error, form=request.form,
+            error, fields = exc.message, exc.fields
+    return render("admin/coupons.html", coupons=offers.list_coupons(), error=error, fields=fields, form=request.form,
                   status=422 if error else 200)
 
 

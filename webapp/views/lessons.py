@@ -45,10 +45,15 @@ def reschedule(lesson_id: int):
     lesson = lessons.get_lesson(current_user, lesson_id)
     day = params.parse_date(request.args["date"], "date") if request.args.get("date") else \
         (lesson.start_at.astimezone(zone) + timedelta(days=1)).date()
+    can_propose = reschedules.can_propose(current_user, lesson, now)
+    outcome = None
+    if can_propose or lesson.state == "RESCHEDULE" and lesson.reschedule_by_id == current_user.id:
+        outcome = reschedules.outcome_if_declined(current_user, lesson, now)
+    elif lesson.state == "RESCHEDULE":
+        outcome = reschedules.decline_outcome(current_user, lesson, now)
     return render("lessons/reschedule.html", lesson=lesson, now=now, error=error, day=day,
-                  times=_free_times(lesson, day, zone) if reschedules.can_propose(current_user, lesson, now) else [],
-                  can_propose=reschedules.can_propose(current_user, lesson, now),
-                  status=422 if error else 200)
+                  times=_free_times(lesson, day, zone) if can_propose else [], can_propose=can_propose,
+                  outcome=outcome, reschedule_notice=reschedules.NOTICE, status=422 if error else 200)
 
 
 @bp.get("/lessons/<id:lesson_id>/reschedule/times")
@@ -64,7 +69,8 @@ def reschedule_times(lesson_id: int):
     except ValidationError as exc:
         error, day = exc.message, None
     return render("lessons/reschedule.html", partial="lessons/_times.html", lesson=lesson, times=times, day=day,
-                  error=error, now=now_utc(), can_propose=True, status=422 if error else 200)
+                  error=error, now=now_utc(), can_propose=True, reschedule_notice=reschedules.NOTICE,
+                  status=422 if error else 200)
 
 
 @bp.post("/lessons/<id:lesson_id>/reschedule/respond")
@@ -74,9 +80,9 @@ def respond(lesson_id: int):
     accept = request.form.get("answer") == "accept"
     try:
         version = params.required_int(request.form, "version", "version")
-        reschedules.respond(current_user, lesson_id, version, accept, now_utc())
-        flash("The lesson has moved to the new time." if accept else "Declined: the lesson is cancelled and refunded "
-              "as the policy says.", "success")
+        lesson = reschedules.respond(current_user, lesson_id, version, accept, now_utc())
+        flash("The lesson has moved to the new time." if accept else
+              f"Declined. {reschedules.cancelled_outcome(lesson)}", "success")
     except ServiceError as exc:
         flash(exc.message, "error")
     return redirect(url_for("lessons.reschedule", lesson_id=lesson_id), code=303)
@@ -107,5 +113,8 @@ def reschedule_link(action: str, token: str):
             reschedules.respond(user, lesson.id, claims.data["v"], action == "accept", now, link=claims)
         except (ServiceError, signed_links.LinkError) as exc:
             return render("lessons/link_refused.html", message=exc.message, status=409)
-        return render("lessons/link_done.html", lesson=lessons.get_lesson(user, lesson.id), action=action, user=user)
-    return render("lessons/link_confirm.html", lesson=lesson, action=action, user=user, token=token)
+        done = lessons.get_lesson(user, lesson.id)
+        return render("lessons/link_done.html", lesson=done, action=action, user=user,
+                      outcome=reschedules.cancelled_outcome(done) if action != "accept" else None)
+    return render("lessons/link_confirm.html", lesson=lesson, action=action, user=user, token=token,
+                  outcome=reschedules.decline_outcome(user, lesson, now) if action != "accept" else None)

@@ -26,3 +26,9 @@ def support():
     address = current_app.config["SUPPORT_EMAIL"]
     return render("main/support.html", address=address, subject=subject, booking_id=booking_id,
                   mailto=f"mailto:{address}?subject={quote(subject)}")
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers and tools that ask for /favicon.ico get the site icon (pages link the SVG)."""
+    return redirect(url_for("static", filename="favicon.svg"), code=301)

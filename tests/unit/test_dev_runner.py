@@ -1,0 +1,37 @@
+"""`make run`'s console: one line per email, no access-log line per static file."""
+from scripts.dev import quiet
+from scripts.mail_sink import mail_line
+
+WERKZEUG = '127.0.0.1 - - [02/Dec/2026 11:10:13] "{request} HTTP/1.1" {status} -'
+
+
+def test_an_email_is_one_line_with_recipient_subject_and_where_to_read_it():
+    line = mail_line(["sam@example.com"], "Not booked: Mathematics on Wed 09 Dec 2026, 10:00",
+                     "http://127.0.0.1:5000/dev/mail")
+    assert line == ("to sam@example.com: “Not booked: Mathematics on Wed 09 Dec 2026, 10:00” — "
+                    "http://127.0.0.1:5000/dev/mail")
+    assert "\n" not in line
+
+
+def test_several_recipients_and_no_subject_still_make_one_readable_line():
+    assert mail_line(["a@example.com", "b@example.com"], "", "/dev/mail") == \
+        "to a@example.com, b@example.com: “(no subject)” — /dev/mail"
+
+
+def test_static_files_served_fine_are_left_out_but_pages_and_failures_are_kept():
+    assert quiet("web", WERKZEUG.format(request="GET /static/app.css", status=304))
+    assert quiet("web", WERKZEUG.format(request="GET /static/vendor/htmx-2.0.11.min.js", status=200))
+    assert quiet("web", WERKZEUG.format(request="GET /favicon.ico", status=200))
+    assert not quiet("web", WERKZEUG.format(request="GET /static/missing.css", status=404))
+    assert not quiet("web", WERKZEUG.format(request="GET /tutors", status=200))
+    assert not quiet("worker", WERKZEUG.format(request="GET /static/app.css", status=200))
+
+
+def test_the_workers_routine_periodic_job_lines_are_left_out_but_failures_are_kept():
+    prefix = "2026-12-02 11:34:12,990 rq.worker INFO Worker b748: "
+    assert quiet("worker", prefix + "default: Deliver due emails from the outbox (periodic-deliver-outbox)")
+    assert quiet("worker", prefix + "default: Job OK (periodic-deliver-outbox)")
+    assert quiet("worker", prefix + "job periodic-deliver-outbox result will never expire, clean up result key manually")
+    assert not quiet("worker", "2026-12-02 11:34:13,000 rq.worker ERROR Worker b748: [Job periodic-deliver-outbox]: "
+                               "exception raised while executing (webapp.jobs.deliver_outbox)")
+    assert not quiet("worker", prefix + "default: Send one email (3f2a)")

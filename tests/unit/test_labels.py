@@ -1,0 +1,46 @@
+"""State names become words in one place; the lesson and the money are worded separately."""
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from webapp.domain.labels import lesson_words, payment_words, state_label, total_label
+from webapp.domain.states import BookingState, LessonState
+
+START = datetime(2027, 3, 1, 10, tzinfo=UTC)
+FINISH = START + timedelta(hours=1)
+BEFORE = START - timedelta(days=1)
+
+
+@pytest.mark.parametrize("state", list(BookingState) + list(LessonState))
+def test_every_state_has_words_and_no_raw_name_reaches_a_page(state):
+    assert state_label(state) and "_" not in state_label(state) and state_label(state) != state.value
+
+
+def test_a_partly_refunded_booking_is_partly_refunded_not_partial_refunded():
+    assert state_label(BookingState.PARTIAL_REFUNDED) == "Partly refunded"
+
+
+def test_a_goodwill_refund_keeps_the_lesson_booked_and_says_how_much_came_back():
+    assert lesson_words(LessonState.ACTIVE, BookingState.PARTIAL_REFUNDED, START, FINISH, BEFORE) == "Booked"
+    assert payment_words(BookingState.PARTIAL_REFUNDED, 3800, 1000, "GBP") == "£10.00 refunded of £38.00"
+
+
+def test_a_released_authorization_is_never_called_paid():
+    for state in (BookingState.DECLINED, BookingState.EXPIRED, BookingState.CANCELLED):
+        assert payment_words(state, 3800, 0, "GBP") == "Authorization of £38.00 released; nothing charged"
+        assert total_label(state) == "Authorized, then released"
+    assert payment_words(BookingState.REQUIRES_CAPTURE, 3800, 0, "GBP") == "£38.00 authorized, not charged yet"
+    assert payment_words(BookingState.EXPIRED, None, 0, "GBP") == "Nothing paid"
+
+
+def test_the_receipt_total_is_due_before_paying_authorized_while_held_and_paid_once_captured():
+    assert [total_label(s) for s in (None, BookingState.AWAITING_PAYMENT, BookingState.REQUIRES_CAPTURE,
+                                     BookingState.PAID, BookingState.PARTIAL_REFUNDED)] == \
+        ["Total due", "Total due", "Total authorized", "Total paid", "Total paid"]
+
+
+def test_the_lesson_is_in_progress_then_taken_place():
+    assert lesson_words(LessonState.ACTIVE, BookingState.PAID, START, FINISH, START + timedelta(minutes=5)) \
+        == "In progress"
+    assert lesson_words(LessonState.ACTIVE, BookingState.PAID, START, FINISH, FINISH) == "Taken place"
+    assert lesson_words(LessonState.CANCELLED, BookingState.REFUNDED, START, FINISH, BEFORE) == "Cancelled"
