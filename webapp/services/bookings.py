@@ -304,6 +304,8 @@ def booking_status_words(booking: Booking, now: datetime) -> str:
     if state == BookingState.PARTIAL_REFUNDED:
         if cancelled:
             return "Cancelled with a partial refund."
+        if receipt is None:  # legacy data without a receipt row
+            return "Booked and paid; part of the payment was refunded."
         return f"Booked and paid; {money(refunded)} of {money(receipt.amount_minor)} was refunded."
     if cancelled:
         return "Cancelled; no refund under the cancellation policy."

@@ -23,6 +23,8 @@ from .errors import Conflict, Forbidden, ServiceError, ValidationError
 from .payments import LOCK_BOOKING, NotRecorded, PaymentFailed, _expire_session_quietly, _release, recorded_after_stripe
 
 MAX_NOTE = 1000
+NO_RECEIPT = ("We have no record of a card payment for this booking, so nothing is refunded automatically. "
+              "If you did pay, report a problem and we will sort it out.")
 STARTED = ("This lesson has started, so it can no longer be cancelled. If something went wrong, "
            "report a problem and we will look into it.")
 
@@ -76,6 +78,9 @@ def _preview(booking: Booking, who: Canceller, now: datetime) -> CancellationPre
         return CancellationPreview("release", Money(amount, currency),
                                    f"The card authorization of {Money(amount, currency).format()} is released in full; "
                                    "nothing is charged.")
+    if booking.receipt is None:
+        # Paid by the state machine but no receipt (legacy data): there is no payment on record to refund from.
+        return CancellationPreview("refund", Money(0, currency), NO_RECEIPT)
     decision = cancellation_refund(RefundPolicy.from_dict(booking.refund_policy or {}),
                                    refundable_minor=_refundable(booking.receipt), lesson_start=booking.lesson.start_at,
                                    now=now, cancelled_by=who)
@@ -124,7 +129,8 @@ def cancel_booking(user: User, booking_id: int, note: str, now: datetime, tell_o
         if booking.checkout_session_id:
             _expire_session_quietly(booking.checkout_session_id)
     elif state_seen == BookingState.REQUIRES_CAPTURE:
-        _release(booking.payment_intent_id, f"booking:{booking.id}:release")
+        if booking.payment_intent_id:  # legacy rows may lack one: there is then no authorization to release
+            _release(booking.payment_intent_id, f"booking:{booking.id}:release")
     else:
         policy, start = RefundPolicy.from_dict(booking.refund_policy or {}), booking.lesson.start_at
         # The amount is decided again under the lock, from what the refund rows leave (another refund may have
@@ -227,6 +233,8 @@ def _refund(booking_id: int, amount_for, reason: str, by_user_id: int | None, ke
         row = session.scalar(select(Refund).where(Refund.idempotency_key == key)
                              .execution_options(populate_existing=True))
         if row is None:
+            if receipt is None:  # no payment on record (legacy data): nothing to refund through Stripe
+                return 0
             remaining = receipt.amount_minor - refunded_total(session, booking_id)
             amount = amount_for(max(remaining, 0))
             if amount <= 0:
