@@ -37,3 +37,33 @@ def test_a_booking_without_a_payment_record_shows_and_cancels_without_a_500(app,
     db.session.expire_all()
     assert db.session.get(Lesson, lesson_id).state == LessonState.CANCELLED
     assert db.session.query(Refund).count() == 0
+
+
+def _paid_in_person(tutor, teach, start, address) -> Lesson:
+    from webapp.domain.states import BookingState, next_booking_state
+    from webapp.services import bookings
+    booking = bookings.request_booking(factories.user("student", timezone="UTC"), bookings.BookingRequest(
+        tutor.id, teach.id, start, 60, in_person=True, address=address), now=start - timedelta(days=3))
+    for state in ("REQUIRES_CAPTURE", "PAID"):
+        booking.state = next_booking_state(booking.state, BookingState(state))
+    db.session.commit()
+    return booking.lesson
+
+
+def test_reschedule_times_for_an_in_person_lesson_estimate_travel_from_its_known_address(app, client):
+    from webapp.services.bookings import Address
+    tutor, teach = factories.tutor(online=False, in_person=True, timezone="UTC")
+    home = Address("1 High St", "London", "N1 1AA", latitude=51.50, longitude=-0.12)
+    base = _future_start(days=6).replace(hour=10, minute=0)
+    moving = _paid_in_person(tutor, teach, base, home)
+    _paid_in_person(tutor, teach, base + timedelta(days=2), home)  # another lesson at the same address, 10:00-11:00
+    email, lesson_id, day = moving.booking.booker.email, moving.id, (base + timedelta(days=2)).date()
+    login(client, email, factories.PASSWORD)
+    page = client.get(f"/lessons/{lesson_id}/reschedule/times?date={day.isoformat()}").get_data(as_text=True)
+    # Same place: the journey is the 10-minute overhead, so 11:15 is free; the unknown-place buffer (60 minutes)
+    # would have pushed the first free time after that lesson to 12:00.
+    assert ">11:15<" in page and ">08:45<" in page
+    assert ">10:30<" not in page
+    response = client.post(f"/lessons/{lesson_id}/reschedule", data={
+        "csrf_token": csrf_for(client), "suggested_start": f"{day.isoformat()}T11:15:00+00:00"})
+    assert response.status_code == 303

@@ -5,13 +5,15 @@ cancels proposals nobody answered in time (or whose proposed time has passed).
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 
 from flask import current_app
 from sqlalchemy import select
 
 from ..adapters.database import serialized_write
 from ..domain import labels
+from ..domain.availability import slots_by_local_date
+from ..domain.travel import Coordinates
 from ..domain.states import BookingState, LessonState, next_lesson_state
 from ..extensions import db
 from ..filters import local
@@ -108,15 +110,27 @@ def propose(user: User, lesson_id: int, suggested_start: datetime, suggested_fin
     return lesson
 
 
-def _require_free(lesson: Lesson, start: datetime, now: datetime) -> None:
-    """The proposed time must be a free slot for the tutor (travel included) and the student."""
+def _slot_request(lesson: Lesson, range_start: datetime, range_end: datetime) -> availability.SlotRequest:
+    """A slot search for moving this lesson: its tutor, length and place (its geocoded address, so the tutor's
+    travel is estimated rather than given the unknown-place buffer), its own current time not counted as busy."""
     address = lesson.address
     location = None
-    if address is not None and address.latitude is not None:
-        from ..domain.travel import Coordinates
+    if address is not None and address.latitude is not None and address.longitude is not None:
         location = Coordinates(address.latitude, address.longitude)
-    request = availability.SlotRequest(lesson.tutor_id, lesson.teach_id, start, start + timedelta(minutes=1),
-                                       lesson.duration_minutes, lesson.in_person, location, ignore_lesson_id=lesson.id)
+    return availability.SlotRequest(lesson.tutor_id, lesson.teach_id, range_start, range_end, lesson.duration_minutes,
+                                    lesson.in_person, location, ignore_lesson_id=lesson.id)
+
+
+def free_times(lesson: Lesson, day: date, zone: tzinfo, now: datetime) -> list[datetime]:
+    """Free starts on one local date for moving this lesson (the same search a proposal is checked against)."""
+    start, end = availability.date_range_in_zone(day, day, zone)
+    slots = availability.find_slots(_slot_request(lesson, start, end), now).slots
+    return slots_by_local_date(slots, zone).get(day, [])
+
+
+def _require_free(lesson: Lesson, start: datetime, now: datetime) -> None:
+    """The proposed time must be a free slot for the tutor (travel included) and the student."""
+    request = _slot_request(lesson, start, start + timedelta(minutes=1))
     if start not in availability.find_slots(request, now).slots:
         raise ValidationError("The tutor is not free at that time. Pick one of the free times.",
                               {"suggested_start": "Not a free slot for the tutor."})

@@ -7,8 +7,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
-from ..domain.availability import slots_by_local_date
-from ..services import availability, lessons, reschedules, signed_links
+from ..services import lessons, reschedules, signed_links
 from ..services.errors import ServiceError, ValidationError
 from . import params
 from .common import now_utc, render
@@ -17,12 +16,8 @@ bp = Blueprint("lessons", __name__)
 
 
 def _free_times(lesson, day, zone) -> list[datetime]:
-    """Free starts on one local date for this lesson's tutor, length and place (the lesson's own time ignored)."""
-    start, end = availability.date_range_in_zone(day, day, zone)
-    request_ = availability.SlotRequest(lesson.tutor_id, lesson.teach_id, start, end, lesson.duration_minutes,
-                                        lesson.in_person, None, ignore_lesson_id=lesson.id)
-    slots = availability.find_slots(request_, now_utc()).slots
-    return slots_by_local_date(slots, zone).get(day, [])
+    """Free starts on one local date for moving this lesson (its place and travel included)."""
+    return reschedules.free_times(lesson, day, zone, now_utc())
 
 
 @bp.route("/lessons/<id:lesson_id>/reschedule", methods=["GET", "POST"])
