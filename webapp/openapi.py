@@ -397,8 +397,12 @@ def _paths() -> dict[str, dict]:
             "cancelBooking", "Cancel the lesson; the refund follows the policy frozen when it was paid.",
             {"200": _ok("The booking after cancelling.", _ref("Booking")), "400": _MALFORMED, "401": _ANON,
              "403": _error("You may see this booking but not cancel it."),
-             "404": _error("No such booking, or not one of yours."), "409": _error("Already closed, or the lesson has started (no cancelling then; report a problem instead)."),
-             "422": _INVALID, "502": _error("Stripe could not make the refund; nothing changed.")},
+             "404": _error("No such booking, or not one of yours."),
+             "409": _error("Already closed, or the lesson has started (no cancelling then; report a problem "
+                           "instead), or the booking was paid or approved meanwhile."),
+             "422": _INVALID, "502": _error("Stripe refused the refund or the release; nothing was cancelled."),
+             "503": _error("Stripe's answer was lost, or it acted but the cancellation is not recorded yet; "
+                           "cancelling again finishes it and never refunds twice.")},
             secured=True, parameters=[_path_id("booking_id")],
             requestBody={"required": False, "content": {"application/json": {"schema": _obj(
                 {"note": {"type": "string", "maxLength": 1000}})}}})},

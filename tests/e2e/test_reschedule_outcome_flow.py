@@ -37,7 +37,8 @@ def test_declining_a_proposed_time_tells_both_sides_the_lesson_is_cancelled_and_
     tutor.goto(f"/bookings/{held['booking_id']}")
     tutor.locator("#reschedule-link").click()
     expect(tutor.locator("#decline-outcome")).to_contain_text(f"Declining cancels the lesson: {PRICE.format()} is refunded.")
-    tutor.get_by_role("button", name="Decline (cancels the lesson)").click()
+    tutor.locator("#decline-confirm").get_by_text("Decline (cancels the lesson)").click()  # asks first
+    tutor.get_by_role("button", name="Yes, decline and cancel the lesson").click()
     expect(tutor.get_by_role("status").filter(has_text="Declined")).to_have_text(
         f"Declined. The lesson is cancelled. Payment: {PRICE.format()} paid, refunded in full.")
     booking = _booking(held["booking_id"])

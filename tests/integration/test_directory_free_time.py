@@ -92,3 +92,13 @@ def test_the_filter_runs_the_same_statements_for_three_tutors_as_for_twelve(clie
     for _ in range(9):
         factories.tutor(weekly=[(d, "18:00", "23:00") for d in range(7)])
     assert _statements(client, query) == few
+
+
+def test_a_long_candidate_list_loaded_in_chunks_gives_the_same_answer(client, monkeypatch):
+    _three_tutors()
+    query = "times=morning&times=afternoon&tz=Europe/London"
+    whole = _names(client, query)
+    # Room for one tutor's ids per statement: each tutor is then loaded by a statement of its own.
+    monkeypatch.setattr(availability, "MAX_BOUND_PARAMETERS", 2 + 3 * 2)
+    assert _statements(client, query) > _statements(client, "tz=Europe/London") + 1
+    assert _names(client, query) == whole == ["Morning Maud", "Weekend Wes"]

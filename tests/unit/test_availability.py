@@ -557,3 +557,10 @@ def test_override_needs_both_times_or_neither():
     with pytest.raises(ValueError, match="multiple of 15"):
         DateOverride(JUNE_7, hm(9), hm(9, 20))
     assert DateOverride(JUNE_7, None, None).is_day_off
+
+
+def test_busy_time_read_from_storage_is_the_same_interval_and_an_inverted_one_blocks_nothing():
+    start = datetime(2027, 3, 1, 10, tzinfo=UTC)
+    stored = BusyInterval.from_storage(start, start + timedelta(hours=1), True, None)
+    assert stored == BusyInterval(start, start + timedelta(hours=1), True, None)
+    assert BusyInterval.from_storage(start, start - timedelta(hours=1)).end == start

@@ -49,6 +49,7 @@ Slots
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from functools import lru_cache
@@ -158,6 +159,17 @@ class BusyInterval:
         object.__setattr__(self, "end", self.end.astimezone(_UTC))
         if self.end < self.start:
             raise AvailabilityError(f"BusyInterval ends ({self.end.isoformat()}) before it starts ({self.start.isoformat()})")
+
+    @classmethod
+    def from_storage(cls, start: datetime, end: datetime, in_person: bool = False,
+                     location: Coordinates | None = None) -> BusyInterval:
+        """A busy interval from rows whose instants are already aware UTC (a month of a tutor's calendar is hundreds
+        of rows, and checking each again cost more than the sweep). An end before the start counts as no time."""
+        interval = object.__new__(cls)
+        # A frozen dataclass refuses attribute assignment; filling __dict__ is what its own __init__ amounts to.
+        interval.__dict__.update(start=start, end=end if end >= start else start, in_person=in_person,
+                                 location=location)
+        return interval
 
 
 def _zone(key: object) -> ZoneInfo:
@@ -523,11 +535,20 @@ def slots_by_local_date(slots: list[datetime], zone: str | tzinfo) -> dict[date,
     """Group slots by the viewer's local date, in date order, each converted to the viewer's zone."""
     # A tzinfo is accepted too, for clients that only send a fixed UTC offset.
     tz = zone if isinstance(zone, tzinfo) else _zone(zone)
+    for slot in slots:
+        if slot.tzinfo is None:
+            _require_aware("slot", slot)  # raises, in words
+    ordered = sorted(slots)
     grouped: dict[date, list[datetime]] = {}
-    for slot in sorted(slots):
-        _require_aware("slot", slot)
-        local = slot.astimezone(tz)
-        grouped.setdefault(local.date(), []).append(local)
+    i = 0
+    # A month of slots is a thousand or so: cut the sorted list at each local midnight (one bisection per day)
+    # rather than asking every slot for its local date.
+    while i < len(ordered):
+        day = ordered[i].astimezone(tz).date()
+        next_day_starts = _wall_to_instant(day + timedelta(days=1), 0, tz)
+        j = bisect_left(ordered, next_day_starts, lo=i)
+        grouped[day] = [slot.astimezone(tz) for slot in ordered[i:j]]
+        i = j
     return grouped
 
 

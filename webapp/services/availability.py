@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app
 from sqlalchemy import Boolean, Date, Float, Integer, and_, bindparam, cast, delete, literal, null, or_, select, union_all
-from sqlalchemy.orm import joinedload
 
 from ..domain import availability as engine
 from ..domain.money import LessonPriceBreakdown, lesson_price
@@ -19,7 +18,7 @@ from ..extensions import db
 from ..models import (Booking, CalendarEvent, DateOverride, Lesson, LessonAddress, Teach, TutorProfile, User,
                       UTCDateTime, WeeklyWindow)
 from . import places
-from .catalogue import get_tutor
+from .catalogue import TEACH_NAMES, get_tutor
 from .errors import NotFound, ValidationError
 
 # The longest travel buffer we add around a busy interval (the estimator is capped at it), so loading busy time
@@ -316,14 +315,14 @@ def _nulls(**types):
     return {name: cast(null(), type_).label(name) for name, type_ in types.items()}
 
 
-@lru_cache(maxsize=1)
-def _calendar_select():
-    """One UNION ALL of narrow, index-bounded selects: weekly windows, overrides on first_day..last_day, lessons
-    starting in [lesson_lo, hi) (by start, and by proposed start: two range scans instead of an OR that would scan
-    the tutor's whole history), and calendar events ending after lo (events have no longest length, so they are
-    bounded by their end). Built once with bound parameters: building it per request cost more than running it."""
+@lru_cache(maxsize=32)
+def _calendar_select(ranges: int = 1):
+    """One UNION ALL of narrow, index-bounded selects: weekly windows, overrides on first_day..last_day, and for
+    each of `ranges` time ranges: lessons starting in [lesson_lo_i, hi_i) (by start, and by proposed start: two
+    range scans instead of an OR that would scan the tutor's whole history) and calendar events ending after lo_i
+    (events have no longest length, so they are bounded by their end). Built once per number of ranges with bound
+    parameters: building it per request cost more than running it."""
     tutor_ids = bindparam("tutor_ids", expanding=True)
-    lo, hi, lesson_lo = (bindparam(name, type_=UTCDateTime()) for name in ("lo", "hi", "lesson_lo"))
     now = bindparam("now", type_=UTCDateTime())
     first_day, last_day = bindparam("first_day", type_=Date()), bindparam("last_day", type_=Date())
     columns = ("kind", "tutor_id", "lesson_id", "weekday", "on_date", "start_minute", "end_minute", "start_at",
@@ -346,7 +345,7 @@ def _calendar_select():
                        ).where(DateOverride.tutor_id.in_(tutor_ids), DateOverride.on_date >= first_day,
                                DateOverride.on_date <= last_day)
 
-    def lessons(kind: int, start_col, finish_col):
+    def lessons(kind: int, start_col, finish_col, lo, hi, lesson_lo):
         return (branch(kind, Lesson.tutor_id, lesson_id=Lesson.id, start_at=start_col, finish_at=finish_col,
                        in_person=Lesson.in_person, latitude=LessonAddress.latitude,
                        longitude=LessonAddress.longitude)
@@ -355,24 +354,33 @@ def _calendar_select():
                 .where(Lesson.tutor_id.in_(tutor_ids), Lesson.state.in_(BLOCKING_LESSON_STATES),
                        start_col > lesson_lo, start_col < hi, finish_col > lo, _hold_not_lapsed(now)))
 
-    events = branch(_EVENT, CalendarEvent.tutor_id, start_at=CalendarEvent.start_at,
-                    finish_at=CalendarEvent.finish_at).where(
-        CalendarEvent.tutor_id.in_(tutor_ids), CalendarEvent.finish_at > lo, CalendarEvent.start_at < hi,
-        CalendarEvent.busy.is_(True), CalendarEvent.lesson_id.is_(None))
-    return union_all(weekly, overrides, lessons(_LESSON, Lesson.start_at, Lesson.finish_at),
-                     lessons(_PROPOSAL, Lesson.suggested_start_at, Lesson.suggested_finish_at), events)
+    def events(lo, hi):
+        return branch(_EVENT, CalendarEvent.tutor_id, start_at=CalendarEvent.start_at,
+                      finish_at=CalendarEvent.finish_at).where(
+            CalendarEvent.tutor_id.in_(tutor_ids), CalendarEvent.finish_at > lo, CalendarEvent.start_at < hi,
+            CalendarEvent.busy.is_(True), CalendarEvent.lesson_id.is_(None))
+
+    branches = [weekly, overrides]
+    for i in range(ranges):
+        lo, hi, lesson_lo = (bindparam(f"{name}_{i}", type_=UTCDateTime()) for name in ("lo", "hi", "lesson_lo"))
+        branches += [lessons(_LESSON, Lesson.start_at, Lesson.finish_at, lo, hi, lesson_lo),
+                     lessons(_PROPOSAL, Lesson.suggested_start_at, Lesson.suggested_finish_at, lo, hi, lesson_lo),
+                     events(lo, hi)]
+    return union_all(*branches)
 
 
-def _calendar_params(tutor_ids: list[int], lo: datetime, hi: datetime, first_day: date, last_day: date,
-                     now: datetime) -> dict:
-    return {"tutor_ids": list(tutor_ids), "lo": lo, "hi": hi, "lesson_lo": lo - LONGEST_LESSON, "now": now,
-            "first_day": first_day, "last_day": last_day}
+def _calendar_params(tutor_ids: list[int], ranges: list[tuple[datetime, datetime]], first_day: date,
+                     last_day: date, now: datetime) -> dict:
+    values = {"tutor_ids": list(tutor_ids), "now": now, "first_day": first_day, "last_day": last_day}
+    for i, (lo, hi) in enumerate(ranges):
+        values.update({f"lo_{i}": lo, f"hi_{i}": hi, f"lesson_lo_{i}": lo - LONGEST_LESSON})
+    return values
 
 
 def calendar_statement(tutor_ids: list[int], lo: datetime, hi: datetime, first_day: date, last_day: date,
                        now: datetime):
     """The calendar statement with its values bound, as load_calendars runs it (for EXPLAIN in tests and bench)."""
-    return _calendar_select().params(**_calendar_params(tutor_ids, lo, hi, first_day, last_day, now))
+    return _calendar_select(1).params(**_calendar_params(tutor_ids, [(lo, hi)], first_day, last_day, now))
 
 
 def load_calendars(tutor_ids: list[int], start: datetime, end: datetime, first_day: date, last_day: date,
@@ -381,11 +389,33 @@ def load_calendars(tutor_ids: list[int], start: datetime, end: datetime, first_d
 
     Busy time: blocking lessons (with places), the times proposed in standing reschedule requests (held while
     they stand) and external calendar events. Overrides: those on local dates first_day..last_day."""
+    return load_calendars_near(tutor_ids, [(start, end)], first_day, last_day, now, ignore_lesson_id)
+
+
+# Bound parameters per statement, under SQLite's limit (32,766) and PostgreSQL's (65,535): tutor ids are repeated
+# in every branch, so a long candidate list with many ranges is loaded in a few chunks.
+MAX_BOUND_PARAMETERS = 30_000
+
+
+def load_calendars_near(tutor_ids: list[int], ranges: list[tuple[datetime, datetime]], first_day: date,
+                        last_day: date, now: datetime, ignore_lesson_id: int | None = None) -> dict[int, TutorCalendar]:
+    """Each tutor's hours, and busy time near any of the (disjoint) `ranges`, in as few statements as the
+    database's parameter limit allows (one for a profile; one or two for a directory page)."""
     calendars = {tid: TutorCalendar([], [], []) for tid in tutor_ids}
     if not tutor_ids:
         return calendars
-    lo, hi = start - MAX_BUFFER, end + MAX_BUFFER
-    rows = db.session.execute(_calendar_select(), _calendar_params(tutor_ids, lo, hi, first_day, last_day, now))
+    near = [(start - MAX_BUFFER, end + MAX_BUFFER) for start, end in ranges]
+    statement = _calendar_select(len(near))
+    chunk = max(1, MAX_BOUND_PARAMETERS // (2 + 3 * len(near)))
+    for first in range(0, len(tutor_ids), chunk):
+        rows = db.session.execute(statement, _calendar_params(tutor_ids[first:first + chunk], near, first_day,
+                                                              last_day, now))
+        _collect(rows, calendars, ignore_lesson_id)
+    return calendars
+
+
+def _collect(rows, calendars: dict[int, TutorCalendar], ignore_lesson_id: int | None) -> None:
+    busy = engine.BusyInterval.from_storage  # UTCDateTime hands back aware UTC instants
     for (kind, tutor_id, lesson_id, weekday, on_date, start_minute, end_minute, start_at, finish_at, in_person,
          lat, lon) in rows:
         calendar = calendars[tutor_id]
@@ -394,11 +424,10 @@ def load_calendars(tutor_ids: list[int], start: datetime, end: datetime, first_d
         elif kind == _OVERRIDE:
             calendar.overrides.append(engine.DateOverride(on_date, start_minute, end_minute))
         elif kind == _EVENT:
-            calendar.busy.append(engine.BusyInterval(start_at, finish_at))
+            calendar.busy.append(busy(start_at, finish_at))
         elif lesson_id != ignore_lesson_id:
             place = Coordinates(lat, lon) if lat is not None and lon is not None else None
-            calendar.busy.append(engine.BusyInterval(start_at, finish_at, bool(in_person), place))
-    return calendars
+            calendar.busy.append(busy(start_at, finish_at, bool(in_person), place))
 
 
 # The directory's time-of-day filter, in the viewer's zone (minutes from local midnight), like Preply's.
@@ -419,10 +448,22 @@ def tutors_free_at(tutors: list[tuple[User, TutorProfile]], zone: tzinfo, weekda
     duration = current_app.config["LESSON_DEFAULT_DURATION"]
     spans = sorted(TIMES_OF_DAY[t] for t in times) or [(0, 24 * 60)]
     today = now.astimezone(zone).date()
-    windows = engine.local_time_windows(zone, today, FREE_WITHIN_DAYS + 1, weekdays or frozenset(range(7)), spans)
+    windows = sorted((max(s, now), min(e, end)) for s, e in engine.local_time_windows(
+        zone, today, FREE_WITHIN_DAYS + 1, weekdays or frozenset(range(7)), spans) if e > now and s < end)
+    if not windows:
+        return set()
+    # Busy time matters only near the chosen windows (a slot starting in one, plus its length): Saturday evenings
+    # load two evenings of each calendar, not fourteen days. Windows closer than the buffers are merged.
+    ranges: list[tuple[datetime, datetime]] = []
+    for start, finish in windows:
+        finish += timedelta(minutes=duration)
+        if ranges and start - 2 * MAX_BUFFER <= ranges[-1][1]:
+            ranges[-1] = (ranges[-1][0], max(ranges[-1][1], finish))
+        else:
+            ranges.append((start, finish))
     # Overrides are by each tutor's own local date, which is within a day of the UTC date: two days either side.
-    calendars = load_calendars([u.id for u, _ in tutors], now, end + timedelta(minutes=duration),
-                               now.date() - timedelta(days=2), end.date() + timedelta(days=2), now)
+    calendars = load_calendars_near([u.id for u, _ in tutors], ranges, now.date() - timedelta(days=2),
+                                    end.date() + timedelta(days=2), now)
     estimator = travel_estimator()
     free = set()
     for tutor, profile in tutors:
@@ -433,7 +474,7 @@ def tutors_free_at(tutors: list[tuple[User, TutorProfile]], zone: tzinfo, weekda
         try:
             query = engine.SlotQuery(
                 tutor_zone=tutor.timezone, weekly=calendar.weekly, overrides=calendar.overrides, busy=busy,
-                range_start=now, range_end=end, duration_minutes=duration, now=now,
+                range_start=windows[0][0], range_end=max(e for _, e in windows), duration_minutes=duration, now=now,
                 min_notice_minutes=profile.min_notice_hours * 60, horizon_days=profile.horizon_days,
                 in_person=in_person, default_buffer_minutes=default_buffer, estimator=estimator)
         except engine.AvailabilityError:
@@ -450,13 +491,12 @@ def resolve_teach(tutor_id: int, teach_id: int | None = None, subject_id: int | 
     Only subjects on offer, unless `include_retired` (moving a lesson booked before the tutor stopped offering it)."""
     if teach_id is not None:
         # The directory and profile have usually loaded the tutor's teaches already: the identity map answers.
-        teach = db.session.get(Teach, teach_id, options=[joinedload(Teach.subject), joinedload(Teach.level)])
+        teach = db.session.get(Teach, teach_id, options=TEACH_NAMES)
         if teach is None or teach.tutor_id != tutor_id or not (teach.active or include_retired):
             raise NotFound("This tutor does not teach that subject at that level.",
                            {"subject_id": "This tutor does not teach that subject at that level."})
         return teach
-    query = select(Teach).where(Teach.tutor_id == tutor_id).options(
-        joinedload(Teach.subject), joinedload(Teach.level))
+    query = select(Teach).where(Teach.tutor_id == tutor_id).options(*TEACH_NAMES)
     if not include_retired:
         query = query.where(Teach.active.is_(True))
     if subject_id is not None:
@@ -567,10 +607,7 @@ def find_month(tutor_id: int, teach_id: int, month: date, zone: tzinfo, duration
         if following <= last_day:
             month = following
             result = _month_slots(tutor_id, teach_id, month, zone, duration_minutes, now, in_person, location, today)
-    days: dict[date, list[datetime]] = {}
-    for start in result.slots:
-        local = start.astimezone(zone)
-        days.setdefault(local.date(), []).append(local)
+    days = engine.slots_by_local_date(result.slots, zone)
     return MonthAvailability(month, days, result.price, result.teach, today, last_day)
 
 
