@@ -172,3 +172,16 @@ def test_htmx_swaps_the_slot_picker_and_refreshes_the_bell_under_the_policy(brow
                           " return navigator.serviceWorker.ready.then(function () { return r.scope; }); })")
     assert scope.endswith("/")
     assert watcher.collect() == []
+
+
+def test_form_posts_may_still_lead_to_stripes_hosted_onboarding_page(browser_page, live_server, stripe_webhooks):
+    """Chromium applies form-action to the redirect after a post: the policy lets it reach Stripe's hosted page."""
+    email = factories.tutor()[0].email
+    db.session.remove()
+    page = browser_page()
+    watcher = Watcher(page)
+    log_in(page, email)
+    page.goto("/tutor/payouts")
+    page.get_by_role("button", name="Connect a Stripe account").click()
+    expect(page).to_have_url(re.compile("^" + re.escape(stripe_webhooks.url)))
+    assert watcher.collect() == []

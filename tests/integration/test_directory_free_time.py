@@ -102,3 +102,12 @@ def test_a_long_candidate_list_loaded_in_chunks_gives_the_same_answer(client, mo
     monkeypatch.setattr(availability, "MAX_BOUND_PARAMETERS", 2 + 3 * 2)
     assert _statements(client, query) > _statements(client, "tz=Europe/London") + 1
     assert _names(client, query) == whole == ["Morning Maud", "Weekend Wes"]
+
+
+def test_a_tutor_free_only_on_the_last_chosen_day_is_still_found(client):
+    # Free days are checked earliest first, the later ones only for tutors not yet found free.
+    late, _ = factories.tutor(name="Weekend Wes", weekly=[])
+    today = datetime.now(UTC).date()
+    availability.add_override(late, (today + timedelta(days=12)).isoformat(), False, "09:00", "11:00", today)
+    factories.tutor(name="Morning Maud", weekly=[(d, "07:00", "11:00") for d in range(7)])
+    assert _names(client, "times=morning&tz=Europe/London") == ["Morning Maud", "Weekend Wes"]

@@ -441,30 +441,53 @@ def tutors_free_at(tutors: list[tuple[User, TutorProfile]], zone: tzinfo, weekda
     """Ids of the tutors with a free lesson of the default length starting within the next 14 days on one of the
     viewer's local `weekdays` (0=Monday; empty: any) at one of the `times` of day (empty: any time).
 
-    One statement loads every candidate's hours and busy time; the engine then runs per tutor in memory."""
+    Calendars are loaded for all candidates at once, and only near the chosen days and times: first the earliest
+    chosen day, then the next two, the next four, then the rest, each round only for the tutors not yet found free
+    (most busy tutors are free on the first day asked about). At most four statements; the engine runs in memory."""
     if not tutors:
         return set()
     end = now + timedelta(days=FREE_WITHIN_DAYS)
-    duration = current_app.config["LESSON_DEFAULT_DURATION"]
+    duration = timedelta(minutes=current_app.config["LESSON_DEFAULT_DURATION"])
     spans = sorted(TIMES_OF_DAY[t] for t in times) or [(0, 24 * 60)]
     today = now.astimezone(zone).date()
-    windows = sorted((max(s, now), min(e, end)) for s, e in engine.local_time_windows(
-        zone, today, FREE_WITHIN_DAYS + 1, weekdays or frozenset(range(7)), spans) if e > now and s < end)
-    if not windows:
-        return set()
-    # Busy time matters only near the chosen windows (a slot starting in one, plus its length): Saturday evenings
-    # load two evenings of each calendar, not fourteen days. Windows closer than the buffers are merged.
+    by_day: dict[date, list[tuple[datetime, datetime]]] = {}
+    for start, finish in engine.local_time_windows(zone, today, FREE_WITHIN_DAYS + 1,
+                                                   weekdays or frozenset(range(7)), spans):
+        if finish > now and start < end:
+            by_day.setdefault(start.astimezone(zone).date(), []).append((max(start, now), min(finish, end)))
+    days = [by_day[day] for day in sorted(by_day)]
+    rounds, taken, size = [], 0, 1
+    while taken < len(days):
+        rounds.append(sorted(w for day in days[taken:taken + size] for w in day))
+        taken += size
+        size = size * 2 if len(rounds) < 3 else len(days)
+    remaining = list(tutors)
+    free: set[int] = set()
+    for windows in rounds:
+        if not remaining:
+            break
+        found = _free_in(remaining, windows, duration, now, end, in_person)
+        free |= found
+        remaining = [(tutor, profile) for tutor, profile in remaining if tutor.id not in found]
+    return free
+
+
+def _free_in(tutors: list[tuple[User, TutorProfile]], windows: list[tuple[datetime, datetime]],
+             duration: timedelta, now: datetime, end: datetime, in_person: bool) -> set[int]:
+    """Which tutors have a free slot starting in one of the (sorted) windows: one load, then the engine per tutor."""
+    # Busy time matters only near the windows (a slot starting in one, plus its length). Windows closer together
+    # than twice the longest buffer are loaded as one range.
     ranges: list[tuple[datetime, datetime]] = []
     for start, finish in windows:
-        finish += timedelta(minutes=duration)
         if ranges and start - 2 * MAX_BUFFER <= ranges[-1][1]:
-            ranges[-1] = (ranges[-1][0], max(ranges[-1][1], finish))
+            ranges[-1] = (ranges[-1][0], max(ranges[-1][1], finish + duration))
         else:
-            ranges.append((start, finish))
+            ranges.append((start, finish + duration))
     # Overrides are by each tutor's own local date, which is within a day of the UTC date: two days either side.
     calendars = load_calendars_near([u.id for u, _ in tutors], ranges, now.date() - timedelta(days=2),
                                     end.date() + timedelta(days=2), now)
     estimator = travel_estimator()
+    minutes = int(duration.total_seconds() // 60)
     free = set()
     for tutor, profile in tutors:
         calendar = calendars[tutor.id]
@@ -474,7 +497,7 @@ def tutors_free_at(tutors: list[tuple[User, TutorProfile]], zone: tzinfo, weekda
         try:
             query = engine.SlotQuery(
                 tutor_zone=tutor.timezone, weekly=calendar.weekly, overrides=calendar.overrides, busy=busy,
-                range_start=windows[0][0], range_end=max(e for _, e in windows), duration_minutes=duration, now=now,
+                range_start=windows[0][0], range_end=max(e for _, e in windows), duration_minutes=minutes, now=now,
                 min_notice_minutes=profile.min_notice_hours * 60, horizon_days=profile.horizon_days,
                 in_person=in_person, default_buffer_minutes=default_buffer, estimator=estimator)
         except engine.AvailabilityError:
