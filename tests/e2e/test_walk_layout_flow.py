@@ -1,0 +1,42 @@
+"""Found walking the product: a note typed without spaces must not widen the booking page, and the settings page
+shows one push button (on or off), not both."""
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from playwright.sync_api import expect
+
+from tests import factories
+from tests.e2e.conftest import log_in
+from webapp.extensions import db
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_long_unbroken_note_wraps_on_the_booking_page_at_phone_width(app, browser_page):
+    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=5)
+    lesson = factories.lesson_at(start - timedelta(minutes=start.minute % 15))
+    booking = lesson.booking
+    booking.note = "https://example.com/" + "x" * 400  # a pasted link: no spaces to break at
+    db.session.commit()
+    email, booking_id = booking.booker.email, booking.id
+    page = browser_page()
+    log_in(page, email)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"/bookings/{booking_id}")
+    expect(page.get_by_text("https://example.com/xxx")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_settings_show_only_the_push_button_that_applies(app, browser_page):
+    user = factories.user("student")
+    page = browser_page()
+    log_in(page, user.email)
+    page.goto("/settings")
+    expect(page.locator("[data-push-status]")).not_to_have_text("This needs JavaScript turned on.")
+    on = page.get_by_role("button", name="Turn on notifications")
+    off = page.get_by_role("button", name="Turn off on this device")
+    # Headless Chromium has no push subscription: "on" is offered, "off" is not (or neither, if unsupported).
+    assert not (on.is_visible() and off.is_visible())
+    expect(off).to_be_hidden()
