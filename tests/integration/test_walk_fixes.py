@@ -67,3 +67,15 @@ def test_reschedule_times_for_an_in_person_lesson_estimate_travel_from_its_known
     response = client.post(f"/lessons/{lesson_id}/reschedule", data={
         "csrf_token": csrf_for(client), "suggested_start": f"{day.isoformat()}T11:15:00+00:00"})
     assert response.status_code == 303
+
+
+def test_the_cancel_page_of_a_closed_booking_links_back_instead_of_offering_to_keep_the_lesson(app, client):
+    lesson = factories.lesson_at(_future_start())
+    email, booking_id = lesson.booking.booker.email, lesson.booking.id
+    login(client, email, factories.PASSWORD)
+    open_page = client.get(f"/bookings/{booking_id}/cancel").get_data(as_text=True)
+    assert "Keep the lesson" in open_page
+    client.post(f"/bookings/{booking_id}/cancel", data={"csrf_token": csrf_for(client), "note": ""})
+    closed = client.get(f"/bookings/{booking_id}/cancel").get_data(as_text=True)  # the Back button after cancelling
+    assert "This booking is already closed." in closed
+    assert "Keep the lesson" not in closed and "Back to the booking" in closed
