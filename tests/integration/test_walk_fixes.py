@@ -79,3 +79,23 @@ def test_the_cancel_page_of_a_closed_booking_links_back_instead_of_offering_to_k
     closed = client.get(f"/bookings/{booking_id}/cancel").get_data(as_text=True)  # the Back button after cancelling
     assert "This booking is already closed." in closed
     assert "Keep the lesson" not in closed and "Back to the booking" in closed
+
+
+def test_a_mistyped_zone_in_the_booker_keeps_the_chosen_month_and_day_for_the_next_try(app, client):
+    import html
+    import re
+    tutor, _ = factories.tutor(horizon_days=120)
+    day = (datetime.now(UTC) + timedelta(days=40)).date()
+    response = client.get(f"/tutors/{tutor.id}?month={day:%Y-%m}&day={day.isoformat()}&tz=Not/AZone",
+                          headers={"HX-Request": "true"})
+    body = html.unescape(response.get_data(as_text=True))
+    assert response.status_code == 422 and "Unknown time zone" in body
+    form = re.search(r'<form[^>]*id="picker-form".*?</form>', body, re.S).group(0)
+    assert f'name="month" value="{day:%Y-%m}"' in form and f'name="day" value="{day.isoformat()}"' in form
+    # Fixing the zone (the form sends its fields again) shows that day, not this month.
+    fixed = html.unescape(client.get(f"/tutors/{tutor.id}?month={day:%Y-%m}&day={day.isoformat()}&tz=UTC",
+                                     headers={"HX-Request": "true"}).get_data(as_text=True))
+    assert f'id="booker-day-{day.isoformat()}"' in fixed and 'aria-current="true"' in fixed
+    # Values that are themselves bad are not carried along.
+    bad = client.get(f"/tutors/{tutor.id}?month=2027-W01&day=2027-02-30&tz=Not/AZone", headers={"HX-Request": "true"})
+    assert 'name="month"' not in bad.get_data(as_text=True) and 'name="day"' not in bad.get_data(as_text=True)

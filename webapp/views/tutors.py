@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import calendar
+import re
 from datetime import UTC, date, timedelta
 from urllib.parse import urlencode
 
@@ -127,6 +128,7 @@ def _booker_context(tutor, teaches, args) -> dict:
                                         advance_if_empty=month is None)
     except ValidationError as exc:
         context["error"] = context["picker_error"] = exc.message
+        context["kept_month"], context["kept_day"] = _kept_month_and_day(args)
         return context
     # One base URL per request; links append their own parameters (no url_for per day or per slot).
     state = {"teach_id": found.teach.id, "duration": duration, "lesson_type": "in_person" if in_person else "online"}
@@ -160,6 +162,21 @@ def _booker_context(tutor, teaches, args) -> dict:
 def _day_label(day: date) -> str:
     """'Tuesday 8 December': how a day is named to screen readers and in the times heading."""
     return f"{day:%A} {day.day} {day:%B}"
+
+
+def _kept_month_and_day(args) -> tuple[str | None, str | None]:
+    """The month and day the booker showed before a bad option (a mistyped zone), when they are themselves valid, so
+    fixing the option returns to the same day instead of this month."""
+    month = str(args.get("month") or "")
+    try:
+        month = month if re.fullmatch(r"\d{4}-\d{2}", month) and date.fromisoformat(month + "-01") else None
+    except ValueError:
+        month = None
+    try:
+        day = params.parse_date(args["day"], "day").isoformat() if args.get("day") else None
+    except ValidationError:
+        day = None
+    return month, day
 
 
 def _calendar(month: date, days: dict, selected: date | None, today: date, month_url: str) -> list[list[dict]]:
