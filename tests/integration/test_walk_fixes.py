@@ -99,3 +99,15 @@ def test_a_mistyped_zone_in_the_booker_keeps_the_chosen_month_and_day_for_the_ne
     # Values that are themselves bad are not carried along.
     bad = client.get(f"/tutors/{tutor.id}?month=2027-W01&day=2027-02-30&tz=Not/AZone", headers={"HX-Request": "true"})
     assert 'name="month"' not in bad.get_data(as_text=True) and 'name="day"' not in bad.get_data(as_text=True)
+
+
+def test_the_bookings_list_says_until_when_an_unpaid_slot_is_held(app, client):
+    from zoneinfo import ZoneInfo
+    lesson = factories.lesson_at(_future_start(), booking_state="AWAITING_PAYMENT",
+                                 booked_at=datetime.now(UTC) - timedelta(minutes=5))
+    booker, hold = lesson.booking.booker, lesson.booking.hold_expires_at
+    email, zone = booker.email, ZoneInfo(booker.timezone)
+    login(client, email, factories.PASSWORD)
+    page = client.get("/bookings").get_data(as_text=True)
+    assert "until the time shown" not in page  # the list shows no hold time to point at
+    assert f"held for you until {hold.astimezone(zone).strftime('%a %d %b, %H:%M %Z')}." in page

@@ -15,6 +15,7 @@ from ..domain.money import Money
 from ..domain.states import BookingState, LessonState, next_booking_state, next_lesson_state
 from ..domain.travel import Coordinates
 from ..extensions import db
+from ..filters import zoned
 from ..models import Booking, Child, Lesson, LessonAddress, Role, User, lesson_child, lesson_user
 from . import availability, places
 from .accounts import child_of
@@ -286,7 +287,11 @@ def booking_status_words(booking: Booking, now: datetime) -> str:
     if state == BookingState.AWAITING_PAYMENT:
         if booking.hold_expires_at and booking.hold_expires_at <= now:
             return "The hold on this slot has expired; the time is free again."
-        return "Awaiting payment. The slot is held for you until the time shown."
+        if booking.hold_expires_at is None:
+            return "Awaiting payment."
+        # The time itself, in the viewer's zone: this sentence also stands alone (the bookings list, the API).
+        until = zoned(booking.hold_expires_at, None, "%a %d %b, %H:%M")
+        return f"Awaiting payment. The slot is held for you until {until}."
     if state == BookingState.REQUIRES_CAPTURE:
         return "Payment authorized; waiting for the tutor to approve. You are charged only when they do."
     if state == BookingState.DECLINED:
