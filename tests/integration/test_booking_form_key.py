@@ -56,7 +56,7 @@ def test_submitting_the_same_booking_form_twice_lands_on_the_one_booking_it_made
     assert _bookings() == 1
 
 
-def test_each_rendering_of_the_form_gets_its_own_key_so_a_fresh_form_for_a_booked_slot_is_refused(client):
+def test_each_rendering_of_the_form_gets_its_own_key_and_a_fresh_form_for_a_slot_you_hold_shows_your_booking(client):
     tutor, teach = factories.tutor()
     login(client, factories.user("student").email, factories.PASSWORD)
     slot = _slot(tutor, teach)
@@ -64,10 +64,12 @@ def test_each_rendering_of_the_form_gets_its_own_key_so_a_fresh_form_for_a_booke
     second, second_key = _form(client, tutor, teach, slot)
     assert first_key != second_key
 
-    assert client.post(f"/tutors/{tutor.id}/book", data=first).status_code == 303
-    refused = client.post(f"/tutors/{tutor.id}/book", data=second)
-    assert refused.status_code == 303 and "/bookings/" not in refused.headers["Location"]
-    assert "That slot was just taken" in client.get(refused.headers["Location"]).get_data(as_text=True)
+    made = client.post(f"/tutors/{tutor.id}/book", data=first)
+    assert made.status_code == 303
+    again = client.post(f"/tutors/{tutor.id}/book", data=second)  # Back to the form, reloaded, Book again
+    assert again.status_code == 303 and again.headers["Location"] == made.headers["Location"]
+    page = client.get(again.headers["Location"]).get_data(as_text=True)
+    assert "You already hold this time" in page and "That slot was just taken" not in page
     assert _bookings() == 1
 
 

@@ -12,14 +12,14 @@ from sqlalchemy.orm import selectinload
 from ..adapters.database import serialized_write
 from ..domain import labels
 from ..domain.money import Money
-from ..domain.states import BookingState, LessonState, next_booking_state, next_lesson_state
+from ..domain.states import BLOCKING_LESSON_STATES, BookingState, LessonState, next_booking_state, next_lesson_state
 from ..domain.travel import Coordinates
 from ..extensions import db
 from ..filters import zoned
 from ..models import Booking, Child, Lesson, LessonAddress, Role, User, lesson_child, lesson_user
 from . import availability, places
 from .accounts import child_of
-from .errors import NotFound, SlotTaken, ValidationError
+from .errors import AlreadyYours, NotFound, SlotTaken, ValidationError
 
 # Advisory-lock namespaces (PostgreSQL): one lock per tutor, one per student or child.
 LOCK_TUTOR, LOCK_USER, LOCK_CHILD = 1, 2, 3
@@ -134,7 +134,18 @@ def request_booking(booker: User, req: BookingRequest, now: datetime | None = No
         # refused our copy): that one is ours too.
         if form_key and (earlier := _booking_for_form_key(booker.id, form_key)) is not None:
             return earlier
+        if (own := _own_open_booking_at(booker.id, req.tutor_id, start)) is not None:
+            raise AlreadyYours(own.id) from None  # a fresh form for a slot they hold already: show them that booking
         raise
+
+
+def _own_open_booking_at(booker_id: int, tutor_id: int, start: datetime) -> Booking | None:
+    """This booker's live booking with this tutor starting exactly then, if any."""
+    return db.session.scalars(select(Booking).join(Lesson).where(
+        Booking.booker_id == booker_id, Lesson.tutor_id == tutor_id, Lesson.start_at == start,
+        Lesson.state.in_(BLOCKING_LESSON_STATES),
+        Booking.state.in_([BookingState.AWAITING_PAYMENT, BookingState.REQUIRES_CAPTURE, BookingState.PAID,
+                           BookingState.PARTIAL_REFUNDED]))).first()
 
 
 def _valid_form_key(key: str | None) -> str | None:

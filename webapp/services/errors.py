@@ -44,6 +44,14 @@ class Unavailable(ServiceError):
     status = 503
 
 
+class AlreadyYours(Conflict):
+    """The slot is held by a booking this user already made (Back, then Book again)."""
+
+    def __init__(self, booking_id: int):
+        self.booking_id = booking_id
+        super().__init__("You already hold this time: this is your booking.", {"start": "You already hold this time."})
+
+
 class SlotTaken(Conflict):
     """Someone else booked the slot first."""
 

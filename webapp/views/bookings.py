@@ -11,7 +11,7 @@ from ..domain.money import lesson_price
 from ..forms import BookingForm
 from ..models import Role
 from ..services import availability, bookings, cancellations, catalogue, payments
-from ..services.errors import ServiceError, SlotTaken, ValidationError
+from ..services.errors import AlreadyYours, ServiceError, SlotTaken, ValidationError
 from . import params
 from .common import apply_service_errors, is_htmx, now_utc, render, role_required
 
@@ -46,6 +46,9 @@ def new(tutor_id: int):
         try:
             booking = bookings.request_booking(current_user, params.booking_request_from(request.form, tutor.id),
                                                now_utc())
+        except AlreadyYours as exc:
+            flash(exc.message, "info")
+            return redirect(url_for("bookings.detail", booking_id=exc.booking_id), code=303)
         except SlotTaken as exc:
             flash(exc.message, "error")
             day = summary["start"].astimezone(_zone()).date()
