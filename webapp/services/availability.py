@@ -16,9 +16,9 @@ from ..domain.timezones import TimeZoneError, validate_zone
 from ..domain.travel import Coordinates, StraightLineEstimator, distance_km
 from ..extensions import db
 from ..models import (Booking, CalendarEvent, DateOverride, Lesson, LessonAddress, Teach, TutorProfile, User,
-                      UTCDateTime, WeeklyWindow)
+                      UTCDateTime, WeeklyWindow, lesson_child, lesson_user)
 from . import places
-from .catalogue import TEACH_NAMES, get_tutor
+from .catalogue import TEACH_NAMES, TutorCard, TutorFilters, get_tutor, search_tutors
 from .errors import NotFound, ValidationError
 
 # The longest travel buffer we add around a busy interval (the estimator is capped at it), so loading busy time
@@ -436,6 +436,16 @@ TIMES_OF_DAY = {"morning": (6 * 60, 12 * 60), "afternoon": (12 * 60, 18 * 60), "
 FREE_WITHIN_DAYS = 14
 
 
+def search_tutors_by_free_time(filters: TutorFilters, now: datetime) -> list[TutorCard]:
+    """The directory: tutors matching the catalogue filters and, when asked, free on the chosen days and times."""
+    cards = search_tutors(filters)
+    if not filters.by_free_time:
+        return cards
+    free = tutors_free_at([(c.tutor, c.profile) for c in cards], filters.zone, filters.free_days, filters.free_times,
+                          now, in_person=filters.mode == "in_person")
+    return [c for c in cards if c.tutor.id in free]
+
+
 def tutors_free_at(tutors: list[tuple[User, TutorProfile]], zone: tzinfo, weekdays: frozenset[int],
                    times: frozenset[str], now: datetime, in_person: bool = False) -> set[int]:
     """Ids of the tutors with a free lesson of the default length starting within the next 14 days on one of the
@@ -683,7 +693,6 @@ def travel_estimator() -> StraightLineEstimator:
 def student_overlaps(user_id: int | None, child_id: int | None, start: datetime, end: datetime, now: datetime,
                      ignore_lesson_id: int | None = None) -> bool:
     """Whether the student (a user, or a parent's child) already holds a lesson overlapping [start, end)."""
-    from ..models import lesson_child, lesson_user
     query = (select(Lesson.id).outerjoin(Booking, Booking.lesson_id == Lesson.id)
              .where(Lesson.state.in_(BLOCKING_LESSON_STATES),
                     or_(and_(Lesson.start_at < end, Lesson.finish_at > start),

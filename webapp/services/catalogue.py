@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, tzinfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
 from ..domain.money import CURRENCY_EXPONENTS
 from ..extensions import db
-from ..models import ExamBoard, Level, Role, Subject, Teach, TutorProfile, User
+from ..models import ExamBoard, Lesson, Level, Role, Subject, Teach, TutorProfile, User
 from .errors import NotFound, ValidationError
 
 MAX_TEACHES = 40
@@ -59,8 +59,9 @@ def catalogue() -> dict[str, list]:
     }
 
 
-def search_tutors(filters: TutorFilters, now: datetime | None = None) -> list[TutorCard]:
-    """Tutors with at least one teach record matching every filter (free time included), cheapest first."""
+def search_tutors(filters: TutorFilters) -> list[TutorCard]:
+    """Tutors with at least one teach record matching the catalogue filters, cheapest first (free time is
+    availability.search_tutors_by_free_time's, which narrows this list)."""
     query = select(Teach).join(User, User.id == Teach.tutor_id).where(User.role == Role.TUTOR,
                                                                        Teach.active.is_(True)).options(
         selectinload(Teach.subject), selectinload(Teach.level), selectinload(Teach.exam_board))
@@ -82,11 +83,6 @@ def search_tutors(filters: TutorFilters, now: datetime | None = None) -> list[Tu
     for teach in teaches:
         by_tutor.setdefault(teach.tutor_id, []).append(teach)
     cards = [TutorCard(tutors[tid], tutors[tid].tutor_profile, items) for tid, items in by_tutor.items()]
-    if filters.by_free_time:
-        from .availability import tutors_free_at  # availability uses this module's lookups
-        free = tutors_free_at([(c.tutor, c.profile) for c in cards], filters.zone, filters.free_days,
-                              filters.free_times, now or datetime.now(UTC), in_person=filters.mode == "in_person")
-        cards = [c for c in cards if c.tutor.id in free]
     return sorted(cards, key=lambda c: (c.from_rate.hourly_rate_minor, c.tutor.name))
 
 
@@ -170,7 +166,6 @@ def replace_teaches(tutor: User, items: list[dict]) -> list[Teach]:
         raise ValidationError("Please correct the teach records.", errors)
     # Rows lessons point at are retired (kept for those lessons, hidden from new bookings); the rest are deleted.
     # Offering a retired subject again brings its row back.
-    from ..models import Lesson
     used = set(db.session.scalars(select(Lesson.teach_id).where(Lesson.tutor_id == tutor.id).distinct()))
     existing = {(t.subject_id, t.level_id, t.exam_board_id): t for t in tutor_teaches(tutor.id, include_retired=True)}
     result: list[Teach] = []

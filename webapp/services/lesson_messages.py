@@ -5,9 +5,13 @@ from __future__ import annotations
 from flask import current_app
 
 from ..domain.calendar_entry import Attendee, CalendarEntry
+from ..domain.fees import FeeBreakdown
+from ..domain.labels import total_label
+from ..domain.states import BookingState
 from ..domain.money import Money
 from ..filters import local
 from ..models import Booking, Lesson, User
+from . import outbox
 from .lessons import Recipient, other_side, student_side, tutor_side
 from .notify import notify
 from .urls import public_url
@@ -63,14 +67,10 @@ def tell_receipt(booking: Booking) -> None:
     context = lesson_context(booking.lesson, booking.booker.timezone)
     context.update(recipient_name=booking.booker.name, lines=lines, booking_id=booking.id,
                    total=Money(receipt.amount_minor, receipt.currency).format())
-    from . import outbox
     outbox.enqueue_email("payment_receipt", booking.booker.email, context, dedupe_key=f"receipt:{booking.id}")
 
 
 def _student_lines(receipt):
-    from ..domain.fees import FeeBreakdown
-    from ..domain.labels import total_label
-    from ..domain.states import BookingState
     return FeeBreakdown.from_dict(receipt.breakdown).student_lines(total_label(BookingState.REQUIRES_CAPTURE))
 
 

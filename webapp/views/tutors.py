@@ -56,7 +56,7 @@ def directory():
     """Find a tutor: filters (free days and times of day too) update the list with HTMX and stay in the URL."""
     error = None
     try:
-        cards = catalogue.search_tutors(directory_filters(request.args), now_utc())
+        cards = availability.search_tutors_by_free_time(directory_filters(request.args), now_utc())
     except ValidationError as exc:
         cards, error = [], exc.message
     zone = request.args.get("tz") or (current_user.timezone if current_user.is_authenticated else "")
