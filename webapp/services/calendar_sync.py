@@ -19,7 +19,7 @@ from ..adapters.queue import get_queue
 from ..domain import busy_time
 from ..extensions import db
 from ..models import CalendarEvent, CalendarSource, CalendarSourceKind, User
-from .bookings import LOCK_TUTOR
+from .locks import LOCK_TUTOR
 from .errors import NotFound, ValidationError
 
 MAX_LABEL = 80
