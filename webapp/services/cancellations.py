@@ -18,6 +18,7 @@ from ..domain.refunds import Canceller, RefundPolicy, cancellation_refund, has_s
 from ..domain.states import BookingState, LessonState, next_booking_state, next_lesson_state
 from ..extensions import db
 from ..models import Booking, CouponUse, PaymentReceipt, Refund, User
+from . import meetings
 from .bookings import get_booking
 from .errors import Conflict, Forbidden, ServiceError, ValidationError
 from .payments import LOCK_BOOKING, NotRecorded, PaymentFailed, _expire_session_quietly, _release, recorded_after_stripe
@@ -163,7 +164,9 @@ def cancel_booking(user: User, booking_id: int, note: str, now: datetime, tell_o
                     from .lesson_messages import tell_cancelled
                     tell_cancelled(booking.lesson, user, note, refund if plan.kind == "refund" else None,
                                    everyone=tell_everyone)
-        return booking
+    if state_seen in meetings.PAID_STATES:
+        meetings.request_sync(booking.lesson_id)  # an approved lesson cancelled: its meeting is deleted
+    return booking
 
 
 # --- refunds: rows first, totals from rows -------------------------------------------------------

@@ -21,7 +21,7 @@ from ..domain.refunds import RefundPolicy
 from ..domain.states import BookingState, LessonState, next_booking_state, next_lesson_state
 from ..extensions import db
 from ..models import Booking, Commission, Coupon, CouponUse, Lesson, PaymentReceipt, StripeEvent, User
-from . import outbox
+from . import meetings, outbox
 from .urls import public_url  # noqa: F401 (re-exported: jobs build links with it)
 from .bookings import get_booking, is_hold_lapsed
 from .errors import Conflict, NotFound, ServiceError, ValidationError
@@ -594,6 +594,7 @@ def approve(tutor: User, booking_id: int, now: datetime) -> Booking:
                 booking.updated_at = now
                 from .lesson_messages import tell_booked
                 tell_booked(booking.lesson)
+    meetings.request_sync(booking.lesson_id)  # approved: an online lesson gets its meeting (the sweep backs this up)
     return booking
 
 
