@@ -29,8 +29,8 @@ from ..models import Booking, Lesson, Meeting, User
 from . import outbox
 from .lesson_messages import lesson_context
 from .lessons import student_side, tutor_side
+from .locks import LOCK_MEETING
 
-LOCK_MEETING = 44  # advisory-lock namespace (PostgreSQL): one meeting record change per lesson at a time
 PAID_STATES = (BookingState.PAID, BookingState.PARTIAL_REFUNDED)  # approved and captured: the lesson happens
 LIVE_STATUSES = ("pending", "active")  # the provider has (or may have) a room
 MAX_ROUNDS = 4  # a lesson moved while we called the provider: go again, a few times at most
