@@ -1,15 +1,15 @@
 """calendars: secret feed addresses (export) and external calendar sources whose syncs write calendar_events
 
-Revision ID: 0014_calendar_sources
-Revises: 0013_pending_registrations
+Revision ID: 0015_calendar_sources
+Revises: 0014_meetings
 Create Date: 2026-12-02 16:00:00
 
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0014_calendar_sources'
-down_revision = '0013_pending_registrations'
+revision = '0015_calendar_sources'
+down_revision = '0014_meetings'
 branch_labels = None
 depends_on = None
 
