@@ -22,3 +22,12 @@ def daily():
     server = DailyStandIn(api_key="daily_test_key")
     yield server
     server.close()
+
+
+@pytest.fixture
+def google():
+    """The Google OAuth and Calendar free/busy stand-in on its own."""
+    from standins.google_calendar import GoogleCalendarStandIn
+    server = GoogleCalendarStandIn(client_id="client-1", client_secret="secret-1")
+    yield server
+    server.close()
