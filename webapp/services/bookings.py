@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from ..adapters.database import serialized_write
-from ..domain import labels
+from ..domain import labels, limits
 from ..domain.money import Money
 from ..domain.states import BLOCKING_LESSON_STATES, BookingState, LessonState, next_booking_state, next_lesson_state
 from ..domain.travel import Coordinates
@@ -23,7 +23,7 @@ from .errors import AlreadyYours, NotFound, SlotTaken, ValidationError
 
 # Advisory-lock namespaces (PostgreSQL): one lock per tutor, one per student or child.
 LOCK_TUTOR, LOCK_USER, LOCK_CHILD = 1, 2, 3
-MAX_NOTE = 2000
+MAX_NOTE = limits.BOOKING_NOTE_MAX
 
 
 @dataclass(frozen=True)

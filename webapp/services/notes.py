@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from ..adapters import uploads
 from ..adapters.database import serialized_write
+from ..domain import limits
 from ..domain.states import BookingState, LessonState
 from ..extensions import db
 from ..filters import local
@@ -22,7 +23,7 @@ from .lessons import get_lesson, is_tutor_of, student_side
 from .notify import notify
 from .urls import public_url
 
-MAX_BODY = 10_000
+MAX_BODY = limits.SUMMARY_NOTE_MAX
 LOCK_NOTE = 20  # advisory-lock namespace (PostgreSQL) for writes to one lesson's note
 NOTE_KIND = "LessonSummaryNote"
 
