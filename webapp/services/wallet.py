@@ -23,8 +23,7 @@ from ..domain.ledger import (InsufficientMinutes, LedgerError, Lot, Move, availa
                              postings_for, refundable_minutes)
 from ..extensions import db
 from ..models import LedgerBalance, LedgerEntry, LedgerTransaction, MinuteLot
-
-LOCK_WALLET = 30  # advisory-lock namespace (PostgreSQL): one student's wallet changes one at a time
+from .locks import LOCK_WALLET
 
 __all__ = ["InsufficientMinutes", "LedgerError", "WalletBalance", "balance", "expire_lots", "grant_minutes",
            "hold_for_booking", "post_hold", "record_move", "refund_booking_minutes", "void_hold", "wallet_lock"]
