@@ -1,15 +1,15 @@
 """minutes ledger: double-entry transactions, entries, cached student balances and granted lots
 
-Revision ID: 0015_minutes_ledger
-Revises: 0014_meetings
+Revision ID: 0016_minutes_ledger
+Revises: 0015_calendar_sources
 Create Date: 2026-12-02 16:00:00
 
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0015_minutes_ledger'
-down_revision = '0014_meetings'
+revision = '0016_minutes_ledger'
+down_revision = '0015_calendar_sources'
 branch_labels = None
 depends_on = None
 
