@@ -293,6 +293,11 @@ def main() -> int:
         daily_port = free_port() if settings["MEETING_PROVIDER"] == "daily" and not settings["DAILY_API_KEY"] else None
         if daily_port:
             env.update(DAILY_API_BASE=f"http://127.0.0.1:{daily_port}/v1", DAILY_API_KEY="daily_local_dev")
+        # No PayPal app: the local PayPal stand-in (standins/paypal.py), with its approval page and signed webhooks.
+        paypal_port = None if settings["PAYPAL_CLIENT_ID"] else free_port()
+        if paypal_port:
+            env.update(PAYPAL_API_BASE=f"http://127.0.0.1:{paypal_port}", PAYPAL_CLIENT_ID="paypal_local_client",
+                       PAYPAL_CLIENT_SECRET="paypal_local_secret", PAYPAL_WEBHOOK_ID="WH0LOCALSTANDIN0001")
         # No Google OAuth client: the local Google stand-in (standins/google_calendar.py) answers "Connect Google
         # Calendar" with its own consent page and a few busy times.
         google_port = None if settings["GOOGLE_CLIENT_ID"] else free_port()
@@ -326,6 +331,12 @@ def main() -> int:
             if daily_port:
                 children.start("daily", [PY, "-m", "standins.daily", "--port", str(daily_port),
                                          "--api-key", env["DAILY_API_KEY"]])
+            if paypal_port:
+                children.start("paypal", [PY, "-m", "standins.paypal", "--port", str(paypal_port),
+                                          "--client-id", env["PAYPAL_CLIENT_ID"],
+                                          "--client-secret", env["PAYPAL_CLIENT_SECRET"],
+                                          "--webhook-id", env["PAYPAL_WEBHOOK_ID"],
+                                          "--webhook-url", f"http://{host}:{port}/webhooks/paypal"])
             if google_port:
                 children.start("google", [PY, "-m", "standins.google_calendar", "--port", str(google_port),
                                           "--client-id", env["GOOGLE_CLIENT_ID"],
@@ -339,6 +350,7 @@ def main() -> int:
             extras = (["local Stripe at " + env["STRIPE_API_BASE"]] if local_stripe_port else []) + \
                 (["local geocoder at " + env["GEOCODER_URL"]] if geocoder_port else []) + \
                 (["local Daily API at " + env["DAILY_API_BASE"]] if daily_port else []) + \
+                (["local PayPal at " + env["PAYPAL_API_BASE"]] if paypal_port else []) + \
                 (["local Google Calendar at " + env["GOOGLE_CALENDAR_API_BASE"]] if google_port else []) + \
                 ([f"mail sink on 127.0.0.1:{mail_port} (one line per email here, read them at /dev/mail)"]
                  if mail_port else [])
