@@ -11,9 +11,10 @@ from ..auth_loading import bearer_authenticated, user_for_bearer
 from ..extensions import csrf, limiter
 from ..models import Booking, Lesson, Teach, User
 from ..openapi import openapi_document
-from ..services import accounts, availability, bookings, cancellations, catalogue, payments, sessions
+from ..services import (accounts, availability, bookings, cancellations, card_holds, catalogue, checkout, notes,
+                        reschedules, sessions)
 from ..services.bookings import BookingRequest
-from ..services.errors import Forbidden, ServiceError, SlotTaken, ValidationError
+from ..services.errors import Forbidden, NotFound, ServiceError, SlotTaken, ValidationError
 from . import params
 from .auth import REGISTRATION_SENT, register_email_key, register_limit
 from .common import now_utc
@@ -357,7 +358,7 @@ def pay():
     user = _user()
     data = _json_body()
     booking_id = params.required_int(data, "booking_id", "booking_id")
-    answer = payments.pay_with_payment_method(
+    answer = card_holds.pay_with_payment_method(
         user, booking_id, data.get("payment_method"), _text(data, "coupon"), now_utc(),
         return_url=url_for("bookings.detail", booking_id=booking_id, paid=1, _external=True))
     return jsonify(answer), 201
@@ -366,7 +367,7 @@ def pay():
 @bp.get("/payments/<id:booking_id>/status")
 def payment_status(booking_id: int):
     """The PaymentIntent status of a booking's payment (processing, requires_action, requires_capture, ...)."""
-    return jsonify(payments.payment_status(_user(), booking_id))
+    return jsonify(checkout.payment_status(_user(), booking_id))
 
 
 @bp.get("/bookings/<id:booking_id>/cancellation")
@@ -412,7 +413,6 @@ def note_json(note) -> dict:
 @bp.post("/v1/notes")
 def save_note():
     """Write (201) or edit (200) a finished lesson's summary note, as JSON or multipart with `attachments` files."""
-    from ..services import notes
     user = _user()
     if request.mimetype == "multipart/form-data":
         data, files = request.form, request.files.getlist("attachments")
@@ -435,8 +435,6 @@ def save_note():
 @bp.get("/v1/notes/<id:lesson_id>")
 def get_note(lesson_id: int):
     """A lesson's summary note, for anyone who may see the lesson (404 until one is written)."""
-    from ..services import notes
-    from ..services.errors import NotFound
     note = notes.view_note(_user(), lesson_id, now_utc()).note
     if note is None:
         raise NotFound("No summary note has been written for this lesson yet.")
@@ -458,7 +456,6 @@ def lesson_json(lesson: Lesson) -> dict:
 @bp.put("/lessons/<id:lesson_id>/edit")
 def propose_reschedule(lesson_id: int):
     """Propose a new time (seed 004): 72 h+ before the original start, a free slot for tutor and student."""
-    from ..services import reschedules
     user = _user()
     data = _json_body()
     start = params.parse_instant(data.get("suggested_start"), "suggested_start")
@@ -470,7 +467,6 @@ def propose_reschedule(lesson_id: int):
 @bp.post("/lessons/<id:lesson_id>/reschedule/respond")
 def respond_reschedule(lesson_id: int):
     """Accept (the lesson moves) or decline (it is cancelled with the policy refund) the standing proposal."""
-    from ..services import reschedules
     user = _user()
     data = _json_body()
     accept = data.get("accept")
