@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from .services import (approvals, bookings, cancellations, checkout, notes, outbox, payouts, reminders, reschedules,
-                       sessions, stripe_events)
+from .services import (approvals, bookings, calendar_sync, cancellations, checkout, meetings, notes, outbox, payouts,
+                       reminders, reschedules, sessions, stripe_events, wallet)
 
 
 def _clock(now: str | None) -> datetime:
@@ -31,6 +31,11 @@ def expire_stale_holds(now: str | None = None) -> int:
 def expire_unapproved_bookings(now: str | None = None) -> int:
     """Release card authorizations the tutor did not approve in time."""
     return approvals.expire_unapproved(now=_clock(now))
+
+
+def expire_minute_lots(now: str | None = None) -> int:
+    """Record the unused minutes of packages past their expiry as expired (never silently dropped)."""
+    return wallet.expire_lots(now=_clock(now))
 
 
 def send_pending_payouts(now: str | None = None) -> int:
@@ -86,3 +91,23 @@ def sweep_orphaned_uploads(now: str | None = None) -> int:
 def purge_ended_sessions(now: str | None = None) -> int:
     """Delete log-in sessions past their lifetime and expired API tokens."""
     return sessions.purge_ended(now=_clock(now))
+
+
+def sync_meeting(lesson_id: int, now: str | None = None) -> str:
+    """Meeting.create_or_update: bring one lesson's meeting in line (create, move, replace a lost one, delete)."""
+    return meetings.create_or_update(lesson_id, now=_clock(now))
+
+
+def sync_meetings(now: str | None = None) -> int:
+    """The sweep behind `sync_meeting`: every lesson whose meeting is missing, out of date or due to go."""
+    return meetings.sync_due(now=_clock(now))
+
+
+def sync_calendar_source(source_id: int, now: str | None = None) -> str:
+    """Sync one tutor calendar now (enqueued when it is connected, or by "Sync now")."""
+    return calendar_sync.sync_source(source_id, now=_clock(now))
+
+
+def sync_calendars(now: str | None = None) -> int:
+    """Read every connected tutor calendar not read in the last 14 minutes and replace its busy time."""
+    return calendar_sync.sync_due(now=_clock(now))

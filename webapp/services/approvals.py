@@ -12,6 +12,7 @@ from ..domain.refunds import RefundPolicy
 from ..domain.states import BookingState, next_booking_state
 from ..extensions import db
 from ..models import Booking, Lesson, User
+from . import meetings
 from .authorizations import close_before_capture, recorded_after_stripe, release_authorization
 from .errors import Conflict, NotFound, PaymentFailed
 from .lesson_messages import tell_booked, tell_not_booked
@@ -49,6 +50,7 @@ def approve(tutor: User, booking_id: int, now: datetime) -> Booking:
                 booking.refund_policy = RefundPolicy().as_dict()
                 booking.updated_at = now
                 tell_booked(booking.lesson)
+    meetings.request_sync(booking.lesson_id)  # approved: an online lesson gets its meeting (the sweep backs this up)
     return booking
 
 
