@@ -616,3 +616,21 @@ class TutorReviewRating(db.Model):
     review: Mapped[TutorReview] = relationship(back_populates="ratings")
     __table_args__ = (UniqueConstraint("review_id", "criteria_id", name="uq_tutor_review_ratings_review_criteria"),
                       CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"))
+
+
+# --- live lesson (issue 10: the lesson room and its chat) ------------------------------------------
+
+class ChatMessage(db.Model):
+    """One message in a lesson's chat; `seq` numbers a lesson's messages 1, 2, 3… in the order they were stored."""
+
+    __tablename__ = "chat_messages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    author: Mapped[User] = relationship()
+    # The unique pair is also the index every read uses (a lesson's messages after a sequence number).
+    __table_args__ = (UniqueConstraint("lesson_id", "seq", name="uq_chat_messages_lesson_seq"),
+                      CheckConstraint("seq > 0", name="seq_positive"))

@@ -12,7 +12,7 @@ from ..domain.money import Money
 from ..filters import local
 from ..models import Booking, Lesson, User
 from . import outbox
-from .lessons import Recipient, other_side, student_side, tutor_side
+from .lessons import Recipient, other_side, room_path, student_side, tutor_side
 from .notify import notify
 from .urls import public_url
 
@@ -28,6 +28,7 @@ def lesson_context(lesson: Lesson, zone: str) -> dict:
         "duration": lesson.duration_minutes,
         "where": f"{address.line1}, {address.city}".strip(", ") if address else "Online",
         "lesson_url": public_url(f"/bookings/{lesson.booking.id}" if lesson.booking else "/"),
+        "room_url": public_url(room_path(lesson)),
     }
 
 
@@ -55,7 +56,7 @@ def tell_booked(lesson: Lesson) -> None:
     for person in [*student_side(lesson), tutor_side(lesson)]:
         context = attach_calendar(lesson_context(lesson, person.zone), lesson)
         notify(person.user, kind="lesson_booked", title=f"{context['subject']} on {context['when']} is confirmed",
-               body=f"With {context['tutor_name']} ({person.zone}).", url=_path(lesson),
+               body=f"With {context['tutor_name']} ({person.zone}).", url=room_path(lesson),
                dedupe_key=f"lesson-booked:{lesson.id}:{person.user.id}", email_template="lesson_booked",
                email_context={**context, "recipient_name": person.user.name})
 
