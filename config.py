@@ -97,6 +97,16 @@ class Config:
     # and the message is sent again. Must exceed the longest send (SMTP timeouts, one push per device).
     OUTBOX_LEASE_SECONDS = _env_int("OUTBOX_LEASE_SECONDS", 300)
     SLOT_PICKER_DAYS = 7
+    # Video meetings for online lessons: `jitsi` (an unguessable room on JITSI_BASE_URL, no API key, no call) or
+    # `daily` (Daily's REST API with DAILY_API_KEY; DAILY_API_BASE only for a Daily-compatible server other than
+    # Daily). A room can be joined from MEETING_OPENS_MINUTES before the start to MEETING_CLOSES_MINUTES after the end.
+    MEETING_PROVIDER = (_env("MEETING_PROVIDER", "jitsi") or "jitsi").lower()
+    JITSI_BASE_URL = _env("JITSI_BASE_URL", "https://meet.jit.si")
+    DAILY_API_KEY = _env("DAILY_API_KEY")
+    DAILY_API_BASE = _env("DAILY_API_BASE", "https://api.daily.co/v1")
+    MEETING_TIMEOUT_SECONDS = float(_env("MEETING_TIMEOUT_SECONDS", "10"))
+    MEETING_OPENS_MINUTES = _env_int("MEETING_OPENS_MINUTES", 15)
+    MEETING_CLOSES_MINUTES = _env_int("MEETING_CLOSES_MINUTES", 30)
     # Web Push (VAPID, RFC 8292): the private key as base64url of its 32 raw bytes, the public key as base64url of
     # the 65-byte uncompressed point (what `web-push generate-vapid-keys` prints), and a mailto: or https: contact.
     VAPID_PRIVATE_KEY = _env("VAPID_PRIVATE_KEY")
@@ -139,6 +149,10 @@ class Config:
         required = ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "REDIS_URL", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET",
                     "PUBLIC_BASE_URL", "MAIL_HOST", "VAPID_PRIVATE_KEY", "VAPID_PUBLIC_KEY", "VAPID_SUBJECT")
         missing = [n for n in required if not getattr(cls, n)]
+        if cls.MEETING_PROVIDER not in ("jitsi", "daily"):
+            raise RuntimeError(f"MEETING_PROVIDER must be jitsi or daily, not {cls.MEETING_PROVIDER!r}")
+        if cls.MEETING_PROVIDER == "daily" and not cls.DAILY_API_KEY:
+            missing.append("DAILY_API_KEY")
         if missing:
             raise RuntimeError(f"Missing required configuration: {', '.join(missing)} (set them in the environment)")
 
@@ -201,7 +215,9 @@ def dev_runtime_env() -> dict[str, str | None]:
     """The settings the dev runner needs before the app exists."""
     return {"DATABASE_URL": _env("DATABASE_URL"), "REDIS_URL": _env("REDIS_URL"), "PORT": _env("PORT", "5000"),
             "HOST": _env("HOST", "127.0.0.1"), "STRIPE_SECRET_KEY": _env("STRIPE_SECRET_KEY"),
-            "MAIL_HOST": _env("MAIL_HOST"), "WEB_THREADS": _env("WEB_THREADS", "64")}
+            "MAIL_HOST": _env("MAIL_HOST"), "GEOCODER_URL": _env("GEOCODER_URL"),
+            "MEETING_PROVIDER": (_env("MEETING_PROVIDER", "jitsi") or "jitsi").lower(),
+            "DAILY_API_KEY": _env("DAILY_API_KEY"), "WEB_THREADS": _env("WEB_THREADS", "64")}
 
 
 def test_redis_url() -> str | None:

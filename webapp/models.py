@@ -342,6 +342,37 @@ class CalendarEvent(db.Model):
                       Index("ix_calendar_events_tutor_finish", "tutor_id", "finish_at"))
 
 
+class Meeting(db.Model):
+    """An online lesson's video meeting, one per lesson (seed 004's Meeting::createOrUpdateMeeting): what the
+    provider answered, stored, so emails and pages show this record and never a link made up before the call.
+
+    `pending`: the room name is chosen and the provider not yet (or not certainly) told; `active`: the provider
+    holds the room for the lesson at [start_at, finish_at] and the URLs are its answer; `deleted`: the lesson was
+    cancelled and the provider's room removed."""
+
+    __tablename__ = "meetings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"), unique=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(String(200))  # the provider's room name
+    password: Mapped[str | None] = mapped_column(String(200))
+    join_url: Mapped[str | None] = mapped_column(String(2000))  # the host's (the tutor's)
+    participant_join_url: Mapped[str | None] = mapped_column(String(2000))  # the learners'
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    # The lesson times the provider's room was last set for (its window is these, widened by the room's
+    # opening and closing minutes): a lesson whose times differ has moved and its room needs updating.
+    start_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finish_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # after a failed call: not before this
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    lesson: Mapped[Lesson] = relationship()
+    __table_args__ = (CheckConstraint("status IN ('pending','active','deleted')", name="status_known"),)
+
+
 # --- money (issue: Stripe Checkout, fees, coupons, refunds, payouts) -------------------------------
 
 class Commission(db.Model):

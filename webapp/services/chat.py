@@ -28,9 +28,10 @@ from ..extensions import db
 from ..models import ChatMessage, Lesson, SummaryNote, User
 from .errors import Conflict, Forbidden, NotFound, ServiceError, ValidationError
 from .lessons import get_lesson
+from .locks import LOCK_CHAT
+from .meetings import JoinLink, join_link
 from .reminders import goes_ahead
 
-LOCK_CHAT = 40  # advisory-lock namespace (PostgreSQL): one sequence allocation per lesson at a time
 PAGE = 500  # messages per backfill or poll answer (a lesson's chat is far shorter)
 _HUB = "lessonbook.chat_hub"
 _LIMITS = "lessonbook.chat_limits"
@@ -112,6 +113,7 @@ class Room:
     seat: Seat
     messages: list[dict]
     note: SummaryNote | None
+    meeting: JoinLink | None  # the viewer's way into the online meeting (None: in person, not booked, or an admin)
 
     @property
     def last_seq(self) -> int:
@@ -119,10 +121,11 @@ class Room:
 
 
 def room(user: User, lesson_id: int, now: datetime) -> Room:
-    """The room for a participant: their seat, the transcript so far, and the summary note once written."""
+    """The room for a participant: their seat, the transcript so far, the meeting link and the summary note once
+    written."""
     place = seat(user, lesson_id, now)
     note = db.session.scalar(select(SummaryNote).where(SummaryNote.lesson_id == place.lesson.id))
-    return Room(place, messages_after(place.lesson.id, 0), note)
+    return Room(place, messages_after(place.lesson.id, 0), note, join_link(place.lesson, user, now))
 
 
 def messages_after(lesson_id: int, after: int, limit: int = PAGE) -> list[dict]:

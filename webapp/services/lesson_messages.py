@@ -3,14 +3,16 @@ from __future__ import annotations
 
 
 from flask import current_app
+from sqlalchemy import select
 
 from ..domain.calendar_entry import Attendee, CalendarEntry
 from ..domain.fees import FeeBreakdown
 from ..domain.labels import total_label
 from ..domain.states import BookingState
 from ..domain.money import Money
+from ..extensions import db
 from ..filters import local
-from ..models import Booking, Lesson, User
+from ..models import Booking, Lesson, Meeting, User
 from . import outbox
 from .lessons import Recipient, other_side, room_path, student_side, tutor_side
 from .notify import notify
@@ -51,10 +53,23 @@ def attach_calendar(context: dict, lesson: Lesson, cancelled: bool = False) -> d
     return context
 
 
+def meeting_fields(lesson: Lesson, for_tutor: bool) -> dict:
+    """What a lesson email says about the video meeting, from the stored record only (one the provider confirmed):
+    the recipient's link (the tutor's hosts), or, until the room is made, that the link will follow by email."""
+    if lesson.in_person:
+        return {}
+    meeting = db.session.scalar(select(Meeting).where(Meeting.lesson_id == lesson.id))
+    if meeting is None or meeting.status != "active":
+        return {"meeting_url": None, "meeting_pending": True}
+    return {"meeting_url": meeting.join_url if for_tutor else meeting.participant_join_url, "meeting_pending": False}
+
+
 def tell_booked(lesson: Lesson) -> None:
-    """LessonBooked: the learner's side hears that the tutor confirmed, with a calendar entry."""
+    """LessonBooked: the learner's side hears that the tutor confirmed, with a calendar entry and the meeting link
+    (or word that it follows)."""
     for person in [*student_side(lesson), tutor_side(lesson)]:
         context = attach_calendar(lesson_context(lesson, person.zone), lesson)
+        context.update(meeting_fields(lesson, for_tutor=person.user.id == lesson.tutor_id))
         notify(person.user, kind="lesson_booked", title=f"{context['subject']} on {context['when']} is confirmed",
                body=f"With {context['tutor_name']} ({person.zone}).", url=room_path(lesson),
                dedupe_key=f"lesson-booked:{lesson.id}:{person.user.id}", email_template="lesson_booked",
