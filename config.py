@@ -125,6 +125,19 @@ class Config:
     UPLOAD_DIR = _env("UPLOAD_DIR", str(BASE_DIR / "instance" / "uploads"))
     MAX_ATTACHMENT_BYTES = _env_int("MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024)
     MAX_NOTE_ATTACHMENTS = 5
+    # Calendars. Export: each user's secret feed address of their lessons; feed readers (Google polls every few
+    # hours, Apple every few minutes per device) are limited per address.
+    CALENDAR_FEED_RATE_LIMIT = _env("CALENDAR_FEED_RATE_LIMIT", "120 per hour")
+    CALENDAR_FEED_PAST_DAYS = 90  # how far back the feed lists lessons
+    # Import: tutors' calendars (secret iCal addresses) are read every 15 minutes by the worker. A source whose last
+    # good sync is older than CALENDAR_STALE_MINUTES hides its tutor's free times (fail closed).
+    CALENDAR_STALE_MINUTES = _env_int("CALENDAR_STALE_MINUTES", 60)
+    CALENDAR_FETCH_MAX_BYTES = _env_int("CALENDAR_FETCH_MAX_BYTES", 5 * 1024 * 1024)
+    CALENDAR_FETCH_TIMEOUT_SECONDS = float(_env("CALENDAR_FETCH_TIMEOUT_SECONDS", "20"))
+    # Private, loopback and link-local addresses are refused as calendar hosts; these networks are allowed anyway
+    # (comma-separated CIDRs; empty in production; dev and tests serve feeds on 127.0.0.1).
+    CALENDAR_FETCH_ALLOWED_NETWORKS = _env("CALENDAR_FETCH_ALLOWED_NETWORKS", "")
+    CALENDAR_MAX_SOURCES = 5  # calendars one tutor may connect
     # Whole request bodies: every attachment a note may carry plus room for the form; larger ones get a 413 page.
     MAX_CONTENT_LENGTH = MAX_ATTACHMENT_BYTES * MAX_NOTE_ATTACHMENTS + 1024 * 1024
 
@@ -173,6 +186,7 @@ class DevConfig(Config):
     VAPID_SUBJECT = _env("VAPID_SUBJECT", "mailto:dev@lessonbook.invalid")
     PUSH_ALLOW_LOOPBACK = True
     DEV_MAIL_VIEWER = True
+    CALENDAR_FETCH_ALLOWED_NETWORKS = _env("CALENDAR_FETCH_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
 
 
 class TestConfig(DevConfig):

@@ -63,8 +63,12 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
                 "From 10:00 tutor time: notes for yesterday's lessons (SendSummaryNoteNotification)"),
     PeriodicJob("periodic-review-requests", "webapp.jobs.send_review_requests", "*/15 * * * *",
                 "From 10:00 UTC: review requests for yesterday's lessons (SendReviewTutorNotification)"),
+    PeriodicJob("periodic-sync-calendars", "webapp.jobs.sync_calendars", "*/15 * * * *",
+                "Read tutors' connected calendars and replace their busy time"),
     PeriodicJob("periodic-sweep-orphaned-uploads", "webapp.jobs.sweep_orphaned_uploads", "7 * * * *",
                 "Delete uploaded files no attachment points at"),
+    PeriodicJob("periodic-expire-minute-lots", "webapp.jobs.expire_minute_lots", "41 * * * *",
+                "Record the unused minutes of expired packages as expired"),
     PeriodicJob("periodic-purge-ended-sessions", "webapp.jobs.purge_ended_sessions", "23 3 * * *",
                 "Forget log-ins past their lifetime and expired API tokens"),
 )

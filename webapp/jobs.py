@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from .services import (bookings, cancellations, meetings, notes, outbox, payments, payouts, reminders, reschedules,
-                       sessions)
+from .services import (bookings, calendar_sync, cancellations, meetings, notes, outbox, payments, payouts, reminders,
+                       reschedules, sessions, wallet)
 
 
 def _clock(now: str | None) -> datetime:
@@ -31,6 +31,11 @@ def expire_stale_holds(now: str | None = None) -> int:
 def expire_unapproved_bookings(now: str | None = None) -> int:
     """Release card authorizations the tutor did not approve in time."""
     return payments.expire_unapproved(now=_clock(now))
+
+
+def expire_minute_lots(now: str | None = None) -> int:
+    """Record the unused minutes of packages past their expiry as expired (never silently dropped)."""
+    return wallet.expire_lots(now=_clock(now))
 
 
 def send_pending_payouts(now: str | None = None) -> int:
@@ -96,3 +101,13 @@ def sync_meeting(lesson_id: int, now: str | None = None) -> str:
 def sync_meetings(now: str | None = None) -> int:
     """The sweep behind `sync_meeting`: every lesson whose meeting is missing, out of date or due to go."""
     return meetings.sync_due(now=_clock(now))
+
+
+def sync_calendar_source(source_id: int, now: str | None = None) -> str:
+    """Sync one tutor calendar now (enqueued when it is connected, or by "Sync now")."""
+    return calendar_sync.sync_source(source_id, now=_clock(now))
+
+
+def sync_calendars(now: str | None = None) -> int:
+    """Read every connected tutor calendar not read in the last 14 minutes and replace its busy time."""
+    return calendar_sync.sync_due(now=_clock(now))

@@ -8,6 +8,7 @@ from sqlalchemy import (JSON, Boolean, CheckConstraint, Column, Date, DateTime, 
                         String, Table, Text, TypeDecorator, UniqueConstraint, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from .domain.ledger import Move
 from .domain.roles import Role
 from .domain.states import BookingState, LessonState
 from .extensions import db
@@ -325,12 +326,53 @@ class Booking(db.Model):
                       UniqueConstraint("booker_id", "form_key", name="uq_bookings_booker_form_key"))
 
 
+class CalendarFeed(db.Model):
+    """A user's secret calendar-feed address (their lessons as iCalendar); only the SHA-256 of the secret is stored,
+    so the address is shown once, when made, and rotating it replaces the hash (the old address stops working)."""
+
+    __tablename__ = "calendar_feeds"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CalendarSourceKind(StrEnum):
+    """Where a tutor's busy time comes from."""
+
+    ICS = "ics"  # a secret iCal address (Google's "secret address in iCal format", Outlook, Apple)
+    GOOGLE = "google"  # Google Calendar's free/busy API with OAuth
+
+
+class CalendarSource(db.Model):
+    """One of a tutor's external calendars; each good sync replaces its CalendarEvent rows.
+
+    `last_synced_at` is when the last good sync started fetching: the data is that fresh. A source that has not
+    synced within the configured age hides the tutor's slots (fail closed)."""
+
+    __tablename__ = "calendar_sources"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tutor_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default=CalendarSourceKind.ICS)
+    label: Mapped[str] = mapped_column(String(80), default="")
+    url: Mapped[str | None] = mapped_column(Text)  # the secret address itself: a credential, never shown whole
+    credentials: Mapped[str | None] = mapped_column(Text)  # encrypted (Google's refresh token), never shown
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    event_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    __table_args__ = (CheckConstraint(one_of("kind", CalendarSourceKind), name="kind_known"),)
+
+
 class CalendarEvent(db.Model):
     """A busy block from a tutor's external calendar (filled by calendar sync), or the mirror of a lesson."""
 
     __tablename__ = "calendar_events"
     id: Mapped[int] = mapped_column(primary_key=True)
     tutor_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # The source whose sync wrote the row (removing the source removes its busy time).
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("calendar_sources.id", ondelete="CASCADE"), index=True)
     event_id: Mapped[str] = mapped_column(String(255))
     lesson_id: Mapped[int | None] = mapped_column(ForeignKey("lessons.id", ondelete="SET NULL"))
     start_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -647,6 +689,65 @@ class TutorReviewRating(db.Model):
     review: Mapped[TutorReview] = relationship(back_populates="ratings")
     __table_args__ = (UniqueConstraint("review_id", "criteria_id", name="uq_tutor_review_ratings_review_criteria"),
                       CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"))
+
+
+class LedgerTransaction(db.Model):
+    """One movement of prepaid minutes (domain/ledger.py): its entries sum to zero per currency and are never
+    edited. ``key`` is made from the outside id or our own ids that caused it, so a replay records nothing twice."""
+
+    __tablename__ = "ledger_transactions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    move: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    tutor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id"), index=True)
+    lot_id: Mapped[int | None] = mapped_column(ForeignKey("minute_lots.id"), index=True)
+    minutes: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    entries: Mapped[list[LedgerEntry]] = relationship(back_populates="transaction")
+    __table_args__ = (CheckConstraint("minutes > 0", name="minutes_positive"),
+                      CheckConstraint(one_of("move", Move), name="move_known"))
+
+
+class LedgerEntry(db.Model):
+    """One signed line of a ledger transaction on one account in one currency (minutes of one tutor)."""
+
+    __tablename__ = "ledger_entries"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transactions.id"), index=True)
+    account: Mapped[str] = mapped_column(String(64))
+    currency: Mapped[str] = mapped_column(String(32))
+    amount: Mapped[int] = mapped_column(Integer)
+    transaction: Mapped[LedgerTransaction] = relationship(back_populates="entries")
+    __table_args__ = (Index("ix_ledger_entries_account_currency", "account", "currency"),)
+
+
+class LedgerBalance(db.Model):
+    """A cached balance of one account in one currency, changed in the same transaction as its entries and
+    locked (FOR UPDATE) while it is checked, so two bookings racing for the last minutes cannot both win.
+    The entries are the truth: the balance always equals their sum."""
+
+    __tablename__ = "ledger_balances"
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(32), primary_key=True)
+    balance: Mapped[int] = mapped_column(Integer, default=0)
+    __table_args__ = (CheckConstraint("balance >= 0", name="balance_not_negative"),)
+
+
+class MinuteLot(db.Model):
+    """Minutes granted together (a package bought, a subscription period paid) and when they expire."""
+
+    __tablename__ = "minute_lots"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    tutor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    source: Mapped[str] = mapped_column(String(32))  # package, subscription, goodwill
+    source_ref: Mapped[str] = mapped_column(String(255), unique=True)  # the outside id that paid for it
+    minutes: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    __table_args__ = (CheckConstraint("minutes > 0", name="lot_minutes_positive"),)
 
 
 # --- live lesson (issue 10: the lesson room and its chat) ------------------------------------------

@@ -4,6 +4,7 @@ and the booking page show the stored record and nothing else."""
 from __future__ import annotations
 
 import re
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,7 +20,7 @@ from webapp.adapters.queue import get_queue
 from webapp.domain.states import BookingState, LessonState
 from webapp.extensions import db
 from webapp.models import Booking, Lesson, Meeting, OutboxMessage
-from webapp.services import meetings, payments
+from webapp.services import cancellations, meetings, payments, reschedules
 
 from .test_payments import authorize, book
 
@@ -288,3 +289,70 @@ def test_the_booking_page_shows_join_only_within_the_window_and_only_to_the_less
     stranger = app.test_client()
     login(stranger, factories.user("student").email, factories.PASSWORD)
     assert meeting.participant_join_url not in stranger.get(f"/bookings/{lesson.booking.id}").text
+
+
+# --- through the real flows: reschedule answered, lesson cancelled ------------------------------------
+
+def _approved(world, client, days_ahead: int = 10) -> Booking:
+    booking = authorize(world, client, book(days_ahead=days_ahead))
+    return payments.approve(booking.lesson.tutor, booking.id, now())
+
+
+def _run_queued(app) -> list[str]:
+    """Run the meeting jobs on the queue, as `worker.py worker` would, and empty it."""
+    queue = get_queue()
+    done = [job.perform() for job in queue.get_jobs() if job.func_name == "webapp.jobs.sync_meeting"]
+    queue.empty()
+    return done
+
+
+def test_an_accepted_reschedule_queues_the_job_that_moves_the_room(app, client, stripe_world, daily):
+    booking = _approved(stripe_world, client)
+    assert _run_queued(app) == ["created"]
+    lesson, tutor = booking.lesson, booking.lesson.tutor
+    target = lesson.start_at + timedelta(hours=3)
+    reschedules.propose(tutor, lesson.id, target, None, now())
+    assert _run_queued(app) == []  # only a proposal: the lesson has not moved
+    reschedules.respond(booking.booker, lesson.id, 1, True, now())
+    assert _run_queued(app) == ["updated"]
+    meeting = meeting_of(lesson.id)
+    assert meeting.start_at == target
+    assert daily.live_rooms()[meeting.external_id]["config"]["nbf"] == \
+        int((target - timedelta(minutes=15)).timestamp())
+
+
+def test_cancelling_an_approved_lesson_queues_the_job_that_deletes_the_room(app, client, stripe_world, daily):
+    booking = _approved(stripe_world, client)
+    _run_queued(app)
+    name = meeting_of(booking.lesson_id).external_id
+    cancellations.cancel_booking(booking.booker, booking.id, "Ill", now())
+    assert _run_queued(app) == ["deleted"]
+    assert meeting_of(booking.lesson_id).status == "deleted" and name not in daily.live_rooms()
+    # The booking page no longer offers a way in.
+    login(client, booking.booker.email, factories.PASSWORD)
+    assert "Join the lesson" not in client.get(f"/bookings/{booking.id}").text
+
+
+def test_jobs_running_at_once_leave_one_meeting_and_one_room(app, daily):
+    lesson = paid_online_lesson()
+    db.session.remove()
+    barrier = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def run() -> None:
+        with app.app_context():
+            barrier.wait()
+            try:
+                outcomes.append(meetings.create_or_update(lesson.id, now()))
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(outcomes) == 4 and "created" in outcomes
+    assert db.session.scalar(select(func.count(Meeting.id))) == 1
+    assert list(daily.live_rooms()) == [meeting_of(lesson.id).external_id]
+    assert len(link_mails(lesson.id)) == 2  # each side told once

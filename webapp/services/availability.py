@@ -10,12 +10,13 @@ from flask import current_app
 from sqlalchemy import Boolean, Date, Float, Integer, and_, bindparam, cast, delete, literal, null, or_, select, union_all
 
 from ..domain import availability as engine
+from ..domain import limits
 from ..domain.money import LessonPriceBreakdown, lesson_price
 from ..domain.states import BLOCKING_LESSON_STATES, BookingState
 from ..domain.timezones import TimeZoneError, validate_zone
 from ..domain.travel import Coordinates, StraightLineEstimator, distance_km
 from ..extensions import db
-from ..models import (Booking, CalendarEvent, DateOverride, Lesson, LessonAddress, Teach, TutorProfile, User,
+from ..models import (Booking, CalendarEvent, CalendarSource, DateOverride, Lesson, LessonAddress, Teach, TutorProfile, User,
                       UTCDateTime, WeeklyWindow, lesson_child, lesson_user)
 from . import places
 from .catalogue import TEACH_NAMES, TutorCard, TutorFilters, get_tutor, search_tutors
@@ -125,7 +126,7 @@ def _bounded_int(data: dict, name: str, low: int, high: int, errors: dict, label
 def parse_windows(items, errors: dict) -> list[engine.WeeklyWindow]:
     """Validate weekly windows sent as dicts {weekday, start, end} with HH:MM times."""
     windows: list[engine.WeeklyWindow] = []
-    if not isinstance(items, list) or len(items) > 100:
+    if not isinstance(items, list) or len(items) > limits.MAX_WEEKLY_WINDOWS:
         errors["weekly"] = "Send a list of at most 100 weekly windows."
         return windows
     for i, item in enumerate(items):
@@ -145,7 +146,7 @@ def parse_windows(items, errors: dict) -> list[engine.WeeklyWindow]:
 def parse_overrides(items, errors: dict) -> list[engine.DateOverride]:
     """Validate overrides sent as dicts {date, start?, end?}; no times means a day off."""
     overrides: list[engine.DateOverride] = []
-    if not isinstance(items, list) or len(items) > 400:
+    if not isinstance(items, list) or len(items) > limits.MAX_DATE_OVERRIDES:
         errors["overrides"] = "Send a list of at most 400 date overrides."
         return overrides
     for i, item in enumerate(items):
@@ -217,9 +218,10 @@ def update_settings(tutor: User, data: dict) -> AvailabilitySettings:
         errors["timezone"] = str(exc)
     weekly = parse_windows(data.get("weekly", [_window_dict(w) for w in current.weekly]), errors)
     overrides = parse_overrides(data.get("overrides", [_override_dict(o) for o in current.overrides]), errors)
-    notice = _bounded_int({**_rules(current), **data}, "min_notice_hours", 0, 24 * 14, errors, "Minimum notice")
-    horizon = _bounded_int({**_rules(current), **data}, "horizon_days", 1, 365, errors, "Booking horizon")
-    buffer = _bounded_int({**_rules(current), **data}, "travel_buffer_minutes", 0, 240, errors, "Travel buffer")
+    rules = {**_rules(current), **data}
+    notice = _bounded_int(rules, "min_notice_hours", *limits.MIN_NOTICE_HOURS, errors, "Minimum notice")
+    horizon = _bounded_int(rules, "horizon_days", *limits.HORIZON_DAYS, errors, "Booking horizon")
+    buffer = _bounded_int(rules, "travel_buffer_minutes", *limits.TRAVEL_BUFFER_MINUTES, errors, "Travel buffer")
     lat, lon = data.get("base_latitude", current.base_latitude), data.get("base_longitude", current.base_longitude)
     if base is not None and "base_latitude" not in data:
         # A typed address replaces the old place: its coordinates are the geocoder's, or none (never stale ones).
@@ -304,10 +306,12 @@ class TutorCalendar:
     weekly: list[engine.WeeklyWindow]
     overrides: list[engine.DateOverride]
     busy: list[engine.BusyInterval]
+    # An external calendar of the tutor's has not synced recently: its busy time is unknown, so no slot is free.
+    stale: bool = False
 
 
 # Row kinds of the calendar statement (one UNION ALL, so a picker request loads the engine's input in one go).
-_WEEKLY, _OVERRIDE, _LESSON, _PROPOSAL, _EVENT = range(5)
+_WEEKLY, _OVERRIDE, _LESSON, _PROPOSAL, _EVENT, _STALE = range(6)
 
 
 def _nulls(**types):
@@ -344,6 +348,11 @@ def _calendar_select(ranges: int = 1):
                        start_minute=DateOverride.start_minute, end_minute=DateOverride.end_minute
                        ).where(DateOverride.tutor_id.in_(tutor_ids), DateOverride.on_date >= first_day,
                                DateOverride.on_date <= last_day)
+    # Calendar sources whose last good sync is too old (or never happened): fail closed.
+    stale = branch(_STALE, CalendarSource.tutor_id).where(
+        CalendarSource.tutor_id.in_(tutor_ids),
+        or_(CalendarSource.last_synced_at.is_(None),
+            CalendarSource.last_synced_at < bindparam("synced_before", type_=UTCDateTime())))
 
     def lessons(kind: int, start_col, finish_col, lo, hi, lesson_lo):
         return (branch(kind, Lesson.tutor_id, lesson_id=Lesson.id, start_at=start_col, finish_at=finish_col,
@@ -360,7 +369,7 @@ def _calendar_select(ranges: int = 1):
             CalendarEvent.tutor_id.in_(tutor_ids), CalendarEvent.finish_at > lo, CalendarEvent.start_at < hi,
             CalendarEvent.busy.is_(True), CalendarEvent.lesson_id.is_(None))
 
-    branches = [weekly, overrides]
+    branches = [weekly, overrides, stale]
     for i in range(ranges):
         lo, hi, lesson_lo = (bindparam(f"{name}_{i}", type_=UTCDateTime()) for name in ("lo", "hi", "lesson_lo"))
         branches += [lessons(_LESSON, Lesson.start_at, Lesson.finish_at, lo, hi, lesson_lo),
@@ -371,7 +380,8 @@ def _calendar_select(ranges: int = 1):
 
 def _calendar_params(tutor_ids: list[int], ranges: list[tuple[datetime, datetime]], first_day: date,
                      last_day: date, now: datetime) -> dict:
-    values = {"tutor_ids": list(tutor_ids), "now": now, "first_day": first_day, "last_day": last_day}
+    values = {"tutor_ids": list(tutor_ids), "now": now, "first_day": first_day, "last_day": last_day,
+              "synced_before": now - timedelta(minutes=current_app.config["CALENDAR_STALE_MINUTES"])}
     for i, (lo, hi) in enumerate(ranges):
         values.update({f"lo_{i}": lo, f"hi_{i}": hi, f"lesson_lo_{i}": lo - LONGEST_LESSON})
     return values
@@ -406,7 +416,7 @@ def load_calendars_near(tutor_ids: list[int], ranges: list[tuple[datetime, datet
         return calendars
     near = [(start - MAX_BUFFER, end + MAX_BUFFER) for start, end in ranges]
     statement = _calendar_select(len(near))
-    chunk = max(1, MAX_BOUND_PARAMETERS // (2 + 3 * len(near)))
+    chunk = max(1, MAX_BOUND_PARAMETERS // (3 + 3 * len(near)))  # ids in hours, overrides, stale sources, per range
     for first in range(0, len(tutor_ids), chunk):
         rows = db.session.execute(statement, _calendar_params(tutor_ids[first:first + chunk], near, first_day,
                                                               last_day, now))
@@ -425,6 +435,8 @@ def _collect(rows, calendars: dict[int, TutorCalendar], ignore_lesson_id: int | 
             calendar.overrides.append(engine.DateOverride(on_date, start_minute, end_minute))
         elif kind == _EVENT:
             calendar.busy.append(busy(start_at, finish_at))
+        elif kind == _STALE:
+            calendar.stale = True
         elif lesson_id != ignore_lesson_id:
             place = Coordinates(lat, lon) if lat is not None and lon is not None else None
             calendar.busy.append(busy(start_at, finish_at, bool(in_person), place))
@@ -501,8 +513,8 @@ def _free_in(tutors: list[tuple[User, TutorProfile]], windows: list[tuple[dateti
     free = set()
     for tutor, profile in tutors:
         calendar = calendars[tutor.id]
-        if profile is None or not (calendar.weekly or calendar.overrides):
-            continue  # no hours at all: nothing to sweep
+        if profile is None or not (calendar.weekly or calendar.overrides) or calendar.stale:
+            continue  # no hours at all, or a calendar too old to trust: nothing to sweep
         busy, default_buffer = with_unknown_place_buffers(calendar.busy, profile.travel_buffer_minutes, in_person, None)
         try:
             query = engine.SlotQuery(
@@ -566,8 +578,9 @@ def date_range_in_zone(first: date, last: date, zone: tzinfo) -> tuple[datetime,
     """The instants covering local dates first..last (inclusive) in the viewer's zone."""
     if last < first:
         raise ValidationError("The end date is before the start date.", {"end_date": "Must be on or after start."})
-    if (last - first).days > 62:
-        raise ValidationError("Ask for at most 62 days at a time.", {"end_date": "At most 62 days after the start."})
+    if (last - first).days > limits.MAX_RANGE_DAYS:
+        raise ValidationError(f"Ask for at most {limits.MAX_RANGE_DAYS} days at a time.",
+                              {"end_date": f"At most {limits.MAX_RANGE_DAYS} days after the start."})
     start = datetime.combine(first, datetime.min.time(), zone).astimezone(UTC)
     end = datetime.combine(last + timedelta(days=1), datetime.min.time(), zone).astimezone(UTC)
     return start, end
@@ -598,6 +611,8 @@ def find_slots(request: SlotRequest, now: datetime) -> SlotResult:
     first_day, last_day = engine.local_dates_around(request.range_start, end, tz)
     calendar = load_calendars([tutor.id], request.range_start, end, first_day, last_day, now,
                               request.ignore_lesson_id)[tutor.id]
+    if calendar.stale:  # fail closed: the tutor's external busy time is unknown (the tutor is told why)
+        return SlotResult([], lesson_price(teach.hourly_rate_minor, teach.currency, duration), teach)
     busy, default_buffer = with_unknown_place_buffers(calendar.busy, profile.travel_buffer_minutes,
                                                       request.in_person, request.location)
     try:

@@ -34,17 +34,22 @@ def lesson_context(lesson: Lesson, zone: str) -> dict:
     }
 
 
-def calendar_attachment(lesson: Lesson, cancelled: bool = False) -> dict:
-    """The calendar entry for a lesson, as JSON the outbox turns into an .ics file when it sends."""
-    people = [tutor_side(lesson), *student_side(lesson)]
-    attendees = tuple(dict.fromkeys(Attendee(p.user.email, p.user.name) for p in people))  # a parent of two: once
+def lesson_entry(lesson: Lesson, cancelled: bool = False, attendees: tuple[Attendee, ...] = ()) -> CalendarEntry:
+    """A lesson as a calendar entry: the same UID and SEQUENCE in emailed files and in the subscribed feed."""
     return CalendarEntry(
         uid=f"lesson-{lesson.id}@lessonbook", start=lesson.start_at, end=lesson.finish_at,
         summary=f"{lesson.subject.name} lesson with {lesson.tutor.name}",
         location="Online" if lesson.address is None else lesson.address.line1,
         # Each move or cancellation must outrank the last version a calendar saw.
         sequence=(lesson.reschedule_version or 0) + (1 if cancelled else 0), cancelled=cancelled,
-        attendees=attendees).to_json()
+        attendees=attendees)
+
+
+def calendar_attachment(lesson: Lesson, cancelled: bool = False) -> dict:
+    """The calendar entry for a lesson, as JSON the outbox turns into an .ics file when it sends."""
+    people = [tutor_side(lesson), *student_side(lesson)]
+    attendees = tuple(dict.fromkeys(Attendee(p.user.email, p.user.name) for p in people))  # a parent of two: once
+    return lesson_entry(lesson, cancelled, attendees).to_json()
 
 
 def attach_calendar(context: dict, lesson: Lesson, cancelled: bool = False) -> dict:

@@ -1,15 +1,15 @@
 """chat messages: a lesson room's chat, numbered per lesson
 
-Revision ID: 0015_chat_messages
-Revises: 0014_meetings
+Revision ID: 0017_chat_messages
+Revises: 0016_minutes_ledger
 Create Date: 2026-12-02 16:00:00
 
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0015_chat_messages'
-down_revision = '0014_meetings'
+revision = '0017_chat_messages'
+down_revision = '0016_minutes_ledger'
 branch_labels = None
 depends_on = None
 
