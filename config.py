@@ -186,7 +186,7 @@ def dev_runtime_env() -> dict[str, str | None]:
     """The settings the dev runner needs before the app exists."""
     return {"DATABASE_URL": _env("DATABASE_URL"), "REDIS_URL": _env("REDIS_URL"), "PORT": _env("PORT", "5000"),
             "HOST": _env("HOST", "127.0.0.1"), "STRIPE_SECRET_KEY": _env("STRIPE_SECRET_KEY"),
-            "MAIL_HOST": _env("MAIL_HOST")}
+            "MAIL_HOST": _env("MAIL_HOST"), "GEOCODER_URL": _env("GEOCODER_URL")}
 
 
 def test_redis_url() -> str | None:

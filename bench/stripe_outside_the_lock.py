@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scripts.local_stripe import start_local_stripe  # noqa: E402  (needs the path above)
+from standins.stripe_server import start_local_stripe  # noqa: E402  (needs the path above)
 
 THREADS = 8
 ROUNDS = 15

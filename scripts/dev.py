@@ -1,4 +1,5 @@
-"""`make run`: a Redis, the database migrated and seeded, then the web app, an RQ worker and the scheduler.
+"""`make run`: a Redis, the database migrated and seeded, the local stand-ins (standins/) of outside services that
+are not configured, then the web app, an RQ worker and the scheduler.
 
 Ctrl-C (or SIGTERM) stops the three processes and the Redis this script started; if one of them
 dies, the others are stopped too and the exit code says so.
@@ -284,6 +285,10 @@ def main() -> int:
         if local_stripe_port:
             env.update(STRIPE_API_BASE=f"http://127.0.0.1:{local_stripe_port}", STRIPE_SECRET_KEY="sk_test_local_dev",
                        STRIPE_WEBHOOK_SECRET="whsec_local_dev")
+        # No geocoder: the local Nominatim stand-in (standins/geocoder.py), which places a few demo addresses.
+        geocoder_port = None if settings["GEOCODER_URL"] else free_port()
+        if geocoder_port:
+            env.update(GEOCODER_URL=f"http://127.0.0.1:{geocoder_port}")
         # No SMTP server: a local sink prints every email to this console.
         mail_port = None if settings["MAIL_HOST"] else free_port()
         if mail_port:
@@ -301,9 +306,11 @@ def main() -> int:
         exit_code = 0
         try:
             if local_stripe_port:
-                children.start("stripe", [PY, "scripts/local_stripe.py", "--port", str(local_stripe_port), "--quiet",
+                children.start("stripe", [PY, "-m", "standins.stripe_server", "--port", str(local_stripe_port), "--quiet",
                                           "--webhook-url", f"http://{host}:{port}/stripe/webhook",
                                           "--webhook-secret", env["STRIPE_WEBHOOK_SECRET"]])
+            if geocoder_port:
+                children.start("geocoder", [PY, "-m", "standins.geocoder", "--port", str(geocoder_port)])
             if mail_port:
                 children.start("mail", [PY, "scripts/mail_sink.py", "--port", str(mail_port),
                                         "--viewer-url", f"http://{host}:{port}/dev/mail"])
@@ -311,6 +318,7 @@ def main() -> int:
             children.start("worker", [PY, "worker.py", "worker"])
             children.start("scheduler", [PY, "worker.py", "scheduler"])
             extras = (["local Stripe at " + env["STRIPE_API_BASE"]] if local_stripe_port else []) + \
+                (["local geocoder at " + env["GEOCODER_URL"]] if geocoder_port else []) + \
                 ([f"mail sink on 127.0.0.1:{mail_port} (one line per email here, read them at /dev/mail)"]
                  if mail_port else [])
             say(f"Lessonbook on http://{host}:{port}/  (env {env['LESSONBOOK_ENV']}; web, RQ worker and scheduler "

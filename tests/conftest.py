@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 import config
+from standins.geocoder import NominatimStandIn
 from tests.stripe_fixtures import (TEST_API_KEY, TEST_WEBHOOK_SECRET, WebhookReceiver,  # noqa: F401 (fixtures)
                                    local_stripe_server, make_stripe_client, stripe_client)
 
@@ -302,6 +303,17 @@ def stripe_world(local_stripe_server):
     yield StripeWorld(local_stripe_server, receiver)
     local_stripe_server.unregister_webhook(receiver.url)
     receiver.close()
+
+
+@pytest.fixture
+def geocoder(app):
+    """A Nominatim stand-in (standins/geocoder.py) the app is pointed at for this test (GEOCODER_URL), unset after."""
+    stand_in = NominatimStandIn()
+    previous = app.config.get("GEOCODER_URL")
+    app.config["GEOCODER_URL"] = stand_in.url
+    yield stand_in
+    app.config["GEOCODER_URL"] = previous
+    stand_in.close()
 
 
 # --- helpers -------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Fixtures for the local Stripe server (scripts/local_stripe.py), meant to be imported into conftest.
+"""Fixtures for the local Stripe server (standins/stripe_server.py), meant to be imported into conftest.
 
     from tests.stripe_fixtures import local_stripe_server, stripe_client, webhook_receiver  # noqa: F401
 
@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import stripe
 
-from scripts.local_stripe import LocalStripe, start_local_stripe
+from standins.stripe_server import LocalStripe, start_local_stripe
 
 TEST_API_KEY = "sk_test_lessonbook_local"
 TEST_WEBHOOK_SECRET = "whsec_lessonbook_local_test"

@@ -36,7 +36,7 @@ TUTORS = [
 
 DEMO_LOGINS = [("admin", "admin@example.com"), ("student", "sam@example.com"), ("parent", "pat@example.com")] + \
     [("tutor", t[1]) for t in TUTORS]
-# The local Stripe server's test cards (scripts/local_stripe.py), as Stripe's own test mode has them.
+# The local Stripe server's test cards (standins/stripe_server.py), as Stripe's own test mode has them.
 TEST_CARDS = [("4242 4242 4242 4242", "pays"), ("4000 0025 0000 3155", "asks for 3-D Secure first"),
               ("4000 0000 0000 0002", "is declined")]
 

@@ -12,7 +12,6 @@ from sqlalchemy import select
 
 from tests import factories
 from tests.e2e.conftest import log_in
-from tests.geocoder_stand_in import geocoder  # noqa: F401 (fixture)
 from webapp.extensions import db
 from webapp.models import Child, Lesson, LessonAddress
 

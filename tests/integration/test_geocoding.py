@@ -12,7 +12,7 @@ from sqlalchemy.pool import NullPool
 
 from tests import factories
 from tests.conftest import csrf_for, login
-from tests.geocoder_stand_in import NominatimStandIn, geocoder  # noqa: F401 (fixture)
+from standins.geocoder import NominatimStandIn
 from webapp.adapters.geocoder import GeocoderUnavailable, NominatimGeocoder, PostalAddress
 from webapp.domain.travel import Coordinates
 from webapp.extensions import db

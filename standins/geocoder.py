@@ -1,16 +1,19 @@
 """A local stand-in for a Nominatim server: GET /search answers in Nominatim's jsonv2 wire format.
 
 Nominatim cannot be installed here (it needs a planet import), so the tests run the geocoder adapter against this
-small HTTP server instead. It knows a handful of addresses, records every request, and can be told to fail.
+small HTTP server instead. It knows a handful of addresses (PLACES), records every request, and can be told to fail.
+
+Run it:      python -m standins.geocoder --port 8421   (`make run` does, when GEOCODER_URL is not set)
+Or import:   stand_in = NominatimStandIn(); stand_in.url; stand_in.requests; stand_in.close()
+             (tests: the `geocoder` fixture in tests/conftest.py points the app at one)
 """
 from __future__ import annotations
 
+import argparse
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
-
-import pytest
 
 # (street, postcode) as a user might type them (case-insensitive) → (lat, lon, display name)
 PLACES = {
@@ -24,7 +27,7 @@ PLACES = {
 class NominatimStandIn:
     """The server, in a background thread; `requests` holds each query's parameters and headers."""
 
-    def __init__(self):
+    def __init__(self, port: int = 0):
         self.requests: list[dict] = []
         self.fail_with: int | None = None  # an HTTP status to answer with instead of places
         self.reply_body: str | None = None  # a raw body to send instead (e.g. not JSON)
@@ -61,7 +64,7 @@ class NominatimStandIn:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -86,12 +89,18 @@ class NominatimStandIn:
         self.server.server_close()
 
 
-@pytest.fixture
-def geocoder(app):
-    """A Nominatim stand-in the app is pointed at for this test (GEOCODER_URL), unset again afterwards."""
-    stand_in = NominatimStandIn()
-    previous = app.config.get("GEOCODER_URL")
-    app.config["GEOCODER_URL"] = stand_in.url
-    yield stand_in
-    app.config["GEOCODER_URL"] = previous
-    stand_in.close()
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Local Nominatim-compatible geocoder (GET /search) on 127.0.0.1.")
+    parser.add_argument("--port", type=int, default=8421)
+    args = parser.parse_args(argv)
+    stand_in = NominatimStandIn(args.port)
+    print(f"local geocoder on {stand_in.url} (knows: " + "; ".join(f"{s}, {p}" for s, p in PLACES) + ")", flush=True)
+    try:
+        stand_in.thread.join()
+    except KeyboardInterrupt:
+        stand_in.close()
+
+
+if __name__ == "__main__":
+    main()

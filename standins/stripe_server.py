@@ -5,10 +5,10 @@ There is no internet here, so the official `stripe` SDK is pointed at this serve
 with extra routes and middlewares registered on it, speaking Stripe's wire format (ids, object
 shapes, list objects, error bodies and HTTP statuses), so code using the SDK cannot tell.
 
-Run it:      python scripts/local_stripe.py --port 8420 [--webhook-url URL --webhook-secret whsec_...]
+Run it:      python -m standins.stripe_server --port 8420 [--webhook-url URL --webhook-secret whsec_...]
 Or import:   server = start_local_stripe(); server.url; server.register_webhook(url, secret);
              server.unregister_webhook(url); server.reset(); server.advance_clock(seconds); server.stop()
-             (tests: the fixtures in tests/stripe_fixtures.py)
+             (tests: the fixtures in tests/stripe_fixtures.py; its own tests: standins/tests/test_stripe_server.py)
 It binds 127.0.0.1 only and keeps all state in memory (localstripe's /tmp/localstripe.pickle is
 never read or written), so a dev server and a test server never share or clobber state. All of
 localstripe's state is process-global: one server per process.
@@ -1650,7 +1650,7 @@ async def _background(app_: web.Application):
 
 def _install() -> None:
     if getattr(ls_server, "_lessonbook_installed", False):
-        return  # imported twice (as __main__ and as scripts.local_stripe)
+        return  # imported twice (as __main__ and as standins.stripe_server)
     ls_server._lessonbook_installed = True
     _patch_localstripe()
     app.middlewares.insert(0, public_pages_middleware)

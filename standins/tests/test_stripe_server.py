@@ -1,5 +1,4 @@
-"""The local Stripe server (scripts/local_stripe.py) through the official SDK, as the app will use it."""
-# ruff: noqa: F811  (the fixtures are imported by name; test arguments then "redefine" them)
+"""The local Stripe server (standins/stripe_server.py) through the official SDK, as the app will use it."""
 from __future__ import annotations
 
 import os
@@ -9,13 +8,7 @@ import pytest
 import requests
 import stripe
 
-from tests.stripe_fixtures import (  # noqa: F401 (fixtures)
-    TEST_API_KEY,
-    local_stripe_server,
-    make_stripe_client,
-    stripe_client,
-    webhook_receiver,
-)
+from tests.stripe_fixtures import TEST_API_KEY, make_stripe_client
 
 pytestmark = pytest.mark.integration
 

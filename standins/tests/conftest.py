@@ -1,0 +1,15 @@
+"""Fixtures for the stand-ins' own tests: each stand-in on a free port of 127.0.0.1, no app needed."""
+from __future__ import annotations
+
+import pytest
+
+from standins.geocoder import NominatimStandIn
+from tests.stripe_fixtures import local_stripe_server, stripe_client, webhook_receiver  # noqa: F401 (fixtures)
+
+
+@pytest.fixture
+def nominatim():
+    """The Nominatim stand-in on its own."""
+    server = NominatimStandIn()
+    yield server
+    server.close()
