@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 from tests import factories
+from tests.conftest import login
 from webapp.services import availability, booker
 
 HX = {"HX-Request": "true"}
@@ -107,6 +108,18 @@ def test_an_anonymous_visitor_without_a_zone_sees_utc_and_the_page_asks_the_brow
     body = _body(client.get(f"/tutors/{tutor.id}?tz=America/New_York"))
     assert not re.search(r'<div id="slot-picker"[^>]*data-detect-zone', body)
     assert "<strong data-zone-label>America/New_York</strong>" in body
+
+
+def test_the_browser_is_asked_for_its_clock_only_for_an_anonymous_visitor_who_has_chosen_none(client):
+    tutor, _ = factories.tutor()
+    asks = re.compile(r'<div id="slot-picker"[^>]*data-detect-clock')
+    assert asks.search(_body(client.get(f"/tutors/{tutor.id}?tz=Europe/London")))
+    assert not asks.search(_body(client.get(f"/tutors/{tutor.id}?tz=Europe/London&clock=24")))  # chosen in the URL
+    assert not asks.search(_body(client.get(f"/tutors/{tutor.id}?tz=Europe/London")))  # and now remembered
+    student = factories.user("student")
+    fresh = client.application.test_client()
+    login(fresh, student.email, factories.PASSWORD)
+    assert not asks.search(_body(fresh.get(f"/tutors/{tutor.id}")))  # signed in: the browser is not asked
 
 
 def test_a_zone_typed_as_a_city_or_in_lower_case_is_understood(client):

@@ -38,6 +38,7 @@ class BookerAsk:
     zone_in_links: bool  # the zone was asked for (or the viewer is signed in): links carry it
     detect_zone: bool  # anonymous and no zone asked: the browser's zone replaces the fallback
     clock: str  # "12" or "24"
+    detect_clock: bool = False  # anonymous and no clock chosen (URL or cookie): the browser's locale decides
     teach_id: int | None = None
     day: date | None = None
     month: date | None = None
@@ -85,6 +86,7 @@ class Booker:
     zone_label: str
     detect_zone: bool
     profile_url: str
+    detect_clock: bool = False
     durations: list[int] = field(default_factory=lambda: DURATIONS)
     error: str | None = None
     picker_error: str | None = None
@@ -120,7 +122,7 @@ def tutor_booker(tutor_id: int, ask: BookerAsk, now: datetime, profile_url: str,
     tutor = get_tutor(tutor_id)
     teaches = tutor_teaches(tutor.id)
     view = Booker(tutor, teaches, ask.args, ask.clock, ask.zone_label, ask.detect_zone, profile_url,
-                  in_person=ask.in_person)
+                  detect_clock=ask.detect_clock, in_person=ask.in_person)
     if not teaches:
         view.error = view.picker_error = NO_SUBJECTS
         return view

@@ -95,8 +95,10 @@ def booker_ask(args, now: datetime) -> booker.BookerAsk:
         args = {**args.to_dict(), "tz": meant}  # typed as 'new york' or 'tokyo': the zone they meant
     signed_in = current_user.is_authenticated
     fallback = current_user.timezone if signed_in else "UTC"
-    common = {"args": args, "clock": params.clock_from(args, request.cookies.get(CLOCK_COOKIE)),
-              "zone_in_links": bool(args.get("tz")) or signed_in, "detect_zone": not signed_in and not args.get("tz")}
+    remembered = request.cookies.get(CLOCK_COOKIE)
+    common = {"args": args, "clock": params.clock_from(args, remembered),
+              "zone_in_links": bool(args.get("tz")) or signed_in, "detect_zone": not signed_in and not args.get("tz"),
+              "detect_clock": not signed_in and not {args.get("clock"), remembered} & {"12", "24"}}
     label = args.get("tz") or fallback
     try:
         zone, label = params.zone_from(args, fallback)
