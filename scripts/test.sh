@@ -55,7 +55,8 @@ if [ "${CI:-}" = true ]; then
 fi
 say "PostgreSQL: ${TEST_DATABASE_URL:-none (SQLite only)}; Redis: ${TEST_REDIS_URL:-a redis-server of its own on a free port}; chromium: $([ -x /usr/bin/chromium ] && echo yes || echo no)"
 
-# The layers of DESIGN.md, as import-linter contracts (.importlinter): a broken one fails the run before any test.
+# The layers of DESIGN.md and "no cycles among services", as import-linter contracts (.importlinter): a broken one
+# fails the run before any test.
 if ! .venv/bin/lint-imports --config .importlinter --no-logo --cache-dir .import_linter_cache; then
     say "an import contract in .importlinter is broken (see above); fix the import, not the contract"
     exit 1

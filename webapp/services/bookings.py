@@ -20,9 +20,8 @@ from ..models import Booking, Child, Lesson, LessonAddress, Role, User, lesson_c
 from . import availability, places
 from .accounts import child_of
 from .errors import AlreadyYours, NotFound, SlotTaken, ValidationError
+from .locks import LOCK_CHILD, LOCK_TUTOR, LOCK_USER
 
-# Advisory-lock namespaces (PostgreSQL): one lock per tutor, one per student or child.
-LOCK_TUTOR, LOCK_USER, LOCK_CHILD = 1, 2, 3
 MAX_NOTE = 2000
 
 

@@ -19,8 +19,10 @@ from ..domain.states import BookingState, LessonState, next_booking_state, next_
 from ..extensions import db
 from ..models import Booking, CouponUse, PaymentReceipt, Refund, User
 from .bookings import get_booking
-from .errors import Conflict, Forbidden, ServiceError, ValidationError
-from .payments import LOCK_BOOKING, NotRecorded, PaymentFailed, _expire_session_quietly, _release, recorded_after_stripe
+from .authorizations import expire_checkout_session, recorded_after_stripe, release_authorization
+from .errors import Conflict, Forbidden, NotRecorded, PaymentFailed, ServiceError, ValidationError
+from .lesson_messages import tell_cancelled
+from .locks import LOCK_BOOKING
 
 MAX_NOTE = 1000
 NO_RECEIPT = ("We have no record of a card payment for this booking, so nothing is refunded automatically. "
@@ -127,10 +129,10 @@ def cancel_booking(user: User, booking_id: int, note: str, now: datetime, tell_o
     state_seen = booking.state
     if state_seen == BookingState.AWAITING_PAYMENT:
         if booking.checkout_session_id:
-            _expire_session_quietly(booking.checkout_session_id)
+            expire_checkout_session(booking.checkout_session_id)
     elif state_seen == BookingState.REQUIRES_CAPTURE:
         if booking.payment_intent_id:  # legacy rows may lack one: there is then no authorization to release
-            _release(booking.payment_intent_id, f"booking:{booking.id}:release")
+            release_authorization(booking.payment_intent_id, f"booking:{booking.id}:release")
     else:
         policy, start = RefundPolicy.from_dict(booking.refund_policy or {}), booking.lesson.start_at
         # The amount is decided again under the lock, from what the refund rows leave (another refund may have
@@ -160,7 +162,6 @@ def cancel_booking(user: User, booking_id: int, note: str, now: datetime, tell_o
                 booking.cancellation_note = note
                 booking.updated_at = now
                 if tell_others:
-                    from .lesson_messages import tell_cancelled
                     tell_cancelled(booking.lesson, user, note, refund if plan.kind == "refund" else None,
                                    everyone=tell_everyone)
         return booking

@@ -57,3 +57,21 @@ class SlotTaken(Conflict):
 
     def __init__(self, message: str = "That slot was just taken. Please pick another time."):
         super().__init__(message, {"start": message})
+
+
+class PaymentFailed(ServiceError):
+    """Stripe refused or could not be reached; nothing changed on our side."""
+
+    status = 502
+
+
+class NotRecorded(ServiceError):
+    """Stripe did what was asked but our record of it failed; a retry (same idempotency key) records it."""
+
+    status = 503
+
+
+class BadWebhook(ServiceError):
+    """A webhook whose signature or body does not verify; Stripe will retry, we change nothing."""
+
+    status = 400

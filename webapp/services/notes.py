@@ -19,11 +19,11 @@ from ..filters import local
 from ..models import Lesson, NoteAttachment, SummaryNote, User
 from .errors import Conflict, Forbidden, NotFound, ValidationError
 from .lessons import get_lesson, is_tutor_of, student_side
+from .locks import LOCK_NOTE
 from .notify import notify
 from .urls import public_url
 
 MAX_BODY = 10_000
-LOCK_NOTE = 20  # advisory-lock namespace (PostgreSQL) for writes to one lesson's note
 NOTE_KIND = "LessonSummaryNote"
 
 

@@ -12,8 +12,7 @@ from ..domain.fees import CommissionRates
 from ..extensions import db
 from ..models import Commission, Coupon, User
 from .errors import Forbidden, ValidationError
-
-LOCK_COMMISSION = 6
+from .locks import LOCK_COMMISSION
 
 
 def _admin(user: User) -> None:

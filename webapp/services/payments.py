@@ -5,7 +5,6 @@ applied once, states only move forward). Every Stripe POST carries an idempotenc
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -15,38 +14,25 @@ from sqlalchemy.exc import IntegrityError
 
 from ..adapters import stripe_gateway as gateway
 from ..adapters.database import end_read, serialized_write
+from ..adapters.queue import get_queue
 from ..domain.coupons import CouponTerms, coupon_problem, discount_for, normalize_code
 from ..domain.fees import CommissionRates, FeeBreakdown, fee_breakdown
 from ..domain.refunds import RefundPolicy
-from ..domain.states import BookingState, LessonState, next_booking_state, next_lesson_state
+from ..domain.states import BookingState, next_booking_state
 from ..extensions import db
+from ..filters import local
 from ..models import Booking, Commission, Coupon, CouponUse, Lesson, PaymentReceipt, StripeEvent, User
 from . import outbox
-from .urls import public_url  # noqa: F401 (re-exported: jobs build links with it)
+from .authorizations import close_before_capture, expire_checkout_session, recorded_after_stripe, release_authorization
 from .bookings import get_booking, is_hold_lapsed
-from .errors import Conflict, NotFound, ServiceError, ValidationError
+from .cancellations import book_stripe_refunds
+from .errors import BadWebhook, Conflict, NotFound, PaymentFailed, ValidationError
+from .lesson_messages import tell_booked, tell_not_booked, tell_receipt
+from .locks import LOCK_BOOKING, LOCK_COUPON
+from .payouts import sync_account
+from .urls import public_url
 
-LOCK_COUPON = 4
-LOCK_BOOKING = 5  # shared with cancellations: one money change per booking at a time
 NO_RATES = CommissionRates(0, 0, 0, 0, 0)
-
-
-class PaymentFailed(ServiceError):
-    """Stripe refused or could not be reached; nothing changed on our side."""
-
-    status = 502
-
-
-class NotRecorded(ServiceError):
-    """Stripe did what was asked but our record of it failed; a retry (same idempotency key) records it."""
-
-    status = 503
-
-
-class BadWebhook(ServiceError):
-    """A webhook whose signature or body does not verify; Stripe will retry, we change nothing."""
-
-    status = 400
 
 
 @dataclass(frozen=True)
@@ -184,7 +170,7 @@ def start_checkout(user: User, booking_id: int, coupon_code: str | None, now: da
     latest = booking.created_at + timedelta(minutes=cfg["BOOKING_HOLD_MINUTES"]) + session_minutes
     expires_at = min(max(now + session_minutes, booking.hold_expires_at), max(latest, now + session_minutes))
     if booking.checkout_session_id and (previous is None or previous.status == "open"):
-        _expire_session_quietly(booking.checkout_session_id)  # one payable page per booking
+        expire_checkout_session(booking.checkout_session_id)  # one payable page per booking
     booking, quote = _prepare_payment(user, booking_id, coupon_code, now, hold_until=expires_at, new_checkout=True)
     attempt = booking.checkout_attempt
     lesson = booking.lesson
@@ -204,7 +190,7 @@ def start_checkout(user: User, booking_id: int, coupon_code: str | None, now: da
             booking.checkout_session_id = checkout.id
     if not current:
         # Another click (a second tab) opened a newer page meanwhile, or the booking moved on: this one must not stay payable.
-        _expire_session_quietly(checkout.id)
+        expire_checkout_session(checkout.id)
         raise Conflict("This booking changed while the payment page was opening. Open the booking again to pay.")
     return checkout.url
 
@@ -276,15 +262,6 @@ def _retrieve_session(session_id: str):
         return None
 
 
-def _expire_session_quietly(session_id: str) -> None:
-    try:
-        checkout = gateway.retrieve_checkout_session(session_id)
-        if checkout.status == "open":
-            gateway.expire_checkout_session(session_id)
-    except gateway.PaymentError:
-        current_app.logger.warning("could not expire checkout session %s", session_id)
-
-
 def payment_status(user: User, booking_id: int) -> dict:
     """What the student sees while the webhook catches up: our booking state and Stripe's PaymentIntent status."""
     booking = get_booking(user, booking_id)
@@ -326,7 +303,6 @@ def receive_webhook(payload: bytes, signature: str | None, now: datetime) -> str
 
 def _enqueue_apply(event_id: str) -> None:
     """Ask a worker to apply the event now; if Redis is down the periodic sweep applies it later."""
-    from ..adapters.queue import get_queue
     try:
         get_queue().enqueue("webapp.jobs.apply_stripe_event", event_id)
     except Exception:  # noqa: BLE001 — Redis down or unreachable: the stored event waits for the sweep
@@ -445,7 +421,7 @@ def _authorized(booking: Booking, pi, now: datetime, after: list) -> str:
             return "already-applied"
         # Paid after the hold lapsed, after cancelling, or a second payment for a booking already paid: release it
         # (after the commit; the event counts as applied once the release went through).
-        after.append(lambda pi_id=pi["id"], bid=booking.id: _release(pi_id, f"booking:{bid}:release:{pi_id}"))
+        after.append(lambda pi_id=pi["id"], bid=booking.id: release_authorization(pi_id, f"booking:{bid}:release:{pi_id}"))
         return "released"
     quote = booking.quote or {}
     first_of_month = _first_paid_lesson_of_month(booking.lesson.tutor_id, now)
@@ -457,7 +433,7 @@ def _authorized(booking: Booking, pi, now: datetime, after: list) -> str:
         # An older checkout paid after the quote changed (say a coupon was added): never keep money we did not quote.
         current_app.logger.warning("booking %s: authorized %s but quoted %s; releasing it", booking.id,
                                    pi.get("amount"), breakdown.student_pays)
-        after.append(lambda pi_id=pi["id"], bid=booking.id: _release(pi_id, f"booking:{bid}:release:{pi_id}"))
+        after.append(lambda pi_id=pi["id"], bid=booking.id: release_authorization(pi_id, f"booking:{bid}:release:{pi_id}"))
         return "released-mismatch"
     booking.state = next_booking_state(booking.state, BookingState.REQUIRES_CAPTURE)
     booking.payment_intent_id = pi["id"]
@@ -475,7 +451,6 @@ def _authorized(booking: Booking, pi, now: datetime, after: list) -> str:
     db.session.execute(CouponUse.__table__.update().where(CouponUse.booking_id == booking.id).values(confirmed=True))
     db.session.flush()
     _tell_tutor_to_approve(booking)
-    from .lesson_messages import tell_receipt
     tell_receipt(booking)
     return "authorized"
 
@@ -497,7 +472,6 @@ def _first_paid_lesson_of_month(tutor_id: int, now: datetime) -> bool:
 
 
 def _tell_tutor_to_approve(booking: Booking) -> None:
-    from ..filters import local
     lesson, tutor = booking.lesson, booking.lesson.tutor
     student = (lesson.children[0].name if lesson.children else lesson.students[0].name if lesson.students else "")
     outbox.enqueue_email("booking_awaiting_approval", tutor.email, {
@@ -519,7 +493,7 @@ def _on_payment_canceled(pi, _fetched, now: datetime, _after: list) -> str:
     booking = _booking_for_metadata(pi)
     if booking is None or booking.state != BookingState.REQUIRES_CAPTURE or booking.payment_intent_id != pi.get("id"):
         return "ignored"
-    _close(booking, BookingState.EXPIRED, now)
+    close_before_capture(booking, BookingState.EXPIRED, now)
     return "expired"
 
 
@@ -532,7 +506,6 @@ def _fetch_refunds(charge, booking_id: int | None) -> list[dict] | None:
 def _on_charge_refunded(charge, refunds, now: datetime, _after: list) -> str:
     """Every refund reaches our books once, by its Stripe id: ours (matched to the row that asked for it) and
     those made outside the app (the Stripe dashboard)."""
-    from .cancellations import book_stripe_refunds
     booking_id = _event_booking_id("charge.refunded", charge)
     if booking_id is None or refunds is None:
         return "ignored"
@@ -540,7 +513,6 @@ def _on_charge_refunded(charge, refunds, now: datetime, _after: list) -> str:
 
 
 def _on_account_updated(account, _fetched, now: datetime, _after: list) -> str:
-    from .payouts import sync_account
     return sync_account(account)
 
 
@@ -592,7 +564,6 @@ def approve(tutor: User, booking_id: int, now: datetime) -> Booking:
                 booking.state = next_booking_state(booking.state, BookingState.PAID)
                 booking.refund_policy = RefundPolicy().as_dict()
                 booking.updated_at = now
-                from .lesson_messages import tell_booked
                 tell_booked(booking.lesson)
     return booking
 
@@ -604,56 +575,15 @@ def decline(tutor: User, booking_id: int, now: datetime) -> Booking:
         return booking
     if booking.state != BookingState.REQUIRES_CAPTURE:
         raise Conflict("This booking is not waiting for your approval.")
-    _release(booking.payment_intent_id, f"booking:{booking.id}:release")
+    release_authorization(booking.payment_intent_id, f"booking:{booking.id}:release")
     with recorded_after_stripe("Stripe released the payment but we could not record it yet. Decline again to "
                                "record it."):
         with serialized_write((LOCK_BOOKING, booking_id)) as session:
             booking = session.get(Booking, booking_id, populate_existing=True)
             if booking.state == BookingState.REQUIRES_CAPTURE:
-                _close(booking, BookingState.DECLINED, now)
-                from .lesson_messages import tell_not_booked
+                close_before_capture(booking, BookingState.DECLINED, now)
                 tell_not_booked(booking)
     return booking
-
-
-@contextmanager
-def recorded_after_stripe(message: str):
-    """Around the write that records what Stripe just did: if it fails, say so (never "nothing changed"); the
-    caller's retry repeats the Stripe call with the same idempotency key and records it."""
-    try:
-        yield
-    except ServiceError:
-        raise
-    except Exception as exc:
-        db.session.rollback()
-        current_app.logger.exception("Stripe acted but the record failed")
-        raise NotRecorded(message) from exc
-
-
-def _release(payment_intent_id: str, key: str) -> None:
-    """Cancel an authorization; one already cancelled is fine, one captured meanwhile is a Conflict."""
-    try:
-        gateway.cancel_payment_intent(payment_intent_id, key)
-    except gateway.PaymentError as exc:
-        if gateway.error_code(exc) != "payment_intent_unexpected_state":
-            raise PaymentFailed("Stripe could not release the payment; please try again.") from exc
-        try:
-            status = gateway.retrieve_payment_intent(payment_intent_id).status
-        except gateway.PaymentError:
-            raise PaymentFailed("Stripe could not release the payment; please try again.") from exc
-        if status != "canceled":
-            # Captured (approved) a moment ago: releasing now would keep the money with the booking closed.
-            raise Conflict("This payment was just captured, so it can no longer be released. Reload the page to "
-                           "see the booking as it is now.") from exc
-
-
-def _close(booking: Booking, state: BookingState, now: datetime) -> None:
-    """End a booking before capture: its lesson is cancelled and its coupon use given back."""
-    booking.state = next_booking_state(booking.state, state)
-    booking.updated_at = now
-    if booking.lesson.state != LessonState.CANCELLED:
-        booking.lesson.state = next_lesson_state(booking.lesson.state, LessonState.CANCELLED)
-    db.session.execute(delete(CouponUse).where(CouponUse.booking_id == booking.id))
 
 
 def expire_unapproved(now: datetime) -> int:
@@ -666,15 +596,14 @@ def expire_unapproved(now: datetime) -> int:
         if booking.state != BookingState.REQUIRES_CAPTURE:
             continue
         try:
-            _release(booking.payment_intent_id, f"booking:{booking.id}:release")
+            release_authorization(booking.payment_intent_id, f"booking:{booking.id}:release")
         except (PaymentFailed, Conflict):
             db.session.rollback()
             continue  # Stripe down: the next run tries again; captured meanwhile: the tutor approved in time
         with serialized_write((LOCK_BOOKING, booking_id)) as session:
             booking = session.get(Booking, booking_id)
             if booking.state == BookingState.REQUIRES_CAPTURE:  # a second worker may have done it meanwhile
-                _close(booking, BookingState.EXPIRED, now)
-                from .lesson_messages import tell_not_booked
+                close_before_capture(booking, BookingState.EXPIRED, now)
                 tell_not_booked(booking, expired=True)
                 expired += 1
     return expired
@@ -688,7 +617,7 @@ def expire_open_checkouts(booking_ids: list[int]) -> None:
         session_id = db.session.scalar(select(Booking.checkout_session_id).where(Booking.id == booking_id))
         end_read()
         if session_id:
-            _expire_session_quietly(session_id)
+            expire_checkout_session(session_id)
         with serialized_write((LOCK_BOOKING, booking_id)) as session:
             session.execute(delete(CouponUse).where(CouponUse.booking_id == booking_id,
                                                     CouponUse.confirmed.is_(False)))

@@ -14,11 +14,8 @@ from ..extensions import db
 from ..models import Booking, Lesson, PaymentReceipt, PayoutAccount, Refund, User
 from . import outbox
 from .cancellations import refresh_refund_totals
-from .errors import ValidationError
-from .payments import LOCK_BOOKING, PaymentFailed
-
-
-LOCK_TUTOR_ACCOUNT = 7  # advisory-lock namespace: one Connect account record per tutor
+from .errors import PaymentFailed, ValidationError
+from .locks import LOCK_BOOKING, LOCK_TUTOR_ACCOUNT
 
 
 def payout_account(tutor: User) -> PayoutAccount | None:

@@ -32,6 +32,7 @@ from ..filters import local
 from ..models import Booking, Lesson, Notification, SummaryNote, TutorReview, User
 from .lesson_messages import lesson_context
 from .lessons import Recipient, student_side, tutor_side
+from .locks import LOCK_LESSON_NOTICE
 from .notes import lesson_took_place
 from .notify import notify
 from .urls import public_url
@@ -40,7 +41,6 @@ CONFIRMED_BOOKINGS = (BookingState.PAID, BookingState.PARTIAL_REFUNDED)
 # (label, how long before the start), latest first: when several points have passed only the latest is due.
 REMINDERS: tuple[tuple[str, timedelta], ...] = (("2h", timedelta(hours=2)), ("24h", timedelta(hours=24)))
 DAILY_AT = time(10, 0)  # summary-note nudges (tutor's zone) and review requests (UTC) go out from this time on
-LOCK_LESSON_NOTICE = 30  # advisory-lock namespace (PostgreSQL): one notice write per lesson at a time
 SHORT = "%a %d %b, %H:%M"
 
 

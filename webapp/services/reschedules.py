@@ -19,9 +19,9 @@ from ..extensions import db
 from ..filters import local
 from ..models import Lesson, User
 from . import availability, cancellations, lesson_messages, signed_links
-from .bookings import LOCK_CHILD, LOCK_TUTOR, LOCK_USER
 from .errors import Conflict, Forbidden, ServiceError, ValidationError
 from .lessons import get_lesson, is_tutor_of, other_side, student_side, tutor_side
+from .locks import LOCK_CHILD, LOCK_TUTOR, LOCK_USER
 from .notify import notify
 from .urls import public_url
 

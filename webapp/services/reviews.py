@@ -17,6 +17,7 @@ from ..adapters.queue import get_redis
 from ..extensions import db
 from ..models import Lesson, SummaryNote, TutorRatingCriteria, TutorReview, TutorReviewRating, User
 from .errors import Conflict, Forbidden, NotFound, ValidationError
+from .locks import LOCK_REVIEW
 from .lessons import get_lesson, is_tutor_of, student_side
 from .notes import lesson_took_place, why_not_finished
 
@@ -24,7 +25,6 @@ log = logging.getLogger(__name__)
 
 MAX_COMMENT = 300
 RATINGS = range(1, 6)
-LOCK_REVIEW = 21  # advisory-lock namespace (PostgreSQL) for review and experience writes on one lesson
 _CRITERIA_GEN = "reviews:criteria-gen"
 
 

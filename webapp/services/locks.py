@@ -1,0 +1,13 @@
+"""Advisory-lock namespaces for `serialized_write((namespace, id), ...)`: every number in one place, so two kinds of
+write never share one by accident (PostgreSQL takes `pg_advisory_xact_lock(namespace, id)`; SQLite ignores them)."""
+
+LOCK_TUTOR = 1  # a tutor's calendar: one booking or reschedule onto it at a time
+LOCK_USER = 2  # a student's own calendar
+LOCK_CHILD = 3  # a child's calendar
+LOCK_COUPON = 4  # a coupon's use slots
+LOCK_BOOKING = 5  # one money change per booking at a time (checkout, webhooks, approval, cancellation, refunds, payouts)
+LOCK_COMMISSION = 6  # the one active commission
+LOCK_TUTOR_ACCOUNT = 7  # one Connect account record per tutor
+LOCK_NOTE = 20  # writes to one lesson's note
+LOCK_REVIEW = 21  # review and experience writes on one lesson
+LOCK_LESSON_NOTICE = 30  # one notice write per lesson
