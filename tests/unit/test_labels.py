@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from webapp.domain.labels import lesson_words, payment_words, state_label, total_label
+from webapp.domain.labels import clock_time, lesson_words, payment_words, state_label, total_label
 from webapp.domain.states import BookingState, LessonState
 
 START = datetime(2027, 3, 1, 10, tzinfo=UTC)
