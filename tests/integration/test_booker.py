@@ -187,3 +187,13 @@ def test_the_booker_service_shows_an_unreadable_ask_in_words_keeping_the_month_a
     assert view.error == view.picker_error == "Mars/Olympus is not a time zone we know."
     assert (view.kept_month, view.kept_day, view.month, view.times) == ("2030-01", "2030-01-15", None, [])
     assert [t.id for t in view.teaches] and view.tutor.id == tutor.id
+
+
+def test_a_tutor_without_subjects_has_a_profile_that_says_so_and_a_student_is_no_tutor(client):
+    tutor = factories.user("tutor")  # signed up, nothing offered yet
+    for path in (f"/tutors/{tutor.id}", f"/tutors/{tutor.id}?tz=Europe/London"):
+        response = client.get(path)
+        assert response.status_code == 200 and "This tutor has not listed any subjects yet." in _body(response)
+    assert client.get(f"/tutors/{tutor.id}", headers=HX).status_code == 422
+    assert client.get(f"/tutors/{factories.user('student').id}").status_code == 404
+    assert client.get("/tutors/999999").status_code == 404

@@ -16,7 +16,7 @@ from ..domain.travel import Coordinates
 from ..models import Teach, User
 from . import availability, places
 from .bookings import parse_address
-from .catalogue import get_tutor, tutor_teaches
+from .catalogue import tutor_and_teaches
 from .errors import ValidationError
 
 DURATIONS = list(range(15, 121, 15))
@@ -119,8 +119,7 @@ class Booker:
 def tutor_booker(tutor_id: int, ask: BookerAsk, now: datetime, profile_url: str, book_url: str) -> Booker:
     """A tutor with the teach records on offer and the booker for `ask`: the month's days with free times and the
     chosen (else the first free) day's times; anything that cannot be shown becomes `error`, in words."""
-    tutor = get_tutor(tutor_id)
-    teaches = tutor_teaches(tutor.id)
+    tutor, teaches = tutor_and_teaches(tutor_id)
     view = Booker(tutor, teaches, ask.args, ask.clock, ask.zone_label, ask.detect_zone, profile_url,
                   detect_clock=ask.detect_clock, in_person=ask.in_person)
     if not teaches:
