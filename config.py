@@ -97,6 +97,16 @@ class Config:
     # and the message is sent again. Must exceed the longest send (SMTP timeouts, one push per device).
     OUTBOX_LEASE_SECONDS = _env_int("OUTBOX_LEASE_SECONDS", 300)
     SLOT_PICKER_DAYS = 7
+    # Video meetings for online lessons: `jitsi` (an unguessable room on JITSI_BASE_URL, no API key, no call) or
+    # `daily` (Daily's REST API with DAILY_API_KEY; DAILY_API_BASE only for a Daily-compatible server other than
+    # Daily). A room can be joined from MEETING_OPENS_MINUTES before the start to MEETING_CLOSES_MINUTES after the end.
+    MEETING_PROVIDER = (_env("MEETING_PROVIDER", "jitsi") or "jitsi").lower()
+    JITSI_BASE_URL = _env("JITSI_BASE_URL", "https://meet.jit.si")
+    DAILY_API_KEY = _env("DAILY_API_KEY")
+    DAILY_API_BASE = _env("DAILY_API_BASE", "https://api.daily.co/v1")
+    MEETING_TIMEOUT_SECONDS = float(_env("MEETING_TIMEOUT_SECONDS", "10"))
+    MEETING_OPENS_MINUTES = _env_int("MEETING_OPENS_MINUTES", 15)
+    MEETING_CLOSES_MINUTES = _env_int("MEETING_CLOSES_MINUTES", 30)
     # Web Push (VAPID, RFC 8292): the private key as base64url of its 32 raw bytes, the public key as base64url of
     # the 65-byte uncompressed point (what `web-push generate-vapid-keys` prints), and a mailto: or https: contact.
     VAPID_PRIVATE_KEY = _env("VAPID_PRIVATE_KEY")
@@ -115,6 +125,19 @@ class Config:
     UPLOAD_DIR = _env("UPLOAD_DIR", str(BASE_DIR / "instance" / "uploads"))
     MAX_ATTACHMENT_BYTES = _env_int("MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024)
     MAX_NOTE_ATTACHMENTS = 5
+    # Calendars. Export: each user's secret feed address of their lessons; feed readers (Google polls every few
+    # hours, Apple every few minutes per device) are limited per address.
+    CALENDAR_FEED_RATE_LIMIT = _env("CALENDAR_FEED_RATE_LIMIT", "120 per hour")
+    CALENDAR_FEED_PAST_DAYS = 90  # how far back the feed lists lessons
+    # Import: tutors' calendars (secret iCal addresses) are read every 15 minutes by the worker. A source whose last
+    # good sync is older than CALENDAR_STALE_MINUTES hides its tutor's free times (fail closed).
+    CALENDAR_STALE_MINUTES = _env_int("CALENDAR_STALE_MINUTES", 60)
+    CALENDAR_FETCH_MAX_BYTES = _env_int("CALENDAR_FETCH_MAX_BYTES", 5 * 1024 * 1024)
+    CALENDAR_FETCH_TIMEOUT_SECONDS = float(_env("CALENDAR_FETCH_TIMEOUT_SECONDS", "20"))
+    # Private, loopback and link-local addresses are refused as calendar hosts; these networks are allowed anyway
+    # (comma-separated CIDRs; empty in production; dev and tests serve feeds on 127.0.0.1).
+    CALENDAR_FETCH_ALLOWED_NETWORKS = _env("CALENDAR_FETCH_ALLOWED_NETWORKS", "")
+    CALENDAR_MAX_SOURCES = 5  # calendars one tutor may connect
     # Whole request bodies: every attachment a note may carry plus room for the form; larger ones get a 413 page.
     MAX_CONTENT_LENGTH = MAX_ATTACHMENT_BYTES * MAX_NOTE_ATTACHMENTS + 1024 * 1024
 
@@ -124,6 +147,10 @@ class Config:
         required = ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "REDIS_URL", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET",
                     "PUBLIC_BASE_URL", "MAIL_HOST", "VAPID_PRIVATE_KEY", "VAPID_PUBLIC_KEY", "VAPID_SUBJECT")
         missing = [n for n in required if not getattr(cls, n)]
+        if cls.MEETING_PROVIDER not in ("jitsi", "daily"):
+            raise RuntimeError(f"MEETING_PROVIDER must be jitsi or daily, not {cls.MEETING_PROVIDER!r}")
+        if cls.MEETING_PROVIDER == "daily" and not cls.DAILY_API_KEY:
+            missing.append("DAILY_API_KEY")
         if missing:
             raise RuntimeError(f"Missing required configuration: {', '.join(missing)} (set them in the environment)")
 
@@ -144,6 +171,7 @@ class DevConfig(Config):
     VAPID_SUBJECT = _env("VAPID_SUBJECT", "mailto:dev@lessonbook.invalid")
     PUSH_ALLOW_LOOPBACK = True
     DEV_MAIL_VIEWER = True
+    CALENDAR_FETCH_ALLOWED_NETWORKS = _env("CALENDAR_FETCH_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
 
 
 class TestConfig(DevConfig):
@@ -186,7 +214,9 @@ def dev_runtime_env() -> dict[str, str | None]:
     """The settings the dev runner needs before the app exists."""
     return {"DATABASE_URL": _env("DATABASE_URL"), "REDIS_URL": _env("REDIS_URL"), "PORT": _env("PORT", "5000"),
             "HOST": _env("HOST", "127.0.0.1"), "STRIPE_SECRET_KEY": _env("STRIPE_SECRET_KEY"),
-            "MAIL_HOST": _env("MAIL_HOST"), "GEOCODER_URL": _env("GEOCODER_URL")}
+            "MAIL_HOST": _env("MAIL_HOST"), "GEOCODER_URL": _env("GEOCODER_URL"),
+            "MEETING_PROVIDER": (_env("MEETING_PROVIDER", "jitsi") or "jitsi").lower(),
+            "DAILY_API_KEY": _env("DAILY_API_KEY")}
 
 
 def test_redis_url() -> str | None:

@@ -48,6 +48,8 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
                 "Deliver due emails from the outbox"),
     PeriodicJob("periodic-apply-stripe-events", "webapp.jobs.apply_stripe_events", "* * * * *",
                 "Apply stored Stripe webhook events that no job has applied yet"),
+    PeriodicJob("periodic-sync-meetings", "webapp.jobs.sync_meetings", "* * * * *",
+                "Create, move or delete the video meetings of lessons whose meeting is not in step"),
     PeriodicJob("periodic-confirm-pending-refunds", "webapp.jobs.confirm_pending_refunds", "*/5 * * * *",
                 "Book refunds whose answer from Stripe was lost; drop those Stripe never received"),
     # Seed 004. The daily ones also run every 15 minutes and act from 10:00 (UTC, or the tutor's zone) on, once a
@@ -61,6 +63,8 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
                 "From 10:00 tutor time: notes for yesterday's lessons (SendSummaryNoteNotification)"),
     PeriodicJob("periodic-review-requests", "webapp.jobs.send_review_requests", "*/15 * * * *",
                 "From 10:00 UTC: review requests for yesterday's lessons (SendReviewTutorNotification)"),
+    PeriodicJob("periodic-sync-calendars", "webapp.jobs.sync_calendars", "*/15 * * * *",
+                "Read tutors' connected calendars and replace their busy time"),
     PeriodicJob("periodic-sweep-orphaned-uploads", "webapp.jobs.sweep_orphaned_uploads", "7 * * * *",
                 "Delete uploaded files no attachment points at"),
     PeriodicJob("periodic-purge-ended-sessions", "webapp.jobs.purge_ended_sessions", "23 3 * * *",

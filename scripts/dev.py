@@ -289,6 +289,10 @@ def main() -> int:
         geocoder_port = None if settings["GEOCODER_URL"] else free_port()
         if geocoder_port:
             env.update(GEOCODER_URL=f"http://127.0.0.1:{geocoder_port}")
+        # Daily chosen for meetings without a key: the local Daily stand-in (standins/daily.py) answers instead.
+        daily_port = free_port() if settings["MEETING_PROVIDER"] == "daily" and not settings["DAILY_API_KEY"] else None
+        if daily_port:
+            env.update(DAILY_API_BASE=f"http://127.0.0.1:{daily_port}/v1", DAILY_API_KEY="daily_local_dev")
         # No SMTP server: a local sink prints every email to this console.
         mail_port = None if settings["MAIL_HOST"] else free_port()
         if mail_port:
@@ -311,6 +315,9 @@ def main() -> int:
                                           "--webhook-secret", env["STRIPE_WEBHOOK_SECRET"]])
             if geocoder_port:
                 children.start("geocoder", [PY, "-m", "standins.geocoder", "--port", str(geocoder_port)])
+            if daily_port:
+                children.start("daily", [PY, "-m", "standins.daily", "--port", str(daily_port),
+                                         "--api-key", env["DAILY_API_KEY"]])
             if mail_port:
                 children.start("mail", [PY, "scripts/mail_sink.py", "--port", str(mail_port),
                                         "--viewer-url", f"http://{host}:{port}/dev/mail"])
@@ -319,6 +326,7 @@ def main() -> int:
             children.start("scheduler", [PY, "worker.py", "scheduler"])
             extras = (["local Stripe at " + env["STRIPE_API_BASE"]] if local_stripe_port else []) + \
                 (["local geocoder at " + env["GEOCODER_URL"]] if geocoder_port else []) + \
+                (["local Daily API at " + env["DAILY_API_BASE"]] if daily_port else []) + \
                 ([f"mail sink on 127.0.0.1:{mail_port} (one line per email here, read them at /dev/mail)"]
                  if mail_port else [])
             say(f"Lessonbook on http://{host}:{port}/  (env {env['LESSONBOOK_ENV']}; web, RQ worker and scheduler "

@@ -105,3 +105,9 @@ class BookingForm(FlaskForm):
     postcode = StringField("Postcode", validators=[Optional(), Length(max=20)])
     city = StringField("City", validators=[Optional(), Length(max=100)])
     form_key = HiddenField()  # made when the form is shown; a second submit of it lands on the booking it made
+
+
+class CalendarSourceForm(FlaskForm):
+    url = StringField("Secret address in iCal format", validators=[DataRequired(message="Paste the calendar's address."),
+                                                                   Length(max=2000)])
+    label = StringField("Name (optional)", validators=[Optional(), Length(max=80)])

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from .services import bookings, cancellations, notes, outbox, payments, payouts, reminders, reschedules, sessions
+from .services import (bookings, calendar_sync, cancellations, meetings, notes, outbox, payments, payouts, reminders,
+                       reschedules, sessions)
 
 
 def _clock(now: str | None) -> datetime:
@@ -85,3 +86,23 @@ def sweep_orphaned_uploads(now: str | None = None) -> int:
 def purge_ended_sessions(now: str | None = None) -> int:
     """Delete log-in sessions past their lifetime and expired API tokens."""
     return sessions.purge_ended(now=_clock(now))
+
+
+def sync_meeting(lesson_id: int, now: str | None = None) -> str:
+    """Meeting.create_or_update: bring one lesson's meeting in line (create, move, replace a lost one, delete)."""
+    return meetings.create_or_update(lesson_id, now=_clock(now))
+
+
+def sync_meetings(now: str | None = None) -> int:
+    """The sweep behind `sync_meeting`: every lesson whose meeting is missing, out of date or due to go."""
+    return meetings.sync_due(now=_clock(now))
+
+
+def sync_calendar_source(source_id: int, now: str | None = None) -> str:
+    """Sync one tutor calendar now (enqueued when it is connected, or by "Sync now")."""
+    return calendar_sync.sync_source(source_id, now=_clock(now))
+
+
+def sync_calendars(now: str | None = None) -> int:
+    """Read every connected tutor calendar not read in the last 14 minutes and replace its busy time."""
+    return calendar_sync.sync_due(now=_clock(now))

@@ -325,12 +325,53 @@ class Booking(db.Model):
                       UniqueConstraint("booker_id", "form_key", name="uq_bookings_booker_form_key"))
 
 
+class CalendarFeed(db.Model):
+    """A user's secret calendar-feed address (their lessons as iCalendar); only the SHA-256 of the secret is stored,
+    so the address is shown once, when made, and rotating it replaces the hash (the old address stops working)."""
+
+    __tablename__ = "calendar_feeds"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CalendarSourceKind(StrEnum):
+    """Where a tutor's busy time comes from."""
+
+    ICS = "ics"  # a secret iCal address (Google's "secret address in iCal format", Outlook, Apple)
+    GOOGLE = "google"  # Google Calendar's free/busy API with OAuth
+
+
+class CalendarSource(db.Model):
+    """One of a tutor's external calendars; each good sync replaces its CalendarEvent rows.
+
+    `last_synced_at` is when the last good sync started fetching: the data is that fresh. A source that has not
+    synced within the configured age hides the tutor's slots (fail closed)."""
+
+    __tablename__ = "calendar_sources"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tutor_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default=CalendarSourceKind.ICS)
+    label: Mapped[str] = mapped_column(String(80), default="")
+    url: Mapped[str | None] = mapped_column(Text)  # the secret address itself: a credential, never shown whole
+    credentials: Mapped[str | None] = mapped_column(Text)  # encrypted (Google's refresh token), never shown
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    event_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    __table_args__ = (CheckConstraint(one_of("kind", CalendarSourceKind), name="kind_known"),)
+
+
 class CalendarEvent(db.Model):
     """A busy block from a tutor's external calendar (filled by calendar sync), or the mirror of a lesson."""
 
     __tablename__ = "calendar_events"
     id: Mapped[int] = mapped_column(primary_key=True)
     tutor_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # The source whose sync wrote the row (removing the source removes its busy time).
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("calendar_sources.id", ondelete="CASCADE"), index=True)
     event_id: Mapped[str] = mapped_column(String(255))
     lesson_id: Mapped[int | None] = mapped_column(ForeignKey("lessons.id", ondelete="SET NULL"))
     start_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -340,6 +381,37 @@ class CalendarEvent(db.Model):
     __table_args__ = (UniqueConstraint("tutor_id", "event_id", name="uq_calendar_events_tutor_event"),
                       # Events have no longest length, so busy-time lookups are bounded below by their end.
                       Index("ix_calendar_events_tutor_finish", "tutor_id", "finish_at"))
+
+
+class Meeting(db.Model):
+    """An online lesson's video meeting, one per lesson (seed 004's Meeting::createOrUpdateMeeting): what the
+    provider answered, stored, so emails and pages show this record and never a link made up before the call.
+
+    `pending`: the room name is chosen and the provider not yet (or not certainly) told; `active`: the provider
+    holds the room for the lesson at [start_at, finish_at] and the URLs are its answer; `deleted`: the lesson was
+    cancelled and the provider's room removed."""
+
+    __tablename__ = "meetings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"), unique=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(String(200))  # the provider's room name
+    password: Mapped[str | None] = mapped_column(String(200))
+    join_url: Mapped[str | None] = mapped_column(String(2000))  # the host's (the tutor's)
+    participant_join_url: Mapped[str | None] = mapped_column(String(2000))  # the learners'
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    # The lesson times the provider's room was last set for (its window is these, widened by the room's
+    # opening and closing minutes): a lesson whose times differ has moved and its room needs updating.
+    start_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finish_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # after a failed call: not before this
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    lesson: Mapped[Lesson] = relationship()
+    __table_args__ = (CheckConstraint("status IN ('pending','active','deleted')", name="status_known"),)
 
 
 # --- money (issue: Stripe Checkout, fees, coupons, refunds, payouts) -------------------------------

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from standins.daily import DailyStandIn
 from standins.geocoder import NominatimStandIn
 from tests.stripe_fixtures import local_stripe_server, stripe_client, webhook_receiver  # noqa: F401 (fixtures)
 
@@ -11,5 +12,13 @@ from tests.stripe_fixtures import local_stripe_server, stripe_client, webhook_re
 def nominatim():
     """The Nominatim stand-in on its own."""
     server = NominatimStandIn()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def daily():
+    """The Daily REST API stand-in on its own (API key `daily_test_key`)."""
+    server = DailyStandIn(api_key="daily_test_key")
     yield server
     server.close()

@@ -4,7 +4,7 @@ A REQUEST or CANCEL (RFC 5546) needs an ORGANIZER, the ATTENDEEs, a DTSTAMP and 
 the lesson, so a calendar updates (or removes) the event it already has when the SEQUENCE is higher."""
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 
 from icalendar import Calendar, Event, vCalAddress
@@ -49,3 +49,17 @@ def attachment(entry: CalendarEntry, *, organizer: str, stamp: datetime) -> tupl
     """The email attachment: file name, MIME type (with the iTIP method mail clients look for) and bytes."""
     return (FILENAME, f"text/calendar; method={entry.method}; charset=UTF-8",
             to_ics(entry, organizer=organizer, stamp=stamp))
+
+
+def feed_ics(entries: list[CalendarEntry], *, name: str, stamp: datetime) -> bytes:
+    """A subscribed calendar (RFC 5545 with RFC 7986's NAME and REFRESH-INTERVAL; icalendar adds the X-WR-CALNAME that Google and Apple show): no METHOD, no ORGANIZER or
+    ATTENDEEs (a feed is published, not an invitation), one VEVENT per lesson with its UID, SEQUENCE and STATUS,
+    so a reader updates moved lessons in place and shows cancelled ones as cancelled."""
+    events = [Event.new(uid=e.uid, stamp=_utc(stamp), start=_utc(e.start), end=_utc(e.end), summary=e.summary,
+                        description=e.description or None, location=e.location or None, sequence=e.sequence,
+                        status=e.status) for e in entries]
+    calendar = Calendar.new(prodid=PRODID, calscale="GREGORIAN", name=name, subcomponents=events)
+    del calendar["UID"]
+    calendar.add("REFRESH-INTERVAL", timedelta(hours=1), parameters={"VALUE": "DURATION"})
+    calendar.add("X-PUBLISHED-TTL", "PT1H")  # Outlook's and Apple's older spelling of the same hint
+    return calendar.to_ical()

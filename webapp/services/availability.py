@@ -15,7 +15,7 @@ from ..domain.states import BLOCKING_LESSON_STATES, BookingState
 from ..domain.timezones import TimeZoneError, validate_zone
 from ..domain.travel import Coordinates, StraightLineEstimator, distance_km
 from ..extensions import db
-from ..models import (Booking, CalendarEvent, DateOverride, Lesson, LessonAddress, Teach, TutorProfile, User,
+from ..models import (Booking, CalendarEvent, CalendarSource, DateOverride, Lesson, LessonAddress, Teach, TutorProfile, User,
                       UTCDateTime, WeeklyWindow, lesson_child, lesson_user)
 from . import places
 from .catalogue import TEACH_NAMES, TutorCard, TutorFilters, get_tutor, search_tutors
@@ -304,10 +304,12 @@ class TutorCalendar:
     weekly: list[engine.WeeklyWindow]
     overrides: list[engine.DateOverride]
     busy: list[engine.BusyInterval]
+    # An external calendar of the tutor's has not synced recently: its busy time is unknown, so no slot is free.
+    stale: bool = False
 
 
 # Row kinds of the calendar statement (one UNION ALL, so a picker request loads the engine's input in one go).
-_WEEKLY, _OVERRIDE, _LESSON, _PROPOSAL, _EVENT = range(5)
+_WEEKLY, _OVERRIDE, _LESSON, _PROPOSAL, _EVENT, _STALE = range(6)
 
 
 def _nulls(**types):
@@ -344,6 +346,11 @@ def _calendar_select(ranges: int = 1):
                        start_minute=DateOverride.start_minute, end_minute=DateOverride.end_minute
                        ).where(DateOverride.tutor_id.in_(tutor_ids), DateOverride.on_date >= first_day,
                                DateOverride.on_date <= last_day)
+    # Calendar sources whose last good sync is too old (or never happened): fail closed.
+    stale = branch(_STALE, CalendarSource.tutor_id).where(
+        CalendarSource.tutor_id.in_(tutor_ids),
+        or_(CalendarSource.last_synced_at.is_(None),
+            CalendarSource.last_synced_at < bindparam("synced_before", type_=UTCDateTime())))
 
     def lessons(kind: int, start_col, finish_col, lo, hi, lesson_lo):
         return (branch(kind, Lesson.tutor_id, lesson_id=Lesson.id, start_at=start_col, finish_at=finish_col,
@@ -360,7 +367,7 @@ def _calendar_select(ranges: int = 1):
             CalendarEvent.tutor_id.in_(tutor_ids), CalendarEvent.finish_at > lo, CalendarEvent.start_at < hi,
             CalendarEvent.busy.is_(True), CalendarEvent.lesson_id.is_(None))
 
-    branches = [weekly, overrides]
+    branches = [weekly, overrides, stale]
     for i in range(ranges):
         lo, hi, lesson_lo = (bindparam(f"{name}_{i}", type_=UTCDateTime()) for name in ("lo", "hi", "lesson_lo"))
         branches += [lessons(_LESSON, Lesson.start_at, Lesson.finish_at, lo, hi, lesson_lo),
@@ -371,7 +378,8 @@ def _calendar_select(ranges: int = 1):
 
 def _calendar_params(tutor_ids: list[int], ranges: list[tuple[datetime, datetime]], first_day: date,
                      last_day: date, now: datetime) -> dict:
-    values = {"tutor_ids": list(tutor_ids), "now": now, "first_day": first_day, "last_day": last_day}
+    values = {"tutor_ids": list(tutor_ids), "now": now, "first_day": first_day, "last_day": last_day,
+              "synced_before": now - timedelta(minutes=current_app.config["CALENDAR_STALE_MINUTES"])}
     for i, (lo, hi) in enumerate(ranges):
         values.update({f"lo_{i}": lo, f"hi_{i}": hi, f"lesson_lo_{i}": lo - LONGEST_LESSON})
     return values
@@ -406,7 +414,7 @@ def load_calendars_near(tutor_ids: list[int], ranges: list[tuple[datetime, datet
         return calendars
     near = [(start - MAX_BUFFER, end + MAX_BUFFER) for start, end in ranges]
     statement = _calendar_select(len(near))
-    chunk = max(1, MAX_BOUND_PARAMETERS // (2 + 3 * len(near)))
+    chunk = max(1, MAX_BOUND_PARAMETERS // (3 + 3 * len(near)))  # ids in hours, overrides, stale sources, per range
     for first in range(0, len(tutor_ids), chunk):
         rows = db.session.execute(statement, _calendar_params(tutor_ids[first:first + chunk], near, first_day,
                                                               last_day, now))
@@ -425,6 +433,8 @@ def _collect(rows, calendars: dict[int, TutorCalendar], ignore_lesson_id: int | 
             calendar.overrides.append(engine.DateOverride(on_date, start_minute, end_minute))
         elif kind == _EVENT:
             calendar.busy.append(busy(start_at, finish_at))
+        elif kind == _STALE:
+            calendar.stale = True
         elif lesson_id != ignore_lesson_id:
             place = Coordinates(lat, lon) if lat is not None and lon is not None else None
             calendar.busy.append(busy(start_at, finish_at, bool(in_person), place))
@@ -501,8 +511,8 @@ def _free_in(tutors: list[tuple[User, TutorProfile]], windows: list[tuple[dateti
     free = set()
     for tutor, profile in tutors:
         calendar = calendars[tutor.id]
-        if profile is None or not (calendar.weekly or calendar.overrides):
-            continue  # no hours at all: nothing to sweep
+        if profile is None or not (calendar.weekly or calendar.overrides) or calendar.stale:
+            continue  # no hours at all, or a calendar too old to trust: nothing to sweep
         busy, default_buffer = with_unknown_place_buffers(calendar.busy, profile.travel_buffer_minutes, in_person, None)
         try:
             query = engine.SlotQuery(
@@ -603,6 +613,8 @@ def _find_slots(tutor: User, teach: Teach, request: SlotRequest, now: datetime) 
     first_day, last_day = engine.local_dates_around(request.range_start, end, tz)
     calendar = load_calendars([tutor.id], request.range_start, end, first_day, last_day, now,
                               request.ignore_lesson_id)[tutor.id]
+    if calendar.stale:  # fail closed: the tutor's external busy time is unknown (the tutor is told why)
+        return SlotResult([], lesson_price(teach.hourly_rate_minor, teach.currency, duration), teach)
     busy, default_buffer = with_unknown_place_buffers(calendar.busy, profile.travel_buffer_minutes,
                                                       request.in_person, request.location)
     try:

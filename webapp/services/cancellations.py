@@ -18,6 +18,7 @@ from ..domain.refunds import Canceller, RefundPolicy, cancellation_refund, has_s
 from ..domain.states import BookingState, LessonState, next_booking_state, next_lesson_state
 from ..extensions import db
 from ..models import Booking, CouponUse, PaymentReceipt, Refund, User
+from . import meetings
 from .bookings import get_booking
 from .authorizations import expire_checkout_session, recorded_after_stripe, release_authorization
 from .errors import Conflict, Forbidden, NotRecorded, PaymentFailed, ServiceError, ValidationError
@@ -164,7 +165,9 @@ def cancel_booking(user: User, booking_id: int, note: str, now: datetime, tell_o
                 if tell_others:
                     tell_cancelled(booking.lesson, user, note, refund if plan.kind == "refund" else None,
                                    everyone=tell_everyone)
-        return booking
+    if state_seen in meetings.PAID_STATES:
+        meetings.request_sync(booking.lesson_id)  # an approved lesson cancelled: its meeting is deleted
+    return booking
 
 
 # --- refunds: rows first, totals from rows -------------------------------------------------------

@@ -3,14 +3,16 @@ from __future__ import annotations
 
 
 from flask import current_app
+from sqlalchemy import select
 
 from ..domain.calendar_entry import Attendee, CalendarEntry
 from ..domain.fees import FeeBreakdown
 from ..domain.labels import total_label
 from ..domain.states import BookingState
 from ..domain.money import Money
+from ..extensions import db
 from ..filters import local
-from ..models import Booking, Lesson, User
+from ..models import Booking, Lesson, Meeting, User
 from . import outbox
 from .lessons import Recipient, other_side, student_side, tutor_side
 from .notify import notify
@@ -31,17 +33,22 @@ def lesson_context(lesson: Lesson, zone: str) -> dict:
     }
 
 
-def calendar_attachment(lesson: Lesson, cancelled: bool = False) -> dict:
-    """The calendar entry for a lesson, as JSON the outbox turns into an .ics file when it sends."""
-    people = [tutor_side(lesson), *student_side(lesson)]
-    attendees = tuple(dict.fromkeys(Attendee(p.user.email, p.user.name) for p in people))  # a parent of two: once
+def lesson_entry(lesson: Lesson, cancelled: bool = False, attendees: tuple[Attendee, ...] = ()) -> CalendarEntry:
+    """A lesson as a calendar entry: the same UID and SEQUENCE in emailed files and in the subscribed feed."""
     return CalendarEntry(
         uid=f"lesson-{lesson.id}@lessonbook", start=lesson.start_at, end=lesson.finish_at,
         summary=f"{lesson.subject.name} lesson with {lesson.tutor.name}",
         location="Online" if lesson.address is None else lesson.address.line1,
         # Each move or cancellation must outrank the last version a calendar saw.
         sequence=(lesson.reschedule_version or 0) + (1 if cancelled else 0), cancelled=cancelled,
-        attendees=attendees).to_json()
+        attendees=attendees)
+
+
+def calendar_attachment(lesson: Lesson, cancelled: bool = False) -> dict:
+    """The calendar entry for a lesson, as JSON the outbox turns into an .ics file when it sends."""
+    people = [tutor_side(lesson), *student_side(lesson)]
+    attendees = tuple(dict.fromkeys(Attendee(p.user.email, p.user.name) for p in people))  # a parent of two: once
+    return lesson_entry(lesson, cancelled, attendees).to_json()
 
 
 def attach_calendar(context: dict, lesson: Lesson, cancelled: bool = False) -> dict:
@@ -50,10 +57,23 @@ def attach_calendar(context: dict, lesson: Lesson, cancelled: bool = False) -> d
     return context
 
 
+def meeting_fields(lesson: Lesson, for_tutor: bool) -> dict:
+    """What a lesson email says about the video meeting, from the stored record only (one the provider confirmed):
+    the recipient's link (the tutor's hosts), or, until the room is made, that the link will follow by email."""
+    if lesson.in_person:
+        return {}
+    meeting = db.session.scalar(select(Meeting).where(Meeting.lesson_id == lesson.id))
+    if meeting is None or meeting.status != "active":
+        return {"meeting_url": None, "meeting_pending": True}
+    return {"meeting_url": meeting.join_url if for_tutor else meeting.participant_join_url, "meeting_pending": False}
+
+
 def tell_booked(lesson: Lesson) -> None:
-    """LessonBooked: the learner's side hears that the tutor confirmed, with a calendar entry."""
+    """LessonBooked: the learner's side hears that the tutor confirmed, with a calendar entry and the meeting link
+    (or word that it follows)."""
     for person in [*student_side(lesson), tutor_side(lesson)]:
         context = attach_calendar(lesson_context(lesson, person.zone), lesson)
+        context.update(meeting_fields(lesson, for_tutor=person.user.id == lesson.tutor_id))
         notify(person.user, kind="lesson_booked", title=f"{context['subject']} on {context['when']} is confirmed",
                body=f"With {context['tutor_name']} ({person.zone}).", url=_path(lesson),
                dedupe_key=f"lesson-booked:{lesson.id}:{person.user.id}", email_template="lesson_booked",

@@ -22,7 +22,7 @@ from ..domain.states import BookingState, next_booking_state
 from ..extensions import db
 from ..filters import local
 from ..models import Booking, Commission, Coupon, CouponUse, Lesson, PaymentReceipt, StripeEvent, User
-from . import outbox
+from . import meetings, outbox
 from .authorizations import close_before_capture, expire_checkout_session, recorded_after_stripe, release_authorization
 from .bookings import get_booking, is_hold_lapsed
 from .cancellations import book_stripe_refunds
@@ -565,6 +565,7 @@ def approve(tutor: User, booking_id: int, now: datetime) -> Booking:
                 booking.refund_policy = RefundPolicy().as_dict()
                 booking.updated_at = now
                 tell_booked(booking.lesson)
+    meetings.request_sync(booking.lesson_id)  # approved: an online lesson gets its meeting (the sweep backs this up)
     return booking
 
 

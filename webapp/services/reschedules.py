@@ -18,7 +18,7 @@ from ..domain.states import BookingState, LessonState, next_lesson_state
 from ..extensions import db
 from ..filters import local
 from ..models import Lesson, User
-from . import availability, cancellations, lesson_messages, signed_links
+from . import availability, cancellations, lesson_messages, meetings, signed_links
 from .errors import Conflict, Forbidden, ServiceError, ValidationError
 from .lessons import get_lesson, is_tutor_of, other_side, student_side, tutor_side
 from .locks import LOCK_CHILD, LOCK_TUTOR, LOCK_USER
@@ -203,6 +203,7 @@ def respond(user: User, lesson_id: int, version: int, accept: bool, now: datetim
         for person in [*student_side(lesson), tutor_side(lesson)]:
             if person.user.id not in (proposer.id, user.id):
                 _tell(person.user, lesson, "reschedule_accepted", "Your lesson has moved")
+    meetings.request_sync(lesson_id)  # moved: its meeting's room follows (a lost room is replaced)
     return lesson
 
 

@@ -169,4 +169,21 @@
     flash.id = "htmx-error"; flash.className = "flash flash-error"; flash.setAttribute("role", "alert");
     flash.textContent = "We could not reach Lessonbook. Check your connection and try again.";
   });
+  // "Copy" beside a read-only address (the calendar feed): the clipboard where allowed, else the text selected.
+  document.addEventListener("click", function (e) {
+    var button = e.target.closest ? e.target.closest("[data-copy-target]") : null;
+    if (!button) { return; }
+    var input = document.querySelector(button.getAttribute("data-copy-target"));
+    if (!input) { return; }
+    var status = button.parentNode.querySelector("[data-copy-status]");
+    function done(text) { if (status) { status.textContent = text; } }
+    input.focus();
+    input.select();
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(input.value).then(function () { done("Copied."); },
+        function () { done("Selected: press Ctrl+C (or Cmd+C) to copy."); });
+    } else {
+      done(document.execCommand && document.execCommand("copy") ? "Copied." : "Selected: press Ctrl+C (or Cmd+C) to copy.");
+    }
+  });
 })();

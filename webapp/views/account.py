@@ -4,7 +4,7 @@ from flask_login import current_user, login_required, logout_user
 
 from ..forms import ChangePasswordForm, ChildForm, SettingsForm
 from ..models import Role
-from ..services import accounts, sessions
+from ..services import accounts, calendar_feeds, sessions
 from ..services.errors import ValidationError
 from .common import apply_service_errors, now_utc, perform, render, role_required
 
@@ -27,11 +27,29 @@ def settings():
     return _settings_page(form=form, status=422 if form.errors else 200)
 
 
-def _settings_page(form=None, password_form=None, status: int = 200):
+def _settings_page(form=None, password_form=None, status: int = 200, partial: str | None = None,
+                   new_feed_url: str | None = None):
     user = current_user._get_current_object()
-    return render("account/settings.html", form=form or SettingsForm(obj=user),
+    return render("account/settings.html", partial=partial, form=form or SettingsForm(obj=user),
                   password_form=password_form or ChangePasswordForm(formdata=None),
-                  tokens=sessions.api_tokens(user), other_sessions=sessions.other_session_count(user), status=status)
+                  tokens=sessions.api_tokens(user), other_sessions=sessions.other_session_count(user), status=status,
+                  feed=calendar_feeds.feed_of(user), new_feed_url=new_feed_url)
+
+
+@bp.post("/settings/calendar-feed")
+@login_required
+def new_calendar_feed():
+    """Make your calendar feed address, or a new one in place of the old (which stops working); shown this once."""
+    url = calendar_feeds.new_feed_address(current_user._get_current_object(), now_utc())
+    return _settings_page(partial="account/_calendar_feed.html", new_feed_url=url)
+
+
+@bp.post("/settings/calendar-feed/off")
+@login_required
+def calendar_feed_off():
+    """Turn your calendar feed off: its address stops working."""
+    calendar_feeds.turn_off(current_user._get_current_object())
+    return _settings_page(partial="account/_calendar_feed.html")
 
 
 @bp.post("/settings/password")

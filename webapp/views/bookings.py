@@ -10,7 +10,7 @@ from wtforms.validators import InputRequired, Length
 from ..domain.money import lesson_price
 from ..forms import BookingForm
 from ..models import Role
-from ..services import availability, bookings, cancellations, catalogue, payments
+from ..services import availability, bookings, cancellations, catalogue, meetings, payments
 from ..services.errors import AlreadyYours, ServiceError, SlotTaken, ValidationError
 from . import params
 from .common import apply_service_errors, is_htmx, now_utc, render, role_required
@@ -95,6 +95,7 @@ def detail(booking_id: int):
                   hold_lapsed=bookings.is_hold_lapsed(booking, now), polling=request.args.get("paid") == "1",
                   can_cancel=cancellations.can_cancel(current_user, booking, now),
                   report_problem=cancellations.needs_support_link(current_user, booking, now),
+                  meeting=meetings.join_link(booking.lesson, current_user, now),
                   # One key per rendered refund form: submitting the same form twice is the same refund.
                   refund_request_key=secrets.token_urlsafe(16))
 

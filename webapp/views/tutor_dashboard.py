@@ -10,7 +10,7 @@ from flask_login import current_user
 from ..domain.money import parse_major_amount
 from ..forms import OverrideForm, ProfileForm, RulesForm, TeachForm, WeeklyWindowForm
 from ..models import Role
-from ..services import availability, bookings, catalogue, payments, payouts
+from ..services import availability, bookings, calendar_sync, catalogue, payments, payouts
 from ..services.errors import ServiceError, ValidationError
 from .common import apply_service_errors, now_utc, perform, render, role_required
 
@@ -22,8 +22,10 @@ WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", 
 @role_required(Role.TUTOR)
 def lessons():
     """Your upcoming lessons in your time zone."""
-    return render("tutor/lessons.html", lessons=bookings.tutor_upcoming_lessons(current_user, now_utc()),
-                  account=payouts.payout_account(current_user))
+    now = now_utc()
+    return render("tutor/lessons.html", lessons=bookings.tutor_upcoming_lessons(current_user, now),
+                  account=payouts.payout_account(current_user),
+                  calendar_warnings=calendar_sync.hiding_sources(current_user, now))
 
 
 def _today():
@@ -42,7 +44,8 @@ def _editor(status: int = 200, partial: str | None = None, **forms):
                   override_form=forms.pop("override_form", None) or OverrideForm(formdata=None),
                   rules_form=rules, windows=availability.weekly_rows(current_user),
                   overrides=availability.override_rows(current_user, _today()), weekdays=WEEKDAYS,
-                  settings=settings, today=_today())
+                  settings=settings, today=_today(),
+                  calendar_warnings=calendar_sync.hiding_sources(current_user, now_utc()))
 
 
 @bp.get("/availability", endpoint="availability")

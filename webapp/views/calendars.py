@@ -1,0 +1,89 @@
+"""Calendars: the secret feed of a user's lessons (export) and a tutor's connected calendars (import)."""
+from __future__ import annotations
+
+import hashlib
+
+from flask import Blueprint, Response, current_app, redirect, request, url_for
+from flask_login import current_user
+
+from ..extensions import limiter
+from ..forms import CalendarSourceForm
+from ..models import Role
+from ..services import calendar_feeds, calendar_sync
+from ..services.errors import ServiceError, ValidationError
+from .common import apply_service_errors, now_utc, perform, render, role_required
+
+bp = Blueprint("calendars", __name__)
+
+
+def _feed_limit() -> str:
+    return current_app.config["CALENDAR_FEED_RATE_LIMIT"]
+
+
+def _feed_key() -> str:
+    """Rate-limit key per feed address (calendar apps fetch from shared servers, so not per client address)."""
+    token = (request.view_args or {}).get("token", "")
+    return "calendar-feed:" + hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+@bp.get("/calendar/<token>.ics")
+@limiter.limit(_feed_limit, key_func=_feed_key)
+def feed(token: str):
+    """The user's lessons as iCalendar, for calendar apps (no log-in: the secret address is the credential)."""
+    body = calendar_feeds.feed_ics(token, now_utc())
+    response = Response(body, mimetype="text/calendar")
+    response.headers["Content-Disposition"] = 'inline; filename="lessonbook.ics"'
+    response.headers["Cache-Control"] = "private, max-age=300"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+def _sources_page(form=None, status: int = 200):
+    """The tutor's calendars page, or its list alone (HTMX polls it while a first sync is on its way)."""
+    now = now_utc()
+    return render("tutor/calendars.html", partial="tutor/_calendar_sources.html", status=status,
+                  form=form or CalendarSourceForm(formdata=None),
+                  sources=calendar_sync.sources(current_user._get_current_object(), now), now=now)
+
+
+@bp.route("/tutor/calendars", methods=["GET", "POST"])
+@role_required(Role.TUTOR)
+def sources():
+    """Connect a calendar by its secret iCal address, and see how each one syncs."""
+    form = CalendarSourceForm()
+    if form.validate_on_submit():
+        try:
+            calendar_sync.add_ics_source(current_user._get_current_object(), form.url.data, form.label.data,
+                                         now_utc())
+        except ValidationError as exc:
+            apply_service_errors(form, exc.fields, exc.message)
+        else:
+            return redirect(url_for("calendars.sources"), code=303)
+    return _sources_page(form=form if form.is_submitted() else None, status=422 if form.errors else 200)
+
+
+@bp.get("/tutor/calendars/list")
+@role_required(Role.TUTOR)
+def source_list():
+    """The list of connected calendars alone (polled while a sync is on its way)."""
+    return render("tutor/_calendar_sources.html", sources=calendar_sync.sources(current_user._get_current_object(),
+                                                                                now_utc()), now=now_utc())
+
+
+@bp.post("/tutor/calendars/<id:source_id>/sync")
+@role_required(Role.TUTOR)
+def sync_now(source_id: int):
+    """Sync one of your calendars now (the worker does it within seconds)."""
+    return perform(lambda: calendar_sync.request_sync(current_user._get_current_object(), source_id),
+                   "Syncing: the status below updates when it is done.", url_for("calendars.sources"))
+
+
+@bp.post("/tutor/calendars/<id:source_id>/remove")
+@role_required(Role.TUTOR)
+def remove(source_id: int):
+    """Disconnect one of your calendars (its busy time no longer blocks your hours)."""
+    try:
+        calendar_sync.remove_source(current_user._get_current_object(), source_id)
+    except ServiceError:
+        pass  # already gone (a double click): the list says so by its absence
+    return redirect(url_for("calendars.sources"), code=303)
