@@ -342,6 +342,7 @@ def test_the_subject_shows_its_whole_name_level_and_price_on_desktops_and_tablet
     page = browser_page("Europe/London")
     page.set_viewport_size({"width": width, "height": 900})
     page.goto(f"/tutors/{tutor_id}")
+    expect(page).to_have_url(re.compile(r"tz=.*clock="))  # the booker has reloaded in the browser's zone and clock
     subject = page.locator("#slot-picker").get_by_label("Subject and level")
     expect(subject.locator("option:checked")).to_have_text("Further Mathematics · A-level · £40.00/h")
     assert _selected_text_fits(subject), f"the subject's name is cut off at {width}px"
