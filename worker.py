@@ -67,6 +67,8 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
                 "Read tutors' connected calendars and replace their busy time"),
     PeriodicJob("periodic-sweep-orphaned-uploads", "webapp.jobs.sweep_orphaned_uploads", "7 * * * *",
                 "Delete uploaded files no attachment points at"),
+    PeriodicJob("periodic-expire-minute-lots", "webapp.jobs.expire_minute_lots", "41 * * * *",
+                "Record the unused minutes of expired packages as expired"),
     PeriodicJob("periodic-purge-ended-sessions", "webapp.jobs.purge_ended_sessions", "23 3 * * *",
                 "Forget log-ins past their lifetime and expired API tokens"),
 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from .services import (bookings, calendar_sync, cancellations, meetings, notes, outbox, payments, payouts, reminders,
-                       reschedules, sessions)
+                       reschedules, sessions, wallet)
 
 
 def _clock(now: str | None) -> datetime:
@@ -31,6 +31,11 @@ def expire_stale_holds(now: str | None = None) -> int:
 def expire_unapproved_bookings(now: str | None = None) -> int:
     """Release card authorizations the tutor did not approve in time."""
     return payments.expire_unapproved(now=_clock(now))
+
+
+def expire_minute_lots(now: str | None = None) -> int:
+    """Record the unused minutes of packages past their expiry as expired (never silently dropped)."""
+    return wallet.expire_lots(now=_clock(now))
 
 
 def send_pending_payouts(now: str | None = None) -> int:

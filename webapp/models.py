@@ -8,6 +8,7 @@ from sqlalchemy import (JSON, Boolean, CheckConstraint, Column, Date, DateTime, 
                         String, Table, Text, TypeDecorator, UniqueConstraint, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from .domain.ledger import Move
 from .domain.roles import Role
 from .domain.states import BookingState, LessonState
 from .extensions import db
@@ -688,3 +689,62 @@ class TutorReviewRating(db.Model):
     review: Mapped[TutorReview] = relationship(back_populates="ratings")
     __table_args__ = (UniqueConstraint("review_id", "criteria_id", name="uq_tutor_review_ratings_review_criteria"),
                       CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"))
+
+
+class LedgerTransaction(db.Model):
+    """One movement of prepaid minutes (domain/ledger.py): its entries sum to zero per currency and are never
+    edited. ``key`` is made from the outside id or our own ids that caused it, so a replay records nothing twice."""
+
+    __tablename__ = "ledger_transactions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    move: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    tutor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id"), index=True)
+    lot_id: Mapped[int | None] = mapped_column(ForeignKey("minute_lots.id"), index=True)
+    minutes: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    entries: Mapped[list[LedgerEntry]] = relationship(back_populates="transaction")
+    __table_args__ = (CheckConstraint("minutes > 0", name="minutes_positive"),
+                      CheckConstraint(one_of("move", Move), name="move_known"))
+
+
+class LedgerEntry(db.Model):
+    """One signed line of a ledger transaction on one account in one currency (minutes of one tutor)."""
+
+    __tablename__ = "ledger_entries"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transactions.id"), index=True)
+    account: Mapped[str] = mapped_column(String(64))
+    currency: Mapped[str] = mapped_column(String(32))
+    amount: Mapped[int] = mapped_column(Integer)
+    transaction: Mapped[LedgerTransaction] = relationship(back_populates="entries")
+    __table_args__ = (Index("ix_ledger_entries_account_currency", "account", "currency"),)
+
+
+class LedgerBalance(db.Model):
+    """A cached balance of one account in one currency, changed in the same transaction as its entries and
+    locked (FOR UPDATE) while it is checked, so two bookings racing for the last minutes cannot both win.
+    The entries are the truth: the balance always equals their sum."""
+
+    __tablename__ = "ledger_balances"
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(32), primary_key=True)
+    balance: Mapped[int] = mapped_column(Integer, default=0)
+    __table_args__ = (CheckConstraint("balance >= 0", name="balance_not_negative"),)
+
+
+class MinuteLot(db.Model):
+    """Minutes granted together (a package bought, a subscription period paid) and when they expire."""
+
+    __tablename__ = "minute_lots"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    tutor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    source: Mapped[str] = mapped_column(String(32))  # package, subscription, goodwill
+    source_ref: Mapped[str] = mapped_column(String(255), unique=True)  # the outside id that paid for it
+    minutes: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    __table_args__ = (CheckConstraint("minutes > 0", name="lot_minutes_positive"),)

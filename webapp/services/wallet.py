@@ -1,0 +1,186 @@
+"""Prepaid minutes: grant, hold, post, void, refund and expire them on the double-entry ledger.
+
+The posting rules are in domain/ledger.py; this module writes them. Every move is one LedgerTransaction keyed by
+what caused it (a Checkout session, an invoice, a booking), with entries that sum to zero; a replayed key records
+nothing. A student's balances are cached in LedgerBalance rows, changed in the same transaction as the entries
+under a row lock, which is what makes "two bookings race for the last minutes → one wins" hold on PostgreSQL as
+on SQLite. Moves for a booking run inside the caller's transaction (the booking's own serialized write), so a
+booking and its hold commit or fail together.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from ..adapters.database import serialized_write
+from ..domain.ledger import (InsufficientMinutes, LedgerError, Lot, Move, available_account, check_balanced,
+                             check_covered, held_account, is_student_account, minutes_currency, minutes_to_expire,
+                             postings_for, refundable_minutes)
+from ..extensions import db
+from ..models import LedgerBalance, LedgerEntry, LedgerTransaction, MinuteLot
+from .locks import LOCK_WALLET
+
+__all__ = ["InsufficientMinutes", "LedgerError", "WalletBalance", "balance", "expire_lots", "grant_minutes",
+           "hold_for_booking", "post_hold", "record_move", "refund_booking_minutes", "void_hold", "wallet_lock"]
+
+
+@dataclass(frozen=True)
+class WalletBalance:
+    """A student's minutes with one tutor: what they can book with, and what is held for bookings."""
+
+    available: int
+    held: int
+
+
+def wallet_lock(user_id: int) -> tuple[int, int]:
+    """The serialized_write lock key of a student's wallet (callers moving minutes in their own write take it)."""
+    return (LOCK_WALLET, user_id)
+
+
+def _balance_row(session: Session, account: str, currency: str) -> LedgerBalance:
+    """The cached balance row of a student account, created if new, locked for the rest of the transaction."""
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(LedgerBalance).values(account=account, currency=currency, balance=0)
+                    .on_conflict_do_nothing(index_elements=["account", "currency"]))
+    return session.execute(select(LedgerBalance).where(LedgerBalance.account == account,
+                                                       LedgerBalance.currency == currency)
+                           .with_for_update().execution_options(populate_existing=True)).scalar_one()
+
+
+def record_move(session: Session, move: Move, *, user_id: int, tutor_id: int, minutes: int, key: str,
+                booking_id: int | None = None, lot_id: int | None = None) -> LedgerTransaction | None:
+    """Record one move in the caller's transaction; None when ``key`` was recorded before (a replay).
+
+    Raises InsufficientMinutes when it would take a student account below zero (nothing is written then)."""
+    if session.scalar(select(LedgerTransaction.id).where(LedgerTransaction.key == key)) is not None:
+        return None
+    currency = minutes_currency(tutor_id)
+    postings = postings_for(move, user_id, currency, minutes)
+    check_balanced(postings)
+    # Lock the student's balance rows in one order (so two writers cannot deadlock), then check and change them.
+    # Platform accounts are derived from entries only: no shared hot row for every student to queue on.
+    rows = {p.account: _balance_row(session, p.account, currency)
+            for p in sorted(postings, key=lambda p: p.account) if is_student_account(p.account)}
+    check_covered({account: row.balance for account, row in rows.items()}, postings)
+    for posting in postings:
+        if posting.account in rows:
+            rows[posting.account].balance += posting.amount
+    transaction = LedgerTransaction(key=key, move=str(move), user_id=user_id, tutor_id=tutor_id,
+                                    booking_id=booking_id, lot_id=lot_id, minutes=minutes)
+    transaction.entries = [LedgerEntry(account=p.account, currency=p.currency, amount=p.amount) for p in postings]
+    session.add(transaction)
+    session.flush()
+    return transaction
+
+
+def grant_minutes(*, user_id: int, tutor_id: int, minutes: int, source: str, source_ref: str,
+                  expires_at: datetime | None) -> MinuteLot:
+    """Grant a lot of minutes paid for outside (a package's Checkout session, a subscription invoice), once per
+    ``source_ref``: a replayed webhook returns the lot it granted before."""
+    with serialized_write(wallet_lock(user_id)) as session:
+        lot = session.scalar(select(MinuteLot).where(MinuteLot.source_ref == source_ref))
+        if lot is None:
+            lot = MinuteLot(user_id=user_id, tutor_id=tutor_id, source=source, source_ref=source_ref,
+                            minutes=minutes, expires_at=expires_at)
+            session.add(lot)
+            session.flush()
+            record_move(session, Move.GRANT, user_id=user_id, tutor_id=tutor_id, minutes=minutes,
+                        key=f"grant:{source_ref}", lot_id=lot.id)
+    return lot
+
+
+def _booking_minutes(session: Session, booking_id: int, move: Move) -> int:
+    """Minutes moved for a booking by one kind of move, summed from its transactions."""
+    return session.scalar(select(func.coalesce(func.sum(LedgerTransaction.minutes), 0))
+                          .where(LedgerTransaction.booking_id == booking_id, LedgerTransaction.move == str(move)))
+
+
+def _hold_of(session: Session, booking_id: int) -> LedgerTransaction | None:
+    return session.scalar(select(LedgerTransaction).where(LedgerTransaction.key == f"hold:booking:{booking_id}"))
+
+
+def hold_for_booking(session: Session, *, booking_id: int, user_id: int, tutor_id: int, minutes: int) -> None:
+    """Hold a booking's minutes until the tutor approves (caller's transaction; raises InsufficientMinutes)."""
+    record_move(session, Move.HOLD, user_id=user_id, tutor_id=tutor_id, minutes=minutes,
+                key=f"hold:booking:{booking_id}", booking_id=booking_id)
+
+
+def post_hold(session: Session, booking_id: int) -> bool:
+    """Post a booking's held minutes to the lesson (approval); False if there is no open hold."""
+    return _settle_hold(session, booking_id, Move.POST)
+
+
+def void_hold(session: Session, booking_id: int) -> bool:
+    """Return a booking's held minutes to the student (decline, expiry, cancel before approval); False if none."""
+    return _settle_hold(session, booking_id, Move.VOID)
+
+
+def _settle_hold(session: Session, booking_id: int, move: Move) -> bool:
+    hold = _hold_of(session, booking_id)
+    if hold is None:
+        return False
+    # One key for both outcomes: a hold is either posted or voided, never both.
+    recorded = record_move(session, move, user_id=hold.user_id, tutor_id=hold.tutor_id, minutes=hold.minutes,
+                           key=f"settle:booking:{booking_id}", booking_id=booking_id)
+    return recorded is not None
+
+
+def refund_booking_minutes(session: Session, booking_id: int, minutes: int, *, key: str) -> int:
+    """Return up to ``minutes`` of a booking's posted minutes to the student (a cancellation after approval, by
+    the cancellation policy); never more than were posted and not yet returned. Returns the minutes returned."""
+    hold = _hold_of(session, booking_id)
+    if hold is None:
+        return 0
+    amount = refundable_minutes(_booking_minutes(session, booking_id, Move.POST),
+                                _booking_minutes(session, booking_id, Move.REFUND), minutes)
+    if amount == 0:
+        return 0
+    recorded = record_move(session, Move.REFUND, user_id=hold.user_id, tutor_id=hold.tutor_id, minutes=amount,
+                           key=key, booking_id=booking_id)
+    return amount if recorded is not None else 0
+
+
+def balance(user_id: int, tutor_id: int) -> WalletBalance:
+    """A student's minutes with a tutor, summed from the ledger's entries."""
+    currency = minutes_currency(tutor_id)
+    rows = dict(db.session.execute(
+        select(LedgerEntry.account, func.sum(LedgerEntry.amount))
+        .where(LedgerEntry.account.in_([available_account(user_id), held_account(user_id)]),
+               LedgerEntry.currency == currency)
+        .group_by(LedgerEntry.account)).all())
+    return WalletBalance(available=int(rows.get(available_account(user_id), 0)),
+                         held=int(rows.get(held_account(user_id), 0)))
+
+
+def _expired_so_far(session: Session, lot_id: int) -> int:
+    return session.scalar(select(func.coalesce(func.sum(LedgerTransaction.minutes), 0))
+                          .where(LedgerTransaction.lot_id == lot_id, LedgerTransaction.move == str(Move.EXPIRE)))
+
+
+def expire_lots(now: datetime) -> int:
+    """Job: record the unused minutes of every lot past its expiry as expired. Returns the minutes expired.
+
+    Safe to run twice: each expiry is keyed on the lot and what had expired of it before."""
+    wallets = db.session.execute(select(MinuteLot.user_id, MinuteLot.tutor_id)
+                                 .where(MinuteLot.expires_at <= now).distinct()).all()
+    db.session.commit()
+    total = 0
+    for user_id, tutor_id in wallets:
+        with serialized_write(wallet_lock(user_id)) as session:
+            lots = session.scalars(select(MinuteLot).where(MinuteLot.user_id == user_id,
+                                                           MinuteLot.tutor_id == tutor_id)).all()
+            owned = balance(user_id, tutor_id)
+            plain = [Lot(id=lot.id, minutes=lot.minutes, expires_at=lot.expires_at,
+                         expired=_expired_so_far(session, lot.id)) for lot in lots]
+            expired_before = {lot.id: lot.expired for lot in plain}
+            for lot_id, minutes in minutes_to_expire(plain, owned.available + owned.held, owned.available,
+                                                     now).items():
+                record_move(session, Move.EXPIRE, user_id=user_id, tutor_id=tutor_id, minutes=minutes,
+                            key=f"expire:lot:{lot_id}:{expired_before[lot_id]}", lot_id=lot_id)
+                total += minutes
+    return total
