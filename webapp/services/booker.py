@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from typing import Mapping
 from urllib.parse import urlencode
 
+from ..domain import limits
 from ..domain.labels import clock_time
 from ..domain.travel import Coordinates
 from ..models import Teach, User
@@ -19,7 +20,7 @@ from .bookings import parse_address
 from .catalogue import tutor_and_teaches
 from .errors import ValidationError
 
-DURATIONS = list(range(15, 121, 15))
+DURATIONS = list(range(limits.MIN_DURATION, limits.MAX_DURATION + 1, limits.SLOT_GRID_MINUTES))  # 15, 30 … 120
 NO_SUBJECTS = "This tutor has not listed any subjects yet."
 _WEEKS = calendar.Calendar(firstweekday=0)
 _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
