@@ -1,15 +1,15 @@
 """chat messages: a lesson room's chat, numbered per lesson
 
-Revision ID: 0017_chat_messages
-Revises: 0016_minutes_ledger
+Revision ID: 0018_chat_messages
+Revises: 0017_paypal
 Create Date: 2026-12-02 16:00:00
 
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0017_chat_messages'
-down_revision = '0016_minutes_ledger'
+revision = '0018_chat_messages'
+down_revision = '0017_paypal'
 branch_labels = None
 depends_on = None
 
