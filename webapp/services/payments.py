@@ -22,7 +22,7 @@ from ..domain.states import BookingState, next_booking_state
 from ..extensions import db
 from ..filters import local
 from ..models import Booking, Commission, Coupon, CouponUse, Lesson, PaymentReceipt, StripeEvent, User
-from . import meetings, outbox
+from . import meetings, outbox, packages
 from .authorizations import close_before_capture, expire_checkout_session, recorded_after_stripe, release_authorization
 from .bookings import get_booking, is_hold_lapsed
 from .cancellations import book_stripe_refunds
@@ -324,6 +324,7 @@ def apply_event(event_id: str, now: datetime) -> str:
     fetch = _FETCHERS.get(event_type)
     fetched = fetch(obj, booking_id) if fetch else None
     locks = [(LOCK_BOOKING, booking_id)] if booking_id else []
+    locks += packages.event_locks(obj) if event_type.startswith("checkout.session.") else []
     after: list = []
     with serialized_write(*locks) as session:
         record = session.get(StripeEvent, event_id, populate_existing=True, with_for_update=True)
@@ -400,6 +401,8 @@ def _fetch_session_pi(session_obj, booking_id: int | None) -> dict | None:
 
 
 def _on_checkout_completed(session_obj, pi, now: datetime, after: list) -> str:
+    if packages.purchase_id_of(session_obj) is not None:
+        return packages.on_checkout_completed(session_obj, now)
     booking = _booking_for_metadata(session_obj)
     if booking is None or pi is None:
         return "ignored"
