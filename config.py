@@ -78,6 +78,14 @@ class Config:
     STRIPE_WEBHOOK_SECRET = _env("STRIPE_WEBHOOK_SECRET")
     STRIPE_API_BASE = _env("STRIPE_API_BASE")
     STRIPE_CONNECT_COUNTRY = _env("STRIPE_CONNECT_COUNTRY", "GB")
+    # PayPal (optional second provider): a REST app's client id and secret, the id of the webhook registered for
+    # /webhooks/paypal, and the API base (https://api-m.paypal.com live, https://api-m.sandbox.paypal.com sandbox;
+    # `make run` points it at the local stand-in, standins/paypal.py, when no client id is set).
+    PAYPAL_API_BASE = _env("PAYPAL_API_BASE", "https://api-m.paypal.com")
+    PAYPAL_CLIENT_ID = _env("PAYPAL_CLIENT_ID")
+    PAYPAL_CLIENT_SECRET = _env("PAYPAL_CLIENT_SECRET")
+    PAYPAL_WEBHOOK_ID = _env("PAYPAL_WEBHOOK_ID")
+    PAYPAL_TIMEOUT_SECONDS = float(_env("PAYPAL_TIMEOUT_SECONDS", "15"))
     PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL")  # absolute links in emails and jobs, e.g. https://lessonbook.example
     APPROVAL_WINDOW_HOURS = _env_int("APPROVAL_WINDOW_HOURS", 48)
     MAX_AUTHORIZATION_HOURS = 5 * 24  # card authorizations lapse after about 7 days; never hold one past 5
@@ -218,7 +226,7 @@ def dev_runtime_env() -> dict[str, str | None]:
             "HOST": _env("HOST", "127.0.0.1"), "STRIPE_SECRET_KEY": _env("STRIPE_SECRET_KEY"),
             "MAIL_HOST": _env("MAIL_HOST"), "GEOCODER_URL": _env("GEOCODER_URL"),
             "MEETING_PROVIDER": (_env("MEETING_PROVIDER", "jitsi") or "jitsi").lower(),
-            "DAILY_API_KEY": _env("DAILY_API_KEY")}
+            "DAILY_API_KEY": _env("DAILY_API_KEY"), "PAYPAL_CLIENT_ID": _env("PAYPAL_CLIENT_ID")}
 
 
 def test_redis_url() -> str | None:

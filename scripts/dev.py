@@ -293,6 +293,11 @@ def main() -> int:
         daily_port = free_port() if settings["MEETING_PROVIDER"] == "daily" and not settings["DAILY_API_KEY"] else None
         if daily_port:
             env.update(DAILY_API_BASE=f"http://127.0.0.1:{daily_port}/v1", DAILY_API_KEY="daily_local_dev")
+        # No PayPal app: the local PayPal stand-in (standins/paypal.py), with its approval page and signed webhooks.
+        paypal_port = None if settings["PAYPAL_CLIENT_ID"] else free_port()
+        if paypal_port:
+            env.update(PAYPAL_API_BASE=f"http://127.0.0.1:{paypal_port}", PAYPAL_CLIENT_ID="paypal_local_client",
+                       PAYPAL_CLIENT_SECRET="paypal_local_secret", PAYPAL_WEBHOOK_ID="WH0LOCALSTANDIN0001")
         # No SMTP server: a local sink prints every email to this console.
         mail_port = None if settings["MAIL_HOST"] else free_port()
         if mail_port:
@@ -318,6 +323,12 @@ def main() -> int:
             if daily_port:
                 children.start("daily", [PY, "-m", "standins.daily", "--port", str(daily_port),
                                          "--api-key", env["DAILY_API_KEY"]])
+            if paypal_port:
+                children.start("paypal", [PY, "-m", "standins.paypal", "--port", str(paypal_port),
+                                          "--client-id", env["PAYPAL_CLIENT_ID"],
+                                          "--client-secret", env["PAYPAL_CLIENT_SECRET"],
+                                          "--webhook-id", env["PAYPAL_WEBHOOK_ID"],
+                                          "--webhook-url", f"http://{host}:{port}/webhooks/paypal"])
             if mail_port:
                 children.start("mail", [PY, "scripts/mail_sink.py", "--port", str(mail_port),
                                         "--viewer-url", f"http://{host}:{port}/dev/mail"])
@@ -327,6 +338,7 @@ def main() -> int:
             extras = (["local Stripe at " + env["STRIPE_API_BASE"]] if local_stripe_port else []) + \
                 (["local geocoder at " + env["GEOCODER_URL"]] if geocoder_port else []) + \
                 (["local Daily API at " + env["DAILY_API_BASE"]] if daily_port else []) + \
+                (["local PayPal at " + env["PAYPAL_API_BASE"]] if paypal_port else []) + \
                 ([f"mail sink on 127.0.0.1:{mail_port} (one line per email here, read them at /dev/mail)"]
                  if mail_port else [])
             say(f"Lessonbook on http://{host}:{port}/  (env {env['LESSONBOOK_ENV']}; web, RQ worker and scheduler "

@@ -8,13 +8,16 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Numbe
 
 from .domain.packages import MAX_DISCOUNT_PERCENT, MAX_HOURS, MIN_HOURS
 
+from .domain import limits
+from .domain.roles import SELF_SERVICE_ROLES
+
 
 class RegisterForm(FlaskForm):
-    name = StringField("Your name", validators=[DataRequired(), Length(max=120)])
-    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(min=10, max=200,
-                                                     message="Use at least 10 characters.")])
-    role = RadioField("I am a", choices=[("student", "Student"), ("parent", "Parent"), ("tutor", "Tutor")],
+    name = StringField("Your name", validators=[DataRequired(), Length(max=limits.NAME_MAX)])
+    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=limits.EMAIL_MAX)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(
+        *limits.PASSWORD_LENGTH, message=f"Use at least {limits.PASSWORD_LENGTH[0]} characters.")])
+    role = RadioField("I am a", choices=[(role.value, role.value.title()) for role in SELF_SERVICE_ROLES],
                       default="student", validators=[DataRequired()])
     timezone = StringField("Time zone", validators=[DataRequired(), Length(max=64)])
 
@@ -24,7 +27,8 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
 
 
-_NEW_PASSWORD = [DataRequired(), Length(min=10, max=200, message="Use at least 10 characters.")]
+_NEW_PASSWORD = [DataRequired(), Length(*limits.PASSWORD_LENGTH,
+                                        message=f"Use at least {limits.PASSWORD_LENGTH[0]} characters.")]
 
 
 class ForgotPasswordForm(FlaskForm):
@@ -68,10 +72,11 @@ class OverrideForm(FlaskForm):
 class RulesForm(FlaskForm):
     timezone = StringField("Your time zone", validators=[DataRequired(), Length(max=64)])
     min_notice_hours = IntegerField("Minimum notice (hours)", validators=[
-        NumberRange(0, 336, "Between 0 and 336 hours.")])
-    horizon_days = IntegerField("Booking horizon (days)", validators=[NumberRange(1, 365, "Between 1 and 365 days.")])
+        NumberRange(*limits.MIN_NOTICE_HOURS, "Between %(min)s and %(max)s hours.")])
+    horizon_days = IntegerField("Booking horizon (days)", validators=[
+        NumberRange(*limits.HORIZON_DAYS, "Between %(min)s and %(max)s days.")])
     travel_buffer_minutes = IntegerField("Default travel buffer (minutes)", validators=[
-        NumberRange(0, 240, "Between 0 and 240 minutes.")])
+        NumberRange(*limits.TRAVEL_BUFFER_MINUTES, "Between %(min)s and %(max)s minutes.")])
     # Where the tutor travels from: an address (placed on the map by the geocoder, when one is configured).
     base_line1 = StringField("Street address you travel from", validators=[Optional(), Length(max=200)])
     base_postcode = StringField("Postcode", validators=[Optional(), Length(max=20)])
@@ -88,10 +93,10 @@ class TeachForm(FlaskForm):
     level_id = SelectField("Level", coerce=int)
     exam_board_id = SelectField("Exam board", coerce=int)
     hourly_rate = StringField("Hourly rate", validators=[DataRequired(message="Give an hourly rate.")])
-    currency = SelectField("Currency", choices=[("GBP", "GBP"), ("EUR", "EUR"), ("USD", "USD")])
+    currency = SelectField("Currency", choices=[(code, code) for code in limits.CURRENCIES])
     online = BooleanField("Online", default=True)
     in_person = BooleanField("In person")
-    max_travel_km = IntegerField("Max travel (km)", validators=[Optional(), NumberRange(1, 500)])
+    max_travel_km = IntegerField("Max travel (km)", validators=[Optional(), NumberRange(*limits.MAX_TRAVEL_KM)])
 
 
 class BookingForm(FlaskForm):
@@ -101,7 +106,7 @@ class BookingForm(FlaskForm):
     lesson_type = HiddenField()
     # No default: a parent says who each lesson is for (the view makes it required for parents).
     child_id = RadioField("Who is the lesson for?", coerce=int, validators=[Optional()])
-    note = TextAreaField("A note for the tutor (optional)", validators=[Optional(), Length(max=2000)])
+    note = TextAreaField("A note for the tutor (optional)", validators=[Optional(), Length(max=limits.BOOKING_NOTE_MAX)])
     # The lesson's address as people write it; coordinates come from the geocoder, never from the user.
     line1 = StringField("Street address", validators=[Optional(), Length(max=200)])
     postcode = StringField("Postcode", validators=[Optional(), Length(max=20)])

@@ -18,11 +18,12 @@ HEADERS = {
 STRIPE_FORM_TARGETS = ("https://checkout.stripe.com", "https://connect.stripe.com")
 
 
-def content_security_policy(stripe_api_base: str | None = None) -> str:
+def content_security_policy(stripe_api_base: str | None = None, data_images: bool = False) -> str:
     """The policy: everything from our own origin, no inline script or style, no eval, no plugins, no framing.
 
     htmx is configured (the htmx-config meta tag in base.html) not to eval and not to inject its indicator
-    <style>; templates carry no style= attributes, inline scripts or event handlers.
+    <style>; templates carry no style= attributes, inline scripts or event handlers. `data_images` lets a page show
+    images written as data: URLs (the vendored Swagger UI's stylesheet draws its icons so); scripts stay our files.
     """
     form_targets = ["'self'", *STRIPE_FORM_TARGETS]
     if stripe_api_base:  # a local Stripe-compatible server serves its hosted Checkout and onboarding pages itself
@@ -36,6 +37,7 @@ def content_security_policy(stripe_api_base: str | None = None) -> str:
         "base-uri 'none'",
         "frame-ancestors 'none'",
         "form-action " + " ".join(form_targets),
+        *(["img-src 'self' data:"] if data_images else []),
     ])
 
 

@@ -5,6 +5,7 @@ import pytest
 
 from standins.daily import DailyStandIn
 from standins.geocoder import NominatimStandIn
+from standins.paypal import PayPalStandIn
 from tests.stripe_fixtures import local_stripe_server, stripe_client, webhook_receiver  # noqa: F401 (fixtures)
 
 
@@ -20,5 +21,13 @@ def nominatim():
 def daily():
     """The Daily REST API stand-in on its own (API key `daily_test_key`)."""
     server = DailyStandIn(api_key="daily_test_key")
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def paypal():
+    """The PayPal REST API stand-in on its own (client paypal_test_client / paypal_test_secret)."""
+    server = PayPalStandIn()
     yield server
     server.close()

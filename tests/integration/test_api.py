@@ -251,11 +251,14 @@ def test_put_teaches_with_invalid_records_answers_422_with_field_keys_and_change
     tutor, teach = factories.tutor()
     response = client.put("/api/tutors/me/teaches", headers=bearer(tutor), json={"teaches": [
         {"subject_id": teach.subject_id, "level_id": teach.level_id, "hourly_rate_minor": 5000},
-        {"subject_id": 9999, "level_id": "gcse", "hourly_rate_minor": 50, "currency": "XYZ"}]})
+        {"subject_id": 0, "level_id": "gcse", "hourly_rate_minor": 50, "currency": "XYZ"}]})
     assert response.status_code == 422
     fields = error_of(response)["fields"]
     assert {"teaches[1].subject_id", "teaches[1].level_id", "teaches[1].hourly_rate_minor",
             "teaches[1].currency"} <= set(fields)
+    unknown = client.put("/api/tutors/me/teaches", headers=bearer(tutor), json={"teaches": [
+        {"subject_id": 9999, "level_id": teach.level_id, "hourly_rate_minor": 5000}]})
+    assert unknown.status_code == 422 and error_of(unknown)["fields"] == {"teaches[0].subject_id": "Unknown subject."}
     db.session.expire_all()
     assert [(t.id, t.hourly_rate_minor) for t in catalogue.tutor_teaches(tutor.id)] == [(teach.id, 4000)]
 
@@ -314,9 +317,10 @@ def test_put_availability_keeps_the_fields_left_out(client):
 
 
 @pytest.mark.parametrize(("change", "field", "words"), [
-    ({"weekly": [{"weekday": 0, "start": "9am", "end": "17:00"}]}, "weekly[0]", "Times look like 09:30"),
-    ({"weekly": [{"weekday": 0, "start": "09:10", "end": "17:00"}]}, "weekly[0]", "quarter hour"),
-    ({"overrides": [{"date": "2027-02-30"}]}, "overrides[0]", "Dates look like"),
+    ({"weekly": [{"weekday": 0, "start": "9am", "end": "17:00"}]}, "weekly[0].start", "Times look like 09:30"),
+    ({"weekly": [{"weekday": 0, "start": "09:10", "end": "17:00"}]}, "weekly[0].start", "quarter hour"),
+    ({"weekly": [{"weekday": 0, "start": "17:00", "end": "09:00"}]}, "weekly[0]", "must be after the start"),
+    ({"overrides": [{"date": "2027-02-30"}]}, "overrides[0].date", "Dates look like"),
     ({"timezone": "Mars/Olympus_Mons"}, "timezone", "Unknown time zone: Mars/Olympus_Mons"),
     ({"horizon_days": 0}, "horizon_days", "between 1 and 365"),
 ])
@@ -375,6 +379,20 @@ def test_availabilities_cover_every_date_from_start_to_end(client, morning_tutor
     assert [s["start"] for s in body["slots"]] == [at(DAY + timedelta(days=i), 9) for i in range(3)]
 
 
+def test_availabilities_count_past_dates_from_today_and_list_nothing_for_a_past_range(client, morning_tutor):
+    tutor, teach = morning_tutor
+    from_the_past = slots_of(client, tutor, teach, tz="UTC", start_date=(TODAY - timedelta(days=3)).isoformat(),
+                             end_date=(TODAY + timedelta(days=2)).isoformat())
+    assert from_the_past.status_code == 200
+    assert {s["start"][:10] for s in from_the_past.get_json()["slots"]} <= {
+        (TODAY + timedelta(days=i)).isoformat() for i in range(3)}
+    past = slots_of(client, tutor, teach, start_date=(TODAY - timedelta(days=9)).isoformat(),
+                    end_date=(TODAY - timedelta(days=8)).isoformat())
+    assert past.status_code == 200 and past.get_json()["slots"] == []
+    beyond = slots_of(client, tutor, teach, start_date="9999-12-01", end_date="9999-12-31")
+    assert beyond.status_code == 200 and beyond.get_json()["slots"] == []
+
+
 def test_availabilities_in_kathmandu_start_at_quarter_to_with_a_0545_offset(client, morning_tutor):
     tutor, teach = morning_tutor
     body = slots_of(client, tutor, teach, tz="Asia/Kathmandu").get_json()
@@ -408,7 +426,6 @@ def test_availabilities_default_to_the_viewers_own_zone(client, morning_tutor):
     ({"duration": "50"}, "duration", "50 is not"),
     ({"duration": "135"}, "duration", "135 is not"),
     ({"duration": "an hour"}, "duration", "whole number"),
-    ({"start_date": (TODAY - timedelta(days=3)).isoformat()}, "start_date", "Choose dates from today on"),
     ({"start_date": (TODAY + timedelta(days=61)).isoformat()}, "start_date", "up to 60 days ahead"),
     ({"start_date": "28/03/2027"}, "start_date", "YYYY-MM-DD"),
     ({"end_date": (DAY - timedelta(days=1)).isoformat()}, "end_date", "on or after start"),

@@ -1,4 +1,5 @@
-"""GET /api/openapi.json: a valid OpenAPI 3.1 document that documents exactly the routes and responses the API has."""
+"""GET /api/openapi.json: a valid OpenAPI 3.1 document, generated from the API's declarations, that documents exactly
+the routes and responses the API has; GET /api/docs shows it."""
 from __future__ import annotations
 
 import copy
@@ -10,7 +11,7 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_spec
 
 from tests import factories
-from webapp.openapi import openapi_document
+from webapp.views.api import openapi_document
 from webapp.services import accounts
 
 JSON = "application/json"
@@ -40,10 +41,24 @@ def test_served_document_is_a_valid_openapi_3_1_document(document):
 
 def test_documented_operations_are_exactly_the_api_routes(app, document):
     routes = {(_template(rule.rule), method.lower()) for rule in app.url_map.iter_rules()
-              if rule.rule.startswith("/api/") for method in rule.methods - {"HEAD", "OPTIONS"}}
+              if rule.rule.startswith("/api/") and rule.endpoint != "api.docs"
+              for method in rule.methods - {"HEAD", "OPTIONS"}}
     documented = {(path, method) for path, item in document["paths"].items() for method in item
                   if method in ("get", "put", "post", "delete", "patch")}
     assert documented == routes
+
+
+def test_the_docs_page_loads_the_vendored_swagger_ui_over_the_document(client):
+    page = client.get("/api/docs")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    html = page.get_data(as_text=True)
+    assert 'data-spec-url="/api/openapi.json"' in html
+    for asset in ("/static/vendor/swagger-ui-5.35.0/swagger-ui-bundle.js",
+                  "/static/vendor/swagger-ui-5.35.0/swagger-ui.css", "/static/api-docs.js"):
+        assert asset in html and client.get(asset).status_code == 200, asset
+    assert "<script>" not in html and "style=" not in html
+    policy = page.headers["Content-Security-Policy"]
+    assert "script-src 'self';" in policy and "style-src 'self';" in policy and "img-src 'self' data:" in policy
 
 
 def test_every_error_response_uses_the_error_shape(document):
@@ -161,9 +176,10 @@ def test_real_responses_match_the_documented_schemas(client, document, stripe_wo
     query = {"tutor_id": tutor.id, "teach_id": teach.id, "start_date": DAY.isoformat(), "tz": "Asia/Kathmandu"}
     slots = check("/api/availabilities", "get", client.get("/api/availabilities", query_string=query), 200)
     assert slots["slots"]
-    for changed, status in (({"tz": "", "utc_offset": "+05:30"}, 200), ({"duration": 50}, 422),
-                            ({"tutor_id": 999999}, 404)):
-        response = client.get("/api/availabilities", query_string={**query, **changed})
+    for changed, status in (({"tz": None, "utc_offset": "+05:30"}, 200), ({"duration": 50}, 422),
+                            ({"tutor_id": 999999}, 404), ({"tz": ""}, 422)):
+        asked = {name: value for name, value in {**query, **changed}.items() if value is not None}
+        response = client.get("/api/availabilities", query_string=asked)
         check("/api/availabilities", "get", response, status)
 
     near = {"line1": "1 Strand", "city": "London", "postcode": "WC2N 5HR", "latitude": 51.51, "longitude": -0.12}

@@ -14,6 +14,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
+from ..domain import limits
 from ..domain.timezones import TimeZoneError, validate_zone
 from ..extensions import db
 from ..domain.roles import SELF_SERVICE_ROLES, Role
@@ -58,8 +59,7 @@ def _dummy_hash() -> str:
     return _hasher_for(current_app.config["ARGON2_TIME_COST"], current_app.config["ARGON2_MEMORY_KIB"])[1]
 TOKEN_LIFETIME = timedelta(days=90)
 REGISTRATION_LINK_LIFETIME = timedelta(hours=24)
-MIN_PASSWORD_LENGTH = 10
-MAX_PASSWORD_LENGTH = 200  # the forms' limit too
+MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH = limits.PASSWORD_LENGTH  # the forms' and the API's limits too
 
 
 def _clean_email(email: str | None) -> str:

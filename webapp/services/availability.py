@@ -10,6 +10,7 @@ from flask import current_app
 from sqlalchemy import Boolean, Date, Float, Integer, and_, bindparam, cast, delete, literal, null, or_, select, union_all
 
 from ..domain import availability as engine
+from ..domain import limits
 from ..domain.money import LessonPriceBreakdown, lesson_price
 from ..domain.states import BLOCKING_LESSON_STATES, BookingState
 from ..domain.timezones import TimeZoneError, validate_zone
@@ -125,7 +126,7 @@ def _bounded_int(data: dict, name: str, low: int, high: int, errors: dict, label
 def parse_windows(items, errors: dict) -> list[engine.WeeklyWindow]:
     """Validate weekly windows sent as dicts {weekday, start, end} with HH:MM times."""
     windows: list[engine.WeeklyWindow] = []
-    if not isinstance(items, list) or len(items) > 100:
+    if not isinstance(items, list) or len(items) > limits.MAX_WEEKLY_WINDOWS:
         errors["weekly"] = "Send a list of at most 100 weekly windows."
         return windows
     for i, item in enumerate(items):
@@ -145,7 +146,7 @@ def parse_windows(items, errors: dict) -> list[engine.WeeklyWindow]:
 def parse_overrides(items, errors: dict) -> list[engine.DateOverride]:
     """Validate overrides sent as dicts {date, start?, end?}; no times means a day off."""
     overrides: list[engine.DateOverride] = []
-    if not isinstance(items, list) or len(items) > 400:
+    if not isinstance(items, list) or len(items) > limits.MAX_DATE_OVERRIDES:
         errors["overrides"] = "Send a list of at most 400 date overrides."
         return overrides
     for i, item in enumerate(items):
@@ -217,9 +218,10 @@ def update_settings(tutor: User, data: dict) -> AvailabilitySettings:
         errors["timezone"] = str(exc)
     weekly = parse_windows(data.get("weekly", [_window_dict(w) for w in current.weekly]), errors)
     overrides = parse_overrides(data.get("overrides", [_override_dict(o) for o in current.overrides]), errors)
-    notice = _bounded_int({**_rules(current), **data}, "min_notice_hours", 0, 24 * 14, errors, "Minimum notice")
-    horizon = _bounded_int({**_rules(current), **data}, "horizon_days", 1, 365, errors, "Booking horizon")
-    buffer = _bounded_int({**_rules(current), **data}, "travel_buffer_minutes", 0, 240, errors, "Travel buffer")
+    rules = {**_rules(current), **data}
+    notice = _bounded_int(rules, "min_notice_hours", *limits.MIN_NOTICE_HOURS, errors, "Minimum notice")
+    horizon = _bounded_int(rules, "horizon_days", *limits.HORIZON_DAYS, errors, "Booking horizon")
+    buffer = _bounded_int(rules, "travel_buffer_minutes", *limits.TRAVEL_BUFFER_MINUTES, errors, "Travel buffer")
     lat, lon = data.get("base_latitude", current.base_latitude), data.get("base_longitude", current.base_longitude)
     if base is not None and "base_latitude" not in data:
         # A typed address replaces the old place: its coordinates are the geocoder's, or none (never stale ones).
@@ -576,8 +578,9 @@ def date_range_in_zone(first: date, last: date, zone: tzinfo) -> tuple[datetime,
     """The instants covering local dates first..last (inclusive) in the viewer's zone."""
     if last < first:
         raise ValidationError("The end date is before the start date.", {"end_date": "Must be on or after start."})
-    if (last - first).days > 62:
-        raise ValidationError("Ask for at most 62 days at a time.", {"end_date": "At most 62 days after the start."})
+    if (last - first).days > limits.MAX_RANGE_DAYS:
+        raise ValidationError(f"Ask for at most {limits.MAX_RANGE_DAYS} days at a time.",
+                              {"end_date": f"At most {limits.MAX_RANGE_DAYS} days after the start."})
     start = datetime.combine(first, datetime.min.time(), zone).astimezone(UTC)
     end = datetime.combine(last + timedelta(days=1), datetime.min.time(), zone).astimezone(UTC)
     return start, end

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from ..adapters.database import serialized_write
-from ..domain import labels
+from ..domain import labels, limits
 from ..domain.money import Money
 from ..domain.states import BLOCKING_LESSON_STATES, BookingState, LessonState, next_booking_state, next_lesson_state
 from ..domain.travel import Coordinates
@@ -22,7 +22,7 @@ from .accounts import child_of
 from .errors import AlreadyYours, NotFound, SlotTaken, ValidationError
 from .locks import LOCK_CHILD, LOCK_TUTOR, LOCK_USER
 
-MAX_NOTE = 2000
+MAX_NOTE = limits.BOOKING_NOTE_MAX
 
 
 @dataclass(frozen=True)

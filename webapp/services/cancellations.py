@@ -12,6 +12,7 @@ from sqlalchemy import delete, func, select
 
 from ..adapters import stripe_gateway as gateway
 from ..adapters.database import end_read, serialized_write
+from ..domain import limits
 from ..domain.fees import FeeBreakdown, RefundSplit, refund_split
 from ..domain.money import Money
 from ..domain.refunds import Canceller, RefundPolicy, cancellation_refund, has_started
@@ -25,7 +26,7 @@ from .errors import Conflict, Forbidden, NotRecorded, PaymentFailed, ServiceErro
 from .lesson_messages import tell_cancelled
 from .locks import LOCK_BOOKING
 
-MAX_NOTE = 1000
+MAX_NOTE = limits.CANCEL_NOTE_MAX
 NO_RECEIPT = ("We have no record of a card payment for this booking, so nothing is refunded automatically. "
               "If you did pay, report a problem and we will sort it out.")
 STARTED = ("This lesson has started, so it can no longer be cancelled. If something went wrong, "

@@ -7,12 +7,13 @@ from datetime import UTC, tzinfo
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
+from ..domain import limits
 from ..domain.money import CURRENCY_EXPONENTS
 from ..extensions import db
 from ..models import ExamBoard, Lesson, Level, Role, Subject, Teach, TutorProfile, User
 from .errors import NotFound, ValidationError
 
-MAX_TEACHES = 40
+MAX_TEACHES = limits.MAX_TEACHES
 # Loader options are immutable and costly to build (a few hundred microseconds each): built once, reused.
 WITH_PROFILE = [joinedload(User.tutor_profile)]
 TEACH_NAMES = (joinedload(Teach.subject), joinedload(Teach.level), joinedload(Teach.exam_board))
@@ -147,14 +148,14 @@ def replace_teaches(tutor: User, items: list[dict]) -> list[Teach]:
             errors[f"teaches[{i}].level_id"] = "Unknown level."
         if board_id is not None and board_id not in board_ids:
             errors[f"teaches[{i}].exam_board_id"] = "Unknown exam board."
-        if rate is not None and not 100 <= rate <= 100_000_00:
+        if rate is not None and not limits.HOURLY_RATE_MINOR[0] <= rate <= limits.HOURLY_RATE_MINOR[1]:
             errors[f"teaches[{i}].hourly_rate_minor"] = "Hourly rate must be between 1.00 and 100,000.00."
         if currency not in CURRENCY_EXPONENTS:
             errors[f"teaches[{i}].currency"] = f"Unsupported currency {currency}."
         if not (online or in_person):
             errors[f"teaches[{i}].online"] = "Offer online, in person, or both."
-        if max_km is not None and not 0 < max_km <= 500:
-            errors[f"teaches[{i}].max_travel_km"] = "Travel distance must be 1–500 km."
+        if max_km is not None and not limits.MAX_TRAVEL_KM[0] <= max_km <= limits.MAX_TRAVEL_KM[1]:
+            errors[f"teaches[{i}].max_travel_km"] = "Travel distance must be {}–{} km.".format(*limits.MAX_TRAVEL_KM)
         key = (subject_id, level_id, board_id)
         if key in seen:
             errors[f"teaches[{i}]"] = "The same subject, level and exam board appear twice."

@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from ..adapters import uploads
 from ..adapters.database import serialized_write
+from ..domain import limits
 from ..domain.states import BookingState, LessonState
 from ..extensions import db
 from ..filters import local
@@ -23,7 +24,7 @@ from .locks import LOCK_NOTE
 from .notify import notify
 from .urls import public_url
 
-MAX_BODY = 10_000
+MAX_BODY = limits.SUMMARY_NOTE_MAX
 NOTE_KIND = "LessonSummaryNote"
 
 

@@ -1,37 +1,53 @@
-"""The JSON API for mobile clients: bearer tokens or the session, errors as JSON with a message."""
+"""The JSON API for mobile clients: bearer tokens or the session, errors as JSON with a message.
+
+Each operation declares its request and responses with the models in api_schemas (validated by spectree, see
+api_spec); the OpenAPI document at /api/openapi.json is generated from those declarations.
+"""
 from __future__ import annotations
 
-import math
+import copy
 from datetime import datetime, timedelta
+from functools import wraps
 
-from flask import Blueprint, current_app, g, jsonify, request, url_for
+from flask import Blueprint, current_app, g, jsonify, make_response, render_template, request, url_for
 from flask_login import current_user
+from spectree import Response
 
 from ..auth_loading import bearer_authenticated, user_for_bearer
 from ..extensions import csrf, limiter
 from ..models import Booking, Lesson, Teach, User
-from ..openapi import openapi_document
-from ..services import accounts, availability, bookings, cancellations, catalogue, payments, sessions
+from ..security_headers import content_security_policy
+from ..services import (accounts, availability, bookings, cancellations, catalogue, notes, payments, reschedules,
+                        sessions)
 from ..services.bookings import BookingRequest
-from ..services.errors import Forbidden, ServiceError, SlotTaken, ValidationError
+from ..services.catalogue import TutorFilters
+from ..services.errors import Forbidden, NotFound, ServiceError, SlotTaken
+from . import api_schemas as schema
 from . import params
+from .api_spec import ANYONE, SIGNED_IN, body_is_optional, spec
 from .auth import REGISTRATION_SENT, register_email_key, register_limit
 from .common import now_utc
-from .tutors import directory_filters
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 csrf.exempt(bp)
 
-# Path ids above the 32-bit column range name no row: the converter answers 404 before the database sees them.
-# Dates this close to the ends of the calendar overflow the zone arithmetic in the services; none is bookable.
-
-
-class BadRequest(ServiceError):
-    status = 400
-
 
 class Unauthorized(ServiceError):
     status = 401
+
+
+# Error answers each operation documents (the 422 of a validation error is added by spectree).
+MALFORMED = (schema.Error, "The body is not JSON (or, on a cookie-authenticated write, the X-CSRFToken header is "
+                           "missing).")
+ANON = (schema.Error, "Not authenticated, or the bearer token is invalid or expired.")
+BAD_TOKEN = (schema.Error, "A bearer token was sent but is invalid or expired (send none to use this anonymously).")
+NOT_TUTOR = (schema.Error, "Signed in, but not a tutor.")
+INVALID = (schema.Error, "Validation failed; `error.fields` names each bad field.")
+
+
+def error(description: str) -> tuple:
+    """An error answer in the API's shape, described."""
+    return schema.Error, description
 
 
 @bp.before_request
@@ -58,56 +74,29 @@ def _challenge(response):
     return response
 
 
-def _json_body() -> dict:
-    """The request body as a JSON object: 400 if it is not JSON at all, 422 if it is JSON but not an object."""
-    raw = request.get_data(cache=True)
-    if not raw.strip():
-        raise ValidationError("The request body must be a JSON object.", {"body": "Send a JSON object."})
-    try:
-        data = current_app.json.loads(raw, parse_float=_finite_float, parse_constant=_not_json)
-    except (ValueError, RecursionError):
-        raise BadRequest("The request body is not valid JSON.", {"body": "Send valid JSON (an object)."}) from None
-    if not isinstance(data, dict):
-        raise ValidationError("The request body must be a JSON object.", {"body": "Send a JSON object, not "
-                                                                                  f"{type(data).__name__}."})
-    return data
-
-
-def _finite_float(text: str) -> float:
-    # Python reads 1e400 as infinity, which the services' int() checks do not expect; JSON has no infinities.
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text} is out of range")
-    return value
-
-
-def _not_json(name: str):
-    raise ValueError(f"{name} is not JSON")  # Python's json accepts NaN and Infinity; RFC 8259 does not
-
-
-def _text(data: dict, name: str) -> str | None:
-    """A string field of a JSON body (None when absent); any other type is a 422 naming the field."""
-    value = data.get(name)
-    if value is None or isinstance(value, str):
-        return value
-    raise ValidationError(f"{name} must be a string.", {name: "Must be a string."})
-
-
-
-
-
-
 def _user() -> User:
     if not current_user.is_authenticated:
         raise Unauthorized("Authentication required: send Authorization: Bearer <token> or log in.")
     return current_user._get_current_object()
 
 
-def _tutor() -> User:
-    user = _user()
-    if not user.is_tutor:
-        raise Forbidden("Only tutors can do this.")
-    return user
+def signed_in(view):
+    """Credentials are checked before the request is validated: anonymous callers get 401, not a 422."""
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        _user()
+        return view(*args, **kwargs)
+    return wrapped
+
+
+def tutors_only(view):
+    """Signed in as a tutor (401 or 403 before the request is validated)."""
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if not _user().is_tutor:
+            raise Forbidden("Only tutors can do this.")
+        return view(*args, **kwargs)
+    return wrapped
 
 
 # --- serializers -----------------------------------------------------------------------------
@@ -163,33 +152,57 @@ def booking_json(b: Booking, now: datetime) -> dict:
 
 # --- auth ------------------------------------------------------------------------------------
 
+def body():
+    """The request's validated JSON body (or multipart form), as its model."""
+    return request.context.json if request.context.json is not None else request.context.form
+
+
+def query():
+    """The request's validated query parameters, as their model."""
+    return request.context.query
+
+
 @bp.post("/auth/register")
 @limiter.limit(register_limit)
 @limiter.limit(register_limit, key_func=register_email_key)
+@spec.validate(json=schema.RegisterInput, security=[], operation_id="register", resp=Response(
+    HTTP_202=(schema.RegistrationSent, "The email is on its way."), HTTP_400=MALFORMED,
+    HTTP_429=error("Too many sign-ups from this address or for this email; wait and try again.")))
 def register():
-    """Start a sign-up: the link that creates the account is emailed (same answer whether or not the email is taken)."""
-    data = _json_body()
-    email = accounts.request_registration(email=_text(data, "email"), password=_text(data, "password") or "",
-                                          name=_text(data, "name"), role=_text(data, "role"),
-                                          timezone=_text(data, "timezone"), now=now_utc())
-    return jsonify({"email": email, "message": REGISTRATION_SENT}), 202
+    """Start a student, parent or tutor sign-up: a link that creates the account is emailed.
+
+    The answer is the same whether or not the email already has an account (that address is emailed instead); once
+    the link is followed, get a token from POST /api/auth/token."""
+    data = body()
+    email = accounts.request_registration(email=data.email, password=data.password, name=data.name, role=data.role,
+                                          timezone=data.timezone, now=now_utc())
+    return {"email": email, "message": REGISTRATION_SENT}, 202
 
 
 @bp.post("/auth/token")
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"])
+@spec.validate(json=schema.TokenInput, security=[], operation_id="createToken", resp=Response(
+    HTTP_200=(schema.Token, "A new token."), HTTP_400=MALFORMED,
+    HTTP_401=error("The email and password do not match an account."),
+    HTTP_429=error("Too many attempts from this address; wait and try again.")))
 def token():
-    """Exchange email and password for a bearer token."""
-    data = _json_body()
-    device_name = sessions.clean_device_name(data.get("device_name"))
-    user = accounts.authenticate(_text(data, "email"), _text(data, "password") or "")
+    """Exchange email and password for a bearer token (90 days, revocable)."""
+    data = body()
+    device_name = sessions.clean_device_name(data.device_name)
+    user = accounts.authenticate(data.email, data.password)
     if user is None:
         raise Unauthorized("That email and password do not match an account.")
-    return jsonify(_token_json(user, device_name))
+    return _token_json(user, device_name)
 
 
 @bp.delete("/auth/token")
+@spec.validate(security=[{"bearerAuth": []}], operation_id="revokeToken", resp=Response(
+    HTTP_204=(None, "Revoked; the token no longer works."),
+    HTTP_401=error("No bearer token was sent, or it is invalid, expired or already revoked.")))
 def revoke_token():
-    """Revoke the bearer token this request is made with (log this app out)."""
+    """Revoke the bearer token this request is made with (log this app out).
+
+    It also ends when the user revokes it in settings, logs out everywhere, or changes or resets the password."""
     token = g.get("api_token") if bearer_authenticated() else None
     if token is None:
         raise Unauthorized("Send the token to revoke as Authorization: Bearer <token>.")
@@ -203,69 +216,109 @@ def _token_json(user: User, device_name: str = "") -> dict:
 
 
 @bp.get("/me")
+@signed_in
+@spec.validate(security=SIGNED_IN, operation_id="me", resp=Response(HTTP_200=(schema.User, "You."), HTTP_401=ANON))
 def me():
     """The signed-in user (with children for parents)."""
-    return jsonify(user_json(_user()))
+    return user_json(_user())
 
 
 @bp.get("/openapi.json")
+@spec.validate(security=[], operation_id="openapi", resp=Response(
+    HTTP_200=(schema.OpenAPIDocument, "This document (OpenAPI 3.1).")))
 def openapi():
-    """This API described as an OpenAPI 3.1 document."""
+    """This API described as an OpenAPI 3.1 document, generated from the declarations of its operations."""
     return jsonify(openapi_document())
+
+
+@bp.get("/docs")
+def docs():
+    """The API reference: Swagger UI (vendored) over /api/openapi.json."""
+    response = make_response(render_template("api/docs.html"))
+    response.headers["Content-Security-Policy"] = content_security_policy(current_app.config.get("STRIPE_API_BASE"),
+                                                                          data_images=True)
+    return response
+
+
+def openapi_document() -> dict:
+    """spectree's document, with what its decorators cannot say: which request bodies may be left out."""
+    document = copy.deepcopy(spec.spec)
+    models = document["components"]["schemas"]
+    for item in document["paths"].values():
+        for operation in item.values():
+            content = operation.get("requestBody", {}).get("content", {})
+            ref = content.get("application/json", {}).get("schema", {}).get("$ref", "")
+            model = getattr(schema, ref.rsplit("/", 1)[-1], None) if ref else None
+            if model is not None and body_is_optional(model) and ref.rsplit("/", 1)[-1] in models:
+                operation["requestBody"]["required"] = False
+    return document
 
 
 # --- catalogue -------------------------------------------------------------------------------
 
 @bp.get("/subjects")
+@spec.validate(security=ANYONE, operation_id="listSubjects", resp=Response(
+    HTTP_200=(schema.Catalogue, "The catalogue."), HTTP_401=BAD_TOKEN))
 def subjects():
     """Subjects, levels and exam boards."""
     options = catalogue.catalogue()
-    return jsonify({"subjects": [{"id": s.id, "name": s.name, "slug": s.slug} for s in options["subjects"]],
-                    "levels": [{"id": lv.id, "name": lv.name} for lv in options["levels"]],
-                    "exam_boards": [{"id": b.id, "name": b.name} for b in options["exam_boards"]]})
+    return {"subjects": [{"id": s.id, "name": s.name, "slug": s.slug} for s in options["subjects"]],
+            "levels": [{"id": lv.id, "name": lv.name} for lv in options["levels"]],
+            "exam_boards": [{"id": b.id, "name": b.name} for b in options["exam_boards"]]}
 
 
 @bp.get("/tutors")
+@spec.validate(query=schema.TutorQuery, security=ANYONE, operation_id="listTutors", resp=Response(
+    HTTP_200=(schema.TutorList, "Matching tutors (only the matching teach records)."), HTTP_401=BAD_TOKEN))
 def tutors():
-    """Tutors matching subject, level, mode and maximum hourly rate."""
-    filters = directory_filters(request.args)
+    """Tutors with a teach record matching every filter, cheapest first."""
+    q = query()
+    filters = TutorFilters(subject_id=q.subject_id, level_id=q.level_id, mode=q.mode,
+                           max_rate_minor=params.max_rate_from({"max_rate": q.max_rate}))
     cards = catalogue.search_tutors(filters)
-    return jsonify({"tutors": [tutor_json(c.tutor, c.teaches) for c in cards]})
+    return {"tutors": [tutor_json(c.tutor, c.teaches) for c in cards]}
 
 
 @bp.get("/tutors/<id:tutor_id>")
+@spec.validate(security=ANYONE, operation_id="getTutor", resp=Response(
+    HTTP_200=(schema.Tutor, "The tutor."), HTTP_401=BAD_TOKEN, HTTP_404=error("No tutor with that id.")))
 def tutor(tutor_id: int):
     """One tutor's profile and teach records."""
     user = catalogue.get_tutor(tutor_id)
-    return jsonify(tutor_json(user, catalogue.tutor_teaches(user.id), full=True))
+    return tutor_json(user, catalogue.tutor_teaches(user.id), full=True)
 
 
 @bp.put("/tutors/me/teaches")
+@tutors_only
+@spec.validate(json=schema.TeachesInput, security=SIGNED_IN, operation_id="replaceTeaches", resp=Response(
+    HTTP_200=(schema.TeachList, "Your teach records now."), HTTP_400=MALFORMED, HTTP_401=ANON,
+    HTTP_403=NOT_TUTOR))
 def put_teaches():
-    """Replace your teach records (tutors only)."""
-    user = _tutor()
-    data = _json_body()
-    items = data.get("teaches")
-    if not isinstance(items, list):
-        raise ValidationError("Send {\"teaches\": [...]}.", {"teaches": "A list is required."})
-    catalogue.replace_teaches(user, items)
-    return jsonify({"teaches": [teach_json(t) for t in catalogue.tutor_teaches(user.id)]})
+    """Replace your teach records, all or nothing (tutors only)."""
+    user = _user()
+    catalogue.replace_teaches(user, [item.model_dump() for item in body().teaches])
+    return {"teaches": [teach_json(t) for t in catalogue.tutor_teaches(user.id)]}
 
 
 @bp.get("/tutors/me/availability")
+@tutors_only
+@spec.validate(security=SIGNED_IN, operation_id="getAvailability", resp=Response(
+    HTTP_200=(schema.AvailabilitySettings, "Your settings."), HTTP_401=ANON, HTTP_403=NOT_TUTOR))
 def get_availability():
     """Your weekly windows, overrides, notice, horizon, buffer and time zone (tutors only)."""
-    return jsonify(availability.settings_as_dict(availability.get_settings(_tutor())))
+    return availability.settings_as_dict(availability.get_settings(_user()))
 
 
 @bp.put("/tutors/me/availability")
+@tutors_only
+@spec.validate(json=schema.AvailabilityInput, security=SIGNED_IN, operation_id="replaceAvailability",
+               resp=Response(HTTP_200=(schema.AvailabilitySettings, "Your settings now."), HTTP_400=MALFORMED,
+                             HTTP_401=ANON, HTTP_403=NOT_TUTOR))
 def put_availability():
-    """Replace your availability (fields you leave out stay as they are)."""
-    user = _tutor()
-    data = _json_body()
-    if "timezone" in data:
-        _text(data, "timezone")  # the service assumes a string of sane length
-    return jsonify(availability.settings_as_dict(availability.update_settings(user, data)))
+    """Replace your availability; fields left out stay as they are. Validated whole: nothing is saved when any field
+    is wrong."""
+    changes = body().model_dump(mode="json", exclude_unset=True)
+    return availability.settings_as_dict(availability.update_settings(_user(), changes))
 
 
 # --- availability and bookings ------------------------------------------------------------------
@@ -279,48 +332,55 @@ def _slots_json(result: availability.SlotResult, zone) -> list[dict]:
 
 
 @bp.get("/availabilities")
+@spec.validate(query=schema.SlotQuery, security=ANYONE, operation_id="listSlots", resp=Response(
+    HTTP_200=(schema.SlotList, "Free slots."), HTTP_401=BAD_TOKEN,
+    HTTP_404=error("No such tutor, or they do not teach that subject and level.")))
 def availabilities():
-    """Free slots for a tutor's subject and level over a date range, priced, in the viewer's zone."""
-    args = request.args
-    tutor_id = params.required_int(args, "tutor_id", "tutor_id")
+    """Free slots for one of a tutor's teach records over local dates, each priced, in the viewer's zone."""
+    q = query()
     fallback = current_user.timezone if current_user.is_authenticated else "UTC"
-
-    zone, label = params.zone_from(args, fallback)
-    teach_id = params.optional_int(args, "teach_id")
-    if teach_id is None:
-        teach_id = availability.resolve_teach(tutor_id, None, params.optional_int(args, "subject_id"),
-                                              params.optional_int(args, "level_id")).id
+    zone, label = params.zone_from({"tz": q.tz, "utc_offset": q.utc_offset}, fallback)
+    teach_id = q.teach_id or availability.resolve_teach(q.tutor_id, None, q.subject_id, q.level_id).id
     now = now_utc()
     today = now.astimezone(zone).date()
-    first = params.parse_date(args["start_date"], "start_date") if args.get("start_date") else today
-    last = params.parse_date(args["end_date"], "end_date") if args.get("end_date") else first
-    result = availability.find_slots(params.slot_request_from(args, tutor_id, teach_id, zone, first, last), now)
-    return jsonify({"tutor_id": tutor_id, "teach_id": result.teach.id, "timezone": label,
-                    "duration_minutes": result.price.duration_minutes, "price": result.price.as_dict(),
-                    "slots": _slots_json(result, zone)})
+    dates = params.bookable_dates(q.start_date or today, q.end_date or q.start_date or today, today)
+    args = q.model_dump()
+    # Dates nobody can book (past, or beyond any horizon) have no free slots; the price still comes with the answer.
+    first, last = dates or (today, today)
+    result = availability.find_slots(params.slot_request_from(args, q.tutor_id, teach_id, zone, first, last), now)
+    if dates is None:
+        result = availability.SlotResult([], result.price, result.teach)
+    return {"tutor_id": q.tutor_id, "teach_id": result.teach.id, "timezone": label,
+            "duration_minutes": result.price.duration_minutes, "price": result.price.as_dict(),
+            "slots": _slots_json(result, zone)}
 
 
 @bp.post("/bookings")
+@signed_in
+@spec.validate(json=schema.BookingInput, security=SIGNED_IN, operation_id="createBooking", resp=Response(
+    HTTP_201=(schema.Booking, "Booked and held until hold_expires_at (the Location header is its URL)."),
+    HTTP_400=MALFORMED, HTTP_401=ANON, HTTP_404=error("No such tutor, teach record or child of yours."),
+    HTTP_409=(schema.SlotTaken, "That slot was just taken; `fresh_slots` lists that day's free slots.")))
 def create_booking():
-    """Book a free slot; answers 409 with that day's fresh slots if someone else just took it."""
+    """Book a free slot: it is held for you until hold_expires_at, awaiting payment; answers 409 with that day's
+    fresh slots if someone else just took it."""
     user = _user()
-    data = _json_body()
-    req = params.booking_request_from(data, params.required_int(data, "tutor_id", "tutor_id"))
+    data = body()
+    req = params.booking_request_from(data.model_dump(), data.tutor_id)
     try:
         booking = bookings.request_booking(user, req, now_utc())
     except SlotTaken as exc:
-        body = {"error": {"status": exc.status, "message": exc.message, "fields": exc.fields},
-                "fresh_slots": _fresh_slots(user, data, req)}
-        return jsonify(body), exc.status
-    body = booking_json(bookings.get_booking(user, booking.id), now_utc())
-    return jsonify(body), 201, {"Location": url_for("api.get_booking", booking_id=booking.id)}
+        answer = {"error": {"status": exc.status, "message": exc.message, "fields": exc.fields},
+                  "fresh_slots": _fresh_slots(user, data, req)}
+        return answer, exc.status
+    answer = booking_json(bookings.get_booking(user, booking.id), now_utc())
+    return answer, 201, {"Location": url_for("api.get_booking", booking_id=booking.id)}
 
 
-def _fresh_slots(user: User, data: dict, req: BookingRequest) -> list[dict]:
+def _fresh_slots(user: User, data: schema.BookingInput, req: BookingRequest) -> list[dict]:
     """Free slots on the local day of the lost slot (in tz/utc_offset, else the booker's zone), for a quick re-pick."""
     try:
-        viewer = {"tz": _text(data, "tz"), "utc_offset": _text(data, "utc_offset")}
-        zone, _ = params.zone_from(viewer, user.timezone)
+        zone, _ = params.zone_from({"tz": data.tz, "utc_offset": data.utc_offset}, user.timezone)
         day = req.start.astimezone(zone).date()
         start, end = availability.date_range_in_zone(day, day, zone)
         location = req.address.coordinates if req.in_person and req.address else None
@@ -333,68 +393,106 @@ def _fresh_slots(user: User, data: dict, req: BookingRequest) -> list[dict]:
 
 
 @bp.get("/bookings")
+@signed_in
+@spec.validate(query=schema.BookingsQuery, security=SIGNED_IN, operation_id="listBookings", resp=Response(
+    HTTP_200=(schema.BookingList, "Upcoming soonest first, past latest first."), HTTP_401=ANON))
 def list_bookings():
-    """Your bookings (when=upcoming|past)."""
-    user = _user()
-    when = request.args.get("when", "upcoming")
-    if when not in ("upcoming", "past"):
-        raise ValidationError("when is upcoming or past.", {"when": "Use upcoming or past."})
+    """Your bookings (as booker, student, parent or tutor)."""
     now = now_utc()
-    return jsonify({"bookings": [booking_json(b, now) for b in bookings.list_bookings(user, now, when)]})
+    return {"bookings": [booking_json(b, now) for b in bookings.list_bookings(_user(), now, query().when)]}
 
 
 @bp.get("/bookings/<id:booking_id>")
+@signed_in
+@spec.validate(security=SIGNED_IN, operation_id="getBooking", resp=Response(
+    HTTP_200=(schema.Booking, "The booking."), HTTP_401=ANON,
+    HTTP_404=error("No such booking, or not one of yours (the two look the same).")))
 def get_booking(booking_id: int):
-    """One of your bookings (404 if it is not yours)."""
-    return jsonify(booking_json(bookings.get_booking(_user(), booking_id), now_utc()))
+    """One of your bookings."""
+    return booking_json(bookings.get_booking(_user(), booking_id), now_utc())
 
 
 # --- payments and cancellation --------------------------------------------------------------------
 
 @bp.post("/payments/pay")
+@signed_in
+@spec.validate(json=schema.PaymentInput, security=SIGNED_IN, operation_id="payBooking", resp=Response(
+    HTTP_201=(schema.PaymentAnswer, "The PaymentIntent as created."), HTTP_400=MALFORMED, HTTP_401=ANON,
+    HTTP_404=error("No such booking of yours."),
+    HTTP_409=error("The booking is not waiting for payment any more, or its hold expired."),
+    HTTP_502=error("Stripe could not be reached; nothing was charged.")))
 def pay():
-    """Pay for a booking with a Stripe payment method (manual capture); answers what the client must do next."""
-    user = _user()
-    data = _json_body()
-    booking_id = params.required_int(data, "booking_id", "booking_id")
+    """Pay for your booking with a Stripe payment method: a PaymentIntent with manual capture.
+
+    requires_capture means authorized (the webhook moves the booking); requires_action carries next_action for
+    3-D Secure."""
+    data = body()
     answer = payments.pay_with_payment_method(
-        user, booking_id, data.get("payment_method"), _text(data, "coupon"), now_utc(),
-        return_url=url_for("bookings.detail", booking_id=booking_id, paid=1, _external=True))
-    return jsonify(answer), 201
+        _user(), data.booking_id, data.payment_method, data.coupon, now_utc(),
+        return_url=url_for("bookings.detail", booking_id=data.booking_id, paid=1, _external=True))
+    return answer, 201
 
 
 @bp.get("/payments/<id:booking_id>/status")
+@signed_in
+@spec.validate(security=SIGNED_IN, operation_id="paymentStatus", resp=Response(
+    HTTP_200=(schema.PaymentStatus, "The status."), HTTP_401=ANON,
+    HTTP_404=error("No such booking, or not one of yours.")))
 def payment_status(booking_id: int):
-    """The PaymentIntent status of a booking's payment (processing, requires_action, requires_capture, ...)."""
-    return jsonify(payments.payment_status(_user(), booking_id))
+    """Our booking state and Stripe's PaymentIntent status for a booking (processing, requires_action, ...)."""
+    return payments.payment_status(_user(), booking_id)
 
 
 @bp.get("/bookings/<id:booking_id>/cancellation")
+@signed_in
+@spec.validate(security=SIGNED_IN, operation_id="previewCancellation", resp=Response(
+    HTTP_200=(schema.CancellationPreview, "The refund cancelling now would give."), HTTP_401=ANON,
+    HTTP_403=error("You may see this booking but not cancel it."),
+    HTTP_404=error("No such booking, or not one of yours.")))
 def cancellation_preview(booking_id: int):
-    """What cancelling now would refund, before you confirm."""
+    """What cancelling now would give back, before you confirm."""
     plan = cancellations.preview(_user(), booking_id, now_utc())
-    return jsonify({"kind": plan.kind, "refund_minor": plan.refund.amount_minor, "currency": plan.refund.currency,
-                    "explanation": plan.explanation})
+    return {"kind": plan.kind, "refund_minor": plan.refund.amount_minor, "currency": plan.refund.currency,
+            "explanation": plan.explanation}
 
 
 @bp.put("/bookings/<id:booking_id>/cancel")
+@signed_in
+@spec.validate(json=schema.CancelInput, security=SIGNED_IN, operation_id="cancelBooking", resp=Response(
+    HTTP_200=(schema.Booking, "The booking after cancelling."), HTTP_400=MALFORMED, HTTP_401=ANON,
+    HTTP_403=error("You may see this booking but not cancel it."),
+    HTTP_404=error("No such booking, or not one of yours."),
+    HTTP_409=error("Already closed, or the lesson has started (no cancelling then; report a problem instead), or "
+                   "the booking was paid or approved meanwhile."),
+    HTTP_502=error("Stripe refused the refund or the release; nothing was cancelled."),
+    HTTP_503=error("Stripe's answer was lost, or it acted but the cancellation is not recorded yet; cancelling again "
+                   "finishes it and never refunds twice.")))
 def cancel_booking(booking_id: int):
-    """Cancel a booking (booker, student, parent, tutor or admin); the refund follows the frozen policy."""
+    """Cancel the lesson (booker, student, parent, tutor or admin); the refund follows the policy frozen when it was
+    paid. The body may be left out."""
     user = _user()
-    data = _json_body() if request.get_data(cache=True).strip() else {}
-    booking = cancellations.cancel_booking(user, booking_id, _text(data, "note") or "", now_utc())
-    return jsonify(booking_json(bookings.get_booking(user, booking.id), now_utc()))
+    booking = cancellations.cancel_booking(user, booking_id, body().note, now_utc())
+    return booking_json(bookings.get_booking(user, booking.id), now_utc())
 
 
 @bp.post("/bookings/<id:booking_id>/refunds")
+@signed_in
+@spec.validate(json=schema.RefundInput, security=SIGNED_IN, operation_id="refundBooking", resp=Response(
+    HTTP_201=(schema.Booking, "The booking after the refund."), HTTP_400=MALFORMED, HTTP_401=ANON,
+    HTTP_403=error("Only admins can make refunds."), HTTP_404=error("No such booking."),
+    HTTP_409=error("Not a captured payment, or another refund took what was left: `error.refundable_minor` is what "
+                   "is left now."),
+    HTTP_502=error("Stripe refused the refund; nothing was refunded."),
+    HTTP_503=error("Stripe's answer was lost or not recorded yet; retrying with the same idempotency_key records it "
+                   "and never refunds twice.")))
 def refund_booking(booking_id: int):
-    """Admins: refund part of a captured payment (409 with what is left when another refund took it)."""
+    """Admins: refund part or all of what is left of a captured payment, without cancelling. The same
+    idempotency_key twice is one refund."""
     user = _user()
-    data = _json_body()
-    amount = params.required_int(data, "amount_minor", "amount_minor")
-    booking = cancellations.admin_refund(user, booking_id, amount, _text(data, "reason") or "", now_utc(),
-                                         request_key=_text(data, "idempotency_key"))
-    return jsonify(booking_json(bookings.get_booking(user, booking.id), now_utc())), 201
+    data = body()
+    booking = cancellations.admin_refund(user, booking_id, data.amount_minor, data.reason, now_utc(),
+                                         request_key=data.idempotency_key)
+    return booking_json(bookings.get_booking(user, booking.id), now_utc()), 201
 
 
 # --- summary notes --------------------------------------------------------------------------------
@@ -410,37 +508,36 @@ def note_json(note) -> dict:
 
 
 @bp.post("/v1/notes")
+@signed_in
+@spec.validate(json=schema.NoteInput, form=schema.NoteUpload, security=SIGNED_IN, operation_id="saveSummaryNote",
+               resp=Response(
+                   HTTP_201=(schema.SummaryNote, "The note was written."),
+                   HTTP_200=(schema.SummaryNote, "The note was edited."), HTTP_400=MALFORMED, HTTP_401=ANON,
+                   HTTP_403=error("You may see the lesson but did not teach it."),
+                   HTTP_404=error("No such lesson, or not one of yours."),
+                   HTTP_409=error("The note was saved from elsewhere at the same moment."),
+                   HTTP_413=error("The request is larger than the server accepts.")))
 def save_note():
-    """Write (201) or edit (200) a finished lesson's summary note, as JSON or multipart with `attachments` files."""
-    from ..services import notes
-    user = _user()
-    if request.mimetype == "multipart/form-data":
-        data, files = request.form, request.files.getlist("attachments")
-        remove = request.form.getlist("remove_attachment_ids")
-    else:
-        data, files = _json_body(), []
-        remove = data.get("remove_attachment_ids") or []
-        if not isinstance(remove, list):
-            raise ValidationError("remove_attachment_ids must be a list of ids.",
-                                  {"remove_attachment_ids": "A list of ids."})
-    lesson_id = params.required_int(data, "lesson_id", "lesson_id")
-    remove_ids = [params.required_int({"id": i}, "id", "remove_attachment_ids") for i in remove]
-    body = data.get("body")
-    if body is not None and not isinstance(body, str):
-        raise ValidationError("body must be a string.", {"body": "Must be a string."})
-    note, created = notes.save_note(user, lesson_id, body, files, now_utc(), remove_ids)
-    return jsonify(note_json(note)), 201 if created else 200
+    """Write or edit the summary note of a lesson you taught, once it has taken place (finished, not cancelled,
+    paid). Writing it tells the student, or the parent for a child, by email and push, once; edits do not tell
+    again. Send JSON, or multipart/form-data to attach files."""
+    data = body()
+    files = request.files.getlist("attachments") if request.context.form is not None else []
+    note, created = notes.save_note(_user(), data.lesson_id, data.body, files, now_utc(), data.remove_attachment_ids)
+    return note_json(note), 201 if created else 200
 
 
 @bp.get("/v1/notes/<id:lesson_id>")
+@signed_in
+@spec.validate(security=SIGNED_IN, operation_id="getSummaryNote", resp=Response(
+    HTTP_200=(schema.SummaryNote, "The note."), HTTP_401=ANON,
+    HTTP_404=error("No such lesson of yours, or no note written yet.")))
 def get_note(lesson_id: int):
-    """A lesson's summary note, for anyone who may see the lesson (404 until one is written)."""
-    from ..services import notes
-    from ..services.errors import NotFound
+    """The summary note of a lesson you may see (404 until one is written)."""
     note = notes.view_note(_user(), lesson_id, now_utc()).note
     if note is None:
         raise NotFound("No summary note has been written for this lesson yet.")
-    return jsonify(note_json(note))
+    return note_json(note)
 
 
 # --- rescheduling ---------------------------------------------------------------------------------
@@ -456,25 +553,28 @@ def lesson_json(lesson: Lesson) -> dict:
 
 
 @bp.put("/lessons/<id:lesson_id>/edit")
+@signed_in
+@spec.validate(json=schema.RescheduleInput, security=SIGNED_IN, operation_id="proposeReschedule", resp=Response(
+    HTTP_200=(schema.Lesson, "The lesson with the proposal."), HTTP_400=MALFORMED, HTTP_401=ANON,
+    HTTP_403=error("Only the tutor or the student's side may reschedule."),
+    HTTP_404=error("No such lesson, or not one of yours."),
+    HTTP_409=error("A proposal is already waiting, or the lesson is not paid and active.")))
 def propose_reschedule(lesson_id: int):
-    """Propose a new time (seed 004): 72 h+ before the original start, a free slot for tutor and student."""
-    from ..services import reschedules
-    user = _user()
-    data = _json_body()
-    start = params.parse_instant(data.get("suggested_start"), "suggested_start")
-    finish = params.parse_instant(data["suggested_finish"], "suggested_finish") if data.get("suggested_finish") \
-        else None
-    return jsonify(lesson_json(reschedules.propose(user, lesson_id, start, finish, now_utc())))
+    """Propose a new time for a paid lesson: at least 72 hours before its start, a free slot for the tutor and the
+    student, the same length. The lesson becomes RESCHEDULE and the other side has 24 hours to answer (seed 004)."""
+    data = body()
+    return lesson_json(reschedules.propose(_user(), lesson_id, data.suggested_start, data.suggested_finish,
+                                           now_utc()))
 
 
 @bp.post("/lessons/<id:lesson_id>/reschedule/respond")
+@signed_in
+@spec.validate(json=schema.RescheduleAnswer, security=SIGNED_IN, operation_id="respondReschedule", resp=Response(
+    HTTP_200=(schema.Lesson, "The lesson after the answer."), HTTP_400=MALFORMED, HTTP_401=ANON,
+    HTTP_403=error("You proposed it, or you are not in the lesson."),
+    HTTP_404=error("No such lesson, or not one of yours."),
+    HTTP_409=error("The proposal was answered, withdrawn, replaced or has expired.")))
 def respond_reschedule(lesson_id: int):
     """Accept (the lesson moves) or decline (it is cancelled with the policy refund) the standing proposal."""
-    from ..services import reschedules
-    user = _user()
-    data = _json_body()
-    accept = data.get("accept")
-    if not isinstance(accept, bool):
-        raise ValidationError("accept must be true or false.", {"accept": "true or false."})
-    version = params.required_int(data, "version", "version")
-    return jsonify(lesson_json(reschedules.respond(user, lesson_id, version, accept, now_utc())))
+    data = body()
+    return lesson_json(reschedules.respond(_user(), lesson_id, data.version, data.accept, now_utc()))

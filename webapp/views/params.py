@@ -5,6 +5,7 @@ from datetime import date, datetime, timedelta, tzinfo
 
 from flask import current_app
 
+from ..domain import limits
 from ..domain.money import parse_major_amount
 from ..domain.timezones import TimeZoneError, viewer_zone
 from ..services.availability import SlotRequest, date_range_in_zone
@@ -12,7 +13,7 @@ from ..services.bookings import Address, BookingRequest, parse_address
 from ..services import places
 from ..services.errors import ValidationError
 
-MAX_INT = 2**31 - 1  # ids and counts fit a 32-bit column; larger numbers are input errors, not server errors
+MAX_INT = limits.MAX_ID  # ids and counts fit a 32-bit column; larger numbers are input errors, not server errors
 # Dates people can mean; beyond these, date arithmetic overflows (year 1 or 9999) and nobody books lessons.
 EARLIEST, LATEST = date(1900, 1, 1), date(9999, 12, 1)
 
@@ -69,6 +70,20 @@ def parse_instant(value, name: str = "start") -> datetime:
         raise ValidationError(f"{name} needs a UTC offset or Z.", {name: "Include a UTC offset or Z."})
     _in_calendar(moment.date(), name)
     return moment
+
+
+def bookable_dates(first: date, last: date, today: date) -> tuple[date, date] | None:
+    """Local dates first..last as asked (in order, at most MAX_RANGE_DAYS apart), clipped to the dates anyone could
+    book (today up to the longest horizon); None when none of them could be."""
+    if last < first:
+        raise ValidationError("The end date is before the start date.", {"end_date": "Must be on or after start."})
+    if (last - first).days > limits.MAX_RANGE_DAYS:
+        message = f"At most {limits.MAX_RANGE_DAYS} days after the start."
+        raise ValidationError(f"Ask for at most {limits.MAX_RANGE_DAYS} days at a time.", {"end_date": message})
+    latest = today + timedelta(days=limits.HORIZON_DAYS[1])
+    if last < today or first > latest:
+        return None
+    return max(first, today), min(last, latest)
 
 
 def zone_from(args, fallback: str) -> tuple[tzinfo, str]:

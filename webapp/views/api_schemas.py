@@ -1,0 +1,530 @@
+"""Every request and response of the JSON API, declared once as pydantic models.
+
+spectree (webapp/views/api_spec.py) validates requests with these, checks responses against them, and builds the
+OpenAPI document from them; the views build the response models from rows. Limits and choices come from
+webapp/domain (the HTML forms use the same constants). JSON bodies are validated strictly (`"false"` is no boolean,
+`"1"` no integer); query strings are parsed as their declared types.
+"""
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+from ..domain import limits
+from ..domain.roles import SELF_SERVICE_ROLES, Role
+from ..domain.states import BookingState, LessonState
+from ..domain.timezones import TimeZoneError, known_zones, parse_utc_offset
+
+
+def _known_zone(name: str) -> str:
+    if name not in known_zones():
+        raise ValueError(f"Unknown time zone: {name}. Use an IANA name such as Europe/London.")
+    return name
+
+
+OFFSET_PATTERN = r"^[+-](0[0-9]|1[0-3]):(00|15|30|45)$|^[+-]14:00$"
+CLOCK_PATTERN = r"^([01][0-9]|2[0-3]):(00|15|30|45)$|^24:00$"
+
+
+def _offset(text: str) -> str:
+    try:
+        parse_utc_offset(text)
+    except TimeZoneError as exc:
+        raise ValueError(str(exc)) from None
+    if not re.fullmatch(OFFSET_PATTERN, text):
+        raise ValueError(f"Unknown UTC offset: {text}. Use a form like +05:30.")
+    return text
+
+
+def _clock(text: str) -> str:
+    if not re.fullmatch(r"[0-9]{2}:[0-9]{2}", text):
+        raise ValueError(f"Times look like 09:30, not {text!r}.")
+    hours, minutes = int(text[:2]), int(text[3:])
+    if minutes >= 60 or hours * 60 + minutes > 24 * 60:
+        raise ValueError(f"{text} is not a time of day.")
+    if not re.fullmatch(CLOCK_PATTERN, text):
+        raise ValueError(f"{text}: times must be on the quarter hour (:00, :15, :30, :45).")
+    return text
+
+
+# --- reusable field types ---------------------------------------------------------------------------------------
+
+Id = Annotated[int, Field(ge=1, le=limits.MAX_ID)]
+Text = Annotated[str, Field(pattern=r"\S", description="Not blank.")]
+ZoneName = Annotated[str, Field(json_schema_extra={"enum": sorted(known_zones())},
+                                description="An IANA time zone, e.g. Europe/London."), AfterValidator(_known_zone)]
+# The pattern documents what the validator accepts; the validator says what is wrong in words.
+UtcOffset = Annotated[str, Field(json_schema_extra={"pattern": OFFSET_PATTERN},
+                                 description="A fixed offset such as +05:30 (quarter hours, -12:00 to +14:00)."),
+                      AfterValidator(_offset)]
+Clock = Annotated[str, Field(json_schema_extra={"pattern": CLOCK_PATTERN},
+                             description="Local time HH:MM on the quarter hour; 24:00 allowed as an end."),
+                  AfterValidator(_clock)]
+Currency = Literal[limits.CURRENCIES]  # type: ignore[valid-type]
+CurrencyCode = Annotated[str, Field(pattern="^[A-Z]{3}$", description="ISO 4217 code.")]
+Latitude = Annotated[float, Field(ge=-90, le=90)]
+Longitude = Annotated[float, Field(ge=-180, le=180)]
+LessonType = Literal[limits.LESSON_TYPES]  # type: ignore[valid-type]
+Duration = Annotated[int, Field(ge=limits.MIN_DURATION, le=limits.MAX_DURATION, multiple_of=limits.SLOT_GRID_MINUTES,
+                                description="Lesson length in minutes (default 60).")]
+MinorUnits = Annotated[int, Field(ge=0, description="Minor units (pence, cents).")]
+
+
+def _no_null_defaults(schema: dict, _model: Any) -> None:
+    # A field that is absent unless given has default None in Python; in the document it simply has no default
+    # (a null default would contradict a type that allows no null).
+    for prop in schema.get("properties", {}).values():
+        if "default" in prop and prop["default"] is None:
+            del prop["default"]
+
+
+class Strict(BaseModel):
+    """A JSON body: strict types, and properties it does not declare are refused."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_no_null_defaults)
+
+
+class Query(BaseModel):
+    """Query parameters: strings parsed as their declared types; unknown parameters are ignored."""
+
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_no_null_defaults)
+
+
+class Out(BaseModel):
+    """A response body."""
+
+    model_config = ConfigDict(json_schema_extra=_no_null_defaults)
+
+
+# --- errors ---------------------------------------------------------------------------------------------------
+
+class ErrorBody(Out):
+    status: int = Field(description="The HTTP status, repeated.")
+    message: str = Field(description="What went wrong, in words for the user.")
+    fields: dict[str, str] = Field(
+        None, description="Per-field messages keyed by the field's name (e.g. `teaches[0].subject_id`, "
+                          "`address.line1`); absent when no single field is to blame.")
+    refundable_minor: MinorUnits = Field(
+        None, description="On a refund that lost a race (409): what is left to refund now.")
+    currency: CurrencyCode = None
+
+
+class Error(Out):
+    error: ErrorBody
+
+
+class OpenAPIDocument(Out):
+    """An OpenAPI 3.1 document (this API's own)."""
+
+    model_config = ConfigDict(extra="allow")
+    openapi: str
+    info: dict[str, Any]
+    paths: dict[str, Any]
+    components: dict[str, Any]
+
+
+# --- accounts ---------------------------------------------------------------------------------------------------
+
+class RegisterInput(Strict):
+    email: Annotated[str, Field(max_length=limits.EMAIL_MAX, json_schema_extra={"format": "email"})]
+    password: Annotated[str, Field(min_length=limits.PASSWORD_LENGTH[0], max_length=limits.PASSWORD_LENGTH[1])]
+    name: Annotated[Text, Field(max_length=limits.NAME_MAX)]
+    role: Literal[tuple(r.value for r in SELF_SERVICE_ROLES)]  # type: ignore[valid-type]
+    timezone: ZoneName
+
+
+class RegistrationSent(Out):
+    email: str
+    message: str
+
+
+class TokenInput(Strict):
+    email: Annotated[str, Field(max_length=limits.EMAIL_MAX)]
+    password: Annotated[str, Field(max_length=limits.PASSWORD_LENGTH[1])]
+    device_name: Annotated[str, Field(
+        max_length=limits.DEVICE_NAME_MAX, description="Shown in the user's settings beside the token, e.g. "
+                                                       "\"Sam's iPhone\".")] = None
+
+
+class Child(Out):
+    id: Id
+    name: str
+    year_level: str
+    timezone: str
+
+
+class User(Out):
+    id: Id
+    name: str
+    email: str
+    role: Literal[tuple(r.value for r in Role)]  # type: ignore[valid-type]
+    timezone: str = Field(description="IANA zone, e.g. Europe/London.")
+    children: list[Child] = Field(None, description="Parents only.")
+
+
+class Token(Out):
+    token: str = Field(description="Send as `Authorization: Bearer <token>`.")
+    token_type: Literal["Bearer"]
+    expires_at: AwareDatetime
+    user: User
+
+
+# --- catalogue and tutors ------------------------------------------------------------------------------------------
+
+class Named(Out):
+    id: Id
+    name: str
+
+
+class Subject(Out):
+    id: Id
+    name: str
+    slug: str
+
+
+class Catalogue(Out):
+    subjects: list[Subject]
+    levels: list[Named]
+    exam_boards: list[Named]
+
+
+class Teach(Out):
+    id: Id
+    subject: Named
+    level: Named
+    exam_board: Named | None
+    hourly_rate_minor: MinorUnits
+    currency: CurrencyCode
+    online: bool
+    in_person: bool
+    max_travel_km: int | None
+
+
+class Tutor(Out):
+    id: Id
+    name: str
+    headline: str
+    timezone: str
+    teaches: list[Teach]
+    bio: str = Field(None, description="Only on GET /api/tutors/{tutor_id}.")
+
+
+class TutorList(Out):
+    tutors: list[Tutor]
+
+
+class TutorQuery(Query):
+    subject_id: Id = Field(None, description="Subject.")
+    level_id: Id = Field(None, description="Level.")
+    mode: LessonType = Field(None, description="How lessons happen.")
+    max_rate: Annotated[str, Field(pattern=r"^\d{1,9}(\.\d{1,2})?$")] = Field(
+        None, description="Highest hourly rate in major units, e.g. 40 or 40.50.")
+
+
+class TeachInput(Strict):
+    subject_id: Id
+    level_id: Id
+    exam_board_id: Id | None = None
+    hourly_rate_minor: Annotated[int, Field(ge=limits.HOURLY_RATE_MINOR[0], le=limits.HOURLY_RATE_MINOR[1])]
+    currency: Currency = "GBP"
+    online: bool = True
+    in_person: bool = False
+    max_travel_km: Annotated[int, Field(ge=limits.MAX_TRAVEL_KM[0], le=limits.MAX_TRAVEL_KM[1])] | None = None
+
+
+class TeachesInput(Strict):
+    teaches: Annotated[list[TeachInput], Field(max_length=limits.MAX_TEACHES)]
+
+
+class TeachList(Out):
+    teaches: list[Teach]
+
+
+# --- a tutor's availability ---------------------------------------------------------------------------------------
+
+class WeeklyWindow(Strict):
+    weekday: int = Field(ge=0, le=6, description="0 = Monday.")
+    start: Clock
+    end: Clock
+
+
+class DateOverride(Strict):
+    """Other hours on one date; no start and end means a day off."""
+
+    date: date
+    start: Clock | None = None
+    end: Clock | None = None
+
+
+def _rule(bounds: tuple[int, int], description: str):
+    return Annotated[int, Field(ge=bounds[0], le=bounds[1], description=description)]
+
+
+NoticeHours = _rule(limits.MIN_NOTICE_HOURS, "Hours between booking and the lesson, at least.")
+HorizonDays = _rule(limits.HORIZON_DAYS, "How many days ahead students may book.")
+BufferMinutes = _rule(limits.TRAVEL_BUFFER_MINUTES, "Minutes kept free around in-person lessons.")
+
+
+class AvailabilitySettings(Out):
+    timezone: str = Field(description="The tutor's IANA zone; weekly hours are in it.")
+    weekly: list[WeeklyWindow]
+    overrides: list[DateOverride]
+    min_notice_hours: NoticeHours
+    horizon_days: HorizonDays
+    travel_buffer_minutes: BufferMinutes
+    base_latitude: Latitude | None
+    base_longitude: Longitude | None
+
+
+class AvailabilityInput(Strict):
+    """Any subset of the settings; what is left out stays as it is."""
+
+    timezone: ZoneName = None
+    weekly: Annotated[list[WeeklyWindow], Field(max_length=limits.MAX_WEEKLY_WINDOWS)] = None
+    overrides: Annotated[list[DateOverride], Field(max_length=limits.MAX_DATE_OVERRIDES)] = None
+    min_notice_hours: NoticeHours = None
+    horizon_days: HorizonDays = None
+    travel_buffer_minutes: BufferMinutes = None
+    base_latitude: Latitude | None = None
+    base_longitude: Longitude | None = None
+
+
+# --- free slots ----------------------------------------------------------------------------------------------------
+
+class Price(Out):
+    currency: CurrencyCode
+    hourly_rate_minor: int
+    duration_minutes: int
+    lesson_price_minor: int
+    lesson_price_display: str = Field(description="E.g. £42.50.")
+
+
+class Slot(Out):
+    start: AwareDatetime = Field(description="In the viewer's zone, with its offset.")
+    finish: AwareDatetime
+    start_utc: AwareDatetime
+    price: Price
+
+
+class SlotList(Out):
+    tutor_id: Id
+    teach_id: Id
+    timezone: str = Field(description="The zone times are shown in (IANA name or UTC±HH:MM).")
+    duration_minutes: int
+    price: Price
+    slots: list[Slot]
+
+
+class SlotQuery(Query):
+    tutor_id: Id = Field(description="The tutor.")
+    teach_id: Id = Field(None, description="The tutor's teach record (or give subject_id "
+                                                                  "and level_id).")
+    subject_id: Id = Field(None, description="Subject, when teach_id is not given.")
+    level_id: Id = Field(None, description="Level, with subject_id.")
+    start_date: date = Field(
+        None, description="First local date (default today; dates before today count from today).")
+    end_date: date = Field(
+        None, description=f"Last local date, inclusive (default start_date; at most {limits.MAX_RANGE_DAYS} days "
+                          "after it).")
+    duration: Duration = None
+    lesson_type: LessonType = Field("online", description="Default online.")
+    line1: Annotated[str, Field(max_length=limits.ADDRESS_LINE1_MAX)] = Field(
+        None, description="In person: the lesson address (enables travel-time checks with coordinates).")
+    latitude: Latitude = Field(None, description="In person: the address's latitude.")
+    longitude: Longitude = Field(None, description="In person: the address's longitude.")
+    tz: ZoneName = Field(None, description="IANA zone to show times in (wins over utc_offset).")
+    utc_offset: UtcOffset = None
+
+
+# --- bookings ------------------------------------------------------------------------------------------------------
+
+class AddressInput(Strict):
+    line1: Annotated[Text, Field(max_length=limits.ADDRESS_LINE1_MAX)]
+    city: Annotated[str, Field(max_length=limits.CITY_MAX)] = ""
+    postcode: Annotated[str, Field(max_length=limits.POSTCODE_MAX)] = ""
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
+
+
+class BookingInput(Strict):
+    tutor_id: Id
+    teach_id: Id
+    start: AwareDatetime = Field(description="A slot's start, with an offset or Z.")
+    duration: Duration = None
+    lesson_type: LessonType = "online"
+    address: AddressInput = Field(None, description="Required for in-person lessons.")
+    child_id: Id = Field(
+        None, description="Parents: which of your children the lesson is for (required).")
+    note: Annotated[str, Field(max_length=limits.BOOKING_NOTE_MAX)] = ""
+    tz: ZoneName = Field(None, description="IANA zone for the fresh slots in a 409 answer.")
+    utc_offset: UtcOffset = None
+    form_key: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = Field(
+        None, description="A key the client makes per booking attempt: sending it twice books once.")
+
+
+class BookingAddress(Out):
+    line1: str
+    city: str
+    postcode: str
+    latitude: float | None
+    longitude: float | None
+
+
+class BookedLesson(Out):
+    id: Id
+    state: Literal[tuple(s.value for s in LessonState)]  # type: ignore[valid-type]
+    start: AwareDatetime
+    finish: AwareDatetime
+    duration_minutes: int
+    lesson_type: LessonType
+    tutor: Named
+    subject: Named
+    level: Named
+    students: list[Named]
+    children: list[Named]
+    address: BookingAddress | None
+
+
+class Booking(Out):
+    id: Id
+    state: Literal[tuple(s.value for s in BookingState)]  # type: ignore[valid-type]
+    status_text: str
+    hold_expires_at: AwareDatetime | None
+    price_minor: MinorUnits
+    currency: CurrencyCode
+    note: str
+    lesson: BookedLesson
+
+
+class BookingList(Out):
+    bookings: list[Booking]
+
+
+class BookingsQuery(Query):
+    when: Literal["upcoming", "past"] = Field("upcoming", description="Which bookings.")
+
+
+class SlotTaken(Out):
+    error: ErrorBody
+    fresh_slots: list[Slot] = Field(description="Free slots on the same local day (in tz/utc_offset if sent, else "
+                                                "your zone), to pick again.")
+
+
+# --- payments, cancelling, refunds ----------------------------------------------------------------------------------
+
+class PaymentInput(Strict):
+    booking_id: Id
+    payment_method: str = Field(pattern=limits.PAYMENT_METHOD_PATTERN,
+                                description="A Stripe payment method id, e.g. pm_card_visa.")
+    coupon: Annotated[str, Field(max_length=limits.COUPON_CODE_MAX)] | None = None
+
+
+class PaymentAnswer(Out):
+    booking_id: Id
+    payment_intent_id: str
+    status: Literal["requires_capture", "requires_action", "processing", "requires_payment_method", "succeeded",
+                    "canceled"]
+    client_secret: str | None = None
+    amount_minor: int = None
+    currency: CurrencyCode = None
+    next_action: dict[str, Any] | None = Field(None, description="Stripe's next_action (3-D Secure).")
+
+
+class PaymentStatus(Out):
+    booking_id: Id
+    booking_state: str
+    payment_intent_status: Literal["processing", "succeeded", "canceled", "requires_action", "requires_capture",
+                                   "requires_payment_method", "requires_confirmation"] | None
+
+
+class CancellationPreview(Out):
+    kind: Literal["release", "refund", "closed", "started"]
+    refund_minor: MinorUnits
+    currency: CurrencyCode
+    explanation: str
+
+
+class CancelInput(Strict):
+    note: Annotated[str, Field(max_length=limits.CANCEL_NOTE_MAX)] = ""
+
+
+class RefundInput(Strict):
+    amount_minor: Annotated[int, Field(ge=1, le=limits.MAX_ID)]
+    reason: Annotated[str, Field(max_length=limits.REFUND_REASON_MAX)] = ""
+    idempotency_key: Annotated[str, Field(pattern=limits.IDEMPOTENCY_KEY_PATTERN)] = None
+
+
+# --- summary notes -------------------------------------------------------------------------------------------------
+
+NoteBody = Annotated[Text, Field(max_length=limits.SUMMARY_NOTE_MAX)]
+
+
+class NoteInput(Strict):
+    lesson_id: Id
+    body: NoteBody
+    remove_attachment_ids: list[Id] = Field([], description="Attachments to drop when editing.")
+
+
+def _with_attachments(schema: dict, model: Any) -> None:
+    _no_null_defaults(schema, model)
+    # The files are read from request.files by the view (validating them here would read their streams).
+    schema["properties"]["attachments"] = {
+        "type": "array", "items": {"type": "string", "format": "binary"},
+        "description": "PDF, PNG, JPEG, plain text or DOCX files (at most MAX_NOTE_ATTACHMENTS), each at most "
+                       "MAX_ATTACHMENT_BYTES (10 MB by default); the content must match the name's extension."}
+
+
+class NoteUpload(Query):
+    """multipart/form-data: the fields as text, the files as `attachments`."""
+
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_with_attachments)
+    lesson_id: Id
+    body: NoteBody
+    remove_attachment_ids: list[Id] = []
+
+
+class NoteAttachment(Out):
+    id: Id
+    name: str = Field(description="The file name as uploaded (a label only).")
+    content_type: str
+    size_bytes: int = Field(ge=1)
+    url: str = Field(description="Download (the lesson's participants only; served as an attachment).")
+
+
+class SummaryNote(Out):
+    id: Id
+    lesson_id: Id
+    tutor_id: Id
+    body: str
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+    attachments: list[NoteAttachment]
+
+
+# --- rescheduling --------------------------------------------------------------------------------------------------
+
+class Lesson(Out):
+    id: Id
+    state: Literal[tuple(s.value for s in LessonState)]  # type: ignore[valid-type]
+    start: AwareDatetime
+    finish: AwareDatetime
+    duration_minutes: int
+    suggested_start: AwareDatetime | None
+    suggested_finish: AwareDatetime | None
+    reschedule_deadline: AwareDatetime | None
+    reschedule_version: int = Field(ge=0)
+    proposed_by: Id | None
+
+
+class RescheduleInput(Strict):
+    suggested_start: AwareDatetime = Field(description="With an offset or Z.")
+    suggested_finish: AwareDatetime = Field(
+        None, description="Optional: start + the lesson's length.")
+
+
+class RescheduleAnswer(Strict):
+    accept: bool
+    version: Annotated[int, Field(ge=0, le=limits.MAX_ID, description="The proposal's reschedule_version.")]
