@@ -8,8 +8,10 @@ from zoneinfo import ZoneInfo
 from flask import Flask
 from flask_login import current_user
 
+from .domain.fees import FeeBreakdown
 from .domain.labels import state_label, total_label
 from .domain.money import Money
+from .domain.timezones import known_zones
 
 
 def viewer_zone_name() -> str:
@@ -41,7 +43,6 @@ _ZONE_AREAS = ("Africa/", "America/", "Antarctica/", "Asia/", "Atlantic/", "Aust
 @lru_cache(maxsize=1)
 def zone_names() -> list[str]:
     """The IANA zones people pick from (canonical areas, sorted; legacy aliases like US/Eastern left out)."""
-    from .domain.timezones import known_zones
     return sorted(z for z in known_zones() if z.startswith(_ZONE_AREAS)) + ["UTC"]
 
 
@@ -66,7 +67,6 @@ def money(amount_minor: int, currency: str) -> str:
 
 def receipt_lines(receipt, booking_state: str) -> list:
     """A stored receipt's lines for the student (price, discount, fee, total named for where the money stands)."""
-    from .domain.fees import FeeBreakdown
     return FeeBreakdown.from_dict(receipt.breakdown).student_lines(total_label(booking_state))
 
 

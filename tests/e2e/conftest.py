@@ -80,11 +80,11 @@ def stripe_webhooks(local_stripe_server, live_server, app):
 
     def work():
         from webapp.extensions import db
-        from webapp.services import payments
+        from webapp.services import stripe_events
         while not stop.wait(0.1):
             with app.app_context():
                 try:
-                    payments.apply_stored_events(datetime.now(UTC))
+                    stripe_events.apply_stored_events(datetime.now(UTC))
                 finally:
                     db.session.remove()
 

@@ -26,7 +26,7 @@ from webapp.domain.money import Money, round_half_up
 from webapp.domain.states import BookingState
 from webapp.extensions import db
 from webapp.models import Booking, Refund, StripeEvent, User
-from webapp.services import availability, bookings, payments
+from webapp.services import approvals, availability, bookings, checkout
 from webapp.services.bookings import BookingRequest
 
 pytestmark = pytest.mark.e2e
@@ -99,7 +99,7 @@ def _booking(booking_id: int) -> Booking:
 def _authorize_in_the_background(live_server, booking_id: int) -> None:
     """The student has paid (the hosted page answered over plain HTTP) and the webhook has arrived."""
     booking = _booking(booking_id)
-    url = payments.start_checkout(booking.booker, booking_id, None, _now(),
+    url = checkout.start_checkout(booking.booker, booking_id, None, _now(),
                                   success_url=f"{live_server.url}/bookings/{booking_id}?paid=1",
                                   cancel_url=f"{live_server.url}/bookings/{booking_id}/pay")
     answer = requests.post(url, data={"email": booking.booker.email, "cardNumber": VISA, "cardExpiry": "12 / 34",
@@ -113,7 +113,7 @@ def _paid_booking(live_server, ahead: timedelta) -> dict:
     """A booking the student has paid for and the tutor has approved (captured)."""
     data = _held_booking(ahead=ahead)
     _authorize_in_the_background(live_server, data["booking_id"])
-    payments.approve(db.session.get(User, data["tutor_id"]), data["booking_id"], _now())
+    approvals.approve(db.session.get(User, data["tutor_id"]), data["booking_id"], _now())
     db.session.remove()
     return data
 

@@ -20,7 +20,7 @@ from webapp.adapters.queue import get_queue
 from webapp.domain.states import BookingState, LessonState
 from webapp.extensions import db
 from webapp.models import Booking, Lesson, Meeting, OutboxMessage
-from webapp.services import cancellations, meetings, payments, reschedules
+from webapp.services import approvals, cancellations, meetings, reschedules
 
 from .test_payments import authorize, book
 
@@ -230,7 +230,7 @@ def test_provider_down_the_job_fails_and_the_sweep_retries_after_the_backoff(app
 def test_redis_down_at_approval_delays_the_meeting_until_the_sweep(app, client, stripe_world, redis_outage):
     booking = authorize(stripe_world, client, book())
     redis_outage.kill()
-    approved = payments.approve(booking.lesson.tutor, booking.id, now())  # no error: the enqueue is best effort
+    approved = approvals.approve(booking.lesson.tutor, booking.id, now())  # no error: the enqueue is best effort
     assert approved.state == BookingState.PAID
     redis_outage.start()
     assert len(get_queue()) == 0  # the job was never queued ...
@@ -244,7 +244,7 @@ def test_redis_down_at_approval_delays_the_meeting_until_the_sweep(app, client, 
 def test_approval_queues_the_job_and_lesson_booked_says_the_link_follows_until_the_meeting_exists(
         app, client, stripe_world):
     booking = authorize(stripe_world, client, book())
-    payments.approve(booking.lesson.tutor, booking.id, now())
+    approvals.approve(booking.lesson.tutor, booking.id, now())
     queued = [j for j in get_queue().get_jobs() if j.func_name == "webapp.jobs.sync_meeting"]
     assert [list(j.args) for j in queued] == [[booking.lesson_id]]
     db.session.rollback()
@@ -295,7 +295,7 @@ def test_the_booking_page_shows_join_only_within_the_window_and_only_to_the_less
 
 def _approved(world, client, days_ahead: int = 10) -> Booking:
     booking = authorize(world, client, book(days_ahead=days_ahead))
-    return payments.approve(booking.lesson.tutor, booking.id, now())
+    return approvals.approve(booking.lesson.tutor, booking.id, now())
 
 
 def _run_queued(app) -> list[str]:

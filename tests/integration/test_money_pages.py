@@ -9,7 +9,7 @@ from tests.integration.test_payments import authorize, book, now
 from webapp.domain.states import BookingState
 from webapp.extensions import db
 from webapp.models import Booking, Commission, Coupon
-from webapp.services import payments
+from webapp.services import approvals
 
 HX = {"HX-Request": "true"}
 
@@ -76,7 +76,7 @@ def test_another_tutor_cannot_approve_or_decline(app, client, stripe_world):
 
 def test_cancel_page_shows_the_refund_before_confirming(app, client, stripe_world):
     booking = authorize(stripe_world, client, book(days_ahead=5))
-    payments.approve(booking.lesson.tutor, booking.id, now())
+    approvals.approve(booking.lesson.tutor, booking.id, now())
     login(client, booking.booker.email, factories.PASSWORD)
     page = client.get(f"/bookings/{booking.id}/cancel").get_data(as_text=True)
     assert "full refund of £40.00" in page
@@ -138,7 +138,7 @@ def test_tutor_connects_stripe_and_payouts_become_enabled(app, client, stripe_wo
 
 def test_admin_refunds_part_of_a_booking_from_its_page(app, client, stripe_world):
     booking = authorize(stripe_world, client, book())
-    payments.approve(booking.lesson.tutor, booking.id, now())
+    approvals.approve(booking.lesson.tutor, booking.id, now())
     login(client, factories.user("admin").email, factories.PASSWORD)
     page = client.get(f"/bookings/{booking.id}").get_data(as_text=True)
     assert "Refund amount (up to £40.00)" in page

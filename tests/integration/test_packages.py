@@ -16,7 +16,7 @@ from tests.conftest import csrf_for, csrf_from, login
 from webapp.domain.packages import PurchaseState
 from webapp.extensions import db
 from webapp.models import MinuteLot, PackagePurchase, StripeEvent, TutorPackage
-from webapp.services import catalogue, packages, wallet
+from webapp.services import catalogue, packages, stripe_events, wallet
 
 
 def _tutor_with_package(hours: int = 10, discount: int = 10, rates=(4000,)):
@@ -125,8 +125,7 @@ def test_replayed_and_reordered_webhooks_grant_nothing_twice(app, client, stripe
     assert db.session.scalar(select(func.count()).select_from(MinuteLot)) == 1
     # The sweep run again, and the stored event applied again by hand: still one grant.
     completed = db.session.scalar(select(StripeEvent.id).where(StripeEvent.type == "checkout.session.completed"))
-    from webapp.services import payments
-    assert payments.apply_event(completed, datetime.now(UTC)) == "minutes-granted"
+    assert stripe_events.apply_event(completed, datetime.now(UTC)) == "minutes-granted"
     assert wallet.balance(student.id, teacher.id).available == 120
 
 

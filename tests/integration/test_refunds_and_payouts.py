@@ -11,13 +11,13 @@ from tests.integration.test_payments import URLS, authorize, book, now
 from webapp.domain.states import BookingState, LessonState
 from webapp.extensions import db
 from webapp.models import Booking, Coupon, CouponUse, OutboxMessage, PaymentReceipt, PayoutAccount
-from webapp.services import cancellations, payments, payouts
+from webapp.services import approvals, cancellations, checkout, payouts
 from webapp.services.errors import Conflict, Forbidden, ValidationError
 
 
 def paid_booking(world, client, **kw) -> Booking:
     booking = authorize(world, client, book(**kw))
-    return payments.approve(booking.lesson.tutor, booking.id, now())
+    return approvals.approve(booking.lesson.tutor, booking.id, now())
 
 
 def receipt_charge(booking) -> str:
@@ -215,7 +215,7 @@ def test_coupon_limits_hold_when_two_payments_race(app, stripe_world):
         with app.app_context():
             from webapp.models import User
             try:
-                payments.start_checkout(db.session.get(User, user_id), booking_id, "LASTONE", now(), **URLS)
+                checkout.start_checkout(db.session.get(User, user_id), booking_id, "LASTONE", now(), **URLS)
                 outcomes.append("ok")
             except ValidationError as exc:
                 outcomes.append(exc.message)

@@ -6,12 +6,12 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import delete
 
 from ..adapters import stripe_gateway as gateway
 from ..domain.states import BookingState, LessonState, next_booking_state, next_lesson_state
 from ..extensions import db
-from ..models import Booking, CouponUse
+from ..models import Booking
+from .coupon_uses import give_back_all_uses
 from .errors import Conflict, NotRecorded, PaymentFailed, ServiceError
 
 
@@ -48,7 +48,7 @@ def close_before_capture(booking: Booking, state: BookingState, now: datetime) -
     booking.updated_at = now
     if booking.lesson.state != LessonState.CANCELLED:
         booking.lesson.state = next_lesson_state(booking.lesson.state, LessonState.CANCELLED)
-    db.session.execute(delete(CouponUse).where(CouponUse.booking_id == booking.id))
+    give_back_all_uses(booking.id)
 
 
 @contextmanager

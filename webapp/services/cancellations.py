@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from ..adapters import stripe_gateway as gateway
 from ..adapters.database import end_read, serialized_write
@@ -18,10 +18,11 @@ from ..domain.money import Money
 from ..domain.refunds import Canceller, RefundPolicy, cancellation_refund, has_started
 from ..domain.states import BookingState, LessonState, next_booking_state, next_lesson_state
 from ..extensions import db
-from ..models import Booking, CouponUse, PaymentReceipt, Refund, User
+from ..models import Booking, PaymentReceipt, Refund, User
 from . import meetings
-from .bookings import get_booking
 from .authorizations import expire_checkout_session, recorded_after_stripe, release_authorization
+from .bookings import get_booking
+from .coupon_uses import give_back_all_uses
 from .errors import Conflict, Forbidden, NotRecorded, PaymentFailed, ServiceError, ValidationError
 from .lesson_messages import tell_cancelled
 from .locks import LOCK_BOOKING
@@ -159,7 +160,7 @@ def cancel_booking(user: User, booking_id: int, note: str, now: datetime, tell_o
                                        "what cancelling would refund now.")
                     if booking.state != BookingState.CANCELLED:
                         booking.state = next_booking_state(booking.state, BookingState.CANCELLED)
-                    session.execute(delete(CouponUse).where(CouponUse.booking_id == booking.id))
+                    give_back_all_uses(booking.id)
                 booking.lesson.state = next_lesson_state(booking.lesson.state, LessonState.CANCELLED)
                 booking.cancellation_note = note
                 booking.updated_at = now

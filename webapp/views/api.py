@@ -17,8 +17,8 @@ from ..auth_loading import bearer_authenticated, user_for_bearer
 from ..extensions import csrf, limiter
 from ..models import Booking, Lesson, Teach, User
 from ..security_headers import content_security_policy
-from ..services import (accounts, availability, bookings, cancellations, catalogue, notes, payments, reschedules,
-                        sessions)
+from ..services import (accounts, availability, bookings, cancellations, card_holds, catalogue, checkout, notes,
+                        reschedules, sessions)
 from ..services.bookings import BookingRequest
 from ..services.catalogue import TutorFilters
 from ..services.errors import Forbidden, NotFound, ServiceError, SlotTaken
@@ -427,7 +427,7 @@ def pay():
     requires_capture means authorized (the webhook moves the booking); requires_action carries next_action for
     3-D Secure."""
     data = body()
-    answer = payments.pay_with_payment_method(
+    answer = card_holds.pay_with_payment_method(
         _user(), data.booking_id, data.payment_method, data.coupon, now_utc(),
         return_url=url_for("bookings.detail", booking_id=data.booking_id, paid=1, _external=True))
     return answer, 201
@@ -440,7 +440,7 @@ def pay():
     HTTP_404=error("No such booking, or not one of yours.")))
 def payment_status(booking_id: int):
     """Our booking state and Stripe's PaymentIntent status for a booking (processing, requires_action, ...)."""
-    return payments.payment_status(_user(), booking_id)
+    return checkout.payment_status(_user(), booking_id)
 
 
 @bp.get("/bookings/<id:booking_id>/cancellation")

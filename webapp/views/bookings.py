@@ -10,7 +10,7 @@ from wtforms.validators import InputRequired, Length
 from ..domain.money import lesson_price
 from ..forms import BookingForm
 from ..models import Role
-from ..services import availability, bookings, cancellations, catalogue, meetings, payments
+from ..services import availability, bookings, cancellations, catalogue, checkout, meetings, quotes
 from ..services.errors import AlreadyYours, ServiceError, SlotTaken, ValidationError
 from . import params
 from .common import apply_service_errors, is_htmx, now_utc, render, role_required
@@ -105,11 +105,11 @@ def detail(booking_id: int):
 def pay(booking_id: int):
     """Review the price, try a coupon (live quote), then go to Stripe Checkout."""
     now = now_utc()
-    booking = payments.payable_booking(current_user, booking_id, now)
+    booking = quotes.payable_booking(current_user, booking_id, now)
     code = request.form.get("coupon") if request.method == "POST" else request.args.get("coupon")
     if request.method == "POST":
         try:
-            url = payments.start_checkout(
+            url = checkout.start_checkout(
                 current_user, booking.id, code, now,
                 success_url=url_for("bookings.detail", booking_id=booking.id, paid=1, _external=True),
                 cancel_url=url_for("bookings.pay", booking_id=booking.id, _external=True))
@@ -117,7 +117,7 @@ def pay(booking_id: int):
             flash(exc.message, "error")
         else:
             return redirect(url, code=303)
-    quote = payments.quote_booking(current_user, booking, code, now)
+    quote = quotes.quote_booking(current_user, booking, code, now)
     return render("bookings/pay.html", booking=booking, quote=quote, now=now)
 
 
@@ -126,8 +126,8 @@ def pay(booking_id: int):
 def quote(booking_id: int):
     """The live price as a coupon is typed (HTMX partial; a full pay page without HTMX)."""
     now = now_utc()
-    booking = payments.payable_booking(current_user, booking_id, now)
-    result = payments.quote_booking(current_user, booking, request.args.get("coupon"), now)
+    booking = quotes.payable_booking(current_user, booking_id, now)
+    result = quotes.quote_booking(current_user, booking, request.args.get("coupon"), now)
     return render("bookings/pay.html", partial="bookings/_quote.html", booking=booking, quote=result, now=now,
                   oob_total=is_htmx())
 

@@ -10,7 +10,7 @@ from flask_login import current_user
 from ..domain.money import parse_major_amount
 from ..forms import OverrideForm, PackageForm, ProfileForm, RulesForm, TeachForm, WeeklyWindowForm
 from ..models import Role
-from ..services import availability, bookings, calendar_sync, catalogue, packages, payments, payouts
+from ..services import approvals, availability, bookings, calendar_sync, catalogue, packages, payouts
 from ..services.errors import ServiceError, ValidationError
 from .common import apply_service_errors, now_utc, perform, render, role_required
 
@@ -214,7 +214,7 @@ def profile():
 @role_required(Role.TUTOR)
 def approve(booking_id: int):
     """Approve a paid booking: the payment is captured."""
-    return perform(lambda: payments.approve(current_user, booking_id, now_utc()),
+    return perform(lambda: approvals.approve(current_user, booking_id, now_utc()),
                    "Approved: the payment is captured and the lesson is confirmed.",
                    url_for("tutor_dashboard.lessons"))
 
@@ -223,7 +223,7 @@ def approve(booking_id: int):
 @role_required(Role.TUTOR)
 def decline(booking_id: int):
     """Decline a booking: the authorization is released and the slot is free again."""
-    return perform(lambda: payments.decline(current_user, booking_id, now_utc()),
+    return perform(lambda: approvals.decline(current_user, booking_id, now_utc()),
                    "Declined: the student was not charged and the slot is free again.",
                    url_for("tutor_dashboard.lessons"))
 

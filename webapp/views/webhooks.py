@@ -2,7 +2,7 @@
 from flask import Blueprint, jsonify, request
 
 from ..extensions import csrf
-from ..services import payments
+from ..services import stripe_events
 from .common import now_utc
 
 bp = Blueprint("webhooks", __name__)
@@ -12,6 +12,6 @@ bp = Blueprint("webhooks", __name__)
 @csrf.exempt
 def stripe_webhook():
     """Receive one Stripe event (400 for a bad signature, 200 for everything we accept, replays included)."""
-    outcome = payments.receive_webhook(request.get_data(cache=False), request.headers.get("Stripe-Signature"),
+    outcome = stripe_events.receive_webhook(request.get_data(cache=False), request.headers.get("Stripe-Signature"),
                                        now_utc())
     return jsonify({"received": True, "outcome": outcome})
