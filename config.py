@@ -148,6 +148,14 @@ class Config:
     # (comma-separated CIDRs; empty in production; dev and tests serve feeds on 127.0.0.1).
     CALENDAR_FETCH_ALLOWED_NETWORKS = _env("CALENDAR_FETCH_ALLOWED_NETWORKS", "")
     CALENDAR_MAX_SOURCES = 5  # calendars one tutor may connect
+    # Google Calendar (free/busy with OAuth) is offered to tutors when a client id and secret are set (Google Cloud
+    # console, an OAuth client of type "Web application" whose redirect URI is PUBLIC_BASE_URL +
+    # /tutor/calendars/google/callback). The URLs are Google's; `make run` points them at a local stand-in.
+    GOOGLE_CLIENT_ID = _env("GOOGLE_CLIENT_ID")
+    GOOGLE_CLIENT_SECRET = _env("GOOGLE_CLIENT_SECRET")
+    GOOGLE_OAUTH_AUTH_URL = _env("GOOGLE_OAUTH_AUTH_URL", "https://accounts.google.com/o/oauth2/v2/auth")
+    GOOGLE_OAUTH_TOKEN_URL = _env("GOOGLE_OAUTH_TOKEN_URL", "https://oauth2.googleapis.com/token")
+    GOOGLE_CALENDAR_API_BASE = _env("GOOGLE_CALENDAR_API_BASE", "https://www.googleapis.com/calendar/v3")
     # Whole request bodies: every attachment a note may carry plus room for the form; larger ones get a 413 page.
     MAX_CONTENT_LENGTH = MAX_ATTACHMENT_BYTES * MAX_NOTE_ATTACHMENTS + 1024 * 1024
 
@@ -226,7 +234,8 @@ def dev_runtime_env() -> dict[str, str | None]:
             "HOST": _env("HOST", "127.0.0.1"), "STRIPE_SECRET_KEY": _env("STRIPE_SECRET_KEY"),
             "MAIL_HOST": _env("MAIL_HOST"), "GEOCODER_URL": _env("GEOCODER_URL"),
             "MEETING_PROVIDER": (_env("MEETING_PROVIDER", "jitsi") or "jitsi").lower(),
-            "DAILY_API_KEY": _env("DAILY_API_KEY"), "PAYPAL_CLIENT_ID": _env("PAYPAL_CLIENT_ID")}
+            "DAILY_API_KEY": _env("DAILY_API_KEY"), "PAYPAL_CLIENT_ID": _env("PAYPAL_CLIENT_ID"),
+            "GOOGLE_CLIENT_ID": _env("GOOGLE_CLIENT_ID")}
 
 
 def test_redis_url() -> str | None:

@@ -298,6 +298,14 @@ def main() -> int:
         if paypal_port:
             env.update(PAYPAL_API_BASE=f"http://127.0.0.1:{paypal_port}", PAYPAL_CLIENT_ID="paypal_local_client",
                        PAYPAL_CLIENT_SECRET="paypal_local_secret", PAYPAL_WEBHOOK_ID="WH0LOCALSTANDIN0001")
+        # No Google OAuth client: the local Google stand-in (standins/google_calendar.py) answers "Connect Google
+        # Calendar" with its own consent page and a few busy times.
+        google_port = None if settings["GOOGLE_CLIENT_ID"] else free_port()
+        if google_port:
+            google = f"http://127.0.0.1:{google_port}"
+            env.update(GOOGLE_CLIENT_ID="lessonbook-local.apps.googleusercontent.com",
+                       GOOGLE_CLIENT_SECRET="local-dev-secret", GOOGLE_OAUTH_AUTH_URL=google + "/o/oauth2/v2/auth",
+                       GOOGLE_OAUTH_TOKEN_URL=google + "/token", GOOGLE_CALENDAR_API_BASE=google + "/calendar/v3")
         # No SMTP server: a local sink prints every email to this console.
         mail_port = None if settings["MAIL_HOST"] else free_port()
         if mail_port:
@@ -329,6 +337,10 @@ def main() -> int:
                                           "--client-secret", env["PAYPAL_CLIENT_SECRET"],
                                           "--webhook-id", env["PAYPAL_WEBHOOK_ID"],
                                           "--webhook-url", f"http://{host}:{port}/webhooks/paypal"])
+            if google_port:
+                children.start("google", [PY, "-m", "standins.google_calendar", "--port", str(google_port),
+                                          "--client-id", env["GOOGLE_CLIENT_ID"],
+                                          "--client-secret", env["GOOGLE_CLIENT_SECRET"], "--demo-busy"])
             if mail_port:
                 children.start("mail", [PY, "scripts/mail_sink.py", "--port", str(mail_port),
                                         "--viewer-url", f"http://{host}:{port}/dev/mail"])
@@ -339,6 +351,7 @@ def main() -> int:
                 (["local geocoder at " + env["GEOCODER_URL"]] if geocoder_port else []) + \
                 (["local Daily API at " + env["DAILY_API_BASE"]] if daily_port else []) + \
                 (["local PayPal at " + env["PAYPAL_API_BASE"]] if paypal_port else []) + \
+                (["local Google Calendar at " + env["GOOGLE_CALENDAR_API_BASE"]] if google_port else []) + \
                 ([f"mail sink on 127.0.0.1:{mail_port} (one line per email here, read them at /dev/mail)"]
                  if mail_port else [])
             say(f"Lessonbook on http://{host}:{port}/  (env {env['LESSONBOOK_ENV']}; web, RQ worker and scheduler "

@@ -491,6 +491,8 @@ class PaymentReceipt(db.Model):
     __tablename__ = "payment_receipts"
     id: Mapped[int] = mapped_column(primary_key=True)
     booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id"), unique=True)
+    # Who holds the money: "stripe" (payment_intent_id is a PaymentIntent) or "paypal" (the PayPal order id).
+    provider: Mapped[str] = mapped_column(String(10), default="stripe", server_default="stripe")
     payment_intent_id: Mapped[str] = mapped_column(String(255))
     charge_id: Mapped[str | None] = mapped_column(String(255))
     amount_minor: Mapped[int] = mapped_column(Integer)
@@ -520,6 +522,7 @@ class Refund(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id"), index=True)
     stripe_refund_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    paypal_refund_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
     status: Mapped[str] = mapped_column(String(20), default="succeeded")  # pending, succeeded, failed
     amount_minor: Mapped[int] = mapped_column(Integer)
@@ -753,6 +756,48 @@ class MinuteLot(db.Model):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     __table_args__ = (CheckConstraint("minutes > 0", name="lot_minutes_positive"),)
+
+
+class PayPalOrder(db.Model):
+    """A PayPal order we opened (for a booking's lesson) and how far PayPal has taken it. Its status only moves
+    forward (CREATED → APPROVED → AUTHORIZED → CAPTURED, or to VOIDED or CANCELLED), so what our own calls learn
+    and webhook events applied in any order agree. `authorization_id` is the live authorization: a reauthorization
+    replaces it (PayPal gives it a new id) and keeps the first one in `first_authorization_id`, which is the one a
+    void must name."""
+
+    __tablename__ = "paypal_orders"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(64), unique=True)
+    booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id"), index=True)
+    request_id: Mapped[str] = mapped_column(String(255), unique=True)  # the PayPal-Request-Id that created it
+    status: Mapped[str] = mapped_column(String(20), default="CREATED")
+    amount_minor: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    approve_url: Mapped[str | None] = mapped_column(String(500))
+    authorization_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    first_authorization_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    authorized_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    authorization_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    honor_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    capture_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    __table_args__ = (CheckConstraint("amount_minor > 0", name="paypal_amount_positive"),)
+
+
+class PayPalEvent(db.Model):
+    """Every verified PayPal webhook event, stored by id when it arrives (a replay is recognised) and applied once
+    by a job, like StripeEvent."""
+
+    __tablename__ = "paypal_events"
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class TutorPackage(db.Model):

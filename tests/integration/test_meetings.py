@@ -48,7 +48,8 @@ def meeting_of(lesson_id: int) -> Meeting | None:
 def link_mails(lesson_id: int) -> list[OutboxMessage]:
     db.session.rollback()
     return list(db.session.scalars(select(OutboxMessage).where(
-        OutboxMessage.template == "meeting_link", OutboxMessage.channel == "email", OutboxMessage.context["lesson_id"].as_integer() == lesson_id)
+        OutboxMessage.template == "meeting_link", OutboxMessage.channel == "email",
+        OutboxMessage.context["lesson_id"].as_integer() == lesson_id)
         .order_by(OutboxMessage.id)))
 
 
