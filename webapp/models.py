@@ -800,6 +800,24 @@ class PayPalEvent(db.Model):
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
+# --- live lesson (issue 10: the lesson room and its chat) ------------------------------------------
+
+class ChatMessage(db.Model):
+    """One message in a lesson's chat; `seq` numbers a lesson's messages 1, 2, 3… in the order they were stored."""
+
+    __tablename__ = "chat_messages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    author: Mapped[User] = relationship()
+    # The unique pair is also the index every read uses (a lesson's messages after a sequence number).
+    __table_args__ = (UniqueConstraint("lesson_id", "seq", name="uq_chat_messages_lesson_seq"),
+                      CheckConstraint("seq > 0", name="seq_positive"))
+
+
 class TutorPackage(db.Model):
     """A package of prepaid hours a tutor offers at a discount (domain/packages.py prices it from their rate).
     Removing one only retires it: purchases keep pointing at it."""

@@ -1,15 +1,15 @@
 """tutors' packages of prepaid hours, their purchases, and how each booking is funded (card or minutes)
 
-Revision ID: 0018_packages_and_funding
-Revises: 0017_paypal
+Revision ID: 0019_packages_and_funding
+Revises: 0018_chat_messages
 Create Date: 2026-12-02 16:30:00
 
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0018_packages_and_funding'
-down_revision = '0017_paypal'
+revision = '0019_packages_and_funding'
+down_revision = '0018_chat_messages'
 branch_labels = None
 depends_on = None
 
