@@ -90,6 +90,8 @@ class Config:
     APPROVAL_WINDOW_HOURS = _env_int("APPROVAL_WINDOW_HOURS", 48)
     MAX_AUTHORIZATION_HOURS = 5 * 24  # card authorizations lapse after about 7 days; never hold one past 5
     SETTLEMENT_DAYS = _env_int("SETTLEMENT_DAYS", 2)
+    # Minutes bought in a tutor's package expire this many days after payment (about six months); a job records it.
+    MINUTES_EXPIRE_AFTER_DAYS = _env_int("MINUTES_EXPIRE_AFTER_DAYS", 183)
     CHECKOUT_MIN_MINUTES = 30  # Stripe Checkout sessions live at least 30 minutes
     INTERNAL_TEAM_EMAIL = _env("INTERNAL_TEAM_EMAIL", "team@lessonbook.invalid")
     SUPPORT_EMAIL = _env("SUPPORT_EMAIL", "support@lessonbook.invalid")  # where "Report a problem" writes to
