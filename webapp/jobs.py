@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from .services import (approvals, bookings, calendar_sync, cancellations, checkout, meetings, notes, outbox, payouts,
-                       reminders, reschedules, sessions, stripe_events, wallet)
+                       paypal_events, reminders, reschedules, sessions, stripe_events, wallet)
 
 
 def _clock(now: str | None) -> datetime:
@@ -51,6 +51,16 @@ def apply_stripe_event(event_id: str, now: str | None = None) -> str:
 def apply_stripe_events(now: str | None = None) -> int:
     """The sweep: apply stored Stripe events not applied yet (say the enqueue failed while Redis was down)."""
     return stripe_events.apply_stored_events(now=_clock(now))
+
+
+def apply_paypal_event(event_id: str, now: str | None = None) -> str:
+    """Apply one stored PayPal webhook event (enqueued by the webhook endpoint after it stored the event)."""
+    return paypal_events.apply_event(event_id, now=_clock(now))
+
+
+def apply_paypal_events(now: str | None = None) -> int:
+    """The sweep: apply stored PayPal events not applied yet (say the enqueue failed while Redis was down)."""
+    return paypal_events.apply_stored_events(now=_clock(now))
 
 
 def confirm_pending_refunds(now: str | None = None) -> int:

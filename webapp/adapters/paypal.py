@@ -16,12 +16,16 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import requests
 from flask import current_app
 
 from ..domain.money import decimal_string, minor_from_decimal_string
+
+
+AUTHORIZATION_LIFETIME = timedelta(days=29)  # an authorization can be captured for 29 days
+HONOR_PERIOD = timedelta(days=3)  # the funds are sure for 3; after that, reauthorize before capturing
 
 
 class PayPalError(Exception):
@@ -90,7 +94,8 @@ def _amount(amount_minor: int, currency: str) -> dict:
     return {"currency_code": currency.upper(), "value": decimal_string(amount_minor, currency.upper())}
 
 
-def _minor(amount: dict) -> tuple[int, str]:
+def minor_amount(amount: dict) -> tuple[int, str]:
+    """PayPal's {currency_code, value} → (minor units, currency), exactly."""
     currency = amount["currency_code"]
     return minor_from_decimal_string(amount["value"], currency), currency
 
@@ -99,16 +104,18 @@ def _instant(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC) if text else None
 
 
-def _authorization(body: dict) -> Authorization:
-    amount_minor, currency = _minor(body["amount"])
+def authorization_from(body: dict) -> Authorization:
+    """An authorization resource (an API answer or a webhook event's resource) as a plain value."""
+    amount_minor, currency = minor_amount(body["amount"])
     return Authorization(body["id"], body["status"], amount_minor, currency, _instant(body.get("create_time")),
                          _instant(body.get("expiration_time")), body.get("custom_id"))
 
 
-def _capture(body: dict) -> Capture:
-    amount_minor, currency = _minor(body["amount"])
+def capture_from(body: dict) -> Capture:
+    """A capture resource as a plain value."""
+    amount_minor, currency = minor_amount(body["amount"])
     fee = ((body.get("seller_receivable_breakdown") or {}).get("paypal_fee"))
-    return Capture(body["id"], body["status"], amount_minor, currency, _minor(fee)[0] if fee else None,
+    return Capture(body["id"], body["status"], amount_minor, currency, minor_amount(fee)[0] if fee else None,
                    body.get("custom_id"))
 
 
@@ -204,18 +211,18 @@ class PayPalClient:
     def authorize_order(self, order_id: str, *, request_id: str) -> Authorization:
         """Authorize an approved AUTHORIZE order: the money is held, to capture later."""
         answer = self._call("POST", f"/v2/checkout/orders/{order_id}/authorize", body={}, request_id=request_id)
-        return _authorization(answer["purchase_units"][0]["payments"]["authorizations"][0])
+        return authorization_from(answer["purchase_units"][0]["payments"]["authorizations"][0])
 
     def capture_order(self, order_id: str, *, request_id: str) -> Capture:
         """Capture an approved CAPTURE order at once."""
         answer = self._call("POST", f"/v2/checkout/orders/{order_id}/capture", body={}, request_id=request_id)
-        return _capture(answer["purchase_units"][0]["payments"]["captures"][0])
+        return capture_from(answer["purchase_units"][0]["payments"]["captures"][0])
 
     # --- Payments v2 --------------------------------------------------------------------------------
 
     def get_authorization(self, authorization_id: str) -> Authorization:
         """An authorization as PayPal holds it now."""
-        return _authorization(self._call("GET", f"/v2/payments/authorizations/{authorization_id}"))
+        return authorization_from(self._call("GET", f"/v2/payments/authorizations/{authorization_id}"))
 
     def capture_authorization(self, authorization_id: str, *, request_id: str,
                               invoice_id: str | None = None) -> Capture:
@@ -223,7 +230,7 @@ class PayPalClient:
         body: dict = {"final_capture": True}
         if invoice_id:
             body["invoice_id"] = invoice_id
-        return _capture(self._call("POST", f"/v2/payments/authorizations/{authorization_id}/capture", body=body,
+        return capture_from(self._call("POST", f"/v2/payments/authorizations/{authorization_id}/capture", body=body,
                                    request_id=request_id))
 
     def void_authorization(self, authorization_id: str, *, request_id: str) -> None:
@@ -232,12 +239,12 @@ class PayPalClient:
 
     def reauthorize(self, authorization_id: str, *, request_id: str) -> Authorization:
         """A fresh authorization (a NEW id, a new 3-day honor period) for the same amount, once, after day 3."""
-        return _authorization(self._call("POST", f"/v2/payments/authorizations/{authorization_id}/reauthorize",
+        return authorization_from(self._call("POST", f"/v2/payments/authorizations/{authorization_id}/reauthorize",
                                          body={}, request_id=request_id))
 
     def get_capture(self, capture_id: str) -> Capture:
         """A capture as PayPal holds it now."""
-        return _capture(self._call("GET", f"/v2/payments/captures/{capture_id}"))
+        return capture_from(self._call("GET", f"/v2/payments/captures/{capture_id}"))
 
     def refund_capture(self, capture_id: str, *, amount_minor: int, currency: str, request_id: str,
                        invoice_id: str | None = None) -> Refund:
@@ -246,7 +253,7 @@ class PayPalClient:
         if invoice_id:
             body["invoice_id"] = invoice_id
         answer = self._call("POST", f"/v2/payments/captures/{capture_id}/refund", body=body, request_id=request_id)
-        minor, cur = _minor(answer["amount"])
+        minor, cur = minor_amount(answer["amount"])
         return Refund(answer["id"], answer["status"], minor, cur)
 
     # --- webhooks -----------------------------------------------------------------------------------
