@@ -31,6 +31,7 @@ from .locks import LOCK_BOOKING
 MAX_NOTE = limits.CANCEL_NOTE_MAX
 NO_RECEIPT = ("We have no record of a card payment for this booking, so nothing is refunded automatically. "
               "If you did pay, report a problem and we will sort it out.")
+ALL_REFUNDED = "Everything paid for this lesson has already been refunded, so cancelling it moves no money."
 STARTED = ("This lesson has started, so it can no longer be cancelled. If something went wrong, "
            "report a problem and we will look into it.")
 
@@ -87,6 +88,9 @@ def _preview(booking: Booking, who: Canceller, now: datetime) -> CancellationPre
         return CancellationPreview("release", Money(amount, currency),
                                    f"The card authorization of {Money(amount, currency).format()} is released in full; "
                                    "nothing is charged.")
+    if booking.state == BookingState.REFUNDED:
+        # A goodwill refund is not a cancellation: the lesson still stands, and cancelling it moves no money.
+        return CancellationPreview("refund", Money(0, currency), ALL_REFUNDED)
     if booking.receipt is None:
         # Paid by the state machine but no receipt (legacy data): there is no payment on record to refund from.
         return CancellationPreview("refund", Money(0, currency), NO_RECEIPT)
@@ -481,5 +485,7 @@ def needs_support_link(user: User, booking: Booking, now: datetime) -> bool:
         and booking.state in OPEN_STATES and has_started(booking.lesson.start_at, now)
 
 
+# The booking states in which the lesson can still be cancelled: every state of a lesson that stands (a refund,
+# even in full, does not cancel the lesson; only a cancellation does).
 OPEN_STATES = (BookingState.AWAITING_PAYMENT, BookingState.REQUIRES_CAPTURE, BookingState.PAID,
-               BookingState.PARTIAL_REFUNDED)
+               BookingState.PARTIAL_REFUNDED, BookingState.REFUNDED)
