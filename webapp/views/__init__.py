@@ -14,9 +14,9 @@ def register_blueprints(app: Flask) -> None:
     """Attach every blueprint to the app."""
     app.url_map.converters["id"] = IdConverter
     from . import (account, admin, admin_jobs, api, auth, bookings, calendars, lessons, main, notes, notifications,
-                   push_subscriptions, reviews, tutor_dashboard, tutors, webhooks)
+                   paypal, push_subscriptions, reviews, tutor_dashboard, tutors, webhooks)
     for module in (main, auth, account, tutors, bookings, lessons, notes, reviews, notifications, push_subscriptions,
-                   tutor_dashboard, calendars, admin, admin_jobs, webhooks, api):
+                   tutor_dashboard, calendars, paypal, admin, admin_jobs, webhooks, api):
         app.register_blueprint(module.bp)
     if app.config["ENV_NAME"] != "production":
         from . import dev_mail
