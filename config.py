@@ -93,6 +93,8 @@ class Config:
     # reauthorizes first): never wait for approval past 28.
     PAYPAL_MAX_AUTHORIZATION_HOURS = 28 * 24
     SETTLEMENT_DAYS = _env_int("SETTLEMENT_DAYS", 2)
+    # Minutes bought in a tutor's package expire this many days after payment (about six months); a job records it.
+    MINUTES_EXPIRE_AFTER_DAYS = _env_int("MINUTES_EXPIRE_AFTER_DAYS", 183)
     CHECKOUT_MIN_MINUTES = 30  # Stripe Checkout sessions live at least 30 minutes
     INTERNAL_TEAM_EMAIL = _env("INTERNAL_TEAM_EMAIL", "team@lessonbook.invalid")
     SUPPORT_EMAIL = _env("SUPPORT_EMAIL", "support@lessonbook.invalid")  # where "Report a problem" writes to
@@ -159,6 +161,21 @@ class Config:
     GOOGLE_CALENDAR_API_BASE = _env("GOOGLE_CALENDAR_API_BASE", "https://www.googleapis.com/calendar/v3")
     # Whole request bodies: every attachment a note may carry plus room for the form; larger ones get a 413 page.
     MAX_CONTENT_LENGTH = MAX_ATTACHMENT_BYTES * MAX_NOTE_ATTACHMENTS + 1024 * 1024
+
+    # The lesson room's chat opens this many minutes before the start and closes this many after the end (floats;
+    # negative values move the edge inside the lesson). Afterwards the transcript stays, read-only.
+    CHAT_OPENS_BEFORE_MINUTES = float(_env("CHAT_OPENS_BEFORE_MINUTES", "15"))
+    CHAT_CLOSES_AFTER_MINUTES = float(_env("CHAT_CLOSES_AFTER_MINUTES", "30"))
+    # Messages one user may send per lesson chat (Flask-Limiter syntax; Redis-backed, in-memory while Redis is down).
+    CHAT_RATE_LIMIT = _env("CHAT_RATE_LIMIT", "10 per 10 seconds")
+    # Browsers apply no CORS to WebSockets, so the handshake checks Origin: the page's own origin and
+    # PUBLIC_BASE_URL's are allowed, plus these (comma-separated, e.g. https://app.example.com).
+    CHAT_ALLOWED_ORIGINS = tuple(o.strip().rstrip("/") for o in (_env("CHAT_ALLOWED_ORIGINS", "") or "").split(",")
+                                 if o.strip())
+    CHAT_POLL_SECONDS = 3  # how often the page asks for new messages when it cannot keep a WebSocket open
+    # simple-websocket: a ping every 25 s ends dead connections; frames over 16 KiB end the socket (messages over
+    # 2 KB are refused with a message, see domain/chat.py).
+    SOCK_SERVER_OPTIONS = {"ping_interval": _env_int("CHAT_PING_SECONDS", 25), "max_message_size": 16 * 1024}
 
     @classmethod
     def validate(cls) -> None:
@@ -236,7 +253,7 @@ def dev_runtime_env() -> dict[str, str | None]:
             "MAIL_HOST": _env("MAIL_HOST"), "GEOCODER_URL": _env("GEOCODER_URL"),
             "MEETING_PROVIDER": (_env("MEETING_PROVIDER", "jitsi") or "jitsi").lower(),
             "DAILY_API_KEY": _env("DAILY_API_KEY"), "PAYPAL_CLIENT_ID": _env("PAYPAL_CLIENT_ID"),
-            "GOOGLE_CLIENT_ID": _env("GOOGLE_CLIENT_ID")}
+            "GOOGLE_CLIENT_ID": _env("GOOGLE_CLIENT_ID"), "WEB_THREADS": _env("WEB_THREADS", "64")}
 
 
 def test_redis_url() -> str | None:

@@ -1,5 +1,5 @@
 """`make run`: a Redis, the database migrated and seeded, the local stand-ins (standins/) of outside services that
-are not configured, then the web app, an RQ worker and the scheduler.
+are not configured, then the web app (gunicorn, gthread worker), an RQ worker and the scheduler.
 
 Ctrl-C (or SIGTERM) stops the three processes and the Redis this script started; if one of them
 dies, the others are stopped too and the exit code says so.
@@ -254,6 +254,17 @@ class Children:
             self.pump(0.1)
 
 
+def web_command(host: str, port: int, threads: int) -> list[str]:
+    """The web app under gunicorn's gthread worker, as in production: pages and the chat's WebSockets in one process.
+
+    Each open WebSocket holds one of the `threads` for its life (README, "Serving"), so there are enough for a few
+    lessons' sockets plus the page requests; a short graceful timeout, because open sockets never finish by
+    themselves and Ctrl-C should not wait for them."""
+    return [PY, "-m", "gunicorn", "--worker-class", "gthread", "--workers", "1", "--threads", str(threads),
+            "--worker-connections", str(threads), "--bind", f"{host}:{port}", "--graceful-timeout", "3",
+            "--access-logfile", "-", "--error-logfile", "-", "webapp:create_app()"]
+
+
 def logins_text(host: str, port: int, cards: bool) -> str:
     """The demo logins (and the test cards with the local Stripe), as `flask demo-logins` prints them."""
     from webapp.cli import demo_logins_text
@@ -344,7 +355,7 @@ def main() -> int:
             if mail_port:
                 children.start("mail", [PY, "scripts/mail_sink.py", "--port", str(mail_port),
                                         "--viewer-url", f"http://{host}:{port}/dev/mail"])
-            children.start("web", [*flask, "run", "--host", host, "--port", str(port), "--with-threads", "--no-reload"])
+            children.start("web", web_command(host, port, int(settings["WEB_THREADS"])))
             children.start("worker", [PY, "worker.py", "worker"])
             children.start("scheduler", [PY, "worker.py", "scheduler"])
             extras = (["local Stripe at " + env["STRIPE_API_BASE"]] if local_stripe_port else []) + \

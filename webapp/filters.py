@@ -9,7 +9,7 @@ from flask import Flask
 from flask_login import current_user
 
 from .domain.fees import FeeBreakdown
-from .domain.labels import state_label, total_label
+from .domain.labels import clock_time, state_label, total_label
 from .domain.money import Money
 from .domain.timezones import known_zones
 
@@ -31,9 +31,7 @@ def local(dt: datetime | None, zone: str | None = None, fmt: str = "%a %d %b %Y,
 
 def time_of_day(dt: datetime, clock: str = "24") -> str:
     """A wall-clock time on the viewer's chosen clock: '13:30' or '1:30pm'."""
-    if clock == "12":
-        return f"{dt.hour % 12 or 12}:{dt.minute:02d}{'am' if dt.hour < 12 else 'pm'}"
-    return dt.strftime("%H:%M")
+    return clock_time(dt.hour, dt.minute, clock)
 
 
 _ZONE_AREAS = ("Africa/", "America/", "Antarctica/", "Asia/", "Atlantic/", "Australia/", "Europe/", "Indian/",

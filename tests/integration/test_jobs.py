@@ -112,7 +112,7 @@ def test_reminders_go_out_24_hours_and_2_hours_before_once_each(app):
     assert "Your Mathematics lesson with" in to_student.body
     to_tutor = next(n for n in sent if n.user_id == teacher.id)
     assert "Wed 10 Mar, 15:00" in to_tutor.title and student.name in to_tutor.body
-    assert all(n.url == f"/bookings/{lesson.booking.id}" for n in sent)
+    assert all(n.url == f"/lessons/{lesson.id}/room" for n in sent)  # reminders lead to the lesson room
     # Push, not email (seed 004: push notifications).
     pushes = list(db.session.scalars(select(OutboxMessage).where(OutboxMessage.channel == "push")))
     assert sorted(p.user_id for p in pushes) == sorted([student.id, teacher.id] * 2)

@@ -33,6 +33,17 @@ def test_pay_page_quotes_live_and_sends_the_student_to_stripe_checkout(app, clie
     assert response.status_code == 303 and response.headers["Location"].startswith(stripe_world.server.url)
 
 
+def test_paying_with_a_code_we_do_not_know_says_so_once_beside_the_code_and_sends_nobody_to_stripe(app, client,
+                                                                                            stripe_world):
+    booking = book()
+    login(client, booking.booker.email, factories.PASSWORD)
+    response = client.post(f"/bookings/{booking.id}/pay", data={"coupon": "WINTER", "csrf_token": csrf_for(client)})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and page.count("We do not know that code") == 1
+    assert 'value="WINTER"' in page and "£40.00" in page  # the code stays as typed; the price has no discount
+    assert db.session.get(Booking, booking.id).checkout_session_id is None
+
+
 def test_someone_elses_booking_cannot_be_paid(app, client, stripe_world):
     booking = book()
     login(client, factories.user("student").email, factories.PASSWORD)

@@ -28,6 +28,13 @@ LESSON_STATE_LABELS: dict[str, str] = {
 }
 
 
+def clock_time(hour: int, minute: int, clock: str = "24") -> str:
+    """A wall-clock time on the viewer's chosen clock: '13:30' (24-hour) or '1:30pm' (12-hour)."""
+    if clock == "12":
+        return f"{hour % 12 or 12}:{minute:02d}{'am' if hour < 12 else 'pm'}"
+    return f"{hour:02d}:{minute:02d}"
+
+
 def state_label(state: str | None) -> str:
     """Words for a booking or lesson state (an unknown state is shown as itself, never hidden)."""
     if state is None:

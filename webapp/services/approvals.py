@@ -1,5 +1,5 @@
-"""The tutor's answer to a hold (a card's or PayPal's, see `funding`): approve (capture → PAID), decline (release),
-or no answer in time (the scheduled release)."""
+"""The tutor's answer to a hold (a card's, minutes' or PayPal's: the booking's `funding` strategy acts): approve
+(capture → PAID), decline (release), or no answer in time (the scheduled release)."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -11,9 +11,10 @@ from ..domain.refunds import RefundPolicy
 from ..domain.states import BookingState, next_booking_state
 from ..extensions import db
 from ..models import Booking, Lesson, User
-from . import funding, meetings
-from .authorizations import close_before_capture, recorded_after_stripe
+from . import meetings
+from .authorizations import close_before_capture
 from .errors import Conflict, NotFound, PaymentFailed
+from .funding import funding_of
 from .lesson_messages import tell_booked, tell_not_booked
 from .locks import LOCK_BOOKING
 
@@ -35,12 +36,14 @@ def approve(tutor: User, booking_id: int, now: datetime) -> Booking:
         raise Conflict("This booking is not waiting for your approval.")
     if booking.approval_deadline and booking.approval_deadline <= now:
         raise Conflict("The time to approve this booking has passed; the payment was released.")
-    funding.capture(booking, now)
-    with recorded_after_stripe(f"{funding.provider_name(booking)} captured the payment but we could not record it yet. Approve again to "
-                               "record it; it will not be charged twice."):
+    strategy = funding_of(booking)
+    strategy.capture(booking, now)
+    with strategy.recorded(f"{strategy.name} captured the payment but we could not record it yet. Approve again to "
+                           "record it; it will not be charged twice."):
         with serialized_write((LOCK_BOOKING, booking_id)) as session:
             booking = session.get(Booking, booking_id, populate_existing=True)
             if booking.state == BookingState.REQUIRES_CAPTURE:
+                strategy.record_capture(session, booking)
                 booking.state = next_booking_state(booking.state, BookingState.PAID)
                 booking.refund_policy = RefundPolicy().as_dict()
                 booking.updated_at = now
@@ -56,9 +59,10 @@ def decline(tutor: User, booking_id: int, now: datetime) -> Booking:
         return booking
     if booking.state != BookingState.REQUIRES_CAPTURE:
         raise Conflict("This booking is not waiting for your approval.")
-    funding.release(booking, f"booking:{booking.id}:release", now)
-    with recorded_after_stripe(f"{funding.provider_name(booking)} released the payment but we could not record it yet. Decline again to "
-                               "record it."):
+    strategy = funding_of(booking)
+    strategy.release(booking, f"booking:{booking.id}:release", now)
+    with strategy.recorded(f"{strategy.name} released the payment but we could not record it yet. Decline again to "
+                           "record it."):
         with serialized_write((LOCK_BOOKING, booking_id)) as session:
             booking = session.get(Booking, booking_id, populate_existing=True)
             if booking.state == BookingState.REQUIRES_CAPTURE:
@@ -77,7 +81,7 @@ def expire_unapproved(now: datetime) -> int:
         if booking.state != BookingState.REQUIRES_CAPTURE:
             continue
         try:
-            funding.release(booking, f"booking:{booking.id}:release", now)
+            funding_of(booking).release(booking, f"booking:{booking.id}:release", now)
         except (PaymentFailed, Conflict):
             db.session.rollback()
             continue  # Stripe down: the next run tries again; captured meanwhile: the tutor approved in time

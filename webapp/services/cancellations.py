@@ -134,7 +134,7 @@ def cancel_booking(user: User, booking_id: int, note: str, now: datetime, tell_o
         if booking.checkout_session_id:
             expire_checkout_session(booking.checkout_session_id)
     elif state_seen == BookingState.REQUIRES_CAPTURE:
-        funding.release(booking, f"booking:{booking.id}:release", now)
+        funding.funding_of(booking).release(booking, f"booking:{booking.id}:release", now)
     else:
         policy, start = RefundPolicy.from_dict(booking.refund_policy or {}), booking.lesson.start_at
         # The amount is decided again under the lock, from what the refund rows leave (another refund may have

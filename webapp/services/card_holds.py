@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from ..adapters import stripe_gateway as gateway
 from ..adapters.database import serialized_write
 from ..domain.fees import FeeBreakdown, fee_breakdown
+from ..domain.funding import Funding
 from ..domain.states import BookingState, next_booking_state
 from ..extensions import db
 from ..filters import local
@@ -70,6 +71,7 @@ class Hold:
     release: Callable[[], None]
     payment_intent_id: str | None = None  # Stripe's, kept on the booking too
     charge_id: str | None = None
+    funding: Funding = Funding.CARD  # the booking's strategy from now on (see services/funding.py)
 
 
 def record_card_hold(booking: Booking, pi: dict, now: datetime, after: list) -> str:
@@ -112,6 +114,7 @@ def record_hold(booking: Booking, hold: Hold, now: datetime, after: list) -> str
     booking.state = next_booking_state(booking.state, BookingState.REQUIRES_CAPTURE)
     if hold.payment_intent_id:
         booking.payment_intent_id = hold.payment_intent_id
+    booking.funding = hold.funding
     booking.authorized_at = now
     booking.approval_deadline = approval_deadline(booking.lesson.start_at, now, hold.max_hours)
     booking.updated_at = now

@@ -1,23 +1,32 @@
-"""Who holds a booking's money, and the one place each money operation branches on it: capture at the tutor's
-approval, release before capture (decline, expiry, cancellation), refund after capture.
+"""What pays for a booking, behind one interface: a card authorization on Stripe, prepaid minutes held on the ledger,
+or a PayPal authorization. Approval, decline, approval expiry and cancellation ask the booking's strategy what to do
+instead of branching on how it was paid; a minute-paid booking never calls Stripe, a PayPal-paid one calls PayPal.
 
-A card hold is a Stripe PaymentIntent; a PayPal hold is an authorization of a PayPal order (the receipt says which:
-`PaymentReceipt.provider`). Each function is a network call: callers hold no write transaction while it runs, and
-every call carries an idempotency key (Stripe) or PayPal-Request-Id made from our ids, so a retry is answered, not
-repeated. What PayPal answers is recorded on our PayPalOrder row in a short write of its own.
+Each operation has an outside part (a Stripe call, run before the write and outside any transaction, keyed by our
+ids) and an inside part (run in the caller's locked write, beside the state change). Returning held minutes on
+decline, expiry or cancellation before approval is done where every such booking ends, in
+authorizations.close_before_capture. Refunds after capture go to whoever holds the money (`send_refund`, by the
+receipt's provider).
+
+A PayPal hold is the authorization of a PayPal order; what PayPal answers is recorded on our PayPalOrder row in a
+short write of its own, and every call carries a PayPal-Request-Id made from our ids.
 """
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask import current_app
+from sqlalchemy.orm import Session
 
 from ..adapters import paypal
 from ..adapters import stripe_gateway as gateway
 from ..adapters.database import end_read, serialized_write
+from ..domain.funding import Funding
 from ..models import Booking, PayPalOrder
-from .authorizations import release_authorization
+from . import wallet
+from .authorizations import recorded_after_stripe, release_authorization
 from .errors import Conflict, PaymentFailed
 from .locks import LOCK_BOOKING
 from .paypal_orders import REFUND_INVOICE_PREFIX, advance, order_row, record_authorization
@@ -26,15 +35,86 @@ CAPTURED_MEANWHILE = ("This payment was just captured, so it can no longer be re
                       "booking as it is now.")
 
 
-def provider_of(booking: Booking) -> str:
-    """"paypal" when the booking's money is held by PayPal, else "stripe" (cards, and bookings with no receipt)."""
-    receipt = booking.receipt
-    return receipt.provider if receipt is not None else "stripe"
+class CardFunding:
+    """A Stripe card authorization (manual capture): captured at approval, released otherwise."""
+
+    name = "Stripe"
+
+    def capture(self, booking: Booking, now: datetime | None = None) -> None:
+        """Take the authorized money (outside any transaction; the key makes a retry the same capture)."""
+        try:
+            gateway.capture_payment_intent(booking.payment_intent_id, f"booking:{booking.id}:capture")
+        except gateway.PaymentError as exc:
+            raise PaymentFailed("Stripe could not capture the payment; the booking is unchanged. "
+                                f"({getattr(exc, 'user_message', None) or 'please try again'})") from exc
+
+    def record_capture(self, session: Session, booking: Booking) -> None:
+        """Nothing to write beside the state: the receipt was written at authorization."""
+
+    def release(self, booking: Booking, key: str, now: datetime | None = None) -> None:
+        """Release the authorization (legacy rows without one have nothing to release)."""
+        if booking.payment_intent_id:
+            release_authorization(booking.payment_intent_id, key)
+
+    def recorded(self, message: str) -> AbstractContextManager:
+        """Around the write recording what Stripe just did: a failure says so honestly."""
+        return recorded_after_stripe(message)
 
 
-def provider_name(booking: Booking) -> str:
-    """The holder's name, for messages."""
-    return "PayPal" if provider_of(booking) == "paypal" else "Stripe"
+class MinuteFunding:
+    """Prepaid minutes with the tutor, held on the ledger when booked: posted at approval, returned otherwise."""
+
+    name = "The wallet"
+
+    def capture(self, booking: Booking, now: datetime | None = None) -> None:
+        """Nothing outside: the minutes move in the approval's own write."""
+
+    def record_capture(self, session: Session, booking: Booking) -> None:
+        """Post the held minutes to the lesson (once: the ledger's key makes a second post nothing)."""
+        wallet.post_hold(session, booking.id)
+
+    def release(self, booking: Booking, key: str, now: datetime | None = None) -> None:
+        """Nothing outside: close_before_capture returns the held minutes in the same write."""
+
+    def recorded(self, message: str) -> AbstractContextManager:
+        """No outside call happened, so a failed write is an ordinary error: nothing changed."""
+        return nullcontext()
+
+
+class PayPalFunding:
+    """A PayPal order's authorization (intent AUTHORIZE): captured at approval (reauthorized first past PayPal's
+    3-day honor period), voided otherwise."""
+
+    name = "PayPal"
+
+    def capture(self, booking: Booking, now: datetime | None = None) -> None:
+        """Take the authorized money (outside any transaction; the PayPal-Request-Id makes a retry the same)."""
+        _capture_paypal(booking, now or datetime.now(UTC))
+
+    def record_capture(self, session: Session, booking: Booking) -> None:
+        """Nothing beside the state: the capture's id went on the order row when PayPal answered."""
+
+    def release(self, booking: Booking, key: str, now: datetime | None = None) -> None:
+        """Void the authorization (already voided or expired is fine; captured meanwhile is a Conflict)."""
+        void_paypal(booking.receipt.payment_intent_id, key, now or datetime.now(UTC))
+
+    def recorded(self, message: str) -> AbstractContextManager:
+        """Around the write recording what PayPal just did: a failure says so honestly (a retry is answered by
+        PayPal, not repeated)."""
+        return recorded_after_stripe(message)
+
+
+STRATEGIES = {Funding.CARD: CardFunding(), Funding.MINUTES: MinuteFunding(), Funding.PAYPAL: PayPalFunding()}
+
+
+def funding_of(booking: Booking) -> CardFunding | MinuteFunding | PayPalFunding:
+    """The strategy for how this booking is paid."""
+    return STRATEGIES[Funding(booking.funding or Funding.CARD)]
+
+
+def is_minutes(booking: Booking) -> bool:
+    """Whether the booking is paid with prepaid minutes (pages word it so)."""
+    return booking.funding == Funding.MINUTES
 
 
 def _paypal_row(booking: Booking) -> PayPalOrder:
@@ -43,20 +123,6 @@ def _paypal_row(booking: Booking) -> PayPalOrder:
         raise PaymentFailed("We could not find this booking's PayPal authorization; please contact support.")
     return row
 
-
-# --- capture -------------------------------------------------------------------------------------
-
-def capture(booking: Booking, now: datetime) -> None:
-    """Take the held money (the tutor approved). PaymentFailed in words when the provider refused or could not be
-    reached; nothing changed then, and approving again retries with the same key."""
-    if provider_of(booking) == "paypal":
-        _capture_paypal(booking, now)
-        return
-    try:
-        gateway.capture_payment_intent(booking.payment_intent_id, f"booking:{booking.id}:capture")
-    except gateway.PaymentError as exc:
-        raise PaymentFailed("Stripe could not capture the payment; the booking is unchanged. "
-                            f"({getattr(exc, 'user_message', None) or 'please try again'})") from exc
 
 
 def _capture_paypal(booking: Booking, now: datetime) -> None:
@@ -97,17 +163,6 @@ def _capture_paypal(booking: Booking, now: datetime) -> None:
         if row.capture_id is None:
             row.capture_id = captured.id
         advance(row, "CAPTURED", now)
-
-
-# --- release -------------------------------------------------------------------------------------
-
-def release(booking: Booking, key: str, now: datetime) -> None:
-    """Let an uncaptured hold go (decline, no approval in time, cancellation before approval). One already gone
-    is fine; one captured meanwhile is a Conflict (releasing would keep the money with the booking closed)."""
-    if provider_of(booking) == "paypal":
-        void_paypal(booking.receipt.payment_intent_id, key, now)
-    elif booking.payment_intent_id:  # legacy rows may lack one: there is then no authorization to release
-        release_authorization(booking.payment_intent_id, key)
 
 
 def void_paypal(order_id: str, key: str, now: datetime) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..adapters import paypal
 from ..adapters.database import end_read, serialized_write
+from ..domain.funding import Funding
 from ..domain.states import BookingState
 from ..extensions import db
 from ..models import Booking, PayPalOrder, User
@@ -148,7 +149,7 @@ def hold_authorized(booking: Booking, row: PayPalOrder, auth: paypal.Authorizati
         if row.status in ("VOIDED", "CANCELLED") or row.authorization_id != auth.id:
             return "already-applied"
     hold = Hold("paypal", row.order_id, auth.amount_minor if auth.currency == booking.currency else None,
-                current_app.config["PAYPAL_MAX_AUTHORIZATION_HOURS"], release=release)
+                current_app.config["PAYPAL_MAX_AUTHORIZATION_HOURS"], release=release, funding=Funding.PAYPAL)
     return record_hold(booking, hold, now, after)
 
 

@@ -114,7 +114,8 @@ def pay(booking_id: int):
                 success_url=url_for("bookings.detail", booking_id=booking.id, paid=1, _external=True),
                 cancel_url=url_for("bookings.pay", booking_id=booking.id, _external=True))
         except ServiceError as exc:
-            flash(exc.message, "error")
+            if "coupon" not in exc.fields:  # a code's own problem is shown once, beside the code, by the quote
+                flash(exc.message, "error")
         else:
             return redirect(url, code=303)
     quote = quotes.quote_booking(current_user, booking, code, now)
