@@ -132,6 +132,7 @@ def test_a_source_not_synced_within_the_hour_hides_the_tutor_and_the_tutor_is_to
         page = client.get(path).get_data(as_text=True)
         assert "Students cannot book you right now" in page, path
         assert "HTTP 404" in page, path
+    assert "Last error: The calendar server answered HTTP 404" in client.get("/tutor/").get_data(as_text=True)
 
     # A good sync brings the times back.
     feed_server.serve("/spring.ics", SPRING_2027)
@@ -297,8 +298,8 @@ def test_a_tutor_connects_a_calendar_on_the_calendars_page(app, client, feed_ser
     login(client, tutor.email, factories.PASSWORD)
     page = client.get("/tutor/calendars").get_data(as_text=True)
     token = csrf_from(page)
-    bad = client.post("/tutor/calendars", data={"url": "webcal://example.com/x.ics", "csrf_token": token})
-    assert bad.status_code == 422 and "instead of webcal" in bad.get_data(as_text=True)
+    bad = client.post("/tutor/calendars", data={"url": "ftp://example.com/x.ics", "csrf_token": token})
+    assert bad.status_code == 422 and "must start with https://" in bad.get_data(as_text=True)
     url = feed_server.serve("/private-secret123/basic.ics", SPRING_2027)
     done = client.post("/tutor/calendars", data={"url": url, "label": "Personal", "csrf_token": token})
     assert done.status_code == 303
@@ -329,3 +330,19 @@ def test_students_have_no_calendars_page(app, client):
     student = factories.user("student")
     login(client, student.email, factories.PASSWORD)
     assert client.get("/tutor/calendars").status_code == 403
+
+
+def test_an_apple_webcal_link_is_read_as_the_same_address_over_https(app):
+    tutor, _ = factories.tutor()
+    source = calendar_sync.add_ics_source(tutor, "webcal://127.0.0.1:9/published/cal.ics", "", SPRING_NOW)
+    assert source.url == "https://127.0.0.1:9/published/cal.ics"
+
+
+def test_a_calendar_server_that_is_not_there_fails_the_sync_in_words(app):
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    tutor, _ = factories.tutor(horizon_days=120)
+    source = connect(tutor, f"http://127.0.0.1:{port}/cal.ics", SPRING_NOW)
+    assert calendar_sync.sync_source(source.id, SPRING_NOW) == "failed"
+    assert "nothing answered there" in db.session.get(CalendarSource, source.id).last_error

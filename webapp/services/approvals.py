@@ -1,5 +1,6 @@
-"""The tutor's answer to a hold (a card's, minutes' or PayPal's: the booking's `funding` strategy acts): approve
-(capture → PAID), decline (release), or no answer in time (the scheduled release)."""
+"""The tutor's answer to a paid booking: approve (capture → PAID), decline (release), or no answer in time (the
+scheduled release). How the booking is paid (a card hold, minutes held on the ledger, or a PayPal authorization) is
+its funding strategy's business (services/funding.py): these steps are the same for all."""
 from __future__ import annotations
 
 from datetime import datetime

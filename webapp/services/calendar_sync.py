@@ -41,7 +41,7 @@ class SourceStatus:
     @property
     def masked_url(self) -> str:
         if self.source.kind == CalendarSourceKind.GOOGLE:
-            return "Google Calendar (free/busy only)"
+            return "free/busy only"
         return mask(self.source.url or "")
 
 
@@ -88,6 +88,8 @@ def add_ics_source(tutor: User, url, label, now: datetime) -> CalendarSource:
     if len(label) > MAX_LABEL:
         raise ValidationError(f"Name: up to {MAX_LABEL} characters.", {"label": f"Up to {MAX_LABEL} characters."})
     url = url.strip() if isinstance(url, str) else ""
+    if url[:9].lower() == "webcal://":
+        url = "https://" + url[9:]  # Apple's links: the same address over https
     try:
         safe_fetch.resolve(url, allowed_networks())  # a DNS lookup: before any write
     except safe_fetch.FetchRefused as exc:
