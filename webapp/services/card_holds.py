@@ -97,7 +97,7 @@ def record_card_hold(booking: Booking, pi: dict, now: datetime, after: list) -> 
         created_at=now))
     confirm_coupon_uses(booking.id)
     db.session.flush()
-    _tell_tutor_to_approve(booking)
+    tell_tutor_to_approve(booking)
     tell_receipt(booking)
     return "authorized"
 
@@ -118,7 +118,8 @@ def _first_paid_lesson_of_month(tutor_id: int, now: datetime) -> bool:
     return earlier == 0
 
 
-def _tell_tutor_to_approve(booking: Booking) -> None:
+def tell_tutor_to_approve(booking: Booking) -> None:
+    """Email the tutor that a paid booking waits for their approval (once per booking)."""
     lesson, tutor = booking.lesson, booking.lesson.tutor
     student = (lesson.children[0].name if lesson.children else lesson.students[0].name if lesson.students else "")
     outbox.enqueue_email("booking_awaiting_approval", tutor.email, {

@@ -10,7 +10,7 @@ from wtforms.validators import InputRequired, Length
 from ..domain.money import lesson_price
 from ..forms import BookingForm
 from ..models import Role
-from ..services import availability, bookings, cancellations, catalogue, checkout, meetings, quotes
+from ..services import availability, bookings, cancellations, catalogue, checkout, meetings, minute_payments, quotes
 from ..services.errors import AlreadyYours, ServiceError, SlotTaken, ValidationError
 from . import params
 from .common import apply_service_errors, is_htmx, now_utc, render, role_required
@@ -119,7 +119,21 @@ def pay(booking_id: int):
         else:
             return redirect(url, code=303)
     quote = quotes.quote_booking(current_user, booking, code, now)
-    return render("bookings/pay.html", booking=booking, quote=quote, now=now)
+    return render("bookings/pay.html", booking=booking, quote=quote, now=now,
+                  minutes=minute_payments.minutes_offer(current_user, booking))
+
+
+@bp.post("/bookings/<id:booking_id>/pay-with-minutes")
+@login_required
+def pay_with_minutes(booking_id: int):
+    """Pay with prepaid minutes: no card; the lesson's minutes are held until the tutor approves."""
+    try:
+        minute_payments.pay_with_minutes(current_user, booking_id, now_utc())
+    except ServiceError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("bookings.pay", booking_id=booking_id), code=303)
+    flash("Paid with your minutes. They are held until the tutor approves the lesson.", "success")
+    return redirect(url_for("bookings.detail", booking_id=booking_id), code=303)
 
 
 @bp.get("/bookings/<id:booking_id>/quote")
