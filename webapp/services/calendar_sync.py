@@ -94,17 +94,19 @@ def add_ics_source(tutor: User, url, label, now: datetime) -> CalendarSource:
         safe_fetch.resolve(url, allowed_networks())  # a DNS lookup: before any write
     except safe_fetch.FetchRefused as exc:
         raise ValidationError(str(exc), {"url": str(exc)}) from None
-    existing = list(db.session.scalars(select(CalendarSource).where(CalendarSource.tutor_id == tutor.id)))
-    if any(s.url == url for s in existing):
-        message = "This calendar is already connected."
-        raise ValidationError(message, {"url": message})
-    if len(existing) >= current_app.config["CALENDAR_MAX_SOURCES"]:
-        message = f"You can connect up to {current_app.config['CALENDAR_MAX_SOURCES']} calendars; remove one first."
-        raise ValidationError(message, {"url": message})
-    source = CalendarSource(tutor_id=tutor.id, kind=CalendarSourceKind.ICS, url=url,
-                            label=label or f"Calendar at {safe_fetch.check_url(url)[1]}", created_at=now)
-    db.session.add(source)
-    db.session.commit()
+    label = label or f"Calendar at {safe_fetch.check_url(url)[1]}"
+    # Under the tutor's lock, so two submits at once (two tabs) cannot both pass the checks.
+    with serialized_write((LOCK_TUTOR, tutor.id)) as session:
+        existing = list(session.scalars(select(CalendarSource).where(CalendarSource.tutor_id == tutor.id)))
+        if any(s.url == url for s in existing):
+            message = "This calendar is already connected."
+            raise ValidationError(message, {"url": message})
+        limit = current_app.config["CALENDAR_MAX_SOURCES"]
+        if len(existing) >= limit:
+            message = f"You can connect up to {limit} calendars; remove one first."
+            raise ValidationError(message, {"url": message})
+        source = CalendarSource(tutor_id=tutor.id, kind=CalendarSourceKind.ICS, url=url, label=label, created_at=now)
+        session.add(source)
     enqueue_sync(source.id)
     return source
 
@@ -276,18 +278,18 @@ def finish_google(tutor: User, *, code, state, error, expected_state: str | None
     except google_calendar.GoogleCalendarError as exc:
         raise ValidationError(str(exc)) from None
     credentials = sealed.seal(refresh, current_app.config["SECRET_KEY"])
-    existing = db.session.scalar(select(CalendarSource).where(CalendarSource.tutor_id == tutor.id,
-                                                              CalendarSource.kind == CalendarSourceKind.GOOGLE))
-    if existing is None:
-        if db.session.scalar(select(func.count()).select_from(CalendarSource).where(
-                CalendarSource.tutor_id == tutor.id)) >= current_app.config["CALENDAR_MAX_SOURCES"]:
-            raise ValidationError(f"You can connect up to {current_app.config['CALENDAR_MAX_SOURCES']} calendars; "
-                                  "remove one first.")
-        existing = CalendarSource(tutor_id=tutor.id, kind=CalendarSourceKind.GOOGLE, label="Google Calendar",
-                                  created_at=now)
-        db.session.add(existing)
-    existing.credentials = credentials
-    existing.last_attempt_at = None  # a first sync is on its way
-    db.session.commit()
+    with serialized_write((LOCK_TUTOR, tutor.id)) as session:  # two callbacks at once still make one source
+        existing = session.scalar(select(CalendarSource).where(CalendarSource.tutor_id == tutor.id,
+                                                               CalendarSource.kind == CalendarSourceKind.GOOGLE))
+        if existing is None:
+            limit = current_app.config["CALENDAR_MAX_SOURCES"]
+            if session.scalar(select(func.count()).select_from(CalendarSource).where(
+                    CalendarSource.tutor_id == tutor.id)) >= limit:
+                raise ValidationError(f"You can connect up to {limit} calendars; remove one first.")
+            existing = CalendarSource(tutor_id=tutor.id, kind=CalendarSourceKind.GOOGLE, label="Google Calendar",
+                                      created_at=now)
+            session.add(existing)
+        existing.credentials = credentials
+        existing.last_attempt_at = None  # a first sync is on its way
     enqueue_sync(existing.id)
     return existing
