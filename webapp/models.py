@@ -879,7 +879,7 @@ class PackagePurchase(db.Model):
 
 class AuditEntry(db.Model):
     """One admin or support action: who, when, what, before → after. Append-only: no code path updates or deletes
-    a row, and database triggers (migration 0020) refuse UPDATE and DELETE."""
+    a row, and database triggers (migration 0021) refuse UPDATE and DELETE."""
 
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(primary_key=True)
