@@ -1,15 +1,15 @@
 """support agents (a role), suspended accounts, and the append-only audit log of admin and support actions
 
-Revision ID: 0021_suspension_roles_audit
-Revises: 0020_paypal_funding
+Revision ID: 0022_suspension_roles_audit
+Revises: 0021_transfer_reversals
 Create Date: 2026-12-02 16:45:00
 
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0021_suspension_roles_audit'
-down_revision = '0020_paypal_funding'
+revision = '0022_suspension_roles_audit'
+down_revision = '0021_transfer_reversals'
 branch_labels = None
 depends_on = None
 
