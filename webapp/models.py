@@ -8,7 +8,9 @@ from sqlalchemy import (JSON, Boolean, CheckConstraint, Column, Date, DateTime, 
                         String, Table, Text, TypeDecorator, UniqueConstraint, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from .domain.funding import Funding
 from .domain.ledger import Move
+from .domain.packages import PurchaseState
 from .domain.roles import Role
 from .domain.states import BookingState, LessonState
 from .extensions import db
@@ -312,6 +314,8 @@ class Booking(db.Model):
     cancellation_note: Mapped[str] = mapped_column(Text, default="")
     # The booking form's one-time key: a repeated submit of the same form finds this booking instead of a new one.
     form_key: Mapped[str | None] = mapped_column(String(64))
+    # How it is paid for (services/funding.py picks the strategy from it): a card, or prepaid minutes.
+    funding: Mapped[str] = mapped_column(String(16), default=Funding.CARD, server_default=Funding.CARD.value)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -323,6 +327,7 @@ class Booking(db.Model):
     __table_args__ = (CheckConstraint("price_minor >= 0", name="price_not_negative"),
                       # Like lessons: only the states of the transition table (migration 0007 adds it).
                       CheckConstraint(one_of("state", BookingState), name="state_known"),
+                      CheckConstraint(one_of("funding", Funding), name="funding_known"),
                       UniqueConstraint("booker_id", "form_key", name="uq_bookings_booker_form_key"))
 
 
@@ -502,10 +507,30 @@ class PaymentReceipt(db.Model):
     transfer_id: Mapped[str | None] = mapped_column(String(255))
     transfer_error: Mapped[str | None] = mapped_column(Text)
     transferred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What the transfer sent (the tutor's share at that moment); refunds after it are taken back by reversals.
+    transferred_minor: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     booking: Mapped[Booking] = relationship()
     __table_args__ = (CheckConstraint("refunded_minor >= 0 AND refunded_minor <= amount_minor",
                                       name="refund_within_amount"),)
+
+
+class TransferReversal(db.Model):
+    """Part of a tutor's transfer taken back after a refund made once the transfer was sent; recorded as `pending`
+    under its idempotency key before Stripe is called, so a lost answer is retried, never doubled."""
+
+    __tablename__ = "transfer_reversals"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id"), index=True)
+    transfer_id: Mapped[str] = mapped_column(String(255))
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    stripe_reversal_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending, succeeded, failed
+    amount_minor: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    __table_args__ = (CheckConstraint("amount_minor > 0", name="reversal_positive"),)
 
 
 class Refund(db.Model):
@@ -811,3 +836,46 @@ class ChatMessage(db.Model):
     # The unique pair is also the index every read uses (a lesson's messages after a sequence number).
     __table_args__ = (UniqueConstraint("lesson_id", "seq", name="uq_chat_messages_lesson_seq"),
                       CheckConstraint("seq > 0", name="seq_positive"))
+
+
+class TutorPackage(db.Model):
+    """A package of prepaid hours a tutor offers at a discount (domain/packages.py prices it from their rate).
+    Removing one only retires it: purchases keep pointing at it."""
+
+    __tablename__ = "tutor_packages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tutor_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    hours: Mapped[int] = mapped_column(Integer)
+    discount_percent: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    __table_args__ = (CheckConstraint("hours BETWEEN 1 AND 100", name="hours_range"),
+                      CheckConstraint("discount_percent BETWEEN 0 AND 50", name="discount_range"))
+
+
+class PackagePurchase(db.Model):
+    """A student buying one package: made when they press Buy (its price computed then and frozen), paid on Stripe
+    Checkout; the checkout.session.completed webhook grants its minutes once, keyed on the session id.
+    ``form_key`` (one per rendered Buy form) makes a double click the same purchase and the same Checkout."""
+
+    __tablename__ = "package_purchases"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    package_id: Mapped[int] = mapped_column(ForeignKey("tutor_packages.id"))
+    tutor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    student_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    minutes: Mapped[int] = mapped_column(Integer)
+    price_minor: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    state: Mapped[str] = mapped_column(String(16), default=PurchaseState.OPEN)
+    form_key: Mapped[str] = mapped_column(String(64))
+    checkout_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    lot_id: Mapped[int | None] = mapped_column(ForeignKey("minute_lots.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    package: Mapped[TutorPackage] = relationship()
+    tutor: Mapped[User] = relationship(foreign_keys=[tutor_id])
+    lot: Mapped[MinuteLot | None] = relationship()
+    __table_args__ = (CheckConstraint("minutes > 0", name="purchase_minutes_positive"),
+                      CheckConstraint("price_minor >= 0", name="purchase_price_not_negative"),
+                      CheckConstraint(one_of("state", PurchaseState), name="state_known"),
+                      UniqueConstraint("student_id", "form_key", name="uq_package_purchases_student_form_key"))

@@ -357,3 +357,22 @@ def test_jobs_running_at_once_leave_one_meeting_and_one_room(app, daily):
     assert db.session.scalar(select(func.count(Meeting.id))) == 1
     assert list(daily.live_rooms()) == [meeting_of(lesson.id).external_id]
     assert len(link_mails(lesson.id)) == 2  # each side told once
+
+
+def test_the_lesson_room_offers_each_side_its_own_stored_link_and_admins_none(app, client, daily):
+    soon = on_grid(now() + timedelta(minutes=1))
+    lesson = factories.lesson_at(soon, booked_at=soon - timedelta(days=3))
+    jobs.sync_meeting(lesson.id)
+    meeting = meeting_of(lesson.id)
+    assert meeting.join_url != meeting.participant_join_url  # Daily: the tutor's token is the owner's
+    login(client, lesson.students[0].email, factories.PASSWORD)
+    room = client.get(f"/lessons/{lesson.id}/room").text
+    assert 'id="join-lesson"' in room and meeting.participant_join_url in room and meeting.join_url not in room
+    tutor_client = app.test_client()
+    login(tutor_client, lesson.tutor.email, factories.PASSWORD)
+    room = tutor_client.get(f"/lessons/{lesson.id}/room").text
+    assert meeting.join_url in room and meeting.participant_join_url not in room
+    admin_client = app.test_client()
+    login(admin_client, factories.user("admin").email, factories.PASSWORD)
+    room = admin_client.get(f"/lessons/{lesson.id}/room")
+    assert room.status_code == 200 and 'id="join-lesson"' not in room.text

@@ -229,3 +229,19 @@ def test_coupon_limits_hold_when_two_payments_race(app, stripe_world):
     assert any("usage limit" in o or "used up" in o for o in outcomes)
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(CouponUse)) == 1
+
+
+def test_a_lesson_refunded_in_full_as_goodwill_still_stands_and_can_be_cancelled_without_moving_money(
+        app, client, stripe_world):
+    booking = paid_booking(stripe_world, client, days_ahead=5)
+    admin = factories.user("admin")
+    assert cancellations.admin_refund(admin, booking.id, 4000, "Goodwill", now()).state == BookingState.REFUNDED
+    assert booking.lesson.state == LessonState.ACTIVE  # a refund is not a cancellation
+    assert cancellations.can_cancel(booking.booker, booking, now())
+    plan = cancellations.preview(booking.booker, booking.id, now())
+    assert (plan.kind, plan.refund.amount_minor) == ("refund", 0)
+    assert "already been refunded" in plan.explanation
+    cancelled = cancellations.cancel_booking(booking.booker, booking.id, "Not needed after all", now())
+    assert cancelled.lesson.state == LessonState.CANCELLED and cancelled.state == BookingState.REFUNDED
+    assert cancellations.cancel_booking(booking.booker, booking.id, "", now()).lesson.state == LessonState.CANCELLED
+    assert refunds_in_stripe(stripe_world, booking) == [4000]  # no second refund

@@ -15,6 +15,7 @@ from ..adapters.queue import get_queue
 from ..domain.states import BookingState
 from ..extensions import db
 from ..models import Booking, PaymentReceipt, StripeEvent
+from . import packages
 from .authorizations import close_before_capture
 from .cancellations import book_stripe_refunds
 from .card_holds import record_card_hold
@@ -66,6 +67,7 @@ def apply_event(event_id: str, now: datetime) -> str:
     fetch = _FETCHERS.get(event_type)
     fetched = fetch(obj, booking_id) if fetch else None
     locks = [(LOCK_BOOKING, booking_id)] if booking_id else []
+    locks += packages.event_locks(obj) if event_type.startswith("checkout.session.") else []
     after: list = []
     with serialized_write(*locks) as session:
         record = session.get(StripeEvent, event_id, populate_existing=True, with_for_update=True)
@@ -142,6 +144,8 @@ def _fetch_session_pi(session_obj, booking_id: int | None) -> dict | None:
 
 
 def _on_checkout_completed(session_obj, pi, now: datetime, after: list) -> str:
+    if packages.purchase_id_of(session_obj) is not None:  # a package of minutes, not a booking
+        return packages.on_checkout_completed(session_obj, now)
     booking = _booking_for_metadata(session_obj)
     if booking is None or pi is None:
         return "ignored"

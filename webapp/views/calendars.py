@@ -42,10 +42,11 @@ def feed(token: str):
 def _sources_page(form=None, status: int = 200):
     """The tutor's calendars page, or its list alone (HTMX polls it while a first sync is on its way)."""
     now = now_utc()
+    sources = calendar_sync.sources(current_user._get_current_object(), now)
     return render("tutor/calendars.html", partial="tutor/_calendar_sources.html", status=status,
-                  form=form or CalendarSourceForm(formdata=None),
-                  sources=calendar_sync.sources(current_user._get_current_object(), now), now=now,
-                  google_enabled=calendar_sync.google_settings() is not None)
+                  form=form or CalendarSourceForm(formdata=None), sources=sources, now=now,
+                  google_enabled=calendar_sync.google_settings() is not None,
+                  google_connected=any(s.source.kind == "google" for s in sources))
 
 
 @bp.route("/tutor/calendars", methods=["GET", "POST"])
@@ -58,7 +59,7 @@ def sources():
             calendar_sync.add_ics_source(current_user._get_current_object(), form.url.data, form.label.data,
                                          now_utc())
         except ValidationError as exc:
-            apply_service_errors(form, exc.fields, exc.message)
+            apply_service_errors(form, exc.fields, None if exc.fields else exc.message)
         else:
             return redirect(url_for("calendars.sources"), code=303)
     return _sources_page(form=form if form.is_submitted() else None, status=422 if form.errors else 200)
@@ -72,7 +73,13 @@ def source_list():
                                                                                 now_utc()), now=now_utc())
 
 
+def _user_key() -> str:
+    """Rate-limit key per signed-in user (anonymous requests are refused by the role check anyway)."""
+    return f"calendar-sync:{getattr(current_user, 'id', None) or request.remote_addr}"
+
+
 @bp.post("/tutor/calendars/<id:source_id>/sync")
+@limiter.limit("20 per hour", key_func=_user_key)
 @role_required(Role.TUTOR)
 def sync_now(source_id: int):
     """Sync one of your calendars now (the worker does it within seconds)."""
