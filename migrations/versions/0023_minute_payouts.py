@@ -1,15 +1,15 @@
 """tutors' payouts for lessons paid with prepaid minutes (one per booking, transferred once)
 
-Revision ID: 0021_minute_payouts
-Revises: 0020_paypal_funding
+Revision ID: 0023_minute_payouts
+Revises: 0022_suspension_roles_audit
 Create Date: 2026-12-02 16:45:00
 
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0021_minute_payouts'
-down_revision = '0020_paypal_funding'
+revision = '0023_minute_payouts'
+down_revision = '0022_suspension_roles_audit'
 branch_labels = None
 depends_on = None
 
