@@ -1,15 +1,15 @@
 """tutors' monthly plans and students' Stripe subscriptions to them
 
-Revision ID: 0020_subscriptions
-Revises: 0019_packages_and_funding
+Revision ID: 0022_subscriptions
+Revises: 0021_transfer_reversals
 Create Date: 2026-12-02 16:45:00
 
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0020_subscriptions'
-down_revision = '0019_packages_and_funding'
+revision = '0022_subscriptions'
+down_revision = '0021_transfer_reversals'
 branch_labels = None
 depends_on = None
 
