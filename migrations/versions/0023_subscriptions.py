@@ -1,15 +1,15 @@
 """tutors' monthly plans and students' Stripe subscriptions to them
 
-Revision ID: 0022_subscriptions
-Revises: 0021_transfer_reversals
+Revision ID: 0023_subscriptions
+Revises: 0022_suspension_roles_audit
 Create Date: 2026-12-02 16:45:00
 
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0022_subscriptions'
-down_revision = '0021_transfer_reversals'
+revision = '0023_subscriptions'
+down_revision = '0022_suspension_roles_audit'
 branch_labels = None
 depends_on = None
 
