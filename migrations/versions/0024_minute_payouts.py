@@ -1,15 +1,15 @@
 """tutors' payouts for lessons paid with prepaid minutes (one per booking, transferred once)
 
-Revision ID: 0023_minute_payouts
-Revises: 0022_suspension_roles_audit
+Revision ID: 0024_minute_payouts
+Revises: 0023_subscriptions
 Create Date: 2026-12-02 16:45:00
 
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0023_minute_payouts'
-down_revision = '0022_suspension_roles_audit'
+revision = '0024_minute_payouts'
+down_revision = '0023_subscriptions'
 branch_labels = None
 depends_on = None
 
