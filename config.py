@@ -95,6 +95,7 @@ class Config:
     SETTLEMENT_DAYS = _env_int("SETTLEMENT_DAYS", 2)
     # Minutes bought in a tutor's package expire this many days after payment (about six months); a job records it.
     MINUTES_EXPIRE_AFTER_DAYS = _env_int("MINUTES_EXPIRE_AFTER_DAYS", 183)
+    SUBSCRIPTION_CARRY_PERIODS = _env_int("SUBSCRIPTION_CARRY_PERIODS", 1)
     CHECKOUT_MIN_MINUTES = 30  # Stripe Checkout sessions live at least 30 minutes
     INTERNAL_TEAM_EMAIL = _env("INTERNAL_TEAM_EMAIL", "team@lessonbook.invalid")
     SUPPORT_EMAIL = _env("SUPPORT_EMAIL", "support@lessonbook.invalid")  # where "Report a problem" writes to
