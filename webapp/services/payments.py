@@ -26,7 +26,7 @@ from . import meetings, outbox
 from .authorizations import close_before_capture, expire_checkout_session, recorded_after_stripe, release_authorization
 from .bookings import get_booking, is_hold_lapsed
 from .cancellations import book_stripe_refunds
-from .errors import BadWebhook, Conflict, NotFound, PaymentFailed, ValidationError
+from .errors import BadWebhook, Conflict, NotFound, PaymentFailed, ServiceError, ValidationError
 from .lesson_messages import tell_booked, tell_not_booked, tell_receipt
 from .locks import LOCK_BOOKING, LOCK_COUPON
 from .payouts import sync_account
@@ -70,6 +70,20 @@ def coupon_terms(coupon: Coupon) -> CouponTerms:
                        max_total_uses=coupon.max_total_uses, active=coupon.active)
 
 
+UNKNOWN_COUPON = "We do not know that code. Check the spelling."
+
+
+def _coupon_refusal(code_text: str | None, problem: str) -> ServiceError:
+    """Why a coupon cannot be used, as the error it is: a code that cannot be one is wrong input (422); which codes
+    exist, and what each allows now, is the state of the world: unknown is 404, unusable 409."""
+    try:
+        normalize_code(code_text)
+    except ValueError:
+        return ValidationError(problem, {"coupon": problem})
+    kind = NotFound if problem == UNKNOWN_COUPON else Conflict
+    return kind(problem, {"coupon": problem})
+
+
 def _coupon_for(code_text: str | None, user: User, booking: Booking, now: datetime) -> tuple[Coupon | None, str, str | None]:
     if not (code_text or "").strip():
         return None, "", None
@@ -79,7 +93,7 @@ def _coupon_for(code_text: str | None, user: User, booking: Booking, now: dateti
         return None, str(code_text).strip()[:40], str(exc)
     coupon = db.session.scalar(select(Coupon).where(Coupon.code == code))
     if coupon is None:
-        return None, code, "We do not know that code. Check the spelling."
+        return None, code, UNKNOWN_COUPON
     others = select(func.count()).select_from(CouponUse).where(CouponUse.coupon_id == coupon.id,
                                                                 CouponUse.booking_id != booking.id)
     problem = coupon_problem(coupon_terms(coupon), now=now, currency=booking.currency,
@@ -120,7 +134,7 @@ def _prepare_payment(user: User, booking_id: int, coupon_code: str | None, now: 
     booking = payable_booking(user, booking_id, now)
     quote = quote_booking(user, booking, coupon_code, now)
     if quote.coupon_problem:
-        raise ValidationError(quote.coupon_problem, {"coupon": quote.coupon_problem})
+        raise _coupon_refusal(coupon_code, quote.coupon_problem)
     with serialized_write((LOCK_BOOKING, booking_id), (LOCK_COUPON, quote.coupon.id if quote.coupon else 0)) as session:
         booking = session.get(Booking, booking_id)
         if booking.state != BookingState.AWAITING_PAYMENT:
@@ -223,6 +237,15 @@ def pay_with_payment_method(user: User, booking_id: int, payment_method: str, co
         _release_reserved_coupon(booking_id)
         raise ValidationError(exc.user_message or "Your card was declined.",
                               {"payment_method": exc.user_message or "Declined."}) from exc
+    except gateway.InvalidRequest as exc:
+        _release_reserved_coupon(booking_id)
+        # Stripe answers resource_missing for an id it does not have; the local stand-in (localstripe) answers a
+        # bare 400 or 404 with no code at all, which Stripe itself never does.
+        if exc.code != "resource_missing" and not (exc.code is None and exc.http_status in (400, 404)):
+            raise PaymentFailed("We could not take the payment. Nothing was charged; please try again.") from exc
+        # The client sent a payment method id Stripe does not have: its mistake, not an outage.
+        raise NotFound("Stripe has no such payment method; nothing was charged.",
+                       {"payment_method": "Stripe has no payment method with this id."}) from exc
     except gateway.PaymentError as exc:
         _release_reserved_coupon(booking_id)
         raise PaymentFailed("We could not take the payment. Nothing was charged; please try again.") from exc

@@ -13,7 +13,7 @@ from ..domain.timezones import match_zone
 from ..filters import time_of_day
 from ..services import availability, catalogue, reviews
 from ..services.catalogue import TutorFilters
-from ..services.errors import ValidationError
+from ..services.errors import NotOffered, ValidationError
 from . import params
 from .common import is_htmx, now_utc, render
 
@@ -126,7 +126,7 @@ def _booker_context(tutor, teaches, args) -> dict:
         location = params.located(params.address_from(args)) if in_person and args.get("line1") else None
         found = availability.find_month(tutor.id, teach_id, month or today, zone, duration, now, in_person, location,
                                         advance_if_empty=month is None)
-    except ValidationError as exc:
+    except (ValidationError, NotOffered) as exc:
         context["error"] = context["picker_error"] = exc.message
         context["kept_month"], context["kept_day"] = _kept_month_and_day(args)
         return context
