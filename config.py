@@ -78,10 +78,20 @@ class Config:
     STRIPE_WEBHOOK_SECRET = _env("STRIPE_WEBHOOK_SECRET")
     STRIPE_API_BASE = _env("STRIPE_API_BASE")
     STRIPE_CONNECT_COUNTRY = _env("STRIPE_CONNECT_COUNTRY", "GB")
+    # PayPal (optional second provider): a REST app's client id and secret, the id of the webhook registered for
+    # /webhooks/paypal, and the API base (https://api-m.paypal.com live, https://api-m.sandbox.paypal.com sandbox;
+    # `make run` points it at the local stand-in, standins/paypal.py, when no client id is set).
+    PAYPAL_API_BASE = _env("PAYPAL_API_BASE", "https://api-m.paypal.com")
+    PAYPAL_CLIENT_ID = _env("PAYPAL_CLIENT_ID")
+    PAYPAL_CLIENT_SECRET = _env("PAYPAL_CLIENT_SECRET")
+    PAYPAL_WEBHOOK_ID = _env("PAYPAL_WEBHOOK_ID")
+    PAYPAL_TIMEOUT_SECONDS = float(_env("PAYPAL_TIMEOUT_SECONDS", "15"))
     PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL")  # absolute links in emails and jobs, e.g. https://lessonbook.example
     APPROVAL_WINDOW_HOURS = _env_int("APPROVAL_WINDOW_HOURS", 48)
     MAX_AUTHORIZATION_HOURS = 5 * 24  # card authorizations lapse after about 7 days; never hold one past 5
     SETTLEMENT_DAYS = _env_int("SETTLEMENT_DAYS", 2)
+    # Minutes bought in a tutor's package expire this many days after payment (about six months); a job records it.
+    MINUTES_EXPIRE_AFTER_DAYS = _env_int("MINUTES_EXPIRE_AFTER_DAYS", 183)
     CHECKOUT_MIN_MINUTES = 30  # Stripe Checkout sessions live at least 30 minutes
     INTERNAL_TEAM_EMAIL = _env("INTERNAL_TEAM_EMAIL", "team@lessonbook.invalid")
     SUPPORT_EMAIL = _env("SUPPORT_EMAIL", "support@lessonbook.invalid")  # where "Report a problem" writes to
@@ -138,8 +148,31 @@ class Config:
     # (comma-separated CIDRs; empty in production; dev and tests serve feeds on 127.0.0.1).
     CALENDAR_FETCH_ALLOWED_NETWORKS = _env("CALENDAR_FETCH_ALLOWED_NETWORKS", "")
     CALENDAR_MAX_SOURCES = 5  # calendars one tutor may connect
+    # Google Calendar (free/busy with OAuth) is offered to tutors when a client id and secret are set (Google Cloud
+    # console, an OAuth client of type "Web application" whose redirect URI is PUBLIC_BASE_URL +
+    # /tutor/calendars/google/callback). The URLs are Google's; `make run` points them at a local stand-in.
+    GOOGLE_CLIENT_ID = _env("GOOGLE_CLIENT_ID")
+    GOOGLE_CLIENT_SECRET = _env("GOOGLE_CLIENT_SECRET")
+    GOOGLE_OAUTH_AUTH_URL = _env("GOOGLE_OAUTH_AUTH_URL", "https://accounts.google.com/o/oauth2/v2/auth")
+    GOOGLE_OAUTH_TOKEN_URL = _env("GOOGLE_OAUTH_TOKEN_URL", "https://oauth2.googleapis.com/token")
+    GOOGLE_CALENDAR_API_BASE = _env("GOOGLE_CALENDAR_API_BASE", "https://www.googleapis.com/calendar/v3")
     # Whole request bodies: every attachment a note may carry plus room for the form; larger ones get a 413 page.
     MAX_CONTENT_LENGTH = MAX_ATTACHMENT_BYTES * MAX_NOTE_ATTACHMENTS + 1024 * 1024
+
+    # The lesson room's chat opens this many minutes before the start and closes this many after the end (floats;
+    # negative values move the edge inside the lesson). Afterwards the transcript stays, read-only.
+    CHAT_OPENS_BEFORE_MINUTES = float(_env("CHAT_OPENS_BEFORE_MINUTES", "15"))
+    CHAT_CLOSES_AFTER_MINUTES = float(_env("CHAT_CLOSES_AFTER_MINUTES", "30"))
+    # Messages one user may send per lesson chat (Flask-Limiter syntax; Redis-backed, in-memory while Redis is down).
+    CHAT_RATE_LIMIT = _env("CHAT_RATE_LIMIT", "10 per 10 seconds")
+    # Browsers apply no CORS to WebSockets, so the handshake checks Origin: the page's own origin and
+    # PUBLIC_BASE_URL's are allowed, plus these (comma-separated, e.g. https://app.example.com).
+    CHAT_ALLOWED_ORIGINS = tuple(o.strip().rstrip("/") for o in (_env("CHAT_ALLOWED_ORIGINS", "") or "").split(",")
+                                 if o.strip())
+    CHAT_POLL_SECONDS = 3  # how often the page asks for new messages when it cannot keep a WebSocket open
+    # simple-websocket: a ping every 25 s ends dead connections; frames over 16 KiB end the socket (messages over
+    # 2 KB are refused with a message, see domain/chat.py).
+    SOCK_SERVER_OPTIONS = {"ping_interval": _env_int("CHAT_PING_SECONDS", 25), "max_message_size": 16 * 1024}
 
     @classmethod
     def validate(cls) -> None:
@@ -216,7 +249,8 @@ def dev_runtime_env() -> dict[str, str | None]:
             "HOST": _env("HOST", "127.0.0.1"), "STRIPE_SECRET_KEY": _env("STRIPE_SECRET_KEY"),
             "MAIL_HOST": _env("MAIL_HOST"), "GEOCODER_URL": _env("GEOCODER_URL"),
             "MEETING_PROVIDER": (_env("MEETING_PROVIDER", "jitsi") or "jitsi").lower(),
-            "DAILY_API_KEY": _env("DAILY_API_KEY")}
+            "DAILY_API_KEY": _env("DAILY_API_KEY"), "PAYPAL_CLIENT_ID": _env("PAYPAL_CLIENT_ID"),
+            "GOOGLE_CLIENT_ID": _env("GOOGLE_CLIENT_ID"), "WEB_THREADS": _env("WEB_THREADS", "64")}
 
 
 def test_redis_url() -> str | None:

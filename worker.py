@@ -48,6 +48,8 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
                 "Deliver due emails from the outbox"),
     PeriodicJob("periodic-apply-stripe-events", "webapp.jobs.apply_stripe_events", "* * * * *",
                 "Apply stored Stripe webhook events that no job has applied yet"),
+    PeriodicJob("periodic-apply-paypal-events", "webapp.jobs.apply_paypal_events", "* * * * *",
+                "Apply stored PayPal webhook events that no job has applied yet"),
     PeriodicJob("periodic-sync-meetings", "webapp.jobs.sync_meetings", "* * * * *",
                 "Create, move or delete the video meetings of lessons whose meeting is not in step"),
     PeriodicJob("periodic-confirm-pending-refunds", "webapp.jobs.confirm_pending_refunds", "*/5 * * * *",

@@ -1,5 +1,5 @@
 """`make run`: a Redis, the database migrated and seeded, the local stand-ins (standins/) of outside services that
-are not configured, then the web app, an RQ worker and the scheduler.
+are not configured, then the web app (gunicorn, gthread worker), an RQ worker and the scheduler.
 
 Ctrl-C (or SIGTERM) stops the three processes and the Redis this script started; if one of them
 dies, the others are stopped too and the exit code says so.
@@ -254,6 +254,17 @@ class Children:
             self.pump(0.1)
 
 
+def web_command(host: str, port: int, threads: int) -> list[str]:
+    """The web app under gunicorn's gthread worker, as in production: pages and the chat's WebSockets in one process.
+
+    Each open WebSocket holds one of the `threads` for its life (README, "Serving"), so there are enough for a few
+    lessons' sockets plus the page requests; a short graceful timeout, because open sockets never finish by
+    themselves and Ctrl-C should not wait for them."""
+    return [PY, "-m", "gunicorn", "--worker-class", "gthread", "--workers", "1", "--threads", str(threads),
+            "--worker-connections", str(threads), "--bind", f"{host}:{port}", "--graceful-timeout", "3",
+            "--access-logfile", "-", "--error-logfile", "-", "webapp:create_app()"]
+
+
 def logins_text(host: str, port: int, cards: bool) -> str:
     """The demo logins (and the test cards with the local Stripe), as `flask demo-logins` prints them."""
     from webapp.cli import demo_logins_text
@@ -293,6 +304,19 @@ def main() -> int:
         daily_port = free_port() if settings["MEETING_PROVIDER"] == "daily" and not settings["DAILY_API_KEY"] else None
         if daily_port:
             env.update(DAILY_API_BASE=f"http://127.0.0.1:{daily_port}/v1", DAILY_API_KEY="daily_local_dev")
+        # No PayPal app: the local PayPal stand-in (standins/paypal.py), with its approval page and signed webhooks.
+        paypal_port = None if settings["PAYPAL_CLIENT_ID"] else free_port()
+        if paypal_port:
+            env.update(PAYPAL_API_BASE=f"http://127.0.0.1:{paypal_port}", PAYPAL_CLIENT_ID="paypal_local_client",
+                       PAYPAL_CLIENT_SECRET="paypal_local_secret", PAYPAL_WEBHOOK_ID="WH0LOCALSTANDIN0001")
+        # No Google OAuth client: the local Google stand-in (standins/google_calendar.py) answers "Connect Google
+        # Calendar" with its own consent page and a few busy times.
+        google_port = None if settings["GOOGLE_CLIENT_ID"] else free_port()
+        if google_port:
+            google = f"http://127.0.0.1:{google_port}"
+            env.update(GOOGLE_CLIENT_ID="lessonbook-local.apps.googleusercontent.com",
+                       GOOGLE_CLIENT_SECRET="local-dev-secret", GOOGLE_OAUTH_AUTH_URL=google + "/o/oauth2/v2/auth",
+                       GOOGLE_OAUTH_TOKEN_URL=google + "/token", GOOGLE_CALENDAR_API_BASE=google + "/calendar/v3")
         # No SMTP server: a local sink prints every email to this console.
         mail_port = None if settings["MAIL_HOST"] else free_port()
         if mail_port:
@@ -318,15 +342,27 @@ def main() -> int:
             if daily_port:
                 children.start("daily", [PY, "-m", "standins.daily", "--port", str(daily_port),
                                          "--api-key", env["DAILY_API_KEY"]])
+            if paypal_port:
+                children.start("paypal", [PY, "-m", "standins.paypal", "--port", str(paypal_port),
+                                          "--client-id", env["PAYPAL_CLIENT_ID"],
+                                          "--client-secret", env["PAYPAL_CLIENT_SECRET"],
+                                          "--webhook-id", env["PAYPAL_WEBHOOK_ID"],
+                                          "--webhook-url", f"http://{host}:{port}/webhooks/paypal"])
+            if google_port:
+                children.start("google", [PY, "-m", "standins.google_calendar", "--port", str(google_port),
+                                          "--client-id", env["GOOGLE_CLIENT_ID"],
+                                          "--client-secret", env["GOOGLE_CLIENT_SECRET"], "--demo-busy"])
             if mail_port:
                 children.start("mail", [PY, "scripts/mail_sink.py", "--port", str(mail_port),
                                         "--viewer-url", f"http://{host}:{port}/dev/mail"])
-            children.start("web", [*flask, "run", "--host", host, "--port", str(port), "--with-threads", "--no-reload"])
+            children.start("web", web_command(host, port, int(settings["WEB_THREADS"])))
             children.start("worker", [PY, "worker.py", "worker"])
             children.start("scheduler", [PY, "worker.py", "scheduler"])
             extras = (["local Stripe at " + env["STRIPE_API_BASE"]] if local_stripe_port else []) + \
                 (["local geocoder at " + env["GEOCODER_URL"]] if geocoder_port else []) + \
                 (["local Daily API at " + env["DAILY_API_BASE"]] if daily_port else []) + \
+                (["local PayPal at " + env["PAYPAL_API_BASE"]] if paypal_port else []) + \
+                (["local Google Calendar at " + env["GOOGLE_CALENDAR_API_BASE"]] if google_port else []) + \
                 ([f"mail sink on 127.0.0.1:{mail_port} (one line per email here, read them at /dev/mail)"]
                  if mail_port else [])
             say(f"Lessonbook on http://{host}:{port}/  (env {env['LESSONBOOK_ENV']}; web, RQ worker and scheduler "

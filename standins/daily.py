@@ -261,7 +261,7 @@ class DailyStandIn:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Local Daily-compatible REST API (rooms, meeting tokens) on 127.0.0.1.")
+    parser = argparse.ArgumentParser(description="Local Daily-compatible REST API (rooms, meeting tokens), 127.0.0.1.")
     parser.add_argument("--port", type=int, default=8422)
     parser.add_argument("--api-key", default="daily_local_dev")
     args = parser.parse_args(argv)

@@ -287,9 +287,9 @@ def apply_stored_events() -> int:
     from datetime import UTC, datetime
 
     from webapp.extensions import db
-    from webapp.services import payments
+    from webapp.services import stripe_events
     db.session.commit()  # a fresh snapshot: the events were stored by another request
-    applied = payments.apply_stored_events(datetime.now(UTC))
+    applied = stripe_events.apply_stored_events(datetime.now(UTC))
     db.session.commit()
     return applied
 

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Flask, g, request
-from flask_login import login_user, logout_user
+from flask import Flask, g, make_response, redirect, request, url_for
+from flask_login import current_user, login_user, logout_user
 
+from .errors import error_response, wants_json
 from .extensions import login_manager
 from .models import User
+from .services.sessions import end_session, start_session, token_for, user_for_session
 
 
 def init_app(app: Flask) -> None:
@@ -19,9 +21,6 @@ def init_app(app: Flask) -> None:
     @login_manager.unauthorized_handler
     def unauthorized():
         """Pages redirect to the login form; htmx is told to do the same; the API answers 401 in JSON."""
-        from flask import make_response, redirect, url_for
-
-        from .errors import error_response, wants_json
         target = url_for("auth.login", next=request.full_path.rstrip("?") if request.method == "GET" else None)
         if wants_json():
             return error_response(401, "Please log in first.")
@@ -34,7 +33,6 @@ def init_app(app: Flask) -> None:
     @login_manager.user_loader
     def load_user(session_id: str) -> User | None:
         """The session (or remember-me) cookie's user, while that log-in has not been ended server-side."""
-        from .services.sessions import user_for_session
         return user_for_session(session_id, datetime.now(UTC))
 
     @login_manager.request_loader
@@ -48,7 +46,6 @@ def init_app(app: Flask) -> None:
 
 def user_for_bearer(raw: str) -> User | None:
     """The live API token's user; the token row is kept on `g.api_token` (so DELETE /api/auth/token can revoke it)."""
-    from .services.sessions import token_for
     token = token_for(raw, datetime.now(UTC))
     g.api_token = token
     return token.user if token else None
@@ -56,9 +53,6 @@ def user_for_bearer(raw: str) -> User | None:
 
 def log_in(user: User, remember: bool = False) -> None:
     """Log this browser in: a new server-side session whose key the session (and remember-me) cookie carries."""
-    from flask_login import current_user
-
-    from .services.sessions import end_session, start_session
     if current_user.is_authenticated:  # logging in again (perhaps as someone else) ends the log-in it replaces
         end_session(current_user._get_current_object())
     start_session(user, datetime.now(UTC), request.headers.get("User-Agent", ""))
@@ -67,9 +61,6 @@ def log_in(user: User, remember: bool = False) -> None:
 
 def log_out() -> None:
     """End this browser's session server-side, then forget it in the cookie."""
-    from flask_login import current_user
-
-    from .services.sessions import end_session
     if current_user.is_authenticated:
         end_session(current_user._get_current_object())
     logout_user()

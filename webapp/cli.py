@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from .extensions import db
 from .models import ExamBoard, Level, Subject, TutorRatingCriteria, User
+from .services import accounts, availability, catalogue
 
 DEMO_PASSWORD = "lessonbook-demo"
 SUBJECTS = ["Mathematics", "English", "Physics", "Chemistry", "Biology", "French", "Spanish", "Computer Science",
@@ -54,7 +55,6 @@ def demo_logins_text(base_url: str | None = None, cards: bool = True) -> str:
 
 def seed_demo() -> list[tuple[str, str, str]]:
     """Create the catalogue and demo accounts once; returns (role, email, password) rows for printing."""
-    from .services import accounts, availability, catalogue
     rows = [(role, email, DEMO_PASSWORD) for role, email in DEMO_LOGINS]
     if db.session.scalar(select(User).where(User.email == "admin@example.com")):
         return rows
@@ -115,6 +115,5 @@ def register_cli(app: Flask) -> None:
     @click.password_option()
     def create_admin(email: str, name: str, password: str):
         """Create an admin account."""
-        from .services import accounts
         user = accounts.create_user(email=email, password=password, name=name, role="admin", timezone="UTC")
         click.echo(f"Admin {user.email} created.")

@@ -7,6 +7,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
+from .extensions import db
 from .services.errors import ServiceError
 
 _MESSAGES = {
@@ -81,6 +82,5 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         app.logger.exception("Unhandled error")
-        from .extensions import db
         db.session.rollback()
         return error_response(500, _AFTER_COMMIT_500 if g.get(_COMMITTED) else _MESSAGES[500])

@@ -8,8 +8,10 @@ from zoneinfo import ZoneInfo
 from flask import Flask
 from flask_login import current_user
 
-from .domain.labels import state_label, total_label
+from .domain.fees import FeeBreakdown
+from .domain.labels import booking_label, clock_time, state_label, total_label
 from .domain.money import Money
+from .domain.timezones import known_zones
 
 
 def viewer_zone_name() -> str:
@@ -29,9 +31,7 @@ def local(dt: datetime | None, zone: str | None = None, fmt: str = "%a %d %b %Y,
 
 def time_of_day(dt: datetime, clock: str = "24") -> str:
     """A wall-clock time on the viewer's chosen clock: '13:30' or '1:30pm'."""
-    if clock == "12":
-        return f"{dt.hour % 12 or 12}:{dt.minute:02d}{'am' if dt.hour < 12 else 'pm'}"
-    return dt.strftime("%H:%M")
+    return clock_time(dt.hour, dt.minute, clock)
 
 
 _ZONE_AREAS = ("Africa/", "America/", "Antarctica/", "Asia/", "Atlantic/", "Australia/", "Europe/", "Indian/",
@@ -41,7 +41,6 @@ _ZONE_AREAS = ("Africa/", "America/", "Antarctica/", "Asia/", "Atlantic/", "Aust
 @lru_cache(maxsize=1)
 def zone_names() -> list[str]:
     """The IANA zones people pick from (canonical areas, sorted; legacy aliases like US/Eastern left out)."""
-    from .domain.timezones import known_zones
     return sorted(z for z in known_zones() if z.startswith(_ZONE_AREAS)) + ["UTC"]
 
 
@@ -66,8 +65,13 @@ def money(amount_minor: int, currency: str) -> str:
 
 def receipt_lines(receipt, booking_state: str) -> list:
     """A stored receipt's lines for the student (price, discount, fee, total named for where the money stands)."""
-    from .domain.fees import FeeBreakdown
     return FeeBreakdown.from_dict(receipt.breakdown).student_lines(total_label(booking_state))
+
+
+def booking_state_words(booking) -> str:
+    """A booking's state for lists (the tutor's lessons, the admin's bookings), for what paid for it: "Paid with 60
+    minutes" for prepaid minutes (a minute-paid booking holds its lesson's duration)."""
+    return booking_label(booking.state, booking.funding, booking.lesson.duration_minutes)
 
 
 def init_app(app: Flask) -> None:
@@ -78,5 +82,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["zone_names"] = zone_names
     app.jinja_env.filters["zoned"] = zoned
     app.jinja_env.filters["state_label"] = state_label
+    app.jinja_env.filters["booking_state"] = booking_state_words
     app.jinja_env.globals["viewer_zone_name"] = viewer_zone_name
     app.jinja_env.globals["receipt_lines"] = receipt_lines

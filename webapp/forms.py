@@ -4,7 +4,9 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (BooleanField, EmailField, HiddenField, IntegerField, PasswordField, RadioField,
                      SelectField, StringField, TextAreaField)
-from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional
+
+from .domain.packages import MAX_DISCOUNT_PERCENT, MAX_HOURS, MIN_HOURS
 
 from .domain import limits
 from .domain.roles import SELF_SERVICE_ROLES
@@ -116,3 +118,14 @@ class CalendarSourceForm(FlaskForm):
     url = StringField("Secret address in iCal format", validators=[DataRequired(message="Paste the calendar's address."),
                                                                    Length(max=2000)])
     label = StringField("Name (optional)", validators=[Optional(), Length(max=80)])
+
+
+class PackageForm(FlaskForm):
+    """A tutor's new package of prepaid hours (the limits are domain/packages.py's, checked again by the service)."""
+
+    hours = IntegerField("Hours", validators=[InputRequired("Give the number of hours."),
+                                              NumberRange(MIN_HOURS, MAX_HOURS,
+                                                          f"Between {MIN_HOURS} and {MAX_HOURS} hours.")])
+    discount_percent = IntegerField("Discount (%)", default=0, validators=[
+        InputRequired("Give a discount (0 for none)."),
+        NumberRange(0, MAX_DISCOUNT_PERCENT, f"Between 0 and {MAX_DISCOUNT_PERCENT} percent.")])

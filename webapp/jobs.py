@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from .services import (bookings, calendar_sync, cancellations, meetings, notes, outbox, payments, payouts, reminders,
-                       reschedules, sessions, wallet)
+from .services import (approvals, bookings, calendar_sync, cancellations, checkout, meetings, notes, outbox, payouts,
+                       paypal_events, reminders, reschedules, sessions, stripe_events, wallet)
 
 
 def _clock(now: str | None) -> datetime:
@@ -24,13 +24,13 @@ def _clock(now: str | None) -> datetime:
 def expire_stale_holds(now: str | None = None) -> int:
     """Release unpaid holds past their time, close their Checkout Sessions and give reserved coupons back."""
     expired = bookings.expire_stale_holds(now=_clock(now))
-    payments.expire_open_checkouts(expired)
+    checkout.expire_open_checkouts(expired)
     return len(expired)
 
 
 def expire_unapproved_bookings(now: str | None = None) -> int:
     """Release card authorizations the tutor did not approve in time."""
-    return payments.expire_unapproved(now=_clock(now))
+    return approvals.expire_unapproved(now=_clock(now))
 
 
 def expire_minute_lots(now: str | None = None) -> int:
@@ -45,12 +45,22 @@ def send_pending_payouts(now: str | None = None) -> int:
 
 def apply_stripe_event(event_id: str, now: str | None = None) -> str:
     """Apply one stored Stripe webhook event (enqueued by the webhook endpoint after it stored the event)."""
-    return payments.apply_event(event_id, now=_clock(now))
+    return stripe_events.apply_event(event_id, now=_clock(now))
 
 
 def apply_stripe_events(now: str | None = None) -> int:
     """The sweep: apply stored Stripe events not applied yet (say the enqueue failed while Redis was down)."""
-    return payments.apply_stored_events(now=_clock(now))
+    return stripe_events.apply_stored_events(now=_clock(now))
+
+
+def apply_paypal_event(event_id: str, now: str | None = None) -> str:
+    """Apply one stored PayPal webhook event (enqueued by the webhook endpoint after it stored the event)."""
+    return paypal_events.apply_event(event_id, now=_clock(now))
+
+
+def apply_paypal_events(now: str | None = None) -> int:
+    """The sweep: apply stored PayPal events not applied yet (say the enqueue failed while Redis was down)."""
+    return paypal_events.apply_stored_events(now=_clock(now))
 
 
 def confirm_pending_refunds(now: str | None = None) -> int:

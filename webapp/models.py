@@ -8,7 +8,9 @@ from sqlalchemy import (JSON, Boolean, CheckConstraint, Column, Date, DateTime, 
                         String, Table, Text, TypeDecorator, UniqueConstraint, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from .domain.funding import Funding
 from .domain.ledger import Move
+from .domain.packages import PurchaseState
 from .domain.roles import Role
 from .domain.states import BookingState, LessonState
 from .extensions import db
@@ -312,6 +314,8 @@ class Booking(db.Model):
     cancellation_note: Mapped[str] = mapped_column(Text, default="")
     # The booking form's one-time key: a repeated submit of the same form finds this booking instead of a new one.
     form_key: Mapped[str | None] = mapped_column(String(64))
+    # How it is paid for (services/funding.py picks the strategy from it): a card, or prepaid minutes.
+    funding: Mapped[str] = mapped_column(String(16), default=Funding.CARD, server_default=Funding.CARD.value)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -323,6 +327,7 @@ class Booking(db.Model):
     __table_args__ = (CheckConstraint("price_minor >= 0", name="price_not_negative"),
                       # Like lessons: only the states of the transition table (migration 0007 adds it).
                       CheckConstraint(one_of("state", BookingState), name="state_known"),
+                      CheckConstraint(one_of("funding", Funding), name="funding_known"),
                       UniqueConstraint("booker_id", "form_key", name="uq_bookings_booker_form_key"))
 
 
@@ -486,6 +491,8 @@ class PaymentReceipt(db.Model):
     __tablename__ = "payment_receipts"
     id: Mapped[int] = mapped_column(primary_key=True)
     booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id"), unique=True)
+    # Who holds the money: "stripe" (payment_intent_id is a PaymentIntent) or "paypal" (the PayPal order id).
+    provider: Mapped[str] = mapped_column(String(10), default="stripe", server_default="stripe")
     payment_intent_id: Mapped[str] = mapped_column(String(255))
     charge_id: Mapped[str | None] = mapped_column(String(255))
     amount_minor: Mapped[int] = mapped_column(Integer)
@@ -515,6 +522,7 @@ class Refund(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id"), index=True)
     stripe_refund_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    paypal_refund_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
     status: Mapped[str] = mapped_column(String(20), default="succeeded")  # pending, succeeded, failed
     amount_minor: Mapped[int] = mapped_column(Integer)
@@ -748,3 +756,106 @@ class MinuteLot(db.Model):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     __table_args__ = (CheckConstraint("minutes > 0", name="lot_minutes_positive"),)
+
+
+class PayPalOrder(db.Model):
+    """A PayPal order we opened (for a booking's lesson) and how far PayPal has taken it. Its status only moves
+    forward (CREATED → APPROVED → AUTHORIZED → CAPTURED, or to VOIDED or CANCELLED), so what our own calls learn
+    and webhook events applied in any order agree. `authorization_id` is the live authorization: a reauthorization
+    replaces it (PayPal gives it a new id) and keeps the first one in `first_authorization_id`, which is the one a
+    void must name."""
+
+    __tablename__ = "paypal_orders"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(64), unique=True)
+    booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id"), index=True)
+    request_id: Mapped[str] = mapped_column(String(255), unique=True)  # the PayPal-Request-Id that created it
+    status: Mapped[str] = mapped_column(String(20), default="CREATED")
+    amount_minor: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    approve_url: Mapped[str | None] = mapped_column(String(500))
+    authorization_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    first_authorization_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    authorized_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    authorization_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    honor_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    capture_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    __table_args__ = (CheckConstraint("amount_minor > 0", name="paypal_amount_positive"),)
+
+
+class PayPalEvent(db.Model):
+    """Every verified PayPal webhook event, stored by id when it arrives (a replay is recognised) and applied once
+    by a job, like StripeEvent."""
+
+    __tablename__ = "paypal_events"
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+# --- live lesson (issue 10: the lesson room and its chat) ------------------------------------------
+
+class ChatMessage(db.Model):
+    """One message in a lesson's chat; `seq` numbers a lesson's messages 1, 2, 3… in the order they were stored."""
+
+    __tablename__ = "chat_messages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    author: Mapped[User] = relationship()
+    # The unique pair is also the index every read uses (a lesson's messages after a sequence number).
+    __table_args__ = (UniqueConstraint("lesson_id", "seq", name="uq_chat_messages_lesson_seq"),
+                      CheckConstraint("seq > 0", name="seq_positive"))
+
+
+class TutorPackage(db.Model):
+    """A package of prepaid hours a tutor offers at a discount (domain/packages.py prices it from their rate).
+    Removing one only retires it: purchases keep pointing at it."""
+
+    __tablename__ = "tutor_packages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tutor_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    hours: Mapped[int] = mapped_column(Integer)
+    discount_percent: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    __table_args__ = (CheckConstraint("hours BETWEEN 1 AND 100", name="hours_range"),
+                      CheckConstraint("discount_percent BETWEEN 0 AND 50", name="discount_range"))
+
+
+class PackagePurchase(db.Model):
+    """A student buying one package: made when they press Buy (its price computed then and frozen), paid on Stripe
+    Checkout; the checkout.session.completed webhook grants its minutes once, keyed on the session id.
+    ``form_key`` (one per rendered Buy form) makes a double click the same purchase and the same Checkout."""
+
+    __tablename__ = "package_purchases"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    package_id: Mapped[int] = mapped_column(ForeignKey("tutor_packages.id"))
+    tutor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    student_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    minutes: Mapped[int] = mapped_column(Integer)
+    price_minor: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    state: Mapped[str] = mapped_column(String(16), default=PurchaseState.OPEN)
+    form_key: Mapped[str] = mapped_column(String(64))
+    checkout_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    lot_id: Mapped[int | None] = mapped_column(ForeignKey("minute_lots.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    package: Mapped[TutorPackage] = relationship()
+    tutor: Mapped[User] = relationship(foreign_keys=[tutor_id])
+    lot: Mapped[MinuteLot | None] = relationship()
+    __table_args__ = (CheckConstraint("minutes > 0", name="purchase_minutes_positive"),
+                      CheckConstraint("price_minor >= 0", name="purchase_price_not_negative"),
+                      CheckConstraint(one_of("state", PurchaseState), name="state_known"),
+                      UniqueConstraint("student_id", "form_key", name="uq_package_purchases_student_form_key"))

@@ -52,9 +52,9 @@ def browser_type_launch_args(browser_type_launch_args):
 
 @pytest.fixture
 def browser_page(new_context, live_server):
-    """Open a page in a fresh browser context (its own cookies) in time zone `timezone_id`."""
-    def open_page(timezone_id: str = "Europe/London") -> Page:
-        context: BrowserContext = new_context(timezone_id=timezone_id, locale="en-GB", base_url=live_server.url)
+    """Open a page in a fresh browser context (its own cookies) in time zone `timezone_id` and `locale`."""
+    def open_page(timezone_id: str = "Europe/London", locale: str = "en-GB") -> Page:
+        context: BrowserContext = new_context(timezone_id=timezone_id, locale=locale, base_url=live_server.url)
         context.set_default_timeout(10_000)
         return context.new_page()
     return open_page
@@ -80,11 +80,11 @@ def stripe_webhooks(local_stripe_server, live_server, app):
 
     def work():
         from webapp.extensions import db
-        from webapp.services import payments
+        from webapp.services import stripe_events
         while not stop.wait(0.1):
             with app.app_context():
                 try:
-                    payments.apply_stored_events(datetime.now(UTC))
+                    stripe_events.apply_stored_events(datetime.now(UTC))
                 finally:
                     db.session.remove()
 

@@ -320,3 +320,54 @@ def test_buttons_are_disabled_while_their_request_runs(browser_page):
         tutor_page.wait_for_timeout(50)
     held[0].continue_()
     expect(tutor_page.locator("#weekly-hours").get_by_role("button", name="Add hours")).to_be_enabled()
+
+
+def _selected_text_fits(select) -> bool:
+    """Whether a select is wide enough to show its chosen option's whole text (a select cuts off the rest)."""
+    return select.evaluate("""e => {
+        const style = getComputedStyle(e), ctx = document.createElement('canvas').getContext('2d');
+        ctx.font = style.font;
+        const text = ctx.measureText(e.options[e.selectedIndex].text).width;
+        const room = e.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight) - 24;  // the arrow
+        return text <= room;
+    }""")
+
+
+@pytest.mark.parametrize("width", [1280, 860])
+def test_the_subject_shows_its_whole_name_level_and_price_on_desktops_and_tablets(browser_page, width):
+    # (A phone's closed select may cut a long name; tapping it opens the system's list with whole names.)
+    tutor, _ = factories.tutor(name="Ana Lopez", subject_name="Further Mathematics", level_name="A-level")
+    tutor_id = tutor.id
+    db.session.remove()
+    page = browser_page("Europe/London")
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(f"/tutors/{tutor_id}")
+    expect(page).to_have_url(re.compile(r"tz=.*clock="))  # the booker has reloaded in the browser's zone and clock
+    subject = page.locator("#slot-picker").get_by_label("Subject and level")
+    expect(subject.locator("option:checked")).to_have_text("Further Mathematics · A-level · £40.00/h")
+    assert _selected_text_fits(subject), f"the subject's name is cut off at {width}px"
+    _no_sideways_scroll(page)
+
+
+@pytest.mark.parametrize(("locale", "clock", "first_time"), [("en-US", "12h", "9:00am"), ("en-GB", "24h", "09:00")])
+def test_an_anonymous_visitor_sees_times_on_their_browsers_clock_until_they_choose_one(browser_page, locale, clock,
+                                                                                      first_time):
+    tutor, _ = factories.tutor(name="Ana Lopez", weekly=MORNINGS, horizon_days=120)
+    tutor_id = tutor.id
+    db.session.remove()
+    day = _next_month_day(LONDON)
+    page = browser_page("Europe/London", locale=locale)
+    page.goto(f"/tutors/{tutor_id}?month={day:%Y-%m}&day={day.isoformat()}")
+    booker = page.locator("#slot-picker")
+    expect(booker.get_by_label(clock)).to_be_checked()
+    expect(booker.locator("a.slot").first).to_have_text(first_time)
+    expect(page).to_have_url(re.compile(rf"clock={clock[:2]}"))  # in the URL, so links and log-in keep it
+
+    # Their own choice wins over the browser's, now and on the next visit.
+    other = "24h" if clock == "12h" else "12h"
+    booker.get_by_label(other).check()
+    expect(page).to_have_url(re.compile(rf"clock={other[:2]}"))
+    page.goto(f"/tutors/{tutor_id}?month={day:%Y-%m}&day={day.isoformat()}")
+    expect(page.locator("#slot-picker").get_by_label(other)).to_be_checked()
+    page.wait_for_load_state("networkidle")
+    expect(page).not_to_have_url(re.compile(r"clock="))  # nothing to ask the browser: the choice is remembered

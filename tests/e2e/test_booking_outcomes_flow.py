@@ -11,8 +11,9 @@ from playwright.sync_api import expect
 
 from tests import factories
 from tests.e2e.conftest import log_in, open_latest_mail
-from tests.e2e.test_payments_flow import (PRICE, _authorize_in_the_background, _booking, _held_booking, _nav,
-                                          _paid_booking, _receipt_row)
+from tests.e2e.paying import nav
+from tests.e2e.test_payments_flow import (PRICE, _authorize_in_the_background, _booking, _held_booking, _paid_booking,
+                                          _receipt_row)
 from webapp.domain.states import BookingState, LessonState
 from webapp.extensions import db
 from webapp.services import accounts
@@ -27,7 +28,7 @@ def test_a_declined_booking_is_told_to_the_student_by_notification_and_email(
 
     tutor = browser_page()
     log_in(tutor, held["tutor_email"])
-    _nav(tutor, "My lessons").click()
+    nav(tutor, "My lessons").click()
     row = tutor.locator("#tutor-lessons tbody tr", has_text=held["student_name"])
     row.get_by_text("Decline", exact=True).click()  # opens the confirmation; nothing is declined yet
     expect(row).to_contain_text("The student's card authorization is released")
@@ -73,7 +74,7 @@ def test_a_goodwill_refund_leaves_the_lesson_booked_for_everyone(browser_page, l
         "Refund of £10.00 sent. The lesson still stands")
     expect(admin.locator("#lesson-state")).to_have_text("Booked")
     expect(admin.locator("#money-state")).to_have_text(f"£10.00 refunded of {PRICE.format()}")
-    _nav(admin, "Admin").click()
+    nav(admin, "Admin").click()
     expect(admin.locator("table").first).to_contain_text("Partly refunded")
     expect(admin.locator("table").first).not_to_contain_text("PARTIAL_REFUNDED")
 
@@ -82,7 +83,7 @@ def test_a_goodwill_refund_leaves_the_lesson_booked_for_everyone(browser_page, l
 
     student = browser_page()
     log_in(student, held["student_email"])
-    _nav(student, "My bookings").click()
+    nav(student, "My bookings").click()
     expect(student.locator("#upcoming-bookings tbody tr")).to_contain_text(
         f"Booked and paid; £10.00 of {PRICE.format()} was refunded.")
     student.goto(f"/bookings/{held['booking_id']}")
@@ -93,7 +94,7 @@ def test_a_goodwill_refund_leaves_the_lesson_booked_for_everyone(browser_page, l
 
     tutor = browser_page()
     log_in(tutor, held["tutor_email"])
-    _nav(tutor, "My lessons").click()
+    nav(tutor, "My lessons").click()
     row = tutor.locator("#tutor-lessons tbody tr", has_text=held["student_name"])
     expect(row).to_contain_text("Partly refunded")
     expect(row).not_to_contain_text("Cancelled")

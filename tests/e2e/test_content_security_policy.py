@@ -25,6 +25,7 @@ NOT_PAGES = {
     "notes.attachment": "a file download",
     "push_subscriptions.service_worker": "JavaScript (registered by push.js on the settings page, visited below)",
     "push_subscriptions.vapid_public_key": "JSON",
+    "lesson_room.socket": "a WebSocket (the room opens it; tests/e2e/test_lesson_room_flow.py chats through it)",
     "calendars.feed": "an iCalendar file for calendar apps (its address is a secret made on the settings page)",
 }
 

@@ -16,7 +16,7 @@ from tests import factories
 from tests.e2e.conftest import log_in
 from tests.integration.test_payments import authorize, book
 from webapp.extensions import db
-from webapp.services import payments, reviews
+from webapp.services import approvals, reviews
 
 pytestmark = pytest.mark.e2e
 
@@ -45,7 +45,7 @@ OVERFLOW_JS = """() => {
 def _paid_booking(stripe_world, client, student, tutor_teach, days_ahead):
     """A booking paid through the local Stripe and approved by the tutor, so it has a receipt."""
     booking = authorize(stripe_world, client, book(student, tutor_teach, days_ahead=days_ahead))
-    return payments.approve(booking.lesson.tutor, booking.id, datetime.now(UTC))
+    return approvals.approve(booking.lesson.tutor, booking.id, datetime.now(UTC))
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
-from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -22,23 +21,19 @@ from sqlalchemy import select
 
 from tests import factories
 from tests.e2e.conftest import log_in
+from tests.e2e.paying import (DECLINED, LONDON, PAY_BUTTON, VISA, VISA_3DS, WHEN, nav, open_checkout_for_my_held_booking,
+                              open_my_booking, pay_on_the_hosted_page)
 from webapp.domain.money import Money, round_half_up
 from webapp.domain.states import BookingState
 from webapp.extensions import db
 from webapp.models import Booking, Refund, StripeEvent, User
-from webapp.services import availability, bookings, payments
+from webapp.services import approvals, availability, bookings, checkout
 from webapp.services.bookings import BookingRequest
 
 pytestmark = pytest.mark.e2e
 
-LONDON = ZoneInfo("Europe/London")
-WHEN = "%a %d %b %Y, %H:%M"  # how Lessonbook writes an instant
 RATE_MINOR = 4000  # the factories' hourly rate: a 60-minute lesson costs £40.00
 PRICE = Money(RATE_MINOR, "GBP")
-VISA = "4242 4242 4242 4242"
-VISA_3DS = "4000 0025 0000 3155"
-DECLINED = "4000 0000 0000 0002"
-PAY_BUTTON = re.compile(r"^Pay £\d")  # the pay button names the total: "Pay £40.00"
 
 
 # --- setup through the services ------------------------------------------------------------------------------
@@ -99,7 +94,7 @@ def _booking(booking_id: int) -> Booking:
 def _authorize_in_the_background(live_server, booking_id: int) -> None:
     """The student has paid (the hosted page answered over plain HTTP) and the webhook has arrived."""
     booking = _booking(booking_id)
-    url = payments.start_checkout(booking.booker, booking_id, None, _now(),
+    url = checkout.start_checkout(booking.booker, booking_id, None, _now(),
                                   success_url=f"{live_server.url}/bookings/{booking_id}?paid=1",
                                   cancel_url=f"{live_server.url}/bookings/{booking_id}/pay")
     answer = requests.post(url, data={"email": booking.booker.email, "cardNumber": VISA, "cardExpiry": "12 / 34",
@@ -113,34 +108,12 @@ def _paid_booking(live_server, ahead: timedelta) -> dict:
     """A booking the student has paid for and the tutor has approved (captured)."""
     data = _held_booking(ahead=ahead)
     _authorize_in_the_background(live_server, data["booking_id"])
-    payments.approve(db.session.get(User, data["tutor_id"]), data["booking_id"], _now())
+    approvals.approve(db.session.get(User, data["tutor_id"]), data["booking_id"], _now())
     db.session.remove()
     return data
 
 
 # --- what a user does ----------------------------------------------------------------------------------------
-
-def _nav(page: Page, name: str):
-    """A link in the top navigation bar."""
-    return page.get_by_role("navigation").get_by_role("link", name=name, exact=True)
-
-
-def _open_my_booking(page: Page, start: datetime) -> None:
-    """From the navigation bar: My bookings, then the lesson at `start`."""
-    _nav(page, "My bookings").click()
-    page.locator("#upcoming-bookings").get_by_role("link", name=start.astimezone(LONDON).strftime(WHEN)).click()
-    expect(page).to_have_url(re.compile(r"/bookings/\d+$"))
-
-
-def _pay_on_the_hosted_page(page: Page, card: str, email: str, amount: Money) -> None:
-    """Stripe's hosted checkout page: check what it charges, type a test card, press Pay."""
-    expect(page.get_by_test_id("product-summary-total-amount")).to_have_text(amount.format())
-    expect(page.get_by_label("Email")).to_have_value(email)
-    page.get_by_label("Card number").fill(card)
-    page.get_by_label("Expiry").fill("12 / 34")
-    page.get_by_label("CVC").fill("123")
-    page.get_by_role("button", name="Pay", exact=True).click()
-
 
 def _receipt_row(page: Page, label: str):
     return page.locator("#receipt tr", has=page.locator("th", has_text=label)).locator("td")
@@ -166,7 +139,7 @@ def test_student_pays_with_a_test_card_and_the_booking_awaits_the_tutors_approva
     held = _held_booking()
     page = browser_page()
     log_in(page, held["student_email"])
-    _open_my_booking(page, held["start"])
+    open_my_booking(page, held["start"])
     expect(page.locator("#booking-status")).to_contain_text("Awaiting payment")
 
     page.get_by_role("link", name="Pay now").click()
@@ -176,7 +149,7 @@ def test_student_pays_with_a_test_card_and_the_booking_awaits_the_tutors_approva
     page.get_by_role("button", name=PAY_BUTTON).click()
 
     expect(page).to_have_url(re.compile(r"^" + re.escape(stripe_webhooks.url) + r"/c/pay/"))
-    _pay_on_the_hosted_page(page, VISA, held["student_email"], PRICE)
+    pay_on_the_hosted_page(page, VISA, held["student_email"], PRICE)
 
     # Back on Lessonbook: the page polls until the webhook has moved the booking.
     expect(page).to_have_url(f"{live_server.url}/bookings/{held['booking_id']}?paid=1")
@@ -196,11 +169,8 @@ def test_student_pays_with_a_test_card_and_the_booking_awaits_the_tutors_approva
 def test_three_d_secure_passed_authorizes_the_booking(browser_page, live_server, stripe_webhooks):
     held = _held_booking()
     page = browser_page()
-    log_in(page, held["student_email"])
-    _open_my_booking(page, held["start"])
-    page.get_by_role("link", name="Pay now").click()
-    page.get_by_role("button", name=PAY_BUTTON).click()
-    _pay_on_the_hosted_page(page, VISA_3DS, held["student_email"], PRICE)
+    open_checkout_for_my_held_booking(page, held["student_email"], held["start"])
+    pay_on_the_hosted_page(page, VISA_3DS, held["student_email"], PRICE)
 
     expect(page.get_by_role("heading", name="3D Secure test authentication")).to_be_visible()
     expect(page.get_by_text(f"Authenticate the payment of {PRICE.format()}")).to_be_visible()
@@ -214,11 +184,8 @@ def test_three_d_secure_passed_authorizes_the_booking(browser_page, live_server,
 def test_three_d_secure_failed_leaves_the_booking_unpaid(browser_page, live_server, stripe_webhooks, stripe_client):
     held = _held_booking()
     page = browser_page()
-    log_in(page, held["student_email"])
-    _open_my_booking(page, held["start"])
-    page.get_by_role("link", name="Pay now").click()
-    page.get_by_role("button", name=PAY_BUTTON).click()
-    _pay_on_the_hosted_page(page, VISA_3DS, held["student_email"], PRICE)
+    open_checkout_for_my_held_booking(page, held["student_email"], held["start"])
+    pay_on_the_hosted_page(page, VISA_3DS, held["student_email"], PRICE)
 
     page.get_by_role("button", name="Fail authentication").click()
     expect(page.get_by_role("alert")).to_have_text(re.compile(r"unable to authenticate your payment method"))
@@ -242,11 +209,8 @@ def test_a_declined_card_says_so_and_the_slot_stays_held_until_the_hold_expires(
         browser_page, live_server, stripe_webhooks):
     held = _held_booking()
     page = browser_page()
-    log_in(page, held["student_email"])
-    _open_my_booking(page, held["start"])
-    page.get_by_role("link", name="Pay now").click()
-    page.get_by_role("button", name=PAY_BUTTON).click()
-    _pay_on_the_hosted_page(page, DECLINED, held["student_email"], PRICE)
+    open_checkout_for_my_held_booking(page, held["student_email"], held["start"])
+    pay_on_the_hosted_page(page, DECLINED, held["student_email"], PRICE)
     expect(page.get_by_role("alert")).to_have_text("Your card was declined.")
 
     page.get_by_role("link", name="Cancel and go back").click()
@@ -265,7 +229,7 @@ def test_a_declined_card_says_so_and_the_slot_stays_held_until_the_hold_expires(
     db.session.remove()
     second = browser_page()
     log_in(second, other_email)
-    _nav(second, "Find a tutor").click()
+    nav(second, "Find a tutor").click()
     second.get_by_role("link", name=held["tutor_name"]).click()
     picker = second.locator("#slot-picker")
     held_start = held["start"].astimezone(LONDON)
@@ -296,7 +260,7 @@ def test_tutor_approves_a_paid_booking_and_the_student_sees_it_confirmed(
 
     tutor_page = browser_page()
     log_in(tutor_page, held["tutor_email"])
-    _nav(tutor_page, "My lessons").click()
+    nav(tutor_page, "My lessons").click()
     row = tutor_page.locator("#tutor-lessons tbody tr", has_text=held["student_name"])
     expect(row).to_contain_text(f"Card authorized — approve by {deadline.astimezone(LONDON).strftime(WHEN + ' %Z')}")
     row.get_by_role("button", name="Approve").click()
@@ -312,9 +276,9 @@ def test_tutor_approves_a_paid_booking_and_the_student_sees_it_confirmed(
 
     student_page = browser_page()
     log_in(student_page, held["student_email"])
-    _nav(student_page, "My bookings").click()
+    nav(student_page, "My bookings").click()
     expect(student_page.locator("#upcoming-bookings tbody tr")).to_contain_text("Confirmed and paid.")
-    _open_my_booking(student_page, held["start"])
+    open_my_booking(student_page, held["start"])
     expect(student_page.locator("#booking-status")).to_have_text("Confirmed and paid.")
 
 
@@ -323,7 +287,7 @@ def _cancel_and_check_the_refund(browser_page, stripe_client, held: dict, previe
     """The student cancels from the booking page; the refund shown is the refund made, in Stripe too."""
     page = browser_page()
     log_in(page, held["student_email"])
-    _open_my_booking(page, held["start"])
+    open_my_booking(page, held["start"])
     expect(page.locator("#booking-status")).to_have_text("Confirmed and paid.")
     page.get_by_role("link", name="Cancel this lesson").click()
     expect(page.get_by_role("heading", name=re.compile(r"^Cancel Mathematics on"))).to_be_visible()
@@ -378,7 +342,7 @@ def test_a_coupon_made_by_an_admin_lowers_the_total_as_it_is_typed_and_that_tota
 
     admin = browser_page()
     log_in(admin, admin_email)
-    _nav(admin, "Admin").click()
+    nav(admin, "Admin").click()
     admin.get_by_role("link", name="Special offers").click()
     offer = admin.locator("form.row-form")
     offer.get_by_label("Code").fill("SPRING25")
@@ -391,7 +355,7 @@ def test_a_coupon_made_by_an_admin_lowers_the_total_as_it_is_typed_and_that_tota
 
     page = browser_page()
     log_in(page, held["student_email"])
-    _open_my_booking(page, held["start"])
+    open_my_booking(page, held["start"])
     page.get_by_role("link", name="Pay now").click()
     expect(_quote_line(page, "Total due")).to_have_text(PRICE.format())
     _mark_document(page)
@@ -412,7 +376,7 @@ def test_a_coupon_made_by_an_admin_lowers_the_total_as_it_is_typed_and_that_tota
     assert _still_same_document(page), "the quote reloaded the page instead of updating in place"
 
     page.get_by_role("button", name=PAY_BUTTON).click()
-    _pay_on_the_hosted_page(page, VISA, held["student_email"], total)
+    pay_on_the_hosted_page(page, VISA, held["student_email"], total)
     expect(page.locator("#booking-status")).to_contain_text("Payment authorized; waiting for the tutor to approve")
     expect(_receipt_row(page, "Total authorized")).to_have_text(total.format())
     # The receipt carries the whole breakdown the student agreed to, not just the total.

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from tests import factories
 from tests.e2e.conftest import log_in
-from tests.e2e.test_payments_flow import _nav
+from tests.e2e.paying import nav
 from webapp.extensions import db
 from webapp.services import bookings, reviews
 from webapp.services.bookings import BookingRequest
@@ -64,7 +64,7 @@ def test_the_tutors_lesson_row_shows_the_students_note_and_opens_the_booking(bro
 
     page = browser_page()
     log_in(page, tutor_email)
-    _nav(page, "My lessons").click()
+    nav(page, "My lessons").click()
     row = page.locator("#tutor-lessons tbody tr", has_text=student_name)
     expect(row).to_contain_text("Note: Exam on Friday: past paper 2, please.")
     expect(row).to_contain_text("Awaiting payment")

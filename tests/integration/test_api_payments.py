@@ -8,7 +8,7 @@ from tests.integration.test_payments import book, now
 from webapp.domain.states import BookingState
 from webapp.extensions import db
 from webapp.models import Booking
-from webapp.services import accounts, payments
+from webapp.services import accounts, approvals
 
 
 def bearer(user) -> dict:
@@ -91,7 +91,7 @@ def test_cancelling_through_the_api_previews_then_refunds(app, client, stripe_wo
     client.post("/api/payments/pay", json={"booking_id": booking.id, "payment_method": "pm_card_visa"}, headers=auth)
     deliver_when(stripe_world, client, "payment_intent.amount_capturable_updated")
     db.session.rollback()
-    payments.approve(db.session.get(Booking, booking.id).lesson.tutor, booking.id, now())
+    approvals.approve(db.session.get(Booking, booking.id).lesson.tutor, booking.id, now())
     preview = client.get(f"/api/bookings/{booking.id}/cancellation", headers=auth).get_json()
     assert preview["kind"] == "refund" and preview["refund_minor"] == 4000
     response = client.put(f"/api/bookings/{booking.id}/cancel", json={"note": "Clash"}, headers=auth)

@@ -7,7 +7,8 @@ from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 from tests import factories
-from webapp.services import availability
+from tests.conftest import login
+from webapp.services import availability, booker
 
 HX = {"HX-Request": "true"}
 LONDON = ZoneInfo("Europe/London")
@@ -109,6 +110,18 @@ def test_an_anonymous_visitor_without_a_zone_sees_utc_and_the_page_asks_the_brow
     assert "<strong data-zone-label>America/New_York</strong>" in body
 
 
+def test_the_browser_is_asked_for_its_clock_only_for_an_anonymous_visitor_who_has_chosen_none(client):
+    tutor, _ = factories.tutor()
+    asks = re.compile(r'<div id="slot-picker"[^>]*data-detect-clock')
+    assert asks.search(_body(client.get(f"/tutors/{tutor.id}?tz=Europe/London")))
+    assert not asks.search(_body(client.get(f"/tutors/{tutor.id}?tz=Europe/London&clock=24")))  # chosen in the URL
+    assert not asks.search(_body(client.get(f"/tutors/{tutor.id}?tz=Europe/London")))  # and now remembered
+    student = factories.user("student")
+    fresh = client.application.test_client()
+    login(fresh, student.email, factories.PASSWORD)
+    assert not asks.search(_body(fresh.get(f"/tutors/{tutor.id}")))  # signed in: the browser is not asked
+
+
 def test_a_zone_typed_as_a_city_or_in_lower_case_is_understood(client):
     tutor, _ = factories.tutor()
     for typed in ("new york", "america/new_york", "New_York"):
@@ -133,3 +146,54 @@ def test_an_old_link_to_a_subject_no_longer_offered_opens_the_booker_on_one_that
         response = client.get(f"/tutors/{tutor.id}?teach_id={teach_id}&tz=Europe/London")
         assert response.status_code == 200
         assert re.search(rf'<a class="slot"[^>]*href="[^"]*teach_id={teach.id}&', _body(response))
+
+
+def test_the_booker_service_names_each_time_of_the_chosen_day_and_links_it_from_one_base_url(app):
+    # Mondays and Tuesdays 10:00-12:00 London: five hour-long starts a day (every quarter hour to 11:00), shown in
+    # New York on a 12-hour clock.
+    tutor, teach = factories.tutor(weekly=[(0, "10:00", "12:00"), (1, "10:00", "12:00")], horizon_days=120)
+    now = datetime.now(UTC)
+    month = _next_month(now.date())
+    new_york = ZoneInfo("America/New_York")
+    tuesday = next(month + timedelta(days=i) for i in range(7) if (month + timedelta(days=i)).weekday() == 1)
+    ask = booker.BookerAsk(args={}, zone=new_york, zone_label="America/New_York", zone_in_links=True,
+                           detect_zone=False, clock="12", teach_id=teach.id, day=tuesday, month=month, duration=60)
+    view = booker.tutor_booker(tutor.id, ask, now, "/p", "/b")
+
+    assert view.error is None and view.teach.id == teach.id and view.month == month
+    cells = {c.date: c for week in view.weeks for c in week if c.in_month}
+    assert {d for d, c in cells.items() if c.free} == {d for d in cells if d.weekday() in (0, 1)}
+    assert view.free_day_count == len([d for d in cells if d.weekday() in (0, 1)])
+    chosen = cells[tuesday]
+    assert chosen.selected and chosen.label == f"Tuesday {tuesday.day} {tuesday:%B}, 5 free times"
+    assert chosen.url == (f"/p?teach_id={teach.id}&duration=60&lesson_type=online&tz=America%2FNew_York&clock=12"
+                          f"&month={month:%Y-%m}&day={tuesday}")
+    london_ten = datetime.combine(tuesday, datetime.min.time().replace(hour=10), LONDON)
+    starts = [london_ten + timedelta(minutes=15 * q) for q in range(5)]
+    assert [t.label for t in view.times] == [f"{s.astimezone(new_york):%-I:%M}am" for s in starts]
+    assert [t.name for t in view.times] == [f"Tuesday {tuesday.day} {tuesday:%B}, {t.label}" for t in view.times]
+    assert [t.start for t in view.times] == [s.astimezone(new_york).isoformat() for s in starts]
+    assert [t.href for t in view.times] == [
+        f"/b?teach_id={teach.id}&duration=60&lesson_type=online&tz=America%2FNew_York&clock=12"
+        f"&start={s.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}" for s in starts]
+
+
+def test_the_booker_service_shows_an_unreadable_ask_in_words_keeping_the_month_and_day(app):
+    tutor, _ = factories.tutor()
+    ask = booker.BookerAsk(args={"tz": "Mars/Olympus"}, zone=None, zone_label="Mars/Olympus", zone_in_links=True,
+                           detect_zone=False, clock="24", error="Mars/Olympus is not a time zone we know.",
+                           kept_month="2030-01", kept_day="2030-01-15")
+    view = booker.tutor_booker(tutor.id, ask, datetime.now(UTC), "/p", "/b")
+    assert view.error == view.picker_error == "Mars/Olympus is not a time zone we know."
+    assert (view.kept_month, view.kept_day, view.month, view.times) == ("2030-01", "2030-01-15", None, [])
+    assert [t.id for t in view.teaches] and view.tutor.id == tutor.id
+
+
+def test_a_tutor_without_subjects_has_a_profile_that_says_so_and_a_student_is_no_tutor(client):
+    tutor = factories.user("tutor")  # signed up, nothing offered yet
+    for path in (f"/tutors/{tutor.id}", f"/tutors/{tutor.id}?tz=Europe/London"):
+        response = client.get(path)
+        assert response.status_code == 200 and "This tutor has not listed any subjects yet." in _body(response)
+    assert client.get(f"/tutors/{tutor.id}", headers=HX).status_code == 422
+    assert client.get(f"/tutors/{factories.user('student').id}").status_code == 404
+    assert client.get("/tutors/999999").status_code == 404

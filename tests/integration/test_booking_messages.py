@@ -9,14 +9,14 @@ from tests.integration.test_payments import authorize, book, now
 from webapp.domain.states import BookingState, LessonState
 from webapp.extensions import db
 from webapp.models import Booking, Notification, OutboxMessage
-from webapp.services import bookings, cancellations, outbox, payments
+from webapp.services import approvals, bookings, cancellations, outbox
 
 
 def test_a_declined_booking_is_told_to_the_student_in_app_by_email_and_push(app, client, stripe_world, smtp_sink):
     booking = authorize(stripe_world, client, book())
     student = booking.booker
-    payments.decline(booking.lesson.tutor, booking.id, now())
-    payments.decline(booking.lesson.tutor, booking.id, now())  # a second click tells nobody twice
+    approvals.decline(booking.lesson.tutor, booking.id, now())
+    approvals.decline(booking.lesson.tutor, booking.id, now())  # a second click tells nobody twice
 
     notices = list(db.session.scalars(select(Notification).where(Notification.user_id == student.id,
                                                                  Notification.kind == "booking_declined")))
@@ -37,7 +37,7 @@ def test_a_declined_booking_is_told_to_the_student_in_app_by_email_and_push(app,
 
 def test_an_authorization_the_tutor_did_not_approve_in_time_is_told_too(app, client, stripe_world):
     booking = authorize(stripe_world, client, book())
-    assert payments.expire_unapproved(booking.approval_deadline + timedelta(seconds=1)) == 1
+    assert approvals.expire_unapproved(booking.approval_deadline + timedelta(seconds=1)) == 1
     notice = db.session.scalar(select(Notification).where(Notification.user_id == booking.booker_id,
                                                           Notification.kind == "booking_declined"))
     assert "not approved in time" in notice.title
@@ -47,7 +47,7 @@ def test_an_authorization_the_tutor_did_not_approve_in_time_is_told_too(app, cli
 
 def test_a_declined_booking_page_shows_a_released_authorization_not_an_amount_paid(app, client, stripe_world):
     booking = authorize(stripe_world, client, book())
-    payments.decline(booking.lesson.tutor, booking.id, now())
+    approvals.decline(booking.lesson.tutor, booking.id, now())
     login(client, booking.booker.email, factories.PASSWORD)
     page = client.get(f"/bookings/{booking.id}").get_data(as_text=True)
     assert "Declined by the tutor; the card authorization was released and nothing was charged." in page
@@ -58,7 +58,7 @@ def test_a_declined_booking_page_shows_a_released_authorization_not_an_amount_pa
 
 def test_a_goodwill_refund_leaves_the_lesson_booked_and_shows_the_refund(app, client, stripe_world):
     booking = authorize(stripe_world, client, book())
-    payments.approve(booking.lesson.tutor, booking.id, now())
+    approvals.approve(booking.lesson.tutor, booking.id, now())
     admin = factories.user("admin")
     cancellations.admin_refund(admin, booking.id, 1000, "Goodwill", now())
     db.session.rollback()

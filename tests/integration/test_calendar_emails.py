@@ -6,7 +6,7 @@ from icalendar import Calendar
 from tests.integration.test_payments import authorize, book, now
 from webapp.extensions import db
 from webapp.models import Booking
-from webapp.services import cancellations, outbox, payments, reschedules
+from webapp.services import approvals, cancellations, outbox, reschedules
 
 
 def calendars_sent(smtp_sink, to: str) -> list[tuple[str, Calendar]]:
@@ -23,7 +23,7 @@ def calendars_sent(smtp_sink, to: str) -> list[tuple[str, Calendar]]:
 
 def test_a_booked_moved_then_cancelled_lesson_updates_the_same_calendar_event(app, client, stripe_world, smtp_sink):
     booking = authorize(stripe_world, client, book(days_ahead=10))
-    booking = payments.approve(booking.lesson.tutor, booking.id, now())
+    booking = approvals.approve(booking.lesson.tutor, booking.id, now())
     lesson, student, tutor = booking.lesson, booking.booker, booking.lesson.tutor
     outbox.deliver_due(now())
     [(_, booked)] = calendars_sent(smtp_sink, student.email)
@@ -59,7 +59,7 @@ def test_a_booked_moved_then_cancelled_lesson_updates_the_same_calendar_event(ap
 def test_declining_a_proposed_time_takes_the_lesson_off_the_proposers_calendar(app, client, stripe_world,
                                                                                 smtp_sink):
     booking = authorize(stripe_world, client, book(days_ahead=10))
-    booking = payments.approve(booking.lesson.tutor, booking.id, now())
+    booking = approvals.approve(booking.lesson.tutor, booking.id, now())
     lesson, student, tutor = booking.lesson, booking.booker, booking.lesson.tutor
     proposal = reschedules.propose(student, lesson.id, lesson.start_at + timedelta(hours=3), None, now())
     reschedules.respond(tutor, lesson.id, proposal.reschedule_version, False, now())

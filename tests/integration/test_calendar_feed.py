@@ -15,7 +15,7 @@ from tests.conftest import csrf_from, login
 from tests.integration.test_payments import authorize, book, now
 from webapp.extensions import db
 from webapp.models import CalendarFeed
-from webapp.services import calendar_feeds, cancellations, payments, reschedules
+from webapp.services import approvals, calendar_feeds, cancellations, reschedules
 
 pytestmark = pytest.mark.integration
 FEED_URL = re.compile(r"https?://[^\s\"<]+/calendar/[A-Za-z0-9_-]+\.ics")
@@ -44,7 +44,7 @@ def read_feed(app, url: str, status: int = 200) -> Calendar | None:
 def test_a_lessons_feed_keeps_its_uid_raises_its_sequence_when_moved_and_shows_a_cancellation(
         app, client, stripe_world):
     booking = authorize(stripe_world, client, book(days_ahead=10))
-    booking = payments.approve(booking.lesson.tutor, booking.id, now())
+    booking = approvals.approve(booking.lesson.tutor, booking.id, now())
     lesson, student, tutor = booking.lesson, booking.booker, booking.lesson.tutor
     url = make_address(client, student)
     tutor_url = make_address(app.test_client(), tutor)

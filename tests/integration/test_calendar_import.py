@@ -4,7 +4,9 @@ time; a source not synced within the hour hides the tutor (fail closed); address
 from __future__ import annotations
 
 import socket
+import threading
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -15,7 +17,7 @@ from tests.conftest import csrf_from, login
 from tests.ics_samples import AUTUMN_2027, SPRING_2027, single_event
 from webapp import jobs
 from webapp.extensions import db
-from webapp.models import CalendarEvent, CalendarSource
+from webapp.models import CalendarEvent, CalendarSource, User
 from webapp.services import availability, bookings, calendar_sync
 from webapp.services.errors import SlotTaken, ValidationError
 
@@ -31,7 +33,6 @@ def utc(*args) -> datetime:
 
 def local_starts(tutor, teach, first: datetime, last: datetime, now: datetime) -> dict[str, list[str]]:
     """The free starts of an hour's lesson, as {local date: [local HH:MM]} in the tutor's zone."""
-    from zoneinfo import ZoneInfo
     zone = ZoneInfo(tutor.timezone)
     result = availability.find_slots(availability.SlotRequest(tutor.id, teach.id, first, last, 60), now)
     days: dict[str, list[str]] = {}
@@ -105,7 +106,6 @@ def test_a_new_calendar_hides_the_tutor_until_its_first_sync(app, feed_server):
 
 
 def tutor_zone(tutor):
-    from zoneinfo import ZoneInfo
     return ZoneInfo(tutor.timezone)
 
 
@@ -132,6 +132,7 @@ def test_a_source_not_synced_within_the_hour_hides_the_tutor_and_the_tutor_is_to
         page = client.get(path).get_data(as_text=True)
         assert "Students cannot book you right now" in page, path
         assert "HTTP 404" in page, path
+    assert "Last error: The calendar server answered HTTP 404" in client.get("/tutor/").get_data(as_text=True)
 
     # A good sync brings the times back.
     feed_server.serve("/spring.ics", SPRING_2027)
@@ -297,8 +298,8 @@ def test_a_tutor_connects_a_calendar_on_the_calendars_page(app, client, feed_ser
     login(client, tutor.email, factories.PASSWORD)
     page = client.get("/tutor/calendars").get_data(as_text=True)
     token = csrf_from(page)
-    bad = client.post("/tutor/calendars", data={"url": "webcal://example.com/x.ics", "csrf_token": token})
-    assert bad.status_code == 422 and "instead of webcal" in bad.get_data(as_text=True)
+    bad = client.post("/tutor/calendars", data={"url": "ftp://example.com/x.ics", "csrf_token": token})
+    assert bad.status_code == 422 and "must start with https://" in bad.get_data(as_text=True)
     url = feed_server.serve("/private-secret123/basic.ics", SPRING_2027)
     done = client.post("/tutor/calendars", data={"url": url, "label": "Personal", "csrf_token": token})
     assert done.status_code == 303
@@ -329,3 +330,54 @@ def test_students_have_no_calendars_page(app, client):
     student = factories.user("student")
     login(client, student.email, factories.PASSWORD)
     assert client.get("/tutor/calendars").status_code == 403
+
+
+def test_an_apple_webcal_link_is_read_as_the_same_address_over_https(app):
+    tutor, _ = factories.tutor()
+    source = calendar_sync.add_ics_source(tutor, "webcal://127.0.0.1:9/published/cal.ics", "", SPRING_NOW)
+    assert source.url == "https://127.0.0.1:9/published/cal.ics"
+
+
+def test_a_calendar_server_that_is_not_there_fails_the_sync_in_words(app):
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    tutor, _ = factories.tutor(horizon_days=120)
+    source = connect(tutor, f"http://127.0.0.1:{port}/cal.ics", SPRING_NOW)
+    assert calendar_sync.sync_source(source.id, SPRING_NOW) == "failed"
+    assert "nothing answered there" in db.session.get(CalendarSource, source.id).last_error
+
+
+def test_the_same_address_sent_twice_at_once_connects_one_calendar(app, feed_server):
+    tutor, _ = factories.tutor()
+    tutor_id, url = tutor.id, feed_server.serve("/a.ics", SPRING_2027)
+    db.session.remove()
+    barrier, outcomes = threading.Barrier(2), []
+
+    def add():
+        with app.app_context():
+            barrier.wait()
+            try:
+                calendar_sync.add_ics_source(db.session.get(User, tutor_id), url, "", SPRING_NOW)
+                outcomes.append("added")
+            except ValidationError as exc:
+                outcomes.append(exc.message)
+            finally:
+                db.session.remove()
+    threads = [threading.Thread(target=add) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(outcomes) == ["This calendar is already connected.", "added"]
+    assert len(db.session.scalars(select(CalendarSource)).all()) == 1
+
+
+def test_sync_now_is_rate_limited_per_tutor(app, client, feed_server):
+    tutor, _ = factories.tutor()
+    source = connect(tutor, feed_server.serve("/a.ics", SPRING_2027), SPRING_NOW)
+    login(client, tutor.email, factories.PASSWORD)
+    token = csrf_from(client.get("/tutor/calendars").get_data(as_text=True))
+    statuses = [client.post(f"/tutor/calendars/{source.id}/sync", data={"csrf_token": token}).status_code
+                for _ in range(21)]
+    assert statuses[:20] == [303] * 20 and statuses[20] == 429

@@ -12,7 +12,7 @@ from tests.integration.test_payments import URLS, book, wait_for_types
 from webapp.domain.states import BookingState
 from webapp.extensions import db
 from webapp.models import Booking, Coupon, CouponUse, StripeEvent
-from webapp.services import payments
+from webapp.services import checkout
 
 
 def now() -> datetime:
@@ -26,9 +26,9 @@ def _booking(booking_id: int) -> Booking:
 
 def test_paying_again_after_going_back_resumes_the_same_open_checkout(app, client, stripe_world):
     booking = book()
-    first = payments.start_checkout(booking.booker, booking.id, None, now(), **URLS)
+    first = checkout.start_checkout(booking.booker, booking.id, None, now(), **URLS)
     session_id = _booking(booking.id).checkout_session_id
-    again = payments.start_checkout(booking.booker, booking.id, None, now() + timedelta(minutes=2), **URLS)
+    again = checkout.start_checkout(booking.booker, booking.id, None, now() + timedelta(minutes=2), **URLS)
     assert again == first
     assert _booking(booking.id).checkout_session_id == session_id
     assert _booking(booking.id).checkout_attempt == 1
@@ -37,9 +37,9 @@ def test_paying_again_after_going_back_resumes_the_same_open_checkout(app, clien
 
 def test_after_a_declined_card_the_same_checkout_takes_another_card(app, client, stripe_world):
     booking = book()
-    url = payments.start_checkout(booking.booker, booking.id, None, now(), **URLS)
+    url = checkout.start_checkout(booking.booker, booking.id, None, now(), **URLS)
     assert "declined" in stripe_world.pay(url, card="4000000000000002").text
-    resumed = payments.start_checkout(booking.booker, booking.id, None, now(), **URLS)
+    resumed = checkout.start_checkout(booking.booker, booking.id, None, now(), **URLS)
     assert resumed == url
     assert stripe_world.pay(resumed).status_code == 303
     wait_for_types(stripe_world, "checkout.session.completed", "payment_intent.amount_capturable_updated")
@@ -52,10 +52,10 @@ def test_a_different_quote_expires_the_old_checkout_and_opens_a_new_attempt(app,
                           percent_bp=1000, active=True))
     db.session.commit()
     booking = book()
-    first = payments.start_checkout(booking.booker, booking.id, None, now(), **URLS)
+    first = checkout.start_checkout(booking.booker, booking.id, None, now(), **URLS)
     old_id = _booking(booking.id).checkout_session_id
-    second = payments.start_checkout(booking.booker, booking.id, "WELCOME10", now(), **URLS)
-    third = payments.start_checkout(booking.booker, booking.id, None, now(), **URLS)
+    second = checkout.start_checkout(booking.booker, booking.id, "WELCOME10", now(), **URLS)
+    third = checkout.start_checkout(booking.booker, booking.id, None, now(), **URLS)
     assert len({first, second, third}) == 3
     assert _booking(booking.id).checkout_attempt == 3
     assert stripe_world.client.v1.checkout.sessions.retrieve(old_id).status == "expired"
@@ -68,10 +68,10 @@ def test_a_different_quote_expires_the_old_checkout_and_opens_a_new_attempt(app,
 
 def test_a_session_stripe_expired_is_replaced_by_a_fresh_one_while_the_hold_lasts(app, client, stripe_world):
     booking = book()
-    first = payments.start_checkout(booking.booker, booking.id, None, now(), **URLS)
+    first = checkout.start_checkout(booking.booker, booking.id, None, now(), **URLS)
     session_id = _booking(booking.id).checkout_session_id
     stripe_world.client.v1.checkout.sessions.expire(session_id)
-    fresh = payments.start_checkout(booking.booker, booking.id, None, now(), **URLS)
+    fresh = checkout.start_checkout(booking.booker, booking.id, None, now(), **URLS)
     assert fresh != first
     assert stripe_world.client.v1.checkout.sessions.retrieve(
         _booking(booking.id).checkout_session_id).status == "open"
@@ -83,10 +83,10 @@ def test_the_expired_event_of_a_replaced_session_keeps_the_new_sessions_coupon(a
                           percent_bp=1000, active=True))
     db.session.commit()
     booking = book()
-    payments.start_checkout(booking.booker, booking.id, "WELCOME10", now(), **URLS)
+    checkout.start_checkout(booking.booker, booking.id, "WELCOME10", now(), **URLS)
     old_id = _booking(booking.id).checkout_session_id
     stripe_world.client.v1.checkout.sessions.expire(old_id)
-    payments.start_checkout(booking.booker, booking.id, "WELCOME10", now(), **URLS)
+    checkout.start_checkout(booking.booker, booking.id, "WELCOME10", now(), **URLS)
     wait_for_types(stripe_world, "checkout.session.expired")
     stripe_world.deliver(client)
     assert db.session.scalar(select(StripeEvent.id).where(StripeEvent.type == "checkout.session.expired"))
@@ -103,19 +103,19 @@ def test_a_stale_attempt_that_lost_to_a_newer_click_is_expired_not_left_payable(
     made = []
 
     def create_then_lose(**kwargs):
-        checkout = real_create(**kwargs)
-        made.append(checkout.id)
+        opened = real_create(**kwargs)
+        made.append(opened.id)
         b = db.session.get(Booking, booking.id)
         b.checkout_attempt += 1
         db.session.commit()
-        return checkout
+        return opened
 
     stripe_gateway.create_checkout_session = create_then_lose
     try:
         import pytest
         from webapp.services.errors import Conflict
         with pytest.raises(Conflict):
-            payments.start_checkout(booking.booker, booking.id, None, now(), **URLS)
+            checkout.start_checkout(booking.booker, booking.id, None, now(), **URLS)
     finally:
         stripe_gateway.create_checkout_session = real_create
     assert stripe_world.client.v1.checkout.sessions.retrieve(made[0]).status == "expired"

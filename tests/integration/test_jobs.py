@@ -112,7 +112,7 @@ def test_reminders_go_out_24_hours_and_2_hours_before_once_each(app):
     assert "Your Mathematics lesson with" in to_student.body
     to_tutor = next(n for n in sent if n.user_id == teacher.id)
     assert "Wed 10 Mar, 15:00" in to_tutor.title and student.name in to_tutor.body
-    assert all(n.url == f"/bookings/{lesson.booking.id}" for n in sent)
+    assert all(n.url == f"/lessons/{lesson.id}/room" for n in sent)  # reminders lead to the lesson room
     # Push, not email (seed 004: push notifications).
     pushes = list(db.session.scalars(select(OutboxMessage).where(OutboxMessage.channel == "push")))
     assert sorted(p.user_id for p in pushes) == sorted([student.id, teacher.id] * 2)
@@ -391,7 +391,8 @@ def test_registering_the_periodic_jobs_twice_keeps_one_entry_per_fixed_id(app):
                 "periodic-review-requests", "periodic-expire-stale-holds", "periodic-expire-unapproved",
                 "periodic-send-pending-payouts", "periodic-deliver-outbox", "periodic-sweep-orphaned-uploads",
                 "periodic-apply-stripe-events", "periodic-purge-ended-sessions", "periodic-confirm-pending-refunds",
-                "periodic-sync-meetings", "periodic-sync-calendars", "periodic-expire-minute-lots"}
+                "periodic-sync-meetings", "periodic-sync-calendars", "periodic-expire-minute-lots",
+                "periodic-apply-paypal-events"}
     assert {j.id for j in scheduled} == expected
     by_id = {j.id: j for j in scheduled}
     assert by_id["periodic-review-requests"].meta["cron_string"] == "*/15 * * * *"

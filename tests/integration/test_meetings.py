@@ -20,7 +20,7 @@ from webapp.adapters.queue import get_queue
 from webapp.domain.states import BookingState, LessonState
 from webapp.extensions import db
 from webapp.models import Booking, Lesson, Meeting, OutboxMessage
-from webapp.services import cancellations, meetings, payments, reschedules
+from webapp.services import approvals, cancellations, meetings, reschedules
 
 from .test_payments import authorize, book
 
@@ -48,7 +48,8 @@ def meeting_of(lesson_id: int) -> Meeting | None:
 def link_mails(lesson_id: int) -> list[OutboxMessage]:
     db.session.rollback()
     return list(db.session.scalars(select(OutboxMessage).where(
-        OutboxMessage.template == "meeting_link", OutboxMessage.channel == "email", OutboxMessage.context["lesson_id"].as_integer() == lesson_id)
+        OutboxMessage.template == "meeting_link", OutboxMessage.channel == "email",
+        OutboxMessage.context["lesson_id"].as_integer() == lesson_id)
         .order_by(OutboxMessage.id)))
 
 
@@ -230,7 +231,7 @@ def test_provider_down_the_job_fails_and_the_sweep_retries_after_the_backoff(app
 def test_redis_down_at_approval_delays_the_meeting_until_the_sweep(app, client, stripe_world, redis_outage):
     booking = authorize(stripe_world, client, book())
     redis_outage.kill()
-    approved = payments.approve(booking.lesson.tutor, booking.id, now())  # no error: the enqueue is best effort
+    approved = approvals.approve(booking.lesson.tutor, booking.id, now())  # no error: the enqueue is best effort
     assert approved.state == BookingState.PAID
     redis_outage.start()
     assert len(get_queue()) == 0  # the job was never queued ...
@@ -244,7 +245,7 @@ def test_redis_down_at_approval_delays_the_meeting_until_the_sweep(app, client, 
 def test_approval_queues_the_job_and_lesson_booked_says_the_link_follows_until_the_meeting_exists(
         app, client, stripe_world):
     booking = authorize(stripe_world, client, book())
-    payments.approve(booking.lesson.tutor, booking.id, now())
+    approvals.approve(booking.lesson.tutor, booking.id, now())
     queued = [j for j in get_queue().get_jobs() if j.func_name == "webapp.jobs.sync_meeting"]
     assert [list(j.args) for j in queued] == [[booking.lesson_id]]
     db.session.rollback()
@@ -295,7 +296,7 @@ def test_the_booking_page_shows_join_only_within_the_window_and_only_to_the_less
 
 def _approved(world, client, days_ahead: int = 10) -> Booking:
     booking = authorize(world, client, book(days_ahead=days_ahead))
-    return payments.approve(booking.lesson.tutor, booking.id, now())
+    return approvals.approve(booking.lesson.tutor, booking.id, now())
 
 
 def _run_queued(app) -> list[str]:
@@ -356,3 +357,22 @@ def test_jobs_running_at_once_leave_one_meeting_and_one_room(app, daily):
     assert db.session.scalar(select(func.count(Meeting.id))) == 1
     assert list(daily.live_rooms()) == [meeting_of(lesson.id).external_id]
     assert len(link_mails(lesson.id)) == 2  # each side told once
+
+
+def test_the_lesson_room_offers_each_side_its_own_stored_link_and_admins_none(app, client, daily):
+    soon = on_grid(now() + timedelta(minutes=1))
+    lesson = factories.lesson_at(soon, booked_at=soon - timedelta(days=3))
+    jobs.sync_meeting(lesson.id)
+    meeting = meeting_of(lesson.id)
+    assert meeting.join_url != meeting.participant_join_url  # Daily: the tutor's token is the owner's
+    login(client, lesson.students[0].email, factories.PASSWORD)
+    room = client.get(f"/lessons/{lesson.id}/room").text
+    assert 'id="join-lesson"' in room and meeting.participant_join_url in room and meeting.join_url not in room
+    tutor_client = app.test_client()
+    login(tutor_client, lesson.tutor.email, factories.PASSWORD)
+    room = tutor_client.get(f"/lessons/{lesson.id}/room").text
+    assert meeting.join_url in room and meeting.participant_join_url not in room
+    admin_client = app.test_client()
+    login(admin_client, factories.user("admin").email, factories.PASSWORD)
+    room = admin_client.get(f"/lessons/{lesson.id}/room")
+    assert room.status_code == 200 and 'id="join-lesson"' not in room.text

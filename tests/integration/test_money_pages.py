@@ -9,7 +9,7 @@ from tests.integration.test_payments import authorize, book, now
 from webapp.domain.states import BookingState
 from webapp.extensions import db
 from webapp.models import Booking, Commission, Coupon
-from webapp.services import payments
+from webapp.services import approvals
 
 HX = {"HX-Request": "true"}
 
@@ -31,6 +31,17 @@ def test_pay_page_quotes_live_and_sends_the_student_to_stripe_checkout(app, clie
     assert "We do not know that code" in wrong and "£40.00" in wrong
     response = client.post(f"/bookings/{booking.id}/pay", data={"coupon": "SPRING", "csrf_token": csrf_for(client)})
     assert response.status_code == 303 and response.headers["Location"].startswith(stripe_world.server.url)
+
+
+def test_paying_with_a_code_we_do_not_know_says_so_once_beside_the_code_and_sends_nobody_to_stripe(app, client,
+                                                                                            stripe_world):
+    booking = book()
+    login(client, booking.booker.email, factories.PASSWORD)
+    response = client.post(f"/bookings/{booking.id}/pay", data={"coupon": "WINTER", "csrf_token": csrf_for(client)})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and page.count("We do not know that code") == 1
+    assert 'value="WINTER"' in page and "£40.00" in page  # the code stays as typed; the price has no discount
+    assert db.session.get(Booking, booking.id).checkout_session_id is None
 
 
 def test_someone_elses_booking_cannot_be_paid(app, client, stripe_world):
@@ -76,7 +87,7 @@ def test_another_tutor_cannot_approve_or_decline(app, client, stripe_world):
 
 def test_cancel_page_shows_the_refund_before_confirming(app, client, stripe_world):
     booking = authorize(stripe_world, client, book(days_ahead=5))
-    payments.approve(booking.lesson.tutor, booking.id, now())
+    approvals.approve(booking.lesson.tutor, booking.id, now())
     login(client, booking.booker.email, factories.PASSWORD)
     page = client.get(f"/bookings/{booking.id}/cancel").get_data(as_text=True)
     assert "full refund of £40.00" in page
@@ -138,7 +149,7 @@ def test_tutor_connects_stripe_and_payouts_become_enabled(app, client, stripe_wo
 
 def test_admin_refunds_part_of_a_booking_from_its_page(app, client, stripe_world):
     booking = authorize(stripe_world, client, book())
-    payments.approve(booking.lesson.tutor, booking.id, now())
+    approvals.approve(booking.lesson.tutor, booking.id, now())
     login(client, factories.user("admin").email, factories.PASSWORD)
     page = client.get(f"/bookings/{booking.id}").get_data(as_text=True)
     assert "Refund amount (up to £40.00)" in page

@@ -19,7 +19,7 @@ from webapp.adapters.database import ForeignChanges, serialized_write
 from webapp.domain.states import BookingState, LessonState
 from webapp.extensions import db
 from webapp.models import Booking, Commission, PaymentReceipt, Refund, StripeEvent, Subject
-from webapp.services import accounts, payments, payouts
+from webapp.services import accounts, approvals, payouts, stripe_events
 
 PAID = 4200  # 40.00 lesson + 5% service fee; the tutor's share is 31.41 (see test_payments)
 
@@ -30,7 +30,7 @@ def paid_booking(world, client):
                               payout_amount_fee_minor=25, account_management_amount_fee_minor=200, active=True))
     db.session.commit()
     booking = authorize(world, client, book(days_ahead=5, rate_minor=4000))
-    booking = payments.approve(booking.lesson.tutor, booking.id, now())
+    booking = approvals.approve(booking.lesson.tutor, booking.id, now())
     db.session.commit()
     return booking
 
@@ -79,7 +79,7 @@ class Worker:
         while not self.stop.wait(0.05):
             with self.app.app_context():
                 try:
-                    payments.apply_stored_events(now())
+                    stripe_events.apply_stored_events(now())
                 except Exception as exc:  # noqa: BLE001 — reported by the test
                     self.errors.append(exc)
                 finally:
@@ -317,7 +317,7 @@ def test_approving_and_declining_at_the_same_moment_leave_stripe_and_the_books_a
         def call():
             with app.app_context():
                 try:
-                    getattr(payments, verb)(db.session.get(User, tutor_id), booking_id, now())
+                    getattr(approvals, verb)(db.session.get(User, tutor_id), booking_id, now())
                     return "ok"
                 except ServiceError as exc:
                     return exc.status

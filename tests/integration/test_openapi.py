@@ -253,7 +253,7 @@ def test_real_responses_match_the_documented_schemas(client, document, stripe_wo
     # Rescheduling a paid lesson: the student's side proposes, the tutor answers.
     from webapp.extensions import db
     from webapp.models import Booking
-    from webapp.services import payments
+    from webapp.services import approvals
     online = {"tutor_id": tutor.id, "teach_id": teach.id, "start": START, "duration": 60}
     moved = check("/api/bookings", "post", client.post("/api/bookings", json={**online, "child_id": kid.id,
                                                                                "start": LATER}, headers=parent), 201)
@@ -262,7 +262,7 @@ def test_real_responses_match_the_documented_schemas(client, document, stripe_wo
                                    metadata={"booking_id": str(moved["id"])})
     stripe_world.deliver(client)
     db.session.rollback()
-    payments.approve(tutor, moved["id"], datetime.now(UTC))
+    approvals.approve(tutor, moved["id"], datetime.now(UTC))
     lesson_id = db.session.get(Booking, moved["id"]).lesson_id
     proposal = {"suggested_start": LATER_PLUS_2H}
     edit = f"/api/lessons/{lesson_id}/edit"

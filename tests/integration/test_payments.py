@@ -10,7 +10,7 @@ from tests import factories
 from webapp.domain.states import BookingState, LessonState
 from webapp.extensions import db
 from webapp.models import Booking, Commission, CouponUse, OutboxMessage, PaymentReceipt, StripeEvent
-from webapp.services import availability, bookings, payments
+from webapp.services import approvals, availability, bookings, card_holds, checkout, quotes, stripe_events
 from webapp.services.bookings import BookingRequest
 from webapp.services.errors import Conflict
 
@@ -42,7 +42,7 @@ def wait_for_types(world, *types: str, timeout: float = 5) -> None:
 
 def authorize(world, client, booking, card="4242424242424242", coupon=None):
     """Pay on the hosted page and hand every webhook to the app; returns the reloaded booking."""
-    url = payments.start_checkout(booking.booker, booking.id, coupon, now(), **URLS)
+    url = checkout.start_checkout(booking.booker, booking.id, coupon, now(), **URLS)
     response = world.pay(url, card)
     assert response.status_code == 303, response.text[:300]
     wait_for_types(world, "checkout.session.completed", "payment_intent.amount_capturable_updated")
@@ -99,7 +99,7 @@ def test_every_webhook_delivered_twice_in_shuffled_order_ends_in_the_same_state(
 
 def test_shuffled_first_delivery_still_applies_once(app, client, stripe_world):
     booking = book()
-    url = payments.start_checkout(booking.booker, booking.id, None, now(), **URLS)
+    url = checkout.start_checkout(booking.booker, booking.id, None, now(), **URLS)
     stripe_world.pay(url)
     wait_for_types(stripe_world, "checkout.session.completed", "payment_intent.amount_capturable_updated")
     events = stripe_world.deliveries()
@@ -112,7 +112,7 @@ def test_shuffled_first_delivery_still_applies_once(app, client, stripe_world):
 
 def test_a_tampered_signature_is_refused_and_changes_nothing(app, client, stripe_world):
     booking = book()
-    url = payments.start_checkout(booking.booker, booking.id, None, now(), **URLS)
+    url = checkout.start_checkout(booking.booker, booking.id, None, now(), **URLS)
     stripe_world.pay(url)
     wait_for_types(stripe_world, "checkout.session.completed")
     headers, body = next((h, b) for h, b in stripe_world.deliveries() if b"checkout.session.completed" in b)
@@ -129,7 +129,7 @@ def test_a_tampered_signature_is_refused_and_changes_nothing(app, client, stripe
 
 def test_a_declined_card_changes_nothing_and_keeps_the_hold(app, client, stripe_world):
     booking = book()
-    url = payments.start_checkout(booking.booker, booking.id, None, now(), **URLS)
+    url = checkout.start_checkout(booking.booker, booking.id, None, now(), **URLS)
     response = stripe_world.pay(url, "4000000000000002")
     assert response.status_code == 200 and "Your card was declined." in response.text
     stripe_world.receiver.wait_for("payment_intent.payment_failed")
@@ -142,11 +142,11 @@ def test_a_declined_card_changes_nothing_and_keeps_the_hold(app, client, stripe_
 def test_three_d_secure_passed_authorizes_and_failed_does_not(app, client, stripe_world):
     tutor_teach = factories.tutor()
     ok, bad = book(tutor_teach=tutor_teach), book(tutor_teach=tutor_teach, days_ahead=6)
-    url = payments.start_checkout(ok.booker, ok.id, None, now(), **URLS)
+    url = checkout.start_checkout(ok.booker, ok.id, None, now(), **URLS)
     challenge = stripe_world.pay(url, "4000002500003155")
     assert challenge.status_code == 303 and challenge.headers["Location"].endswith("/3ds")
     assert stripe_world.authenticate(url, True).status_code == 303
-    bad_url = payments.start_checkout(bad.booker, bad.id, None, now(), **URLS)
+    bad_url = checkout.start_checkout(bad.booker, bad.id, None, now(), **URLS)
     stripe_world.pay(bad_url, "4000002500003155")
     failed = stripe_world.authenticate(bad_url, False)
     if failed.status_code == 303:
@@ -164,18 +164,18 @@ def test_three_d_secure_passed_authorizes_and_failed_does_not(app, client, strip
 def test_tutor_approval_captures_once_and_freezes_the_refund_policy(app, client, stripe_world):
     booking = authorize(stripe_world, client, book())
     tutor = booking.lesson.tutor
-    approved = payments.approve(tutor, booking.id, now())
+    approved = approvals.approve(tutor, booking.id, now())
     assert approved.state == BookingState.PAID and approved.refund_policy["full_refund_until_hours"] == 24
-    assert payments.approve(tutor, booking.id, now()).state == BookingState.PAID  # a double click
+    assert approvals.approve(tutor, booking.id, now()).state == BookingState.PAID  # a double click
     assert stripe_world.client.v1.payment_intents.retrieve(booking.payment_intent_id).status == "succeeded"
     with pytest.raises(Exception):
-        payments.approve(factories.user("tutor"), booking.id, now())
+        approvals.approve(factories.user("tutor"), booking.id, now())
 
 
 def test_declining_releases_the_authorization_and_frees_the_slot(app, client, stripe_world):
     booking = authorize(stripe_world, client, book())
     start = booking.lesson.start_at
-    declined = payments.decline(booking.lesson.tutor, booking.id, now())
+    declined = approvals.decline(booking.lesson.tutor, booking.id, now())
     assert declined.state == BookingState.DECLINED and declined.lesson.state == LessonState.CANCELLED
     assert stripe_world.client.v1.payment_intents.retrieve(booking.payment_intent_id).status == "canceled"
     free = availability.find_slots(availability.SlotRequest(
@@ -185,31 +185,31 @@ def test_declining_releases_the_authorization_and_frees_the_slot(app, client, st
 
 def test_an_unapproved_booking_expires_after_the_window_and_is_released(app, client, stripe_world):
     booking = authorize(stripe_world, client, book(days_ahead=10))
-    assert payments.expire_unapproved(now() + timedelta(hours=47)) == 0
-    assert payments.expire_unapproved(now() + timedelta(hours=49)) == 1
-    assert payments.expire_unapproved(now() + timedelta(hours=49)) == 0
+    assert approvals.expire_unapproved(now() + timedelta(hours=47)) == 0
+    assert approvals.expire_unapproved(now() + timedelta(hours=49)) == 1
+    assert approvals.expire_unapproved(now() + timedelta(hours=49)) == 0
     db.session.rollback()
     expired = db.session.get(Booking, booking.id)
     assert expired.state == BookingState.EXPIRED and expired.lesson.state == LessonState.CANCELLED
     assert stripe_world.client.v1.payment_intents.retrieve(booking.payment_intent_id).status == "canceled"
     with pytest.raises(Conflict):
-        payments.approve(expired.lesson.tutor, booking.id, now())
+        approvals.approve(expired.lesson.tutor, booking.id, now())
 
 
 def test_approval_deadline_is_never_after_the_lesson_starts_nor_five_days_after_authorization(app):
     authorized = datetime(2027, 3, 1, 9, tzinfo=UTC)
-    assert payments.approval_deadline(authorized + timedelta(hours=3), authorized) == authorized + timedelta(hours=3)
-    assert payments.approval_deadline(authorized + timedelta(days=30), authorized) == authorized + timedelta(hours=48)
+    assert card_holds.approval_deadline(authorized + timedelta(hours=3), authorized) == authorized + timedelta(hours=3)
+    assert card_holds.approval_deadline(authorized + timedelta(days=30), authorized) == authorized + timedelta(hours=48)
     app.config["APPROVAL_WINDOW_HOURS"] = 24 * 9
     try:
-        assert payments.approval_deadline(authorized + timedelta(days=30), authorized) == authorized + timedelta(days=5)
+        assert card_holds.approval_deadline(authorized + timedelta(days=30), authorized) == authorized + timedelta(days=5)
     finally:
         app.config["APPROVAL_WINDOW_HOURS"] = 48
 
 
 def test_payment_after_the_hold_lapsed_is_released_not_kept(app, client, stripe_world):
     booking = book()
-    url = payments.start_checkout(booking.booker, booking.id, None, now(), **URLS)
+    url = checkout.start_checkout(booking.booker, booking.id, None, now(), **URLS)
     db.session.rollback()
     b = db.session.get(Booking, booking.id)
     expired = bookings.expire_stale_holds(b.hold_expires_at + timedelta(seconds=1))
@@ -230,7 +230,7 @@ def test_coupon_discount_is_quoted_charged_and_recorded(app, client, stripe_worl
                           percent_bp=1000, active=True))
     db.session.commit()
     booking = book(rate_minor=4000)
-    quote = payments.quote_booking(booking.booker, booking, "welcome10", now())
+    quote = quotes.quote_booking(booking.booker, booking, "welcome10", now())
     assert quote.coupon_problem is None and quote.breakdown.student_pays == 3600
     authorize(stripe_world, client, booking, coupon="welcome10")
     receipt = db.session.scalar(select(PaymentReceipt).where(PaymentReceipt.booking_id == booking.id))
@@ -238,7 +238,7 @@ def test_coupon_discount_is_quoted_charged_and_recorded(app, client, stripe_worl
     use = db.session.scalar(select(CouponUse))
     assert use.confirmed and use.booking_id == booking.id
     second = book(student=booking.booker, days_ahead=7)
-    assert payments.quote_booking(second.booker, second, "WELCOME10", now()).coupon_problem == \
+    assert quotes.quote_booking(second.booker, second, "WELCOME10", now()).coupon_problem == \
         "You have already used this code."
 
 
@@ -247,7 +247,7 @@ def test_webhooks_arriving_all_at_once_over_http_apply_once(app, live_server, st
 
     import requests
     booking = book()
-    url = payments.start_checkout(booking.booker, booking.id, None, now(), **URLS)
+    url = checkout.start_checkout(booking.booker, booking.id, None, now(), **URLS)
     stripe_world.pay(url)
     wait_for_types(stripe_world, "checkout.session.completed", "payment_intent.amount_capturable_updated")
     deliveries = stripe_world.deliveries() * 3
@@ -272,7 +272,7 @@ def test_webhooks_arriving_all_at_once_over_http_apply_once(app, live_server, st
     def work():
         try:
             with app.app_context():
-                payments.apply_stored_events(now())
+                stripe_events.apply_stored_events(now())
                 db.session.remove()
         except Exception as exc:  # noqa: BLE001 — reported below
             errors.append(exc)
@@ -299,8 +299,8 @@ def test_an_older_checkout_paid_after_the_quote_changed_is_released_not_kept(app
                           percent_bp=1000, active=True))
     db.session.commit()
     booking = book()
-    first_url = payments.start_checkout(booking.booker, booking.id, None, now(), **URLS)
-    second_url = payments.start_checkout(booking.booker, booking.id, "WELCOME10", now(), **URLS)
+    first_url = checkout.start_checkout(booking.booker, booking.id, None, now(), **URLS)
+    second_url = checkout.start_checkout(booking.booker, booking.id, "WELCOME10", now(), **URLS)
     stripe_world.pay(second_url)
     wait_for_types(stripe_world, "checkout.session.completed")
     stripe_world.deliver(client)
@@ -309,7 +309,7 @@ def test_an_older_checkout_paid_after_the_quote_changed_is_released_not_kept(app
     # The first page was expired when the second opened; even a payment slipping through is released.
     assert "expired" in stripe_world.pay(first_url).text.lower()
     with pytest.raises(Conflict):
-        payments.start_checkout(booking.booker, booking.id, None, now(), **URLS)
+        checkout.start_checkout(booking.booker, booking.id, None, now(), **URLS)
 
 
 def test_a_second_payment_for_an_authorized_booking_is_released(app, client, stripe_world):

@@ -142,10 +142,10 @@ def test_stripe_webhooks_arriving_while_redis_is_down_are_stored_and_applied_aft
     from webapp.domain.states import BookingState
     from webapp.extensions import db
     from webapp.models import Booking, StripeEvent
-    from webapp.services import payments
+    from webapp.services import checkout
 
     booking = book()
-    url = payments.start_checkout(booking.booker, booking.id, None, now(), **URLS)
+    url = checkout.start_checkout(booking.booker, booking.id, None, now(), **URLS)
     assert stripe_world.pay(url).status_code == 303
     wait_for_types(stripe_world, "checkout.session.completed", "payment_intent.amount_capturable_updated")
     redis_outage.kill()  # the endpoint cannot enqueue the job that applies them

@@ -11,13 +11,13 @@ from tests.integration.test_payments import URLS, authorize, book, now
 from webapp.domain.states import BookingState, LessonState
 from webapp.extensions import db
 from webapp.models import Booking, Coupon, CouponUse, OutboxMessage, PaymentReceipt, PayoutAccount
-from webapp.services import cancellations, payments, payouts
+from webapp.services import approvals, cancellations, checkout, payouts
 from webapp.services.errors import Conflict, Forbidden, ValidationError
 
 
 def paid_booking(world, client, **kw) -> Booking:
     booking = authorize(world, client, book(**kw))
-    return payments.approve(booking.lesson.tutor, booking.id, now())
+    return approvals.approve(booking.lesson.tutor, booking.id, now())
 
 
 def receipt_charge(booking) -> str:
@@ -215,7 +215,7 @@ def test_coupon_limits_hold_when_two_payments_race(app, stripe_world):
         with app.app_context():
             from webapp.models import User
             try:
-                payments.start_checkout(db.session.get(User, user_id), booking_id, "LASTONE", now(), **URLS)
+                checkout.start_checkout(db.session.get(User, user_id), booking_id, "LASTONE", now(), **URLS)
                 outcomes.append("ok")
             except ValidationError as exc:
                 outcomes.append(exc.message)
@@ -229,3 +229,19 @@ def test_coupon_limits_hold_when_two_payments_race(app, stripe_world):
     assert any("usage limit" in o or "used up" in o for o in outcomes)
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(CouponUse)) == 1
+
+
+def test_a_lesson_refunded_in_full_as_goodwill_still_stands_and_can_be_cancelled_without_moving_money(
+        app, client, stripe_world):
+    booking = paid_booking(stripe_world, client, days_ahead=5)
+    admin = factories.user("admin")
+    assert cancellations.admin_refund(admin, booking.id, 4000, "Goodwill", now()).state == BookingState.REFUNDED
+    assert booking.lesson.state == LessonState.ACTIVE  # a refund is not a cancellation
+    assert cancellations.can_cancel(booking.booker, booking, now())
+    plan = cancellations.preview(booking.booker, booking.id, now())
+    assert (plan.kind, plan.refund.amount_minor) == ("refund", 0)
+    assert "already been refunded" in plan.explanation
+    cancelled = cancellations.cancel_booking(booking.booker, booking.id, "Not needed after all", now())
+    assert cancelled.lesson.state == LessonState.CANCELLED and cancelled.state == BookingState.REFUNDED
+    assert cancellations.cancel_booking(booking.booker, booking.id, "", now()).lesson.state == LessonState.CANCELLED
+    assert refunds_in_stripe(stripe_world, booking) == [4000]  # no second refund

@@ -11,14 +11,14 @@ from tests.integration.test_payments import authorize, book, now
 from webapp.domain.states import BookingState, LessonState
 from webapp.extensions import db
 from webapp.models import Booking, Lesson, Notification, OutboxMessage
-from webapp.services import availability, bookings, payments, reschedules, signed_links
+from webapp.services import approvals, availability, bookings, reschedules, signed_links
 from webapp.services.bookings import BookingRequest
 from webapp.services.errors import Conflict, SlotTaken, ValidationError
 
 
 def paid(world, client, days_ahead=10) -> Booking:
     booking = authorize(world, client, book(days_ahead=days_ahead))
-    return payments.approve(booking.lesson.tutor, booking.id, now())
+    return approvals.approve(booking.lesson.tutor, booking.id, now())
 
 
 def later_slot(lesson, hours=3):

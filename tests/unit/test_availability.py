@@ -22,6 +22,7 @@ from webapp.domain.availability import (
     free_slots,
     naive_free_slots,
     slots_by_local_date,
+    utc_slots_by_local_date,
 )
 from webapp.domain.travel import Coordinates, StraightLineEstimator
 
@@ -564,3 +565,18 @@ def test_busy_time_read_from_storage_is_the_same_interval_and_an_inverted_one_bl
     stored = BusyInterval.from_storage(start, start + timedelta(hours=1), True, None)
     assert stored == BusyInterval(start, start + timedelta(hours=1), True, None)
     assert BusyInterval.from_storage(start, start - timedelta(hours=1)).end == start
+
+
+def test_grouping_by_the_viewers_local_date_keeps_utc_starts_and_agrees_with_the_converted_grouping():
+    # New York's clocks go forward on 14 March 2027: a day of 23 hours, seen from Tokyo and from New York.
+    q = query(tutor_zone="America/New_York", range_start=utc(2027, 3, 12), range_end=utc(2027, 3, 17),
+              now=utc(2027, 3, 1))
+    result = free_slots(q)
+    for zone in ("Asia/Tokyo", "America/New_York", NEW_YORK):
+        grouped = utc_slots_by_local_date(list(reversed(result)), zone)
+        converted = slots_by_local_date(result, zone)
+        assert list(grouped) == list(converted)  # the same local days, in date order
+        for day, starts in grouped.items():
+            assert all(s.tzinfo == UTC for s in starts) and starts == sorted(starts)
+            assert starts == converted[day]  # the same instants, only not yet converted
+        assert sum(len(starts) for starts in grouped.values()) == len(result)

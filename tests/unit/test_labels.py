@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from webapp.domain.labels import lesson_words, payment_words, state_label, total_label
+from webapp.domain.labels import clock_time, lesson_words, payment_words, state_label, total_label
 from webapp.domain.states import BookingState, LessonState
 
 START = datetime(2027, 3, 1, 10, tzinfo=UTC)
@@ -44,3 +44,11 @@ def test_the_lesson_is_in_progress_then_taken_place():
         == "In progress"
     assert lesson_words(LessonState.ACTIVE, BookingState.PAID, START, FINISH, FINISH) == "Taken place"
     assert lesson_words(LessonState.CANCELLED, BookingState.REFUNDED, START, FINISH, BEFORE) == "Cancelled"
+
+
+@pytest.mark.parametrize(("hour", "minute", "clock", "words"), [
+    (0, 0, "24", "00:00"), (9, 5, "24", "09:05"), (13, 30, "24", "13:30"),
+    (0, 0, "12", "12:00am"), (9, 5, "12", "9:05am"), (12, 0, "12", "12:00pm"), (13, 30, "12", "1:30pm"),
+])
+def test_a_time_reads_on_the_viewers_clock(hour, minute, clock, words):
+    assert clock_time(hour, minute, clock) == words

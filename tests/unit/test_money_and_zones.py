@@ -4,7 +4,8 @@ from fractions import Fraction
 
 import pytest
 
-from webapp.domain.money import Money, lesson_price, parse_major_amount, round_half_up
+from webapp.domain.money import (Money, decimal_string, lesson_price, minor_from_decimal_string, parse_major_amount,
+                                 round_half_up)
 from webapp.domain.timezones import TimeZoneError, match_zone, parse_utc_offset, validate_zone, viewer_zone
 
 
@@ -72,3 +73,16 @@ def test_an_iana_name_wins_over_an_offset_and_the_fallback():
 ])
 def test_a_zone_typed_by_its_city_or_in_any_case_is_the_zone_meant(typed, meant):
     assert match_zone(typed) == meant
+
+
+@pytest.mark.parametrize(("minor", "currency", "text"), [(4250, "GBP", "42.50"), (5, "USD", "0.05"), (0, "EUR", "0.00"),
+                                                         (1200, "JPY", "1200"), (100000001, "GBP", "1000000.01")])
+def test_provider_decimal_strings_round_trip_exactly(minor, currency, text):
+    assert decimal_string(minor, currency) == text
+    assert minor_from_decimal_string(text, currency) == minor
+
+
+@pytest.mark.parametrize("text", ["42.505", "-1.00", "1e3", "", "12.", "abc"])
+def test_a_provider_amount_that_is_not_exact_minor_units_is_refused(text):
+    with pytest.raises(ValueError):
+        minor_from_decimal_string(text, "GBP")

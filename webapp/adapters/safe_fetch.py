@@ -136,6 +136,8 @@ def _request(target: Target, deadline: float, user_agent: str):
     try:
         return pool.urlopen("GET", target.path, headers=headers, redirect=False, preload_content=False,
                             assert_same_host=False)
+    except urllib3.exceptions.NewConnectionError:  # (a subclass of the timeout errors in urllib3 2)
+        raise FetchFailed(f"Could not connect to {target.host}: nothing answered there.") from None
     except urllib3.exceptions.TimeoutError:
         raise FetchFailed("The calendar server took too long to answer.") from None
     except urllib3.exceptions.SSLError:

@@ -50,6 +50,23 @@ def create_checkout_session(*, amount_minor: int, currency: str, product_name: s
     }, options=_opts(idempotency_key))
 
 
+def create_package_checkout_session(*, amount_minor: int, currency: str, product_name: str, purchase_id: int,
+                                    customer_email: str, success_url: str, cancel_url: str, expires_at: int,
+                                    idempotency_key: str):
+    """A Checkout Session that takes the payment for one package purchase at once (automatic capture)."""
+    metadata = {"package_purchase_id": str(purchase_id)}
+    return client().v1.checkout.sessions.create(params={
+        "mode": "payment",
+        "line_items": [{"quantity": 1, "price_data": {"currency": currency.lower(), "unit_amount": amount_minor,
+                                                      "product_data": {"name": product_name}}}],
+        "payment_intent_data": {"capture_method": "automatic", "metadata": metadata},
+        # Not a bare number: the webhook dispatcher reads a numeric client_reference_id as a booking's id.
+        "metadata": metadata, "client_reference_id": f"package_purchase_{purchase_id}",
+        "customer_email": customer_email, "success_url": success_url, "cancel_url": cancel_url,
+        "expires_at": expires_at,
+    }, options=_opts(idempotency_key))
+
+
 def retrieve_checkout_session(session_id: str):
     """A Checkout Session by id."""
     return client().v1.checkout.sessions.retrieve(session_id)

@@ -533,6 +533,14 @@ def naive_free_slots(query: SlotQuery) -> list[datetime]:
 
 def slots_by_local_date(slots: list[datetime], zone: str | tzinfo) -> dict[date, list[datetime]]:
     """Group slots by the viewer's local date, in date order, each converted to the viewer's zone."""
+    tz = zone if isinstance(zone, tzinfo) else _zone(zone)
+    return {day: [slot.astimezone(tz) for slot in day_slots]
+            for day, day_slots in utc_slots_by_local_date(slots, tz).items()}
+
+
+def utc_slots_by_local_date(slots: list[datetime], zone: str | tzinfo) -> dict[date, list[datetime]]:
+    """Group slots by the viewer's local date, in date order, left as given (the booker converts only the day it
+    shows: a month holds about a thousand slots)."""
     # A tzinfo is accepted too, for clients that only send a fixed UTC offset.
     tz = zone if isinstance(zone, tzinfo) else _zone(zone)
     for slot in slots:
@@ -541,13 +549,13 @@ def slots_by_local_date(slots: list[datetime], zone: str | tzinfo) -> dict[date,
     ordered = sorted(slots)
     grouped: dict[date, list[datetime]] = {}
     i = 0
-    # A month of slots is a thousand or so: cut the sorted list at each local midnight (one bisection per day)
-    # rather than asking every slot for its local date.
+    # Cut the sorted list at each local midnight (one bisection per day) rather than asking every slot for its
+    # local date.
     while i < len(ordered):
         day = ordered[i].astimezone(tz).date()
         next_day_starts = _wall_to_instant(day + timedelta(days=1), 0, tz)
         j = bisect_left(ordered, next_day_starts, lo=i)
-        grouped[day] = [slot.astimezone(tz) for slot in ordered[i:j]]
+        grouped[day] = ordered[i:j]
         i = j
     return grouped
 
@@ -571,4 +579,5 @@ __all__ = [
     "local_time_windows",
     "naive_free_slots",
     "slots_by_local_date",
+    "utc_slots_by_local_date",
 ]

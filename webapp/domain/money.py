@@ -82,3 +82,21 @@ def parse_major_amount(text: str, currency: str) -> int:
     if len(minor) > exp:
         raise ValueError(f"{currency} amounts have at most {exp} decimal places")
     return int(major or "0") * 10 ** exp + int((minor or "0").ljust(exp, "0") or "0")
+
+
+def decimal_string(amount_minor: int, currency: str) -> str:
+    """Minor units as a provider's decimal string ('4250', 'GBP' → '42.50'; JPY has no decimals), exactly."""
+    exp = CURRENCY_EXPONENTS[currency]
+    if amount_minor < 0:
+        raise ValueError("A provider amount cannot be negative")
+    major, minor = divmod(amount_minor, 10 ** exp)
+    return f"{major}.{minor:0{exp}d}" if exp else str(major)
+
+
+def minor_from_decimal_string(value: str, currency: str) -> int:
+    """A provider's decimal string back to minor units, exactly (ValueError for anything else)."""
+    exp = CURRENCY_EXPONENTS[currency]
+    major, dot, minor = value.partition(".")
+    if not major.isdigit() or (dot and (not minor.isdigit() or len(minor) > exp)):
+        raise ValueError(f"Not a {currency} amount: {value!r}")
+    return int(major) * 10 ** exp + int(minor.ljust(exp, "0") or "0")

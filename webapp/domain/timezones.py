@@ -67,6 +67,8 @@ def match_zone(text: str | None) -> str | None:
     None when nothing (or more than one zone) fits."""
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_ZONE_NAME:
         return None
+    if text in known_zones():
+        return text  # spelled exactly (every link the booker makes): no search through six hundred names
     wanted = text.strip().replace(" ", "_").lower()
     by_name = [z for z in known_zones() if z.lower() == wanted]
     if by_name:

@@ -590,6 +590,11 @@ def find_slots(request: SlotRequest, now: datetime) -> SlotResult:
     """Free slot starts for a tutor's teach record in a range, each priced (the slot picker and the API)."""
     tutor = get_tutor(request.tutor_id)
     teach = resolve_teach(tutor.id, request.teach_id, include_retired=request.ignore_lesson_id is not None)
+    return _find_slots(tutor, teach, request, now)
+
+
+def _find_slots(tutor: User, teach: Teach, request: SlotRequest, now: datetime) -> SlotResult:
+    """find_slots for a tutor and teach record already loaded (and checked to belong together)."""
     duration = validate_duration(request.duration_minutes)
     # The tutor's offer decides these, as it decides the subject and level: what is not offered is not found.
     if request.in_person and not teach.in_person:
@@ -631,32 +636,32 @@ def find_slots(request: SlotRequest, now: datetime) -> SlotResult:
 
 @dataclass(frozen=True)
 class MonthAvailability:
-    """A month of a tutor's free times as the viewer sees them: each local day's starts, in the viewer's zone."""
+    """A month of a tutor's free times as the viewer sees them: each of the viewer's local days with its starts."""
 
     month: date  # the first of the month shown
-    days: dict[date, list[datetime]]  # local date → local starts (only days that have any)
+    days: dict[date, list[datetime]]  # viewer's local date → UTC starts, in order (only days that have any)
     price: LessonPriceBreakdown
     teach: Teach
     today: date  # in the viewer's zone
     last_day: date  # the last local date the tutor takes bookings for
 
 
-def find_month(tutor_id: int, teach_id: int, month: date, zone: tzinfo, duration_minutes: int, now: datetime,
+def find_month(tutor: User, teach: Teach, month: date, zone: tzinfo, duration_minutes: int, now: datetime,
                in_person: bool = False, location: Coordinates | None = None,
                advance_if_empty: bool = False) -> MonthAvailability:
-    """The booker's month: which days have free times and what they are, from one engine call over the month
-    (from today on). With `advance_if_empty`, a month with nothing free moves on to the next one, once."""
+    """The booker's month for a tutor and one of their teach records on offer (both loaded by the caller): which
+    days have free times and what they are, from one engine call over the month (from today on). With
+    `advance_if_empty`, a month with nothing free moves on to the next one, once."""
     today = now.astimezone(zone).date()
     month = max(month.replace(day=1), today.replace(day=1))
-    result = _month_slots(tutor_id, teach_id, month, zone, duration_minutes, now, in_person, location, today)
-    horizon = db.session.get(User, tutor_id).tutor_profile.horizon_days  # both already loaded by find_slots
-    last_day = (now + timedelta(days=horizon)).astimezone(zone).date()
+    result = _month_slots(tutor, teach, month, zone, duration_minutes, now, in_person, location, today)
+    last_day = (now + timedelta(days=tutor.tutor_profile.horizon_days)).astimezone(zone).date()
     if advance_if_empty and not result.slots:
         following = _next_month(month)
         if following <= last_day:
             month = following
-            result = _month_slots(tutor_id, teach_id, month, zone, duration_minutes, now, in_person, location, today)
-    days = engine.slots_by_local_date(result.slots, zone)
+            result = _month_slots(tutor, teach, month, zone, duration_minutes, now, in_person, location, today)
+    days = engine.utc_slots_by_local_date(result.slots, zone)
     return MonthAvailability(month, days, result.price, result.teach, today, last_day)
 
 
@@ -664,10 +669,11 @@ def _next_month(first: date) -> date:
     return date(first.year + 1, 1, 1) if first.month == 12 else date(first.year, first.month + 1, 1)
 
 
-def _month_slots(tutor_id, teach_id, month, zone, duration_minutes, now, in_person, location, today) -> SlotResult:
+def _month_slots(tutor, teach, month, zone, duration_minutes, now, in_person, location, today) -> SlotResult:
     """One engine call over the local days of `month` from today on."""
     start, end = date_range_in_zone(max(month, today), _next_month(month) - timedelta(days=1), zone)
-    return find_slots(SlotRequest(tutor_id, teach_id, start, end, duration_minutes, in_person, location), now)
+    request = SlotRequest(tutor.id, teach.id, start, end, duration_minutes, in_person, location)
+    return _find_slots(tutor, teach, request, now)
 
 
 def with_unknown_place_buffers(busy, default_minutes: int, in_person: bool,

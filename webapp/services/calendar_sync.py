@@ -6,21 +6,22 @@ A source whose last good sync is older than CALENDAR_STALE_MINUTES (or that neve
 times: availability reads that from the same statement as the busy time (fail closed)."""
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, insert, or_, select
+from sqlalchemy import delete, func, insert, or_, select
 
-from ..adapters import ics_import, safe_fetch
+from ..adapters import calendar_sources, google_calendar, safe_fetch, sealed
 from ..adapters.database import serialized_write
 from ..adapters.queue import get_queue
 from ..domain import busy_time
 from ..extensions import db
 from ..models import CalendarEvent, CalendarSource, CalendarSourceKind, User
 from .locks import LOCK_TUTOR
-from .errors import NotFound, ValidationError
+from .errors import Forbidden, NotFound, ValidationError
 
 MAX_LABEL = 80
 # The periodic job syncs what is due within this many seconds, below its RQ timeout; the rest wait 15 minutes.
@@ -39,6 +40,8 @@ class SourceStatus:
 
     @property
     def masked_url(self) -> str:
+        if self.source.kind == CalendarSourceKind.GOOGLE:
+            return "free/busy only"
         return mask(self.source.url or "")
 
 
@@ -85,21 +88,25 @@ def add_ics_source(tutor: User, url, label, now: datetime) -> CalendarSource:
     if len(label) > MAX_LABEL:
         raise ValidationError(f"Name: up to {MAX_LABEL} characters.", {"label": f"Up to {MAX_LABEL} characters."})
     url = url.strip() if isinstance(url, str) else ""
+    if url[:9].lower() == "webcal://":
+        url = "https://" + url[9:]  # Apple's links: the same address over https
     try:
         safe_fetch.resolve(url, allowed_networks())  # a DNS lookup: before any write
     except safe_fetch.FetchRefused as exc:
         raise ValidationError(str(exc), {"url": str(exc)}) from None
-    existing = list(db.session.scalars(select(CalendarSource).where(CalendarSource.tutor_id == tutor.id)))
-    if any(s.url == url for s in existing):
-        message = "This calendar is already connected."
-        raise ValidationError(message, {"url": message})
-    if len(existing) >= current_app.config["CALENDAR_MAX_SOURCES"]:
-        message = f"You can connect up to {current_app.config['CALENDAR_MAX_SOURCES']} calendars; remove one first."
-        raise ValidationError(message, {"url": message})
-    source = CalendarSource(tutor_id=tutor.id, kind=CalendarSourceKind.ICS, url=url,
-                            label=label or f"Calendar at {safe_fetch.check_url(url)[1]}", created_at=now)
-    db.session.add(source)
-    db.session.commit()
+    label = label or f"Calendar at {safe_fetch.check_url(url)[1]}"
+    # Under the tutor's lock, so two submits at once (two tabs) cannot both pass the checks.
+    with serialized_write((LOCK_TUTOR, tutor.id)) as session:
+        existing = list(session.scalars(select(CalendarSource).where(CalendarSource.tutor_id == tutor.id)))
+        if any(s.url == url for s in existing):
+            message = "This calendar is already connected."
+            raise ValidationError(message, {"url": message})
+        limit = current_app.config["CALENDAR_MAX_SOURCES"]
+        if len(existing) >= limit:
+            message = f"You can connect up to {limit} calendars; remove one first."
+            raise ValidationError(message, {"url": message})
+        source = CalendarSource(tutor_id=tutor.id, kind=CalendarSourceKind.ICS, url=url, label=label, created_at=now)
+        session.add(source)
     enqueue_sync(source.id)
     return source
 
@@ -138,25 +145,40 @@ def request_sync(tutor: User, source_id: int) -> bool:
 
 
 def sync_source(source_id: int, now: datetime) -> str:
-    """Fetch one source (no transaction open), read its busy time over now … horizon, and replace its rows."""
+    """Read one source (no transaction open) over now … the tutor's horizon, then replace its rows."""
     source = db.session.get(CalendarSource, source_id)
     if source is None:
         return "gone"
     tutor = db.session.get(User, source.tutor_id)
     zone, horizon = tutor.timezone, tutor.tutor_profile.horizon_days if tutor.tutor_profile else 60
-    url, tutor_id = source.url, source.tutor_id
-    db.session.commit()  # end the read transaction: nothing is held while the calendar server answers
+    tutor_id = source.tutor_id
     start, end = busy_time.sync_window(now, horizon)
-    cfg = current_app.config
     try:
-        data = safe_fetch.fetch(url or "", max_bytes=cfg["CALENDAR_FETCH_MAX_BYTES"],
-                                timeout=cfg["CALENDAR_FETCH_TIMEOUT_SECONDS"], allowed_networks=allowed_networks(),
-                                user_agent="Lessonbook calendar sync")
-        blocks = ics_import.busy_blocks(data, start, end, zone)
-    except (safe_fetch.FetchRefused, safe_fetch.FetchFailed, ics_import.CalendarFileError) as exc:
-        _record_failure(source_id, tutor_id, str(exc), now)
+        reader = source_reader(source)
+        db.session.commit()  # end the read transaction: nothing is held while the calendar server answers
+        blocks = reader.busy(start, end, zone)
+    except calendar_sources.SourceUnavailable as exc:
+        db.session.rollback()
+        _record_failure(source_id, tutor_id, exc.message, now)
         return "failed"
     return "synced" if replace_busy_time(source_id, tutor_id, blocks, now) else "superseded"
+
+
+def source_reader(source: CalendarSource) -> calendar_sources.CalendarSource:
+    """The adapter that reads this source's busy time."""
+    cfg = current_app.config
+    if source.kind == CalendarSourceKind.GOOGLE:
+        settings = google_settings()
+        if settings is None:
+            raise calendar_sources.SourceUnavailable("Google Calendar is not offered any more on this site.")
+        try:
+            refresh = sealed.unseal(source.credentials or "", cfg["SECRET_KEY"])
+        except sealed.Unreadable:
+            raise calendar_sources.SourceUnavailable("We can no longer read this connection: connect Google "
+                                                     "Calendar again.", reconnect=True) from None
+        return calendar_sources.GoogleFreeBusy(settings, refresh)
+    return calendar_sources.SecretAddress(source.url or "", cfg["CALENDAR_FETCH_MAX_BYTES"],
+                                          cfg["CALENDAR_FETCH_TIMEOUT_SECONDS"], allowed_networks())
 
 
 def replace_busy_time(source_id: int, tutor_id: int, blocks: list[busy_time.BusyBlock], fetched_at: datetime) -> bool:
@@ -192,8 +214,7 @@ def sync_due(now: datetime) -> int:
     """The periodic sync: every source not attempted in the last 14 minutes, never-attempted and oldest first,
     one after another until the time budget is spent (the rest are first in line next time)."""
     due = list(db.session.scalars(
-        select(CalendarSource.id).where(CalendarSource.kind == CalendarSourceKind.ICS,
-                                        or_(CalendarSource.last_attempt_at.is_(None),
+        select(CalendarSource.id).where(or_(CalendarSource.last_attempt_at.is_(None),
                                             CalendarSource.last_attempt_at <= now - SYNC_EVERY))
         .order_by(CalendarSource.last_attempt_at.is_not(None), CalendarSource.last_attempt_at, CalendarSource.id)))
     db.session.commit()
@@ -205,3 +226,70 @@ def sync_due(now: datetime) -> int:
         done += 1
     return done
 
+
+
+# --- Google Calendar (free/busy with OAuth) ------------------------------------------------------
+
+def google_settings() -> google_calendar.GoogleSettings | None:
+    """Google's endpoints and our OAuth client, or None when Google Calendar is not configured."""
+    cfg = current_app.config
+    if not (cfg.get("GOOGLE_CLIENT_ID") and cfg.get("GOOGLE_CLIENT_SECRET")):
+        return None
+    return google_calendar.GoogleSettings(cfg["GOOGLE_CLIENT_ID"], cfg["GOOGLE_CLIENT_SECRET"],
+                                          cfg["GOOGLE_OAUTH_AUTH_URL"], cfg["GOOGLE_OAUTH_TOKEN_URL"],
+                                          cfg["GOOGLE_CALENDAR_API_BASE"])
+
+
+@dataclass(frozen=True)
+class GoogleStart:
+    """Where to send the tutor, and what the callback must see again (kept in the tutor's session)."""
+
+    url: str
+    state: str
+    verifier: str
+
+
+def start_google(tutor: User, redirect_uri: str) -> GoogleStart:
+    """Begin connecting Google Calendar: a state against forged callbacks and a PKCE verifier."""
+    settings = google_settings()
+    if settings is None:
+        raise NotFound("Google Calendar is not offered on this site.")
+    if not tutor.is_tutor:
+        raise Forbidden("Only tutors connect calendars.")
+    state = secrets.token_urlsafe(24)
+    verifier, challenge = google_calendar.pkce_pair()
+    return GoogleStart(google_calendar.authorization_url(settings, redirect_uri, state, challenge), state, verifier)
+
+
+def finish_google(tutor: User, *, code, state, error, expected_state: str | None, verifier: str | None,
+                  redirect_uri: str, now: datetime) -> CalendarSource:
+    """Google sent the tutor back: check the state, trade the code for a refresh token (before any write), store it
+    sealed as a new source (or in place of the old Google one), and enqueue its first sync."""
+    settings = google_settings()
+    if settings is None:
+        raise NotFound("Google Calendar is not offered on this site.")
+    if not expected_state or not isinstance(state, str) or not secrets.compare_digest(state, expected_state) \
+            or not verifier:
+        raise ValidationError("That Google sign-in did not start here, or it was already used: connect again.")
+    if error or not isinstance(code, str) or not code:
+        raise ValidationError("Google Calendar was not connected: access was not allowed.")
+    try:
+        refresh = google_calendar.exchange_code(settings, code, redirect_uri, verifier)
+    except google_calendar.GoogleCalendarError as exc:
+        raise ValidationError(str(exc)) from None
+    credentials = sealed.seal(refresh, current_app.config["SECRET_KEY"])
+    with serialized_write((LOCK_TUTOR, tutor.id)) as session:  # two callbacks at once still make one source
+        existing = session.scalar(select(CalendarSource).where(CalendarSource.tutor_id == tutor.id,
+                                                               CalendarSource.kind == CalendarSourceKind.GOOGLE))
+        if existing is None:
+            limit = current_app.config["CALENDAR_MAX_SOURCES"]
+            if session.scalar(select(func.count()).select_from(CalendarSource).where(
+                    CalendarSource.tutor_id == tutor.id)) >= limit:
+                raise ValidationError(f"You can connect up to {limit} calendars; remove one first.")
+            existing = CalendarSource(tutor_id=tutor.id, kind=CalendarSourceKind.GOOGLE, label="Google Calendar",
+                                      created_at=now)
+            session.add(existing)
+        existing.credentials = credentials
+        existing.last_attempt_at = None  # a first sync is on its way
+    enqueue_sync(existing.id)
+    return existing

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from ..adapters import stripe_gateway as gateway
 from ..adapters.database import end_read, serialized_write
@@ -18,17 +18,20 @@ from ..domain.money import Money
 from ..domain.refunds import Canceller, RefundPolicy, cancellation_refund, has_started
 from ..domain.states import BookingState, LessonState, next_booking_state, next_lesson_state
 from ..extensions import db
-from ..models import Booking, CouponUse, PaymentReceipt, Refund, User
-from . import meetings
+from ..models import Booking, PaymentReceipt, Refund, User
+from . import meetings, wallet
+from .authorizations import expire_checkout_session, recorded_after_stripe
 from .bookings import get_booking
-from .authorizations import expire_checkout_session, recorded_after_stripe, release_authorization
+from .coupon_uses import give_back_all_uses
 from .errors import Conflict, Forbidden, NotRecorded, PaymentFailed, ServiceError, ValidationError
+from .funding import funding_of, is_minutes
 from .lesson_messages import tell_cancelled
 from .locks import LOCK_BOOKING
 
 MAX_NOTE = limits.CANCEL_NOTE_MAX
 NO_RECEIPT = ("We have no record of a card payment for this booking, so nothing is refunded automatically. "
               "If you did pay, report a problem and we will sort it out.")
+ALL_REFUNDED = "Everything paid for this lesson has already been refunded, so cancelling it moves no money."
 STARTED = ("This lesson has started, so it can no longer be cancelled. If something went wrong, "
            "report a problem and we will look into it.")
 
@@ -54,6 +57,7 @@ class CancellationPreview:
     kind: str  # "release" (nothing was captured), "refund", "closed", or "started" (too late: report a problem)
     refund: Money
     explanation: str
+    minutes: int | None = None  # a booking paid with prepaid minutes: the minutes that come back (refund is then 0)
 
 
 def _refundable(receipt: PaymentReceipt | None) -> int:
@@ -77,11 +81,16 @@ def _preview(booking: Booking, who: Canceller, now: datetime) -> CancellationPre
         return CancellationPreview("started", Money(0, currency), STARTED)
     if booking.state == BookingState.AWAITING_PAYMENT:
         return CancellationPreview("release", Money(0, currency), "Nothing has been paid, so nothing is charged.")
+    if is_minutes(booking):
+        return _minutes_preview(booking, who, now)
     if booking.state == BookingState.REQUIRES_CAPTURE:
         amount = booking.receipt.amount_minor if booking.receipt else 0
         return CancellationPreview("release", Money(amount, currency),
                                    f"The card authorization of {Money(amount, currency).format()} is released in full; "
                                    "nothing is charged.")
+    if booking.state == BookingState.REFUNDED:
+        # A goodwill refund is not a cancellation: the lesson still stands, and cancelling it moves no money.
+        return CancellationPreview("refund", Money(0, currency), ALL_REFUNDED)
     if booking.receipt is None:
         # Paid by the state machine but no receipt (legacy data): there is no payment on record to refund from.
         return CancellationPreview("refund", Money(0, currency), NO_RECEIPT)
@@ -89,6 +98,39 @@ def _preview(booking: Booking, who: Canceller, now: datetime) -> CancellationPre
                                    refundable_minor=_refundable(booking.receipt), lesson_start=booking.lesson.start_at,
                                    now=now, cancelled_by=who)
     return CancellationPreview("refund", Money(decision.amount_minor, currency), decision.explanation(currency))
+
+
+def _minutes_preview(booking: Booking, who: Canceller, now: datetime) -> CancellationPreview:
+    """What cancelling a booking paid with prepaid minutes gives back: the held minutes in full before approval,
+    the posted minutes by the same policy as a card refund after it."""
+    paid, returned = wallet.booking_minutes(db.session, booking.id)
+    nothing = Money(0, booking.currency)
+    if booking.state == BookingState.REQUIRES_CAPTURE:
+        return CancellationPreview("release", nothing, f"The {paid} minutes held for this lesson go back to your "
+                                   "balance; nothing is spent.", minutes=paid)
+    decision = _minutes_decision(booking, who, paid - returned, now)
+    return CancellationPreview("refund", nothing, decision.explanation_in_minutes(), minutes=decision.amount_minor)
+
+
+def _minutes_decision(booking: Booking, who: Canceller, refundable: int, now: datetime):
+    # The cancellation policy in minutes: the same rule and rounding as for money, on the minutes not yet returned.
+    return cancellation_refund(RefundPolicy.from_dict(booking.refund_policy or {}), refundable_minor=max(refundable, 0),
+                               lesson_start=booking.lesson.start_at, now=now, cancelled_by=who)
+
+
+def _return_minutes(session, booking: Booking, who: Canceller, now: datetime) -> int:
+    """Inside the cancellation's write: return a paid booking's minutes by the policy (never more than were paid
+    and not yet returned; the key makes a second click the same refund); the booking's state follows."""
+    paid, returned = wallet.booking_minutes(session, booking.id)
+    decision = _minutes_decision(booking, who, paid - returned, now)
+    wallet.refund_booking_minutes(session, booking.id, decision.amount_minor, key=f"booking:{booking.id}:cancel-refund")
+    session.flush()
+    returned = wallet.booking_minutes(session, booking.id)[1]
+    if returned and booking.state in (BookingState.PAID, BookingState.PARTIAL_REFUNDED):
+        target = BookingState.REFUNDED if returned >= paid else BookingState.PARTIAL_REFUNDED
+        if booking.state != target:
+            booking.state = next_booking_state(booking.state, target)
+    return returned
 
 
 def preview_for(user: User, booking: Booking, now: datetime) -> CancellationPreview:
@@ -101,6 +143,10 @@ def preview_for(user: User, booking: Booking, now: datetime) -> CancellationPrev
 
 def refund_words(plan: CancellationPreview) -> str:
     """The money outcome of a cancellation in a few words: "£40.00 is refunded", "nothing is charged"."""
+    if plan.minutes is not None:
+        if plan.kind == "release":
+            return f"the {plan.minutes} minutes held go back to the balance"
+        return f"{plan.minutes} minutes go back to the balance" if plan.minutes else "no minutes go back"
     if plan.kind == "release":
         return (f"the card authorization of {plan.refund.format()} is released and nothing is charged"
                 if plan.refund.amount_minor else "nothing is charged")
@@ -133,8 +179,9 @@ def cancel_booking(user: User, booking_id: int, note: str, now: datetime, tell_o
         if booking.checkout_session_id:
             expire_checkout_session(booking.checkout_session_id)
     elif state_seen == BookingState.REQUIRES_CAPTURE:
-        if booking.payment_intent_id:  # legacy rows may lack one: there is then no authorization to release
-            release_authorization(booking.payment_intent_id, f"booking:{booking.id}:release")
+        funding_of(booking).release(booking, f"booking:{booking.id}:release")  # a card's; minutes go back below
+    elif is_minutes(booking):
+        pass  # the minutes go back in the write below, by the same policy
     else:
         policy, start = RefundPolicy.from_dict(booking.refund_policy or {}), booking.lesson.start_at
         # The amount is decided again under the lock, from what the refund rows leave (another refund may have
@@ -144,8 +191,8 @@ def cancel_booking(user: User, booking_id: int, note: str, now: datetime, tell_o
             policy, refundable_minor=remaining, lesson_start=start, now=now, cancelled_by=who).amount_minor,
             f"Cancelled ({who.value.lower()})", user.id, f"booking:{booking_id}:cancel-refund", now)
         refund = Money(amount, booking.currency)
-    stripe_acted = state_seen != BookingState.AWAITING_PAYMENT and (state_seen == BookingState.REQUIRES_CAPTURE
-                                                                   or refund.amount_minor > 0)
+    stripe_acted = not is_minutes(booking) and state_seen != BookingState.AWAITING_PAYMENT and (
+        state_seen == BookingState.REQUIRES_CAPTURE or refund.amount_minor > 0)
     with (recorded_after_stripe("Stripe has released or refunded the payment, but the cancellation is not recorded "
                                 "yet. Cancel again to finish it; nothing is refunded twice.")
           if stripe_acted else nullcontext()):
@@ -159,7 +206,10 @@ def cancel_booking(user: User, booking_id: int, note: str, now: datetime, tell_o
                                        "what cancelling would refund now.")
                     if booking.state != BookingState.CANCELLED:
                         booking.state = next_booking_state(booking.state, BookingState.CANCELLED)
-                    session.execute(delete(CouponUse).where(CouponUse.booking_id == booking.id))
+                    wallet.void_hold(session, booking.id)  # minutes held for it go back (a card's: nothing here)
+                    give_back_all_uses(booking.id)
+                elif is_minutes(booking):
+                    _return_minutes(session, booking, who, now)
                 booking.lesson.state = next_lesson_state(booking.lesson.state, LessonState.CANCELLED)
                 booking.cancellation_note = note
                 booking.updated_at = now
@@ -435,5 +485,7 @@ def needs_support_link(user: User, booking: Booking, now: datetime) -> bool:
         and booking.state in OPEN_STATES and has_started(booking.lesson.start_at, now)
 
 
+# The booking states in which the lesson can still be cancelled: every state of a lesson that stands (a refund,
+# even in full, does not cancel the lesson; only a cancellation does).
 OPEN_STATES = (BookingState.AWAITING_PAYMENT, BookingState.REQUIRES_CAPTURE, BookingState.PAID,
-               BookingState.PARTIAL_REFUNDED)
+               BookingState.PARTIAL_REFUNDED, BookingState.REFUNDED)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from ..domain import limits
@@ -94,6 +94,20 @@ def get_tutor(tutor_id: int) -> User:
     if tutor is None or tutor.role != Role.TUTOR:
         raise NotFound("We could not find that tutor.")
     return tutor
+
+
+def tutor_and_teaches(tutor_id: int) -> tuple[User, list[Teach]]:
+    """A tutor (with profile) and the teach records on offer (with names), in one statement; NotFound if no tutor."""
+    rows = db.session.execute(_TUTOR_AND_TEACHES, {"tutor_id": tutor_id}).all()
+    if not rows or rows[0][0].role != Role.TUTOR:
+        raise NotFound("We could not find that tutor.")
+    return rows[0][0], [teach for _, teach in rows if teach is not None]
+
+
+# Built once: the booker runs it on every request (the tutor's row repeats beside each teach record).
+_TUTOR_AND_TEACHES = (
+    select(User, Teach).outerjoin(Teach, and_(Teach.tutor_id == User.id, Teach.active.is_(True)))
+    .where(User.id == bindparam("tutor_id")).options(*WITH_PROFILE, *TEACH_NAMES).order_by(Teach.id))
 
 
 def tutor_teaches(tutor_id: int, include_retired: bool = False) -> list[Teach]:

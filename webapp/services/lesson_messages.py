@@ -14,7 +14,7 @@ from ..extensions import db
 from ..filters import local
 from ..models import Booking, Lesson, Meeting, User
 from . import outbox
-from .lessons import Recipient, other_side, student_side, tutor_side
+from .lessons import Recipient, other_side, room_path, student_side, tutor_side
 from .notify import notify
 from .urls import public_url
 
@@ -30,6 +30,7 @@ def lesson_context(lesson: Lesson, zone: str) -> dict:
         "duration": lesson.duration_minutes,
         "where": f"{address.line1}, {address.city}".strip(", ") if address else "Online",
         "lesson_url": public_url(f"/bookings/{lesson.booking.id}" if lesson.booking else "/"),
+        "room_url": public_url(room_path(lesson)),
     }
 
 
@@ -75,7 +76,7 @@ def tell_booked(lesson: Lesson) -> None:
         context = attach_calendar(lesson_context(lesson, person.zone), lesson)
         context.update(meeting_fields(lesson, for_tutor=person.user.id == lesson.tutor_id))
         notify(person.user, kind="lesson_booked", title=f"{context['subject']} on {context['when']} is confirmed",
-               body=f"With {context['tutor_name']} ({person.zone}).", url=_path(lesson),
+               body=f"With {context['tutor_name']} ({person.zone}).", url=room_path(lesson),
                dedupe_key=f"lesson-booked:{lesson.id}:{person.user.id}", email_template="lesson_booked",
                email_context={**context, "recipient_name": person.user.name})
 

@@ -35,6 +35,11 @@ def get_lesson(user: User, lesson_id: int) -> Lesson:
     return lesson
 
 
+def room_path(lesson: Lesson) -> str:
+    """The lesson room's path (details, chat, meeting link, summary note)."""
+    return f"/lessons/{lesson.id}/room"
+
+
 def is_tutor_of(user: User, lesson: Lesson) -> bool:
     """Whether `user` teaches this lesson."""
     return lesson.tutor_id == user.id

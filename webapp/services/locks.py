@@ -13,3 +13,5 @@ LOCK_REVIEW = 21  # review and experience writes on one lesson
 LOCK_LESSON_NOTICE = 30  # one notice write per lesson
 LOCK_MEETING = 44  # one meeting record change per lesson
 LOCK_WALLET = 45  # one student's prepaid-minutes balances
+LOCK_CHAT = 46  # one chat sequence number allocated per lesson at a time
+LOCK_TUTOR_PACKAGES = 47  # one tutor's list of packages on offer

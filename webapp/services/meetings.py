@@ -61,11 +61,13 @@ def _window(start_at: datetime, finish_at: datetime) -> tuple[datetime, datetime
 
 
 def _spec(name: str, seen: _Seen) -> providers.MeetingSpec:
+    """What the provider is asked for: this room name, open for the lesson's window."""
     opens_at, closes_at = _window(seen.start_at, seen.finish_at)
     return providers.MeetingSpec(name=name, opens_at=opens_at, closes_at=closes_at)
 
 
 def _read(lesson_id: int, now: datetime) -> _Seen | None:
+    """The lesson and its meeting as they are now, as plain values (None: no such lesson)."""
     lesson = db.session.get(Lesson, lesson_id, populate_existing=True)
     if lesson is None:
         return None
@@ -140,10 +142,12 @@ def _reserve(seen: _Seen, now: datetime) -> None:
 
 
 def _provider(name: str | None) -> providers.MeetingProvider:
+    """The provider a stored meeting was made with (its moves and deletion go there), else the configured one."""
     return providers.provider_for(current_app.config, name)
 
 
 def _create(seen: _Seen, name: str, now: datetime, outcome: str) -> str:
+    """Make the room `name` at the provider, then store its answer and email the links, if the row is as we read it."""
     try:
         room = _provider(seen.provider).create(_spec(name, seen))
     except providers.MeetingProviderUnavailable as exc:
@@ -163,6 +167,7 @@ def _create(seen: _Seen, name: str, now: datetime, outcome: str) -> str:
 
 
 def _update(seen: _Seen, now: datetime) -> str:
+    """Move the room to the lesson's times; a room the provider lost is replaced by a new one."""
     try:
         _provider(seen.provider).update(seen.external_id, _spec(seen.external_id, seen))
     except providers.MeetingNotFound:
@@ -182,6 +187,7 @@ def _update(seen: _Seen, now: datetime) -> str:
 
 
 def _delete(seen: _Seen, now: datetime) -> str:
+    """Remove the room of a cancelled lesson at the provider, then mark the meeting deleted."""
     try:
         _provider(seen.provider).delete(seen.external_id)
     except providers.MeetingProviderUnavailable as exc:

@@ -31,7 +31,7 @@ from ..extensions import db
 from ..filters import local
 from ..models import Booking, Lesson, Notification, SummaryNote, TutorReview, User
 from .lesson_messages import lesson_context
-from .lessons import Recipient, student_side, tutor_side
+from .lessons import Recipient, room_path, student_side, tutor_side
 from .locks import LOCK_LESSON_NOTICE
 from .notes import lesson_took_place
 from .notify import notify
@@ -129,7 +129,7 @@ def _people(recipients: list[Recipient], lesson: Lesson) -> list[Person]:
 
 
 def _lesson_path(lesson: Lesson) -> str:
-    return f"/bookings/{lesson.booking.id}" if lesson.booking else "/"
+    return room_path(lesson)  # a reminder leads to where the lesson happens
 
 
 def _whose(person: Person) -> str:

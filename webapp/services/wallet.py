@@ -19,14 +19,14 @@ from sqlalchemy.orm import Session
 
 from ..adapters.database import serialized_write
 from ..domain.ledger import (InsufficientMinutes, LedgerError, Lot, Move, available_account, check_balanced,
-                             check_covered, held_account, is_student_account, minutes_currency, minutes_to_expire,
-                             postings_for, refundable_minutes)
+                             check_covered, held_account, is_student_account, lot_remaining, minutes_currency,
+                             minutes_to_expire, postings_for, refundable_minutes)
 from ..extensions import db
-from ..models import LedgerBalance, LedgerEntry, LedgerTransaction, MinuteLot
+from ..models import LedgerBalance, LedgerEntry, LedgerTransaction, MinuteLot, User
 from .locks import LOCK_WALLET
 
-__all__ = ["InsufficientMinutes", "LedgerError", "WalletBalance", "balance", "expire_lots", "grant_minutes",
-           "hold_for_booking", "post_hold", "record_move", "refund_booking_minutes", "void_hold", "wallet_lock"]
+__all__ = ["InsufficientMinutes", "LedgerError", "TutorMinutes", "WalletBalance", "balance", "balances_of",
+           "booking_minutes", "expire_lots", "grant_lot", "grant_minutes", "hold_for_booking", "post_hold", "record_move", "refund_booking_minutes", "void_hold", "wallet_lock"]
 
 
 @dataclass(frozen=True)
@@ -83,14 +83,22 @@ def grant_minutes(*, user_id: int, tutor_id: int, minutes: int, source: str, sou
     """Grant a lot of minutes paid for outside (a package's Checkout session, a subscription invoice), once per
     ``source_ref``: a replayed webhook returns the lot it granted before."""
     with serialized_write(wallet_lock(user_id)) as session:
-        lot = session.scalar(select(MinuteLot).where(MinuteLot.source_ref == source_ref))
-        if lot is None:
-            lot = MinuteLot(user_id=user_id, tutor_id=tutor_id, source=source, source_ref=source_ref,
-                            minutes=minutes, expires_at=expires_at)
-            session.add(lot)
-            session.flush()
-            record_move(session, Move.GRANT, user_id=user_id, tutor_id=tutor_id, minutes=minutes,
-                        key=f"grant:{source_ref}", lot_id=lot.id)
+        return grant_lot(session, user_id=user_id, tutor_id=tutor_id, minutes=minutes, source=source,
+                         source_ref=source_ref, expires_at=expires_at)
+
+
+def grant_lot(session: Session, *, user_id: int, tutor_id: int, minutes: int, source: str, source_ref: str,
+              expires_at: datetime | None) -> MinuteLot:
+    """grant_minutes inside the caller's write (a webhook applied under its own locks, which include the
+    wallet's): once per ``source_ref``."""
+    lot = session.scalar(select(MinuteLot).where(MinuteLot.source_ref == source_ref))
+    if lot is None:
+        lot = MinuteLot(user_id=user_id, tutor_id=tutor_id, source=source, source_ref=source_ref,
+                        minutes=minutes, expires_at=expires_at)
+        session.add(lot)
+        session.flush()
+        record_move(session, Move.GRANT, user_id=user_id, tutor_id=tutor_id, minutes=minutes,
+                    key=f"grant:{source_ref}", lot_id=lot.id)
     return lot
 
 
@@ -155,6 +163,46 @@ def balance(user_id: int, tutor_id: int) -> WalletBalance:
         .group_by(LedgerEntry.account)).all())
     return WalletBalance(available=int(rows.get(available_account(user_id), 0)),
                          held=int(rows.get(held_account(user_id), 0)))
+
+
+@dataclass(frozen=True)
+class TutorMinutes:
+    """A student's minutes with one tutor, for their account page."""
+
+    tutor_id: int
+    tutor_name: str
+    available: int
+    held: int
+    next_expiry: datetime | None
+
+
+def balances_of(user_id: int) -> list[TutorMinutes]:
+    """Every tutor a student holds (or held) minutes with, from the cached balance rows (always equal to the
+    entries), with the earliest expiry among the lots their minutes are still in (spent earliest expiry first)."""
+    rows = db.session.execute(select(LedgerBalance.account, LedgerBalance.currency, LedgerBalance.balance)
+                              .where(LedgerBalance.account.in_([available_account(user_id),
+                                                                held_account(user_id)]))).all()
+    by_tutor: dict[int, dict[str, int]] = {}
+    for account, currency, amount in rows:
+        tutor_id = int(currency.removeprefix("MIN-T"))
+        by_tutor.setdefault(tutor_id, {})[account] = amount
+    result = []
+    for tutor_id, amounts in sorted(by_tutor.items()):
+        available, held = amounts.get(available_account(user_id), 0), amounts.get(held_account(user_id), 0)
+        lots = [Lot(id=lot.id, minutes=lot.minutes, expires_at=lot.expires_at)
+                for lot in db.session.scalars(select(MinuteLot).where(MinuteLot.user_id == user_id,
+                                                                      MinuteLot.tutor_id == tutor_id))]
+        remaining = lot_remaining(lots, available + held)
+        expiries = [lot.expires_at for lot in lots if lot.expires_at and remaining.get(lot.id)]
+        result.append(TutorMinutes(tutor_id, db.session.get(User, tutor_id).name, available, held,
+                                   min(expiries) if expiries else None))
+    return result
+
+
+def booking_minutes(session: Session, booking_id: int) -> tuple[int, int]:
+    """A minute-funded booking's minutes: (held or posted for it, returned to the student by refunds)."""
+    hold = _hold_of(session, booking_id)
+    return (hold.minutes if hold else 0), _booking_minutes(session, booking_id, Move.REFUND)
 
 
 def _expired_so_far(session: Session, lot_id: int) -> int:

@@ -25,19 +25,30 @@
   document.addEventListener("DOMContentLoaded", function () {
     setUpMenu();
     fillZones(document);
-    detectBookerZone();
+    detectBookerPreferences();
   });
 
   // --- The booker ---------------------------------------------------------------------------------------
-  // An anonymous visitor's zone comes from the browser: reload the booker in that zone once, and put the zone in
-  // the URL so the links and the log-in return keep it. (Without JavaScript the server shows UTC and says so.)
-  function detectBookerZone() {
-    var booker = document.querySelector("#slot-picker[data-detect-zone]");
-    var zone = browserZone();
-    if (!booker || !zone || !window.htmx) { return; }
-    var url = new URL(window.location.href);
-    if (url.searchParams.get("tz")) { return; }
-    url.searchParams.set("tz", zone);
+  // An anonymous visitor's zone and 12/24-hour clock come from the browser (its zone, and its locale's hour
+  // cycle) when the URL and the remembered choice name none: reload the booker once with them, and put them in the
+  // URL so the links and the log-in return keep them. (Without JavaScript the server shows UTC and 24 hours.)
+  function browserClock() {
+    try {
+      var cycle = new Intl.DateTimeFormat(undefined, { hour: "numeric" }).resolvedOptions().hourCycle || "";
+      return cycle === "h11" || cycle === "h12" ? "12" : cycle ? "24" : "";
+    } catch (e) { return ""; }
+  }
+  function detectBookerPreferences() {
+    var booker = document.getElementById("slot-picker");
+    if (!booker || !window.htmx) { return; }
+    var url = new URL(window.location.href), wanted = {};
+    if (booker.hasAttribute("data-detect-zone") && !url.searchParams.get("tz")) { wanted.tz = browserZone(); }
+    if (booker.hasAttribute("data-detect-clock") && !url.searchParams.get("clock")) { wanted.clock = browserClock(); }
+    var changed = false;
+    Object.keys(wanted).forEach(function (name) {
+      if (wanted[name]) { url.searchParams.set(name, wanted[name]); changed = true; }
+    });
+    if (!changed) { return; }
     var target = url.pathname.replace(/\/slots$/, "") + url.search;
     htmx.ajax("GET", target, { target: "#slot-picker", swap: "outerHTML" }).then(function () {
       window.history.replaceState(window.history.state, "", target + url.hash);

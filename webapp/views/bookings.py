@@ -10,7 +10,7 @@ from wtforms.validators import InputRequired, Length
 from ..domain.money import lesson_price
 from ..forms import BookingForm
 from ..models import Role
-from ..services import availability, bookings, cancellations, catalogue, meetings, payments
+from ..services import availability, bookings, cancellations, catalogue, checkout, meetings, minute_payments, quotes
 from ..services.errors import AlreadyYours, ServiceError, SlotTaken, ValidationError
 from . import params
 from .common import apply_service_errors, is_htmx, now_utc, render, role_required
@@ -105,20 +105,35 @@ def detail(booking_id: int):
 def pay(booking_id: int):
     """Review the price, try a coupon (live quote), then go to Stripe Checkout."""
     now = now_utc()
-    booking = payments.payable_booking(current_user, booking_id, now)
+    booking = quotes.payable_booking(current_user, booking_id, now)
     code = request.form.get("coupon") if request.method == "POST" else request.args.get("coupon")
     if request.method == "POST":
         try:
-            url = payments.start_checkout(
+            url = checkout.start_checkout(
                 current_user, booking.id, code, now,
                 success_url=url_for("bookings.detail", booking_id=booking.id, paid=1, _external=True),
                 cancel_url=url_for("bookings.pay", booking_id=booking.id, _external=True))
         except ServiceError as exc:
-            flash(exc.message, "error")
+            if "coupon" not in exc.fields:  # a code's own problem is shown once, beside the code, by the quote
+                flash(exc.message, "error")
         else:
             return redirect(url, code=303)
-    quote = payments.quote_booking(current_user, booking, code, now)
-    return render("bookings/pay.html", booking=booking, quote=quote, now=now)
+    quote = quotes.quote_booking(current_user, booking, code, now)
+    return render("bookings/pay.html", booking=booking, quote=quote, now=now,
+                  minutes=minute_payments.minutes_offer(current_user, booking))
+
+
+@bp.post("/bookings/<id:booking_id>/pay-with-minutes")
+@login_required
+def pay_with_minutes(booking_id: int):
+    """Pay with prepaid minutes: no card; the lesson's minutes are held until the tutor approves."""
+    try:
+        minute_payments.pay_with_minutes(current_user, booking_id, now_utc())
+    except ServiceError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("bookings.pay", booking_id=booking_id), code=303)
+    flash("Paid with your minutes. They are held until the tutor approves the lesson.", "success")
+    return redirect(url_for("bookings.detail", booking_id=booking_id), code=303)
 
 
 @bp.get("/bookings/<id:booking_id>/quote")
@@ -126,8 +141,8 @@ def pay(booking_id: int):
 def quote(booking_id: int):
     """The live price as a coupon is typed (HTMX partial; a full pay page without HTMX)."""
     now = now_utc()
-    booking = payments.payable_booking(current_user, booking_id, now)
-    result = payments.quote_booking(current_user, booking, request.args.get("coupon"), now)
+    booking = quotes.payable_booking(current_user, booking_id, now)
+    result = quotes.quote_booking(current_user, booking, request.args.get("coupon"), now)
     return render("bookings/pay.html", partial="bookings/_quote.html", booking=booking, quote=result, now=now,
                   oob_total=is_htmx())
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import Blueprint, Response, current_app, redirect, request, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, request, session, url_for
 from flask_login import current_user
 
 from ..extensions import limiter
@@ -11,6 +11,7 @@ from ..forms import CalendarSourceForm
 from ..models import Role
 from ..services import calendar_feeds, calendar_sync
 from ..services.errors import ServiceError, ValidationError
+from ..services.urls import public_url
 from .common import apply_service_errors, now_utc, perform, render, role_required
 
 bp = Blueprint("calendars", __name__)
@@ -41,9 +42,11 @@ def feed(token: str):
 def _sources_page(form=None, status: int = 200):
     """The tutor's calendars page, or its list alone (HTMX polls it while a first sync is on its way)."""
     now = now_utc()
+    sources = calendar_sync.sources(current_user._get_current_object(), now)
     return render("tutor/calendars.html", partial="tutor/_calendar_sources.html", status=status,
-                  form=form or CalendarSourceForm(formdata=None),
-                  sources=calendar_sync.sources(current_user._get_current_object(), now), now=now)
+                  form=form or CalendarSourceForm(formdata=None), sources=sources, now=now,
+                  google_enabled=calendar_sync.google_settings() is not None,
+                  google_connected=any(s.source.kind == "google" for s in sources))
 
 
 @bp.route("/tutor/calendars", methods=["GET", "POST"])
@@ -56,7 +59,7 @@ def sources():
             calendar_sync.add_ics_source(current_user._get_current_object(), form.url.data, form.label.data,
                                          now_utc())
         except ValidationError as exc:
-            apply_service_errors(form, exc.fields, exc.message)
+            apply_service_errors(form, exc.fields, None if exc.fields else exc.message)
         else:
             return redirect(url_for("calendars.sources"), code=303)
     return _sources_page(form=form if form.is_submitted() else None, status=422 if form.errors else 200)
@@ -70,7 +73,13 @@ def source_list():
                                                                                 now_utc()), now=now_utc())
 
 
+def _user_key() -> str:
+    """Rate-limit key per signed-in user (anonymous requests are refused by the role check anyway)."""
+    return f"calendar-sync:{getattr(current_user, 'id', None) or request.remote_addr}"
+
+
 @bp.post("/tutor/calendars/<id:source_id>/sync")
+@limiter.limit("20 per hour", key_func=_user_key)
 @role_required(Role.TUTOR)
 def sync_now(source_id: int):
     """Sync one of your calendars now (the worker does it within seconds)."""
@@ -86,4 +95,37 @@ def remove(source_id: int):
         calendar_sync.remove_source(current_user._get_current_object(), source_id)
     except ServiceError:
         pass  # already gone (a double click): the list says so by its absence
+    return redirect(url_for("calendars.sources"), code=303)
+
+
+_GOOGLE_SESSION_KEY = "google_calendar_oauth"  # the state and PKCE verifier between leaving for Google and returning
+
+
+def _google_callback_url() -> str:
+    return public_url(url_for("calendars.google_callback"))
+
+
+@bp.get("/tutor/calendars/google")
+@role_required(Role.TUTOR)
+def google_connect():
+    """Leave for Google to allow Lessonbook to read your free/busy times."""
+    start = calendar_sync.start_google(current_user._get_current_object(), _google_callback_url())
+    session[_GOOGLE_SESSION_KEY] = {"state": start.state, "verifier": start.verifier}
+    return redirect(start.url, code=303)
+
+
+@bp.get("/tutor/calendars/google/callback")
+@role_required(Role.TUTOR)
+def google_callback():
+    """Google sends you back here: store the access and sync at once (or say why not)."""
+    kept = session.pop(_GOOGLE_SESSION_KEY, None) or {}
+    try:
+        calendar_sync.finish_google(current_user._get_current_object(), code=request.args.get("code"),
+                                    state=request.args.get("state"), error=request.args.get("error"),
+                                    expected_state=kept.get("state"), verifier=kept.get("verifier"),
+                                    redirect_uri=_google_callback_url(), now=now_utc())
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    else:
+        flash("Google Calendar connected: its busy times are being read now.", "success")
     return redirect(url_for("calendars.sources"), code=303)

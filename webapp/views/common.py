@@ -7,6 +7,8 @@ from functools import wraps
 from flask import abort, flash, make_response, redirect, render_template, request
 from flask_login import current_user, login_required
 
+from ..services.errors import ServiceError
+
 
 def is_htmx() -> bool:
     """Whether htmx sent this request (it then wants the partial only)."""
@@ -68,7 +70,6 @@ def apply_service_errors(form, fields: dict[str, str], message: str | None = Non
 
 def perform(action, success: str, target: str):
     """A POST button: run one service call, flash its outcome in words, and go back to `target` (303)."""
-    from ..services.errors import ServiceError
     try:
         action()
         flash(success, "success")

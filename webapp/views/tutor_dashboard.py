@@ -8,9 +8,9 @@ from flask import Blueprint, flash, redirect, url_for
 from flask_login import current_user
 
 from ..domain.money import parse_major_amount
-from ..forms import OverrideForm, ProfileForm, RulesForm, TeachForm, WeeklyWindowForm
+from ..forms import OverrideForm, PackageForm, ProfileForm, RulesForm, TeachForm, WeeklyWindowForm
 from ..models import Role
-from ..services import availability, bookings, calendar_sync, catalogue, payments, payouts
+from ..services import approvals, availability, bookings, calendar_sync, catalogue, packages, payouts
 from ..services.errors import ServiceError, ValidationError
 from .common import apply_service_errors, now_utc, perform, render, role_required
 
@@ -169,6 +169,31 @@ def _teach_form() -> TeachForm:
     return form
 
 
+@bp.route("/packages", methods=["GET", "POST"])
+@role_required(Role.TUTOR)
+def packages_page():
+    """Your packages of prepaid hours, priced from your highest rate less each one's discount; add one."""
+    form = PackageForm()
+    if form.validate_on_submit():
+        try:
+            packages.add_package(current_user, form.hours.data, form.discount_percent.data)
+        except ValidationError as exc:
+            apply_service_errors(form, exc.fields, exc.message)
+        else:
+            flash("Package added.", "success")
+            return redirect(url_for("tutor_dashboard.packages_page"), code=303)
+    return render("tutor/packages.html", form=form, offers=packages.offers(current_user.id),
+                  rate=packages.tutor_rate(current_user.id), status=422 if form.errors else 200)
+
+
+@bp.post("/packages/<id:package_id>/delete")
+@role_required(Role.TUTOR)
+def delete_package(package_id: int):
+    """Stop offering a package (minutes already bought stay with their students)."""
+    return perform(lambda: packages.remove_package(current_user, package_id), "Package removed.",
+                   url_for("tutor_dashboard.packages_page"))
+
+
 @bp.route("/profile", methods=["GET", "POST"])
 @role_required(Role.TUTOR)
 def profile():
@@ -189,7 +214,7 @@ def profile():
 @role_required(Role.TUTOR)
 def approve(booking_id: int):
     """Approve a paid booking: the payment is captured."""
-    return perform(lambda: payments.approve(current_user, booking_id, now_utc()),
+    return perform(lambda: approvals.approve(current_user, booking_id, now_utc()),
                    "Approved: the payment is captured and the lesson is confirmed.",
                    url_for("tutor_dashboard.lessons"))
 
@@ -198,7 +223,7 @@ def approve(booking_id: int):
 @role_required(Role.TUTOR)
 def decline(booking_id: int):
     """Decline a booking: the authorization is released and the slot is free again."""
-    return perform(lambda: payments.decline(current_user, booking_id, now_utc()),
+    return perform(lambda: approvals.decline(current_user, booking_id, now_utc()),
                    "Declined: the student was not charged and the slot is free again.",
                    url_for("tutor_dashboard.lessons"))
 

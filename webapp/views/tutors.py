@@ -1,24 +1,20 @@
 """The tutor directory, a tutor's profile, and the HTMX slot picker."""
 from __future__ import annotations
 
-import calendar
 import re
-from datetime import UTC, date, timedelta
-from urllib.parse import urlencode
+from datetime import date, datetime
 
 from flask import Blueprint, request, url_for
 from flask_login import current_user
 
 from ..domain.timezones import match_zone
-from ..filters import time_of_day
-from ..services import availability, catalogue, reviews
+from ..services import availability, booker, catalogue, reviews
 from ..services.catalogue import TutorFilters
-from ..services.errors import NotOffered, ValidationError
+from ..services.errors import ValidationError
 from . import params
 from .common import is_htmx, now_utc, render
 
 bp = Blueprint("tutors", __name__)
-DURATIONS = list(range(15, 121, 15))
 CLOCK_COOKIE = "clock"  # the viewer's 12/24-hour choice, remembered between visits
 
 
@@ -68,100 +64,55 @@ def directory():
 @bp.get("/tutors/<id:tutor_id>")
 def profile(tutor_id: int):
     """A tutor's profile with bio, subjects, prices and the booker (only the booker for its own HTMX requests)."""
-    tutor = catalogue.get_tutor(tutor_id)
-    teaches = catalogue.tutor_teaches(tutor.id)
-    booker = _booker_context(tutor, teaches, request.args)
-    summary = None if is_htmx() else reviews.review_summary(tutor.id, now_utc())
-    return _booker_response(render("tutors/profile.html", partial="tutors/_slots.html", tutor=tutor, teaches=teaches,
-                                   review_summary=summary, status=422 if booker["error"] and is_htmx() else 200,
-                                   **booker), booker)
+    now = now_utc()
+    view = booker.tutor_booker(tutor_id, booker_ask(request.args, now), now,
+                               url_for("tutors.profile", tutor_id=tutor_id), url_for("bookings.new", tutor_id=tutor_id))
+    summary = None if is_htmx() else reviews.review_summary(tutor_id, now)
+    return _booker_response(render("tutors/profile.html", partial="tutors/_slots.html", review_summary=summary,
+                                   status=422 if view.error and is_htmx() else 200, **view.context), view)
 
 
 @bp.get("/tutors/<id:tutor_id>/slots")
 def slots(tutor_id: int):
     """The booker alone (HTMX partial; the full profile without HTMX). Kept for links made before the booker."""
-    tutor = catalogue.get_tutor(tutor_id)
-    teaches = catalogue.tutor_teaches(tutor.id)
-    booker = _booker_context(tutor, teaches, request.args)
-    return _booker_response(render("tutors/profile.html", partial="tutors/_slots.html", tutor=tutor, teaches=teaches,
-                                   status=422 if booker["error"] else 200, **booker), booker)
+    now = now_utc()
+    view = booker.tutor_booker(tutor_id, booker_ask(request.args, now), now,
+                               url_for("tutors.profile", tutor_id=tutor_id), url_for("bookings.new", tutor_id=tutor_id))
+    return _booker_response(render("tutors/profile.html", partial="tutors/_slots.html",
+                                   status=422 if view.error else 200, **view.context), view)
 
 
-def _booker_response(response, booker: dict):
+def _booker_response(response, view: booker.Booker):
     """Remember the 12/24-hour choice for the next visit (the URL still carries it for links)."""
     if request.args.get("clock") in ("12", "24"):
-        response.set_cookie(CLOCK_COOKIE, booker["clock"], max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+        response.set_cookie(CLOCK_COOKIE, view.clock, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
     return response
 
 
-def _booker_context(tutor, teaches, args) -> dict:
-    """Everything the booker shows: options, the month's calendar, the chosen day's times; bad input → a message."""
+def booker_ask(args, now: datetime) -> booker.BookerAsk:
+    """The booker's query parameters read into values; the first one that cannot be read becomes the ask's error."""
     if args.get("tz") and (meant := match_zone(args["tz"])) and meant != args["tz"]:
         args = {**args.to_dict(), "tz": meant}  # typed as 'new york' or 'tokyo': the zone they meant
     signed_in = current_user.is_authenticated
     fallback = current_user.timezone if signed_in else "UTC"
-    profile_url = url_for("tutors.profile", tutor_id=tutor.id)
-    context = {"error": None, "picker_error": None, "clock": params.clock_from(args, request.cookies.get(CLOCK_COOKIE)),
-               "zone_label": args.get("tz") or fallback, "detect_zone": not signed_in and not args.get("tz"),
-               "args": args, "durations": DURATIONS, "profile_url": profile_url, "teach": None, "month": None,
-               "duration": None, "in_person": args.get("lesson_type") == "in_person"}
-    if not teaches:
-        context["error"] = context["picker_error"] = "This tutor has not listed any subjects yet."
-        return context
+    remembered = request.cookies.get(CLOCK_COOKIE)
+    common = {"args": args, "clock": params.clock_from(args, remembered),
+              "zone_in_links": bool(args.get("tz")) or signed_in, "detect_zone": not signed_in and not args.get("tz"),
+              "detect_clock": not signed_in and not {args.get("clock"), remembered} & {"12", "24"}}
+    label = args.get("tz") or fallback
     try:
         zone, label = params.zone_from(args, fallback)
-        context["zone_label"] = label
         teach_id = params.optional_int(args, "teach_id")
-        if teach_id not in {t.id for t in teaches}:
-            teach_id = teaches[0].id  # none asked, or an old link to a subject no longer offered: the first one
-        now = now_utc()
         today = now.astimezone(zone).date()
         day = params.parse_date(args["day"], "day") if args.get("day") else None
         month = params.month_from(args, today) or (day.replace(day=1) if day else None)
-        duration = params.duration_from(args)
-        in_person = params.lesson_type(args)
-        chosen = next((t for t in teaches if t.id == teach_id), None)
-        if not args.get("lesson_type") and chosen is not None and not chosen.online:
-            in_person = True  # nothing asked: show how this subject is taught rather than an error
-        location = params.located(params.address_from(args)) if in_person and args.get("line1") else None
-        found = availability.find_month(tutor.id, teach_id, month or today, zone, duration, now, in_person, location,
-                                        advance_if_empty=month is None)
-    except (ValidationError, NotOffered) as exc:
-        context["error"] = context["picker_error"] = exc.message
-        context["kept_month"], context["kept_day"] = _kept_month_and_day(args)
-        return context
-    # One base URL per request; links append their own parameters (no url_for per day or per slot).
-    state = {"teach_id": found.teach.id, "duration": duration, "lesson_type": "in_person" if in_person else "online"}
-    if args.get("tz") or signed_in:
-        state["tz"] = label
-    state["clock"] = context["clock"]
-    if in_person:
-        state.update({k: args[k] for k in ("line1", "postcode", "city") if args.get(k)})
-    month_first = found.month
-    month_query = {**state, "month": month_first.strftime("%Y-%m")}
-    free_days = sorted(found.days)
-    selected = day if day and day.replace(day=1) == month_first else (free_days[0] if free_days else None)
-    previous = (month_first - timedelta(days=1)).replace(day=1)
-    following = (month_first + timedelta(days=31)).replace(day=1)
-    context.update(
-        teach=found.teach, price=found.price, duration=duration, in_person=in_person, month=month_first,
-        weeks=_calendar(month_first, found.days, selected, found.today, profile_url + "?" + urlencode(month_query)),
-        free_day_count=len(free_days), selected=selected,
-        day_label=_day_label(selected) if selected else None,
-        times=[(s, s.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), time_of_day(s, context["clock"]))
-               for s in found.days.get(selected, [])],
-        book_base=url_for("bookings.new", tutor_id=tutor.id) + "?" + urlencode(state),
-        prev_month_name=previous.strftime("%B %Y"), next_month_name=following.strftime("%B %Y"),
-        prev_month_url=(profile_url + "?" + urlencode({**state, "month": previous.strftime("%Y-%m")})
-                        if previous >= found.today.replace(day=1) else None),
-        next_month_url=(profile_url + "?" + urlencode({**state, "month": following.strftime("%Y-%m")})
-                        if following <= found.last_day else None))
-    return context
-
-
-def _day_label(day: date) -> str:
-    """'Tuesday 8 December': how a day is named to screen readers and in the times heading."""
-    return f"{day:%A} {day.day} {day:%B}"
+        return booker.BookerAsk(zone=zone, zone_label=label, teach_id=teach_id, day=day, month=month,
+                                duration=params.duration_from(args), in_person=params.lesson_type(args),
+                                lesson_type_asked=bool(args.get("lesson_type")), **common)
+    except ValidationError as exc:
+        kept_month, kept_day = _kept_month_and_day(args)
+        return booker.BookerAsk(zone=None, zone_label=label, error=exc.message, kept_month=kept_month,
+                                kept_day=kept_day, in_person=args.get("lesson_type") == "in_person", **common)
 
 
 def _kept_month_and_day(args) -> tuple[str | None, str | None]:
@@ -177,19 +128,3 @@ def _kept_month_and_day(args) -> tuple[str | None, str | None]:
     except ValidationError:
         day = None
     return month, day
-
-
-def _calendar(month: date, days: dict, selected: date | None, today: date, month_url: str) -> list[list[dict]]:
-    """The month's weeks (Monday first) as cells: the date, whether it has free times, its link and its name."""
-    weeks = []
-    for week in calendar.Calendar(firstweekday=0).monthdatescalendar(month.year, month.month):
-        cells = []
-        for d in week:
-            count = len(days.get(d, ()))
-            cells.append({"date": d, "in_month": d.month == month.month, "free": count > 0, "count": count,
-                          "selected": d == selected, "today": d == today,
-                          "url": f"{month_url}&day={d.isoformat()}" if count else None,
-                          "label": f"{_day_label(d)}, {count} free time{'' if count == 1 else 's'}" if count
-                          else f"{_day_label(d)}, no free times"})
-        weeks.append(cells)
-    return weeks

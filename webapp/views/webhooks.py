@@ -1,8 +1,8 @@
-"""The Stripe webhook: raw body, signature verified, stored by event id, applied once."""
+"""The Stripe and PayPal webhooks: raw body, verified, stored by event id, applied once by a job."""
 from flask import Blueprint, jsonify, request
 
 from ..extensions import csrf
-from ..services import payments
+from ..services import paypal_events, stripe_events
 from .common import now_utc
 
 bp = Blueprint("webhooks", __name__)
@@ -12,6 +12,14 @@ bp = Blueprint("webhooks", __name__)
 @csrf.exempt
 def stripe_webhook():
     """Receive one Stripe event (400 for a bad signature, 200 for everything we accept, replays included)."""
-    outcome = payments.receive_webhook(request.get_data(cache=False), request.headers.get("Stripe-Signature"),
+    outcome = stripe_events.receive_webhook(request.get_data(cache=False), request.headers.get("Stripe-Signature"),
                                        now_utc())
+    return jsonify({"received": True, "outcome": outcome})
+
+
+@bp.post("/webhooks/paypal")
+@csrf.exempt
+def paypal_webhook():
+    """Receive one PayPal event (400 when it does not verify, 503 when PayPal cannot verify it now, 200 otherwise)."""
+    outcome = paypal_events.receive_webhook(request.get_data(cache=False), request.headers, now_utc())
     return jsonify({"received": True, "outcome": outcome})

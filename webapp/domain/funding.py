@@ -1,0 +1,12 @@
+"""How a booking is paid for: the value stored on each booking, which picks its funding strategy
+(services/funding.py)."""
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Funding(StrEnum):
+    """How a booking is paid for."""
+
+    CARD = "card"  # a Stripe card authorization, captured at the tutor's approval
+    MINUTES = "minutes"  # prepaid minutes with the tutor, held on the ledger, posted at the tutor's approval

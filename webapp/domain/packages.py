@@ -1,0 +1,74 @@
+"""Tutors' packages of prepaid hours: their limits and their price, as pure functions over plain values.
+
+Stdlib only. Minutes bought from a tutor are a currency of that tutor (domain/ledger.py): a minute can be spent on
+any of the tutor's subjects. So a package is priced at the tutor's **highest** active hourly rate: a minute bought
+in a package then covers a minute of any lesson the tutor gives, and the tutor is never paid less for a lesson taken
+with minutes than its rate minus the package's discount. The discount is the student's saving on that rate. The
+price is computed by ``package_price`` alone (pages, Checkout and the purchase row all use it) and frozen on the
+purchase when the student starts paying, so a rate changed meanwhile never changes what they were shown.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from fractions import Fraction
+
+from .money import round_half_up
+
+MIN_HOURS = 1
+MAX_HOURS = 100
+MAX_DISCOUNT_PERCENT = 50
+MAX_ACTIVE_PACKAGES = 6
+
+
+class PurchaseState(StrEnum):
+    """A package purchase: opened on Checkout, then paid (the webhook granted its minutes)."""
+
+    OPEN = "open"
+    PAID = "paid"
+
+
+@dataclass(frozen=True)
+class Rate:
+    """One of a tutor's hourly rates, in minor units of its currency."""
+
+    hourly_rate_minor: int
+    currency: str
+
+
+def package_rate(rates: list[Rate]) -> Rate | None:
+    """The rate a tutor's packages are priced at: the highest of their active rates (None when they have none).
+
+    Rates in different currencies are not compared: the currency of the tutor's highest rate wins, ties keep the
+    first listed."""
+    best: Rate | None = None
+    for rate in rates:
+        if best is None or rate.hourly_rate_minor > best.hourly_rate_minor:
+            best = rate
+    return best
+
+
+def package_price(hourly_rate_minor: int, hours: int, discount_percent: int) -> int:
+    """What a package of ``hours`` costs at ``hourly_rate_minor`` less ``discount_percent`` (the one rounding
+    rule, half up, on the whole package)."""
+    for name, value in (("hourly_rate_minor", hourly_rate_minor), ("hours", hours),
+                        ("discount_percent", discount_percent)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"{name} must be a whole number, got {value!r}")
+    return round_half_up(Fraction(hourly_rate_minor * hours * (100 - discount_percent), 100))
+
+
+def package_problems(hours: object, discount_percent: object) -> dict[str, str]:
+    """What is wrong with a package's terms, per field, in words (empty when they are fine)."""
+    problems: dict[str, str] = {}
+    if not isinstance(hours, int) or isinstance(hours, bool) or not MIN_HOURS <= hours <= MAX_HOURS:
+        problems["hours"] = f"Give a whole number of hours from {MIN_HOURS} to {MAX_HOURS}."
+    if (not isinstance(discount_percent, int) or isinstance(discount_percent, bool)
+            or not 0 <= discount_percent <= MAX_DISCOUNT_PERCENT):
+        problems["discount_percent"] = f"Give a whole discount from 0 to {MAX_DISCOUNT_PERCENT} percent."
+    return problems
+
+
+def minutes_words(minutes: int) -> str:
+    """"60 minutes", "1 minute"."""
+    return f"{minutes} minute{'' if minutes == 1 else 's'}"

@@ -1,0 +1,174 @@
+"""PayPal webhooks: verified with PayPal (verify-webhook-signature), stored by event id, applied once by a job.
+
+The endpoint only verifies and stores, so PayPal's retries never wait on our locks; `apply_event` moves our
+PayPalOrder row forward (its status never moves back, so events replayed or arriving in any order agree with each
+other and with what our own calls recorded) and lets `paypal_holds` act on the booking.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ..adapters import paypal
+from ..adapters.database import end_read, serialized_write
+from ..adapters.queue import get_queue
+from ..extensions import db
+from ..models import PayPalEvent, PayPalOrder
+from . import paypal_holds
+from .errors import BadWebhook, Unavailable
+from .locks import LOCK_BOOKING
+
+MAX_EVENT_BYTES = 256 * 1024
+
+
+def receive_webhook(payload: bytes, headers, now: datetime) -> str:
+    """Verify one delivery with PayPal and store it by id (once), then answer: "stored" (a job applies it) or
+    "duplicate" (a replay). A forged or unreadable delivery is a BadWebhook (400); PayPal unreachable is Unavailable
+    (503), so PayPal delivers it again later instead of it being lost."""
+    if len(payload) > MAX_EVENT_BYTES:
+        raise BadWebhook("Webhook body too large.")
+    try:
+        event = json.loads(payload)
+    except ValueError as exc:
+        raise BadWebhook("Webhook body is not JSON.") from exc
+    if not isinstance(event, dict) or not isinstance(event.get("id"), str) or \
+            not isinstance(event.get("event_type"), str) or not isinstance(event.get("resource"), dict):
+        raise BadWebhook("Webhook body is not a PayPal event.")
+    if not paypal.configured():
+        raise BadWebhook("PayPal is not configured here.")
+    try:
+        genuine = paypal.client().verify_webhook(payload, headers)
+    except paypal.PayPalError as exc:
+        current_app.logger.warning("could not verify paypal event %s: %s", event["id"], exc)
+        raise Unavailable("Could not verify the event with PayPal now; deliver it again later.") from exc
+    if not genuine:
+        raise BadWebhook("Invalid webhook signature.")
+    try:
+        with serialized_write() as session:
+            if session.get(PayPalEvent, event["id"]) is not None:
+                return "duplicate"
+            session.add(PayPalEvent(id=event["id"][:255], type=event["event_type"][:100], payload=event,
+                                    received_at=now))
+    except IntegrityError:
+        return "duplicate"  # the same event delivered twice at once: the other delivery stored it
+    _enqueue_apply(event["id"])
+    return "stored"
+
+
+def _enqueue_apply(event_id: str) -> None:
+    """Ask a worker to apply the event now; with Redis down the periodic sweep applies it later."""
+    try:
+        get_queue().enqueue("webapp.jobs.apply_paypal_event", event_id)
+    except Exception:  # noqa: BLE001 — Redis down or unreachable: the stored event waits for the sweep
+        current_app.logger.warning("could not enqueue paypal event %s; the sweep will apply it", event_id)
+
+
+def _order_id_of(event_type: str, resource: dict) -> str | None:
+    """The PayPal order an event is about: the order itself, or the order its payment belongs to."""
+    if event_type.startswith("CHECKOUT.ORDER."):
+        return resource.get("id")
+    related = ((resource.get("supplementary_data") or {}).get("related_ids") or {})
+    return related.get("order_id")
+
+
+def _booking_of(event_type: str, resource: dict) -> int | None:
+    """The booking an event concerns (its lock key), through our order row or, for refunds, the capture's row."""
+    order_id = _order_id_of(event_type, resource)
+    if order_id:
+        return db.session.scalar(select(PayPalOrder.booking_id).where(PayPalOrder.order_id == order_id))
+    capture_id = paypal_holds.refunded_capture_id(resource)
+    if capture_id:
+        return db.session.scalar(select(PayPalOrder.booking_id).where(PayPalOrder.capture_id == capture_id))
+    return None
+
+
+def apply_event(event_id: str, now: datetime) -> str:
+    """Apply one stored event, once: decide and record in one short locked transaction; PayPal calls it decides on
+    (authorizing an approved order, voiding an authorization nobody wants) run after that commit, and the event
+    counts as applied only once they succeeded (each carries a PayPal-Request-Id made from our ids)."""
+    record = db.session.get(PayPalEvent, event_id)
+    if record is None:
+        return "missing"
+    if record.processed_at is not None:
+        return record.outcome or "already-applied"
+    event_type, resource = record.type, record.payload.get("resource") or {}
+    booking_id = _booking_of(event_type, resource)
+    end_read()
+    locks = [(LOCK_BOOKING, booking_id)] if booking_id else []
+    after: list = []
+    with serialized_write(*locks) as session:
+        record = session.get(PayPalEvent, event_id, populate_existing=True, with_for_update=True)
+        if record.processed_at is not None:
+            return record.outcome or "already-applied"
+        handler = _HANDLERS.get(event_type)
+        outcome = handler(resource, now, after) if handler else "ignored"
+        record.attempts = (record.attempts or 0) + 1
+        record.outcome, record.last_error = outcome, None
+        if not after:
+            record.processed_at = now
+    if after:
+        for call in after:
+            call()  # raises on failure: the event stays unapplied and the sweep tries again
+        with serialized_write(*locks) as session:
+            record = session.get(PayPalEvent, event_id, populate_existing=True, with_for_update=True)
+            if record.processed_at is None:
+                record.processed_at = now
+    return outcome
+
+
+def apply_stored_events(now: datetime, limit: int = 500) -> int:
+    """The sweep: apply every stored event not applied yet, oldest first (a Redis outage or a failed job only
+    delays them); returns how many were applied."""
+    ids = list(db.session.scalars(select(PayPalEvent.id).where(PayPalEvent.processed_at.is_(None))
+                                  .order_by(PayPalEvent.received_at, PayPalEvent.id).limit(limit)))
+    end_read()
+    applied = 0
+    for event_id in ids:
+        try:
+            apply_event(event_id, now)
+            applied += 1
+        except Exception as exc:  # noqa: BLE001 — one bad event must not hold up the others
+            db.session.rollback()
+            current_app.logger.warning("paypal event %s not applied yet: %s", event_id, exc)
+            with serialized_write() as session:
+                record = session.get(PayPalEvent, event_id, populate_existing=True)
+                if record is not None and record.processed_at is None:
+                    record.attempts = (record.attempts or 0) + 1
+                    record.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+    return applied
+
+
+def _on_order_approved(order: dict, now: datetime, after: list) -> str:
+    return paypal_holds.order_approved(order.get("id"), now, after)
+
+
+def _on_authorization_created(authorization: dict, now: datetime, after: list) -> str:
+    return paypal_holds.authorization_created(_order_id_of("PAYMENT.AUTHORIZATION.CREATED", authorization),
+                                              paypal.authorization_from(authorization), now, after)
+
+
+def _on_authorization_voided(authorization: dict, now: datetime, _after: list) -> str:
+    return paypal_holds.authorization_voided(_order_id_of("PAYMENT.AUTHORIZATION.VOIDED", authorization),
+                                             paypal.authorization_from(authorization), now)
+
+
+def _on_capture_completed(capture: dict, now: datetime, _after: list) -> str:
+    return paypal_holds.capture_completed(_order_id_of("PAYMENT.CAPTURE.COMPLETED", capture), capture.get("id"),
+                                          now)
+
+
+def _on_capture_refunded(refund: dict, now: datetime, _after: list) -> str:
+    return paypal_holds.refund_reported(refund, now)
+
+
+_HANDLERS = {
+    "CHECKOUT.ORDER.APPROVED": _on_order_approved,
+    "PAYMENT.AUTHORIZATION.CREATED": _on_authorization_created,
+    "PAYMENT.AUTHORIZATION.VOIDED": _on_authorization_voided,
+    "PAYMENT.CAPTURE.COMPLETED": _on_capture_completed,
+    "PAYMENT.CAPTURE.REFUNDED": _on_capture_refunded,
+}

@@ -1,0 +1,209 @@
+"""Stripe's webhooks, the one dispatcher: store each event once by id, then apply it through the service that owns
+what it reports (card holds, coupon uses, authorizations, refunds, Connect accounts). States only move forward;
+every Stripe POST a handler leads to carries an idempotency key from our ids."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ..adapters import stripe_gateway as gateway
+from ..adapters.database import end_read, serialized_write
+from ..adapters.queue import get_queue
+from ..domain.states import BookingState
+from ..extensions import db
+from ..models import Booking, PaymentReceipt, StripeEvent
+from . import packages
+from .authorizations import close_before_capture
+from .cancellations import book_stripe_refunds
+from .card_holds import record_card_hold
+from .coupon_uses import give_back_reserved_uses
+from .errors import BadWebhook
+from .locks import LOCK_BOOKING
+from .payouts import sync_account
+
+
+def receive_webhook(payload: bytes, signature: str | None, now: datetime) -> str:
+    """Verify the signature and store the event by id (once), then answer: a job applies it ("stored"), a replay
+    is acknowledged ("duplicate"). Nothing here calls Stripe, so Stripe's retries never wait on our lock."""
+    try:
+        event = gateway.construct_event(payload, signature)
+    except (gateway.SignatureError, ValueError) as exc:
+        raise BadWebhook("Invalid webhook signature or payload.") from exc
+    try:
+        with serialized_write() as session:
+            if session.get(StripeEvent, event.id) is not None:
+                return "duplicate"
+            session.add(StripeEvent(id=event.id, type=event.type, payload=event.to_dict(for_json=True),
+                                    received_at=now))
+    except IntegrityError:
+        return "duplicate"  # the same event, delivered twice at once: the other delivery stored it
+    _enqueue_apply(event.id)
+    return "stored"
+
+
+def _enqueue_apply(event_id: str) -> None:
+    """Ask a worker to apply the event now; if Redis is down the periodic sweep applies it later."""
+    try:
+        get_queue().enqueue("webapp.jobs.apply_stripe_event", event_id)
+    except Exception:  # noqa: BLE001 — Redis down or unreachable: the stored event waits for the sweep
+        current_app.logger.warning("could not enqueue stripe event %s; the sweep will apply it", event_id)
+
+
+def apply_event(event_id: str, now: datetime) -> str:
+    """Apply one stored event, once: read what it needs from Stripe outside any transaction, then re-check and
+    record in one short locked transaction; Stripe calls it decides on (releasing an authorization) run after
+    that commit, and the event counts as applied only when they succeeded (each is idempotent, keyed by our ids)."""
+    record = db.session.get(StripeEvent, event_id)
+    if record is None:
+        return "missing"
+    if record.processed_at is not None:
+        return record.outcome or "already-applied"
+    event_type, obj = record.type, record.payload["data"]["object"]
+    booking_id = _event_booking_id(event_type, obj)
+    end_read()  # end the read transaction: what follows may call Stripe
+    fetch = _FETCHERS.get(event_type)
+    fetched = fetch(obj, booking_id) if fetch else None
+    locks = [(LOCK_BOOKING, booking_id)] if booking_id else []
+    locks += packages.event_locks(obj) if event_type.startswith("checkout.session.") else []
+    after: list = []
+    with serialized_write(*locks) as session:
+        record = session.get(StripeEvent, event_id, populate_existing=True, with_for_update=True)
+        if record.processed_at is not None:
+            return record.outcome or "already-applied"
+        handler = _HANDLERS.get(event_type)
+        # Handlers work on plain dicts (the event's object as sent, and what was fetched), never on SDK objects.
+        outcome = handler(obj, fetched, now, after) if handler else "ignored"
+        record.attempts = (record.attempts or 0) + 1
+        record.outcome, record.last_error = outcome, None
+        if not after:
+            record.processed_at = now
+    if after:
+        for call in after:
+            call()  # raises on failure: the event stays unapplied and the sweep tries again
+        with serialized_write(*locks) as session:
+            record = session.get(StripeEvent, event_id, populate_existing=True, with_for_update=True)
+            if record.processed_at is None:
+                record.processed_at = now
+    return outcome
+
+
+def apply_stored_events(now: datetime, limit: int = 500) -> int:
+    """The sweep: apply every stored event not applied yet, oldest first (a Redis outage or a failed job only
+    delays them); returns how many were applied."""
+    ids = list(db.session.scalars(select(StripeEvent.id).where(StripeEvent.processed_at.is_(None))
+                                  .order_by(StripeEvent.received_at, StripeEvent.id).limit(limit)))
+    end_read()
+    applied = 0
+    for event_id in ids:
+        try:
+            apply_event(event_id, now)
+            applied += 1
+        except Exception as exc:  # noqa: BLE001 — one bad event must not hold up the others
+            db.session.rollback()
+            current_app.logger.warning("stripe event %s not applied yet: %s", event_id, exc)
+            with serialized_write() as session:
+                record = session.get(StripeEvent, event_id, populate_existing=True)
+                if record is not None and record.processed_at is None:
+                    record.attempts = (record.attempts or 0) + 1
+                    record.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+    return applied
+
+
+def _event_booking_id(event_type: str, obj: dict) -> int | None:
+    """The booking an event is about (its lock key), from its metadata or, for charges, our receipt."""
+    booking_id = (obj.get("metadata") or {}).get("booking_id") or obj.get("client_reference_id")
+    if str(booking_id or "").isdigit():
+        return int(booking_id)
+    if event_type.startswith("charge."):
+        return db.session.scalar(select(PaymentReceipt.booking_id).where(PaymentReceipt.charge_id == obj.get("id"))) \
+            or db.session.scalar(select(PaymentReceipt.booking_id).where(
+                PaymentReceipt.payment_intent_id == obj.get("payment_intent")))
+    return None
+
+
+def _booking_for_metadata(obj) -> Booking | None:
+    metadata = obj.get("metadata") or {}
+    booking_id = metadata.get("booking_id") or obj.get("client_reference_id")
+    if not booking_id or not str(booking_id).isdigit():
+        return None
+    return db.session.get(Booking, int(booking_id))
+
+
+def _session_pi_id(session_obj) -> str | None:
+    pi = session_obj.get("payment_intent")
+    return pi if isinstance(pi, str) else (pi or {}).get("id")
+
+
+def _fetch_session_pi(session_obj, booking_id: int | None) -> dict | None:
+    """checkout.session.completed names its PaymentIntent; its status and amount are read from Stripe."""
+    pi_id = _session_pi_id(session_obj)
+    return gateway.retrieve_payment_intent(pi_id).to_dict() if booking_id and pi_id else None
+
+
+def _on_checkout_completed(session_obj, pi, now: datetime, after: list) -> str:
+    if packages.purchase_id_of(session_obj) is not None:  # a package of minutes, not a booking
+        return packages.on_checkout_completed(session_obj, now)
+    booking = _booking_for_metadata(session_obj)
+    if booking is None or pi is None:
+        return "ignored"
+    return record_card_hold(booking, pi, now, after)
+
+
+def _on_amount_capturable(pi, _fetched, now: datetime, after: list) -> str:
+    booking = _booking_for_metadata(pi)
+    return record_card_hold(booking, pi, now, after) if booking else "ignored"
+
+
+def _on_session_expired(session_obj, _fetched, now: datetime, _after: list) -> str:
+    booking = _booking_for_metadata(session_obj)
+    if booking is None or booking.checkout_session_id != session_obj.get("id"):
+        return "ignored"
+    give_back_reserved_uses(booking.id)
+    return "coupon-released"
+
+
+def _on_payment_canceled(pi, _fetched, now: datetime, _after: list) -> str:
+    booking = _booking_for_metadata(pi)
+    if booking is None or booking.state != BookingState.REQUIRES_CAPTURE or booking.payment_intent_id != pi.get("id"):
+        return "ignored"
+    close_before_capture(booking, BookingState.EXPIRED, now)
+    return "expired"
+
+
+def _fetch_refunds(charge, booking_id: int | None) -> list[dict] | None:
+    """charge.refunded: the charge's refunds, each with its id, read from Stripe (the event may not list them)."""
+    pi_id = charge.get("payment_intent")
+    return gateway.list_refunds(pi_id) if booking_id and isinstance(pi_id, str) else None
+
+
+def _on_charge_refunded(charge, refunds, now: datetime, _after: list) -> str:
+    """Every refund reaches our books once, by its Stripe id: ours (matched to the row that asked for it) and
+    those made outside the app (the Stripe dashboard)."""
+    booking_id = _event_booking_id("charge.refunded", charge)
+    if booking_id is None or refunds is None:
+        return "ignored"
+    return book_stripe_refunds(db.session, booking_id, refunds)
+
+
+def _on_account_updated(account, _fetched, now: datetime, _after: list) -> str:
+    return sync_account(account)
+
+
+_FETCHERS = {
+    "checkout.session.completed": _fetch_session_pi,
+    "charge.refunded": _fetch_refunds,
+}
+
+
+_HANDLERS = {
+    "checkout.session.completed": _on_checkout_completed,
+    "payment_intent.amount_capturable_updated": _on_amount_capturable,
+    "checkout.session.expired": _on_session_expired,
+    "payment_intent.canceled": _on_payment_canceled,
+    "charge.refunded": _on_charge_refunded,
+    "account.updated": _on_account_updated,
+}
+

@@ -1,0 +1,58 @@
+"""Prepaid minutes, the student's side: a tutor's packages (with your balance), buying one on Stripe Checkout, the
+purchase's status while the webhook catches up, and your minutes with every tutor."""
+from __future__ import annotations
+
+import secrets
+
+from flask import Blueprint, flash, redirect, request, url_for
+from flask_login import current_user
+
+from ..models import Role
+from ..services import catalogue, packages, wallet
+from ..services.errors import ServiceError
+from .common import now_utc, render, role_required
+
+bp = Blueprint("wallet", __name__)
+
+
+@bp.get("/tutors/<id:tutor_id>/packages")
+def tutor_packages(tutor_id: int):
+    """A tutor's packages with Buy buttons and the viewer's minutes with them (the profile loads it as a partial)."""
+    tutor = catalogue.get_tutor(tutor_id)
+    is_buyer = current_user.is_authenticated and current_user.role in (Role.STUDENT, Role.PARENT)
+    return render("wallet/packages.html", partial="wallet/_packages.html", tutor=tutor,
+                  offers=packages.offers(tutor.id),
+                  minutes=wallet.balance(current_user.id, tutor.id) if is_buyer else None, is_buyer=is_buyer,
+                  # One key per rendered Buy form: a double click is one purchase and one Checkout page.
+                  form_key=secrets.token_urlsafe(16))
+
+
+@bp.post("/tutors/<id:tutor_id>/packages/<id:package_id>/buy")
+@role_required(Role.STUDENT, Role.PARENT)
+def buy(tutor_id: int, package_id: int):
+    """Buy a package: off to Stripe Checkout (or to the purchase's status if it is already paid)."""
+    try:
+        purchase, url = packages.start_purchase(
+            current_user, package_id, request.form.get("form_key"), now_utc(),
+            success_url=url_for("wallet.purchase", purchase_id=0, _external=True).replace("/0", "/{PURCHASE_ID}"),
+            cancel_url=url_for("wallet.tutor_packages", tutor_id=tutor_id, _external=True))
+    except ServiceError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("wallet.tutor_packages", tutor_id=tutor_id), code=303)
+    return redirect(url or url_for("wallet.purchase", purchase_id=purchase.id), code=303)
+
+
+@bp.get("/minutes/purchases/<id:purchase_id>")
+@role_required(Role.STUDENT, Role.PARENT)
+def purchase(purchase_id: int):
+    """A package purchase's status: confirming until the webhook grants the minutes (polled), then the minutes."""
+    row = packages.get_purchase(current_user, purchase_id)
+    return render("wallet/purchase.html", partial="wallet/_purchase_status.html", purchase=row,
+                  minutes=wallet.balance(current_user.id, row.tutor_id))
+
+
+@bp.get("/minutes")
+@role_required(Role.STUDENT, Role.PARENT)
+def index():
+    """Your prepaid minutes with each tutor: available, held for bookings, and when the next ones expire."""
+    return render("wallet/index.html", balances=wallet.balances_of(current_user.id))
