@@ -459,21 +459,33 @@ class SlotTaken(Out):
 
 # --- payments, cancelling, refunds ----------------------------------------------------------------------------------
 
+def _card_or_minutes(schema: dict, model: Any) -> None:
+    _no_null_defaults(schema, model)
+    # The rule of the validator below, stated for clients: minutes take no card fields; a card needs its id.
+    schema["if"] = {"properties": {"method": {"const": "minutes"}}, "required": ["method"]}
+    schema["then"] = {"properties": {"payment_method": False, "coupon": False}}
+    schema["else"] = {"required": ["payment_method"]}
+
+
 class PaymentInput(Strict):
+    """Pay by card (payment_method required) or with minutes (no payment_method, no coupon)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_card_or_minutes)
     booking_id: Id
     method: Literal["card", "minutes"] = Field(
         "card", description="card: a Stripe payment method, authorized now and captured at approval. minutes: the "
                             "lesson's duration from your prepaid minutes with its tutor, held until approval (no card).")
-    payment_method: str | None = Field(None, pattern=limits.PAYMENT_METHOD_PATTERN,
-                                       description="A Stripe payment method id, e.g. pm_card_visa (method card only).")
+    payment_method: str = Field(None, pattern=limits.PAYMENT_METHOD_PATTERN,
+                                description="A Stripe payment method id, e.g. pm_card_visa (method card only).")
     coupon: Annotated[str, Field(max_length=limits.COUPON_CODE_MAX, pattern=limits.COUPON_CODE_PATTERN)] | None = Field(
-        None, description="A discount code (letters, digits, hyphens, underscores); empty or null for none.")
+        None, description="A discount code (letters, digits, hyphens, underscores); empty or null for none "
+                          "(method card only).")
 
     @model_validator(mode="after")
     def _card_needs_a_payment_method(self) -> PaymentInput:
-        if self.method == "card" and not self.payment_method:
+        if self.method == "card" and self.payment_method is None:
             raise ValueError("A card payment needs payment_method (a Stripe payment method id such as pm_card_visa).")
-        if self.method == "minutes" and (self.payment_method or self.coupon):
+        if self.method == "minutes" and {"payment_method", "coupon"} & self.model_fields_set:
             raise ValueError("A payment with minutes takes no payment_method and no coupon.")
         return self
 
