@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from rq import SimpleWorker
 from sqlalchemy import select
 
 from tests import factories
@@ -16,6 +17,7 @@ from tests.calendar_feed_server import feed_server  # noqa: F401 (fixture)
 from tests.conftest import csrf_from, login
 from tests.ics_samples import AUTUMN_2027, SPRING_2027, single_event
 from webapp import jobs
+from webapp.adapters.queue import JSONJob, get_queue, get_redis
 from webapp.extensions import db
 from webapp.models import CalendarEvent, CalendarSource, User
 from webapp.services import availability, bookings, calendar_sync
@@ -289,8 +291,27 @@ def test_the_periodic_job_syncs_sources_not_read_in_the_last_14_minutes(app, fee
     due = connect(tutor, feed_server.serve("/b.ics", SPRING_2027), SPRING_NOW)
     calendar_sync.sync_source(fresh.id, SPRING_NOW + timedelta(minutes=10))
     calendar_sync.sync_source(due.id, SPRING_NOW)
+    get_queue().empty()  # the jobs enqueued when they were connected
     assert jobs.sync_calendars(now=(SPRING_NOW + timedelta(minutes=15)).isoformat()) == 1
+    run_queued_jobs(app)
     assert feed_server.hits == {"/a.ics": 1, "/b.ics": 2}
+
+
+def test_without_redis_the_periodic_job_reads_the_calendars_itself(app, feed_server, redis_outage):
+    tutor, _ = factories.tutor(horizon_days=120)
+    source = connect(tutor, feed_server.serve("/a.ics", SPRING_2027), SPRING_NOW)
+    redis_outage.kill()
+    assert jobs.sync_calendars(now=SPRING_NOW.isoformat()) == 1
+    assert feed_server.hits == {"/a.ics": 1}
+    assert db.session.get(CalendarSource, source.id).last_synced_at == SPRING_NOW
+
+
+def run_queued_jobs(app) -> None:
+    """What `worker.py worker` does: a real RQ worker over the queue until it is empty (in this process)."""
+    queue = get_queue()
+    SimpleWorker([queue], connection=get_redis(), serializer=queue.serializer, job_class=JSONJob).work(
+        burst=True, logging_level="WARNING")
+    db.session.remove()
 
 
 def test_a_tutor_connects_a_calendar_on_the_calendars_page(app, client, feed_server):

@@ -1,6 +1,6 @@
 """The tutor's answer to a paid booking: approve (capture → PAID), decline (release), or no answer in time (the
-scheduled release). How the booking is paid (a card hold, or minutes held on the ledger) is its funding strategy's
-business (services/funding.py): these steps are the same for both."""
+scheduled release). How the booking is paid (a card hold, minutes held on the ledger, or a PayPal authorization) is
+its funding strategy's business (services/funding.py): these steps are the same for all."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -37,14 +37,14 @@ def approve(tutor: User, booking_id: int, now: datetime) -> Booking:
         raise Conflict("This booking is not waiting for your approval.")
     if booking.approval_deadline and booking.approval_deadline <= now:
         raise Conflict("The time to approve this booking has passed; the payment was released.")
-    funding = funding_of(booking)
-    funding.capture(booking)
-    with funding.recorded("Stripe captured the payment but we could not record it yet. Approve again to "
-                          "record it; it will not be charged twice."):
+    strategy = funding_of(booking)
+    strategy.capture(booking, now)
+    with strategy.recorded(f"{strategy.name} captured the payment but we could not record it yet. Approve again to "
+                           "record it; it will not be charged twice."):
         with serialized_write((LOCK_BOOKING, booking_id)) as session:
             booking = session.get(Booking, booking_id, populate_existing=True)
             if booking.state == BookingState.REQUIRES_CAPTURE:
-                funding.record_capture(session, booking)
+                strategy.record_capture(session, booking)
                 booking.state = next_booking_state(booking.state, BookingState.PAID)
                 booking.refund_policy = RefundPolicy().as_dict()
                 booking.updated_at = now
@@ -60,10 +60,10 @@ def decline(tutor: User, booking_id: int, now: datetime) -> Booking:
         return booking
     if booking.state != BookingState.REQUIRES_CAPTURE:
         raise Conflict("This booking is not waiting for your approval.")
-    funding = funding_of(booking)
-    funding.release(booking, f"booking:{booking.id}:release")
-    with funding.recorded("Stripe released the payment but we could not record it yet. Decline again to "
-                          "record it."):
+    strategy = funding_of(booking)
+    strategy.release(booking, f"booking:{booking.id}:release", now)
+    with strategy.recorded(f"{strategy.name} released the payment but we could not record it yet. Decline again to "
+                           "record it."):
         with serialized_write((LOCK_BOOKING, booking_id)) as session:
             booking = session.get(Booking, booking_id, populate_existing=True)
             if booking.state == BookingState.REQUIRES_CAPTURE:
@@ -82,7 +82,7 @@ def expire_unapproved(now: datetime) -> int:
         if booking.state != BookingState.REQUIRES_CAPTURE:
             continue
         try:
-            funding_of(booking).release(booking, f"booking:{booking.id}:release")
+            funding_of(booking).release(booking, f"booking:{booking.id}:release", now)
         except (PaymentFailed, Conflict):
             db.session.rollback()
             continue  # Stripe down: the next run tries again; captured meanwhile: the tutor approved in time

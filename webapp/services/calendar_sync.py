@@ -24,7 +24,7 @@ from .locks import LOCK_TUTOR
 from .errors import Forbidden, NotFound, ValidationError
 
 MAX_LABEL = 80
-# The periodic job syncs what is due within this many seconds, below its RQ timeout; the rest wait 15 minutes.
+# Without Redis the periodic job reads what is due itself for this many seconds, below its RQ timeout.
 SYNC_BUDGET_SECONDS = 180
 # A source attempted less than this long ago is not due again (the job runs every 15 minutes).
 SYNC_EVERY = timedelta(minutes=14)
@@ -211,21 +211,24 @@ def _record_failure(source_id: int, tutor_id: int, message: str, now: datetime) 
 
 
 def sync_due(now: datetime) -> int:
-    """The periodic sync: every source not attempted in the last 14 minutes, never-attempted and oldest first,
-    one after another until the time budget is spent (the rest are first in line next time)."""
+    """The periodic sync: every source not attempted in the last 14 minutes (never-attempted and oldest first) gets
+    a job of its own, so the workers read them side by side and one slow calendar server delays only its own. With
+    Redis unreachable for the enqueue, they are read here, one after another, until the time budget is spent (the
+    rest are first in line next time)."""
     due = list(db.session.scalars(
         select(CalendarSource.id).where(or_(CalendarSource.last_attempt_at.is_(None),
                                             CalendarSource.last_attempt_at <= now - SYNC_EVERY))
         .order_by(CalendarSource.last_attempt_at.is_not(None), CalendarSource.last_attempt_at, CalendarSource.id)))
     db.session.commit()
-    started, done = time.monotonic(), 0
+    started, inline = time.monotonic(), []
     for source_id in due:
+        if not enqueue_sync(source_id):
+            inline.append(source_id)
+    for source_id in inline:
         if time.monotonic() - started > SYNC_BUDGET_SECONDS:
             break
         sync_source(source_id, now)
-        done += 1
-    return done
-
+    return len(due)
 
 
 # --- Google Calendar (free/busy with OAuth) ------------------------------------------------------

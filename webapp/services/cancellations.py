@@ -19,7 +19,7 @@ from ..domain.refunds import Canceller, RefundPolicy, cancellation_refund, has_s
 from ..domain.states import BookingState, LessonState, next_booking_state, next_lesson_state
 from ..extensions import db
 from ..models import Booking, PaymentReceipt, Refund, User
-from . import meetings, wallet
+from . import funding, meetings, wallet
 from .authorizations import expire_checkout_session, recorded_after_stripe
 from .bookings import get_booking
 from .coupon_uses import give_back_all_uses
@@ -179,7 +179,7 @@ def cancel_booking(user: User, booking_id: int, note: str, now: datetime, tell_o
         if booking.checkout_session_id:
             expire_checkout_session(booking.checkout_session_id)
     elif state_seen == BookingState.REQUIRES_CAPTURE:
-        funding_of(booking).release(booking, f"booking:{booking.id}:release")  # a card's; minutes go back below
+        funding_of(booking).release(booking, f"booking:{booking.id}:release", now)  # minutes go back below
     elif is_minutes(booking):
         pass  # the minutes go back in the write below, by the same policy
     else:
@@ -301,25 +301,24 @@ def _refund(booking_id: int, amount_for, reason: str, by_user_id: int | None, ke
             session.add(row)
             refresh_refund_totals(session, receipt)
         row_id, amount, status, currency = row.id, row.amount_minor, row.status, receipt.currency
-        payment_intent_id = receipt.payment_intent_id
+        provider, reference = receipt.provider, receipt.payment_intent_id
     if status == "succeeded":
         return amount  # a retry of a refund already made and recorded
+    holder = "PayPal" if provider == "paypal" else "Stripe"
     try:
-        refund = gateway.create_refund(payment_intent_id, amount, key, refund_row_id=row_id)
-    except gateway.PaymentError as exc:
-        if gateway.outcome_unknown(exc):
-            raise RefundNotRecorded(
-                "We could not get Stripe's answer, so the refund may or may not have been made. It is held as "
-                "pending; try again in a minute to confirm it (a retry never refunds twice).") from exc
+        refund = funding.send_refund(provider, reference, amount, currency, key, row_id)
+    except funding.RefundOutcomeUnknown as exc:
+        raise RefundNotRecorded(
+            f"We could not get {holder}'s answer, so the refund may or may not have been made. It is held as "
+            "pending; try again in a minute to confirm it (a retry never refunds twice).") from exc
+    except funding.RefundRefused as exc:
         _fail(booking_id, row_id)
-        if gateway.error_code(exc) in ("amount_too_large", "charge_already_refunded"):
-            raise RefundRaceLost(Money(sync_refunds_from_stripe(booking_id), currency)) from exc
-        raise PaymentFailed("Stripe refused the refund, so nothing was refunded. "
-                            f"({getattr(exc, 'user_message', None) or gateway.error_code(exc) or 'please try again'})"
-                            ) from exc
+        if exc.exceeded:
+            raise RefundRaceLost(Money(_left_after_refusal(booking_id, provider), currency)) from exc
+        raise PaymentFailed(str(exc)) from exc
     try:
         with serialized_write((LOCK_BOOKING, booking_id)) as session:
-            _attach(session, _fresh(session, Refund, row_id), refund.id, refund.status)
+            _attach(session, _fresh(session, Refund, row_id), refund.id, refund.status, refund.id_column)
             refresh_refund_totals(session, _receipt_of(session, booking_id))
     except Exception as exc:
         db.session.rollback()
@@ -349,15 +348,26 @@ def _fail(booking_id: int, row_id: int) -> None:
             refresh_refund_totals(session, _receipt_of(session, booking_id))
 
 
-def _attach(session, row: Refund, stripe_refund_id: str, stripe_status: str | None) -> None:
-    """Our row `row` became Stripe refund `stripe_refund_id` (once: a second answer changes nothing)."""
-    if row.stripe_refund_id == stripe_refund_id:
+def _attach(session, row: Refund, refund_id: str, status: str | None, column: str = "stripe_refund_id") -> None:
+    """Our row `row` became the provider's refund `refund_id` (`column` says whose id it is: Stripe's or PayPal's;
+    once: a second answer changes nothing)."""
+    if getattr(row, column) == refund_id:
         return
-    if session.scalar(select(Refund.id).where(Refund.stripe_refund_id == stripe_refund_id)) is not None:
-        session.delete(row)  # already booked from Stripe's list without our row id: that row stands for it
+    if session.scalar(select(Refund.id).where(getattr(Refund, column) == refund_id)) is not None:
+        session.delete(row)  # already booked from the provider's notice without our row id: that row stands for it
         return
-    row.stripe_refund_id = stripe_refund_id
-    row.status = _status_of(stripe_status)
+    setattr(row, column, refund_id)
+    row.status = _status_of(status)
+
+
+def _left_after_refusal(booking_id: int, provider: str) -> int:
+    """What is left to refund after the provider said "more than is left": Stripe's list is read and booked
+    (refunds made outside the app show up there); PayPal's refunds reach our rows through its webhook."""
+    if provider == "stripe":
+        return sync_refunds_from_stripe(booking_id)
+    with serialized_write((LOCK_BOOKING, booking_id)) as session:
+        receipt = _receipt_of(session, booking_id)
+        return max(receipt.amount_minor - refunded_total(session, booking_id), 0)
 
 
 def _status_of(stripe_status: str | None) -> str:
@@ -409,8 +419,12 @@ def confirm_pending_refunds(now: datetime, older_than: timedelta = timedelta(min
     so it is found even after Stripe forgot the idempotency key); a row Stripe still does not have after
     `older_than` never reached it and stops counting (nothing is refunded that the person was not told of); a
     cancellation whose refund turns out made is finished. Returns how many rows were settled."""
-    rows = db.session.execute(select(Refund.id, Refund.booking_id).where(
-        Refund.status == "pending", Refund.created_at <= now - older_than).order_by(Refund.id)).all()
+    # Stripe's only: a PayPal refund's fate arrives by its webhook (PAYMENT.CAPTURE.REFUNDED), and a retry of the
+    # cancellation or refund repeats it under the same PayPal-Request-Id.
+    rows = db.session.execute(select(Refund.id, Refund.booking_id).join(
+        PaymentReceipt, PaymentReceipt.booking_id == Refund.booking_id).where(
+        Refund.status == "pending", Refund.created_at <= now - older_than, PaymentReceipt.provider == "stripe")
+        .order_by(Refund.id)).all()
     end_read()
     settled = 0
     for booking_id in sorted({row.booking_id for row in rows}):
