@@ -95,6 +95,7 @@ class Config:
     SETTLEMENT_DAYS = _env_int("SETTLEMENT_DAYS", 2)
     # Minutes bought in a tutor's package expire this many days after payment (about six months); a job records it.
     MINUTES_EXPIRE_AFTER_DAYS = _env_int("MINUTES_EXPIRE_AFTER_DAYS", 183)
+    SUBSCRIPTION_CARRY_PERIODS = _env_int("SUBSCRIPTION_CARRY_PERIODS", 1)
     CHECKOUT_MIN_MINUTES = 30  # Stripe Checkout sessions live at least 30 minutes
     INTERNAL_TEAM_EMAIL = _env("INTERNAL_TEAM_EMAIL", "team@lessonbook.invalid")
     SUPPORT_EMAIL = _env("SUPPORT_EMAIL", "support@lessonbook.invalid")  # where "Report a problem" writes to
@@ -174,6 +175,8 @@ class Config:
     # PUBLIC_BASE_URL's are allowed, plus these (comma-separated, e.g. https://app.example.com).
     CHAT_ALLOWED_ORIGINS = tuple(o.strip().rstrip("/") for o in (_env("CHAT_ALLOWED_ORIGINS", "") or "").split(",")
                                  if o.strip())
+    # Each open socket holds a server thread for its life: one user may keep this many open per web process.
+    CHAT_MAX_SOCKETS_PER_USER = _env_int("CHAT_MAX_SOCKETS_PER_USER", 8)
     CHAT_POLL_SECONDS = 3  # how often the page asks for new messages when it cannot keep a WebSocket open
     # simple-websocket: a ping every 25 s ends dead connections; frames over 16 KiB end the socket (messages over
     # 2 KB are refused with a message, see domain/chat.py).

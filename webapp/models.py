@@ -13,6 +13,7 @@ from .domain.ledger import Move
 from .domain.packages import PurchaseState
 from .domain.roles import STAFF_ROLES, Role
 from .domain.states import BookingState, LessonState
+from .domain.subscriptions import SubscriptionStatus
 from .domain.tickets import TicketPriority, TicketStatus
 from .extensions import db
 
@@ -918,6 +919,68 @@ class AuditEntry(db.Model):
     # The action's own idempotency key, when it has one (a refund form sent twice is one refund and one row).
     dedupe_key: Mapped[str | None] = mapped_column(String(120), unique=True, nullable=True)
     __table_args__ = (Index("ix_audit_log_target", "target_type", "target_id"),)
+
+
+class SubscriptionPlan(db.Model):
+    """A tutor's monthly plan: minutes granted each month for a price. Plans are never edited (subscribers keep the
+    terms they chose); retiring one stops new subscriptions to it."""
+
+    __tablename__ = "subscription_plans"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tutor_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    minutes: Mapped[int] = mapped_column(Integer)
+    price_minor: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    tutor: Mapped[User] = relationship()
+    __table_args__ = (CheckConstraint("minutes > 0", name="plan_minutes_positive"),
+                      CheckConstraint("price_minor > 0", name="plan_price_positive"))
+
+
+class Subscription(db.Model):
+    """A student's Stripe subscription to a tutor's plan, as Stripe last told us (webhooks, or the answer to our own
+    call): we record its state, never decide it. Each paid invoice grants a lot of minutes keyed on the invoice id."""
+
+    __tablename__ = "subscriptions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stripe_subscription_id: Mapped[str] = mapped_column(String(255), unique=True)
+    stripe_item_id: Mapped[str | None] = mapped_column(String(255))
+    stripe_product_id: Mapped[str | None] = mapped_column(String(255))
+    student_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    tutor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    plan_id: Mapped[int] = mapped_column(ForeignKey("subscription_plans.id"))
+    status: Mapped[str] = mapped_column(String(24))
+    billing_anchor: Mapped[datetime] = mapped_column(UTCDateTime)
+    current_period_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    current_period_end: Mapped[datetime] = mapped_column(UTCDateTime)
+    cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    plan: Mapped[SubscriptionPlan] = relationship()
+    tutor: Mapped[User] = relationship(foreign_keys=[tutor_id])
+    __table_args__ = (CheckConstraint(one_of("status", SubscriptionStatus), name="status_known"),)
+
+
+class MinutePayout(db.Model):
+    """A tutor's payout for one lesson paid with prepaid minutes: what its minutes were worth (services/
+    minute_payouts.py), transferred once from the platform's balance after the settlement period."""
+
+    __tablename__ = "minute_payouts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id"), unique=True)
+    tutor_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    minutes: Mapped[int] = mapped_column(Integer)
+    value_minor: Mapped[int] = mapped_column(Integer)
+    amount_minor: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    transfer_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    transfer_error: Mapped[str | None] = mapped_column(Text)
+    transferred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    __table_args__ = (CheckConstraint("amount_minor >= 0 AND amount_minor <= value_minor",
+                                      name="payout_within_value"),)
 
 
 class SupportTicket(db.Model):
