@@ -87,7 +87,8 @@ def tell_receipt(booking: Booking) -> None:
     lines = [(label, amount.format()) for label, amount in _student_lines(receipt)]
     context = lesson_context(booking.lesson, booking.booker.timezone)
     context.update(recipient_name=booking.booker.name, lines=lines, booking_id=booking.id,
-                   total=Money(receipt.amount_minor, receipt.currency).format())
+                   total=Money(receipt.amount_minor, receipt.currency).format(),
+                   offer_name=(receipt.coupon.name or receipt.coupon.code) if receipt.coupon else None)
     outbox.enqueue_email("payment_receipt", booking.booker.email, context, dedupe_key=f"receipt:{booking.id}")
 
 
