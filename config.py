@@ -89,6 +89,9 @@ class Config:
     PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL")  # absolute links in emails and jobs, e.g. https://lessonbook.example
     APPROVAL_WINDOW_HOURS = _env_int("APPROVAL_WINDOW_HOURS", 48)
     MAX_AUTHORIZATION_HOURS = 5 * 24  # card authorizations lapse after about 7 days; never hold one past 5
+    # PayPal authorizations can be captured for 29 days (the funds are sure for the first 3; a capture after that
+    # reauthorizes first): never wait for approval past 28.
+    PAYPAL_MAX_AUTHORIZATION_HOURS = 28 * 24
     SETTLEMENT_DAYS = _env_int("SETTLEMENT_DAYS", 2)
     # Minutes bought in a tutor's package expire this many days after payment (about six months); a job records it.
     MINUTES_EXPIRE_AFTER_DAYS = _env_int("MINUTES_EXPIRE_AFTER_DAYS", 183)

@@ -3,7 +3,8 @@
 
 Run it:      python -m standins.stripe_server --port 8420 [--webhook-url URL --webhook-secret whsec_...]
 Or import:   server = start_local_stripe(); server.url; server.register_webhook(url, secret);
-             server.unregister_webhook(url); server.reset(); server.advance_clock(seconds); server.stop()
+             server.unregister_webhook(url); server.reset(); server.advance_clock(seconds);
+             server.advance_subscription(sub_id, renewal="paid"|"declined"); server.stop()
              (tests: the fixtures in tests/stripe_fixtures.py; its own tests: standins/tests/test_stripe_server.py)
 All of localstripe's state is process-global: one server per process.
 """
@@ -28,7 +29,11 @@ from standins.stripe.connect import (create_account, create_account_link, list_a
                                      onboarding_submit, retrieve_account, update_account)
 from standins.stripe.transfers import (create_reversal, create_transfer, list_reversals, list_transfers,
                                        retrieve_reversal, retrieve_transfer, update_transfer)
-from standins.stripe.plumbing import api_handler, api_middleware, public_pages_middleware
+from standins.stripe.plumbing import api_handler, api_middleware, own_route, public_pages_middleware
+from standins.stripe.subscriptions import (Subscription, advance_endpoint, advance_form, advance_page, advance_subscription,
+                                           cancel_subscription, list_invoices, list_subscriptions,
+                                           pay_invoice_endpoint, retrieve_invoice, retrieve_subscription,
+                                           update_subscription)
 
 
 async def _sweep_forever() -> None:
@@ -85,6 +90,20 @@ def _install() -> None:
     ]
     for method, path, handler in routes:
         app.router.add_route(method, path, handler)
+    own = [
+        ("GET", r"/v1/subscriptions", list_subscriptions),
+        ("GET", r"/v1/subscriptions/(?P<id>[^/]+)", retrieve_subscription),
+        ("POST", r"/v1/subscriptions/(?P<id>[^/]+)", update_subscription),
+        ("DELETE", r"/v1/subscriptions/(?P<id>[^/]+)", cancel_subscription),
+        ("GET", r"/v1/invoices", list_invoices),
+        ("GET", r"/v1/invoices/(?P<id>[^/]+)", retrieve_invoice),
+        ("POST", r"/v1/invoices/(?P<id>[^/]+)/pay", pay_invoice_endpoint),
+        ("POST", r"/v1/test_helpers/local/subscriptions/(?P<id>[^/]+)/advance", advance_endpoint),
+    ]
+    for method, pattern, fn in own:
+        own_route(method, pattern, fn)
+    app.router.add_route("GET", "/_local/subscriptions", advance_page)
+    app.router.add_route("POST", "/_local/subscriptions/{id}/advance", advance_form)
 
 
 _install()
@@ -153,6 +172,10 @@ class LocalStripe:
             own_state.clock_offset += seconds
             expire_due_sessions()
         self._call(advance)
+
+    def advance_subscription(self, subscription_id: str, renewal: str | None = None) -> None:
+        """End the subscription's current period now: it renews (renewal="declined": the card fails) or ends."""
+        self._call(lambda: advance_subscription(Subscription._get(subscription_id), renewal=renewal))
 
     def stop(self) -> None:
         """Close the listening socket and forget everything (the loop thread stays for a later start)."""

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from .extensions import db
 from .models import ExamBoard, Level, Subject, TutorRatingCriteria, User
-from .services import accounts, availability, catalogue
+from .services import accounts, availability, catalogue, packages
 
 DEMO_PASSWORD = "lessonbook-demo"
 SUBJECTS = ["Mathematics", "English", "Physics", "Chemistry", "Biology", "French", "Spanish", "Computer Science",
@@ -85,6 +85,8 @@ def seed_demo() -> list[tuple[str, str, str]]:
             {"subject_id": subjects[s], "level_id": levels[lv], "hourly_rate_minor": rate, "currency": cur,
              "online": online, "in_person": in_person, "max_travel_km": 15 if in_person else None}
             for s, lv, rate, cur, online, in_person in teaches])
+        for hours, discount in ((5, 5), (10, 10)):  # packages of prepaid hours to buy in the demo
+            packages.add_package(tutor, hours, discount)
         weekly = [{"weekday": day, "start": start, "end": end} for days, start, end in windows for day in days]
         availability.update_settings(tutor, {
             "weekly": weekly, "min_notice_hours": 2, "horizon_days": 60, "travel_buffer_minutes": 30,

@@ -9,7 +9,7 @@ from flask import Flask
 from flask_login import current_user
 
 from .domain.fees import FeeBreakdown
-from .domain.labels import clock_time, state_label, total_label
+from .domain.labels import booking_label, clock_time, state_label, total_label
 from .domain.money import Money
 from .domain.timezones import known_zones
 
@@ -68,6 +68,12 @@ def receipt_lines(receipt, booking_state: str) -> list:
     return FeeBreakdown.from_dict(receipt.breakdown).student_lines(total_label(booking_state))
 
 
+def booking_state_words(booking) -> str:
+    """A booking's state for lists (the tutor's lessons, the admin's bookings), for what paid for it: "Paid with 60
+    minutes" for prepaid minutes (a minute-paid booking holds its lesson's duration)."""
+    return booking_label(booking.state, booking.funding, booking.lesson.duration_minutes)
+
+
 def init_app(app: Flask) -> None:
     """Register filters and template globals."""
     app.jinja_env.filters["local"] = local
@@ -76,5 +82,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["zone_names"] = zone_names
     app.jinja_env.filters["zoned"] = zoned
     app.jinja_env.filters["state_label"] = state_label
+    app.jinja_env.filters["booking_state"] = booking_state_words
     app.jinja_env.globals["viewer_zone_name"] = viewer_zone_name
     app.jinja_env.globals["receipt_lines"] = receipt_lines

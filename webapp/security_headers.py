@@ -3,6 +3,7 @@ signed-link tokens in Referer headers."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from flask import Flask, request
@@ -17,19 +18,24 @@ HEADERS = {
 # Where a form post may end up: Chromium applies form-action to the redirects after a submit, and paying
 # (POST /bookings/<id>/pay → 303 to Checkout) and Connect onboarding (POST → 303 to Stripe) leave the site.
 STRIPE_FORM_TARGETS = ("https://checkout.stripe.com", "https://connect.stripe.com")
+# "Pay with PayPal" (POST → 303 to the order's approve link) leaves the site for PayPal's approval page.
+PAYPAL_FORM_TARGETS = ("https://www.paypal.com", "https://www.sandbox.paypal.com")
 
 
-def content_security_policy(stripe_api_base: str | None = None, data_images: bool = False) -> str:
+def content_security_policy(stripe_api_base: str | None = None, data_images: bool = False,
+                            paypal_api_base: str | None = None) -> str:
     """The policy: everything from our own origin, no inline script or style, no eval, no plugins, no framing.
 
     htmx is configured (the htmx-config meta tag in base.html) not to eval and not to inject its indicator
     <style>; templates carry no style= attributes, inline scripts or event handlers. `data_images` lets a page show
     images written as data: URLs (the vendored Swagger UI's stylesheet draws its icons so); scripts stay our files.
     """
-    form_targets = ["'self'", *STRIPE_FORM_TARGETS]
-    if stripe_api_base:  # a local Stripe-compatible server serves its hosted Checkout and onboarding pages itself
-        parts = urlsplit(stripe_api_base)
-        form_targets.append(f"{parts.scheme}://{parts.netloc}")
+    form_targets = ["'self'", *STRIPE_FORM_TARGETS, *PAYPAL_FORM_TARGETS]
+    # Local stand-ins serve their hosted pages (Checkout, onboarding, PayPal's approval page) themselves.
+    for base in (stripe_api_base, paypal_api_base):
+        parts = urlsplit(base or "")
+        if parts.netloc and not parts.netloc.endswith("paypal.com"):
+            form_targets.append(f"{parts.scheme}://{parts.netloc}")
     return "; ".join([
         "default-src 'self'",
         "script-src 'self'",
@@ -40,6 +46,11 @@ def content_security_policy(stripe_api_base: str | None = None, data_images: boo
         "form-action " + " ".join(form_targets),
         *(["img-src 'self' data:"] if data_images else []),
     ])
+
+
+@lru_cache(maxsize=16)
+def _policy_for(stripe_api_base: str | None, paypal_api_base: str | None) -> str:
+    return content_security_policy(stripe_api_base, paypal_api_base=paypal_api_base)
 
 
 _HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
@@ -58,10 +69,11 @@ def connect_sources(scheme: str, host: str) -> str:
 
 def init_app(app: Flask) -> None:
     """Add the headers to every response (a view may set its own first)."""
-    policy = content_security_policy(app.config.get("STRIPE_API_BASE"))
-
     @app.after_request
     def _secure(response):
+        # The policy is built from the config (cached per pair of bases), so a test pointing the app at a stand-in
+        # of its own gets a policy that lets its forms reach that stand-in.
+        policy = _policy_for(app.config.get("STRIPE_API_BASE"), app.config.get("PAYPAL_API_BASE"))
         response.headers.setdefault("Content-Security-Policy",
                                     f"{policy}; {connect_sources(request.scheme, request.host)}")
         for name, value in HEADERS.items():

@@ -14,7 +14,7 @@ never read or written), so a dev server and a test server never share or clobber
 localstripe's state is process-global: one server per process.
 
 What this adds to localstripe
-- Checkout Sessions (mode=payment only): create / retrieve / list / expire / line_items, and the
+- Checkout Sessions (mode=payment, and mode=subscription: see Subscriptions below): create / retrieve / list / expire / line_items, and the
   hosted page at `session.url` (`/c/pay/{id}`): email + card number (expiry and CVC are accepted
   and ignored), "Pay", "Cancel and go back". Test cards:
     4242424242424242 and any other Luhn-valid 16-digit number -> authorised (or captured);
@@ -30,6 +30,29 @@ What this adds to localstripe
   `payment_status` is "unpaid" for a session whose payment was only authorised (manual capture) and
   stays as it was at completion: read the PaymentIntent's status (`requires_capture`,
   `succeeded`) rather than the session's payment_status to move money states.
+- Subscriptions (`subscriptions.py`, API shape since 2025-03-31.basil: billing periods on
+  `items.data[0].current_period_start/end`, an invoice's subscription at
+  `parent.subscription_details.{subscription,metadata}`). Paying a mode=subscription session (one line item,
+  price_data with recurring[interval]=month and product_data, subscription_data[metadata]) creates a
+  Customer (unless `customer` was given), an active Subscription and its first Invoice, paid
+  (billing_reason subscription_create), and sends customer.subscription.created, invoice.paid and
+  checkout.session.completed (session.subscription, session.invoice, session.customer set); declined
+  cards stay on the page. Time does not pass by itself: `server.advance_subscription(id, renewal=
+  "paid"|"declined")`, `POST /v1/test_helpers/local/subscriptions/{id}/advance` (stand-in only, with
+  the API key) or the dev page `/_local/subscriptions` end the current period now: a subscription set
+  to cancel at period end becomes canceled (customer.subscription.deleted, no invoice); any other renews
+  with a subscription_cycle invoice (pending prorations first, the customer's credit applied), paid
+  (invoice.paid) or, with renewal="declined" (the saved card now declines), left open with
+  attempt_count 1 and the subscription past_due (invoice.payment_failed); both send
+  customer.subscription.updated with previous_attributes. `invoices.pay` retries an open invoice (402
+  while the card declines; paid_out_of_band=true marks it paid), bringing a past_due subscription back
+  to active. `subscriptions.update`: cancel_at_period_end true/false, metadata, and a price change
+  `items[0][id]` + `items[0][price_data][currency|unit_amount|product|recurring[interval]]` with
+  proration_behavior create_prorations (lines billed at the next renewal), always_invoice (a
+  subscription_update invoice now; a net credit goes to the customer's balance) or none.
+  `subscriptions.cancel` ends one at once. retrieve/list (customer, status) for subscriptions and
+  invoices (customer, subscription, status). These replace localstripe's own /v1/subscriptions and
+  /v1/invoices routes (`own_route` in plumbing.py).
 - Connect: accounts (`type=express|custom|standard`, country, email, capabilities, metadata,
   business_type, business_profile, default_currency), retrieve / update / list; account links
   (`account_onboarding`, `account_update`) whose URL (`/connect/setup/{token}`) serves an onboarding
@@ -81,6 +104,6 @@ unimplemented endpoint, so a gap shows up loudly in dev rather than in productio
   confirm); `latest_charge` comes back expanded.
 - refunds.create (localstripe): payment_intent or charge, amount, metadata; not `reason`.
 - accounts, account_links, transfers and reversals: the parameters listed above.
-- Not implemented: Prices/Products for Checkout, destination charges (transfer_data,
+- Not implemented: Price and Product objects by id (use price_data), destination charges (transfer_data,
   application_fee_amount, on_behalf_of), webhook_endpoints API, Stripe-Account header requests.
 """

@@ -38,7 +38,7 @@ CHECKOUT_MAX_SECONDS = 24 * 60 * 60
 CHECKOUT_EXPIRES_SLACK = 60  # callers compute expires_at a moment before we compute `created`
 ACCOUNT_LINK_SECONDS = 300
 IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60
-PUBLIC_PREFIXES = ("/c/pay/", "/connect/setup/")
+PUBLIC_PREFIXES = ("/c/pay/", "/connect/setup/", "/_local/")  # /_local/: stand-in-only dev pages
 
 ZERO_DECIMAL = {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
                 "xaf", "xof", "xpf"}

@@ -17,6 +17,7 @@ from .base import (AUTHENTICATION_FAILED, CHECKOUT_EXPIRES_SLACK, CHECKOUT_MAX_S
 from .objects import CheckoutSession
 from .events import emit
 from .pages import html_page, not_found_page
+from .subscriptions import recurring_price, start_subscription
 
 
 def _expire_session(session: CheckoutSession) -> None:
@@ -45,7 +46,7 @@ def expire_due_sessions() -> None:
         current_request.reset(token)
 
 
-def _line_item(index: int, raw: Any) -> dict:
+def _line_item(index: int, raw: Any, mode: str = "payment") -> dict:
     prefix = f"line_items[{index}]"
     if not isinstance(raw, dict):
         raise ApiError(400, "Invalid object", param=prefix, code="parameter_invalid_object")
@@ -55,6 +56,11 @@ def _line_item(index: int, raw: Any) -> dict:
     price_data = raw.get("price_data")
     if not isinstance(price_data, dict):
         raise missing_param(f"{prefix}[price_data]")
+    if mode == "subscription":
+        return _recurring_line_item(prefix, raw, price_data)
+    if "recurring" in price_data:
+        raise ApiError(400, "You specified `payment` mode but passed a recurring price. Either switch to "
+                            "`subscription` mode or use only one-time prices.", param=f"{prefix}[price_data]")
     reject_unknown(price_data, {"currency", "unit_amount", "product_data", "tax_behavior"}, f"{prefix}[price_data]")
     for name in ("currency", "unit_amount", "product_data"):
         if name not in price_data:
@@ -86,20 +92,52 @@ def _line_item(index: int, raw: Any) -> dict:
     }
 
 
+def _recurring_line_item(prefix: str, raw: dict, price_data: dict) -> dict:
+    """A subscription's line item: price_data with recurring[interval]=month and product_data."""
+    product_data = price_data.get("product_data")
+    if not isinstance(product_data, dict) or not product_data.get("name"):
+        raise missing_param(f"{prefix}[price_data][product_data][name]")
+    reject_unknown(product_data, {"name", "description", "metadata", "images"}, f"{prefix}[price_data][product_data]")
+    if "quantity" not in raw:
+        raise missing_param(f"{prefix}[quantity]")
+    if as_int(raw["quantity"], f"{prefix}[quantity]", minimum=1) != 1:
+        raise ApiError(400, "This local Stripe server implements subscriptions of quantity 1.",
+                       param=f"{prefix}[quantity]")
+    price = recurring_price(price_data, f"{prefix}[price_data]", product="prod_" + random_id(14))
+    return {"id": "li_" + random_id(24), "object": "item", "amount_discount": 0,
+            "amount_subtotal": price["unit_amount"], "amount_tax": 0, "amount_total": price["unit_amount"],
+            "currency": price["currency"], "description": product_data["name"], "price": price, "quantity": 1}
+
+
 def create_checkout_session(request: web.Request, params: dict) -> CheckoutSession:
     reject_unknown(params, {"mode", "line_items", "success_url", "cancel_url", "expires_at", "metadata",
                              "client_reference_id", "customer_email", "customer", "payment_intent_data",
-                             "payment_method_types", "locale"})
+                             "payment_method_types", "locale", "subscription_data"})
     if "mode" not in params:
         raise missing_param("mode")
-    if params["mode"] != "payment":
-        raise ApiError(400, "This local Stripe server implements only mode=payment.", param="mode")
+    mode = params["mode"]
+    if mode not in ("payment", "subscription"):
+        raise ApiError(400, "This local Stripe server implements only mode=payment and mode=subscription.",
+                       param="mode")
+    if mode == "subscription" and "payment_intent_data" in params:
+        raise ApiError(400, "You can not pass `payment_intent_data` in `subscription` mode.",
+                       param="payment_intent_data")
+    if mode == "payment" and "subscription_data" in params:
+        raise ApiError(400, "You can not pass `subscription_data` in `payment` mode.", param="subscription_data")
     raw_items = params.get("line_items")
     if not raw_items:
         raise missing_param("line_items")
     if not isinstance(raw_items, list):
         raise ApiError(400, "Invalid array", param="line_items", code="parameter_invalid_array")
-    line_items = [_line_item(i, raw) for i, raw in enumerate(raw_items)]
+    if mode == "subscription" and len(raw_items) != 1:
+        raise ApiError(400, "This local Stripe server implements subscriptions of exactly one line item.",
+                       param="line_items")
+    line_items = [_line_item(i, raw, mode) for i, raw in enumerate(raw_items)]
+    subscription_data = params.get("subscription_data") or {}
+    if not isinstance(subscription_data, dict):
+        raise ApiError(400, "Invalid object", param="subscription_data", code="parameter_invalid_object")
+    reject_unknown(subscription_data, {"metadata", "description"}, "subscription_data")
+    subscription_metadata = parse_metadata(subscription_data.get("metadata"), "subscription_data[metadata]")
     currencies = {item["currency"] for item in line_items}
     if len(currencies) > 1:
         raise ApiError(400, "All line items must use the same currency.", param="line_items")
@@ -166,7 +204,8 @@ def create_checkout_session(request: web.Request, params: dict) -> CheckoutSessi
         base_url=request_base_url(request), line_items=line_items, currency=currency, expires_at=expires_at,
         success_url=success_url, cancel_url=cancel_url, metadata=parse_metadata(params.get("metadata")),
         client_reference_id=client_reference_id, customer=customer, customer_email=customer_email,
-        payment_intent_data=payment_intent_data, locale=params.get("locale"))
+        payment_intent_data=payment_intent_data, locale=params.get("locale"), mode=mode,
+        subscription_metadata=subscription_metadata)
 
 
 def retrieve_checkout_session(request: web.Request, params: dict, id: str) -> CheckoutSession:
@@ -217,7 +256,7 @@ def _checkout_page(session: CheckoutSession, error: str | None = None, email: st
     alert = f'<p class="error" role="alert">{e(error)}</p>' if error else ""
     cancel = f'<p><a href="{e(session.cancel_url)}">Cancel and go back</a></p>' if session.cancel_url else ""
     body = f"""<h1>Pay {e(", ".join(session._product_names))}</h1>
-<p class="amount" data-testid="product-summary-total-amount">{e(money(session.amount_total, session.currency))}</p>
+<p class="amount" data-testid="product-summary-total-amount">{e(money(session.amount_total, session.currency))}{" per month" if session.mode == "subscription" else ""}</p>
 <ul class="items">{items}</ul>
 {alert}
 <form method="post" action="/c/pay/{e(session.id)}">
@@ -230,7 +269,7 @@ def _checkout_page(session: CheckoutSession, error: str | None = None, email: st
 <input id="cardExpiry" name="cardExpiry" autocomplete="cc-exp" placeholder="MM / YY"></div>
 <div><label for="cardCvc">CVC</label>
 <input id="cardCvc" name="cardCvc" autocomplete="cc-csc" placeholder="CVC"></div></div>
-<button type="submit" data-testid="hosted-payment-submit-button">Pay</button>
+<button type="submit" data-testid="hosted-payment-submit-button">{"Subscribe" if session.mode == "subscription" else "Pay"}</button>
 </form>
 {cancel}"""
     return html_page(f"Pay {money(session.amount_total, session.currency)}", body)
@@ -298,6 +337,27 @@ def _complete(session: CheckoutSession, pi: PaymentIntent, email: str) -> None:
     emit("checkout.session.completed", session)
 
 
+def _subscribe(session: CheckoutSession, email: str, number: str) -> web.StreamResponse:
+    """Subscription mode: a declined card stays on the page; else customer, subscription and first invoice."""
+    if number in DECLINED_CARDS:
+        return _checkout_page(session, DECLINED_CARDS[number][2], email)
+    pm = PaymentMethod(type="card", billing_details={"email": email},
+                       card={"number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"})
+    sub, invoice = start_subscription(email=email, price=session.line_items[0]["price"],
+                                      metadata=session.subscription_metadata, card=number,
+                                      customer=session.customer, payment_method=pm.id)
+    session.customer = sub.customer
+    session.subscription = sub.id
+    session.invoice = invoice.id
+    session.status = "complete"
+    session.url = None
+    session.payment_status = "paid"
+    session.customer_details = {"address": None, "email": email, "name": None, "phone": None,
+                                "tax_exempt": "none", "tax_ids": []}
+    emit("checkout.session.completed", session)
+    return _after_payment(session)
+
+
 def _after_payment(session: CheckoutSession) -> web.StreamResponse:
     if session.success_url:
         raise web.HTTPSeeOther(session.success_url.replace("{CHECKOUT_SESSION_ID}", session.id))
@@ -334,6 +394,8 @@ async def checkout_pay(request: web.Request) -> web.StreamResponse:
     if len(number) != 16:
         return _checkout_page(session, "This local test page accepts 16-digit test card numbers only.", email)
 
+    if session.mode == "subscription":
+        return _subscribe(session, email, number)
     pi = _session_pi(session)
     pm = PaymentMethod(type="card", billing_details={"email": email},
                        card={"number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"})

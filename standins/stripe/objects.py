@@ -14,8 +14,13 @@ class CheckoutSession(LocalObject):
 
     def __init__(self, *, base_url: str, line_items: list[dict], currency: str, expires_at: int,
                  success_url: str | None, cancel_url: str | None, metadata: dict, client_reference_id: str | None,
-                 customer: str | None, customer_email: str | None, payment_intent_data: dict, locale: str | None):
+                 customer: str | None, customer_email: str | None, payment_intent_data: dict, locale: str | None,
+                 mode: str = "payment", subscription_metadata: dict | None = None):
         super().__init__()
+        self.mode = mode
+        self.subscription_metadata = subscription_metadata or {}
+        self.subscription: str | None = None
+        self.invoice: str | None = None
         self.line_items = line_items
         self.currency = currency
         self.amount_subtotal = sum(item["amount_subtotal"] for item in line_items)
@@ -66,10 +71,10 @@ class CheckoutSession(LocalObject):
             "customer": self.customer, "customer_creation": None if self.customer else "if_required",
             "customer_details": dict(self.customer_details) if self.customer_details else None,
             "customer_email": self.customer_email, "discounts": [], "expires_at": self.expires_at,
-            "invoice": None, "invoice_creation": {"enabled": False, "invoice_data": {
+            "invoice": self.invoice, "invoice_creation": {"enabled": False, "invoice_data": {
                 "account_tax_ids": None, "custom_fields": None, "description": None, "footer": None,
                 "issuer": None, "metadata": {}, "rendering_options": None}},
-            "livemode": False, "locale": self.locale, "metadata": dict(self.metadata), "mode": "payment",
+            "livemode": False, "locale": self.locale, "metadata": dict(self.metadata), "mode": self.mode,
             "payment_intent": self.payment_intent, "payment_link": None,
             "payment_method_collection": "if_required", "payment_method_configuration_details": None,
             "payment_method_options": {"card": {"request_three_d_secure": "automatic"}},
@@ -77,7 +82,7 @@ class CheckoutSession(LocalObject):
             "phone_number_collection": {"enabled": False}, "recovered_from": None,
             "saved_payment_method_options": None, "setup_intent": None, "shipping_address_collection": None,
             "shipping_cost": None, "shipping_options": [], "status": self.status, "submit_type": None,
-            "subscription": None, "success_url": self.success_url,
+            "subscription": self.subscription, "success_url": self.success_url,
             "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
             "ui_mode": "hosted", "url": self.url,
         }

@@ -4,6 +4,7 @@ events localstripe's own endpoints should have sent (refunds and PaymentIntents)
 from __future__ import annotations
 
 import hashlib
+import re
 import json
 import time
 from collections.abc import Callable
@@ -21,8 +22,26 @@ from .checkout import expire_due_sessions
 from .transfers import balance_object
 
 
-def api_handler(fn: Callable[..., Any]) -> Callable[[web.Request], Any]:
-    async def handler(request: web.Request) -> web.Response:
+# Routes that replace localstripe's own (its /v1/subscriptions and /v1/invoices speak an older shape):
+# (method, path pattern, handler made by api_handler), tried before localstripe's router.
+OWN_ROUTES: list[tuple[str, re.Pattern, Callable[..., Any]]] = []
+
+
+def own_route(method: str, pattern: str, fn: Callable[..., Any]) -> None:
+    """Serve `method pattern` (named groups become arguments) with `fn`, ahead of localstripe's routes."""
+    OWN_ROUTES.append((method, re.compile(pattern + "$"), api_handler(fn)))
+
+
+async def _own_route(request: web.Request) -> web.Response | None:
+    for method, pattern, handler in OWN_ROUTES:
+        match = pattern.match(request.path)
+        if match and request.method == method:
+            return await handler(request, match.groupdict())
+    return None
+
+
+def api_handler(fn: Callable[..., Any]) -> Callable[..., Any]:
+    async def handler(request: web.Request, match_info: dict | None = None) -> web.Response:
         if request.method == "POST":
             params = (await ls_server.get_post_data(request)) or {}
             params.update(ls_server.unflatten_data(request.query) or {})
@@ -31,7 +50,7 @@ def api_handler(fn: Callable[..., Any]) -> Callable[[web.Request], Any]:
         params = dict(params)
         expand = expand_list(params.pop("expand", None))
         expire_due_sessions()
-        result = fn(request, params, **request.match_info)
+        result = fn(request, params, **(request.match_info if match_info is None else match_info))
         if isinstance(result, StripeObject):
             result = result._export(expand=expand)
         return json_response(result)
@@ -204,7 +223,9 @@ async def api_middleware(request: web.Request, handler: Callable) -> web.StreamR
             elif request.method == "GET" and request.path == "/v1/events":
                 response = json_response(list_events(ls_server.unflatten_data(request.query) or {}))  # newest first
             else:
-                response = await _with_event_hooks(request, handler)
+                response = await _own_route(request)  # (a Response is a mapping: test for None, not falsiness)
+                if response is None:
+                    response = await _with_event_hooks(request, handler)
         except UserError as error:
             response = _from_user_error(error, request)
         except ApiError as error:

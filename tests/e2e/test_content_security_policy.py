@@ -12,8 +12,8 @@ from playwright.sync_api import Page, expect
 from tests import factories
 from tests.e2e.conftest import log_in
 from webapp.extensions import db
-from webapp.models import OutboxMessage, User
-from webapp.services import accounts, sessions
+from webapp.models import OutboxMessage, PackagePurchase, User
+from webapp.services import accounts, packages, sessions
 from webapp.services.notify import notify
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("dev_mail")]
@@ -80,10 +80,15 @@ def _world(live_server) -> dict:
     sign_up = db.session.query(OutboxMessage).filter_by(template="confirm_registration").one()
     notify(student, kind="lesson_reminder", title="Mathematics tomorrow", body="See you then.", url="/notifications")
     db.session.commit()
+    package = packages.add_package(tutor, 5, 10)
+    purchase = PackagePurchase(package_id=package.id, tutor_id=tutor.id, student_id=student.id, minutes=300,
+                               price_minor=18000, currency="GBP", form_key="csp-sweep")  # opened, not paid yet
+    db.session.add(purchase)
+    db.session.commit()
     world = {
         "emails": {"student": student.email, "parent": parent.email, "tutor": tutor.email, "admin": admin.email},
         "ids": {"tutor_id": tutor.id, "booking_id": unpaid.booking.id if unpaid.booking else None,
-                "lesson_id": past.id, "message_id": mail.id,
+                "lesson_id": past.id, "message_id": mail.id, "purchase_id": purchase.id,
                 "token": re.search(r"/reset/(.+)$", mail.context["url"]).group(1), "action": "accept"},
         "extra": [f"/bookings/{upcoming.booking.id}", f"/lessons/{upcoming.id}/reschedule",
                   f"/bookings/{past.booking.id}", f"/lessons/{past.id}/notes", f"/lessons/{past.id}/review",

@@ -4,9 +4,12 @@ time; a source not synced within the hour hides the tutor (fail closed); address
 from __future__ import annotations
 
 import socket
+import threading
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+from rq import SimpleWorker
 from sqlalchemy import select
 
 from tests import factories
@@ -14,8 +17,9 @@ from tests.calendar_feed_server import feed_server  # noqa: F401 (fixture)
 from tests.conftest import csrf_from, login
 from tests.ics_samples import AUTUMN_2027, SPRING_2027, single_event
 from webapp import jobs
+from webapp.adapters.queue import JSONJob, get_queue, get_redis
 from webapp.extensions import db
-from webapp.models import CalendarEvent, CalendarSource
+from webapp.models import CalendarEvent, CalendarSource, User
 from webapp.services import availability, bookings, calendar_sync
 from webapp.services.errors import SlotTaken, ValidationError
 
@@ -31,7 +35,6 @@ def utc(*args) -> datetime:
 
 def local_starts(tutor, teach, first: datetime, last: datetime, now: datetime) -> dict[str, list[str]]:
     """The free starts of an hour's lesson, as {local date: [local HH:MM]} in the tutor's zone."""
-    from zoneinfo import ZoneInfo
     zone = ZoneInfo(tutor.timezone)
     result = availability.find_slots(availability.SlotRequest(tutor.id, teach.id, first, last, 60), now)
     days: dict[str, list[str]] = {}
@@ -105,7 +108,6 @@ def test_a_new_calendar_hides_the_tutor_until_its_first_sync(app, feed_server):
 
 
 def tutor_zone(tutor):
-    from zoneinfo import ZoneInfo
     return ZoneInfo(tutor.timezone)
 
 
@@ -289,8 +291,27 @@ def test_the_periodic_job_syncs_sources_not_read_in_the_last_14_minutes(app, fee
     due = connect(tutor, feed_server.serve("/b.ics", SPRING_2027), SPRING_NOW)
     calendar_sync.sync_source(fresh.id, SPRING_NOW + timedelta(minutes=10))
     calendar_sync.sync_source(due.id, SPRING_NOW)
+    get_queue().empty()  # the jobs enqueued when they were connected
     assert jobs.sync_calendars(now=(SPRING_NOW + timedelta(minutes=15)).isoformat()) == 1
+    run_queued_jobs(app)
     assert feed_server.hits == {"/a.ics": 1, "/b.ics": 2}
+
+
+def test_without_redis_the_periodic_job_reads_the_calendars_itself(app, feed_server, redis_outage):
+    tutor, _ = factories.tutor(horizon_days=120)
+    source = connect(tutor, feed_server.serve("/a.ics", SPRING_2027), SPRING_NOW)
+    redis_outage.kill()
+    assert jobs.sync_calendars(now=SPRING_NOW.isoformat()) == 1
+    assert feed_server.hits == {"/a.ics": 1}
+    assert db.session.get(CalendarSource, source.id).last_synced_at == SPRING_NOW
+
+
+def run_queued_jobs(app) -> None:
+    """What `worker.py worker` does: a real RQ worker over the queue until it is empty (in this process)."""
+    queue = get_queue()
+    SimpleWorker([queue], connection=get_redis(), serializer=queue.serializer, job_class=JSONJob).work(
+        burst=True, logging_level="WARNING")
+    db.session.remove()
 
 
 def test_a_tutor_connects_a_calendar_on_the_calendars_page(app, client, feed_server):
@@ -346,3 +367,38 @@ def test_a_calendar_server_that_is_not_there_fails_the_sync_in_words(app):
     source = connect(tutor, f"http://127.0.0.1:{port}/cal.ics", SPRING_NOW)
     assert calendar_sync.sync_source(source.id, SPRING_NOW) == "failed"
     assert "nothing answered there" in db.session.get(CalendarSource, source.id).last_error
+
+
+def test_the_same_address_sent_twice_at_once_connects_one_calendar(app, feed_server):
+    tutor, _ = factories.tutor()
+    tutor_id, url = tutor.id, feed_server.serve("/a.ics", SPRING_2027)
+    db.session.remove()
+    barrier, outcomes = threading.Barrier(2), []
+
+    def add():
+        with app.app_context():
+            barrier.wait()
+            try:
+                calendar_sync.add_ics_source(db.session.get(User, tutor_id), url, "", SPRING_NOW)
+                outcomes.append("added")
+            except ValidationError as exc:
+                outcomes.append(exc.message)
+            finally:
+                db.session.remove()
+    threads = [threading.Thread(target=add) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(outcomes) == ["This calendar is already connected.", "added"]
+    assert len(db.session.scalars(select(CalendarSource)).all()) == 1
+
+
+def test_sync_now_is_rate_limited_per_tutor(app, client, feed_server):
+    tutor, _ = factories.tutor()
+    source = connect(tutor, feed_server.serve("/a.ics", SPRING_2027), SPRING_NOW)
+    login(client, tutor.email, factories.PASSWORD)
+    token = csrf_from(client.get("/tutor/calendars").get_data(as_text=True))
+    statuses = [client.post(f"/tutor/calendars/{source.id}/sync", data={"csrf_token": token}).status_code
+                for _ in range(21)]
+    assert statuses[:20] == [303] * 20 and statuses[20] == 429

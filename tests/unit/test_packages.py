@@ -18,3 +18,24 @@ def test_a_package_is_priced_at_the_highest_rate_less_its_discount_rounded_half_
     ("5", 0, {"hours"}), (True, 0, {"hours"}), (5, 0, set()), (100, 50, set())])
 def test_package_terms_outside_the_limits_are_refused_per_field(hours, discount, fields):
     assert set(package_problems(hours, discount)) == fields
+
+
+def test_a_minute_paid_booking_is_worded_in_minutes():
+    from webapp.domain.labels import booking_label, minutes_payment_words
+    assert booking_label("PAID", "minutes", 60) == "Paid with 60 minutes"
+    assert booking_label("PAID", "card", 60) == "Paid"
+    assert booking_label("REQUIRES_CAPTURE", "minutes", 45) == "45 minutes held, awaiting approval"
+    assert minutes_payment_words("PARTIAL_REFUNDED", 60, 30) == "Paid with 60 minutes, 30 returned"
+    assert minutes_payment_words("DECLINED", 60, 0) == "60 minutes held, then returned; nothing spent"
+
+
+def test_the_cancellation_policy_reads_the_same_in_minutes():
+    from datetime import UTC, datetime, timedelta
+
+    from webapp.domain.refunds import Canceller, RefundPolicy, cancellation_refund
+    start = datetime(2027, 1, 10, 12, tzinfo=UTC)
+    late = cancellation_refund(RefundPolicy(), refundable_minor=45, lesson_start=start,
+                               now=start - timedelta(hours=2), cancelled_by=Canceller.STUDENT_SIDE)
+    assert late.amount_minor == 23  # 22.5 rounds half up, as money does
+    assert late.explanation_in_minutes() == ("Cancelled less than 24 hours before the start: 50% refund, "
+                                             "23 minutes of 45 minutes.")

@@ -10,3 +10,4 @@ class Funding(StrEnum):
 
     CARD = "card"  # a Stripe card authorization, captured at the tutor's approval
     MINUTES = "minutes"  # prepaid minutes with the tutor, held on the ledger, posted at the tutor's approval
+    PAYPAL = "paypal"  # a PayPal order's authorization, captured at the tutor's approval

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from .funding import Funding
 from .money import Money
 from .states import BookingState, LessonState
 
@@ -90,3 +91,35 @@ def total_label(booking_state: str | None) -> str:
     if booking_state in (BookingState.DECLINED, BookingState.EXPIRED, BookingState.CANCELLED):
         return "Authorized, then released"
     return "Total paid"
+
+
+# A booking paid with prepaid minutes, in words: the minutes are the money.
+MINUTE_BOOKING_LABELS: dict[str, str] = {
+    BookingState.REQUIRES_CAPTURE: "{m} minutes held, awaiting approval",
+    BookingState.PAID: "Paid with {m} minutes",
+    BookingState.REFUNDED: "Paid with {m} minutes, returned",
+    BookingState.PARTIAL_REFUNDED: "Paid with {m} minutes, partly returned",
+    BookingState.EXPIRED: "Expired; the {m} minutes held were returned",
+    BookingState.DECLINED: "Declined; the {m} minutes held were returned",
+    BookingState.CANCELLED: "Cancelled; the {m} minutes held were returned",
+}
+
+
+def booking_label(state: str, funding: str, minutes: int) -> str:
+    """A booking's state in words, for what paid for it ("Paid with 60 minutes" for prepaid minutes)."""
+    if funding == Funding.MINUTES and state in MINUTE_BOOKING_LABELS:
+        return MINUTE_BOOKING_LABELS[state].format(m=minutes)
+    return state_label(state)
+
+
+def minutes_payment_words(booking_state: str, minutes: int, returned: int) -> str:
+    """Where the minutes of a minute-paid booking stand: held, spent, returned (in part or in full)."""
+    if booking_state == BookingState.REQUIRES_CAPTURE:
+        return f"{minutes} minutes held, not spent yet"
+    if booking_state in (BookingState.DECLINED, BookingState.EXPIRED, BookingState.CANCELLED):
+        return f"{minutes} minutes held, then returned; nothing spent"
+    if returned >= minutes:
+        return f"Paid with {minutes} minutes, all returned"
+    if returned:
+        return f"Paid with {minutes} minutes, {returned} returned"
+    return f"Paid with {minutes} minutes"

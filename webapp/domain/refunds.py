@@ -99,7 +99,14 @@ class RefundDecision:
 
     def explanation(self, currency: str) -> str:
         """The standard sentence for emails and pages, e.g. "Cancelled by the tutor: full refund of £40.00."."""
-        fmt = lambda amount: Money(amount, currency).format()
+        return self._explain(lambda amount: Money(amount, currency).format())
+
+    def explanation_in_minutes(self) -> str:
+        """The same sentence for a booking paid with prepaid minutes (the amounts are minutes, returned to the
+        student's balance): "Cancelled by the tutor: full refund of 60 minutes."."""
+        return self._explain(lambda amount: f"{amount} minute{'' if amount == 1 else 's'}")
+
+    def _explain(self, fmt) -> str:
         hours = f"{self.notice_hours} hour{'' if self.notice_hours == 1 else 's'}"
         when = {
             RefundReason.TUTOR_CANCELLED: "Cancelled by the tutor",

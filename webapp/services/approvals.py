@@ -1,20 +1,21 @@
-"""The tutor's answer to a card hold: approve (capture → PAID), decline (release), or no answer in time (the
-scheduled release)."""
+"""The tutor's answer to a paid booking: approve (capture → PAID), decline (release), or no answer in time (the
+scheduled release). How the booking is paid (a card hold, minutes held on the ledger, or a PayPal authorization) is
+its funding strategy's business (services/funding.py): these steps are the same for all."""
 from __future__ import annotations
 
 from datetime import datetime
 
 from sqlalchemy import select
 
-from ..adapters import stripe_gateway as gateway
 from ..adapters.database import serialized_write
 from ..domain.refunds import RefundPolicy
 from ..domain.states import BookingState, next_booking_state
 from ..extensions import db
 from ..models import Booking, Lesson, User
 from . import meetings
-from .authorizations import close_before_capture, recorded_after_stripe, release_authorization
+from .authorizations import close_before_capture
 from .errors import Conflict, NotFound, PaymentFailed
+from .funding import funding_of
 from .lesson_messages import tell_booked, tell_not_booked
 from .locks import LOCK_BOOKING
 
@@ -36,16 +37,14 @@ def approve(tutor: User, booking_id: int, now: datetime) -> Booking:
         raise Conflict("This booking is not waiting for your approval.")
     if booking.approval_deadline and booking.approval_deadline <= now:
         raise Conflict("The time to approve this booking has passed; the payment was released.")
-    try:
-        gateway.capture_payment_intent(booking.payment_intent_id, f"booking:{booking.id}:capture")
-    except gateway.PaymentError as exc:
-        raise PaymentFailed("Stripe could not capture the payment; the booking is unchanged. "
-                            f"({getattr(exc, 'user_message', None) or 'please try again'})") from exc
-    with recorded_after_stripe("Stripe captured the payment but we could not record it yet. Approve again to "
-                               "record it; it will not be charged twice."):
+    strategy = funding_of(booking)
+    strategy.capture(booking, now)
+    with strategy.recorded(f"{strategy.name} captured the payment but we could not record it yet. Approve again to "
+                           "record it; it will not be charged twice."):
         with serialized_write((LOCK_BOOKING, booking_id)) as session:
             booking = session.get(Booking, booking_id, populate_existing=True)
             if booking.state == BookingState.REQUIRES_CAPTURE:
+                strategy.record_capture(session, booking)
                 booking.state = next_booking_state(booking.state, BookingState.PAID)
                 booking.refund_policy = RefundPolicy().as_dict()
                 booking.updated_at = now
@@ -61,9 +60,10 @@ def decline(tutor: User, booking_id: int, now: datetime) -> Booking:
         return booking
     if booking.state != BookingState.REQUIRES_CAPTURE:
         raise Conflict("This booking is not waiting for your approval.")
-    release_authorization(booking.payment_intent_id, f"booking:{booking.id}:release")
-    with recorded_after_stripe("Stripe released the payment but we could not record it yet. Decline again to "
-                               "record it."):
+    strategy = funding_of(booking)
+    strategy.release(booking, f"booking:{booking.id}:release", now)
+    with strategy.recorded(f"{strategy.name} released the payment but we could not record it yet. Decline again to "
+                           "record it."):
         with serialized_write((LOCK_BOOKING, booking_id)) as session:
             booking = session.get(Booking, booking_id, populate_existing=True)
             if booking.state == BookingState.REQUIRES_CAPTURE:
@@ -82,7 +82,7 @@ def expire_unapproved(now: datetime) -> int:
         if booking.state != BookingState.REQUIRES_CAPTURE:
             continue
         try:
-            release_authorization(booking.payment_intent_id, f"booking:{booking.id}:release")
+            funding_of(booking).release(booking, f"booking:{booking.id}:release", now)
         except (PaymentFailed, Conflict):
             db.session.rollback()
             continue  # Stripe down: the next run tries again; captured meanwhile: the tutor approved in time

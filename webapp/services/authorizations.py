@@ -12,6 +12,7 @@ from ..domain.states import BookingState, LessonState, next_booking_state, next_
 from ..extensions import db
 from ..models import Booking
 from .coupon_uses import give_back_all_uses
+from . import wallet
 from .errors import Conflict, NotRecorded, PaymentFailed, ServiceError
 
 
@@ -43,7 +44,9 @@ def expire_checkout_session(session_id: str) -> None:
 
 
 def close_before_capture(booking: Booking, state: BookingState, now: datetime) -> None:
-    """End a booking before capture: its lesson is cancelled and its coupon use given back."""
+    """End a booking before capture: its lesson is cancelled, its coupon use given back and, if it was paid with
+    minutes, its held minutes returned (decline, approval expiry, cancellation before approval all end here)."""
+    wallet.void_hold(db.session, booking.id)
     booking.state = next_booking_state(booking.state, state)
     booking.updated_at = now
     if booking.lesson.state != LessonState.CANCELLED:

@@ -11,13 +11,14 @@ from sqlalchemy.orm import selectinload
 
 from ..adapters.database import serialized_write
 from ..domain import labels, limits
+from ..domain.funding import Funding
 from ..domain.money import Money
 from ..domain.states import BLOCKING_LESSON_STATES, BookingState, LessonState, next_booking_state, next_lesson_state
 from ..domain.travel import Coordinates
 from ..extensions import db
 from ..filters import zoned
 from ..models import Booking, Child, Lesson, LessonAddress, Role, User, lesson_child, lesson_user
-from . import availability, places
+from . import availability, places, wallet
 from .accounts import child_of
 from .errors import AlreadyYours, NotFound, SlotTaken, ValidationError
 from .locks import LOCK_CHILD, LOCK_TUTOR, LOCK_USER
@@ -302,6 +303,8 @@ def booking_status_words(booking: Booking, now: datetime) -> str:
         # The time itself, in the viewer's zone: this sentence also stands alone (the bookings list, the API).
         until = zoned(booking.hold_expires_at, None, "%a %d %b, %H:%M")
         return f"Awaiting payment. The slot is held for you until {until}."
+    if booking.funding == Funding.MINUTES:
+        return _minutes_status_words(booking)
     if state == BookingState.REQUIRES_CAPTURE:
         return "Payment authorized; waiting for the tutor to approve. You are charged only when they do."
     if state == BookingState.DECLINED:
@@ -327,9 +330,32 @@ def booking_status_words(booking: Booking, now: datetime) -> str:
     return "Confirmed and paid."
 
 
+def _minutes_status_words(booking: Booking) -> str:
+    """booking_status_words for a booking paid with prepaid minutes."""
+    paid, returned = wallet.booking_minutes(db.session, booking.id)
+    cancelled = booking.lesson.state == LessonState.CANCELLED
+    if booking.state == BookingState.REQUIRES_CAPTURE:
+        return (f"Paid with {paid} minutes, held until the tutor approves; they go back to your balance if the "
+                "tutor declines or does not answer in time.")
+    if booking.state in (BookingState.DECLINED, BookingState.EXPIRED, BookingState.CANCELLED):
+        why = {BookingState.DECLINED: "Declined by the tutor", BookingState.EXPIRED: "The tutor did not approve in time",
+               BookingState.CANCELLED: "Cancelled"}[booking.state]
+        return f"{why}; the {paid} minutes held went back to your balance."
+    if returned:
+        whole = "all of them" if returned >= paid else f"{returned} of them"
+        return f"{'Cancelled' if cancelled else 'Booked'}; paid with {paid} minutes, {whole} returned to your balance."
+    if cancelled:
+        return f"Cancelled; paid with {paid} minutes, none returned under the cancellation policy."
+    return f"Confirmed and paid with {paid} minutes."
+
+
 def lesson_and_payment(booking: Booking, now: datetime) -> tuple[str, str]:
     """The lesson's state and the money's state, worded separately ("Booked", "£10.00 refunded of £38.00")."""
     lesson, receipt = booking.lesson, booking.receipt
+    if booking.funding == Funding.MINUTES:
+        paid, returned = wallet.booking_minutes(db.session, booking.id)
+        return (labels.lesson_words(lesson.state, booking.state, lesson.start_at, lesson.finish_at, now),
+                labels.minutes_payment_words(booking.state, paid, returned))
     return (labels.lesson_words(lesson.state, booking.state, lesson.start_at, lesson.finish_at, now),
             labels.payment_words(booking.state, receipt.amount_minor if receipt else None,
                                  receipt.refunded_minor if receipt else 0, booking.currency))

@@ -24,7 +24,7 @@ from .locks import LOCK_TUTOR
 from .errors import Forbidden, NotFound, ValidationError
 
 MAX_LABEL = 80
-# The periodic job syncs what is due within this many seconds, below its RQ timeout; the rest wait 15 minutes.
+# Without Redis the periodic job reads what is due itself for this many seconds, below its RQ timeout.
 SYNC_BUDGET_SECONDS = 180
 # A source attempted less than this long ago is not due again (the job runs every 15 minutes).
 SYNC_EVERY = timedelta(minutes=14)
@@ -94,17 +94,19 @@ def add_ics_source(tutor: User, url, label, now: datetime) -> CalendarSource:
         safe_fetch.resolve(url, allowed_networks())  # a DNS lookup: before any write
     except safe_fetch.FetchRefused as exc:
         raise ValidationError(str(exc), {"url": str(exc)}) from None
-    existing = list(db.session.scalars(select(CalendarSource).where(CalendarSource.tutor_id == tutor.id)))
-    if any(s.url == url for s in existing):
-        message = "This calendar is already connected."
-        raise ValidationError(message, {"url": message})
-    if len(existing) >= current_app.config["CALENDAR_MAX_SOURCES"]:
-        message = f"You can connect up to {current_app.config['CALENDAR_MAX_SOURCES']} calendars; remove one first."
-        raise ValidationError(message, {"url": message})
-    source = CalendarSource(tutor_id=tutor.id, kind=CalendarSourceKind.ICS, url=url,
-                            label=label or f"Calendar at {safe_fetch.check_url(url)[1]}", created_at=now)
-    db.session.add(source)
-    db.session.commit()
+    label = label or f"Calendar at {safe_fetch.check_url(url)[1]}"
+    # Under the tutor's lock, so two submits at once (two tabs) cannot both pass the checks.
+    with serialized_write((LOCK_TUTOR, tutor.id)) as session:
+        existing = list(session.scalars(select(CalendarSource).where(CalendarSource.tutor_id == tutor.id)))
+        if any(s.url == url for s in existing):
+            message = "This calendar is already connected."
+            raise ValidationError(message, {"url": message})
+        limit = current_app.config["CALENDAR_MAX_SOURCES"]
+        if len(existing) >= limit:
+            message = f"You can connect up to {limit} calendars; remove one first."
+            raise ValidationError(message, {"url": message})
+        source = CalendarSource(tutor_id=tutor.id, kind=CalendarSourceKind.ICS, url=url, label=label, created_at=now)
+        session.add(source)
     enqueue_sync(source.id)
     return source
 
@@ -209,21 +211,24 @@ def _record_failure(source_id: int, tutor_id: int, message: str, now: datetime) 
 
 
 def sync_due(now: datetime) -> int:
-    """The periodic sync: every source not attempted in the last 14 minutes, never-attempted and oldest first,
-    one after another until the time budget is spent (the rest are first in line next time)."""
+    """The periodic sync: every source not attempted in the last 14 minutes (never-attempted and oldest first) gets
+    a job of its own, so the workers read them side by side and one slow calendar server delays only its own. With
+    Redis unreachable for the enqueue, they are read here, one after another, until the time budget is spent (the
+    rest are first in line next time)."""
     due = list(db.session.scalars(
         select(CalendarSource.id).where(or_(CalendarSource.last_attempt_at.is_(None),
                                             CalendarSource.last_attempt_at <= now - SYNC_EVERY))
         .order_by(CalendarSource.last_attempt_at.is_not(None), CalendarSource.last_attempt_at, CalendarSource.id)))
     db.session.commit()
-    started, done = time.monotonic(), 0
+    started, inline = time.monotonic(), []
     for source_id in due:
+        if not enqueue_sync(source_id):
+            inline.append(source_id)
+    for source_id in inline:
         if time.monotonic() - started > SYNC_BUDGET_SECONDS:
             break
         sync_source(source_id, now)
-        done += 1
-    return done
-
+    return len(due)
 
 
 # --- Google Calendar (free/busy with OAuth) ------------------------------------------------------
@@ -276,18 +281,18 @@ def finish_google(tutor: User, *, code, state, error, expected_state: str | None
     except google_calendar.GoogleCalendarError as exc:
         raise ValidationError(str(exc)) from None
     credentials = sealed.seal(refresh, current_app.config["SECRET_KEY"])
-    existing = db.session.scalar(select(CalendarSource).where(CalendarSource.tutor_id == tutor.id,
-                                                              CalendarSource.kind == CalendarSourceKind.GOOGLE))
-    if existing is None:
-        if db.session.scalar(select(func.count()).select_from(CalendarSource).where(
-                CalendarSource.tutor_id == tutor.id)) >= current_app.config["CALENDAR_MAX_SOURCES"]:
-            raise ValidationError(f"You can connect up to {current_app.config['CALENDAR_MAX_SOURCES']} calendars; "
-                                  "remove one first.")
-        existing = CalendarSource(tutor_id=tutor.id, kind=CalendarSourceKind.GOOGLE, label="Google Calendar",
-                                  created_at=now)
-        db.session.add(existing)
-    existing.credentials = credentials
-    existing.last_attempt_at = None  # a first sync is on its way
-    db.session.commit()
+    with serialized_write((LOCK_TUTOR, tutor.id)) as session:  # two callbacks at once still make one source
+        existing = session.scalar(select(CalendarSource).where(CalendarSource.tutor_id == tutor.id,
+                                                               CalendarSource.kind == CalendarSourceKind.GOOGLE))
+        if existing is None:
+            limit = current_app.config["CALENDAR_MAX_SOURCES"]
+            if session.scalar(select(func.count()).select_from(CalendarSource).where(
+                    CalendarSource.tutor_id == tutor.id)) >= limit:
+                raise ValidationError(f"You can connect up to {limit} calendars; remove one first.")
+            existing = CalendarSource(tutor_id=tutor.id, kind=CalendarSourceKind.GOOGLE, label="Google Calendar",
+                                      created_at=now)
+            session.add(existing)
+        existing.credentials = credentials
+        existing.last_attempt_at = None  # a first sync is on its way
     enqueue_sync(existing.id)
     return existing

@@ -19,11 +19,12 @@ from ..domain.refunds import Canceller, RefundPolicy, cancellation_refund, has_s
 from ..domain.states import BookingState, LessonState, next_booking_state, next_lesson_state
 from ..extensions import db
 from ..models import Booking, PaymentReceipt, Refund, User
-from . import meetings
-from .authorizations import expire_checkout_session, recorded_after_stripe, release_authorization
+from . import funding, meetings, wallet
+from .authorizations import expire_checkout_session, recorded_after_stripe
 from .bookings import get_booking
 from .coupon_uses import give_back_all_uses
 from .errors import Conflict, Forbidden, NotRecorded, PaymentFailed, ServiceError, ValidationError
+from .funding import funding_of, is_minutes
 from .lesson_messages import tell_cancelled
 from .locks import LOCK_BOOKING
 
@@ -56,6 +57,7 @@ class CancellationPreview:
     kind: str  # "release" (nothing was captured), "refund", "closed", or "started" (too late: report a problem)
     refund: Money
     explanation: str
+    minutes: int | None = None  # a booking paid with prepaid minutes: the minutes that come back (refund is then 0)
 
 
 def _refundable(receipt: PaymentReceipt | None) -> int:
@@ -79,6 +81,8 @@ def _preview(booking: Booking, who: Canceller, now: datetime) -> CancellationPre
         return CancellationPreview("started", Money(0, currency), STARTED)
     if booking.state == BookingState.AWAITING_PAYMENT:
         return CancellationPreview("release", Money(0, currency), "Nothing has been paid, so nothing is charged.")
+    if is_minutes(booking):
+        return _minutes_preview(booking, who, now)
     if booking.state == BookingState.REQUIRES_CAPTURE:
         amount = booking.receipt.amount_minor if booking.receipt else 0
         return CancellationPreview("release", Money(amount, currency),
@@ -96,6 +100,39 @@ def _preview(booking: Booking, who: Canceller, now: datetime) -> CancellationPre
     return CancellationPreview("refund", Money(decision.amount_minor, currency), decision.explanation(currency))
 
 
+def _minutes_preview(booking: Booking, who: Canceller, now: datetime) -> CancellationPreview:
+    """What cancelling a booking paid with prepaid minutes gives back: the held minutes in full before approval,
+    the posted minutes by the same policy as a card refund after it."""
+    paid, returned = wallet.booking_minutes(db.session, booking.id)
+    nothing = Money(0, booking.currency)
+    if booking.state == BookingState.REQUIRES_CAPTURE:
+        return CancellationPreview("release", nothing, f"The {paid} minutes held for this lesson go back to your "
+                                   "balance; nothing is spent.", minutes=paid)
+    decision = _minutes_decision(booking, who, paid - returned, now)
+    return CancellationPreview("refund", nothing, decision.explanation_in_minutes(), minutes=decision.amount_minor)
+
+
+def _minutes_decision(booking: Booking, who: Canceller, refundable: int, now: datetime):
+    # The cancellation policy in minutes: the same rule and rounding as for money, on the minutes not yet returned.
+    return cancellation_refund(RefundPolicy.from_dict(booking.refund_policy or {}), refundable_minor=max(refundable, 0),
+                               lesson_start=booking.lesson.start_at, now=now, cancelled_by=who)
+
+
+def _return_minutes(session, booking: Booking, who: Canceller, now: datetime) -> int:
+    """Inside the cancellation's write: return a paid booking's minutes by the policy (never more than were paid
+    and not yet returned; the key makes a second click the same refund); the booking's state follows."""
+    paid, returned = wallet.booking_minutes(session, booking.id)
+    decision = _minutes_decision(booking, who, paid - returned, now)
+    wallet.refund_booking_minutes(session, booking.id, decision.amount_minor, key=f"booking:{booking.id}:cancel-refund")
+    session.flush()
+    returned = wallet.booking_minutes(session, booking.id)[1]
+    if returned and booking.state in (BookingState.PAID, BookingState.PARTIAL_REFUNDED):
+        target = BookingState.REFUNDED if returned >= paid else BookingState.PARTIAL_REFUNDED
+        if booking.state != target:
+            booking.state = next_booking_state(booking.state, target)
+    return returned
+
+
 def preview_for(user: User, booking: Booking, now: datetime) -> CancellationPreview:
     """What cancelling by `user` would give back now (say, the other side declining a proposed time)."""
     who = canceller_for(user, booking)
@@ -106,6 +143,10 @@ def preview_for(user: User, booking: Booking, now: datetime) -> CancellationPrev
 
 def refund_words(plan: CancellationPreview) -> str:
     """The money outcome of a cancellation in a few words: "£40.00 is refunded", "nothing is charged"."""
+    if plan.minutes is not None:
+        if plan.kind == "release":
+            return f"the {plan.minutes} minutes held go back to the balance"
+        return f"{plan.minutes} minutes go back to the balance" if plan.minutes else "no minutes go back"
     if plan.kind == "release":
         return (f"the card authorization of {plan.refund.format()} is released and nothing is charged"
                 if plan.refund.amount_minor else "nothing is charged")
@@ -138,8 +179,9 @@ def cancel_booking(user: User, booking_id: int, note: str, now: datetime, tell_o
         if booking.checkout_session_id:
             expire_checkout_session(booking.checkout_session_id)
     elif state_seen == BookingState.REQUIRES_CAPTURE:
-        if booking.payment_intent_id:  # legacy rows may lack one: there is then no authorization to release
-            release_authorization(booking.payment_intent_id, f"booking:{booking.id}:release")
+        funding_of(booking).release(booking, f"booking:{booking.id}:release", now)  # minutes go back below
+    elif is_minutes(booking):
+        pass  # the minutes go back in the write below, by the same policy
     else:
         policy, start = RefundPolicy.from_dict(booking.refund_policy or {}), booking.lesson.start_at
         # The amount is decided again under the lock, from what the refund rows leave (another refund may have
@@ -149,8 +191,8 @@ def cancel_booking(user: User, booking_id: int, note: str, now: datetime, tell_o
             policy, refundable_minor=remaining, lesson_start=start, now=now, cancelled_by=who).amount_minor,
             f"Cancelled ({who.value.lower()})", user.id, f"booking:{booking_id}:cancel-refund", now)
         refund = Money(amount, booking.currency)
-    stripe_acted = state_seen != BookingState.AWAITING_PAYMENT and (state_seen == BookingState.REQUIRES_CAPTURE
-                                                                   or refund.amount_minor > 0)
+    stripe_acted = not is_minutes(booking) and state_seen != BookingState.AWAITING_PAYMENT and (
+        state_seen == BookingState.REQUIRES_CAPTURE or refund.amount_minor > 0)
     with (recorded_after_stripe("Stripe has released or refunded the payment, but the cancellation is not recorded "
                                 "yet. Cancel again to finish it; nothing is refunded twice.")
           if stripe_acted else nullcontext()):
@@ -164,7 +206,10 @@ def cancel_booking(user: User, booking_id: int, note: str, now: datetime, tell_o
                                        "what cancelling would refund now.")
                     if booking.state != BookingState.CANCELLED:
                         booking.state = next_booking_state(booking.state, BookingState.CANCELLED)
+                    wallet.void_hold(session, booking.id)  # minutes held for it go back (a card's: nothing here)
                     give_back_all_uses(booking.id)
+                elif is_minutes(booking):
+                    _return_minutes(session, booking, who, now)
                 booking.lesson.state = next_lesson_state(booking.lesson.state, LessonState.CANCELLED)
                 booking.cancellation_note = note
                 booking.updated_at = now
@@ -256,25 +301,24 @@ def _refund(booking_id: int, amount_for, reason: str, by_user_id: int | None, ke
             session.add(row)
             refresh_refund_totals(session, receipt)
         row_id, amount, status, currency = row.id, row.amount_minor, row.status, receipt.currency
-        payment_intent_id = receipt.payment_intent_id
+        provider, reference = receipt.provider, receipt.payment_intent_id
     if status == "succeeded":
         return amount  # a retry of a refund already made and recorded
+    holder = "PayPal" if provider == "paypal" else "Stripe"
     try:
-        refund = gateway.create_refund(payment_intent_id, amount, key, refund_row_id=row_id)
-    except gateway.PaymentError as exc:
-        if gateway.outcome_unknown(exc):
-            raise RefundNotRecorded(
-                "We could not get Stripe's answer, so the refund may or may not have been made. It is held as "
-                "pending; try again in a minute to confirm it (a retry never refunds twice).") from exc
+        refund = funding.send_refund(provider, reference, amount, currency, key, row_id)
+    except funding.RefundOutcomeUnknown as exc:
+        raise RefundNotRecorded(
+            f"We could not get {holder}'s answer, so the refund may or may not have been made. It is held as "
+            "pending; try again in a minute to confirm it (a retry never refunds twice).") from exc
+    except funding.RefundRefused as exc:
         _fail(booking_id, row_id)
-        if gateway.error_code(exc) in ("amount_too_large", "charge_already_refunded"):
-            raise RefundRaceLost(Money(sync_refunds_from_stripe(booking_id), currency)) from exc
-        raise PaymentFailed("Stripe refused the refund, so nothing was refunded. "
-                            f"({getattr(exc, 'user_message', None) or gateway.error_code(exc) or 'please try again'})"
-                            ) from exc
+        if exc.exceeded:
+            raise RefundRaceLost(Money(_left_after_refusal(booking_id, provider), currency)) from exc
+        raise PaymentFailed(str(exc)) from exc
     try:
         with serialized_write((LOCK_BOOKING, booking_id)) as session:
-            _attach(session, _fresh(session, Refund, row_id), refund.id, refund.status)
+            _attach(session, _fresh(session, Refund, row_id), refund.id, refund.status, refund.id_column)
             refresh_refund_totals(session, _receipt_of(session, booking_id))
     except Exception as exc:
         db.session.rollback()
@@ -304,15 +348,26 @@ def _fail(booking_id: int, row_id: int) -> None:
             refresh_refund_totals(session, _receipt_of(session, booking_id))
 
 
-def _attach(session, row: Refund, stripe_refund_id: str, stripe_status: str | None) -> None:
-    """Our row `row` became Stripe refund `stripe_refund_id` (once: a second answer changes nothing)."""
-    if row.stripe_refund_id == stripe_refund_id:
+def _attach(session, row: Refund, refund_id: str, status: str | None, column: str = "stripe_refund_id") -> None:
+    """Our row `row` became the provider's refund `refund_id` (`column` says whose id it is: Stripe's or PayPal's;
+    once: a second answer changes nothing)."""
+    if getattr(row, column) == refund_id:
         return
-    if session.scalar(select(Refund.id).where(Refund.stripe_refund_id == stripe_refund_id)) is not None:
-        session.delete(row)  # already booked from Stripe's list without our row id: that row stands for it
+    if session.scalar(select(Refund.id).where(getattr(Refund, column) == refund_id)) is not None:
+        session.delete(row)  # already booked from the provider's notice without our row id: that row stands for it
         return
-    row.stripe_refund_id = stripe_refund_id
-    row.status = _status_of(stripe_status)
+    setattr(row, column, refund_id)
+    row.status = _status_of(status)
+
+
+def _left_after_refusal(booking_id: int, provider: str) -> int:
+    """What is left to refund after the provider said "more than is left": Stripe's list is read and booked
+    (refunds made outside the app show up there); PayPal's refunds reach our rows through its webhook."""
+    if provider == "stripe":
+        return sync_refunds_from_stripe(booking_id)
+    with serialized_write((LOCK_BOOKING, booking_id)) as session:
+        receipt = _receipt_of(session, booking_id)
+        return max(receipt.amount_minor - refunded_total(session, booking_id), 0)
 
 
 def _status_of(stripe_status: str | None) -> str:
@@ -364,8 +419,12 @@ def confirm_pending_refunds(now: datetime, older_than: timedelta = timedelta(min
     so it is found even after Stripe forgot the idempotency key); a row Stripe still does not have after
     `older_than` never reached it and stops counting (nothing is refunded that the person was not told of); a
     cancellation whose refund turns out made is finished. Returns how many rows were settled."""
-    rows = db.session.execute(select(Refund.id, Refund.booking_id).where(
-        Refund.status == "pending", Refund.created_at <= now - older_than).order_by(Refund.id)).all()
+    # Stripe's only: a PayPal refund's fate arrives by its webhook (PAYMENT.CAPTURE.REFUNDED), and a retry of the
+    # cancellation or refund repeats it under the same PayPal-Request-Id.
+    rows = db.session.execute(select(Refund.id, Refund.booking_id).join(
+        PaymentReceipt, PaymentReceipt.booking_id == Refund.booking_id).where(
+        Refund.status == "pending", Refund.created_at <= now - older_than, PaymentReceipt.provider == "stripe")
+        .order_by(Refund.id)).all()
     end_read()
     settled = 0
     for booking_id in sorted({row.booking_id for row in rows}):

@@ -2,6 +2,8 @@
 Stripe reports one (AWAITING_PAYMENT → REQUIRES_CAPTURE with a receipt, waiting for the tutor's approval)."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
@@ -10,6 +12,7 @@ from sqlalchemy import func, select
 from ..adapters import stripe_gateway as gateway
 from ..adapters.database import serialized_write
 from ..domain.fees import FeeBreakdown, fee_breakdown
+from ..domain.funding import Funding
 from ..domain.states import BookingState, next_booking_state
 from ..extensions import db
 from ..filters import local
@@ -55,20 +58,46 @@ def pay_with_payment_method(user: User, booking_id: int, payment_method: str, co
     return answer
 
 
-def record_card_hold(booking: Booking, pi: dict, now: datetime, after: list) -> str:
-    """The card is authorized: AWAITING_PAYMENT → REQUIRES_CAPTURE with a receipt (once; later states win).
+@dataclass(frozen=True)
+class Hold:
+    """Money some provider holds for a booking, as `record_hold` needs it: who holds it, the reference the receipt
+    keeps (a PaymentIntent id, a PayPal order id), the amount, how long that provider's hold may wait for the
+    tutor's approval, and how to let it go."""
 
-    Runs inside the caller's locked write; a hold we must not keep is released by a call appended to ``after``,
-    which the caller runs once that write has committed."""
+    provider: str  # "stripe" or "paypal"
+    reference: str
+    amount_minor: int | None
+    max_hours: int
+    release: Callable[[], None]
+    payment_intent_id: str | None = None  # Stripe's, kept on the booking too
+    charge_id: str | None = None
+    funding: Funding = Funding.CARD  # the booking's strategy from now on (see services/funding.py)
+
+
+def record_card_hold(booking: Booking, pi: dict, now: datetime, after: list) -> str:
+    """The card is authorized: record it as the booking's hold (see `record_hold`)."""
     if pi.get("status") != "requires_capture":
         return "ignored"
+    charge = pi.get("latest_charge")
+    return record_hold(booking, Hold(
+        "stripe", pi["id"], pi.get("amount"), current_app.config["MAX_AUTHORIZATION_HOURS"],
+        release=lambda pi_id=pi["id"], bid=booking.id: release_authorization(pi_id, f"booking:{bid}:release:{pi_id}"),
+        payment_intent_id=pi["id"], charge_id=charge if isinstance(charge, str) else (charge or {}).get("id")),
+        now, after)
+
+
+def record_hold(booking: Booking, hold: Hold, now: datetime, after: list) -> str:
+    """The money is held: AWAITING_PAYMENT → REQUIRES_CAPTURE with a receipt (once; later states win).
+
+    Runs inside the caller's locked write; a hold we must not keep is released by `hold.release`, appended to
+    ``after``, which the caller runs once that write has committed."""
     if booking.state != BookingState.AWAITING_PAYMENT:
         receipt = booking.receipt
-        if receipt is not None and receipt.payment_intent_id == pi["id"]:
+        if receipt is not None and receipt.payment_intent_id == hold.reference:
             return "already-applied"
         # Paid after the hold lapsed, after cancelling, or a second payment for a booking already paid: release it
         # (after the commit; the event counts as applied once the release went through).
-        after.append(lambda pi_id=pi["id"], bid=booking.id: release_authorization(pi_id, f"booking:{bid}:release:{pi_id}"))
+        after.append(hold.release)
         return "released"
     quote = booking.quote or {}
     first_of_month = _first_paid_lesson_of_month(booking.lesson.tutor_id, now)
@@ -76,38 +105,39 @@ def record_card_hold(booking: Booking, pi: dict, now: datetime, after: list) -> 
     agreed = FeeBreakdown.from_dict(quote["breakdown"]) if quote.get("breakdown") else None
     discount = agreed.discount if agreed else 0
     breakdown = fee_breakdown(booking.price_minor, booking.currency, rates_of(commission), discount, first_of_month)
-    if breakdown.student_pays != pi.get("amount"):
+    if breakdown.student_pays != hold.amount_minor:
         # An older checkout paid after the quote changed (say a coupon was added): never keep money we did not quote.
         current_app.logger.warning("booking %s: authorized %s but quoted %s; releasing it", booking.id,
-                                   pi.get("amount"), breakdown.student_pays)
-        after.append(lambda pi_id=pi["id"], bid=booking.id: release_authorization(pi_id, f"booking:{bid}:release:{pi_id}"))
+                                   hold.amount_minor, breakdown.student_pays)
+        after.append(hold.release)
         return "released-mismatch"
     booking.state = next_booking_state(booking.state, BookingState.REQUIRES_CAPTURE)
-    booking.payment_intent_id = pi["id"]
+    if hold.payment_intent_id:
+        booking.payment_intent_id = hold.payment_intent_id
+    booking.funding = hold.funding
     booking.authorized_at = now
-    booking.approval_deadline = approval_deadline(booking.lesson.start_at, now)
+    booking.approval_deadline = approval_deadline(booking.lesson.start_at, now, hold.max_hours)
     booking.updated_at = now
-    charge = pi.get("latest_charge")
     db.session.add(PaymentReceipt(
-        booking_id=booking.id, payment_intent_id=pi["id"],
-        charge_id=charge if isinstance(charge, str) else (charge or {}).get("id"),
+        booking_id=booking.id, provider=hold.provider, payment_intent_id=hold.reference, charge_id=hold.charge_id,
         amount_minor=breakdown.student_pays, currency=booking.currency, application_fee_id=None,
         application_fee_amount_minor=breakdown.platform_take, commission_id=commission.id if commission else None,
         coupon_id=quote.get("coupon_id"), breakdown=breakdown.as_dict(), tutor_payout_minor=breakdown.tutor_payout,
         created_at=now))
     confirm_coupon_uses(booking.id)
     db.session.flush()
-    _tell_tutor_to_approve(booking)
+    tell_tutor_to_approve(booking)
     tell_receipt(booking)
     return "authorized"
 
 
-def approval_deadline(lesson_start: datetime, authorized_at: datetime) -> datetime:
-    """When an unapproved authorization is released: the approval window, never after the lesson starts,
-    never more than five days after authorization (card holds lapse after about seven)."""
+def approval_deadline(lesson_start: datetime, authorized_at: datetime, max_hours: int | None = None) -> datetime:
+    """When an unapproved authorization is released: the approval window, never after the lesson starts, never
+    later than the provider's hold can wait (cards: five days, as card holds lapse after about seven; PayPal: a day
+    inside its 29-day authorization)."""
     cfg = current_app.config
     return min(authorized_at + timedelta(hours=cfg["APPROVAL_WINDOW_HOURS"]), lesson_start,
-               authorized_at + timedelta(hours=cfg["MAX_AUTHORIZATION_HOURS"]))
+               authorized_at + timedelta(hours=max_hours or cfg["MAX_AUTHORIZATION_HOURS"]))
 
 
 def _first_paid_lesson_of_month(tutor_id: int, now: datetime) -> bool:
@@ -118,7 +148,8 @@ def _first_paid_lesson_of_month(tutor_id: int, now: datetime) -> bool:
     return earlier == 0
 
 
-def _tell_tutor_to_approve(booking: Booking) -> None:
+def tell_tutor_to_approve(booking: Booking) -> None:
+    """Email the tutor that a paid booking waits for their approval (once per booking)."""
     lesson, tutor = booking.lesson, booking.lesson.tutor
     student = (lesson.children[0].name if lesson.children else lesson.students[0].name if lesson.students else "")
     outbox.enqueue_email("booking_awaiting_approval", tutor.email, {

@@ -1,9 +1,6 @@
-"""What PayPal tells us about an order, recorded on our PayPalOrder row and its booking.
-
-A PayPalOrder's status only moves forward (CREATED → APPROVED → AUTHORIZED → CAPTURED, or to VOIDED/CANCELLED), so
-our own calls' answers and webhook events, replayed or in any order, agree: whatever arrives late and would move it
-back changes nothing. Every function here runs inside the caller's locked write (the booking's lock); PayPal calls
-they decide on are appended to ``after`` for the caller to run once that write has committed.
+"""What PayPal's webhook events tell us about an order, recorded on our PayPalOrder row (see `paypal_orders`: its
+status only moves forward) and its booking. Every function here runs inside the caller's locked write (the booking's
+lock); PayPal calls they decide on are appended to ``after`` for the caller to run once that write has committed.
 """
 from __future__ import annotations
 
@@ -19,46 +16,8 @@ from ..models import Booking, PaymentReceipt, PayPalOrder, Refund
 from .authorizations import close_before_capture
 from .cancellations import refresh_refund_totals
 from .lesson_messages import tell_not_booked
-
-RANK = {"CREATED": 0, "APPROVED": 1, "AUTHORIZED": 2, "CAPTURED": 3, "VOIDED": 3, "CANCELLED": 3}
-REFUND_INVOICE_PREFIX = "lessonbook-refund-"  # our refund row's id travels as the refund's invoice_id
-
-
-def advance(row: PayPalOrder, status: str, now: datetime) -> bool:
-    """Move the row to `status` if that is forward (True), else leave it (False: it is there already or past it)."""
-    if RANK[status] <= RANK[row.status]:
-        return False
-    row.status = status
-    row.updated_at = now
-    return True
-
-
-def order_row(order_id: str | None) -> PayPalOrder | None:
-    """Our row for a PayPal order id (fresh from the database), if we opened that order."""
-    if not order_id:
-        return None
-    return db.session.scalar(select(PayPalOrder).where(PayPalOrder.order_id == order_id)
-                             .execution_options(populate_existing=True))
-
-
-def record_authorization(row: PayPalOrder, auth: paypal.Authorization, now: datetime) -> bool:
-    """The order's money is held by `auth` (True if that is news). A reauthorization replaces the live id and keeps
-    the first one, which is the one a void must name."""
-    if row.authorization_id == auth.id or row.first_authorization_id == auth.id:
-        return False
-    if row.authorization_id is not None and RANK[row.status] >= RANK["AUTHORIZED"]:
-        if row.status != "AUTHORIZED":
-            return False  # captured or voided already: a late notice of an older authorization
-        row.authorization_id = auth.id  # a reauthorization (a new id for the same held money)
-    else:
-        if not advance(row, "AUTHORIZED", now):
-            return False  # voided or cancelled before this notice arrived
-        row.authorization_id = row.first_authorization_id = auth.id
-        row.authorized_at = auth.created_at or now
-    row.authorization_expires_at = auth.expires_at
-    row.honor_until = (auth.created_at or now) + paypal.HONOR_PERIOD
-    row.updated_at = now
-    return True
+from .paypal_checkout import authorize_if_waiting, hold_authorized
+from .paypal_orders import REFUND_INVOICE_PREFIX, advance, order_row, record_authorization
 
 
 def order_approved(order_id: str | None, now: datetime, after: list) -> str:
@@ -66,15 +25,24 @@ def order_approved(order_id: str | None, now: datetime, after: list) -> str:
     row = order_row(order_id)
     if row is None:
         return "ignored"
-    return "approved" if advance(row, "APPROVED", now) else "already-applied"
+    if not advance(row, "APPROVED", now):
+        return "already-applied"
+    if row.booking_id is not None:
+        # The student may never come back to our return page: authorize from here (after the commit).
+        after.append(lambda bid=row.booking_id, oid=row.order_id: authorize_if_waiting(bid, oid, now))
+    return "approved"
 
 
 def authorization_created(order_id: str | None, auth: paypal.Authorization, now: datetime, after: list) -> str:
-    """PAYMENT.AUTHORIZATION.CREATED: record the authorization on its order row."""
+    """PAYMENT.AUTHORIZATION.CREATED: record the authorization on its order row and, if our return page has not
+    yet, as the booking's hold (a hold the booking cannot keep is voided after the commit)."""
     row = order_row(order_id)
     if row is None:
         return "ignored"
-    return "authorized" if record_authorization(row, auth, now) else "already-applied"
+    booking = db.session.get(Booking, row.booking_id) if row.booking_id else None
+    if booking is None:
+        return "authorized" if record_authorization(row, auth, now) else "already-applied"
+    return hold_authorized(booking, row, auth, now, after)
 
 
 def authorization_voided(order_id: str | None, auth: paypal.Authorization, now: datetime) -> str:

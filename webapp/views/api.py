@@ -17,8 +17,8 @@ from ..auth_loading import bearer_authenticated, user_for_bearer
 from ..extensions import csrf, limiter
 from ..models import Booking, Lesson, Teach, User
 from ..security_headers import content_security_policy
-from ..services import (accounts, availability, bookings, cancellations, card_holds, catalogue, checkout, notes,
-                        reschedules, sessions)
+from ..services import (accounts, availability, bookings, cancellations, card_holds, catalogue, checkout,
+                        minute_payments, notes, reschedules, sessions)
 from ..services.bookings import BookingRequest
 from ..services.catalogue import TutorFilters
 from ..services.errors import Forbidden, NotFound, ServiceError, SlotTaken
@@ -136,7 +136,7 @@ def booking_json(b: Booking, now: datetime) -> dict:
     return {
         "id": b.id, "state": b.state, "status_text": bookings.booking_status_words(b, now),
         "hold_expires_at": b.hold_expires_at.isoformat() if b.hold_expires_at else None,
-        "price_minor": b.price_minor, "currency": b.currency, "note": b.note,
+        "price_minor": b.price_minor, "currency": b.currency, "funding": b.funding, "note": b.note,
         "lesson": {"id": lesson.id, "state": lesson.state, "start": lesson.start_at.isoformat(),
                    "finish": lesson.finish_at.isoformat(), "duration_minutes": lesson.duration_minutes,
                    "lesson_type": "in_person" if lesson.in_person else "online",
@@ -419,14 +419,20 @@ def get_booking(booking_id: int):
 @spec.validate(json=schema.PaymentInput, security=SIGNED_IN, operation_id="payBooking", resp=Response(
     HTTP_201=(schema.PaymentAnswer, "The PaymentIntent as created."), HTTP_400=MALFORMED, HTTP_401=ANON,
     HTTP_404=error("No such booking of yours."),
-    HTTP_409=error("The booking is not waiting for payment any more, or its hold expired."),
+    HTTP_409=error("The booking is not waiting for payment any more, its hold expired, or your minutes with the "
+                   "tutor do not cover the lesson."),
     HTTP_502=error("Stripe could not be reached; nothing was charged.")))
 def pay():
-    """Pay for your booking with a Stripe payment method: a PaymentIntent with manual capture.
+    """Pay for your booking with a Stripe payment method (a PaymentIntent with manual capture) or with your prepaid
+    minutes with its tutor (method minutes: no card; held until the tutor approves).
 
-    requires_capture means authorized (the webhook moves the booking); requires_action carries next_action for
-    3-D Secure."""
+    requires_capture means authorized (for a card the webhook moves the booking; minutes move it at once);
+    requires_action carries next_action for 3-D Secure. Minutes that do not cover the lesson are a 409."""
     data = body()
+    if data.method == "minutes":
+        booking = minute_payments.pay_with_minutes(_user(), data.booking_id, now_utc())
+        return {"booking_id": booking.id, "method": "minutes", "status": "requires_capture",
+                "minutes": booking.lesson.duration_minutes}, 201
     answer = card_holds.pay_with_payment_method(
         _user(), data.booking_id, data.payment_method, data.coupon, now_utc(),
         return_url=url_for("bookings.detail", booking_id=data.booking_id, paid=1, _external=True))
@@ -453,7 +459,7 @@ def cancellation_preview(booking_id: int):
     """What cancelling now would give back, before you confirm."""
     plan = cancellations.preview(_user(), booking_id, now_utc())
     return {"kind": plan.kind, "refund_minor": plan.refund.amount_minor, "currency": plan.refund.currency,
-            "explanation": plan.explanation}
+            "explanation": plan.explanation, "minutes": plan.minutes}
 
 
 @bp.put("/bookings/<id:booking_id>/cancel")

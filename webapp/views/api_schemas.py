@@ -11,7 +11,7 @@ import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from ..domain import limits
 from ..domain.roles import SELF_SERVICE_ROLES, Role
@@ -395,6 +395,8 @@ class Booking(Out):
     hold_expires_at: AwareDatetime | None
     price_minor: MinorUnits
     currency: CurrencyCode
+    funding: Literal["card", "minutes"] = Field("card", description="How it is paid: a card, or prepaid minutes "
+                                                                    "(the lesson's duration) with its tutor.")
     note: str
     lesson: BookedLesson
 
@@ -417,14 +419,27 @@ class SlotTaken(Out):
 
 class PaymentInput(Strict):
     booking_id: Id
-    payment_method: str = Field(pattern=limits.PAYMENT_METHOD_PATTERN,
-                                description="A Stripe payment method id, e.g. pm_card_visa.")
+    method: Literal["card", "minutes"] = Field(
+        "card", description="card: a Stripe payment method, authorized now and captured at approval. minutes: the "
+                            "lesson's duration from your prepaid minutes with its tutor, held until approval (no card).")
+    payment_method: str | None = Field(None, pattern=limits.PAYMENT_METHOD_PATTERN,
+                                       description="A Stripe payment method id, e.g. pm_card_visa (method card only).")
     coupon: Annotated[str, Field(max_length=limits.COUPON_CODE_MAX)] | None = None
+
+    @model_validator(mode="after")
+    def _card_needs_a_payment_method(self) -> PaymentInput:
+        if self.method == "card" and not self.payment_method:
+            raise ValueError("A card payment needs payment_method (a Stripe payment method id such as pm_card_visa).")
+        if self.method == "minutes" and (self.payment_method or self.coupon):
+            raise ValueError("A payment with minutes takes no payment_method and no coupon.")
+        return self
 
 
 class PaymentAnswer(Out):
     booking_id: Id
-    payment_intent_id: str
+    method: Literal["card", "minutes"] = "card"
+    payment_intent_id: str | None = Field(None, description="Card payments only.")
+    minutes: int | None = Field(None, description="Payments with minutes: the minutes held until approval.")
     status: Literal["requires_capture", "requires_action", "processing", "requires_payment_method", "succeeded",
                     "canceled"]
     client_secret: str | None = None
@@ -445,6 +460,8 @@ class CancellationPreview(Out):
     refund_minor: MinorUnits
     currency: CurrencyCode
     explanation: str
+    minutes: int | None = Field(None, description="A booking paid with prepaid minutes: the minutes that go back to "
+                                                   "the balance (refund_minor is then 0).")
 
 
 class CancelInput(Strict):

@@ -10,7 +10,8 @@ from wtforms.validators import InputRequired, Length
 from ..domain.money import lesson_price
 from ..forms import BookingForm
 from ..models import Role
-from ..services import availability, bookings, cancellations, catalogue, checkout, meetings, quotes
+from ..services import (availability, bookings, cancellations, catalogue, checkout, meetings, minute_payments,
+                       paypal_checkout, quotes)
 from ..services.errors import AlreadyYours, ServiceError, SlotTaken, ValidationError
 from . import params
 from .common import apply_service_errors, is_htmx, now_utc, render, role_required
@@ -119,7 +120,21 @@ def pay(booking_id: int):
         else:
             return redirect(url, code=303)
     quote = quotes.quote_booking(current_user, booking, code, now)
-    return render("bookings/pay.html", booking=booking, quote=quote, now=now)
+    return render("bookings/pay.html", booking=booking, quote=quote, now=now,
+                  minutes=minute_payments.minutes_offer(current_user, booking), paypal=paypal_checkout.available())
+
+
+@bp.post("/bookings/<id:booking_id>/pay-with-minutes")
+@login_required
+def pay_with_minutes(booking_id: int):
+    """Pay with prepaid minutes: no card; the lesson's minutes are held until the tutor approves."""
+    try:
+        minute_payments.pay_with_minutes(current_user, booking_id, now_utc())
+    except ServiceError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("bookings.pay", booking_id=booking_id), code=303)
+    flash("Paid with your minutes. They are held until the tutor approves the lesson.", "success")
+    return redirect(url_for("bookings.detail", booking_id=booking_id), code=303)
 
 
 @bp.get("/bookings/<id:booking_id>/quote")
@@ -130,7 +145,7 @@ def quote(booking_id: int):
     booking = quotes.payable_booking(current_user, booking_id, now)
     result = quotes.quote_booking(current_user, booking, request.args.get("coupon"), now)
     return render("bookings/pay.html", partial="bookings/_quote.html", booking=booking, quote=result, now=now,
-                  oob_total=is_htmx())
+                  oob_total=is_htmx(), paypal=paypal_checkout.available())
 
 
 @bp.get("/bookings/<id:booking_id>/payment-status")

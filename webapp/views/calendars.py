@@ -73,7 +73,13 @@ def source_list():
                                                                                 now_utc()), now=now_utc())
 
 
+def _user_key() -> str:
+    """Rate-limit key per signed-in user (anonymous requests are refused by the role check anyway)."""
+    return f"calendar-sync:{getattr(current_user, 'id', None) or request.remote_addr}"
+
+
 @bp.post("/tutor/calendars/<id:source_id>/sync")
+@limiter.limit("20 per hour", key_func=_user_key)
 @role_required(Role.TUTOR)
 def sync_now(source_id: int):
     """Sync one of your calendars now (the worker does it within seconds)."""
