@@ -46,6 +46,8 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
                 "Finish requested special-offer announcement emails"),
     PeriodicJob("periodic-send-pending-payouts", "webapp.jobs.send_pending_payouts", "*/15 * * * *",
                 "Transfer settled tutor payouts (SendPendingPayouts)"),
+    PeriodicJob("periodic-reverse-overpaid-transfers", "webapp.jobs.reverse_overpaid_transfers", "*/5 * * * *",
+                "Take back the tutor's share of refunds made after their payout"),
     PeriodicJob("periodic-deliver-outbox", "webapp.jobs.deliver_outbox", "* * * * *",
                 "Deliver due emails from the outbox"),
     PeriodicJob("periodic-apply-stripe-events", "webapp.jobs.apply_stripe_events", "* * * * *",

@@ -174,6 +174,8 @@ class PayPalStandIn:
                     return self._html(200, stand_in.approval_page(parse_qs(split.query).get("token", [""])[0]))
                 if self.command == "GET" and split.path == "/certs/paypal-standin.pem":
                     return self._send(200, stand_in._cert_pem, "application/x-pem-file")
+                if self.command == "GET" and not split.path.startswith(("/v1/", "/v2/")):
+                    return self._html(404, _page("PayPal", "<h1>Not found</h1>"))  # a browser's /favicon.ico
                 if self.command == "POST" and split.path.startswith("/checkoutnow/"):
                     status, location, page = stand_in.decide(split.path, raw)
                     if location:

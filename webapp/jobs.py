@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from .services import (approvals, bookings, calendar_sync, cancellations, checkout, meetings, notes,
                        offer_announcements, outbox, payouts, paypal_events, reminders, reschedules, sessions,
-                       stripe_events, wallet)
+                       stripe_events, transfer_reversals, wallet)
 
 
 def _clock(now: str | None) -> datetime:
@@ -37,6 +37,11 @@ def expire_unapproved_bookings(now: str | None = None) -> int:
 def expire_minute_lots(now: str | None = None) -> int:
     """Record the unused minutes of packages past their expiry as expired (never silently dropped)."""
     return wallet.expire_lots(now=_clock(now))
+
+
+def reverse_overpaid_transfers(now: str | None = None) -> int:
+    """Take back from tutors' transfers the share of refunds made after they were paid."""
+    return transfer_reversals.reverse_overpaid_transfers(now=_clock(now))
 
 
 def send_pending_payouts(now: str | None = None) -> int:

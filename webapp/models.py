@@ -529,11 +529,31 @@ class PaymentReceipt(db.Model):
     transfer_id: Mapped[str | None] = mapped_column(String(255))
     transfer_error: Mapped[str | None] = mapped_column(Text)
     transferred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What the transfer sent (the tutor's share at that moment); refunds after it are taken back by reversals.
+    transferred_minor: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     booking: Mapped[Booking] = relationship()
     coupon: Mapped[Coupon | None] = relationship(viewonly=True)  # the code or special offer it was paid with
     __table_args__ = (CheckConstraint("refunded_minor >= 0 AND refunded_minor <= amount_minor",
                                       name="refund_within_amount"),)
+
+
+class TransferReversal(db.Model):
+    """Part of a tutor's transfer taken back after a refund made once the transfer was sent; recorded as `pending`
+    under its idempotency key before Stripe is called, so a lost answer is retried, never doubled."""
+
+    __tablename__ = "transfer_reversals"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id"), index=True)
+    transfer_id: Mapped[str] = mapped_column(String(255))
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    stripe_reversal_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending, succeeded, failed
+    amount_minor: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    __table_args__ = (CheckConstraint("amount_minor > 0", name="reversal_positive"),)
 
 
 class Refund(db.Model):

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 from rq import SimpleWorker
 
+from standins.google_calendar import GoogleCalendarStandIn
 from tests import factories
 from tests.calendar_feed_server import feed_server  # noqa: F401 (fixture)
 from tests.e2e.conftest import log_in
@@ -119,3 +120,33 @@ def test_a_student_makes_copies_and_renews_the_address_of_their_lessons_feed(app
     page.reload()
     expect(feed.get_by_label("Your calendar address")).to_have_count(0)
     expect(feed).to_contain_text("shown only once")
+
+
+def test_a_tutor_connects_google_calendar_through_its_consent_page(app, browser_page, monkeypatch):
+    google = GoogleCalendarStandIn(client_id="lessonbook-e2e", client_secret="e2e-secret")
+    for key, value in {"GOOGLE_CLIENT_ID": "lessonbook-e2e", "GOOGLE_CLIENT_SECRET": "e2e-secret",
+                       "GOOGLE_OAUTH_AUTH_URL": google.auth_url, "GOOGLE_OAUTH_TOKEN_URL": google.token_url,
+                       "GOOGLE_CALENDAR_API_BASE": google.api_base}.items():
+        monkeypatch.setitem(app.config, key, value)
+    tutor, _ = factories.tutor(name="Ana Lopez", weekly=MORNINGS, horizon_days=120)
+    email = tutor.email
+    db.session.remove()
+    day = _next_month_day()
+    start = datetime.combine(day, datetime.min.time().replace(hour=10), LONDON)
+    google.set_busy([(start, start + timedelta(hours=1))])
+    try:
+        page = browser_page("Europe/London")
+        log_in(page, email)
+        page.goto("/tutor/calendars")
+        page.get_by_role("link", name="Connect Google Calendar").click()
+        expect(page.get_by_role("heading", name="Lessonbook wants to access your Google Account")).to_be_visible()
+        page.get_by_role("button", name="Allow").click()
+        expect(page.get_by_text("Google Calendar connected")).to_be_visible()
+        sources = page.locator("#calendar-sources")
+        expect(sources.get_by_text("Waiting for the first sync")).to_be_visible()
+        _run_worker(app)
+        expect(sources.get_by_text(re.compile(r"Synced .*: 1 busy time ahead"))).to_be_visible()
+        expect(sources).to_contain_text("free/busy only")
+        expect(page.get_by_role("link", name="Sign in to Google again")).to_be_visible()
+    finally:
+        google.close()

@@ -91,7 +91,8 @@ def world(app, client, stripe_world):
             "tutor": (tutor.email, common + signed_in + [
                 url_for("tutor_dashboard.lessons"), url_for("tutor_dashboard.availability"),
                 url_for("tutor_dashboard.teaches"), url_for("tutor_dashboard.profile"),
-                url_for("tutor_dashboard.payouts_page"), url_for("bookings.detail", booking_id=paid.id),
+                url_for("tutor_dashboard.payouts_page"), url_for("calendars.sources"),
+                url_for("bookings.detail", booking_id=paid.id),
                 url_for("lessons.reschedule", lesson_id=paid.lesson_id), url_for("notes.page", lesson_id=finished.id)]),
             "admin": (admin.email, common + signed_in + [
                 url_for("admin.index"), url_for("admin.commissions"), url_for("admin.coupons"),

@@ -238,3 +238,14 @@ def test_a_lesson_paid_with_nothing_has_nothing_to_refund():
     assert (s.refund, s.tutor_payout_after, s.platform_take_after) == (0, 4000, -4000)
     with pytest.raises(ValueError, match="already been refunded in full"):
         refund_split(b, 1)
+
+
+def test_a_transfer_reversal_takes_back_what_was_sent_beyond_what_is_owed_now():
+    from webapp.domain.fees import transfer_reversal_due
+    assert transfer_reversal_due(3600, 3600, 0) == 0
+    assert transfer_reversal_due(3600, 1800, 0) == 1800
+    assert transfer_reversal_due(3600, 1800, 1800) == 0
+    assert transfer_reversal_due(3600, 0, 1800) == 1800
+    assert transfer_reversal_due(1000, 1800, 0) == 0  # owed more than was sent: the payout job's business, not ours
+    with pytest.raises(ValueError):
+        transfer_reversal_due(-1, 0, 0)

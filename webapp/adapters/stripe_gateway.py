@@ -161,6 +161,12 @@ def create_transfer(*, amount_minor: int, currency: str, destination: str, booki
     return client().v1.transfers.create(params=params, options=_opts(idempotency_key))
 
 
+def reverse_transfer(transfer_id: str, *, amount_minor: int, booking_id: int, idempotency_key: str):
+    """Take part of a tutor's transfer back (a refund made after the tutor was paid)."""
+    return client().v1.transfers.reversals.create(transfer_id, params={
+        "amount": amount_minor, "metadata": {"booking_id": str(booking_id)}}, options=_opts(idempotency_key))
+
+
 def construct_event(payload: bytes, signature: str | None):
     """Verify a webhook's signature over the raw body and parse it (raises SignatureError or ValueError)."""
     return stripe.Webhook.construct_event(payload, signature or "", current_app.config["STRIPE_WEBHOOK_SECRET"])

@@ -265,3 +265,13 @@ def refund_split(b: FeeBreakdown, refund_minor: int, already_refunded_minor: int
         currency=b.currency, refund=refund, from_tutor=from_tutor, from_platform=refund - from_tutor,
         total_refunded=total, remaining_refundable=paid - total, tutor_payout_after=tutor_after,
         platform_take_after=(paid - total) - tutor_after)
+
+
+def transfer_reversal_due(transferred_minor: int, tutor_payout_now_minor: int, reversed_minor: int) -> int:
+    """How much of a tutor's transfer to take back after refunds made once it was sent: what was transferred,
+    less what the tutor is owed now, less what was already taken back (never negative)."""
+    for name, value in (("transferred_minor", transferred_minor), ("tutor_payout_now_minor", tutor_payout_now_minor),
+                        ("reversed_minor", reversed_minor)):
+        if _require_int(name, value) < 0:
+            raise ValueError(f"{name} cannot be negative")
+    return max(0, transferred_minor - tutor_payout_now_minor - reversed_minor)

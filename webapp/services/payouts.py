@@ -141,7 +141,8 @@ def send_pending_payouts(now: datetime) -> int:
             # Conditional: a second worker holding the same (idempotent) transfer records nothing new.
             moved = session.execute(update(PaymentReceipt).where(
                 PaymentReceipt.id == receipt_id, PaymentReceipt.transfer_id.is_(None))
-                .values(transfer_id=transfer.id, transfer_error=None, transferred_at=now))
+                .values(transfer_id=transfer.id, transfer_error=None, transferred_at=now,
+                        transferred_minor=amount))
             if moved.rowcount:
                 outbox.enqueue_email("payout_status", current_app.config["INTERNAL_TEAM_EMAIL"],
                                      {**context, "transfer_id": transfer.id, "error": None},
