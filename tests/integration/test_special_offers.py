@@ -8,7 +8,7 @@ from tests import factories
 from tests.conftest import csrf_from, login
 from tests.integration.test_payments import authorize, book
 from webapp.extensions import db
-from webapp.models import Coupon, OutboxMessage, PaymentReceipt, User
+from webapp.models import AuditEntry, Coupon, OutboxMessage, PaymentReceipt, User
 from webapp.services import offer_announcements, offers, quotes
 
 
@@ -122,6 +122,16 @@ def test_the_admin_form_names_what_is_wrong_with_an_offer(app, client):
     assert made.status_code == 303
     coupon = db.session.scalar(select(Coupon).where(Coupon.code == "HELLO"))
     assert (coupon.name, coupon.audience, coupon.auto_apply) == ("Spring", "EVERYONE", True)
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.target_type == "coupon",
+                                                       AuditEntry.target_id == coupon.id))
+    assert (entry.action, entry.actor_id, entry.after["name"], entry.after["audience"]) == \
+        ("offer.create", boss.id, "Spring", "EVERYONE")
+    page = client.get("/admin/coupons").get_data(as_text=True)
+    client.post(f"/admin/coupons/{coupon.id}/announce", data={"csrf_token": csrf_from(page)})
+    client.post(f"/admin/coupons/{coupon.id}/active", data={"csrf_token": csrf_from(page), "active": "0"})
+    actions = db.session.scalars(select(AuditEntry.action).where(AuditEntry.target_id == coupon.id,
+                                                                 AuditEntry.target_type == "coupon")).all()
+    assert sorted(actions) == ["coupon.deactivate", "offer.announce", "offer.create"]
 
 
 def _announcements(coupon_id: int) -> list[OutboxMessage]:

@@ -16,10 +16,11 @@ from ..domain import limits
 from ..domain.fees import FeeBreakdown, RefundSplit, refund_split
 from ..domain.money import Money
 from ..domain.refunds import Canceller, RefundPolicy, cancellation_refund, has_started
+from ..domain.roles import refund_cap_minor
 from ..domain.states import BookingState, LessonState, next_booking_state, next_lesson_state
 from ..extensions import db
 from ..models import Booking, PaymentReceipt, Refund, User
-from . import funding, meetings, wallet
+from . import audit, funding, meetings, wallet
 from .authorizations import expire_checkout_session, recorded_after_stripe
 from .bookings import get_booking
 from .coupon_uses import give_back_all_uses
@@ -458,12 +459,17 @@ def _finish_cancellation(booking_id: int, now: datetime) -> None:
 
 def admin_refund(admin: User, booking_id: int, amount_minor: int, reason: str, now: datetime,
                  request_key: str | None = None) -> Booking:
-    """An admin refunds any amount up to what remains, without cancelling the lesson.
+    """An admin refunds any amount up to what remains, without cancelling the lesson (a support agent up to
+    SUPPORT_REFUND_CAP_MINOR); the audit entry is written with the booking's last write.
 
     `request_key` (from the form the admin submitted) makes a resubmission of the same form the same refund."""
-    if not admin.is_admin:
-        raise Forbidden("Only admins can make refunds.")
+    cap = refund_cap_minor(admin.role, current_app.config["SUPPORT_REFUND_CAP_MINOR"])
+    if cap == 0:
+        raise Forbidden("Only admins and support agents can make refunds.")
     booking = get_booking(admin, booking_id)
+    if cap is not None and amount_minor > cap:
+        message = (f"Support agents refund up to {Money(cap, booking.currency).format()}; ask an admin for more.")
+        raise Forbidden(message, {"amount": message})
     if request_key is not None and not REQUEST_KEY.fullmatch(request_key):
         raise ValidationError("The idempotency key is 8 to 64 letters, digits, - or _.",
                               {"idempotency_key": "8 to 64 letters, digits, - or _."})
@@ -477,10 +483,17 @@ def admin_refund(admin: User, booking_id: int, amount_minor: int, reason: str, n
                        f"{Money(booking.receipt.amount_minor, booking.currency).format()}.")
             raise ValidationError(message, {"amount": message})
     # More than is left (read again under the lock) is a 409 that says what is left now.
-    _refund(booking_id, lambda _remaining: amount_minor, reason or "Admin refund", admin.id, key, now)
+    refunded = _refund(booking_id, lambda _remaining: amount_minor, reason or "Admin refund", admin.id, key, now)
     with serialized_write((LOCK_BOOKING, booking_id)) as session:
         booking = _fresh(session, Booking, booking_id)
         booking.updated_at = now
+        if refunded and not audit.recorded(key):  # the same form sent again is one refund and one entry
+            receipt = _receipt_of(session, booking_id)
+            audit.record(admin, "booking.refund", "booking", booking_id,
+                         f"Refunded {Money(refunded, booking.currency).format()} on booking #{booking_id}: "
+                         f"{reason or 'Admin refund'}", now,
+                         before={"refunded_minor": receipt.refunded_minor - refunded},
+                         after={"refunded_minor": receipt.refunded_minor, "state": booking.state}, dedupe_key=key)
     return booking
 
 

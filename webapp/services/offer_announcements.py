@@ -12,7 +12,7 @@ from ..domain.coupons import DiscountType
 from ..domain.money import Money
 from ..extensions import db
 from ..models import Coupon, OutboxMessage, User
-from . import outbox, signed_links
+from . import audit, outbox, signed_links
 from .errors import Forbidden, NotFound, ValidationError
 from .offer_targets import audience_query
 from .urls import public_url
@@ -35,6 +35,9 @@ def request_announcement(admin: User, coupon_id: int, now: datetime) -> Coupon:
         raise NotFound("No such special offer.")
     if not coupon.active or (coupon.valid_until is not None and coupon.valid_until <= now):
         raise ValidationError("This offer is not running, so it cannot be announced.")
+    audit.record(admin, "offer.announce", "coupon", coupon.id, f"Asked to email the audience of {coupon.name!r}", now,
+                 before={"announce_requested_at": coupon.announce_requested_at.isoformat()
+                         if coupon.announce_requested_at else None})
     coupon.announce_requested_at = coupon.announce_requested_at or now
     db.session.commit()
     try:

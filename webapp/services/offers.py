@@ -14,6 +14,7 @@ from ..domain.offers import Audience
 from ..domain.roles import Role
 from ..extensions import db
 from ..models import Commission, Coupon, CouponUse, OfferRecipient, PaymentReceipt, User
+from . import audit
 from .errors import Forbidden, ValidationError
 from .locks import LOCK_COMMISSION
 
@@ -42,6 +43,9 @@ def add_commission(admin: User, rates: dict, now: datetime) -> Commission:
         session.flush()
         commission = Commission(**parsed.as_dict(), active=True, created_by_id=admin.id, created_at=now)
         session.add(commission)
+        session.flush()
+        audit.record(admin, "commission.add", "commission", commission.id,
+                     "Added a commission; it is now the only active one.", now, after=parsed.as_dict())
     return commission
 
 
@@ -77,6 +81,10 @@ def create_coupon(admin: User, *, code: str, usage: str, discount_type: str, amo
         db.session.flush()
         db.session.add_all(OfferRecipient(coupon_id=coupon.id, user_id=uid) for uid in target.recipient_ids)
     try:
+        db.session.flush()
+        audit.record(admin, "offer.create" if target.audience else "coupon.create", "coupon", coupon.id,
+                     f"Created {'special offer ' + repr(target.name) if target.audience else 'coupon'} {terms.code}",
+                     now, after=_described(coupon, len(target.recipient_ids)))
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -129,13 +137,17 @@ def _target(name: str, audience: str, tutor_email: str, recipient_emails: str, a
     return _Target(name, kind.value, tutor_id, recipients, bool(auto_apply))
 
 
-def set_coupon_active(admin: User, coupon_id: int, active: bool) -> Coupon:
+def set_coupon_active(admin: User, coupon_id: int, active: bool, now: datetime) -> Coupon:
     """Switch a coupon on or off."""
     _admin(admin)
     coupon = db.session.get(Coupon, coupon_id)
     if coupon is None:
         raise ValidationError("No such coupon.")
+    before = coupon.active
     coupon.active = active
+    audit.record(admin, "coupon.activate" if active else "coupon.deactivate", "coupon", coupon.id,
+                 f"{'Activated' if active else 'Deactivated'} {coupon.code}", now, before={"active": before},
+                 after={"active": active})
     db.session.commit()
     return coupon
 
@@ -163,3 +175,14 @@ def offer_usage() -> dict[int, list[OfferUsage]]:
     for coupon_id, currency, uses, discount, revenue in rows:
         usage.setdefault(coupon_id, []).append(OfferUsage(currency, uses, int(discount), int(revenue)))
     return usage
+
+
+def _described(coupon: Coupon, recipients: int) -> dict:
+    """A coupon's terms and audience as the audit log keeps them."""
+    return {"code": coupon.code, "name": coupon.name, "audience": coupon.audience,
+            "audience_tutor_id": coupon.audience_tutor_id, "recipients": recipients, "auto_apply": coupon.auto_apply,
+            "usage": coupon.usage, "discount_type": coupon.discount_type, "amount_minor": coupon.amount_minor,
+            "percent_bp": coupon.percent_bp, "max_discount_amount_minor": coupon.max_discount_amount_minor,
+            "currency": coupon.currency, "max_total_uses": coupon.max_total_uses,
+            "valid_from": coupon.valid_from.isoformat() if coupon.valid_from else None,
+            "valid_until": coupon.valid_until.isoformat() if coupon.valid_until else None}

@@ -8,6 +8,7 @@ from flask_login import current_user
 
 from ..domain.money import Money, parse_major_amount
 from ..domain.offers import Audience
+from ..domain.roles import STAFF_ROLES
 from ..models import Role
 from ..services import bookings, cancellations, offer_announcements, offers
 from ..services.errors import ServiceError
@@ -17,7 +18,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 @bp.get("/")
-@role_required(Role.ADMIN)
+@role_required(*STAFF_ROLES)
 def index():
     """The admin overview: recent bookings with their money state."""
     return render("admin/index.html", bookings=bookings.recent_bookings(current_user))
@@ -125,7 +126,7 @@ def _date_or_none(text: str | None) -> datetime | None:
 def toggle_coupon(coupon_id: int):
     """Switch a coupon on or off."""
     active = request.form.get("active") == "1"
-    return perform(lambda: offers.set_coupon_active(current_user, coupon_id, active),
+    return perform(lambda: offers.set_coupon_active(current_user, coupon_id, active, now_utc()),
                    "Coupon activated." if active else "Coupon deactivated.", url_for("admin.coupons"))
 
 
@@ -138,9 +139,9 @@ def announce_offer(coupon_id: int):
 
 
 @bp.post("/bookings/<id:booking_id>/refund")
-@role_required(Role.ADMIN)
+@role_required(*STAFF_ROLES)
 def refund(booking_id: int):
-    """Refund any amount up to what remains on a booking."""
+    """Refund any amount up to what remains on a booking (support agents up to their cap)."""
     try:
         booking = bookings.get_booking(current_user, booking_id)
         amount = parse_major_amount(request.form.get("amount") or "", booking.currency)
