@@ -20,7 +20,7 @@ from webapp.extensions import db
 from webapp.models import Booking, OutboxMessage, PaymentReceipt, PayPalEvent, PayPalOrder, Refund, User
 from webapp.services import approvals, availability, bookings, cancellations, payouts, paypal_checkout
 from webapp.services.bookings import BookingRequest
-from webapp.services.errors import Conflict
+from webapp.services.errors import Conflict, NotRecorded
 
 URLS = {"return_url": "http://127.0.0.1/back", "cancel_url": "http://127.0.0.1/cancel"}
 
@@ -220,3 +220,22 @@ def test_a_paypal_funded_lesson_is_paid_out_from_the_platforms_stripe_balance_on
     assert payouts.send_pending_payouts(later) == 0
     transfers = stripe_world.client.v1.transfers.list(params={"destination": account.stripe_account_id}).data
     assert [(t.amount, t.source_transaction) for t in transfers] == [(4000, None)]  # from the balance, no charge
+
+
+def test_a_refund_whose_paypal_answer_was_lost_is_settled_by_the_sweep_once(app, paypal_world):
+    booking = pay(paypal_world, book(days_ahead=5))
+    approvals.approve(booking.lesson.tutor, booking.id, now())
+    paypal_world.server.fail_with = 503
+    with pytest.raises(NotRecorded):
+        cancellations.cancel_booking(booking.booker, booking.id, "", now())
+    db.session.rollback()
+    assert [r.status for r in db.session.scalars(select(Refund))] == ["pending"]
+    assert cancellations.confirm_pending_refunds(now() + timedelta(minutes=20)) == 0  # PayPal still down: waits
+    paypal_world.server.fail_with = None
+    assert cancellations.confirm_pending_refunds(now() + timedelta(minutes=20)) == 1
+    assert cancellations.confirm_pending_refunds(now() + timedelta(minutes=40)) == 0
+    db.session.rollback()
+    assert [(r.amount_minor, r.status) for r in db.session.scalars(select(Refund))] == [(4000, "succeeded")]
+    assert len(paypal_world.server.refunds) == 1
+    finished = db.session.get(Booking, booking.id)
+    assert finished.state == BookingState.REFUNDED and finished.lesson.state == LessonState.CANCELLED

@@ -416,19 +416,18 @@ def sync_refunds_from_stripe(booking_id: int) -> int:
 
 
 def confirm_pending_refunds(now: datetime, older_than: timedelta = timedelta(minutes=15)) -> int:
-    """The sweep for refunds whose Stripe answer was lost: book what Stripe has (each refund carries its row's id,
-    so it is found even after Stripe forgot the idempotency key); a row Stripe still does not have after
-    `older_than` never reached it and stops counting (nothing is refunded that the person was not told of); a
-    cancellation whose refund turns out made is finished. Returns how many rows were settled."""
-    # Stripe's only: a PayPal refund's fate arrives by its webhook (PAYMENT.CAPTURE.REFUNDED), and a retry of the
-    # cancellation or refund repeats it under the same PayPal-Request-Id.
-    rows = db.session.execute(select(Refund.id, Refund.booking_id).join(
+    """The sweep for refunds whose provider's answer was lost. Stripe's: book what Stripe has (each refund carries
+    its row's id, so it is found even after Stripe forgot the idempotency key); a row Stripe still does not have
+    after `older_than` never reached it and stops counting (nothing is refunded that the person was not told of).
+    PayPal's (it lists no refunds to read): ask again under the row's own PayPal-Request-Id, which PayPal answers
+    with the refund it made, or makes the refund the person was told is pending. Either way a cancellation whose
+    refund turns out made is finished. Returns how many rows were settled."""
+    rows = db.session.execute(select(Refund.id, Refund.booking_id, PaymentReceipt.provider).join(
         PaymentReceipt, PaymentReceipt.booking_id == Refund.booking_id).where(
-        Refund.status == "pending", Refund.created_at <= now - older_than, PaymentReceipt.provider == "stripe")
-        .order_by(Refund.id)).all()
+        Refund.status == "pending", Refund.created_at <= now - older_than).order_by(Refund.id)).all()
     end_read()
     settled = 0
-    for booking_id in sorted({row.booking_id for row in rows}):
+    for booking_id in sorted({row.booking_id for row in rows if row.provider == "stripe"}):
         try:
             sync_refunds_from_stripe(booking_id)
         except gateway.PaymentError:
@@ -438,6 +437,21 @@ def confirm_pending_refunds(now: datetime, older_than: timedelta = timedelta(min
             _fail(booking_id, row.id)  # only if still pending: Stripe has no refund for it
             settled += 1
         _finish_cancellation(booking_id, now)
+    for row in (r for r in rows if r.provider == "paypal"):
+        pending = db.session.get(Refund, row.id)
+        key, reason, by = pending.idempotency_key, pending.reason, pending.created_by_id
+        end_read()
+        try:
+            _refund(row.booking_id, lambda _remaining: 0, reason, by, key, now)  # resumes the row: same key
+        except NotRecorded:
+            current_app.logger.warning("booking %s: PayPal still gives no answer for refund %s; next run",
+                                       row.booking_id, row.id)
+            continue
+        except ServiceError as exc:  # refused: _refund has already marked the row failed
+            current_app.logger.warning("booking %s: PayPal refused refund %s: %s", row.booking_id, row.id,
+                                       exc.message)
+        settled += 1
+        _finish_cancellation(row.booking_id, now)
     return settled
 
 

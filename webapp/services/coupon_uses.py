@@ -28,6 +28,9 @@ def coupon_terms(coupon: Coupon) -> CouponTerms:
                        max_total_uses=coupon.max_total_uses, active=coupon.active)
 
 
+UNKNOWN_COUPON = "We do not know that code. Check the spelling."
+
+
 def coupon_for(code_text: str | None, user: User, booking: Booking,
                now: datetime) -> tuple[Coupon | None, str, str | None]:
     """The coupon a typed code names for this booking, the code as normalized, and the problem with it (in words).
@@ -41,7 +44,7 @@ def coupon_for(code_text: str | None, user: User, booking: Booking,
         return None, str(code_text).strip()[:40], str(exc)
     coupon = db.session.scalar(select(Coupon).where(Coupon.code == code))
     if coupon is None:
-        return None, code, "We do not know that code. Check the spelling."
+        return None, code, UNKNOWN_COUPON
     problem = _problem(coupon, user, booking, now, standing_of(user))
     return (None if problem else coupon), code, problem
 

@@ -1,16 +1,16 @@
 """special offers: a coupon targeted at an audience (everyone, new students, a tutor's students, chosen users), applied
 automatically at checkout; users who unsubscribed from offer announcements
 
-Revision ID: 0024_special_offers
-Revises: 0023_subscriptions
+Revision ID: 0025_special_offers
+Revises: 0024_minute_payouts
 Create Date: 2026-12-02 16:45:00
 
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0024_special_offers'
-down_revision = '0023_subscriptions'
+revision = '0025_special_offers'
+down_revision = '0024_minute_payouts'
 branch_labels = None
 depends_on = None
 
