@@ -1,15 +1,15 @@
 """support tickets: a threaded conversation per ticket with attachments and internal notes, and canned replies
 
-Revision ID: 0025_support_tickets
-Revises: 0024_minute_payouts
+Revision ID: 0026_support_tickets
+Revises: 0025_special_offers
 Create Date: 2026-12-02 17:00:00
 
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0025_support_tickets'
-down_revision = '0024_minute_payouts'
+revision = '0026_support_tickets'
+down_revision = '0025_special_offers'
 branch_labels = None
 depends_on = None
 
