@@ -95,9 +95,12 @@ class Config:
     SETTLEMENT_DAYS = _env_int("SETTLEMENT_DAYS", 2)
     # Minutes bought in a tutor's package expire this many days after payment (about six months); a job records it.
     MINUTES_EXPIRE_AFTER_DAYS = _env_int("MINUTES_EXPIRE_AFTER_DAYS", 183)
+    SUBSCRIPTION_CARRY_PERIODS = _env_int("SUBSCRIPTION_CARRY_PERIODS", 1)
     CHECKOUT_MIN_MINUTES = 30  # Stripe Checkout sessions live at least 30 minutes
     INTERNAL_TEAM_EMAIL = _env("INTERNAL_TEAM_EMAIL", "team@lessonbook.invalid")
     SUPPORT_EMAIL = _env("SUPPORT_EMAIL", "support@lessonbook.invalid")  # where "Report a problem" writes to
+    # The largest refund a support agent may make from the admin panel, in minor units of the booking's currency.
+    SUPPORT_REFUND_CAP_MINOR = _env_int("SUPPORT_REFUND_CAP_MINOR", 5000)
     # Email: any SMTP server; dev and tests use a local sink.
     MAIL_HOST = _env("MAIL_HOST")
     MAIL_PORT = _env_int("MAIL_PORT", 25)

@@ -55,7 +55,7 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("periodic-sync-meetings", "webapp.jobs.sync_meetings", "* * * * *",
                 "Create, move or delete the video meetings of lessons whose meeting is not in step"),
     PeriodicJob("periodic-confirm-pending-refunds", "webapp.jobs.confirm_pending_refunds", "*/5 * * * *",
-                "Book refunds whose answer from Stripe was lost; drop those Stripe never received"),
+                "Book refunds whose answer from Stripe or PayPal was lost; drop those Stripe never received"),
     # Seed 004. The daily ones also run every 15 minutes and act from 10:00 (UTC, or the tutor's zone) on, once a
     # day by their dedupe keys: a cron "0 10 * * *" would mean 10:00 in the machine's zone, and one missed run
     # would lose the day. "*/15" fires at the same instants in every zone whose offset is whole quarter-hours.

@@ -262,7 +262,7 @@ def web_command(host: str, port: int, threads: int) -> list[str]:
     themselves and Ctrl-C should not wait for them."""
     return [PY, "-m", "gunicorn", "--worker-class", "gthread", "--workers", "1", "--threads", str(threads),
             "--worker-connections", str(threads), "--bind", f"{host}:{port}", "--graceful-timeout", "3",
-            "--access-logfile", "-", "--error-logfile", "-", "webapp:create_app()"]
+            "--access-logfile", "-", "--error-logfile", "-", "--no-control-socket", "webapp:create_app()"]
 
 
 def logins_text(host: str, port: int, cards: bool) -> str:

@@ -38,7 +38,7 @@ class WebProcess:
         args = ", ".join(f"{k}={v!r}" for k, v in overrides.items())
         return [sys.executable, "-m", "gunicorn", "--worker-class", "gthread", "--workers", "1",
                 "--threads", str(self.threads), "--worker-connections", str(self.threads + 100),
-                "--bind", f"127.0.0.1:{self.port}", "--graceful-timeout", "2", "--log-level", "warning",
+                "--bind", f"127.0.0.1:{self.port}", "--graceful-timeout", "2", "--log-level", "warning", "--no-control-socket",
                 f'webapp:create_app("testing", {args})']
 
     def start(self, wait_seconds: float = 30) -> "WebProcess":

@@ -206,8 +206,14 @@ def _reset(app, redis_url: str) -> None:
             if conn.dialect.name == "postgresql":
                 conn.execute(text("TRUNCATE " + ", ".join(f'"{t.name}"' for t in tables) + " RESTART IDENTITY CASCADE"))
             else:
+                # The append-only audit log's triggers refuse DELETE: lift them for the reset, then put them back.
+                triggers = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")).all()
+                for name, _ in triggers:
+                    conn.execute(text(f'DROP TRIGGER "{name}"'))
                 for table in tables:
                     conn.execute(table.delete())
+                for _, sql in triggers:
+                    conn.execute(text(sql))
         db.session.remove()
     redis.Redis.from_url(redis_url).flushdb()
 

@@ -35,7 +35,7 @@ TUTORS = [
 ]
 
 
-DEMO_LOGINS = [("admin", "admin@example.com"), ("student", "sam@example.com"), ("parent", "pat@example.com")] + \
+DEMO_LOGINS = [("admin", "admin@example.com"), ("support", "sue@example.com"), ("student", "sam@example.com"), ("parent", "pat@example.com")] + \
     [("tutor", t[1]) for t in TUTORS]
 # The local Stripe server's test cards (standins/stripe_server.py), as Stripe's own test mode has them.
 TEST_CARDS = [("4242 4242 4242 4242", "pays"), ("4000 0025 0000 3155", "asks for 3-D Secure first"),
@@ -56,6 +56,9 @@ def demo_logins_text(base_url: str | None = None, cards: bool = True) -> str:
 def seed_demo() -> list[tuple[str, str, str]]:
     """Create the catalogue and demo accounts once; returns (role, email, password) rows for printing."""
     rows = [(role, email, DEMO_PASSWORD) for role, email in DEMO_LOGINS]
+    if not db.session.scalar(select(User).where(User.email == "sue@example.com")):  # added later: seeded on its own
+        accounts.create_user(email="sue@example.com", password=DEMO_PASSWORD, name="Sue Support", role="support",
+                             timezone="Europe/London")
     if db.session.scalar(select(User).where(User.email == "admin@example.com")):
         return rows
     for name in SUBJECTS:
@@ -114,8 +117,10 @@ def register_cli(app: Flask) -> None:
     @app.cli.command("create-admin")
     @click.option("--email", required=True)
     @click.option("--name", default="Administrator")
+    @click.option("--support", is_flag=True, help="A support agent (users, bookings, tickets; capped refunds).")
     @click.password_option()
-    def create_admin(email: str, name: str, password: str):
-        """Create an admin account."""
-        user = accounts.create_user(email=email, password=password, name=name, role="admin", timezone="UTC")
-        click.echo(f"Admin {user.email} created.")
+    def create_admin(email: str, name: str, password: str, support: bool):
+        """Create an admin account (or, with --support, a support agent)."""
+        role = "support" if support else "admin"
+        user = accounts.create_user(email=email, password=password, name=name, role=role, timezone="UTC")
+        click.echo(f"{'Support agent' if support else 'Admin'} {user.email} created.")

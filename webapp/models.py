@@ -11,8 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from .domain.funding import Funding
 from .domain.ledger import Move
 from .domain.packages import PurchaseState
-from .domain.roles import Role
+from .domain.roles import STAFF_ROLES, Role
 from .domain.states import BookingState, LessonState
+from .domain.subscriptions import SubscriptionStatus
 from .extensions import db
 
 
@@ -54,6 +55,9 @@ class User(db.Model):
     role: Mapped[str] = mapped_column(String(16))
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/London")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set while an admin has suspended the account: it cannot log in or book (see services/admin_users.py).
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    suspension_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     children: Mapped[list[Child]] = relationship(back_populates="parent", order_by="Child.name")
     tutor_profile: Mapped[TutorProfile | None] = relationship(back_populates="user", uselist=False)
@@ -62,7 +66,6 @@ class User(db.Model):
 
     # Flask-Login protocol
     is_authenticated = True
-    is_active = True
     is_anonymous = False
     # The raw key of the login session this request belongs to (not a column: set by the loader or at log-in).
     login_key = None  # type: str | None
@@ -83,6 +86,20 @@ class User(db.Model):
     @property
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
+
+    @property
+    def is_staff(self) -> bool:
+        """Admins and support agents: they see every user, booking and ticket."""
+        return self.role in STAFF_ROLES
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.suspended_at is not None
+
+    @property
+    def is_active(self) -> bool:
+        # Flask-Login refuses to log in an inactive user: a suspended account is one.
+        return self.suspended_at is None
 
 
 class ApiToken(db.Model):
@@ -1000,3 +1017,67 @@ class TopicMastery(db.Model):
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     topic: Mapped[Topic] = relationship()
+
+
+class AuditEntry(db.Model):
+    """One admin or support action: who, when, what, before → after. Append-only: no code path updates or deletes
+    a row, and database triggers (migration 0022) refuse UPDATE and DELETE."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True,
+                                                 index=True)
+    actor_name: Mapped[str] = mapped_column(String(120))  # kept as it was then, whatever happens to the account
+    actor_role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target_type: Mapped[str] = mapped_column(String(32))
+    target_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    summary: Mapped[str] = mapped_column(Text)
+    before: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    after: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    # The action's own idempotency key, when it has one (a refund form sent twice is one refund and one row).
+    dedupe_key: Mapped[str | None] = mapped_column(String(120), unique=True, nullable=True)
+    __table_args__ = (Index("ix_audit_log_target", "target_type", "target_id"),)
+
+
+class SubscriptionPlan(db.Model):
+    """A tutor's monthly plan: minutes granted each month for a price. Plans are never edited (subscribers keep the
+    terms they chose); retiring one stops new subscriptions to it."""
+
+    __tablename__ = "subscription_plans"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tutor_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    minutes: Mapped[int] = mapped_column(Integer)
+    price_minor: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    tutor: Mapped[User] = relationship()
+    __table_args__ = (CheckConstraint("minutes > 0", name="plan_minutes_positive"),
+                      CheckConstraint("price_minor > 0", name="plan_price_positive"))
+
+
+class Subscription(db.Model):
+    """A student's Stripe subscription to a tutor's plan, as Stripe last told us (webhooks, or the answer to our own
+    call): we record its state, never decide it. Each paid invoice grants a lot of minutes keyed on the invoice id."""
+
+    __tablename__ = "subscriptions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stripe_subscription_id: Mapped[str] = mapped_column(String(255), unique=True)
+    stripe_item_id: Mapped[str | None] = mapped_column(String(255))
+    stripe_product_id: Mapped[str | None] = mapped_column(String(255))
+    student_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    tutor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    plan_id: Mapped[int] = mapped_column(ForeignKey("subscription_plans.id"))
+    status: Mapped[str] = mapped_column(String(24))
+    billing_anchor: Mapped[datetime] = mapped_column(UTCDateTime)
+    current_period_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    current_period_end: Mapped[datetime] = mapped_column(UTCDateTime)
+    cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    plan: Mapped[SubscriptionPlan] = relationship()
+    tutor: Mapped[User] = relationship(foreign_keys=[tutor_id])
+    __table_args__ = (CheckConstraint(one_of("status", SubscriptionStatus), name="status_known"),)

@@ -328,6 +328,9 @@ def update_subscription(request: web.Request, params: dict, id: str) -> Subscrip
         raise ApiError(400, "Invalid proration_behavior: must be one of " + ", ".join(PRORATION_BEHAVIORS),
                        param="proration_behavior")
     previous: dict = {}
+    if "metadata" in params:  # first: an invoice this update makes snapshots the new metadata, as Stripe's does
+        previous["metadata"] = dict(sub.metadata)
+        sub.metadata = merge_metadata(sub.metadata, params["metadata"])
     if "items" in params:
         previous.update(_change_price(sub, params["items"], behavior))
     if "cancel_at_period_end" in params:
@@ -337,9 +340,6 @@ def update_subscription(request: web.Request, params: dict, id: str) -> Subscrip
                             sub.item["current_period_end"], canceled_at=sub.canceled_at)
             sub.cancel_at_period_end = wanted
             sub.canceled_at = now() if wanted else None
-    if "metadata" in params:
-        previous["metadata"] = dict(sub.metadata)
-        sub.metadata = merge_metadata(sub.metadata, params["metadata"])
     if previous:
         emit("customer.subscription.updated", sub, previous)
     return sub

@@ -66,6 +66,7 @@ def _world(live_server) -> dict:
     now = datetime.now(UTC)
     tutor, teach = factories.tutor()
     student, parent, admin = factories.user("student"), factories.user("parent"), factories.user("admin")
+    support = factories.user("support")
     kid = factories.child(parent)
     past = factories.finished_lesson(tutor, teach, booker=student)
     factories.finished_lesson(tutor, teach, for_child=kid, ended_ago=timedelta(days=3))
@@ -86,8 +87,9 @@ def _world(live_server) -> dict:
     db.session.add(purchase)
     db.session.commit()
     world = {
-        "emails": {"student": student.email, "parent": parent.email, "tutor": tutor.email, "admin": admin.email},
-        "ids": {"tutor_id": tutor.id, "booking_id": unpaid.booking.id if unpaid.booking else None,
+        "emails": {"student": student.email, "parent": parent.email, "tutor": tutor.email, "admin": admin.email,
+                   "support": support.email},
+        "ids": {"tutor_id": tutor.id, "user_id": student.id, "booking_id": unpaid.booking.id if unpaid.booking else None,
                 "lesson_id": past.id, "message_id": mail.id, "purchase_id": purchase.id,
                 "token": re.search(r"/reset/(.+)$", mail.context["url"]).group(1), "action": "accept"},
         "extra": [f"/bookings/{upcoming.booking.id}", f"/lessons/{upcoming.id}/reschedule",
@@ -115,7 +117,7 @@ def test_every_page_for_every_role_carries_the_policy_and_breaks_none_of_it(app,
     urls = _pages(app, world["ids"]) + world["extra"]
     assert len(urls) > 30
     problems, statuses = [], {}
-    for role in ("anonymous", "student", "parent", "tutor", "admin"):
+    for role in ("anonymous", "student", "parent", "tutor", "admin", "support"):
         page = browser_page()
         watcher = Watcher(page)
         if role != "anonymous":
@@ -132,6 +134,7 @@ def test_every_page_for_every_role_carries_the_policy_and_breaks_none_of_it(app,
     # The sweep saw real pages, not only refusals: each role reached most of them.
     assert statuses[("student", f"/lessons/{world['ids']['lesson_id']}/review")] == 200
     assert statuses[("admin", "/admin/")] == 200 and statuses[("tutor", "/tutor/availability")] == 200
+    assert statuses[("support", "/admin/users/")] == 200 and statuses[("admin", "/admin/audit")] == 200
 
 
 def test_the_watcher_notices_a_violation_when_one_happens(browser_page, live_server):

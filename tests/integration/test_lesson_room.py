@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import json
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -28,6 +29,16 @@ def running_lesson(later: timedelta = timedelta(0), **kwargs):
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     start = now - timedelta(minutes=now.minute % 15)
     return factories.lesson_at(start + later, **kwargs)
+
+
+def eventually(check, seconds: float = 10) -> bool:
+    """Whether `check()` comes true within `seconds` (work another thread finishes just after answering)."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def words(response) -> str:
@@ -231,6 +242,10 @@ def test_a_socket_sends_receives_and_refuses_too_big_or_too_fast_with_a_message(
         too_fast = frames(student, 1, "error")[0]
         assert too_fast["ref"] == 5 and "too fast" in too_fast["message"]
         assert [m["seq"] for m in frames(tutor, 2)] == [2, 3]
+        # Two open sockets waiting for their next frame hold no database connection (their threads hand it back
+        # right after answering, which may be a moment after the answer arrived here).
+        db.session.remove()
+        assert eventually(lambda: db.engine.pool.checkedout() == 0)
     finally:
         app.config["CHAT_RATE_LIMIT"] = "10 per 10 seconds"
         student.close()
@@ -257,6 +272,23 @@ def test_a_reconnecting_socket_gets_what_it_missed_once_and_in_order(app, live_s
 
 def _database_url(app) -> str:
     return app.config["SQLALCHEMY_DATABASE_URI"]
+
+
+def test_one_subscriber_thread_serves_every_socket_of_a_process(app, live_server):
+    first = running_lesson()
+    second = running_lesson(timedelta(hours=2), teacher=first.tutor)
+    base = live_server.url
+    tutor_cookie = session_cookie(base, first.tutor.email, factories.PASSWORD)
+    sockets = [connect(base, first.id, tutor_cookie), connect(base, second.id, tutor_cookie),
+               connect(base, first.id, session_cookie(base, first.students[0].email, factories.PASSWORD))]
+    try:
+        hub = chat.hub(app)
+        assert hub.subscribed.wait(10)
+        assert eventually(lambda: hub.socket_count() == 3)  # each joins just after its handshake
+        assert sum(t.name == "chat-subscriber" and t is hub._thread for t in threading.enumerate()) == 1
+    finally:
+        for ws in sockets:
+            ws.close()
 
 
 def test_two_server_processes_fan_out_through_redis(app, redis_url, tmp_path):

@@ -11,13 +11,16 @@ import pytest
 from sqlalchemy import func, select
 
 from tests import factories
+from tests.integration.test_payments import authorize
+from tests.integration.test_payments import book as card_book
+from tests.integration.test_refunds_and_payouts import onboard
 from tests.paypal_fixtures import paypal_world  # noqa: F401 (fixture)
 from webapp.domain.states import BookingState, LessonState
 from webapp.extensions import db
 from webapp.models import Booking, OutboxMessage, PaymentReceipt, PayPalEvent, PayPalOrder, Refund, User
-from webapp.services import approvals, availability, bookings, cancellations, paypal_checkout
+from webapp.services import approvals, availability, bookings, cancellations, payouts, paypal_checkout
 from webapp.services.bookings import BookingRequest
-from webapp.services.errors import Conflict
+from webapp.services.errors import Conflict, NotRecorded
 
 URLS = {"return_url": "http://127.0.0.1/back", "cancel_url": "http://127.0.0.1/cancel"}
 
@@ -194,3 +197,45 @@ def test_an_approval_after_the_hold_lapsed_takes_nothing(app, paypal_world):
     with pytest.raises(Conflict):
         paypal_checkout.finish(booking.booker, booking.id, token, now() + timedelta(hours=2))
     assert paypal_world.server.authorizations == {}
+
+
+def test_a_paypal_funded_lesson_is_paid_out_from_the_platforms_stripe_balance_once_it_covers_it(app, client,
+                                                                                                 paypal_world,
+                                                                                                 stripe_world):
+    booking = pay(paypal_world, book())
+    approvals.approve(booking.lesson.tutor, booking.id, now())
+    account = onboard(booking.lesson.tutor)
+    later = booking.lesson.finish_at + timedelta(days=2, minutes=1)
+    # PayPal paid the platform's PayPal account, not its Stripe balance: with that balance empty the transfer is
+    # refused, the refusal is recorded and the team told, and nothing is lost.
+    assert payouts.send_pending_payouts(later) == 0
+    db.session.rollback()
+    receipt = db.session.scalar(select(PaymentReceipt).where(PaymentReceipt.booking_id == booking.id))
+    assert "insufficient available funds" in receipt.transfer_error and receipt.transfer_id is None
+    assert db.session.scalar(select(OutboxMessage.context).where(OutboxMessage.template == "payout_status"))["error"]
+    # A card lesson (another tutor, not yet paid out) captured: the balance now covers it, and the next run pays once.
+    card = authorize(stripe_world, client, card_book())
+    approvals.approve(card.lesson.tutor, card.id, now())
+    assert payouts.send_pending_payouts(later) == 1
+    assert payouts.send_pending_payouts(later) == 0
+    transfers = stripe_world.client.v1.transfers.list(params={"destination": account.stripe_account_id}).data
+    assert [(t.amount, t.source_transaction) for t in transfers] == [(4000, None)]  # from the balance, no charge
+
+
+def test_a_refund_whose_paypal_answer_was_lost_is_settled_by_the_sweep_once(app, paypal_world):
+    booking = pay(paypal_world, book(days_ahead=5))
+    approvals.approve(booking.lesson.tutor, booking.id, now())
+    paypal_world.server.fail_with = 503
+    with pytest.raises(NotRecorded):
+        cancellations.cancel_booking(booking.booker, booking.id, "", now())
+    db.session.rollback()
+    assert [r.status for r in db.session.scalars(select(Refund))] == ["pending"]
+    assert cancellations.confirm_pending_refunds(now() + timedelta(minutes=20)) == 0  # PayPal still down: waits
+    paypal_world.server.fail_with = None
+    assert cancellations.confirm_pending_refunds(now() + timedelta(minutes=20)) == 1
+    assert cancellations.confirm_pending_refunds(now() + timedelta(minutes=40)) == 0
+    db.session.rollback()
+    assert [(r.amount_minor, r.status) for r in db.session.scalars(select(Refund))] == [(4000, "succeeded")]
+    assert len(paypal_world.server.refunds) == 1
+    finished = db.session.get(Booking, booking.id)
+    assert finished.state == BookingState.REFUNDED and finished.lesson.state == LessonState.CANCELLED

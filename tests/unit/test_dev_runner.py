@@ -1,8 +1,23 @@
 """`make run`'s console: one line per email, no access-log line per static file."""
-from scripts.dev import quiet
+from scripts.dev import quiet, web_command
 from scripts.mail_sink import mail_line
 
 WERKZEUG = '127.0.0.1 - - [02/Dec/2026 11:10:13] "{request} HTTP/1.1" {status} -'
+GUNICORN = '127.0.0.1 - - [02/Dec/2026:15:49:18 +0000] "{request} HTTP/1.1" {status} 2761 "-" "Mozilla/5.0"'
+
+
+def test_the_web_app_runs_under_gunicorns_threaded_worker_with_room_for_chat_sockets():
+    command = web_command("127.0.0.1", 5305, 64)
+    assert command[1:3] == ["-m", "gunicorn"] and command[-1] == "webapp:create_app()"
+    assert command[command.index("--worker-class") + 1] == "gthread"
+    assert command[command.index("--threads") + 1] == "64"
+    assert int(command[command.index("--worker-connections") + 1]) >= 64
+    assert command[command.index("--bind") + 1] == "127.0.0.1:5305"
+
+
+def test_gunicorns_access_lines_for_static_files_are_left_out_too():
+    assert quiet("web", GUNICORN.format(request="GET /static/chat.js", status=200))
+    assert not quiet("web", GUNICORN.format(request="GET /lessons/3/room", status=200))
 
 
 def test_an_email_is_one_line_with_recipient_subject_and_where_to_read_it():

@@ -66,6 +66,43 @@ def create_package_checkout_session(*, amount_minor: int, currency: str, product
     }, options=_opts(idempotency_key))
 
 
+def create_subscription_checkout_session(*, amount_minor: int, currency: str, product_name: str, metadata: dict,
+                                         customer_email: str, success_url: str, cancel_url: str,
+                                         idempotency_key: str):
+    """A Checkout Session (mode=subscription) for a monthly price; ``metadata`` goes on the session and on the
+    subscription (so every invoice carries it)."""
+    return client().v1.checkout.sessions.create(params={
+        "mode": "subscription",
+        "line_items": [{"quantity": 1, "price_data": {
+            "currency": currency.lower(), "unit_amount": amount_minor, "recurring": {"interval": "month"},
+            "product_data": {"name": product_name}}}],
+        "subscription_data": {"metadata": metadata}, "metadata": metadata,
+        "customer_email": customer_email, "success_url": success_url, "cancel_url": cancel_url,
+    }, options=_opts(idempotency_key))
+
+
+def retrieve_subscription(subscription_id: str):
+    """A Subscription by id (Stripe's state now, whatever order its events came in)."""
+    return client().v1.subscriptions.retrieve(subscription_id)
+
+
+def set_cancel_at_period_end(subscription_id: str, cancel: bool, idempotency_key: str):
+    """Cancel a subscription at its period's end (True), or take that back (False)."""
+    return client().v1.subscriptions.update(subscription_id, params={"cancel_at_period_end": cancel},
+                                            options=_opts(idempotency_key))
+
+
+def change_subscription_price(subscription_id: str, *, item_id: str, product_id: str, amount_minor: int,
+                              currency: str, prorate_now: bool, metadata: dict, idempotency_key: str):
+    """Move a subscription's item to a new monthly price: prorated and invoiced at once, or from the next renewal
+    with no proration (``prorate_now`` False)."""
+    return client().v1.subscriptions.update(subscription_id, params={
+        "items": [{"id": item_id, "price_data": {"currency": currency.lower(), "unit_amount": amount_minor,
+                                                 "product": product_id, "recurring": {"interval": "month"}}}],
+        "proration_behavior": "always_invoice" if prorate_now else "none", "metadata": metadata,
+    }, options=_opts(idempotency_key))
+
+
 def retrieve_checkout_session(session_id: str):
     """A Checkout Session by id."""
     return client().v1.checkout.sessions.retrieve(session_id)

@@ -20,7 +20,7 @@ from ..extensions import db
 from ..domain.roles import SELF_SERVICE_ROLES, Role
 from ..models import ApiToken, Child, PendingRegistration, TutorProfile, User
 from . import outbox
-from .errors import Conflict, NotFound, ValidationError
+from .errors import AccountSuspended, Conflict, NotFound, ValidationError
 from .urls import public_url
 
 
@@ -172,7 +172,8 @@ def _insert_user(user: User) -> User:
 
 
 def authenticate(email: str | None, password: str | None) -> User | None:
-    """The user with this email and password, or None (same work either way)."""
+    """The user with this email and password, or None (same work either way); AccountSuspended if an admin
+    suspended the account."""
     try:
         normalized = _clean_email(email)
     except ValidationError:
@@ -182,6 +183,8 @@ def authenticate(email: str | None, password: str | None) -> User | None:
         _hasher().verify(user.password_hash if user else _dummy_hash(), password or "")
     except (VerificationError, InvalidHashError):
         return None
+    if user and user.is_suspended:  # said only to someone who knows the password
+        raise AccountSuspended(user.suspension_reason)
     if user and _hasher().check_needs_rehash(user.password_hash):
         user.password_hash = _hasher().hash(password)
         db.session.commit()

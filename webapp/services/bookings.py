@@ -20,7 +20,7 @@ from ..filters import zoned
 from ..models import Booking, Child, Lesson, LessonAddress, Role, User, lesson_child, lesson_user
 from . import availability, places, wallet
 from .accounts import child_of
-from .errors import AlreadyYours, NotFound, SlotTaken, ValidationError
+from .errors import AccountSuspended, AlreadyYours, NotFound, SlotTaken, ValidationError
 from .locks import LOCK_CHILD, LOCK_TUTOR, LOCK_USER
 
 MAX_NOTE = limits.BOOKING_NOTE_MAX
@@ -92,6 +92,8 @@ def request_booking(booker: User, req: BookingRequest, now: datetime | None = No
     now = now or datetime.now(UTC)
     if booker.role not in (Role.STUDENT, Role.PARENT):
         raise ValidationError("Only student and parent accounts can book lessons.")
+    if booker.is_suspended:
+        raise AccountSuspended(booker.suspension_reason)
     child: Child | None = None
     if booker.is_parent:
         if req.child_id is None:
@@ -239,7 +241,7 @@ def expire_stale_holds(now: datetime) -> list[int]:
 def _visible_bookings(user: User):
     """Bookings the user may see: their own as booker, as the lesson's student, or as the tutor; admins all."""
     query = select(Booking).join(Lesson, Lesson.id == Booking.lesson_id)
-    if user.is_admin:
+    if user.is_staff:
         return query
     as_student = select(lesson_user.c.lesson_id).where(lesson_user.c.user_id == user.id)
     as_parent = select(lesson_child.c.lesson_id).join(Child, Child.id == lesson_child.c.child_id).where(
@@ -275,8 +277,8 @@ def list_bookings(user: User, now: datetime, when: str = "upcoming") -> list[Boo
 
 
 def recent_bookings(admin: User, limit: int = 100) -> list[Booking]:
-    """The newest bookings on the platform (admins only)."""
-    if not admin.is_admin:
+    """The newest bookings on the platform (admins and support agents only)."""
+    if not admin.is_staff:
         raise NotFound("We could not find that page.")
     return list(db.session.scalars(_with_details(_visible_bookings(admin)).order_by(Booking.id.desc()).limit(limit)))
 

@@ -16,10 +16,11 @@ from ..domain import limits
 from ..domain.fees import FeeBreakdown, RefundSplit, refund_split
 from ..domain.money import Money
 from ..domain.refunds import Canceller, RefundPolicy, cancellation_refund, has_started
+from ..domain.roles import refund_cap_minor
 from ..domain.states import BookingState, LessonState, next_booking_state, next_lesson_state
 from ..extensions import db
 from ..models import Booking, PaymentReceipt, Refund, User
-from . import funding, meetings, wallet
+from . import audit, funding, meetings, wallet
 from .authorizations import expire_checkout_session, recorded_after_stripe
 from .bookings import get_booking
 from .coupon_uses import give_back_all_uses
@@ -415,19 +416,18 @@ def sync_refunds_from_stripe(booking_id: int) -> int:
 
 
 def confirm_pending_refunds(now: datetime, older_than: timedelta = timedelta(minutes=15)) -> int:
-    """The sweep for refunds whose Stripe answer was lost: book what Stripe has (each refund carries its row's id,
-    so it is found even after Stripe forgot the idempotency key); a row Stripe still does not have after
-    `older_than` never reached it and stops counting (nothing is refunded that the person was not told of); a
-    cancellation whose refund turns out made is finished. Returns how many rows were settled."""
-    # Stripe's only: a PayPal refund's fate arrives by its webhook (PAYMENT.CAPTURE.REFUNDED), and a retry of the
-    # cancellation or refund repeats it under the same PayPal-Request-Id.
-    rows = db.session.execute(select(Refund.id, Refund.booking_id).join(
+    """The sweep for refunds whose provider's answer was lost. Stripe's: book what Stripe has (each refund carries
+    its row's id, so it is found even after Stripe forgot the idempotency key); a row Stripe still does not have
+    after `older_than` never reached it and stops counting (nothing is refunded that the person was not told of).
+    PayPal's (it lists no refunds to read): ask again under the row's own PayPal-Request-Id, which PayPal answers
+    with the refund it made, or makes the refund the person was told is pending. Either way a cancellation whose
+    refund turns out made is finished. Returns how many rows were settled."""
+    rows = db.session.execute(select(Refund.id, Refund.booking_id, PaymentReceipt.provider).join(
         PaymentReceipt, PaymentReceipt.booking_id == Refund.booking_id).where(
-        Refund.status == "pending", Refund.created_at <= now - older_than, PaymentReceipt.provider == "stripe")
-        .order_by(Refund.id)).all()
+        Refund.status == "pending", Refund.created_at <= now - older_than).order_by(Refund.id)).all()
     end_read()
     settled = 0
-    for booking_id in sorted({row.booking_id for row in rows}):
+    for booking_id in sorted({row.booking_id for row in rows if row.provider == "stripe"}):
         try:
             sync_refunds_from_stripe(booking_id)
         except gateway.PaymentError:
@@ -437,6 +437,21 @@ def confirm_pending_refunds(now: datetime, older_than: timedelta = timedelta(min
             _fail(booking_id, row.id)  # only if still pending: Stripe has no refund for it
             settled += 1
         _finish_cancellation(booking_id, now)
+    for row in (r for r in rows if r.provider == "paypal"):
+        pending = db.session.get(Refund, row.id)
+        key, reason, by = pending.idempotency_key, pending.reason, pending.created_by_id
+        end_read()
+        try:
+            _refund(row.booking_id, lambda _remaining: 0, reason, by, key, now)  # resumes the row: same key
+        except NotRecorded:
+            current_app.logger.warning("booking %s: PayPal still gives no answer for refund %s; next run",
+                                       row.booking_id, row.id)
+            continue
+        except ServiceError as exc:  # refused: _refund has already marked the row failed
+            current_app.logger.warning("booking %s: PayPal refused refund %s: %s", row.booking_id, row.id,
+                                       exc.message)
+        settled += 1
+        _finish_cancellation(row.booking_id, now)
     return settled
 
 
@@ -458,12 +473,17 @@ def _finish_cancellation(booking_id: int, now: datetime) -> None:
 
 def admin_refund(admin: User, booking_id: int, amount_minor: int, reason: str, now: datetime,
                  request_key: str | None = None) -> Booking:
-    """An admin refunds any amount up to what remains, without cancelling the lesson.
+    """An admin refunds any amount up to what remains, without cancelling the lesson (a support agent up to
+    SUPPORT_REFUND_CAP_MINOR); the audit entry is written with the booking's last write.
 
     `request_key` (from the form the admin submitted) makes a resubmission of the same form the same refund."""
-    if not admin.is_admin:
-        raise Forbidden("Only admins can make refunds.")
+    cap = refund_cap_minor(admin.role, current_app.config["SUPPORT_REFUND_CAP_MINOR"])
+    if cap == 0:
+        raise Forbidden("Only admins and support agents can make refunds.")
     booking = get_booking(admin, booking_id)
+    if cap is not None and amount_minor > cap:
+        message = (f"Support agents refund up to {Money(cap, booking.currency).format()}; ask an admin for more.")
+        raise Forbidden(message, {"amount": message})
     if request_key is not None and not REQUEST_KEY.fullmatch(request_key):
         raise ValidationError("The idempotency key is 8 to 64 letters, digits, - or _.",
                               {"idempotency_key": "8 to 64 letters, digits, - or _."})
@@ -477,10 +497,17 @@ def admin_refund(admin: User, booking_id: int, amount_minor: int, reason: str, n
                        f"{Money(booking.receipt.amount_minor, booking.currency).format()}.")
             raise ValidationError(message, {"amount": message})
     # More than is left (read again under the lock) is a 409 that says what is left now.
-    _refund(booking_id, lambda _remaining: amount_minor, reason or "Admin refund", admin.id, key, now)
+    refunded = _refund(booking_id, lambda _remaining: amount_minor, reason or "Admin refund", admin.id, key, now)
     with serialized_write((LOCK_BOOKING, booking_id)) as session:
         booking = _fresh(session, Booking, booking_id)
         booking.updated_at = now
+        if refunded and not audit.recorded(key):  # the same form sent again is one refund and one entry
+            receipt = _receipt_of(session, booking_id)
+            audit.record(admin, "booking.refund", "booking", booking_id,
+                         f"Refunded {Money(refunded, booking.currency).format()} on booking #{booking_id}: "
+                         f"{reason or 'Admin refund'}", now,
+                         before={"refunded_minor": receipt.refunded_minor - refunded},
+                         after={"refunded_minor": receipt.refunded_minor, "state": booking.state}, dedupe_key=key)
     return booking
 
 

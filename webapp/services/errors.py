@@ -75,3 +75,13 @@ class BadWebhook(ServiceError):
     """A webhook whose signature or body does not verify; Stripe will retry, we change nothing."""
 
     status = 400
+
+
+class AccountSuspended(Forbidden):
+    """The password is right but an admin suspended the account: it cannot log in (or book) until reactivated."""
+
+    def __init__(self, reason: str = ""):
+        self.reason = reason
+        message = "This account is suspended"
+        message += f": {reason.rstrip('.')}." if reason else "."
+        super().__init__(message + " Contact support if you think this is a mistake.")

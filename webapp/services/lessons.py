@@ -17,7 +17,7 @@ def visible_lessons(user: User):
     query = select(Lesson).options(selectinload(Lesson.students), selectinload(Lesson.children),
                                    selectinload(Lesson.tutor), selectinload(Lesson.subject),
                                    selectinload(Lesson.booking))
-    if user.is_admin:
+    if user.is_staff:
         return query
     as_student = select(lesson_user.c.lesson_id).where(lesson_user.c.user_id == user.id)
     as_parent = select(lesson_child.c.lesson_id).join(Child, Child.id == lesson_child.c.child_id).where(

@@ -15,3 +15,5 @@ LOCK_MEETING = 44  # one meeting record change per lesson
 LOCK_WALLET = 45  # one student's prepaid-minutes balances
 LOCK_CHAT = 46  # one chat sequence number allocated per lesson at a time
 LOCK_TUTOR_PACKAGES = 47  # one tutor's list of packages on offer
+LOCK_TUTOR_PLANS = 48  # one tutor's list of monthly plans on offer
+LOCK_SUBSCRIPTION = 49  # one student's subscription records (webhooks and their own changes)

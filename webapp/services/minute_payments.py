@@ -14,8 +14,9 @@ from ..adapters.database import end_read, serialized_write
 from ..domain.funding import Funding
 from ..domain.ledger import InsufficientMinutes
 from ..domain.states import BookingState, next_booking_state
+from ..extensions import db
 from ..models import Booking, CouponUse, User
-from . import wallet
+from . import subscriptions, wallet
 from .authorizations import expire_checkout_session
 from .bookings import get_booking, is_hold_lapsed
 from .card_holds import approval_deadline, tell_tutor_to_approve
@@ -30,10 +31,11 @@ class MinutesOffer:
 
     needed: int
     available: int
+    paused: str | None = None  # why booking with these minutes is paused (a monthly plan's payment failed)
 
     @property
     def covers(self) -> bool:
-        return self.available >= self.needed
+        return self.paused is None and self.available >= self.needed
 
 
 def minutes_offer(user: User, booking: Booking) -> MinutesOffer | None:
@@ -42,7 +44,9 @@ def minutes_offer(user: User, booking: Booking) -> MinutesOffer | None:
     balance = wallet.balance(user.id, booking.lesson.tutor_id)
     if balance.available == 0 and balance.held == 0:
         return None
-    return MinutesOffer(needed=booking.lesson.duration_minutes, available=balance.available)
+    owed = subscriptions.payment_owed(db.session, user.id, booking.lesson.tutor_id)
+    return MinutesOffer(needed=booking.lesson.duration_minutes, available=balance.available,
+                        paused=subscriptions.paused_message(booking.lesson.tutor.name) if owed else None)
 
 
 def pay_with_minutes(user: User, booking_id: int, now: datetime) -> Booking:
@@ -67,6 +71,9 @@ def pay_with_minutes(user: User, booking_id: int, now: datetime) -> Booking:
         if is_hold_lapsed(booking, now):
             raise Conflict("The hold on this slot has expired, so it can no longer be paid. Please book again.")
         lesson = booking.lesson
+        if subscriptions.payment_owed(session, user.id, lesson.tutor_id) is not None:
+            message = subscriptions.paused_message(lesson.tutor.name)
+            raise Conflict(message, {"method": message})
         try:
             wallet.hold_for_booking(session, booking_id=booking.id, user_id=user.id, tutor_id=lesson.tutor_id,
                                     minutes=lesson.duration_minutes)

@@ -58,6 +58,8 @@ def user_for_session(session_id: str, now: datetime) -> User | None:
                             .options(joinedload(LoginSession.user)))
     if row is None or row.user_id != int(user_part) or row.created_at <= now - _session_lifetime():
         return None
+    if row.user.is_suspended:  # suspension deletes the rows; this also covers a log-in racing the suspension
+        return None
     user = row.user
     user.login_key = raw
     return user
@@ -77,6 +79,19 @@ def _end_sessions(user: User, keep_key: str | None = None) -> None:
         doomed = doomed.where(LoginSession.key_hash != _hash(keep_key))
     db.session.execute(doomed)
     db.session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
+
+
+def end_everywhere_in_transaction(user: User) -> tuple[int, int]:
+    """Delete every log-in and API token of `user` in the caller's transaction; returns how many of each ended."""
+    ended = db.session.execute(delete(LoginSession).where(LoginSession.user_id == user.id)).rowcount
+    revoked = db.session.execute(delete(ApiToken).where(ApiToken.user_id == user.id)).rowcount
+    return ended, revoked
+
+
+def login_sessions(user: User) -> list[LoginSession]:
+    """The user's browser log-ins, newest first (for the admin's user page)."""
+    return list(db.session.scalars(select(LoginSession).where(LoginSession.user_id == user.id)
+                                   .order_by(LoginSession.created_at.desc(), LoginSession.id.desc())))
 
 
 def end_all_sessions(user: User) -> None:
@@ -117,7 +132,7 @@ def clean_device_name(device_name: str | None) -> str:
 def token_for(raw: str, now: datetime) -> ApiToken | None:
     """The live token row for a raw bearer token; its last use is recorded (at most once a minute)."""
     token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash(raw)))
-    if token is None or token.expires_at <= now:
+    if token is None or token.expires_at <= now or token.user.is_suspended:
         return None
     if token.last_used_at is None or token.last_used_at <= now - LAST_USED_PRECISION:
         # One conditional UPDATE: concurrent requests write it once; a busy database only skips the bookkeeping.

@@ -15,7 +15,7 @@ from ..adapters.queue import get_queue
 from ..domain.states import BookingState
 from ..extensions import db
 from ..models import Booking, PaymentReceipt, StripeEvent
-from . import packages
+from . import packages, subscriptions
 from .authorizations import close_before_capture
 from .cancellations import book_stripe_refunds
 from .card_holds import record_card_hold
@@ -64,10 +64,15 @@ def apply_event(event_id: str, now: datetime) -> str:
     event_type, obj = record.type, record.payload["data"]["object"]
     booking_id = _event_booking_id(event_type, obj)
     end_read()  # end the read transaction: what follows may call Stripe
+    is_subscription = subscriptions.subscription_id_of(event_type, obj) is not None
     fetch = _FETCHERS.get(event_type)
-    fetched = fetch(obj, booking_id) if fetch else None
+    if is_subscription:  # Stripe's subscription now, whatever order its events came in
+        fetched = subscriptions.fetch_subscription(event_type, obj)
+    else:
+        fetched = fetch(obj, booking_id) if fetch else None
     locks = [(LOCK_BOOKING, booking_id)] if booking_id else []
     locks += packages.event_locks(obj) if event_type.startswith("checkout.session.") else []
+    locks += subscriptions.event_locks(event_type, obj)
     after: list = []
     with serialized_write(*locks) as session:
         record = session.get(StripeEvent, event_id, populate_existing=True, with_for_update=True)
@@ -75,7 +80,10 @@ def apply_event(event_id: str, now: datetime) -> str:
             return record.outcome or "already-applied"
         handler = _HANDLERS.get(event_type)
         # Handlers work on plain dicts (the event's object as sent, and what was fetched), never on SDK objects.
-        outcome = handler(obj, fetched, now, after) if handler else "ignored"
+        if is_subscription:
+            outcome = subscriptions.apply_event(event_type, obj, fetched, now)
+        else:
+            outcome = handler(obj, fetched, now, after) if handler else "ignored"
         record.attempts = (record.attempts or 0) + 1
         record.outcome, record.last_error = outcome, None
         if not after:

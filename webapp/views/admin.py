@@ -7,6 +7,7 @@ from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user
 
 from ..domain.money import Money, parse_major_amount
+from ..domain.roles import STAFF_ROLES
 from ..models import Role
 from ..services import bookings, cancellations, offers
 from ..services.errors import ServiceError
@@ -16,7 +17,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 @bp.get("/")
-@role_required(Role.ADMIN)
+@role_required(*STAFF_ROLES)
 def index():
     """The admin overview: recent bookings with their money state."""
     return render("admin/index.html", bookings=bookings.recent_bookings(current_user))
@@ -125,9 +126,9 @@ def toggle_coupon(coupon_id: int):
 
 
 @bp.post("/bookings/<id:booking_id>/refund")
-@role_required(Role.ADMIN)
+@role_required(*STAFF_ROLES)
 def refund(booking_id: int):
-    """Refund any amount up to what remains on a booking."""
+    """Refund any amount up to what remains on a booking (support agents up to their cap)."""
     try:
         booking = bookings.get_booking(current_user, booking_id)
         amount = parse_major_amount(request.form.get("amount") or "", booking.currency)

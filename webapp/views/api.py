@@ -184,6 +184,7 @@ def register():
 @spec.validate(json=schema.TokenInput, security=[], operation_id="createToken", resp=Response(
     HTTP_200=(schema.Token, "A new token."), HTTP_400=MALFORMED,
     HTTP_401=error("The email and password do not match an account."),
+    HTTP_403=error("The account is suspended (the message gives the reason)."),
     HTTP_429=error("Too many attempts from this address; wait and try again.")))
 def token():
     """Exchange email and password for a bearer token (90 days, revocable)."""

@@ -11,7 +11,7 @@ from ..extensions import limiter
 from ..filters import time_of_day
 from ..forms import ForgotPasswordForm, LoginForm, RegisterForm, ResetPasswordForm
 from ..services import accounts, catalogue, sessions, signed_links
-from ..services.errors import Conflict, NotFound, ServiceError, ValidationError
+from ..services.errors import AccountSuspended, Conflict, NotFound, ServiceError, ValidationError
 from . import params
 from .common import apply_service_errors, now_utc, render
 
@@ -137,7 +137,11 @@ def login():
     form = LoginForm()
     target = _safe_next(request.args.get("next"))
     if form.validate_on_submit():
-        user = accounts.authenticate(form.email.data, form.password.data)
+        try:
+            user = accounts.authenticate(form.email.data, form.password.data)
+        except AccountSuspended as exc:
+            form.form_errors = [exc.message]
+            return render("auth/login.html", form=form, next=target, intent=None, status=403)
         if user is None:
             form.password.errors = ["That email and password do not match an account."]
         else:

@@ -1,0 +1,79 @@
+"""Admin pages for people: find users, a user's page, suspend, reactivate, end log-ins; and the audit log."""
+from __future__ import annotations
+
+from flask import Blueprint, request, url_for
+from flask_login import current_user
+
+from ..domain.roles import STAFF_ROLES, Role
+from ..services import admin_users, audit
+from ..services.errors import ValidationError
+from . import params
+from .common import now_utc, perform, render, role_required
+
+bp = Blueprint("admin_users", __name__, url_prefix="/admin")
+
+
+def _page() -> int:
+    """The page number asked for; anything that is not a sensible number is the first page."""
+    try:
+        return min(max(params.optional_int(request.args, "page") or 1, 1), 10_000)
+    except ValidationError:
+        return 1
+
+
+@bp.get("/users/")
+@role_required(*STAFF_ROLES)
+def index():
+    """Users by name or email, role and status; htmx swaps only the results as the admin types."""
+    q, role, status = (request.args.get(k, "") for k in ("q", "role", "status"))
+    error = None
+    try:
+        users, has_more = admin_users.search_users(current_user, q, role, status, _page())
+    except ValidationError as exc:
+        users, has_more, error = [], False, exc.message
+    return render("admin/users.html", partial="admin/_users_results.html", users=users, has_more=has_more,
+                  page_no=_page(), q=q, role=role, state=status, roles=list(Role), error=error)
+
+
+@bp.get("/users/<id:user_id>")
+@role_required(*STAFF_ROLES)
+def user(user_id: int):
+    """One user: bookings, payments, log-ins, app tokens, tickets, and what staff did to the account."""
+    return render("admin/user.html", o=admin_users.user_overview(current_user, user_id))
+
+
+@bp.post("/users/<id:user_id>/suspend")
+@role_required(Role.ADMIN)
+def suspend(user_id: int):
+    """Suspend an account with a reason: it is logged out everywhere and cannot log in or book."""
+    return perform(lambda: admin_users.suspend(current_user, user_id, request.form.get("reason"), now_utc()),
+                   "Suspended: every log-in and app token of the account has ended.",
+                   url_for("admin_users.user", user_id=user_id))
+
+
+@bp.post("/users/<id:user_id>/reactivate")
+@role_required(Role.ADMIN)
+def reactivate(user_id: int):
+    """Lift a suspension, with a reason."""
+    return perform(lambda: admin_users.reactivate(current_user, user_id, request.form.get("reason"), now_utc()),
+                   "Reactivated: the account can log in and book again.",
+                   url_for("admin_users.user", user_id=user_id))
+
+
+@bp.post("/users/<id:user_id>/sessions/end")
+@role_required(Role.ADMIN)
+def end_sessions(user_id: int):
+    """Log the user out of every browser and revoke their app tokens."""
+    return perform(lambda: admin_users.end_sessions(current_user, user_id, now_utc()),
+                   "Every log-in and app token of the account has ended.",
+                   url_for("admin_users.user", user_id=user_id))
+
+
+@bp.get("/audit")
+@role_required(Role.ADMIN)
+def audit_log():
+    """The audit log, newest first, searchable by words and filtered by action."""
+    q, action = request.args.get("q", ""), request.args.get("action", "")
+    result = audit.search(current_user, q, action, page=_page())
+    return render("admin/audit.html", partial="admin/_audit_results.html", result=result, q=q, action=action,
+                  actions=audit.actions())
