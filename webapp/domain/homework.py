@@ -73,7 +73,8 @@ def build_set(seed: int, candidates: list[Candidate], error_topics: list[int], c
     """The homework set for a seed: error topics take about half, due reviews a quarter, covered topics the rest.
 
     Deterministic for the same arguments; never an item in `recently_seen`; topics are taken round-robin within each
-    group so one topic does not fill the set; the shortfall of one group passes to the next."""
+    group so one topic does not fill the set; slots a group cannot fill go to the errors first, then reviews, then
+    covered topics."""
     rng = random.Random(seed)
     fresh = sorted((c for c in candidates if c.item_id not in recently_seen), key=lambda c: c.item_id)
     by_topic: dict[int, list[Candidate]] = {}
@@ -84,14 +85,14 @@ def build_set(seed: int, candidates: list[Candidate], error_topics: list[int], c
     errors = _unique(error_topics)
     reviews = [t for t in _unique(due_topics) if t not in errors]
     covered = [t for t in _unique(covered_topics) if t not in errors and t not in reviews]
-    quotas = [("error", errors, round(size * ERROR_SHARE)), ("review", reviews, round(size * REVIEW_SHARE)),
-              ("covered", covered, size)]
-    carry = 0
-    for reason, topics, quota in quotas:
-        want = min(quota + carry, size - len(picked))
-        got = _fill(rng, topics, by_topic, mastery, used, want, reason)
-        picked += got
-        carry = want - len(got)
+    error_quota, review_quota = round(size * ERROR_SHARE), round(size * REVIEW_SHARE)
+    groups = [("error", errors, error_quota), ("review", reviews, review_quota),
+              ("covered", covered, size - error_quota - review_quota)]
+    for reason, topics, quota in groups:
+        picked += _fill(rng, topics, by_topic, mastery, used, min(quota, size - len(picked)), reason)
+    # Slots a group could not fill go to the errors first, then reviews, then covered topics.
+    for reason, topics, _ in groups:
+        picked += _fill(rng, topics, by_topic, mastery, used, size - len(picked), reason)
     return picked
 
 
