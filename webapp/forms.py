@@ -129,3 +129,10 @@ class PackageForm(FlaskForm):
     discount_percent = IntegerField("Discount (%)", default=0, validators=[
         InputRequired("Give a discount (0 for none)."),
         NumberRange(0, MAX_DISCOUNT_PERCENT, f"Between 0 and {MAX_DISCOUNT_PERCENT} percent.")])
+
+
+class PlanForm(FlaskForm):
+    """A tutor's new monthly plan (the limits are domain/subscriptions.py's, checked again by the service)."""
+
+    minutes = IntegerField("Minutes a month", validators=[InputRequired("Give the minutes per month.")])
+    price = StringField("Price a month", validators=[InputRequired("Give the monthly price, like 80.00.")])

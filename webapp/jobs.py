@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from .services import (approvals, bookings, calendar_sync, cancellations, checkout, meetings, notes, outbox, payouts,
-                       paypal_events, reminders, reschedules, sessions, stripe_events, transfer_reversals, wallet)
+from .services import (approvals, bookings, calendar_sync, cancellations, checkout, meetings, minute_payouts, notes,
+                       outbox, payouts, paypal_events, reminders, reschedules, sessions, stripe_events,
+                       transfer_reversals, wallet)
 
 
 def _clock(now: str | None) -> datetime:
@@ -44,8 +45,10 @@ def reverse_overpaid_transfers(now: str | None = None) -> int:
 
 
 def send_pending_payouts(now: str | None = None) -> int:
-    """Transfer settled tutor payouts, once each, and tell the internal team."""
-    return payouts.send_pending_payouts(now=_clock(now))
+    """Transfer settled tutor payouts (card lessons from their charge, minute-paid lessons from the platform's
+    balance), once each, and tell the internal team."""
+    at = _clock(now)
+    return payouts.send_pending_payouts(now=at) + minute_payouts.send_minute_payouts(at)
 
 
 def apply_stripe_event(event_id: str, now: str | None = None) -> str:

@@ -1081,3 +1081,23 @@ class Subscription(db.Model):
     plan: Mapped[SubscriptionPlan] = relationship()
     tutor: Mapped[User] = relationship(foreign_keys=[tutor_id])
     __table_args__ = (CheckConstraint(one_of("status", SubscriptionStatus), name="status_known"),)
+
+
+class MinutePayout(db.Model):
+    """A tutor's payout for one lesson paid with prepaid minutes: what its minutes were worth (services/
+    minute_payouts.py), transferred once from the platform's balance after the settlement period."""
+
+    __tablename__ = "minute_payouts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id"), unique=True)
+    tutor_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    minutes: Mapped[int] = mapped_column(Integer)
+    value_minor: Mapped[int] = mapped_column(Integer)
+    amount_minor: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    transfer_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    transfer_error: Mapped[str | None] = mapped_column(Text)
+    transferred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    __table_args__ = (CheckConstraint("amount_minor >= 0 AND amount_minor <= value_minor",
+                                      name="payout_within_value"),)

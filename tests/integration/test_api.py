@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from jsonschema import Draft202012Validator
 from sqlalchemy import func, select
 
 from tests import factories
@@ -428,9 +430,6 @@ def test_availabilities_default_to_the_viewers_own_zone(client, morning_tutor):
     ({"duration": "an hour"}, "duration", "whole number"),
     ({"start_date": (TODAY + timedelta(days=61)).isoformat()}, "start_date", "up to 60 days ahead"),
     ({"start_date": "28/03/2027"}, "start_date", "YYYY-MM-DD"),
-    ({"end_date": (DAY - timedelta(days=1)).isoformat()}, "end_date", "on or after start"),
-    ({"end_date": (DAY + timedelta(days=63)).isoformat()}, "end_date", "62 days"),
-    ({"lesson_type": "in_person"}, "lesson_type", "Online only"),
     ({"tutor_id": ""}, "tutor_id", "required"),
 ])
 def test_availabilities_reject_bad_queries_with_422_in_words(client, morning_tutor, query, field, words):
@@ -438,6 +437,22 @@ def test_availabilities_reject_bad_queries_with_422_in_words(client, morning_tut
     response = slots_of(client, tutor, teach, **query)
     assert response.status_code == 422
     assert words in error_of(response)["fields"][field]
+
+
+def test_availabilities_cut_a_long_range_and_list_nothing_for_an_end_before_the_start(client, morning_tutor):
+    tutor, teach = morning_tutor
+    long = slots_of(client, tutor, teach, tz="UTC", end_date=(DAY + timedelta(days=63)).isoformat()).get_json()
+    assert (long["first_date"], long["last_date"]) == (DAY.isoformat(), (DAY + timedelta(days=62)).isoformat())
+    assert long["slots"]
+    backwards = slots_of(client, tutor, teach, end_date=(DAY - timedelta(days=1)).isoformat())
+    assert backwards.status_code == 200
+    assert backwards.get_json()["slots"] == [] and backwards.get_json()["first_date"] is None
+
+
+def test_availabilities_in_a_mode_the_tutor_does_not_offer_are_not_found(client, morning_tutor):
+    tutor, teach = morning_tutor
+    response = slots_of(client, tutor, teach, lesson_type="in_person")
+    assert response.status_code == 404 and "Online only" in error_of(response)["fields"]["lesson_type"]
 
 
 def test_availabilities_for_an_unknown_tutor_are_404(client, morning_tutor):
@@ -621,11 +636,11 @@ def _fuzz_query(client, path, base, headers=None):
     """Every parameter replaced by each garbage value; date parameters also alone (without their partner)."""
     for name in base:
         for value in GARBAGE + EXTREMES.get(name, []):
-            yield (name, value), client.get(path, query_string={**base, name: _as_query(value)}, headers=headers)
+            yield (name, value), client.get(path, query_string={**base, name: _as_query(value)}, headers=headers), None
             if name in ("start_date", "end_date"):
                 alone = {k: v for k, v in base.items() if k not in ("start_date", "end_date")}
                 yield (name + " alone", value), client.get(path, query_string={**alone, name: _as_query(value)},
-                                                           headers=headers)
+                                                           headers=headers), None
 
 
 def _fuzz_body(client, method, path, base, headers, nested=()):
@@ -633,15 +648,17 @@ def _fuzz_body(client, method, path, base, headers, nested=()):
     send = getattr(client, method)
     for name in base:
         for value in GARBAGE + EXTREMES.get(name, []):
-            yield (name, value), send(path, json={**base, name: value}, headers=headers)
+            body = {**base, name: value}
+            yield (name, value), send(path, json=body, headers=headers), (path, method, body)
     for key, index in nested:
         for name in base[key][index]:
             for value in GARBAGE + EXTREMES.get(name, []):
                 items = list(base[key])
                 items[index] = {**items[index], name: value}
-                yield (f"{key}[{index}].{name}", value), send(path, json={**base, key: items}, headers=headers)
+                body = {**base, key: items}
+                yield (f"{key}[{index}].{name}", value), send(path, json=body, headers=headers), (path, method, body)
     for raw in BAD_BODIES:
-        yield ("body", raw[:20]), send(path, data=raw, content_type="application/json", headers=headers)
+        yield ("body", raw[:20]), send(path, data=raw, content_type="application/json", headers=headers), None
 
 
 def _fuzz_cases(client, endpoint):
@@ -662,7 +679,7 @@ def _fuzz_cases(client, endpoint):
     if endpoint == "ids":
         paths = [f"/api/{kind}/{value}" for kind in ("tutors", "bookings")
                  for value in ("abc", "-1", "0", str(10**30), "2147483648", "1.5", "null", "%00")]
-        return ((("path", p), client.get(p, headers=bearer(student))) for p in paths)
+        return ((("path", p), client.get(p, headers=bearer(student)), None) for p in paths)
     if endpoint == "teaches":
         return _fuzz_body(client, "put", "/api/tutors/me/teaches", {"teaches": [{
             "subject_id": teach.subject_id, "level_id": teach.level_id, "exam_board_id": None,
@@ -693,17 +710,87 @@ def _fuzz_cases(client, endpoint):
     raise AssertionError(endpoint)
 
 
+def _document_refuses(document, path: str, method: str, body: dict) -> bool:
+    """Whether the served OpenAPI document's schema for this request body refuses `body`."""
+    content = document["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+    validator = Draft202012Validator({**content, "components": document["components"]},
+                                     format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return not validator.is_valid(body)
+
+
 @pytest.mark.parametrize("endpoint", ["register", "token", "tutors", "ids", "teaches", "availability",
                                       "availabilities", "bookings", "list_bookings"])
-def test_endpoint_never_answers_500_to_garbage_input(client, app, monkeypatch, endpoint):
+def test_garbage_input_is_refused_as_the_document_says_and_never_answers_500(client, app, monkeypatch, endpoint):
+    """A body the served document refuses answers 422 naming the field (or 400 for what is not JSON at all); any
+    other answer is a success or a 4xx in the error shape, never a 500."""
     monkeypatch.setitem(app.config, "LOGIN_RATE_LIMIT", "1000 per minute")
+    monkeypatch.setitem(app.config, "REGISTER_RATE_LIMIT", "1000 per hour")
+    document = client.get("/api/openapi.json").get_json()
     failures = []
-    for (where, value), response in _fuzz_cases(client, endpoint):
+    for (where, value), response, sent in _fuzz_cases(client, endpoint):
+        case = (where, repr(value)[:40], response.status_code, response.get_data(as_text=True)[:120])
         if response.status_code >= 500 or response.get_json(silent=True) is None:
-            failures.append((where, repr(value)[:40], response.status_code, response.get_data(as_text=True)[:120]))
-        elif response.status_code >= 400:
+            failures.append(case)
+            continue
+        if response.status_code >= 400:
             error_of(response)
+        if sent is not None and isinstance(value, float) and not math.isfinite(value):  # json= writes NaN: not JSON
+            if response.status_code != 400:
+                failures.append(("not JSON but not refused with 400", *case))
+        elif sent is not None and _document_refuses(document, *sent):
+            fields = (response.get_json().get("error") or {}).get("fields") or {}
+            if response.status_code != 422 or not any(f == where or f.startswith(where + ".") or
+                                                      f.startswith(where + "[") for f in fields):
+                failures.append(("refused by the document but not by the API", *case))
     assert failures == []
+
+
+@pytest.mark.parametrize(("path", "method", "body", "field"), [
+    ("/api/tutors/me/teaches", "put", {"teaches": [{"subject_id": 1, "level_id": 1, "hourly_rate_minor": 4000,
+                                                    "online": "false"}]}, "teaches[0].online"),
+    ("/api/tutors/me/teaches", "put", {"teaches": [{"subject_id": 1, "level_id": 1, "hourly_rate_minor": "4000"}]},
+     "teaches[0].hourly_rate_minor"),
+    ("/api/tutors/me/teaches", "put", {"teaches": [{"subject_id": 1, "level_id": 1, "hourly_rate_minor": 4000,
+                                                    "in_person": 1}]}, "teaches[0].in_person"),
+    ("/api/tutors/me/availability", "put", {"min_notice_hours": "2"}, "min_notice_hours"),
+    ("/api/tutors/me/availability", "put", {"horizon_days": 30.5}, "horizon_days"),
+    ("/api/tutors/me/teaches", "put", {"teaches": [], "colour": "red"}, "colour"),
+])
+def test_json_bodies_take_only_their_declared_types_and_properties(client, path, method, body, field):
+    tutor, _ = factories.tutor()
+    response = getattr(client, method)(path, json=body, headers=bearer(tutor))
+    assert response.status_code == 422
+    error = error_of(response)
+    assert field in error["fields"] and field in error["message"]
+
+
+def test_a_whole_number_may_be_written_60_point_0_but_not_as_text(client):
+    tutor, teach = factories.tutor()
+    headers = bearer(factories.user("student"))
+    as_text = client.post("/api/bookings", headers=headers, json=booking_body(tutor, teach, duration="60"))
+    assert as_text.status_code == 422 and error_of(as_text)["fields"] == {"duration": "Must be a whole number."}
+    assert client.post("/api/bookings", headers=headers,
+                       json=booking_body(tutor, teach, duration=60.0)).status_code == 201
+
+
+def test_cancelling_refuses_properties_it_does_not_declare_and_takes_no_body_at_all(client):
+    tutor, teach = factories.tutor()
+    student = factories.user("student")
+    booked = client.post("/api/bookings", headers=bearer(student), json=booking_body(tutor, teach)).get_json()
+    extra = client.put(f"/api/bookings/{booked['id']}/cancel", headers=bearer(student), json={"reason": "ill"})
+    assert extra.status_code == 422 and error_of(extra)["fields"] == {"reason": "This request has no such field."}
+    assert count(Booking) == 1 and db.session.get(Booking, booked["id"]).state == "AWAITING_PAYMENT"
+    cancelled = client.put(f"/api/bookings/{booked['id']}/cancel", headers=bearer(student))
+    assert cancelled.status_code == 200
+
+
+def test_query_strings_are_read_as_their_declared_types(client):
+    tutor, teach = factories.tutor(timezone="UTC", weekly=[(d, "09:00", "10:00") for d in range(7)])
+    ok = client.get("/api/availabilities", query_string={"tutor_id": str(tutor.id), "teach_id": str(teach.id),
+                                                         "start_date": DAY.isoformat(), "duration": "30"})
+    assert ok.status_code == 200 and ok.get_json()["duration_minutes"] == 30
+    zero = client.get("/api/availabilities", query_string={"tutor_id": "0"})
+    assert zero.status_code == 422 and "tutor_id" in error_of(zero)["fields"]
 
 
 def test_nested_address_fields_never_answer_500(client):

@@ -1,6 +1,8 @@
 """The mobile payment path: PaymentIntents with manual capture, 3-D Secure answers, status, and cancellation."""
 import time
 
+import pytest
+
 from tests import factories
 from tests.integration.test_payments import book, now
 from webapp.domain.states import BookingState
@@ -73,10 +75,14 @@ def test_bad_payment_input_is_refused_in_words(app, client, stripe_world):
     auth = bearer(booking.booker)
     for body in [{"booking_id": booking.id}, {"booking_id": booking.id, "payment_method": 42},
                  {"booking_id": "x", "payment_method": "pm_card_visa"},
-                 {"booking_id": booking.id, "payment_method": "pm_card_visa", "coupon": "NOPE"}]:
+                 {"booking_id": booking.id, "payment_method": "pm_card_visa", "coupon": "NO PE!"}]:
         response = client.post("/api/payments/pay", json=body, headers=auth)
         assert response.status_code == 422, body
         assert response.get_json()["error"]["message"]
+    # A well-formed code nobody issued names no coupon: not found, as an unknown booking is.
+    unknown = client.post("/api/payments/pay", headers=auth,
+                          json={"booking_id": booking.id, "payment_method": "pm_card_visa", "coupon": "NOPE"})
+    assert unknown.status_code == 404 and "coupon" in unknown.get_json()["error"]["fields"]
 
 
 def test_cancelling_through_the_api_previews_then_refunds(app, client, stripe_world):
@@ -93,3 +99,15 @@ def test_cancelling_through_the_api_previews_then_refunds(app, client, stripe_wo
     assert client.put(f"/api/bookings/{booking.id}/cancel", headers=auth).status_code == 200  # replay: no change
     stranger = bearer(factories.user("student"))
     assert client.put(f"/api/bookings/{booking.id}/cancel", headers=stranger).status_code == 404
+
+
+@pytest.mark.parametrize("method", ["pm_0", "tok_HBZ", "card_Z"])
+def test_paying_with_a_payment_method_stripe_does_not_have_answers_404_and_charges_nothing(app, client, stripe_world,
+                                                                                          method):
+    booking = book()
+    response = client.post("/api/payments/pay", json={"booking_id": booking.id, "payment_method": method},
+                           headers=bearer(booking.booker))
+    assert response.status_code == 404, response.get_json()
+    assert "payment_method" in response.get_json()["error"]["fields"]
+    db.session.expire_all()
+    assert db.session.get(Booking, booking.id).state == BookingState.AWAITING_PAYMENT

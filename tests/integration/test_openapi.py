@@ -65,7 +65,7 @@ def test_every_error_response_uses_the_error_shape(document):
     error = document["components"]["schemas"]["Error"]
     assert error["properties"]["error"] == {"$ref": "#/components/schemas/ErrorBody"}
     assert set(document["components"]["schemas"]["ErrorBody"]["properties"]) == {
-        "status", "message", "fields", "refundable_minor", "currency"}
+        "status", "message", "fields", "refundable_minor", "currency", "booking_id"}
     for path, item in document["paths"].items():
         for method, operation in item.items():
             for status, response in operation["responses"].items():

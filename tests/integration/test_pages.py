@@ -199,11 +199,15 @@ def test_booking_form_rejects_garbage_without_a_server_error(client):
     login(client, factories.user("student").email, factories.PASSWORD)
     token = csrf_for(client)
     for data in [{"teach_id": "x", "start": "soon"}, {"teach_id": teach.id, "start": "2027-01-01T10:00"},
-                 {"teach_id": teach.id, "start": "2020-01-01T10:00Z", "duration": 60},
                  {"teach_id": teach.id, "start": "2030-01-01T10:00Z", "duration": "999"},
                  {"teach_id": 10**30, "start": "2030-01-01T10:00Z"}]:
         response = client.post(f"/tutors/{tutor.id}/book", data={**data, "csrf_token": token})
         assert 400 <= response.status_code < 500, data
+    # A time that has passed is not free, as a taken one: back to the times, saying so.
+    past = client.post(f"/tutors/{tutor.id}/book", data={"teach_id": teach.id, "start": "2020-01-01T10:00Z",
+                                                         "duration": 60, "csrf_token": token})
+    assert past.status_code == 303 and "#slot-picker" in past.headers["Location"]
+    assert "in the past" in client.get(past.headers["Location"]).get_data(as_text=True)
     assert _count(Lesson) == 0
 
 

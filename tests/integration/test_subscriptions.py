@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests import factories
+from tests.conftest import csrf_from, login
 from tests.integration.test_payments import book
 from webapp.domain.funding import Funding
 from webapp.domain.ledger import Move
@@ -221,3 +222,59 @@ def test_one_live_subscription_per_tutor_and_plans_are_validated(app, client, st
         subscriptions.add_plan(plan.tutor, 240, 9000)  # one plan per number of minutes
     with pytest.raises(ValidationError):
         subscriptions.add_plan(plan.tutor, 17, 9000)
+
+
+def test_the_pages_a_tutor_and_a_student_use(app, client, stripe_world):
+    teacher = factories.tutor(rate_minor=4000)[0]
+    login(client, teacher.email, factories.PASSWORD)
+    token = csrf_from(client.get("/tutor/plans").get_data(as_text=True))
+    for data, words in (({"minutes": "20", "price": "80"}, "from 30 to 6000, in steps of 15"),
+                        ({"minutes": "240", "price": "eighty"}, "Enter an amount like 42.50"),
+                        ({"minutes": "240", "price": "0.50"}, "Give a monthly price from 1.00"),
+                        ({"minutes": "", "price": ""}, "Give the minutes per month.")):
+        response = client.post("/tutor/plans", data={"csrf_token": token, **data})
+        assert response.status_code == 422 and words in response.get_data(as_text=True), data
+    assert client.post("/tutor/plans", data={"csrf_token": token, "minutes": "240", "price": "80.00"}).status_code == 303
+    client.post("/tutor/plans", data={"csrf_token": token, "minutes": "480", "price": "150"})
+    assert "£80.00" in client.get("/tutor/plans").get_data(as_text=True)
+    client.post("/logout", data={"csrf_token": token})
+
+    student = factories.user("student")
+    login(client, student.email, factories.PASSWORD)
+    offer = client.get(f"/tutors/{teacher.id}/plans").get_data(as_text=True)
+    assert "240 minutes a month" in offer and "£80.00 a month" in offer
+    small = subscriptions.plans(teacher.id)[0]
+    response = client.post(f"/tutors/{teacher.id}/plans/{small.id}/subscribe",
+                           data={"csrf_token": csrf_from(offer), "form_key": "page-key-1"})
+    assert response.status_code == 303 and "/c/pay/cs_test_" in response.location
+    again = client.post(f"/tutors/{teacher.id}/plans/{small.id}/subscribe",
+                        data={"csrf_token": csrf_from(offer), "form_key": "page-key-1"})
+    assert again.location == response.location  # a double click: the same Checkout page
+    assert "Stripe is confirming" in client.get("/account/subscriptions?subscribed=1").get_data(as_text=True)
+    stripe_world.pay(response.location)
+    _wait(stripe_world, "invoice.paid")
+    stripe_world.deliver(client)
+
+    page = client.get("/account/subscriptions").get_data(as_text=True)
+    row = db.session.scalar(select(Subscription).where(Subscription.student_id == student.id))
+    assert "Active" in page and "240 minutes left" not in page and "240 minutes</dd>" in page
+    assert "Next renewal" in page and "Change plan" in page
+    confirm = client.get(f"/account/subscriptions/{row.id}/change?plan_id={subscriptions.plans(teacher.id)[1].id}")
+    assert "charged the difference for the rest of this month" in confirm.get_data(as_text=True)
+    token = csrf_from(page)
+    cancelled = client.post(f"/account/subscriptions/{row.id}/cancel", data={"csrf_token": token, "form_key": "c1"},
+                            follow_redirects=True).get_data(as_text=True)
+    assert "Cancelled: ends on" in cancelled and "Resume" in cancelled
+    resumed = client.post(f"/account/subscriptions/{row.id}/resume", data={"csrf_token": token, "form_key": "r1"},
+                          follow_redirects=True).get_data(as_text=True)
+    assert "Resumed" in resumed and "Active" in resumed
+
+    other = factories.user("student")
+    client.post("/logout", data={"csrf_token": token})
+    login(client, other.email, factories.PASSWORD)
+    token = csrf_from(client.get("/account/subscriptions").get_data(as_text=True))
+    refused = client.post(f"/account/subscriptions/{row.id}/cancel", data={"csrf_token": token},
+                          follow_redirects=True).get_data(as_text=True)
+    assert "We could not find that subscription." in refused
+    db.session.rollback()
+    assert not db.session.get(Subscription, row.id).cancel_at_period_end

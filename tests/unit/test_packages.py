@@ -39,3 +39,12 @@ def test_the_cancellation_policy_reads_the_same_in_minutes():
     assert late.amount_minor == 23  # 22.5 rounds half up, as money does
     assert late.explanation_in_minutes() == ("Cancelled less than 24 hours before the start: 50% refund, "
                                              "23 minutes of 45 minutes.")
+
+
+def test_minutes_are_worth_what_they_cost_on_average_and_the_tutor_gets_that_less_the_commission():
+    from webapp.domain.packages import minutes_payout, minutes_value
+    assert minutes_value([(18000, 300)], 60) == 3600  # £180.00 for 5 hours: 60 minutes are worth £36.00
+    assert minutes_value([(18000, 300), (7200, 120)], 60) == 3600  # (252.00 / 420) × 60
+    assert minutes_value([(1000, 3)], 1) == 333  # 3.333… rounds half up once
+    assert minutes_value([], 60) == 0 and minutes_value([(18000, 300)], 0) == 0
+    assert minutes_payout(3600, 1500) == 3060 and minutes_payout(3600, 0) == 3600

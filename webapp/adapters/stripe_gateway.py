@@ -12,6 +12,7 @@ from flask import current_app
 
 PaymentError = stripe.StripeError
 CardError = stripe.CardError
+InvalidRequest = stripe.InvalidRequestError  # Stripe refused what we sent (say, an unknown payment method id)
 SignatureError = stripe.SignatureVerificationError
 
 

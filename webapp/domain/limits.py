@@ -40,6 +40,7 @@ YEAR_LEVEL_MAX = 60
 
 # Payments.
 COUPON_CODE_MAX = 40
+COUPON_CODE_PATTERN = r"^\s*[A-Za-z0-9_-]*\s*$"  # codes are compared in upper case; blank means none
 REFUND_REASON_MAX = 200
 # Stripe ids a client may pay with: PaymentMethods, and the older cards and tokens.
 PAYMENT_METHOD_PREFIXES = ("pm_", "card_", "tok_")

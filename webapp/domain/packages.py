@@ -72,3 +72,20 @@ def package_problems(hours: object, discount_percent: object) -> dict[str, str]:
 def minutes_words(minutes: int) -> str:
     """"60 minutes", "1 minute"."""
     return f"{minutes} minute{'' if minutes == 1 else 's'}"
+
+
+def minutes_value(paid: list[tuple[int, int]], minutes: int) -> int:
+    """What ``minutes`` of a student's minutes with a tutor cost them: at the average price per minute of the
+    packages they had paid for (``paid`` as (price_minor, minutes) pairs), rounded half up once. Minutes are one
+    currency per tutor, so a lesson's minutes are valued at what that currency cost the student on average."""
+    total_price = sum(price for price, _ in paid)
+    total_minutes = sum(count for _, count in paid)
+    if minutes <= 0 or total_minutes <= 0:
+        return 0
+    return round_half_up(Fraction(total_price * minutes, total_minutes))
+
+
+def minutes_payout(value_minor: int, commission_fee_bp: int) -> int:
+    """The tutor's share of a lesson paid with minutes worth ``value_minor``: the platform keeps its commission
+    (basis points, the same rate as on a card lesson's list price), rounded half up."""
+    return value_minor - round_half_up(Fraction(value_minor * commission_fee_bp, 10000))

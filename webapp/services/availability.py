@@ -20,7 +20,7 @@ from ..models import (Booking, CalendarEvent, CalendarSource, DateOverride, Less
                       UTCDateTime, WeeklyWindow, lesson_child, lesson_user)
 from . import places
 from .catalogue import TEACH_NAMES, TutorCard, TutorFilters, get_tutor, search_tutors
-from .errors import NotFound, ValidationError
+from .errors import NotFound, NotOffered, ValidationError
 
 # The longest travel buffer we add around a busy interval (the estimator is capped at it), so loading busy time
 # this far either side of a range never misses a lesson whose buffer reaches into it.
@@ -531,7 +531,8 @@ def _free_in(tutors: list[tuple[User, TutorProfile]], windows: list[tuple[dateti
 
 def resolve_teach(tutor_id: int, teach_id: int | None = None, subject_id: int | None = None,
                   level_id: int | None = None, include_retired: bool = False) -> Teach:
-    """The tutor's teach record by id, or by subject and level (seed 002: 'resolves the Teach record').
+    """The tutor's teach record by id, or by subject and level, or else their first (seed 002: 'resolves the Teach
+    record').
 
     Only subjects on offer, unless `include_retired` (moving a lesson booked before the tutor stopped offering it)."""
     if teach_id is not None:
@@ -544,12 +545,11 @@ def resolve_teach(tutor_id: int, teach_id: int | None = None, subject_id: int | 
     query = select(Teach).where(Teach.tutor_id == tutor_id).options(*TEACH_NAMES)
     if not include_retired:
         query = query.where(Teach.active.is_(True))
+    # Neither given: the tutor's first subject on offer (what the booker shows first).
     if subject_id is not None:
         query = query.where(Teach.subject_id == subject_id)
-        if level_id is not None:
-            query = query.where(Teach.level_id == level_id)
-    else:
-        raise ValidationError("Choose a subject.", {"subject_id": "Choose a subject."})
+    if level_id is not None:
+        query = query.where(Teach.level_id == level_id)
     teach = db.session.scalars(query.order_by(Teach.id)).first()
     if teach is None:
         raise NotFound("This tutor does not teach that subject at that level.",
@@ -596,10 +596,11 @@ def find_slots(request: SlotRequest, now: datetime) -> SlotResult:
 def _find_slots(tutor: User, teach: Teach, request: SlotRequest, now: datetime) -> SlotResult:
     """find_slots for a tutor and teach record already loaded (and checked to belong together)."""
     duration = validate_duration(request.duration_minutes)
+    # The tutor's offer decides these, as it decides the subject and level: what is not offered is not found.
     if request.in_person and not teach.in_person:
-        raise ValidationError("This tutor teaches that subject online only.", {"lesson_type": "Online only."})
+        raise NotOffered("This tutor teaches that subject online only.", {"lesson_type": "Online only."})
     if not request.in_person and not teach.online:
-        raise ValidationError("This tutor teaches that subject in person only.", {"lesson_type": "In person only."})
+        raise NotOffered("This tutor teaches that subject in person only.", {"lesson_type": "In person only."})
     if request.range_end <= now:
         raise ValidationError("Those dates are in the past.", {"start_date": "Choose dates from today on."})
     profile: TutorProfile = tutor.tutor_profile

@@ -18,7 +18,7 @@ from ..models import Teach, User
 from . import availability, places
 from .bookings import parse_address
 from .catalogue import tutor_and_teaches
-from .errors import ValidationError
+from .errors import NotOffered, ValidationError
 
 DURATIONS = list(range(limits.MIN_DURATION, limits.MAX_DURATION + 1, limits.SLOT_GRID_MINUTES))  # 15, 30 … 120
 NO_SUBJECTS = "This tutor has not listed any subjects yet."
@@ -130,7 +130,7 @@ def tutor_booker(tutor_id: int, ask: BookerAsk, now: datetime, profile_url: str,
         try:
             _fill(view, tutor, teaches, ask, now, book_url)
             return view
-        except ValidationError as exc:
+        except (ValidationError, NotOffered) as exc:  # what the tutor does not offer is shown like a wrong choice
             error = exc.message
     else:
         error = ask.error

@@ -20,7 +20,7 @@ from ..filters import zoned
 from ..models import Booking, Child, Lesson, LessonAddress, Role, User, lesson_child, lesson_user
 from . import availability, places, wallet
 from .accounts import child_of
-from .errors import AccountSuspended, AlreadyYours, NotFound, SlotTaken, ValidationError
+from .errors import AccountSuspended, AlreadyYours, Forbidden, NotFound, SlotTaken, ValidationError
 from .locks import LOCK_CHILD, LOCK_TUTOR, LOCK_USER
 
 MAX_NOTE = limits.BOOKING_NOTE_MAX
@@ -100,7 +100,8 @@ def request_booking(booker: User, req: BookingRequest, now: datetime | None = No
             raise ValidationError("Choose which child the lesson is for.", {"child_id": "Choose a child."})
         child = child_of(booker, req.child_id)
     elif req.child_id is not None:
-        raise ValidationError("Only parents book for children.", {"child_id": "Only parents book for children."})
+        # Who you are decides it, not what you sent: a refusal (403), as for any action your role may not take.
+        raise Forbidden("Only parents book for children.", {"child_id": "Only parents book for children."})
     note = (req.note or "").strip()
     if len(note) > MAX_NOTE:
         raise ValidationError("The note is too long.", {"note": f"Up to {MAX_NOTE} characters."})
@@ -109,7 +110,7 @@ def request_booking(booker: User, req: BookingRequest, now: datetime | None = No
     if req.in_person and req.address is None:
         message = "Street address: give the street and number where the lesson takes place."
         raise ValidationError("In-person lessons need an address. " + message, {"address.line1": message})
-    start = req.start.astimezone(UTC)
+    start = _bookable_start(req.start, now)
     duration = availability.validate_duration(req.duration_minutes)
     finish = start + timedelta(minutes=duration)
     if req.in_person and req.address.coordinates is None:
@@ -139,6 +140,21 @@ def request_booking(booker: User, req: BookingRequest, now: datetime | None = No
         if (own := _own_open_booking_at(booker.id, req.tutor_id, start)) is not None:
             raise AlreadyYours(own.id) from None  # a fresh form for a slot they hold already: show them that booking
         raise
+
+
+def _bookable_start(start: datetime, now: datetime) -> datetime:
+    """The start in UTC, if it could be bookable at all (from now up to the longest horizon); else, as for a taken
+    slot, SlotTaken (the time is not free), before any date arithmetic can overflow at the ends of the calendar."""
+    try:
+        moment = start.astimezone(UTC)
+    except OverflowError:
+        moment = None
+    if moment is None or moment <= now:
+        raise SlotTaken("That time cannot be booked: it is in the past. Please pick another time.")
+    if moment > now + timedelta(days=limits.HORIZON_DAYS[1]):
+        raise SlotTaken("That time cannot be booked: it is further ahead than any tutor takes bookings. "
+                        "Please pick another time.")
+    return moment
 
 
 def _own_open_booking_at(booker_id: int, tutor_id: int, start: datetime) -> Booking | None:
@@ -173,7 +189,13 @@ def _book_locked(booker, req, child, teach, start, finish, duration, slot_reques
         if form_key and (earlier := _booking_for_form_key(booker.id, form_key)) is not None:
             return earlier  # the other submit of this form committed while we waited for the lock
         _expire_holds_for_tutor(req.tutor_id, now)
-        result = availability.find_slots(slot_request, now)
+        try:
+            result = availability.find_slots(slot_request, now)
+        except ValidationError as exc:
+            if "start_date" not in exc.fields:
+                raise
+            # The time is past, or beyond the tutor's horizon: like a taken slot, it is not free (now), so 409.
+            raise SlotTaken(f"That time cannot be booked: {exc.message} Please pick another time.") from None
         if start not in result.slots:
             raise SlotTaken()
         if availability.student_overlaps(None if child else booker.id, child.id if child else None, start, finish, now):

@@ -20,7 +20,7 @@ from ..models import Booking, Commission, Lesson, PaymentReceipt, User
 from . import outbox
 from .authorizations import release_authorization
 from .coupon_uses import confirm_coupon_uses, release_reserved_coupon
-from .errors import PaymentFailed, ValidationError
+from .errors import NotFound, PaymentFailed, ValidationError
 from .lesson_messages import tell_receipt
 from .locks import LOCK_BOOKING
 from .quotes import rates_of, record_quote
@@ -46,6 +46,15 @@ def pay_with_payment_method(user: User, booking_id: int, payment_method: str, co
         release_reserved_coupon(booking_id)
         raise ValidationError(exc.user_message or "Your card was declined.",
                               {"payment_method": exc.user_message or "Declined."}) from exc
+    except gateway.InvalidRequest as exc:
+        release_reserved_coupon(booking_id)
+        # Stripe answers resource_missing for an id it does not have; the local stand-in (localstripe) answers a
+        # bare 400 or 404 with no code at all, which Stripe itself never does.
+        if exc.code != "resource_missing" and not (exc.code is None and exc.http_status in (400, 404)):
+            raise PaymentFailed("We could not take the payment. Nothing was charged; please try again.") from exc
+        # The client sent a payment method id Stripe does not have: its mistake, not an outage.
+        raise NotFound("Stripe has no such payment method; nothing was charged.",
+                       {"payment_method": "Stripe has no payment method with this id."}) from exc
     except gateway.PaymentError as exc:
         release_reserved_coupon(booking_id)
         raise PaymentFailed("We could not take the payment. Nothing was charged; please try again.") from exc

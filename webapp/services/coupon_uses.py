@@ -26,6 +26,9 @@ def coupon_terms(coupon: Coupon) -> CouponTerms:
                        max_total_uses=coupon.max_total_uses, active=coupon.active)
 
 
+UNKNOWN_COUPON = "We do not know that code. Check the spelling."
+
+
 def coupon_for(code_text: str | None, user: User, booking: Booking,
                now: datetime) -> tuple[Coupon | None, str, str | None]:
     """The coupon a typed code names for this booking, the code as normalized, and the problem with it (in words).
@@ -39,7 +42,7 @@ def coupon_for(code_text: str | None, user: User, booking: Booking,
         return None, str(code_text).strip()[:40], str(exc)
     coupon = db.session.scalar(select(Coupon).where(Coupon.code == code))
     if coupon is None:
-        return None, code, "We do not know that code. Check the spelling."
+        return None, code, UNKNOWN_COUPON
     others = select(func.count()).select_from(CouponUse).where(CouponUse.coupon_id == coupon.id,
                                                                 CouponUse.booking_id != booking.id)
     problem = coupon_problem(coupon_terms(coupon), now=now, currency=booking.currency,

@@ -26,6 +26,11 @@ class NotFound(ServiceError):
     status = 404
 
 
+class NotOffered(NotFound):
+    """The tutor does not offer what was asked (that subject, level or way of teaching): 404 to API clients, while
+    the booker page shows it beside its choices like a wrong input."""
+
+
 class Forbidden(ServiceError):
     """The user is known but may not do this."""
 
@@ -49,6 +54,7 @@ class AlreadyYours(Conflict):
 
     def __init__(self, booking_id: int):
         self.booking_id = booking_id
+        self.details = {"booking_id": booking_id}  # API clients get the booking's id beside the message
         super().__init__("You already hold this time: this is your booking.", {"start": "You already hold this time."})
 
 

@@ -7,13 +7,13 @@ from datetime import datetime
 from sqlalchemy import select
 
 from ..adapters.database import serialized_write
-from ..domain.coupons import discount_for
+from ..domain.coupons import discount_for, normalize_code
 from ..domain.fees import CommissionRates, FeeBreakdown, fee_breakdown
 from ..domain.states import BookingState
 from ..extensions import db
 from ..models import Booking, Commission, Coupon, User
 from .bookings import get_booking, is_hold_lapsed
-from .coupon_uses import coupon_for, coupon_terms, give_back_reserved_uses, reserve_coupon_use
+from .coupon_uses import UNKNOWN_COUPON, coupon_for, coupon_terms, give_back_reserved_uses, reserve_coupon_use
 from .errors import Conflict, NotFound, ValidationError
 from .locks import LOCK_BOOKING, LOCK_COUPON
 
@@ -54,10 +54,17 @@ def quote_booking(user: User, booking: Booking, coupon_code: str | None, now: da
 
 
 def payable_quote(user: User, booking: Booking, coupon_code: str | None, now: datetime) -> Quote:
-    """The quote to pay, or a ValidationError saying what is wrong with the coupon code."""
+    """The quote to pay, or an error saying what is wrong with the coupon code: a code that cannot be one is wrong
+    input (422); which codes exist, and what each allows now, is the state of the world: unknown is 404, unusable
+    409."""
     quote = quote_booking(user, booking, coupon_code, now)
     if quote.coupon_problem:
-        raise ValidationError(quote.coupon_problem, {"coupon": quote.coupon_problem})
+        try:
+            normalize_code(coupon_code)
+        except ValueError:
+            raise ValidationError(quote.coupon_problem, {"coupon": quote.coupon_problem}) from None
+        kind = NotFound if quote.coupon_problem == UNKNOWN_COUPON else Conflict
+        raise kind(quote.coupon_problem, {"coupon": quote.coupon_problem})
     return quote
 
 

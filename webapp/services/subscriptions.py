@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from ..adapters import stripe_gateway as gateway
 from ..adapters.database import end_read, serialized_write
+from ..domain.money import parse_major_amount
 from ..domain.roles import Role
 from ..domain.subscriptions import (LIVE, MAX_ACTIVE_PLANS, PAUSED_FOR_PAYMENT, SubscriptionStatus, is_upgrade,
                                     lot_expiry, period_left, plan_problems, prorated_minutes)
@@ -52,14 +53,21 @@ def plan_currency(tutor_id: int) -> str:
     return rate.currency if rate else DEFAULT_CURRENCY
 
 
-def add_plan(tutor: User, minutes: object, price_minor: object) -> SubscriptionPlan:
-    """Offer a monthly plan (minutes 30–6000 in steps of 15, a price), a few at once, one per number of minutes."""
+def add_plan(tutor: User, minutes: object, price: object) -> SubscriptionPlan:
+    """Offer a monthly plan (minutes 30–6000 in steps of 15; the price in minor units, or as typed: "80.00"), a few
+    at once, one per number of minutes."""
     if tutor.role != Role.TUTOR:
         raise Forbidden("Only tutors offer monthly plans.")
+    currency = plan_currency(tutor.id)
+    price_minor = price
+    if isinstance(price, str):
+        try:
+            price_minor = parse_major_amount(price, currency)
+        except ValueError as exc:
+            raise ValidationError(str(exc), {"price": str(exc)}) from exc
     problems = plan_problems(minutes, price_minor)
     if problems:
         raise ValidationError(next(iter(problems.values())), problems)
-    currency = plan_currency(tutor.id)
     with serialized_write((LOCK_TUTOR_PLANS, tutor.id)) as session:
         active = list(session.scalars(select(SubscriptionPlan).where(SubscriptionPlan.tutor_id == tutor.id,
                                                                      SubscriptionPlan.active.is_(True))))
@@ -153,6 +161,19 @@ def subscriptions_of(student: User) -> list[SubscriptionView]:
                               .order_by(Subscription.id.desc())).all()
     views = [SubscriptionView(row, wallet.balance(student.id, row.tutor_id).available) for row in rows]
     return sorted(views, key=lambda v: v.ended)
+
+
+def plan_choices(row: Subscription) -> list[SubscriptionPlan]:
+    """The tutor's other plans a subscription can move to (same currency)."""
+    return [plan for plan in plans(row.tutor_id) if plan.id != row.plan_id and plan.currency == row.plan.currency]
+
+
+def get_plan(plan_id: int) -> SubscriptionPlan:
+    """A plan on offer, or NotFound."""
+    plan = db.session.get(SubscriptionPlan, plan_id)
+    if plan is None or not plan.active:
+        raise NotFound("This plan is no longer offered.")
+    return plan
 
 
 def get_subscription(student: User, subscription_id: int) -> Subscription:

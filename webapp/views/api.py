@@ -352,6 +352,7 @@ def availabilities():
     if dates is None:
         result = availability.SlotResult([], result.price, result.teach)
     return {"tutor_id": q.tutor_id, "teach_id": result.teach.id, "timezone": label,
+            "first_date": dates[0].isoformat() if dates else None, "last_date": dates[1].isoformat() if dates else None,
             "duration_minutes": result.price.duration_minutes, "price": result.price.as_dict(),
             "slots": _slots_json(result, zone)}
 
@@ -360,7 +361,8 @@ def availabilities():
 @signed_in
 @spec.validate(json=schema.BookingInput, security=SIGNED_IN, operation_id="createBooking", resp=Response(
     HTTP_201=(schema.Booking, "Booked and held until hold_expires_at (the Location header is its URL)."),
-    HTTP_400=MALFORMED, HTTP_401=ANON, HTTP_404=error("No such tutor, teach record or child of yours."),
+    HTTP_400=MALFORMED, HTTP_401=ANON, HTTP_403=error("Only student and parent accounts book, and only parents for a child."),
+    HTTP_404=error("No such tutor, teach record or child of yours."),
     HTTP_409=(schema.SlotTaken, "That slot was just taken; `fresh_slots` lists that day's free slots.")))
 def create_booking():
     """Book a free slot: it is held for you until hold_expires_at, awaiting payment; answers 409 with that day's
@@ -388,7 +390,7 @@ def _fresh_slots(user: User, data: schema.BookingInput, req: BookingRequest) -> 
         result = availability.find_slots(availability.SlotRequest(req.tutor_id, req.teach_id, start, end,
                                                                   req.duration_minutes, req.in_person, location),
                                          now_utc())
-    except ServiceError:
+    except (ServiceError, OverflowError):  # OverflowError: a day at the end of the calendar has no day after it
         return []  # the 409 still stands; the client can ask /api/availabilities itself
     return _slots_json(result, zone)
 
@@ -419,7 +421,7 @@ def get_booking(booking_id: int):
 @signed_in
 @spec.validate(json=schema.PaymentInput, security=SIGNED_IN, operation_id="payBooking", resp=Response(
     HTTP_201=(schema.PaymentAnswer, "The PaymentIntent as created."), HTTP_400=MALFORMED, HTTP_401=ANON,
-    HTTP_404=error("No such booking of yours."),
+    HTTP_404=error("No such booking of yours, or Stripe has no such payment method."),
     HTTP_409=error("The booking is not waiting for payment any more, its hold expired, or your minutes with the "
                    "tutor do not cover the lesson."),
     HTTP_502=error("Stripe could not be reached; nothing was charged.")))

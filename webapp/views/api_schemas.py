@@ -11,7 +11,7 @@ import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from ..domain import limits
 from ..domain.roles import SELF_SERVICE_ROLES, Role
@@ -50,9 +50,25 @@ def _clock(text: str) -> str:
     return text
 
 
+def _whole(value: Any) -> Any:
+    # JSON Schema counts 60.0 as an integer (a number with no fraction), so the API does too; 60.5 and "60" stay
+    # refused.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 # --- reusable field types ---------------------------------------------------------------------------------------
 
-Id = Annotated[int, Field(ge=1, le=limits.MAX_ID)]
+Int = Annotated[int, BeforeValidator(_whole)]  # unbounded; bounded ones put the validator after the bounds
+
+
+def whole(**bounds) -> Any:
+    """A whole number with JSON Schema bounds (the bounds first, so they reach the document)."""
+    return Annotated[int, Field(**bounds), BeforeValidator(_whole)]
+
+
+Id = whole(ge=1, le=limits.MAX_ID)
 Text = Annotated[str, Field(pattern=r"\S", description="Not blank.")]
 ZoneName = Annotated[str, Field(json_schema_extra={"enum": sorted(known_zones())},
                                 description="An IANA time zone, e.g. Europe/London."), AfterValidator(_known_zone)]
@@ -68,8 +84,8 @@ CurrencyCode = Annotated[str, Field(pattern="^[A-Z]{3}$", description="ISO 4217 
 Latitude = Annotated[float, Field(ge=-90, le=90)]
 Longitude = Annotated[float, Field(ge=-180, le=180)]
 LessonType = Literal[limits.LESSON_TYPES]  # type: ignore[valid-type]
-Duration = Annotated[int, Field(ge=limits.MIN_DURATION, le=limits.MAX_DURATION, multiple_of=limits.SLOT_GRID_MINUTES,
-                                description="Lesson length in minutes (default 60).")]
+Duration = Annotated[whole(ge=limits.MIN_DURATION, le=limits.MAX_DURATION, multiple_of=limits.SLOT_GRID_MINUTES),
+                     Field(description="Lesson length in minutes (default 60).")]
 MinorUnits = Annotated[int, Field(ge=0, description="Minor units (pence, cents).")]
 
 
@@ -110,6 +126,7 @@ class ErrorBody(Out):
     refundable_minor: MinorUnits = Field(
         None, description="On a refund that lost a race (409): what is left to refund now.")
     currency: CurrencyCode = None
+    booking_id: Id = Field(None, description="On a booking's 409 \"You already hold this time\": your booking.")
 
 
 class Error(Out):
@@ -228,11 +245,11 @@ class TeachInput(Strict):
     subject_id: Id
     level_id: Id
     exam_board_id: Id | None = None
-    hourly_rate_minor: Annotated[int, Field(ge=limits.HOURLY_RATE_MINOR[0], le=limits.HOURLY_RATE_MINOR[1])]
+    hourly_rate_minor: whole(ge=limits.HOURLY_RATE_MINOR[0], le=limits.HOURLY_RATE_MINOR[1])
     currency: Currency = "GBP"
     online: bool = True
     in_person: bool = False
-    max_travel_km: Annotated[int, Field(ge=limits.MAX_TRAVEL_KM[0], le=limits.MAX_TRAVEL_KM[1])] | None = None
+    max_travel_km: whole(ge=limits.MAX_TRAVEL_KM[0], le=limits.MAX_TRAVEL_KM[1]) | None = None
 
 
 class TeachesInput(Strict):
@@ -246,7 +263,7 @@ class TeachList(Out):
 # --- a tutor's availability ---------------------------------------------------------------------------------------
 
 class WeeklyWindow(Strict):
-    weekday: int = Field(ge=0, le=6, description="0 = Monday.")
+    weekday: whole(ge=0, le=6) = Field(description="0 = Monday.")
     start: Clock
     end: Clock
 
@@ -260,7 +277,7 @@ class DateOverride(Strict):
 
 
 def _rule(bounds: tuple[int, int], description: str):
-    return Annotated[int, Field(ge=bounds[0], le=bounds[1], description=description)]
+    return Annotated[whole(ge=bounds[0], le=bounds[1]), Field(description=description)]
 
 
 NoticeHours = _rule(limits.MIN_NOTICE_HOURS, "Hours between booking and the lesson, at least.")
@@ -313,6 +330,11 @@ class SlotList(Out):
     tutor_id: Id
     teach_id: Id
     timezone: str = Field(description="The zone times are shown in (IANA name or UTC±HH:MM).")
+    first_date: date | None = Field(description="The first local date searched: start_date, or today if that is "
+                                                "earlier; null when no date asked for can be booked.")
+    last_date: date | None = Field(description="The last local date searched: end_date, cut to at most "
+                                               f"{limits.MAX_RANGE_DAYS} days after first_date and to the longest "
+                                               "booking horizon.")
     duration_minutes: int
     price: Price
     slots: list[Slot]
@@ -320,15 +342,15 @@ class SlotList(Out):
 
 class SlotQuery(Query):
     tutor_id: Id = Field(description="The tutor.")
-    teach_id: Id = Field(None, description="The tutor's teach record (or give subject_id "
-                                                                  "and level_id).")
+    teach_id: Id = Field(None, description="The tutor's teach record (or give subject_id and level_id; with "
+                                           "none of the three, the tutor's first subject).")
     subject_id: Id = Field(None, description="Subject, when teach_id is not given.")
-    level_id: Id = Field(None, description="Level, with subject_id.")
+    level_id: Id = Field(None, description="Level, when teach_id is not given.")
     start_date: date = Field(
         None, description="First local date (default today; dates before today count from today).")
     end_date: date = Field(
-        None, description=f"Last local date, inclusive (default start_date; at most {limits.MAX_RANGE_DAYS} days "
-                          "after it).")
+        None, description=f"Last local date, inclusive (default start_date; the answer covers at most "
+                          f"{limits.MAX_RANGE_DAYS} days after the first date searched, see last_date).")
     duration: Duration = None
     lesson_type: LessonType = Field("online", description="Default online.")
     line1: Annotated[str, Field(max_length=limits.ADDRESS_LINE1_MAX)] = Field(
@@ -341,15 +363,34 @@ class SlotQuery(Query):
 
 # --- bookings ------------------------------------------------------------------------------------------------------
 
+# These two rules span fields: the document states them (dependentRequired, if/then) and request_booking enforces
+# them, naming the field (address.latitude, address.line1).
+def _both_coordinates(schema: dict, model: Any) -> None:
+    _no_null_defaults(schema, model)
+    schema["dependentRequired"] = {"latitude": ["longitude"], "longitude": ["latitude"]}
+
+
 class AddressInput(Strict):
+    """Where an in-person lesson takes place; coordinates are optional, but both or neither."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_both_coordinates)
     line1: Annotated[Text, Field(max_length=limits.ADDRESS_LINE1_MAX)]
     city: Annotated[str, Field(max_length=limits.CITY_MAX)] = ""
     postcode: Annotated[str, Field(max_length=limits.POSTCODE_MAX)] = ""
-    latitude: Latitude | None = None
-    longitude: Longitude | None = None
+    latitude: Latitude = None
+    longitude: Longitude = None
+
+
+def _address_in_person(schema: dict, model: Any) -> None:
+    _no_null_defaults(schema, model)
+    schema["if"] = {"properties": {"lesson_type": {"const": "in_person"}}, "required": ["lesson_type"]}
+    schema["then"] = {"required": ["address"]}
 
 
 class BookingInput(Strict):
+    """A booking request; an in-person lesson needs its address."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_address_in_person)
     tutor_id: Id
     teach_id: Id
     start: AwareDatetime = Field(description="A slot's start, with an offset or Z.")
@@ -411,26 +452,40 @@ class BookingsQuery(Query):
 
 class SlotTaken(Out):
     error: ErrorBody
-    fresh_slots: list[Slot] = Field(description="Free slots on the same local day (in tz/utc_offset if sent, else "
-                                                "your zone), to pick again.")
+    fresh_slots: list[Slot] = Field(None, description="Free slots on the same local day (in tz/utc_offset if sent, "
+                                                      "else your zone), to pick again; absent when the time is "
+                                                      "already yours (then `error.booking_id` names your booking).")
 
 
 # --- payments, cancelling, refunds ----------------------------------------------------------------------------------
 
+def _card_or_minutes(schema: dict, model: Any) -> None:
+    _no_null_defaults(schema, model)
+    # The rule of the validator below, stated for clients: minutes take no card fields; a card needs its id.
+    schema["if"] = {"properties": {"method": {"const": "minutes"}}, "required": ["method"]}
+    schema["then"] = {"properties": {"payment_method": False, "coupon": False}}
+    schema["else"] = {"required": ["payment_method"]}
+
+
 class PaymentInput(Strict):
+    """Pay by card (payment_method required) or with minutes (no payment_method, no coupon)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_card_or_minutes)
     booking_id: Id
     method: Literal["card", "minutes"] = Field(
         "card", description="card: a Stripe payment method, authorized now and captured at approval. minutes: the "
                             "lesson's duration from your prepaid minutes with its tutor, held until approval (no card).")
-    payment_method: str | None = Field(None, pattern=limits.PAYMENT_METHOD_PATTERN,
-                                       description="A Stripe payment method id, e.g. pm_card_visa (method card only).")
-    coupon: Annotated[str, Field(max_length=limits.COUPON_CODE_MAX)] | None = None
+    payment_method: str = Field(None, pattern=limits.PAYMENT_METHOD_PATTERN,
+                                description="A Stripe payment method id, e.g. pm_card_visa (method card only).")
+    coupon: Annotated[str, Field(max_length=limits.COUPON_CODE_MAX, pattern=limits.COUPON_CODE_PATTERN)] | None = Field(
+        None, description="A discount code (letters, digits, hyphens, underscores); empty or null for none "
+                          "(method card only).")
 
     @model_validator(mode="after")
     def _card_needs_a_payment_method(self) -> PaymentInput:
-        if self.method == "card" and not self.payment_method:
+        if self.method == "card" and self.payment_method is None:
             raise ValueError("A card payment needs payment_method (a Stripe payment method id such as pm_card_visa).")
-        if self.method == "minutes" and (self.payment_method or self.coupon):
+        if self.method == "minutes" and {"payment_method", "coupon"} & self.model_fields_set:
             raise ValueError("A payment with minutes takes no payment_method and no coupon.")
         return self
 
@@ -469,7 +524,7 @@ class CancelInput(Strict):
 
 
 class RefundInput(Strict):
-    amount_minor: Annotated[int, Field(ge=1, le=limits.MAX_ID)]
+    amount_minor: whole(ge=1, le=limits.MAX_ID)
     reason: Annotated[str, Field(max_length=limits.REFUND_REASON_MAX)] = ""
     idempotency_key: Annotated[str, Field(pattern=limits.IDEMPOTENCY_KEY_PATTERN)] = None
 
@@ -544,4 +599,4 @@ class RescheduleInput(Strict):
 
 class RescheduleAnswer(Strict):
     accept: bool
-    version: Annotated[int, Field(ge=0, le=limits.MAX_ID, description="The proposal's reschedule_version.")]
+    version: Annotated[whole(ge=0, le=limits.MAX_ID), Field(description="The proposal's reschedule_version.")]

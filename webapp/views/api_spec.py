@@ -8,7 +8,7 @@ own error shape (`{"error": {"status", "message", "fields"}}`) instead of pydant
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, get_origin
 
 from flask import current_app, request
 from pydantic import ValidationError as PydanticError
@@ -34,12 +34,14 @@ class _StrictJsonFlaskPlugin(FlaskPlugin):
     def request_validation(self, request, query, json, form, headers, cookies):
         """Query and form fields are text parsed as their declared types; a JSON body is checked strictly."""
         has_body = request.method not in ("GET", "DELETE")
-        is_form = request.mimetype in self.FORM_MIMETYPE
+        # Only an operation that declares a form reads one; any other body is read as JSON, whatever its
+        # Content-Type claims (so a form or a broken multipart header gets the JSON body's 400/422, never a 500).
+        use_form = form is not None and has_body and request.mimetype in self.FORM_MIMETYPE
         request.context = Context(
             query.model_validate(get_multidict_items(request.args, query)) if query else None,
             json.model_validate_json(json_object_bytes(optional=body_is_optional(json)))
-            if json and has_body and not is_form else None,
-            form.model_validate(self.fill_form(request)) if form and has_body and is_form else None,
+            if json and has_body and not use_form else None,
+            form.model_validate(_form_fields(request.form, form)) if use_form else None,
             None, None)
 
     def validate_response(self, resp, resp_model, skip_validation, force_resp_serialize):
@@ -55,6 +57,12 @@ class _StrictJsonFlaskPlugin(FlaskPlugin):
             if parameter["schema"] is None:  # our `id` converter: a positive 32-bit id (webapp/views/__init__.py)
                 parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
         return path, parameters
+
+
+def _form_fields(data, model) -> dict:
+    """Form fields as the model declares them: a list field takes every value sent under its name."""
+    return {name: data.getlist(name) if name in model.model_fields and get_origin(
+        model.model_fields[name].annotation) is list else data.get(name) for name in data}
 
 
 def body_is_optional(model) -> bool:

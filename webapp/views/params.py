@@ -73,17 +73,12 @@ def parse_instant(value, name: str = "start") -> datetime:
 
 
 def bookable_dates(first: date, last: date, today: date) -> tuple[date, date] | None:
-    """Local dates first..last as asked (in order, at most MAX_RANGE_DAYS apart), clipped to the dates anyone could
-    book (today up to the longest horizon); None when none of them could be."""
-    if last < first:
-        raise ValidationError("The end date is before the start date.", {"end_date": "Must be on or after start."})
-    if (last - first).days > limits.MAX_RANGE_DAYS:
-        message = f"At most {limits.MAX_RANGE_DAYS} days after the start."
-        raise ValidationError(f"Ask for at most {limits.MAX_RANGE_DAYS} days at a time.", {"end_date": message})
-    latest = today + timedelta(days=limits.HORIZON_DAYS[1])
-    if last < today or first > latest:
+    """Of the local dates first..last, those anyone could book: from today, up to the longest horizon, at most
+    MAX_RANGE_DAYS after the first of them; None when there are none (an end before the start names no date)."""
+    first, latest = max(first, today), today + timedelta(days=limits.HORIZON_DAYS[1])
+    if first > latest or last < first:
         return None
-    return max(first, today), min(last, latest)
+    return first, min(last, latest, first + timedelta(days=limits.MAX_RANGE_DAYS))
 
 
 def zone_from(args, fallback: str) -> tuple[tzinfo, str]:
@@ -126,6 +121,8 @@ def slot_request_from(args, tutor_id: int, teach_id: int, zone: tzinfo, first: d
     in_person = lesson_type(args)
     location = None
     if in_person and args.get("line1"):
+        if (args.get("latitude") in (None, "")) != (args.get("longitude") in (None, "")):
+            args = {**args, "latitude": None, "longitude": None}  # half a position is none: place the address
         location = located(address_from(args))
     return SlotRequest(tutor_id, teach_id, start, end, duration_from(args), in_person, location)
 
@@ -138,7 +135,9 @@ def booking_request_from(data, tutor_id: int) -> BookingRequest:
         address_data = data.get("address") if isinstance(data.get("address"), dict) else data
         address = address_from(address_data)
     return BookingRequest(
-        tutor_id=tutor_id, teach_id=required_int(data, "teach_id", "The subject"), start=parse_instant(data.get("start")),
+        tutor_id=tutor_id, teach_id=required_int(data, "teach_id", "The subject"),
+        # The API's schema has read the start already (any year); a form sends text.
+        start=data["start"] if isinstance(data.get("start"), datetime) else parse_instant(data.get("start")),
         duration_minutes=duration_from(data), in_person=in_person, address=address,
         child_id=optional_int(data, "child_id"), note=str(data.get("note") or ""),
         form_key=data.get("form_key") if isinstance(data.get("form_key"), str) else None)

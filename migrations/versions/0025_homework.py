@@ -1,7 +1,7 @@
 """homework: topic trees, the question bank, what a lesson covered and got wrong, homework sets and mastery
 
-Revision ID: 0024_homework
-Revises: 0023_subscriptions
+Revision ID: 0025_homework
+Revises: 0024_minute_payouts
 Create Date: 2026-12-02 16:49:51.588786
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0024_homework'
-down_revision = '0023_subscriptions'
+revision = '0025_homework'
+down_revision = '0024_minute_payouts'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,118 @@
+"""Monthly plans: the tutor's page of plans, the plans on a tutor's profile with Subscribe buttons, and the student's
+Subscriptions page (status, next renewal, minutes left; cancel at period end, resume, change plan, each confirmed)."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, request, url_for
+from flask_login import current_user
+
+from ..forms import PlanForm
+from ..models import Role
+from ..services import catalogue, subscriptions, wallet
+from ..services.errors import ServiceError, ValidationError
+from .common import apply_service_errors, now_utc, perform, render, role_required
+
+bp = Blueprint("subscriptions", __name__)
+
+
+@bp.route("/tutor/plans", methods=["GET", "POST"])
+@role_required(Role.TUTOR)
+def plans_page():
+    """Your monthly plans (minutes a month for a price); add one."""
+    form = PlanForm()
+    if form.validate_on_submit():
+        try:
+            subscriptions.add_plan(current_user, form.minutes.data, form.price.data)
+        except ValidationError as exc:
+            apply_service_errors(form, exc.fields, exc.message)
+        else:
+            flash("Plan added.", "success")
+            return redirect(url_for("subscriptions.plans_page"), code=303)
+    return render("subscriptions/plans.html", form=form, plans=subscriptions.plans(current_user.id),
+                  currency=subscriptions.plan_currency(current_user.id), status=422 if form.errors else 200)
+
+
+@bp.post("/tutor/plans/<id:plan_id>/retire")
+@role_required(Role.TUTOR)
+def retire_plan(plan_id: int):
+    """Stop offering a plan (its subscribers keep it until they change or cancel)."""
+    return perform(lambda: subscriptions.retire_plan(current_user, plan_id), "Plan retired.",
+                   url_for("subscriptions.plans_page"))
+
+
+@bp.get("/tutors/<id:tutor_id>/plans")
+def tutor_plans(tutor_id: int):
+    """A tutor's monthly plans with Subscribe buttons (the profile loads it as a partial)."""
+    tutor = catalogue.get_tutor(tutor_id)
+    is_buyer = current_user.is_authenticated and current_user.role in (Role.STUDENT, Role.PARENT)
+    return render("subscriptions/offer.html", partial="subscriptions/_offer.html", tutor=tutor,
+                  plans=subscriptions.plans(tutor.id), is_buyer=is_buyer,
+                  current=subscriptions.live_subscription(current_user.id, tutor.id) if is_buyer else None,
+                  form_key=subscriptions.new_form_key())
+
+
+@bp.post("/tutors/<id:tutor_id>/plans/<id:plan_id>/subscribe")
+@role_required(Role.STUDENT, Role.PARENT)
+def subscribe(tutor_id: int, plan_id: int):
+    """Subscribe to a plan: off to Stripe Checkout."""
+    try:
+        url = subscriptions.start_subscription(
+            current_user, plan_id, request.form.get("form_key"),
+            success_url=url_for("subscriptions.index", subscribed=1, _external=True),
+            cancel_url=url_for("subscriptions.tutor_plans", tutor_id=tutor_id, _external=True))
+    except ServiceError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("subscriptions.tutor_plans", tutor_id=tutor_id), code=303)
+    return redirect(url, code=303)
+
+
+@bp.get("/account/subscriptions")
+@role_required(Role.STUDENT, Role.PARENT)
+def index():
+    """Your subscriptions: status, next renewal, minutes left, and what you can do with each."""
+    return render("subscriptions/index.html", partial="subscriptions/_list.html",
+                  items=subscriptions.subscriptions_of(current_user), subscribed=bool(request.args.get("subscribed")),
+                  choices=subscriptions.plan_choices, form_key=subscriptions.new_form_key())
+
+
+@bp.post("/account/subscriptions/<id:subscription_id>/cancel")
+@role_required(Role.STUDENT, Role.PARENT)
+def cancel(subscription_id: int):
+    """Cancel at the end of the period you paid for."""
+    return perform(lambda: subscriptions.set_cancel_at_period_end(current_user, subscription_id, True,
+                                                                  request.form.get("form_key"), now_utc()),
+                   "Cancelled: it ends at the end of this period. You can resume it until then.",
+                   url_for("subscriptions.index"))
+
+
+@bp.post("/account/subscriptions/<id:subscription_id>/resume")
+@role_required(Role.STUDENT, Role.PARENT)
+def resume(subscription_id: int):
+    """Take back a cancellation before the period ends."""
+    return perform(lambda: subscriptions.set_cancel_at_period_end(current_user, subscription_id, False,
+                                                                  request.form.get("form_key"), now_utc()),
+                   "Resumed: it renews as before.", url_for("subscriptions.index"))
+
+
+@bp.get("/account/subscriptions/<id:subscription_id>/change")
+@role_required(Role.STUDENT, Role.PARENT)
+def change_confirm(subscription_id: int):
+    """Confirm a plan change: what it costs now and when it takes effect."""
+    try:
+        row = subscriptions.get_subscription(current_user, subscription_id)
+        plan = subscriptions.get_plan(request.args.get("plan_id", type=int) or 0)
+    except ServiceError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("subscriptions.index"), code=303)
+    return render("subscriptions/change.html", row=row, plan=plan, form_key=subscriptions.new_form_key(),
+                  upgrade=plan.price_minor > row.plan.price_minor,
+                  minutes_left=wallet.balance(current_user.id, row.tutor_id).available)
+
+
+@bp.post("/account/subscriptions/<id:subscription_id>/change")
+@role_required(Role.STUDENT, Role.PARENT)
+def change(subscription_id: int):
+    """Move to another of the tutor's plans."""
+    return perform(lambda: subscriptions.change_plan(current_user, subscription_id,
+                                                     request.form.get("plan_id", type=int) or 0,
+                                                     request.form.get("form_key"), now_utc()),
+                   "Plan changed.", url_for("subscriptions.index"))
