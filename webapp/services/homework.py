@@ -113,7 +113,7 @@ def draft_sets(lesson: Lesson, note: SummaryNote, now: datetime) -> int:
                                                                HomeworkSet.learner_key == learner.key))
         if existing is not None and existing.state == "published":
             continue
-        seed = zlib.crc32(f"lesson:{lesson.id}:{learner.key}".encode())
+        seed = zlib.crc32(f"lesson:{lesson.id}:{learner.key}".encode()) & 0x7FFFFFFF  # fits a 32-bit column
         mastery = _mastery(learner.key)
         picks = plan.build_set(seed, candidates, errors, covered, _due_topics(learner.key, lesson, now),
                                _recently_seen(learner.key, now, existing), {t: m.level for t, m in mastery.items()})
