@@ -88,7 +88,8 @@ def tell_receipt(booking: Booking) -> None:
     context = lesson_context(booking.lesson, booking.booker.timezone)
     context.update(recipient_name=booking.booker.name, lines=lines, booking_id=booking.id,
                    total=Money(receipt.amount_minor, receipt.currency).format(),
-                   held_by="Your PayPal payment is" if receipt.provider == "paypal" else "Your card is")
+                   held_by="Your PayPal payment is" if receipt.provider == "paypal" else "Your card is",
+                   offer_name=(receipt.coupon.name or receipt.coupon.code) if receipt.coupon else None)
     outbox.enqueue_email("payment_receipt", booking.booker.email, context, dedupe_key=f"receipt:{booking.id}")
 
 
