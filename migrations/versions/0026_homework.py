@@ -1,7 +1,7 @@
 """homework: topic trees, the question bank, what a lesson covered and got wrong, homework sets and mastery
 
-Revision ID: 0025_homework
-Revises: 0024_minute_payouts
+Revision ID: 0026_homework
+Revises: 0025_special_offers
 Create Date: 2026-12-02 16:49:51.588786
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0025_homework'
-down_revision = '0024_minute_payouts'
+revision = '0026_homework'
+down_revision = '0025_special_offers'
 branch_labels = None
 depends_on = None
 
