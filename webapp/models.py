@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .domain.funding import Funding
 from .domain.ledger import Move
+from .domain.offers import Audience
 from .domain.packages import PurchaseState
 from .domain.roles import STAFF_ROLES, Role
 from .domain.states import BookingState, LessonState
@@ -58,6 +59,8 @@ class User(db.Model):
     # Set while an admin has suspended the account: it cannot log in or book (see services/admin_users.py).
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     suspension_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Set by the signed unsubscribe link in an offer announcement: no further announcements.
+    offer_emails_opt_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
     children: Mapped[list[Child]] = relationship(back_populates="parent", order_by="Child.name")
     tutor_profile: Mapped[TutorProfile | None] = relationship(back_populates="user", uselist=False)
@@ -479,6 +482,25 @@ class Coupon(db.Model):
     max_total_uses: Mapped[int | None] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A special offer is a coupon with a name and an audience (domain/offers.py); a plain code has neither.
+    name: Mapped[str | None] = mapped_column(String(120))
+    audience: Mapped[str | None] = mapped_column(String(20))
+    audience_tutor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # TUTOR_STUDENTS only
+    # Applied at checkout without a code when the student matches (the best matching one wins).
+    auto_apply: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # An admin asked to email the audience: the announcement job (and its sweep) writes one email per user.
+    announce_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    audience_tutor: Mapped[User | None] = relationship(foreign_keys=[audience_tutor_id])
+    __table_args__ = (CheckConstraint("audience IS NULL OR " + one_of("audience", Audience), name="audience_known"),)
+
+
+class OfferRecipient(db.Model):
+    """A user chosen for a CHOSEN_USERS offer."""
+
+    __tablename__ = "offer_recipients"
+    coupon_id: Mapped[int] = mapped_column(ForeignKey("coupons.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
 
 
 class CouponUse(db.Model):
@@ -528,6 +550,7 @@ class PaymentReceipt(db.Model):
     transferred_minor: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     booking: Mapped[Booking] = relationship()
+    coupon: Mapped[Coupon | None] = relationship(viewonly=True)  # the code or special offer it was paid with
     __table_args__ = (CheckConstraint("refunded_minor >= 0 AND refunded_minor <= amount_minor",
                                       name="refund_within_amount"),)
 
