@@ -1,15 +1,15 @@
 """support tickets: a threaded conversation per ticket with attachments and internal notes, and canned replies
 
-Revision ID: 0026_support_tickets
-Revises: 0025_special_offers
+Revision ID: 0027_support_tickets
+Revises: 0026_homework
 Create Date: 2026-12-02 17:00:00
 
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0026_support_tickets'
-down_revision = '0025_special_offers'
+revision = '0027_support_tickets'
+down_revision = '0026_homework'
 branch_labels = None
 depends_on = None
 
