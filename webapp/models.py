@@ -15,6 +15,7 @@ from .domain.packages import PurchaseState
 from .domain.roles import STAFF_ROLES, Role
 from .domain.states import BookingState, LessonState
 from .domain.subscriptions import SubscriptionStatus
+from .domain.tickets import TicketPriority, TicketStatus
 from .extensions import db
 
 
@@ -1124,3 +1125,70 @@ class MinutePayout(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     __table_args__ = (CheckConstraint("amount_minor >= 0 AND amount_minor <= value_minor",
                                       name="payout_within_value"),)
+
+
+class SupportTicket(db.Model):
+    """A user's request for help, optionally about one booking; a thread of TicketMessage rows."""
+
+    __tablename__ = "support_tickets"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    subject: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(10), default=TicketStatus.NEW)
+    priority: Mapped[str] = mapped_column(String(10), default=TicketPriority.NORMAL)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True,
+                                                    index=True)
+    booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id"), nullable=True, index=True)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The form's one-time key: the same form sent twice opens one ticket.
+    form_key: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+
+    requester: Mapped[User] = relationship(foreign_keys=[requester_id])
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+    booking: Mapped[Booking | None] = relationship()
+    messages: Mapped[list[TicketMessage]] = relationship(back_populates="ticket", order_by="TicketMessage.id")
+    __table_args__ = (CheckConstraint(one_of("status", TicketStatus), name="status_known"),
+                      CheckConstraint(one_of("priority", TicketPriority), name="priority_known"))
+
+
+class TicketMessage(db.Model):
+    """One message on a ticket: from the user or the staff; an internal note is never shown to the user."""
+
+    __tablename__ = "ticket_messages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("support_tickets.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    body: Mapped[str] = mapped_column(Text)
+    internal: Mapped[bool] = mapped_column(Boolean, default=False)
+    via: Mapped[str] = mapped_column(String(10), default="web")  # web, or email (the signed reply link)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ticket: Mapped[SupportTicket] = relationship(back_populates="messages")
+    author: Mapped[User | None] = relationship()
+    attachments: Mapped[list[TicketAttachment]] = relationship(back_populates="message",
+                                                               order_by="TicketAttachment.id")
+
+
+class TicketAttachment(db.Model):
+    """A file on a ticket message, stored like note attachments (outside the web root, random name, typed by content)."""
+
+    __tablename__ = "ticket_attachments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("ticket_messages.id", ondelete="CASCADE"), index=True)
+    original_name: Mapped[str] = mapped_column(String(255))
+    stored_name: Mapped[str] = mapped_column(String(100), unique=True)
+    content_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    message: Mapped[TicketMessage] = relationship(back_populates="attachments")
+
+
+class CannedReply(db.Model):
+    """A reply the staff reuses: picked on the ticket page, it fills the answer box."""
+
+    __tablename__ = "canned_replies"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(120), unique=True)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -17,7 +17,7 @@ from ..domain import limits
 from ..domain.states import BookingState, LessonState
 from ..extensions import db
 from ..filters import local
-from ..models import Lesson, NoteAttachment, SummaryNote, User
+from ..models import Lesson, NoteAttachment, SummaryNote, TicketAttachment, User
 from . import homework
 from .errors import Conflict, Forbidden, NotFound, ValidationError
 from .lessons import get_lesson, is_tutor_of, student_side
@@ -215,8 +215,10 @@ def sweep_orphaned_uploads(now: datetime, grace: timedelta = timedelta(hours=1))
     candidates = uploads.stored_files(directory, (now - grace).timestamp())
     if not candidates:
         return 0
+    # Note and ticket attachments share the upload directory: a file either points at is kept.
     known = set(db.session.scalars(select(NoteAttachment.stored_name).where(
-        NoteAttachment.stored_name.in_(candidates))))
+        NoteAttachment.stored_name.in_(candidates)))) | set(db.session.scalars(
+        select(TicketAttachment.stored_name).where(TicketAttachment.stored_name.in_(candidates))))
     orphans = [name for name in candidates if name not in known]
     for name in orphans:
         uploads.delete(directory, name)
