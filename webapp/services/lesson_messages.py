@@ -121,8 +121,10 @@ def tell_not_booked(booking: Booking, expired: bool = False) -> None:
                email_template="booking_declined", email_context=context)
 
 
-def tell_cancelled(lesson: Lesson, by: User, note: str, refund: Money | None, everyone: bool = False) -> None:
-    """LessonCancelled to the other party (both sides when an admin or a job cancels), BCC the internal team."""
+def tell_cancelled(lesson: Lesson, by: User, note: str, refund: Money | None, everyone: bool = False,
+                   refund_words: str | None = None) -> None:
+    """LessonCancelled to the other party (both sides when an admin or a job cancels), BCC the internal team.
+    ``refund_words`` says what came back when it was not money (prepaid minutes)."""
     everyone = everyone or by.is_admin
     people: list[Recipient] = [*student_side(lesson), tutor_side(lesson)] if everyone else other_side(by, lesson)
     for person in people:
@@ -130,8 +132,9 @@ def tell_cancelled(lesson: Lesson, by: User, note: str, refund: Money | None, ev
             continue
         context = attach_calendar(lesson_context(lesson, person.zone), lesson, cancelled=True)
         context.update(recipient_name=person.user.name, cancelled_by=by.name, note=note,
-                       refund=refund.format() if refund and refund.amount_minor else None)
-        outcome = f"{refund.format()} is refunded." if refund and refund.amount_minor else ""
+                       refund=refund_words or (refund.format() if refund and refund.amount_minor else None))
+        outcome = (f"Refund: {refund_words}." if refund_words
+                   else f"{refund.format()} is refunded." if refund and refund.amount_minor else "")
         notify(person.user, kind="lesson_cancelled", title=f"{context['subject']} on {context['when']} is cancelled",
                body=" ".join(part for part in (note, outcome) if part), url=_path(lesson), dedupe_key=f"lesson-cancelled:{lesson.id}:{person.user.id}",
                email_template="lesson_cancelled", email_context=context,

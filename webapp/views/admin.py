@@ -153,4 +153,7 @@ def refund(booking_id: int):
         flash(str(exc), "error")
     except ServiceError as exc:
         flash(exc.message, "error")
+    ticket_id = request.form.get("ticket_id", "")
+    if ticket_id.isdigit() and len(ticket_id) < 10:  # refunded from a support ticket: back to it
+        return redirect(url_for("admin_tickets.ticket", ticket_id=int(ticket_id)), code=303)
     return redirect(url_for("bookings.detail", booking_id=booking_id), code=303)

@@ -1,15 +1,15 @@
 """analytics events: each key action recorded with its dedupe id in the action's own transaction
 
-Revision ID: 0026_analytics_events
-Revises: 0025_special_offers
+Revision ID: 0028_analytics_events
+Revises: 0027_support_tickets
 Create Date: 2026-12-02 17:05:00
 
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0026_analytics_events'
-down_revision = '0025_special_offers'
+revision = '0028_analytics_events'
+down_revision = '0027_support_tickets'
 branch_labels = None
 depends_on = None
 
