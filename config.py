@@ -175,6 +175,8 @@ class Config:
     # PUBLIC_BASE_URL's are allowed, plus these (comma-separated, e.g. https://app.example.com).
     CHAT_ALLOWED_ORIGINS = tuple(o.strip().rstrip("/") for o in (_env("CHAT_ALLOWED_ORIGINS", "") or "").split(",")
                                  if o.strip())
+    # Each open socket holds a server thread for its life: one user may keep this many open per web process.
+    CHAT_MAX_SOCKETS_PER_USER = _env_int("CHAT_MAX_SOCKETS_PER_USER", 8)
     CHAT_POLL_SECONDS = 3  # how often the page asks for new messages when it cannot keep a WebSocket open
     # simple-websocket: a ping every 25 s ends dead connections; frames over 16 KiB end the socket (messages over
     # 2 KB are refused with a message, see domain/chat.py).

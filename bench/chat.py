@@ -253,7 +253,8 @@ def main() -> int:
     database_url = f"sqlite:///{workdir}/bench.sqlite3"
     lessons = max(1, args.sockets // 2)
     tutor_email, student_email, running_id, lesson_ids = make_data(database_url, redis_url, lessons)
-    extra = {"CHAT_RATE_LIMIT": "1000000 per minute"}
+    # One tutor and one student hold every idle socket here: lift the per-user socket cap and the message rate.
+    extra = {"CHAT_RATE_LIMIT": "1000000 per minute", "CHAT_MAX_SOCKETS_PER_USER": args.sockets + 10}
     one = WebProcess(database_url, redis_url, threads=args.sockets + 100, extra=extra,
                      log_path=Path(workdir) / "one.log").start()
     two = WebProcess(database_url, redis_url, threads=64, extra=extra, log_path=Path(workdir) / "two.log").start()

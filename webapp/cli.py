@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from .extensions import db
 from .models import ExamBoard, Level, Subject, TutorRatingCriteria, User
-from .services import accounts, availability, catalogue, packages
+from .services import accounts, availability, catalogue, curriculum, packages
 
 DEMO_PASSWORD = "lessonbook-demo"
 SUBJECTS = ["Mathematics", "English", "Physics", "Chemistry", "Biology", "French", "Spanish", "Computer Science",
@@ -60,6 +60,7 @@ def seed_demo() -> list[tuple[str, str, str]]:
         accounts.create_user(email="sue@example.com", password=DEMO_PASSWORD, name="Sue Support", role="support",
                              timezone="Europe/London")
     if db.session.scalar(select(User).where(User.email == "admin@example.com")):
+        curriculum.seed_curriculum()  # added later: topics and questions join an already seeded database
         return rows
     for name in SUBJECTS:
         db.session.add(Subject(name=name, slug=name.lower().replace(" ", "-")))
@@ -70,6 +71,7 @@ def seed_demo() -> list[tuple[str, str, str]]:
     for position, name in enumerate(RATING_CRITERIA):
         db.session.add(TutorRatingCriteria(name=name, position=position, active=True))
     db.session.commit()
+    curriculum.seed_curriculum()
     subjects = {s.name: s.id for s in db.session.scalars(select(Subject))}
     levels = {lv.name: lv.id for lv in db.session.scalars(select(Level))}
     accounts.create_user(email="admin@example.com", password=DEMO_PASSWORD, name="Ada Admin", role="admin",
@@ -106,6 +108,12 @@ def register_cli(app: Flask) -> None:
         """Load demo subjects, tutors, a student, a parent with two children and an admin (idempotent)."""
         seed_demo()
         click.echo("Demo data ready (`flask demo-logins` lists the accounts).")
+
+    @app.cli.command("seed-curriculum")
+    def seed_curriculum_command():
+        """Add the GCSE and A-Level topic trees and the template question bank that are missing (idempotent)."""
+        topics, items = curriculum.seed_curriculum()
+        click.echo(f"Curriculum ready: {topics} topics and {items} questions added.")
 
     @app.cli.command("demo-logins")
     @click.option("--url", default=None, help="the app's address, printed first")

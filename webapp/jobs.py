@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from .services import (approvals, bookings, calendar_sync, cancellations, checkout, meetings, minute_payouts, notes,
-                       outbox, payouts, paypal_events, reminders, reschedules, sessions, stripe_events,
-                       transfer_reversals, wallet)
+                       offer_announcements, outbox, payouts, paypal_events, reminders, reschedules, sessions,
+                       stripe_events, transfer_reversals, wallet)
 
 
 def _clock(now: str | None) -> datetime:
@@ -129,3 +129,13 @@ def sync_calendar_source(source_id: int, now: str | None = None) -> str:
 def sync_calendars(now: str | None = None) -> int:
     """Read every connected tutor calendar not read in the last 14 minutes and replace its busy time."""
     return calendar_sync.sync_due(now=_clock(now))
+
+
+def announce_offer(coupon_id: int, now: str | None = None) -> int:
+    """Write a special offer's announcement email to each user of its audience not yet emailed (batched)."""
+    return offer_announcements.announce(coupon_id, now=_clock(now))
+
+
+def announce_offers(now: str | None = None) -> int:
+    """The sweep behind `announce_offer`: finish every requested announcement of a running offer."""
+    return offer_announcements.announce_requested(now=_clock(now))

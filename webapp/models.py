@@ -10,10 +10,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .domain.funding import Funding
 from .domain.ledger import Move
+from .domain.offers import Audience
 from .domain.packages import PurchaseState
 from .domain.roles import STAFF_ROLES, Role
 from .domain.states import BookingState, LessonState
 from .domain.subscriptions import SubscriptionStatus
+from .domain.tickets import TicketPriority, TicketStatus
 from .extensions import db
 
 
@@ -58,6 +60,8 @@ class User(db.Model):
     # Set while an admin has suspended the account: it cannot log in or book (see services/admin_users.py).
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     suspension_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Set by the signed unsubscribe link in an offer announcement: no further announcements.
+    offer_emails_opt_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
     children: Mapped[list[Child]] = relationship(back_populates="parent", order_by="Child.name")
     tutor_profile: Mapped[TutorProfile | None] = relationship(back_populates="user", uselist=False)
@@ -479,6 +483,25 @@ class Coupon(db.Model):
     max_total_uses: Mapped[int | None] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A special offer is a coupon with a name and an audience (domain/offers.py); a plain code has neither.
+    name: Mapped[str | None] = mapped_column(String(120))
+    audience: Mapped[str | None] = mapped_column(String(20))
+    audience_tutor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # TUTOR_STUDENTS only
+    # Applied at checkout without a code when the student matches (the best matching one wins).
+    auto_apply: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # An admin asked to email the audience: the announcement job (and its sweep) writes one email per user.
+    announce_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    audience_tutor: Mapped[User | None] = relationship(foreign_keys=[audience_tutor_id])
+    __table_args__ = (CheckConstraint("audience IS NULL OR " + one_of("audience", Audience), name="audience_known"),)
+
+
+class OfferRecipient(db.Model):
+    """A user chosen for a CHOSEN_USERS offer."""
+
+    __tablename__ = "offer_recipients"
+    coupon_id: Mapped[int] = mapped_column(ForeignKey("coupons.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
 
 
 class CouponUse(db.Model):
@@ -528,6 +551,7 @@ class PaymentReceipt(db.Model):
     transferred_minor: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     booking: Mapped[Booking] = relationship()
+    coupon: Mapped[Coupon | None] = relationship(viewonly=True)  # the code or special offer it was paid with
     __table_args__ = (CheckConstraint("refunded_minor >= 0 AND refunded_minor <= amount_minor",
                                       name="refund_within_amount"),)
 
@@ -898,6 +922,127 @@ class PackagePurchase(db.Model):
                       UniqueConstraint("student_id", "form_key", name="uq_package_purchases_student_form_key"))
 
 
+# --- homework: topics, the question bank, lesson learning records, sets and mastery -------------------------------
+
+
+class Topic(db.Model):
+    """One curriculum topic of a subject at a level; strands are topics without a parent (admins edit them)."""
+
+    __tablename__ = "topics"
+    __table_args__ = (UniqueConstraint("subject_id", "level_id", "slug", name="uq_topics_slug"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id"), index=True)
+    level_id: Mapped[int] = mapped_column(ForeignKey("levels.id"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("topics.id"))
+    slug: Mapped[str] = mapped_column(String(80))
+    name: Mapped[str] = mapped_column(String(120))
+    keywords: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    parent: Mapped[Topic | None] = relationship(remote_side="Topic.id")
+
+
+class QuestionItem(db.Model):
+    """A question in the bank: numeric (tolerance, unit), multiple choice, or algebraic; always a worked solution.
+
+    Items made from a template keep (template, seed), so the question can be regenerated exactly."""
+
+    __tablename__ = "question_items"
+    __table_args__ = (UniqueConstraint("template", "seed", name="uq_question_items_variant"),
+                      CheckConstraint("kind IN ('numeric', 'choice', 'algebra')", name="kind_known"),
+                      CheckConstraint("difficulty BETWEEN 1 AND 3", name="difficulty_range"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    difficulty: Mapped[int] = mapped_column(Integer, default=1)
+    prompt: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(String(200))
+    tolerance: Mapped[float] = mapped_column(Float, default=0.0)
+    unit: Mapped[str] = mapped_column(String(20), default="")
+    choices: Mapped[list] = mapped_column(JSON, default=list)
+    solution: Mapped[str] = mapped_column(Text)
+    template: Mapped[str | None] = mapped_column(String(60))
+    seed: Mapped[int | None] = mapped_column(Integer)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    topic: Mapped[Topic] = relationship()
+
+
+class NoteTopic(db.Model):
+    """A topic the tutor confirmed was covered in the lesson of a summary note."""
+
+    __tablename__ = "note_topics"
+    note_id: Mapped[int] = mapped_column(ForeignKey("summary_notes.id", ondelete="CASCADE"), primary_key=True)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id"), primary_key=True)
+    topic: Mapped[Topic] = relationship()
+
+
+class NoteError(db.Model):
+    """A mistake made in the lesson: its topic, what went wrong, and optionally the learner's wrong answer."""
+
+    __tablename__ = "note_errors"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    note_id: Mapped[int] = mapped_column(ForeignKey("summary_notes.id", ondelete="CASCADE"), index=True)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id"))
+    what_went_wrong: Mapped[str] = mapped_column(String(500))
+    wrong_answer: Mapped[str] = mapped_column(String(200), default="")
+    topic: Mapped[Topic] = relationship()
+
+
+class HomeworkSet(db.Model):
+    """The homework one learner gets after one lesson: a draft the tutor reviews, then published to the learner."""
+
+    __tablename__ = "homework_sets"
+    __table_args__ = (UniqueConstraint("lesson_id", "learner_key", name="uq_homework_sets_learner"),
+                      CheckConstraint("state IN ('draft', 'published')", name="state_known"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"), index=True)
+    # "u<user id>" for a student, "c<child id>" for a child: mastery is kept per learner, not per account.
+    learner_key: Mapped[str] = mapped_column(String(20), index=True)
+    learner_name: Mapped[str] = mapped_column(String(120))
+    answerer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    seed: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(10), default="draft")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lesson: Mapped[Lesson] = relationship()
+    entries: Mapped[list[HomeworkEntry]] = relationship(back_populates="set", order_by="HomeworkEntry.position",
+                                                        cascade="all, delete-orphan")
+
+
+class HomeworkEntry(db.Model):
+    """One question in a set, and the learner's answer once given (marked at once)."""
+
+    __tablename__ = "homework_entries"
+    __table_args__ = (UniqueConstraint("set_id", "item_id", name="uq_homework_entries_item"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    set_id: Mapped[int] = mapped_column(ForeignKey("homework_sets.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("question_items.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(10))
+    response: Mapped[str | None] = mapped_column(String(200))
+    correct: Mapped[bool | None] = mapped_column(Boolean)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    set: Mapped[HomeworkSet] = relationship(back_populates="entries")
+    item: Mapped[QuestionItem] = relationship()
+
+
+class TopicMastery(db.Model):
+    """A learner's mastery of one topic, and the FSRS card that schedules its next review."""
+
+    __tablename__ = "topic_mastery"
+    __table_args__ = (UniqueConstraint("learner_key", "topic_id", name="uq_topic_mastery_learner"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    learner_key: Mapped[str] = mapped_column(String(20))
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id"))
+    level: Mapped[int] = mapped_column(Integer, default=0)
+    streak: Mapped[int] = mapped_column(Integer, default=0)
+    card: Mapped[dict] = mapped_column(JSON, default=dict)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    topic: Mapped[Topic] = relationship()
+
+
 class AuditEntry(db.Model):
     """One admin or support action: who, when, what, before → after. Append-only: no code path updates or deletes
     a row, and database triggers (migration 0022) refuse UPDATE and DELETE."""
@@ -980,3 +1125,70 @@ class MinutePayout(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     __table_args__ = (CheckConstraint("amount_minor >= 0 AND amount_minor <= value_minor",
                                       name="payout_within_value"),)
+
+
+class SupportTicket(db.Model):
+    """A user's request for help, optionally about one booking; a thread of TicketMessage rows."""
+
+    __tablename__ = "support_tickets"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    subject: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(10), default=TicketStatus.NEW)
+    priority: Mapped[str] = mapped_column(String(10), default=TicketPriority.NORMAL)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True,
+                                                    index=True)
+    booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id"), nullable=True, index=True)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The form's one-time key: the same form sent twice opens one ticket.
+    form_key: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+
+    requester: Mapped[User] = relationship(foreign_keys=[requester_id])
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+    booking: Mapped[Booking | None] = relationship()
+    messages: Mapped[list[TicketMessage]] = relationship(back_populates="ticket", order_by="TicketMessage.id")
+    __table_args__ = (CheckConstraint(one_of("status", TicketStatus), name="status_known"),
+                      CheckConstraint(one_of("priority", TicketPriority), name="priority_known"))
+
+
+class TicketMessage(db.Model):
+    """One message on a ticket: from the user or the staff; an internal note is never shown to the user."""
+
+    __tablename__ = "ticket_messages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("support_tickets.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    body: Mapped[str] = mapped_column(Text)
+    internal: Mapped[bool] = mapped_column(Boolean, default=False)
+    via: Mapped[str] = mapped_column(String(10), default="web")  # web, or email (the signed reply link)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ticket: Mapped[SupportTicket] = relationship(back_populates="messages")
+    author: Mapped[User | None] = relationship()
+    attachments: Mapped[list[TicketAttachment]] = relationship(back_populates="message",
+                                                               order_by="TicketAttachment.id")
+
+
+class TicketAttachment(db.Model):
+    """A file on a ticket message, stored like note attachments (outside the web root, random name, typed by content)."""
+
+    __tablename__ = "ticket_attachments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("ticket_messages.id", ondelete="CASCADE"), index=True)
+    original_name: Mapped[str] = mapped_column(String(255))
+    stored_name: Mapped[str] = mapped_column(String(100), unique=True)
+    content_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    message: Mapped[TicketMessage] = relationship(back_populates="attachments")
+
+
+class CannedReply(db.Model):
+    """A reply the staff reuses: picked on the ticket page, it fills the answer box."""
+
+    __tablename__ = "canned_replies"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(120), unique=True)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -12,8 +12,8 @@ from playwright.sync_api import Page, expect
 from tests import factories
 from tests.e2e.conftest import log_in
 from webapp.extensions import db
-from webapp.models import OutboxMessage, PackagePurchase, User
-from webapp.services import accounts, packages, sessions
+from webapp.models import OutboxMessage, PackagePurchase, Subscription, User
+from webapp.services import accounts, packages, sessions, subscriptions, tickets
 from webapp.services.notify import notify
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("dev_mail")]
@@ -23,6 +23,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("dev_mail")]
 NOT_PAGES = {
     "static": "our own files (the CSP allows 'self')",
     "notes.attachment": "a file download",
+    "support.attachment": "a file download",
     "push_subscriptions.service_worker": "JavaScript (registered by push.js on the settings page, visited below)",
     "push_subscriptions.vapid_public_key": "JSON",
     "lesson_room.socket": "a WebSocket (the room opens it; tests/e2e/test_lesson_room_flow.py chats through it)",
@@ -67,6 +68,7 @@ def _world(live_server) -> dict:
     tutor, teach = factories.tutor()
     student, parent, admin = factories.user("student"), factories.user("parent"), factories.user("admin")
     support = factories.user("support")
+    ticket = tickets.open_ticket(student, "Video froze", "The lesson video froze twice.", None, [], now)
     kid = factories.child(parent)
     past = factories.finished_lesson(tutor, teach, booker=student)
     factories.finished_lesson(tutor, teach, for_child=kid, ended_ago=timedelta(days=3))
@@ -86,15 +88,24 @@ def _world(live_server) -> dict:
                                price_minor=18000, currency="GBP", form_key="csp-sweep")  # opened, not paid yet
     db.session.add(purchase)
     db.session.commit()
+    plan, dearer = subscriptions.add_plan(tutor, 240, 8000), subscriptions.add_plan(tutor, 480, 15000)
+    subscription = Subscription(stripe_subscription_id="sub_csp_sweep", student_id=student.id, tutor_id=tutor.id,
+                                plan_id=plan.id, status="active", billing_anchor=now, current_period_start=now,
+                                current_period_end=now + timedelta(days=30), created_at=now, updated_at=now)
+    db.session.add(subscription)
+    db.session.commit()
     world = {
         "emails": {"student": student.email, "parent": parent.email, "tutor": tutor.email, "admin": admin.email,
                    "support": support.email},
-        "ids": {"tutor_id": tutor.id, "user_id": student.id, "booking_id": unpaid.booking.id if unpaid.booking else None,
+        "ids": {"tutor_id": tutor.id, "user_id": student.id, "ticket_id": ticket.id,
+                "booking_id": unpaid.booking.id if unpaid.booking else None,
                 "lesson_id": past.id, "message_id": mail.id, "purchase_id": purchase.id,
+                "subscription_id": subscription.id,
                 "token": re.search(r"/reset/(.+)$", mail.context["url"]).group(1), "action": "accept"},
         "extra": [f"/bookings/{upcoming.booking.id}", f"/lessons/{upcoming.id}/reschedule",
                   f"/bookings/{past.booking.id}", f"/lessons/{past.id}/notes", f"/lessons/{past.id}/review",
-                  urlsplit(sign_up.context["url"]).path],
+                  urlsplit(sign_up.context["url"]).path,
+                  f"/account/subscriptions/{subscription.id}/change?plan_id={dearer.id}"],
     }
     db.session.remove()  # the live server's threads read and write the same database from here on
     return world

@@ -75,7 +75,7 @@ def world(app, client, stripe_world):
         book_in_person = url_for("bookings.new", tutor_id=tutor.id, teach_id=teach.id, start=slot.isoformat(),
                                  duration=60, lesson_type="in_person")
         common = [url_for("main.home"), url_for("tutors.directory"), url_for("tutors.profile", tutor_id=tutor.id),
-                  url_for("main.support")]
+                  url_for("support.new_ticket")]
         signed_in = [url_for("account.settings"), url_for("notifications.index"), url_for("bookings.index")]
         pages = {
             "anonymous": (None, common + [url_for("auth.login"), url_for("auth.register"),

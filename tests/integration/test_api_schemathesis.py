@@ -12,7 +12,7 @@ from webapp.services import accounts
 
 ST = Path(sys.executable).with_name("st")
 SEED = 20261202
-EXAMPLES_PER_OPERATION = 25
+EXAMPLES_PER_OPERATION = 15
 # The coverage phase (every boundary of every parameter: about 4,000 requests, two minutes per backend) is left to a
 # manual `st run`; the examples, fuzzing and stateful phases are bounded by EXAMPLES_PER_OPERATION.
 PHASES = os.environ.get("SCHEMATHESIS_PHASES", "examples,fuzzing,stateful")

@@ -216,8 +216,17 @@ def test_the_handshake_is_refused_before_the_upgrade(app, live_server):
     with pytest.raises(simple_websocket.ConnectionError) as refused:
         connect(base, lesson.id, stranger_cookie)
     assert refused.value.status_code == 403
-    ws = connect(base, lesson.id, student_cookie)  # the lesson's student, from the page's own origin: accepted
-    ws.close()
+    app.config["CHAT_MAX_SOCKETS_PER_USER"] = 2
+    opened = [connect(base, lesson.id, student_cookie)]  # the lesson's student, from the page's own origin: accepted
+    try:
+        opened.append(connect(base, lesson.id, student_cookie))
+        assert eventually(lambda: chat.hub(app).socket_count(lesson.students[0].id) == 2)
+        too_many = handshake(base, lesson.id, Origin=base, Cookie=student_cookie)
+        assert too_many.status_code == 429 and "too many lesson chats" in too_many.json()["error"]["message"]
+    finally:
+        app.config["CHAT_MAX_SOCKETS_PER_USER"] = 8
+        for ws in opened:
+            ws.close()
 
 
 def test_a_socket_sends_receives_and_refuses_too_big_or_too_fast_with_a_message(app, live_server):

@@ -115,6 +115,9 @@ def test_cancelling_after_approval_returns_minutes_by_the_policy_and_never_more_
     cancellations.cancel_booking(student, in_good_time.id, "", now())
     cancellations.cancel_booking(student, in_good_time.id, "", now())  # a second click returns nothing more
     assert _reload(in_good_time.id).state == BookingState.REFUNDED
+    told = db.session.scalar(select(OutboxMessage).where(OutboxMessage.template == "lesson_cancelled",
+                                                         OutboxMessage.to_address == tutor.email))
+    assert told.context["refund"] == "60 minutes, back in the prepaid balance they were paid from"
     assert wallet.balance(student.id, tutor.id) == wallet.WalletBalance(available=120, held=0)
     assert wallet.booking_minutes(db.session, in_good_time.id) == (60, 60)
 

@@ -61,7 +61,9 @@ def test_a_finished_lesson_page_offers_report_a_problem_instead_of_cancel(app, c
     db.session.rollback()
     assert db.session.get(Booking, booking_id).state == BookingState.PAID
     support = client.get(f"/support?booking={booking_id}").get_data(as_text=True)
-    assert f"mailto:{app.config['SUPPORT_EMAIL']}?subject=Problem%20with%20booking%20%23{booking_id}" in support
+    assert f"About booking #{booking_id}" in support and 'id="ticket-form"' in support  # a ticket about it
+    signed_out = app.test_client().get(f"/support?booking={booking_id}").get_data(as_text=True)
+    assert f"mailto:{app.config['SUPPORT_EMAIL']}?subject=Problem%20with%20booking%20%23{booking_id}" in signed_out
 
 
 def test_the_api_refuses_to_cancel_a_started_lesson(app, client):

@@ -122,9 +122,11 @@ class Hub:
         with self._lock:
             return list(self._rooms.get(lesson_id, ()))
 
-    def socket_count(self) -> int:
+    def socket_count(self, user_id: int | None = None) -> int:
+        """Sockets open in this process (only `user_id`'s, when given)."""
         with self._lock:
-            return sum(len(r) for r in self._rooms.values())
+            return sum(1 for room in self._rooms.values() for listener in room
+                       if user_id is None or listener.user_id == user_id)
 
     # --- messages ------------------------------------------------------------------------------------------
 

@@ -175,6 +175,7 @@ def cancel_booking(user: User, booking_id: int, note: str, now: datetime, tell_o
     if plan.kind == "started":
         raise Conflict(plan.explanation)
     refund = plan.refund
+    returned_minutes = 0
     state_seen = booking.state
     if state_seen == BookingState.AWAITING_PAYMENT:
         if booking.checkout_session_id:
@@ -209,14 +210,18 @@ def cancel_booking(user: User, booking_id: int, note: str, now: datetime, tell_o
                         booking.state = next_booking_state(booking.state, BookingState.CANCELLED)
                     wallet.void_hold(session, booking.id)  # minutes held for it go back (a card's: nothing here)
                     give_back_all_uses(booking.id)
+                    returned_minutes = plan.minutes
                 elif is_minutes(booking):
-                    _return_minutes(session, booking, who, now)
+                    returned_minutes = _return_minutes(session, booking, who, now)
                 booking.lesson.state = next_lesson_state(booking.lesson.state, LessonState.CANCELLED)
                 booking.cancellation_note = note
                 booking.updated_at = now
                 if tell_others:
                     tell_cancelled(booking.lesson, user, note, refund if plan.kind == "refund" else None,
-                                   everyone=tell_everyone)
+                                   everyone=tell_everyone,
+                                   refund_words=(f"{returned_minutes} minutes, back in the prepaid balance they "
+                                                 "were paid from") if is_minutes(booking) and returned_minutes
+                                   else None)
     if state_seen in meetings.PAID_STATES:
         meetings.request_sync(booking.lesson_id)  # an approved lesson cancelled: its meeting is deleted
     return booking

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from ..adapters import stripe_gateway as gateway
 from ..adapters.database import serialized_write
+from ..domain import limits
 from ..domain.fees import FeeBreakdown, fee_breakdown
 from ..domain.funding import Funding
 from ..domain.states import BookingState, next_booking_state
@@ -33,7 +34,7 @@ def pay_with_payment_method(user: User, booking_id: int, payment_method: str, co
 
     Answers what the client needs next: ``requires_capture`` (done; the webhook records it),
     ``requires_action`` (finish 3-D Secure at ``next_action``), or a card error in words."""
-    if not isinstance(payment_method, str) or not payment_method.startswith(("pm_", "card_", "tok_")):
+    if not isinstance(payment_method, str) or not payment_method.startswith(limits.PAYMENT_METHOD_PREFIXES):
         raise ValidationError("Send the payment method id from Stripe (pm_...).",
                               {"payment_method": "A Stripe payment method id such as pm_card_visa."})
     booking, quote = record_quote(user, booking_id, coupon_code, now)

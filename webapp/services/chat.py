@@ -219,6 +219,11 @@ def _loader(app: Flask):
     return load
 
 
+def too_many_sockets(user: User) -> bool:
+    """Whether `user` already holds as many chat sockets in this process as one person may (each holds a thread)."""
+    return hub().socket_count(user.id) >= current_app.config["CHAT_MAX_SOCKETS_PER_USER"]
+
+
 def open_socket(user: User, lesson_id: int, after: int) -> Listener:
     """Join a socket to the lesson's room: subscribe first, then load what came after `after`, so nothing said in
     between is missed (anything seen twice is dropped by the socket's stream)."""

@@ -8,11 +8,13 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..adapters.database import serialized_write
-from ..domain.coupons import CouponTerms, coupon_problem, normalize_code
+from ..domain.coupons import CouponTerms, coupon_problem, discount_for, normalize_code
+from ..domain.offers import Candidate, Standing, audience_problem, best_offer
 from ..extensions import db
 from ..models import Booking, Coupon, CouponUse, User
 from .errors import ValidationError
 from .locks import LOCK_BOOKING
+from .offer_targets import standing_of
 
 USED_UP = "This code has just been used up."
 
@@ -43,12 +45,29 @@ def coupon_for(code_text: str | None, user: User, booking: Booking,
     coupon = db.session.scalar(select(Coupon).where(Coupon.code == code))
     if coupon is None:
         return None, code, UNKNOWN_COUPON
+    problem = _problem(coupon, user, booking, now, standing_of(user))
+    return (None if problem else coupon), code, problem
+
+
+def _problem(coupon: Coupon, user: User, booking: Booking, now: datetime, standing: Standing) -> str | None:
+    """Why this user may not use this coupon on this booking now (its terms, its uses, its audience), or None."""
     others = select(func.count()).select_from(CouponUse).where(CouponUse.coupon_id == coupon.id,
                                                                 CouponUse.booking_id != booking.id)
-    problem = coupon_problem(coupon_terms(coupon), now=now, currency=booking.currency,
-                             uses_by_user=db.session.scalar(others.where(CouponUse.user_id == user.id)),
-                             total_uses=db.session.scalar(others))
-    return (None if problem else coupon), code, problem
+    return coupon_problem(coupon_terms(coupon), now=now, currency=booking.currency,
+                          uses_by_user=db.session.scalar(others.where(CouponUse.user_id == user.id)),
+                          total_uses=db.session.scalar(others)) or audience_problem(
+        coupon.audience, offer_id=coupon.id, audience_tutor_id=coupon.audience_tutor_id, standing=standing,
+        lesson_tutor_id=booking.lesson.tutor_id)
+
+
+def automatic_offer(user: User, booking: Booking, now: datetime) -> Coupon | None:
+    """The best special offer applied without a code: active, automatic, this user in its audience, uses left."""
+    offers = db.session.scalars(select(Coupon).where(Coupon.auto_apply.is_(True), Coupon.active.is_(True)))
+    standing = standing_of(user)
+    usable = {c.id: c for c in offers if _problem(c, user, booking, now, standing) is None}
+    best = best_offer([Candidate(c.id, discount_for(coupon_terms(c), booking.price_minor), c.valid_until)
+                       for c in usable.values()])
+    return usable[best.offer_id] if best else None
 
 
 def reserve_coupon_use(coupon: Coupon, user: User, booking: Booking, discount: int) -> None:

@@ -88,7 +88,8 @@ def tell_receipt(booking: Booking) -> None:
     context = lesson_context(booking.lesson, booking.booker.timezone)
     context.update(recipient_name=booking.booker.name, lines=lines, booking_id=booking.id,
                    total=Money(receipt.amount_minor, receipt.currency).format(),
-                   held_by="Your PayPal payment is" if receipt.provider == "paypal" else "Your card is")
+                   held_by="Your PayPal payment is" if receipt.provider == "paypal" else "Your card is",
+                   offer_name=(receipt.coupon.name or receipt.coupon.code) if receipt.coupon else None)
     outbox.enqueue_email("payment_receipt", booking.booker.email, context, dedupe_key=f"receipt:{booking.id}")
 
 
@@ -120,8 +121,10 @@ def tell_not_booked(booking: Booking, expired: bool = False) -> None:
                email_template="booking_declined", email_context=context)
 
 
-def tell_cancelled(lesson: Lesson, by: User, note: str, refund: Money | None, everyone: bool = False) -> None:
-    """LessonCancelled to the other party (both sides when an admin or a job cancels), BCC the internal team."""
+def tell_cancelled(lesson: Lesson, by: User, note: str, refund: Money | None, everyone: bool = False,
+                   refund_words: str | None = None) -> None:
+    """LessonCancelled to the other party (both sides when an admin or a job cancels), BCC the internal team.
+    ``refund_words`` says what came back when it was not money (prepaid minutes)."""
     everyone = everyone or by.is_admin
     people: list[Recipient] = [*student_side(lesson), tutor_side(lesson)] if everyone else other_side(by, lesson)
     for person in people:
@@ -129,8 +132,9 @@ def tell_cancelled(lesson: Lesson, by: User, note: str, refund: Money | None, ev
             continue
         context = attach_calendar(lesson_context(lesson, person.zone), lesson, cancelled=True)
         context.update(recipient_name=person.user.name, cancelled_by=by.name, note=note,
-                       refund=refund.format() if refund and refund.amount_minor else None)
-        outcome = f"{refund.format()} is refunded." if refund and refund.amount_minor else ""
+                       refund=refund_words or (refund.format() if refund and refund.amount_minor else None))
+        outcome = (f"Refund: {refund_words}." if refund_words
+                   else f"{refund.format()} is refunded." if refund and refund.amount_minor else "")
         notify(person.user, kind="lesson_cancelled", title=f"{context['subject']} on {context['when']} is cancelled",
                body=" ".join(part for part in (note, outcome) if part), url=_path(lesson), dedupe_key=f"lesson-cancelled:{lesson.id}:{person.user.id}",
                email_template="lesson_cancelled", email_context=context,

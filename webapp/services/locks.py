@@ -17,3 +17,4 @@ LOCK_CHAT = 46  # one chat sequence number allocated per lesson at a time
 LOCK_TUTOR_PACKAGES = 47  # one tutor's list of packages on offer
 LOCK_TUTOR_PLANS = 48  # one tutor's list of monthly plans on offer
 LOCK_SUBSCRIPTION = 49  # one student's subscription records (webhooks and their own changes)
+LOCK_HOMEWORK = 50  # one lesson's homework sets: drafting, review, publishing and answers

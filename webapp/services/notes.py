@@ -17,7 +17,8 @@ from ..domain import limits
 from ..domain.states import BookingState, LessonState
 from ..extensions import db
 from ..filters import local
-from ..models import Lesson, NoteAttachment, SummaryNote, User
+from ..models import Lesson, NoteAttachment, SummaryNote, TicketAttachment, User
+from . import homework
 from .errors import Conflict, Forbidden, NotFound, ValidationError
 from .lessons import get_lesson, is_tutor_of, student_side
 from .locks import LOCK_NOTE
@@ -72,21 +73,29 @@ class NotePage:
     note: SummaryNote | None
     can_write: bool
     blocked: str | None  # why the tutor cannot write yet, in words
+    learning: homework.NoteLearning | None = None  # topics and mistakes, for the tutor's form
 
 
-def view_note(user: User, lesson_id: int, now: datetime) -> NotePage:
-    """The note page for anyone who may see the lesson (a stranger gets NotFound)."""
+def view_note(user: User, lesson_id: int, now: datetime, draft_text: str | None = None) -> NotePage:
+    """The note page for anyone who may see the lesson (a stranger gets NotFound); the tutor's form also gets the
+    topics, suggested from `draft_text` (else the saved note) and the lesson chat."""
     lesson = get_lesson(user, lesson_id)
     blocked = why_not_finished(lesson, now)
-    return NotePage(lesson, note_for_lesson(lesson.id), is_tutor_of(user, lesson) and blocked is None, blocked)
+    note = note_for_lesson(lesson.id)
+    can_write = is_tutor_of(user, lesson) and blocked is None
+    learning = homework.note_learning(lesson, note, draft_text if draft_text is not None else (note.body if note else "")) \
+        if can_write else None
+    return NotePage(lesson, note, can_write, blocked, learning)
 
 
 def save_note(tutor: User, lesson_id: int, body: str | None, files: list[Upload], now: datetime,
-              remove_ids: list[int] | tuple[int, ...] = ()) -> tuple[SummaryNote, bool]:
+              remove_ids: list[int] | tuple[int, ...] = (), covered: list[int] | None = None,
+              errors: list[homework.ErrorInput] | None = None) -> tuple[SummaryNote, bool]:
     """Write or edit the lesson's note (tutor only, once the lesson took place); returns (note, created).
 
     Files are stored first and removed again if anything fails; the learner's side is told once, when the note is
-    first written (an edit never tells again)."""
+    first written (an edit never tells again). With `covered`/`errors` (the form always sends them; API callers may
+    not), the note's topics and mistakes are replaced and each learner's draft homework is rebuilt."""
     lesson = get_lesson(tutor, lesson_id)
     if not is_tutor_of(tutor, lesson):
         raise Forbidden("Only the lesson's tutor writes its summary note.")
@@ -94,6 +103,7 @@ def save_note(tutor: User, lesson_id: int, body: str | None, files: list[Upload]
     if blocked:
         raise ValidationError(f"{blocked} Summary notes are written after a lesson has taken place.")
     text = _clean_body(body)
+    learning = homework.clean_errors(lesson, covered or [], errors or []) if covered is not None else None
     files = [f for f in files if f is not None and (f.filename or "").strip()]
     config = current_app.config
     directory, max_files = config["UPLOAD_DIR"], config["MAX_NOTE_ATTACHMENTS"]
@@ -109,6 +119,9 @@ def save_note(tutor: User, lesson_id: int, body: str | None, files: list[Upload]
                 raise ValidationError(str(exc), {"attachments": str(exc)}) from None
         with serialized_write((LOCK_NOTE, lesson.id)):
             note, created, removed = _write(tutor, lesson, text, stored, remove_ids, max_files, now)
+            if learning is not None:
+                homework.record_learning(note, *learning)
+                homework.draft_sets(lesson, note, now)
     except IntegrityError:
         _discard(directory, [s.stored_name for s in stored])
         raise Conflict("The note was saved from somewhere else at the same moment; reload and try again.") from None
@@ -202,8 +215,10 @@ def sweep_orphaned_uploads(now: datetime, grace: timedelta = timedelta(hours=1))
     candidates = uploads.stored_files(directory, (now - grace).timestamp())
     if not candidates:
         return 0
+    # Note and ticket attachments share the upload directory: a file either points at is kept.
     known = set(db.session.scalars(select(NoteAttachment.stored_name).where(
-        NoteAttachment.stored_name.in_(candidates))))
+        NoteAttachment.stored_name.in_(candidates)))) | set(db.session.scalars(
+        select(TicketAttachment.stored_name).where(TicketAttachment.stored_name.in_(candidates))))
     orphans = [name for name in candidates if name not in known]
     for name in orphans:
         uploads.delete(directory, name)

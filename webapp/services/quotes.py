@@ -13,7 +13,8 @@ from ..domain.states import BookingState
 from ..extensions import db
 from ..models import Booking, Commission, Coupon, User
 from .bookings import get_booking, is_hold_lapsed
-from .coupon_uses import UNKNOWN_COUPON, coupon_for, coupon_terms, give_back_reserved_uses, reserve_coupon_use
+from .coupon_uses import (UNKNOWN_COUPON, automatic_offer, coupon_for, coupon_terms, give_back_reserved_uses,
+                          reserve_coupon_use)
 from .errors import Conflict, NotFound, ValidationError
 from .locks import LOCK_BOOKING, LOCK_COUPON
 
@@ -29,6 +30,7 @@ class Quote:
     coupon: Coupon | None
     coupon_code: str
     coupon_problem: str | None
+    automatic: bool = False  # the coupon is a special offer applied without a code
 
 
 def active_commission() -> Commission | None:
@@ -45,12 +47,19 @@ def rates_of(commission: Commission | None) -> CommissionRates:
 
 
 def quote_booking(user: User, booking: Booking, coupon_code: str | None, now: datetime) -> Quote:
-    """Price the booking for its booker: lesson price, coupon discount and service fee."""
+    """Price the booking for its booker: lesson price, coupon discount and service fee.
+
+    Without a typed code, the best special offer the booker matches applies by itself; a typed code is the
+    booker's choice and replaces it."""
     coupon, code, problem = coupon_for(coupon_code, user, booking, now)
+    automatic = not code and coupon is None
+    if automatic:
+        coupon = automatic_offer(user, booking, now)
     commission = active_commission()
     discount = discount_for(coupon_terms(coupon), booking.price_minor) if coupon else 0
     breakdown = fee_breakdown(booking.price_minor, booking.currency, rates_of(commission), discount)
-    return Quote(breakdown, commission.id if commission else None, coupon, code, problem)
+    return Quote(breakdown, commission.id if commission else None, coupon, code, problem,
+                 automatic=automatic and coupon is not None)
 
 
 def payable_quote(user: User, booking: Booking, coupon_code: str | None, now: datetime) -> Quote:

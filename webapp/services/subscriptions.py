@@ -59,13 +59,15 @@ def add_plan(tutor: User, minutes: object, price: object) -> SubscriptionPlan:
     if tutor.role != Role.TUTOR:
         raise Forbidden("Only tutors offer monthly plans.")
     currency = plan_currency(tutor.id)
-    price_minor = price
+    price_minor, unreadable = price, None
     if isinstance(price, str):
         try:
             price_minor = parse_major_amount(price, currency)
         except ValueError as exc:
-            raise ValidationError(str(exc), {"price": str(exc)}) from exc
+            price_minor, unreadable = None, str(exc)
     problems = plan_problems(minutes, price_minor)
+    if unreadable:
+        problems["price"] = unreadable
     if problems:
         raise ValidationError(next(iter(problems.values())), problems)
     with serialized_write((LOCK_TUTOR_PLANS, tutor.id)) as session:

@@ -1,4 +1,4 @@
-"""Admin pages: commissions, special offers (coupons), bookings and refunds."""
+"""Admin pages: commissions, coupons and special offers (with their usage and announcements), bookings and refunds."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -7,9 +7,10 @@ from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user
 
 from ..domain.money import Money, parse_major_amount
+from ..domain.offers import Audience
 from ..domain.roles import STAFF_ROLES
 from ..models import Role
-from ..services import bookings, cancellations, offers
+from ..services import bookings, cancellations, offer_announcements, offers
 from ..services.errors import ServiceError
 from .common import now_utc, perform, render, role_required
 
@@ -97,12 +98,16 @@ def coupons():
             else:
                 offers.create_coupon(current_user, code=f.get("code", ""), usage=f.get("usage", ""),
                                      discount_type=f.get("discount_type", ""), currency=currency, now=now_utc(),
-                                     **values)
-                flash("Coupon created.", "success")
+                                     name=f.get("name", ""), audience=f.get("audience", ""),
+                                     tutor_email=f.get("tutor_email", ""),
+                                     recipient_emails=f.get("recipient_emails", ""),
+                                     auto_apply=f.get("auto_apply") == "1", **values)
+                flash("Special offer created." if f.get("audience") else "Coupon created.", "success")
                 return redirect(url_for("admin.coupons"), code=303)
         except ServiceError as exc:
             error, fields = exc.message, exc.fields
-    return render("admin/coupons.html", coupons=offers.list_coupons(), error=error, fields=fields, form=request.form,
+    return render("admin/coupons.html", coupons=offers.list_coupons(), usage=offers.offer_usage(),
+                  audiences=list(Audience), error=error, fields=fields, form=request.form,
                   status=422 if error else 200)
 
 
@@ -121,8 +126,16 @@ def _date_or_none(text: str | None) -> datetime | None:
 def toggle_coupon(coupon_id: int):
     """Switch a coupon on or off."""
     active = request.form.get("active") == "1"
-    return perform(lambda: offers.set_coupon_active(current_user, coupon_id, active),
+    return perform(lambda: offers.set_coupon_active(current_user, coupon_id, active, now_utc()),
                    "Coupon activated." if active else "Coupon deactivated.", url_for("admin.coupons"))
+
+
+@bp.post("/coupons/<id:coupon_id>/announce")
+@role_required(Role.ADMIN)
+def announce_offer(coupon_id: int):
+    """Email the offer's audience (one email per user, in the background)."""
+    return perform(lambda: offer_announcements.request_announcement(current_user, coupon_id, now_utc()),
+                   "The announcement is being sent to the offer's audience.", url_for("admin.coupons"))
 
 
 @bp.post("/bookings/<id:booking_id>/refund")
@@ -140,4 +153,7 @@ def refund(booking_id: int):
         flash(str(exc), "error")
     except ServiceError as exc:
         flash(exc.message, "error")
+    ticket_id = request.form.get("ticket_id", "")
+    if ticket_id.isdigit() and len(ticket_id) < 10:  # refunded from a support ticket: back to it
+        return redirect(url_for("admin_tickets.ticket", ticket_id=int(ticket_id)), code=303)
     return redirect(url_for("bookings.detail", booking_id=booking_id), code=303)

@@ -100,6 +100,8 @@ def handshake():
         g.chat_seat = chat.seat(current_user, request.view_args["lesson_id"], now_utc())
     except NotFound:
         return _refuse(403, "You are not part of this lesson.")
+    if chat.too_many_sockets(current_user):
+        return _refuse(429, "You have too many lesson chats open. Close some tabs, then reload this page.")
     return None
 
 

@@ -1,7 +1,5 @@
-"""The front page and the support contact page."""
-from urllib.parse import quote
-
-from flask import Blueprint, current_app, redirect, request, url_for
+"""The front page (support lives in views/support.py)."""
+from flask import Blueprint, redirect, url_for
 from flask_login import current_user
 
 from .common import render
@@ -15,17 +13,6 @@ def home():
     if current_user.is_authenticated and current_user.is_tutor:
         return redirect(url_for("tutor_dashboard.lessons"))
     return render("main/home.html")
-
-
-@bp.get("/support")
-def support():
-    """How to get help (a lesson that went wrong, a refund question): for now an email to support."""
-    booking_id = request.args.get("booking", "")
-    booking_id = booking_id if booking_id.isdigit() else ""
-    subject = f"Problem with booking #{booking_id}" if booking_id else "Help with Lessonbook"
-    address = current_app.config["SUPPORT_EMAIL"]
-    return render("main/support.html", address=address, subject=subject, booking_id=booking_id,
-                  mailto=f"mailto:{address}?subject={quote(subject)}")
 
 
 @bp.get("/favicon.ico")

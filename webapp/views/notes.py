@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 from ..adapters.uploads import ACCEPT, ALLOWED_WORDS
 from ..services import notes
 from ..services.errors import ValidationError
+from ..services.homework import ErrorInput
 from .common import now_utc, render
 
 bp = Blueprint("notes", __name__)
@@ -15,23 +16,38 @@ bp = Blueprint("notes", __name__)
 @bp.route("/lessons/<id:lesson_id>/notes", methods=["GET", "POST"])
 @login_required
 def page(lesson_id: int):
-    """Read a lesson's summary note; its tutor writes or edits it here (multipart, with attachments)."""
+    """Read a lesson's summary note; its tutor writes or edits it here (multipart, with attachments), with the topics
+    covered and the mistakes made ("Suggest topics" re-shows the form with topics suggested from the text)."""
     now = now_utc()
     error, fields = None, {}
-    if request.method == "POST":
+    if request.method == "POST" and request.form.get("action") != "suggest":
         removing = [int(i) for i in request.form.getlist("remove") if i.isdigit()]
         try:
             _, created = notes.save_note(current_user, lesson_id, request.form.get("body"),
-                                         request.files.getlist("attachments"), now, removing)
+                                         request.files.getlist("attachments"), now, removing,
+                                         covered=_ids(request.form.getlist("topics")), errors=_errors(request.form))
         except ValidationError as exc:
             error, fields = exc.message, exc.fields
         else:
             flash("Notes sent to the student." if created else "Notes updated.", "success")
             return redirect(url_for("notes.page", lesson_id=lesson_id), code=303)
-    view = notes.view_note(current_user, lesson_id, now)
-    draft = request.form.get("body") if request.method == "POST" else (view.note.body if view.note else "")
+    posted = request.method == "POST"
+    view = notes.view_note(current_user, lesson_id, now, request.form.get("body") if posted else None)
+    draft = request.form.get("body") if posted else (view.note.body if view.note else "")
     return render("notes/page.html", view=view, lesson=view.lesson, note=view.note, draft=draft, error=error,
-                  fields=fields, accept=ACCEPT, allowed=ALLOWED_WORDS, status=422 if error else 200)
+                  fields=fields, accept=ACCEPT, allowed=ALLOWED_WORDS, status=422 if error else 200,
+                  picked=set(_ids(request.form.getlist("topics"))) if posted else None,
+                  posted_errors=_errors(request.form) if posted else None)
+
+
+def _ids(values: list[str]) -> list[int]:
+    return [int(v) for v in values if v.isdigit()]
+
+
+def _errors(form) -> list[ErrorInput]:
+    """The mistake rows of the note form (topic, what went wrong, wrong answer), blank rows included."""
+    topics, whats, wrongs = form.getlist("error_topic"), form.getlist("error_what"), form.getlist("error_wrong")
+    return [ErrorInput(int(t) if t.isdigit() else 0, w, a) for t, w, a in zip(topics, whats, wrongs, strict=False)]
 
 
 @bp.get("/notes/attachments/<id:attachment_id>")

@@ -1,0 +1,94 @@
+"""A monthly plan as people use it: a student subscribes from the tutor's profile on Stripe's hosted page, the period
+ends (the local Stripe server's dev page advances the subscription, as a test clock would) and the renewal grants the
+next month's minutes, then the student cancels at period end and the subscription ends there.
+
+Debian's Chromium drives Lessonbook and the local Stripe server's pages; the local Stripe server delivers its signed
+webhooks to the live server. The tutor and their plan are made through the services.
+"""
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests import factories
+from tests.e2e.conftest import log_in
+from tests.e2e.paying import VISA, nav
+from webapp.extensions import db
+from webapp.services import subscriptions
+
+pytestmark = pytest.mark.e2e
+
+
+def _tutor_with_a_plan() -> dict:
+    tutor, _ = factories.tutor()
+    subscriptions.add_plan(tutor, 240, 8000)
+    student = factories.user("student")
+    data = {"tutor_id": tutor.id, "tutor_name": tutor.name, "student_email": student.email}
+    db.session.remove()  # the live server's threads use the database from here on
+    return data
+
+
+def _reload_until(page: Page, locator: str, text: str, attempts: int = 50) -> None:
+    """Reload the page until `locator` shows `text` (the webhook is applied by a worker, not by the click)."""
+    for _ in range(attempts):
+        if text in (page.locator(locator).first.text_content() or ""):
+            break
+        time.sleep(0.2)
+        page.reload()
+    expect(page.locator(locator).first).to_contain_text(text)
+
+
+def _advance_on_the_stripe_dev_page(page: Page, stripe_url: str) -> None:
+    page.goto(f"{stripe_url}/_local/subscriptions")
+    page.get_by_role("button", name="Advance (card pays)").click()
+    expect(page).to_have_url(re.compile(r"/_local/subscriptions$"))
+
+
+def test_subscribe_renew_at_the_next_period_then_cancel_at_period_end(browser_page, live_server, stripe_webhooks):
+    held = _tutor_with_a_plan()
+    page = browser_page()
+    log_in(page, held["student_email"])
+
+    # The tutor's profile loads their monthly plans; subscribe on Stripe's hosted page.
+    page.goto(f"/tutors/{held['tutor_id']}")
+    offer = page.locator("#plans-offer")
+    expect(offer).to_contain_text("240 minutes a month for £80.00 a month")
+    offer.get_by_role("button", name="Subscribe to 240 minutes a month for £80.00").click()
+    expect(page).to_have_url(re.compile(r"/c/pay/"))
+    expect(page.get_by_test_id("product-summary-total-amount")).to_have_text("£80.00 per month")
+    page.get_by_label("Card number").fill(VISA)
+    page.get_by_label("Expiry").fill("12 / 34")
+    page.get_by_label("CVC").fill("123")
+    page.get_by_role("button", name="Subscribe").click()
+
+    # Back on Lessonbook: the page waits for Stripe's webhook, then shows the subscription and its minutes.
+    expect(page).to_have_url(re.compile(r"/account/subscriptions\?subscribed=1$"))
+    card = page.locator("section.subscription")
+    expect(card.locator(".subscription-status")).to_have_text("Active")
+    expect(card.locator(".subscription-minutes")).to_have_text("240 minutes")
+    first_renewal = card.locator(".subscription-renewal").text_content()
+
+    # The period ends: Stripe renews it with the saved card and the invoice grants the next month's minutes.
+    _advance_on_the_stripe_dev_page(page, stripe_webhooks.url)
+    page.goto(f"{live_server.url}/account/subscriptions")
+    _reload_until(page, ".subscription-minutes", "480 minutes")
+    expect(page.locator(".subscription-renewal")).not_to_have_text(first_renewal)
+
+    # Cancel at period end, confirmed: it stays active until then and says when it ends.
+    page.get_by_text("Cancel", exact=True).click()
+    page.get_by_role("button", name="Yes, cancel at period end").click()
+    expect(page.get_by_text("Cancelled: it ends at the end of this period.")).to_be_visible()
+    expect(page.locator(".subscription-status")).to_contain_text("Cancelled: ends on")
+    expect(page.get_by_role("button", name="Resume")).to_be_visible()
+
+    # At the period's end it ends instead of renewing; the minutes stay.
+    _advance_on_the_stripe_dev_page(page, stripe_webhooks.url)
+    page.goto(f"{live_server.url}/account/subscriptions")
+    _reload_until(page, ".subscription-status", "Ended")
+    expect(page.locator(".subscription-minutes")).to_have_text("480 minutes")
+    expect(page.get_by_role("button", name="Resume")).to_have_count(0)
+    nav(page, "My minutes").click()
+    expect(page.locator("#minutes")).to_contain_text("480 minutes")

@@ -1,0 +1,161 @@
+"""Homework from a lesson: the note records topics and mistakes, a draft set is made, the tutor reviews and
+publishes, the learner's side answers (marked at once) and mastery and the tutor's agenda move."""
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+from sqlalchemy import select
+
+from tests import factories
+from tests.conftest import csrf_from, login
+from webapp.extensions import db
+from webapp.models import HomeworkEntry, HomeworkSet, NoteError, OutboxMessage, QuestionItem, Topic, TopicMastery
+from webapp.services import curriculum
+
+
+@pytest.fixture
+def bank(app):
+    """The curriculum and question bank for the factories' subjects and levels."""
+    factories.subject(), factories.level()
+    curriculum.seed_curriculum()
+    return {t.slug: t for t in db.session.scalars(select(Topic))}
+
+
+def words(response) -> str:
+    return html.unescape(response.get_data(as_text=True))
+
+
+def post_note(client, lesson_id, body, topics=(), errors=(), action=None):
+    page = client.get(f"/lessons/{lesson_id}/notes").get_data(as_text=True)
+    data = {"body": body, "csrf_token": csrf_from(page), "topics": [str(t) for t in topics],
+            "error_topic": [str(e[0]) for e in errors] + [""], "error_what": [e[1] for e in errors] + [""],
+            "error_wrong": [e[2] for e in errors] + [""]}
+    if action:
+        data["action"] = action
+    return client.post(f"/lessons/{lesson_id}/notes", data=data, content_type="multipart/form-data")
+
+
+def test_the_note_form_suggests_topics_from_the_text_without_saving(app, client, bank):
+    lesson = factories.finished_lesson()
+    login(client, lesson.tutor.email, factories.PASSWORD)
+    page = words(post_note(client, lesson.id, "We practised Pythagoras on right-angled triangles and the "
+                                               "hypotenuse, then simultaneous equations by elimination.",
+                           action="suggest"))
+    suggested = re.search(r'id="suggested-topics">(.*?)</div>', page, re.S).group(1)
+    assert "Pythagoras' theorem" in suggested and "Simultaneous equations" in suggested
+    assert db.session.scalar(select(HomeworkSet)) is None
+
+
+def test_two_mistakes_make_a_draft_the_tutor_publishes_and_the_student_answers(app, client, bank):
+    lesson = factories.finished_lesson()
+    student, tutor = lesson.students[0], lesson.tutor
+    login(client, tutor.email, factories.PASSWORD)
+    fractions, pythagoras, ratio = bank["fractions"], bank["pythagoras"], bank["ratio"]
+    response = post_note(client, lesson.id, "Fractions and Pythagoras today.", topics=[ratio.id],
+                         errors=[(fractions.id, "Added the denominators", "2/7"),
+                                 (pythagoras.id, "Subtracted instead of adding the squares", "")])
+    assert response.status_code == 303
+    assert [e.what_went_wrong for e in db.session.scalars(select(NoteError).order_by(NoteError.id))] == \
+        ["Added the denominators", "Subtracted instead of adding the squares"]
+    [draft] = db.session.scalars(select(HomeworkSet))
+    assert draft.state == "draft" and draft.answerer_id == student.id
+    topics = [e.item.topic_id for e in draft.entries]
+    assert set(topics) <= {fractions.id, pythagoras.id, ratio.id}
+    assert topics.count(fractions.id) + topics.count(pythagoras.id) > topics.count(ratio.id)
+
+    # The student sees nothing while it is a draft.
+    login(client, student.email, factories.PASSWORD)
+    assert "No homework has been set" in words(client.get(f"/lessons/{lesson.id}/homework"))
+
+    # The tutor removes one question and publishes; a double click publishes once and tells once.
+    login(client, tutor.email, factories.PASSWORD)
+    page = client.get(f"/lessons/{lesson.id}/homework").get_data(as_text=True)
+    first = draft.entries[0]
+    client.post(f"/homework/{draft.id}/entries/{first.id}/remove", data={"csrf_token": csrf_from(page)})
+    for _ in range(2):
+        assert client.post(f"/homework/{draft.id}/publish", data={"csrf_token": csrf_from(page)}).status_code == 303
+    db.session.rollback()
+    assert db.session.get(HomeworkSet, draft.id).state == "published"
+    emails = db.session.scalars(select(OutboxMessage).where(OutboxMessage.template == "homework_published")).all()
+    pushes = db.session.scalars(select(OutboxMessage).where(OutboxMessage.template == "HomeworkPublished")).all()
+    assert [e.to_address for e in emails] == [student.email] and [p.user_id for p in pushes] == [student.id]
+
+    # The student answers a Pythagoras question wrong and one right: marked at once, solution shown.
+    login(client, student.email, factories.PASSWORD)
+    page = client.get(f"/lessons/{lesson.id}/homework").get_data(as_text=True)
+    entries = db.session.scalars(select(HomeworkEntry).where(HomeworkEntry.set_id == draft.id)
+                                 .order_by(HomeworkEntry.position)).all()
+    pyth = [e for e in entries if e.item.topic_id == pythagoras.id]
+    assert pyth, "a Pythagoras question is in the set"
+    wrong = client.post(f"/homework/entries/{pyth[0].id}/answer", data={"csrf_token": csrf_from(page),
+                                                                        "response": "1"}, headers={"HX-Request": "true"})
+    assert wrong.status_code == 200 and "Not quite" in words(wrong) and "Worked solution" in words(wrong)
+    again = client.post(f"/homework/entries/{pyth[0].id}/answer", data={"csrf_token": csrf_from(page),
+                                                                        "response": pyth[0].item.answer})
+    assert again.status_code == 422 and "already answered" in words(again)
+    other = next(e for e in entries if e.item.topic_id != pythagoras.id)
+    right = client.post(f"/homework/entries/{other.id}/answer",
+                        data={"csrf_token": csrf_from(page), "response": other.item.answer})
+    assert "Right" in words(right)
+    db.session.rollback()
+    levels = {m.topic_id: m.level for m in db.session.scalars(select(TopicMastery))}
+    assert levels[pythagoras.id] == 1 and levels[other.item.topic_id] == 1
+
+    # The tutor's agenda lists the weak topics.
+    login(client, tutor.email, factories.PASSWORD)
+    agenda = re.search(r'id="agenda"(.*?)</section>', words(client.get(f"/lessons/{lesson.id}/homework")), re.S)
+    assert "Pythagoras' theorem" in agenda.group(1)
+
+
+def test_nonsense_and_malicious_answers_get_a_message_not_an_error(app, client, bank):
+    lesson = factories.finished_lesson()
+    login(client, lesson.tutor.email, factories.PASSWORD)
+    post_note(client, lesson.id, "Rearranging.", errors=[(bank["rearranging-formulae"].id, "Sign slip", "")])
+    draft = db.session.scalar(select(HomeworkSet))
+    page = client.get(f"/lessons/{lesson.id}/homework").get_data(as_text=True)
+    client.post(f"/homework/{draft.id}/publish", data={"csrf_token": csrf_from(page)})
+    login(client, lesson.students[0].email, factories.PASSWORD)
+    page = client.get(f"/lessons/{lesson.id}/homework").get_data(as_text=True)
+    entry = next(e for e in db.session.get(HomeworkSet, draft.id).entries if e.item.kind == "algebra")
+    for bad in ["__import__('os').system('true')", "9^9^9", "x" * 5000, ""]:
+        response = client.post(f"/homework/entries/{entry.id}/answer",
+                               data={"csrf_token": csrf_from(page), "response": bad})
+        assert response.status_code == 422
+    db.session.rollback()
+    assert db.session.get(HomeworkEntry, entry.id).answered_at is None
+
+
+def test_strangers_cannot_see_review_or_answer_homework(app, client, bank):
+    lesson = factories.finished_lesson()
+    login(client, lesson.tutor.email, factories.PASSWORD)
+    post_note(client, lesson.id, "Ratio.", topics=[bank["ratio"].id])
+    draft = db.session.scalar(select(HomeworkSet))
+    entry = draft.entries[0]
+    stranger = factories.user("student")
+    login(client, stranger.email, factories.PASSWORD)
+    page = client.get("/").get_data(as_text=True)
+    token = csrf_from(page) if "csrf_token" in page else ""
+    assert client.get(f"/lessons/{lesson.id}/homework").status_code == 404
+    assert client.post(f"/homework/{draft.id}/publish", data={"csrf_token": token}).status_code in (403, 404)
+    assert client.post(f"/homework/entries/{entry.id}/answer",
+                       data={"csrf_token": token, "response": "1"}).status_code == 404
+
+
+def test_gift_export_then_import_round_trips_the_item_types(app, bank):
+    admin = factories.user("admin")
+    maths, gcse = factories.subject(), factories.level()
+    text = curriculum.export_gift(admin, maths.id, gcse.id)
+    assert "{#" in text and "{=" in text and "~" in text
+    before = db.session.query(QuestionItem).count()
+    added = curriculum.import_gift(admin, maths.id, gcse.id, text)
+    assert added == before and db.session.query(QuestionItem).count() == 2 * before
+    kinds = {k for (k,) in db.session.execute(select(QuestionItem.kind).where(QuestionItem.created_by_id == admin.id))}
+    assert kinds == {"numeric", "choice", "algebra"}
+
+
+def test_template_items_regenerate_exactly_from_their_seed(app, bank):
+    for item in db.session.scalars(select(QuestionItem).limit(60)):
+        again = curriculum.regenerate(item)
+        assert (again["prompt"], again["answer"], again["solution"]) == (item.prompt, item.answer, item.solution)

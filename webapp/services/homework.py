@@ -1,0 +1,384 @@
+"""Homework after a lesson: what it covered and got wrong, draft sets, the tutor's review, answers marked at once,
+per-topic mastery with FSRS reviews, and the agenda for the next lesson."""
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import fsrs
+from sqlalchemy import select, update
+
+from ..adapters import algebra
+from ..adapters.database import serialized_write
+from ..domain import homework as plan
+from ..domain import marking
+from ..extensions import db
+from ..models import (HomeworkEntry, HomeworkSet, Lesson, NoteError, NoteTopic, QuestionItem, SummaryNote, Topic,
+                      TopicMastery, User)
+from . import curriculum
+from .errors import Conflict, Forbidden, NotFound, ValidationError
+from .lessons import get_lesson, is_tutor_of
+from .locks import LOCK_HOMEWORK
+from .notify import notify
+from .urls import public_url
+
+MAX_ERRORS = 10
+MAX_WHAT = 500
+MAX_WRONG = 200
+PUBLISHED_KIND = "HomeworkPublished"
+_SCHEDULER = fsrs.Scheduler(enable_fuzzing=False)  # no fuzz: the same answers give the same review dates
+
+
+@dataclass(frozen=True)
+class ErrorInput:
+    """A mistake as the tutor typed it on the note form."""
+
+    topic_id: int
+    what_went_wrong: str
+    wrong_answer: str = ""
+
+
+@dataclass(frozen=True)
+class Learner:
+    """Who does the homework (a student, or a parent's child) and which account answers for them."""
+
+    key: str
+    name: str
+    answerer: User
+
+
+def learners(lesson: Lesson) -> list[Learner]:
+    """The lesson's learners: each student answers for themself; a child's parent answers for the child."""
+    people = [Learner(f"u{s.id}", s.name, s) for s in lesson.students]
+    people += [Learner(f"c{c.id}", c.name, c.parent) for c in lesson.children]
+    return people
+
+
+def clean_errors(lesson: Lesson, covered: list[int], errors: list[ErrorInput]) -> tuple[list[int], list[ErrorInput]]:
+    """Check the topics belong to the lesson's subject and level and the texts fit; ValidationError in words."""
+    allowed = set(db.session.scalars(select(Topic.id).where(Topic.subject_id == lesson.subject_id,
+                                                            Topic.level_id == lesson.level_id)))
+    covered = list(dict.fromkeys(t for t in covered if t in allowed))
+    kept = []
+    for error in errors:
+        what, wrong = (error.what_went_wrong or "").strip(), (error.wrong_answer or "").strip()
+        if not error.topic_id and not what and not wrong:
+            continue  # an empty row of the form
+        if error.topic_id not in allowed:
+            raise ValidationError("Pick the topic of each mistake.", {"errors": "Pick a topic for each mistake."})
+        if not what:
+            raise ValidationError("Say what went wrong for each mistake.", {"errors": "Say what went wrong."})
+        if len(what) > MAX_WHAT or len(wrong) > MAX_WRONG:
+            raise ValidationError(f"Keep each mistake under {MAX_WHAT} characters and each wrong answer under "
+                                  f"{MAX_WRONG}.", {"errors": "Too long."})
+        kept.append(ErrorInput(error.topic_id, what, wrong))
+    if len(kept) > MAX_ERRORS:
+        raise ValidationError(f"Record at most {MAX_ERRORS} mistakes per lesson.", {"errors": "Too many."})
+    return covered, kept
+
+
+def record_learning(note: SummaryNote, covered: list[int], errors: list[ErrorInput]) -> None:
+    """Inside the note's write transaction: replace the note's topics covered and mistakes (already cleaned)."""
+    for row in db.session.scalars(select(NoteTopic).where(NoteTopic.note_id == note.id)):
+        db.session.delete(row)
+    for row in db.session.scalars(select(NoteError).where(NoteError.note_id == note.id)):
+        db.session.delete(row)
+    db.session.flush()
+    error_topics = {e.topic_id for e in errors}
+    for topic_id in dict.fromkeys(covered + list(error_topics)):
+        db.session.add(NoteTopic(note_id=note.id, topic_id=topic_id))
+    for e in errors:
+        db.session.add(NoteError(note_id=note.id, topic_id=e.topic_id, what_went_wrong=e.what_went_wrong,
+                                 wrong_answer=e.wrong_answer))
+    db.session.flush()
+
+
+def draft_sets(lesson: Lesson, note: SummaryNote, now: datetime) -> int:
+    """Inside the note's write transaction: (re)build each learner's draft set from the note; published sets stay.
+
+    Returns how many drafts were written. Nothing is drafted when the note names no topics."""
+    covered = list(db.session.scalars(select(NoteTopic.topic_id).where(NoteTopic.note_id == note.id)))
+    errors = list(db.session.scalars(select(NoteError.topic_id).where(NoteError.note_id == note.id)
+                                     .order_by(NoteError.id)))
+    if not covered and not errors:
+        return 0
+    candidates = [plan.Candidate(i, t, d) for i, t, d in db.session.execute(
+        select(QuestionItem.id, QuestionItem.topic_id, QuestionItem.difficulty).join(Topic).where(
+            Topic.subject_id == lesson.subject_id, Topic.level_id == lesson.level_id,
+            QuestionItem.active.is_(True)))]
+    written = 0
+    for learner in learners(lesson):
+        existing = db.session.scalar(select(HomeworkSet).where(HomeworkSet.lesson_id == lesson.id,
+                                                               HomeworkSet.learner_key == learner.key))
+        if existing is not None and existing.state == "published":
+            continue
+        seed = zlib.crc32(f"lesson:{lesson.id}:{learner.key}".encode()) & 0x7FFFFFFF  # fits a 32-bit column
+        mastery = _mastery(learner.key)
+        picks = plan.build_set(seed, candidates, errors, covered, _due_topics(learner.key, lesson, now),
+                               _recently_seen(learner.key, now, existing), {t: m.level for t, m in mastery.items()})
+        if existing is None:
+            existing = HomeworkSet(lesson_id=lesson.id, learner_key=learner.key, learner_name=learner.name,
+                                   answerer_id=learner.answerer.id, seed=seed, state="draft", created_at=now)
+            db.session.add(existing)
+        else:
+            existing.entries.clear()
+            db.session.flush()
+        existing.entries.extend(HomeworkEntry(item_id=p.item_id, position=n, reason=p.reason)
+                                for n, p in enumerate(picks, 1))
+        written += 1
+    db.session.flush()
+    return written
+
+
+def _mastery(learner_key: str) -> dict[int, TopicMastery]:
+    return {m.topic_id: m for m in db.session.scalars(select(TopicMastery).where(
+        TopicMastery.learner_key == learner_key))}
+
+
+def _due_topics(learner_key: str, lesson: Lesson, now: datetime) -> list[int]:
+    """Topics of this subject and level whose FSRS review is due, most overdue first."""
+    return list(db.session.scalars(select(TopicMastery.topic_id).join(Topic).where(
+        TopicMastery.learner_key == learner_key, TopicMastery.due_at <= now,
+        Topic.subject_id == lesson.subject_id, Topic.level_id == lesson.level_id)
+        .order_by(TopicMastery.due_at, TopicMastery.topic_id)))
+
+
+def _recently_seen(learner_key: str, now: datetime, excluding: HomeworkSet | None) -> set[int]:
+    since = now - timedelta(days=plan.SEEN_WINDOW_DAYS)
+    query = select(HomeworkEntry.item_id).join(HomeworkSet).where(
+        HomeworkSet.learner_key == learner_key, HomeworkSet.created_at >= since)
+    if excluding is not None and excluding.id is not None:
+        query = query.where(HomeworkSet.id != excluding.id)
+    return set(db.session.scalars(query))
+
+
+# --- the homework page --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AgendaLine:
+    """A topic still weak for a learner: its name and mastery in words."""
+
+    topic: str
+    mastery: str
+
+
+@dataclass(frozen=True)
+class HomeworkPage:
+    """What someone who may see the lesson sees of its homework."""
+
+    lesson: Lesson
+    is_tutor: bool
+    sets: list[HomeworkSet]
+    agenda: dict[str, list[AgendaLine]]
+    mastery: dict[str, list[AgendaLine]]
+
+
+def homework_page(user: User, lesson_id: int) -> HomeworkPage:
+    """The tutor sees every learner's set (drafts too) and the agenda; a learner's side sees their published sets."""
+    lesson = get_lesson(user, lesson_id)
+    tutor = is_tutor_of(user, lesson)
+    query = select(HomeworkSet).where(HomeworkSet.lesson_id == lesson.id).order_by(HomeworkSet.id)
+    if not tutor:
+        query = query.where(HomeworkSet.answerer_id == user.id, HomeworkSet.state == "published")
+    sets = list(db.session.scalars(query))
+    people = learners(lesson)
+    agenda = {p.name: agenda_for(p.key, lesson) for p in people} if tutor else {}
+    mastery = {p.name: mastery_lines(p.key, lesson) for p in people if tutor or p.answerer.id == user.id}
+    return HomeworkPage(lesson, tutor, sets, agenda, mastery)
+
+
+def mastery_lines(learner_key: str, lesson: Lesson) -> list[AgendaLine]:
+    """Every topic of this subject and level the learner has worked on, with its mastery in words."""
+    rows = db.session.execute(select(Topic.name, TopicMastery.level).join(Topic).where(
+        TopicMastery.learner_key == learner_key, Topic.subject_id == lesson.subject_id,
+        Topic.level_id == lesson.level_id).order_by(Topic.position)).all()
+    return [AgendaLine(name, plan.MASTERY_WORDS[plan.Mastery(level)]) for name, level in rows]
+
+
+def agenda_for(learner_key: str, lesson: Lesson) -> list[AgendaLine]:
+    """Topics still weak (below proficient) for the learner in this subject and level, weakest first."""
+    mastery = {t: m.level for t, m in _mastery(learner_key).items()}
+    touched = set(db.session.scalars(select(Topic.id).where(
+        Topic.subject_id == lesson.subject_id, Topic.level_id == lesson.level_id, Topic.id.in_(list(mastery)))))
+    names = dict(db.session.execute(select(Topic.id, Topic.name).where(Topic.id.in_(touched))).all())
+    return [AgendaLine(names[t], plan.MASTERY_WORDS[plan.Mastery(mastery[t])])
+            for t in plan.weak_topics(mastery, touched)]
+
+
+def _tutor_set(tutor: User, set_id: int) -> HomeworkSet:
+    found = db.session.get(HomeworkSet, set_id)
+    if found is None:
+        raise NotFound("We could not find that homework.")
+    lesson = get_lesson(tutor, found.lesson_id)
+    if not is_tutor_of(tutor, lesson):
+        raise Forbidden("Only the lesson's tutor reviews its homework.")
+    return found
+
+
+def remove_entry(tutor: User, set_id: int, entry_id: int) -> HomeworkSet:
+    """Take a question out of a draft set (the tutor's review)."""
+    found = _tutor_set(tutor, set_id)
+    with serialized_write((LOCK_HOMEWORK, found.lesson_id)):
+        db.session.refresh(found)
+        _still_draft(found)
+        entry = next((e for e in found.entries if e.id == entry_id), None)
+        if entry is None:
+            raise NotFound("That question is no longer in the set.")
+        if len(found.entries) == 1:
+            raise ValidationError("A set needs at least one question; swap it instead.")
+        found.entries.remove(entry)
+    return found
+
+
+def swap_entry(tutor: User, set_id: int, entry_id: int, now: datetime) -> HomeworkSet:
+    """Replace a question of a draft set with another of the same topic the learner has not seen lately."""
+    found = _tutor_set(tutor, set_id)
+    with serialized_write((LOCK_HOMEWORK, found.lesson_id)):
+        db.session.refresh(found)
+        _still_draft(found)
+        entry = next((e for e in found.entries if e.id == entry_id), None)
+        if entry is None:
+            raise NotFound("That question is no longer in the set.")
+        taken = {e.item_id for e in found.entries} | _recently_seen(found.learner_key, now, found)
+        options = list(db.session.scalars(select(QuestionItem.id).where(
+            QuestionItem.topic_id == entry.item.topic_id, QuestionItem.active.is_(True),
+            QuestionItem.id.not_in(taken)).order_by(QuestionItem.id)))
+        if not options:
+            raise ValidationError("There is no other question on that topic to swap in.")
+        entry.item_id = options[(entry.position + len(taken)) % len(options)]
+    return found
+
+
+def _still_draft(found: HomeworkSet) -> None:
+    if found.state != "draft":
+        raise Conflict("This homework was already published; it can no longer be changed.")
+
+
+def publish(tutor: User, set_id: int, now: datetime) -> HomeworkSet:
+    """Publish a draft set: the learner's side is told by email and push (once, however often this is pressed)."""
+    found = _tutor_set(tutor, set_id)
+    with serialized_write((LOCK_HOMEWORK, found.lesson_id)):
+        db.session.refresh(found)
+        if found.state == "published":
+            return found  # a double click: already done
+        if not found.entries:
+            raise ValidationError("Add at least one question before publishing.")
+        found.state, found.published_at = "published", now
+        lesson, answerer = found.lesson, db.session.get(User, found.answerer_id)
+        path = f"/lessons/{lesson.id}/homework"
+        title = f"Homework from {lesson.tutor.name}: {len(found.entries)} {lesson.subject.name} questions for " \
+                f"{found.learner_name}"
+        notify(answerer, kind=PUBLISHED_KIND, title=title, body="Answer online; each answer is marked at once.",
+               url=path, dedupe_key=f"homework:{found.id}:published",
+               email_template="homework_published",
+               email_context={"recipient_name": answerer.name, "learner": found.learner_name,
+                              "tutor_name": lesson.tutor.name, "subject": lesson.subject.name,
+                              "count": len(found.entries), "link": public_url(path)})
+    return found
+
+
+# --- answering --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Answered:
+    """The outcome of one answer: the entry (with the worked solution) and a sentence when it was not understood."""
+
+    entry: HomeworkEntry
+    feedback: str
+
+
+def answer(user: User, entry_id: int, response: str | None, now: datetime) -> Answered:
+    """Mark one answer at once (outside any transaction: algebra runs in a time-limited child process), then record
+    it and move the topic's mastery and review date. A second answer to the same question is refused."""
+    entry = db.session.get(HomeworkEntry, entry_id)
+    if entry is None or entry.set.answerer_id != user.id or entry.set.state != "published":
+        raise NotFound("We could not find that question.")
+    if entry.answered_at is not None:
+        raise Conflict("You already answered this question.")
+    text = (response or "").strip()
+    if not text:
+        raise ValidationError("Type an answer first.", {"response": "Type an answer."})
+    item = entry.item
+    try:
+        verdict = _mark(item, text)
+    except marking.Refused as exc:
+        raise ValidationError(str(exc), {"response": str(exc)}) from None
+    db.session.rollback()  # end the read transaction before the write one
+    with serialized_write((LOCK_HOMEWORK, entry.set.lesson_id)):
+        done = db.session.execute(update(HomeworkEntry).where(
+            HomeworkEntry.id == entry_id, HomeworkEntry.answered_at.is_(None)).values(
+            response=text[:200], correct=verdict.correct, answered_at=now))
+        if done.rowcount != 1:
+            raise Conflict("You already answered this question.")
+        _update_mastery(entry.set.learner_key, item.topic_id, verdict.correct, now)
+    db.session.refresh(entry)
+    return Answered(entry, verdict.feedback)
+
+
+def _mark(item: QuestionItem, text: str) -> marking.Mark:
+    if item.kind == "numeric":
+        return marking.mark_numeric(text, item.answer, item.tolerance, item.unit)
+    if item.kind == "choice":
+        return marking.mark_choice(text, item.answer, list(item.choices or []))
+    given = marking.canonical_expression(text)
+    expected = marking.canonical_expression(item.answer)
+    try:
+        return marking.Mark(algebra.equivalent(given, expected, marking.VARIABLES))
+    except algebra.AlgebraUnavailable as exc:
+        return marking.Mark(False, f"{exc} It was marked wrong; compare with the worked solution.")
+
+
+def _update_mastery(learner_key: str, topic_id: int, correct: bool, now: datetime) -> None:
+    row = db.session.scalar(select(TopicMastery).where(TopicMastery.learner_key == learner_key,
+                                                       TopicMastery.topic_id == topic_id))
+    if row is None:
+        row = TopicMastery(learner_key=learner_key, topic_id=topic_id, level=0, streak=0, card={}, updated_at=now)
+        db.session.add(row)
+    row.level, row.streak = plan.next_mastery(row.level, row.streak, correct)
+    card = fsrs.Card.from_dict(row.card) if row.card else fsrs.Card(card_id=topic_id)
+    card, _ = _SCHEDULER.review_card(card, fsrs.Rating.Good if correct else fsrs.Rating.Again, now)
+    row.card, row.due_at, row.updated_at = card.to_dict(), card.due, now
+
+
+# --- the note form's topics and mistakes -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NoteLearning:
+    """What the note form shows: the subject's topics, those suggested by the text, and what was recorded."""
+
+    topics: list[Topic]
+    suggested: list[Topic]
+    covered: set[int]
+    errors: list[NoteError]
+    sets: list[HomeworkSet]
+
+
+def note_learning(lesson: Lesson, note: SummaryNote | None, text: str) -> NoteLearning:
+    """Topics for the note form, with offline suggestions from `text` and the lesson chat (the tutor confirms)."""
+    topics = curriculum.topics_for(lesson.subject_id, lesson.level_id)
+    by_id = {t.id: t for t in topics}
+    suggested = [by_id[t] for t in curriculum.suggest_topics(lesson, text) if t in by_id]
+    covered, errors = set(), []
+    if note is not None:
+        covered = set(db.session.scalars(select(NoteTopic.topic_id).where(NoteTopic.note_id == note.id)))
+        errors = list(db.session.scalars(select(NoteError).where(NoteError.note_id == note.id).order_by(NoteError.id)))
+    sets = list(db.session.scalars(select(HomeworkSet).where(HomeworkSet.lesson_id == lesson.id)))
+    return NoteLearning(topics, suggested, covered, errors, sets)
+
+
+def homework_set(tutor: User, set_id: int) -> HomeworkSet:
+    """One set the tutor of its lesson may review (NotFound or Forbidden otherwise)."""
+    return _tutor_set(tutor, set_id)
+
+
+def answerable_entry(user: User, entry_id: int) -> HomeworkEntry:
+    """One question of a published set that `user` answers (NotFound for anyone else)."""
+    db.session.rollback()
+    entry = db.session.get(HomeworkEntry, entry_id)
+    if entry is None or entry.set.answerer_id != user.id or entry.set.state != "published":
+        raise NotFound("We could not find that question.")
+    return entry
