@@ -8,6 +8,7 @@ from sqlalchemy import (JSON, Boolean, CheckConstraint, Column, Date, DateTime, 
                         String, Table, Text, TypeDecorator, UniqueConstraint, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from .domain.analytics import EventName
 from .domain.funding import Funding
 from .domain.ledger import Move
 from .domain.offers import Audience
@@ -1192,3 +1193,17 @@ class CannedReply(db.Model):
     title: Mapped[str] = mapped_column(String(120), unique=True)
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AnalyticsEvent(db.Model):
+    """A key action, written in the same transaction as the action itself; `dedupe_id` makes it happen once."""
+
+    __tablename__ = "analytics_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40))
+    dedupe_id: Mapped[str] = mapped_column(String(120), unique=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    properties: Mapped[dict] = mapped_column(JSON, default=dict)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    __table_args__ = (CheckConstraint(one_of("name", EventName), name="name_known"),
+                      Index("ix_analytics_events_name_occurred", "name", "occurred_at"))

@@ -8,11 +8,13 @@ from datetime import datetime
 from sqlalchemy import select
 
 from ..adapters.database import serialized_write
+from ..domain.analytics import EventName, dedupe_id
 from ..domain.refunds import RefundPolicy
 from ..domain.states import BookingState, next_booking_state
 from ..extensions import db
 from ..models import Booking, Lesson, User
 from . import meetings
+from .analytics import record_event
 from .authorizations import close_before_capture
 from .errors import Conflict, NotFound, PaymentFailed
 from .funding import funding_of
@@ -48,6 +50,12 @@ def approve(tutor: User, booking_id: int, now: datetime) -> Booking:
                 booking.state = next_booking_state(booking.state, BookingState.PAID)
                 booking.refund_policy = RefundPolicy().as_dict()
                 booking.updated_at = now
+                receipt = booking.receipt
+                record_event(session, EventName.BOOKING_APPROVED, at=now, user_id=tutor.id,
+                             dedupe=dedupe_id(EventName.BOOKING_APPROVED, booking.id), booking_id=booking.id,
+                             tutor_id=tutor.id, currency=booking.currency,
+                             amount_minor=receipt.amount_minor if receipt else 0,
+                             platform_take_minor=receipt.application_fee_amount_minor if receipt else 0)
                 tell_booked(booking.lesson)
     meetings.request_sync(booking.lesson_id)  # approved: an online lesson gets its meeting (the sweep backs this up)
     return booking
@@ -68,6 +76,9 @@ def decline(tutor: User, booking_id: int, now: datetime) -> Booking:
             booking = session.get(Booking, booking_id, populate_existing=True)
             if booking.state == BookingState.REQUIRES_CAPTURE:
                 close_before_capture(booking, BookingState.DECLINED, now)
+                record_event(session, EventName.BOOKING_DECLINED, at=now, user_id=tutor.id,
+                             dedupe=dedupe_id(EventName.BOOKING_DECLINED, booking.id), booking_id=booking.id,
+                             tutor_id=tutor.id)
                 tell_not_booked(booking)
     return booking
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from ..adapters.database import serialized_write
 from ..domain import labels, limits
+from ..domain.analytics import EventName, dedupe_id
 from ..domain.funding import Funding
 from ..domain.money import Money
 from ..domain.states import BLOCKING_LESSON_STATES, BookingState, LessonState, next_booking_state, next_lesson_state
@@ -20,6 +21,7 @@ from ..filters import zoned
 from ..models import Booking, Child, Lesson, LessonAddress, Role, User, lesson_child, lesson_user
 from . import availability, places, wallet
 from .accounts import child_of
+from .analytics import record_event
 from .errors import AccountSuspended, AlreadyYours, Forbidden, NotFound, SlotTaken, ValidationError
 from .locks import LOCK_CHILD, LOCK_TUTOR, LOCK_USER
 
@@ -224,6 +226,9 @@ def _book_locked(booker, req, child, teach, start, finish, duration, slot_reques
             # PostgreSQL's exclusion constraint (another transaction got there first), or this form's key already
             # used by a submit that committed meanwhile; the caller tells them apart.
             raise SlotTaken() from exc
+        record_event(session, EventName.BOOKING_CREATED, dedupe=dedupe_id(EventName.BOOKING_CREATED, booking.id),
+                     at=now, user_id=booker.id, booking_id=booking.id, tutor_id=lesson.tutor_id,
+                     price_minor=booking.price_minor, currency=booking.currency)
     return booking
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from ..adapters import stripe_gateway as gateway
 from ..adapters.database import end_read, serialized_write
 from ..domain import limits
+from ..domain.analytics import EventName, dedupe_id
 from ..domain.fees import FeeBreakdown, RefundSplit, refund_split
 from ..domain.money import Money
 from ..domain.refunds import Canceller, RefundPolicy, cancellation_refund, has_started
@@ -27,6 +28,7 @@ from .coupon_uses import give_back_all_uses
 from .errors import Conflict, Forbidden, NotRecorded, PaymentFailed, ServiceError, ValidationError
 from .funding import funding_of, is_minutes
 from .lesson_messages import tell_cancelled
+from .analytics import record_event
 from .locks import LOCK_BOOKING
 
 MAX_NOTE = limits.CANCEL_NOTE_MAX
@@ -216,6 +218,10 @@ def cancel_booking(user: User, booking_id: int, note: str, now: datetime, tell_o
                 booking.lesson.state = next_lesson_state(booking.lesson.state, LessonState.CANCELLED)
                 booking.cancellation_note = note
                 booking.updated_at = now
+                record_event(session, EventName.BOOKING_CANCELLED, at=now, user_id=user.id,
+                             dedupe=dedupe_id(EventName.BOOKING_CANCELLED, booking.id), booking_id=booking.id,
+                             tutor_id=booking.lesson.tutor_id, reason=who.value.lower(), state_before=str(state_seen),
+                             refund_minor=refund.amount_minor, currency=booking.currency)
                 if tell_others:
                     tell_cancelled(booking.lesson, user, note, refund if plan.kind == "refund" else None,
                                    everyone=tell_everyone,

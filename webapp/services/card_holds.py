@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from ..adapters import stripe_gateway as gateway
 from ..adapters.database import serialized_write
 from ..domain import limits
+from ..domain.analytics import EventName, dedupe_id
 from ..domain.fees import FeeBreakdown, fee_breakdown
 from ..domain.funding import Funding
 from ..domain.states import BookingState, next_booking_state
@@ -19,6 +20,7 @@ from ..extensions import db
 from ..filters import local
 from ..models import Booking, Commission, Lesson, PaymentReceipt, User
 from . import outbox
+from .analytics import record_event
 from .authorizations import release_authorization
 from .coupon_uses import confirm_coupon_uses, release_reserved_coupon
 from .errors import NotFound, PaymentFailed, ValidationError
@@ -136,6 +138,10 @@ def record_hold(booking: Booking, hold: Hold, now: datetime, after: list) -> str
         created_at=now))
     confirm_coupon_uses(booking.id)
     db.session.flush()
+    record_event(db.session, EventName.BOOKING_PAID, dedupe=dedupe_id(EventName.BOOKING_PAID, booking.id), at=now,
+                 user_id=booking.booker_id, booking_id=booking.id, tutor_id=booking.lesson.tutor_id,
+                 amount_minor=breakdown.student_pays, platform_take_minor=breakdown.platform_take,
+                 currency=booking.currency, provider=hold.provider, coupon_id=quote.get("coupon_id"))
     tell_tutor_to_approve(booking)
     tell_receipt(booking)
     return "authorized"

@@ -23,9 +23,11 @@ from sqlalchemy.exc import IntegrityError
 from ..adapters.chat_hub import PEOPLE, PRESENCE_SECONDS, TYPING_SECONDS, Hub, Listener
 from ..adapters.database import serialized_write
 from ..adapters.rate_limits import RateLimits
+from ..domain.analytics import EventName, dedupe_id
 from ..domain.chat import ChatWindow, Window, chat_window, message_problem
 from ..extensions import db
 from ..models import ChatMessage, Lesson, SummaryNote, User
+from .analytics import record_event
 from .errors import Conflict, Forbidden, NotFound, ServiceError, ValidationError
 from .lessons import get_lesson
 from .locks import LOCK_CHAT
@@ -174,6 +176,8 @@ def _store(user: User, lesson_id: int, body: str, now: datetime) -> dict:
                     raise Conflict("This lesson was cancelled; its chat is read-only.")
                 seq = last_seq(lesson_id) + 1
                 session.add(ChatMessage(lesson_id=lesson_id, seq=seq, author_id=user.id, body=body, created_at=now))
+                record_event(session, EventName.MESSAGE_SENT, dedupe=dedupe_id(EventName.MESSAGE_SENT, lesson_id, seq),
+                             at=now, user_id=user.id, lesson_id=lesson_id, tutor_id=lesson.tutor_id)
             return {"seq": seq, "body": body, "at": now, "author_id": user.id, "author": user.name}
         except IntegrityError:
             continue  # another writer took this number outside the lock (should not happen): take the next one

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..adapters import stripe_gateway as gateway
 from ..adapters.database import end_read, serialized_write
+from ..domain.analytics import EventName, dedupe_id
 from ..domain.money import Money
 from ..domain.packages import (MAX_ACTIVE_PACKAGES, PurchaseState, Rate, package_price, package_problems,
                                package_rate)
@@ -25,6 +26,7 @@ from ..domain.roles import Role
 from ..extensions import db
 from ..models import MinuteLot, PackagePurchase, Teach, TutorPackage, User
 from . import wallet
+from .analytics import record_event
 from .errors import Conflict, Forbidden, NotFound, PaymentFailed, ValidationError
 from .locks import LOCK_TUTOR_PACKAGES
 
@@ -240,4 +242,7 @@ def on_checkout_completed(session_obj: dict, now: datetime) -> str:
     purchase.paid_at = now
     purchase.lot_id = lot.id
     purchase.checkout_session_id = purchase.checkout_session_id or session_obj["id"]
+    record_event(db.session, EventName.PACKAGE_BOUGHT, dedupe=dedupe_id(EventName.PACKAGE_BOUGHT, purchase.id), at=now,
+                 user_id=purchase.student_id, tutor_id=purchase.tutor_id, minutes=purchase.minutes,
+                 amount_minor=purchase.price_minor, currency=purchase.currency)
     return "minutes-granted"

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from ..adapters.database import serialized_write
 from ..domain import labels
+from ..domain.analytics import EventName, dedupe_id
 from ..domain.availability import slots_by_local_date
 from ..domain.travel import Coordinates
 from ..domain.states import BookingState, LessonState, next_lesson_state
@@ -19,6 +20,7 @@ from ..extensions import db
 from ..filters import local
 from ..models import Lesson, User
 from . import availability, cancellations, lesson_messages, meetings, signed_links
+from .analytics import record_event
 from .errors import Conflict, Forbidden, ServiceError, ValidationError
 from .lessons import get_lesson, is_tutor_of, other_side, student_side, tutor_side
 from .locks import LOCK_CHILD, LOCK_TUTOR, LOCK_USER
@@ -195,6 +197,8 @@ def respond(user: User, lesson_id: int, version: int, accept: bool, now: datetim
         lesson.start_at, lesson.finish_at = lesson.suggested_start_at, lesson.suggested_finish_at
         lesson.suggested_start_at = lesson.suggested_finish_at = lesson.reschedule_deadline = None
         lesson.state = next_lesson_state(lesson.state, LessonState.ACTIVE)
+        record_event(session, EventName.LESSON_RESCHEDULED, at=now, user_id=user.id, lesson_id=lesson.id,
+                     dedupe=dedupe_id(EventName.LESSON_RESCHEDULED, lesson.id, version), tutor_id=lesson.tutor_id)
         booking = lesson.booking
         if booking.approval_deadline and booking.approval_deadline > lesson.start_at:
             booking.approval_deadline = lesson.start_at

@@ -14,8 +14,10 @@ from sqlalchemy.exc import IntegrityError
 
 from ..adapters.database import serialized_write
 from ..adapters.queue import get_redis
+from ..domain.analytics import EventName, dedupe_id
 from ..extensions import db
 from ..models import Lesson, SummaryNote, TutorRatingCriteria, TutorReview, TutorReviewRating, User
+from .analytics import record_event
 from .errors import Conflict, Forbidden, NotFound, ValidationError
 from .locks import LOCK_REVIEW
 from .lessons import get_lesson, is_tutor_of, student_side
@@ -100,6 +102,8 @@ def submit_review(user: User, lesson_id: int, ratings: dict, comment: str | None
             review.ratings = [TutorReviewRating(criteria_id=cid, rating=score) for cid, score in scores.items()]
             db.session.add(review)
             db.session.flush()
+            record_event(db.session, EventName.REVIEW_LEFT, dedupe=dedupe_id(EventName.REVIEW_LEFT, review.id), at=now,
+                         user_id=user.id, lesson_id=lesson.id, tutor_id=lesson.tutor_id)
     except IntegrityError:
         raise already from None  # the database's unique (lesson, reviewer) caught a race the lock did not
     invalidate_summary(lesson.tutor_id)

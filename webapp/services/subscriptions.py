@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from ..adapters import stripe_gateway as gateway
 from ..adapters.database import end_read, serialized_write
+from ..domain.analytics import EventName, dedupe_id
 from ..domain.money import parse_major_amount
 from ..domain.roles import Role
 from ..domain.subscriptions import (LIVE, MAX_ACTIVE_PLANS, PAUSED_FOR_PAYMENT, SubscriptionStatus, is_upgrade,
@@ -31,6 +32,7 @@ from ..domain.subscriptions import (LIVE, MAX_ACTIVE_PLANS, PAUSED_FOR_PAYMENT, 
 from ..extensions import db
 from ..models import MinuteLot, Subscription, SubscriptionPlan, User
 from . import packages, wallet
+from .analytics import record_event
 from .errors import Conflict, Forbidden, NotFound, PaymentFailed, ValidationError
 from .locks import LOCK_SUBSCRIPTION, LOCK_TUTOR_PLANS
 
@@ -357,6 +359,10 @@ def apply_event(event_type: str, obj: dict, sub: dict | None, now: datetime) -> 
             row.status = str(SubscriptionStatus.PAST_DUE)  # Stripe's own state catches up in a moment
         return "past-due"
     if event_type == "invoice.paid":
+        if obj.get("billing_reason") == "subscription_create" and obj.get("status") == "paid" and obj.get("id"):
+            record_event(db.session, EventName.SUBSCRIPTION_BOUGHT, at=now, user_id=row.student_id,
+                         dedupe=dedupe_id(EventName.SUBSCRIPTION_BOUGHT, obj["id"]), tutor_id=row.tutor_id,
+                         amount_minor=obj.get("amount_paid"), currency=str(obj.get("currency") or "").upper())
         return _grant_for_invoice(row, obj, sub)
     return f"recorded-{row.status}"
 

@@ -7,8 +7,9 @@ from datetime import date, datetime
 from flask import Blueprint, request, url_for
 from flask_login import current_user
 
+from ..domain.analytics import EventName
 from ..domain.timezones import match_zone
-from ..services import availability, booker, catalogue, reviews
+from ..services import analytics, availability, booker, catalogue, reviews
 from ..services.catalogue import TutorFilters
 from ..services.errors import ValidationError
 from . import params
@@ -68,6 +69,7 @@ def profile(tutor_id: int):
     view = booker.tutor_booker(tutor_id, booker_ask(request.args, now), now,
                                url_for("tutors.profile", tutor_id=tutor_id), url_for("bookings.new", tutor_id=tutor_id))
     summary = None if is_htmx() else reviews.review_summary(tutor_id, now)
+    _viewed(EventName.SLOTS_VIEWED if is_htmx() else EventName.TUTOR_VIEWED, tutor_id, now)
     return _booker_response(render("tutors/profile.html", partial="tutors/_slots.html", review_summary=summary,
                                    status=422 if view.error and is_htmx() else 200, **view.context), view)
 
@@ -78,8 +80,14 @@ def slots(tutor_id: int):
     now = now_utc()
     view = booker.tutor_booker(tutor_id, booker_ask(request.args, now), now,
                                url_for("tutors.profile", tutor_id=tutor_id), url_for("bookings.new", tutor_id=tutor_id))
+    _viewed(EventName.SLOTS_VIEWED, tutor_id, now)
     return _booker_response(render("tutors/profile.html", partial="tutors/_slots.html",
                                    status=422 if view.error else 200, **view.context), view)
+
+
+def _viewed(name: EventName, tutor_id: int, now: datetime) -> None:
+    """Count the view (the funnel's first step) for whoever is looking, signed in or not."""
+    analytics.record_view(name, current_user.id if current_user.is_authenticated else None, now, tutor_id=tutor_id)
 
 
 def _booker_response(response, view: booker.Booker):
