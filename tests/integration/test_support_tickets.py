@@ -109,6 +109,7 @@ def test_only_the_requester_and_the_staff_see_a_ticket(app, client, upload_dir):
     assert other.get(f"/admin/tickets/{ticket_id}").status_code == 403
     _, agent = _staff(app)
     assert "Tutor did not come" in agent.get(f"/admin/tickets/{ticket_id}").get_data(as_text=True)
+    assert f"#{ticket_id} Tutor did not come" in agent.get(f"/admin/users/{student.id}").get_data(as_text=True)
 
 
 def test_staff_answers_by_email_with_a_reply_link_that_works_once(app, client, upload_dir):

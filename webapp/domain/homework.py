@@ -88,22 +88,31 @@ def build_set(seed: int, candidates: list[Candidate], error_topics: list[int], c
     error_quota, review_quota = round(size * ERROR_SHARE), round(size * REVIEW_SHARE)
     groups = [("error", errors, error_quota), ("review", reviews, review_quota),
               ("covered", covered, size - error_quota - review_quota)]
+    counts: dict[int, int] = {}
     for reason, topics, quota in groups:
-        picked += _fill(rng, topics, by_topic, mastery, used, min(quota, size - len(picked)), reason)
-    # Slots a group could not fill go to the errors first, then reviews, then covered topics.
+        picked += _fill(rng, topics, by_topic, mastery, used, min(quota, size - len(picked)), reason, counts,
+                        _cap(errors, counts, reason))
+    # Slots a group could not fill go to the errors first, then reviews, then covered topics; a last pass without
+    # the cap fills what is left when the error topics have run out of unseen items.
     for reason, topics, _ in groups:
-        picked += _fill(rng, topics, by_topic, mastery, used, size - len(picked), reason)
+        picked += _fill(rng, topics, by_topic, mastery, used, size - len(picked), reason, counts,
+                        _cap(errors, counts, reason))
+    for reason, topics, _ in groups[1:]:
+        picked += _fill(rng, topics, by_topic, mastery, used, size - len(picked), reason, counts, None)
     return picked
 
 
 def _fill(rng: random.Random, topics: list[int], by_topic: dict[int, list[Candidate]], mastery: dict[int, int],
-          used: set[int], want: int, reason: str) -> list[Pick]:
+          used: set[int], want: int, reason: str, counts: dict[int, int], cap: int | None) -> list[Pick]:
+    """Up to `want` picks, one topic at a time in turn; no topic past `cap` questions (None: no cap)."""
     out: list[Pick] = []
     while len(out) < want:
         progressed = False
         for topic in topics:
             if len(out) == want:
                 break
+            if cap is not None and counts.get(topic, 0) >= cap:
+                continue
             pool = [c for c in by_topic.get(topic, []) if c.item_id not in used]
             if not pool:
                 continue
@@ -111,11 +120,19 @@ def _fill(rng: random.Random, topics: list[int], by_topic: dict[int, list[Candid
             best = min(abs(c.difficulty - target) for c in pool)
             choice = rng.choice([c for c in pool if abs(c.difficulty - target) == best])
             used.add(choice.item_id)
+            counts[topic] = counts.get(topic, 0) + 1
             out.append(Pick(choice.item_id, topic, reason))
             progressed = True
         if not progressed:
             break
     return out
+
+
+def _cap(errors: list[int], counts: dict[int, int], reason: str) -> int | None:
+    """Other topics get no more questions than the least-practised error topic, so errors stay over-represented."""
+    if reason == "error" or not errors:
+        return None
+    return min(counts.get(t, 0) for t in errors)
 
 
 def _unique(values: list[int]) -> list[int]:

@@ -38,12 +38,14 @@ def fractions_add(rng):
     a, c = rng.randint(1, b - 1), rng.randint(1, d - 1)
     total = Fraction(a, b) + Fraction(c, d)
     lcm = b * d // math.gcd(b, d)
+    raw = f"{a * lcm // b + c * lcm // d}/{lcm}"
+    simplest = f"{total.numerator}/{total.denominator}"
+    ending = f", which simplifies to {simplest}." if raw != simplest else ", already in its simplest form."
     return dict(kind="algebra", difficulty=1, topic="fractions",
                 prompt=f"Work out {a}/{b} + {c}/{d}. Give your answer as a fraction in its simplest form.",
-                answer=f"{total.numerator}/{total.denominator}",
+                answer=simplest,
                 solution=f"Use the common denominator {lcm}: {a}/{b} = {a * lcm // b}/{lcm} and {c}/{d} = "
-                         f"{c * lcm // d}/{lcm}. Add the numerators: {a * lcm // b + c * lcm // d}/{lcm}, which "
-                         f"simplifies to {total.numerator}/{total.denominator}.")
+                         f"{c * lcm // d}/{lcm}. Add the numerators: {raw}{ending}")
 
 
 def percentage_change(rng):

@@ -11,7 +11,8 @@ from sqlalchemy.orm import selectinload
 
 from ..domain.roles import Role
 from ..extensions import db
-from ..models import ApiToken, AuditEntry, Booking, Lesson, LoginSession, PaymentReceipt, PayoutAccount, User
+from ..models import (ApiToken, AuditEntry, Booking, Lesson, LoginSession, PaymentReceipt, PayoutAccount,
+                      SupportTicket, User)
 from . import audit, sessions
 from .errors import Conflict, Forbidden, NotFound, ValidationError
 
@@ -62,6 +63,7 @@ class UserOverview:
     api_tokens: list[ApiToken]
     payout_account: PayoutAccount | None
     history: list[AuditEntry]
+    tickets: list[SupportTicket]
 
 
 def get_user(viewer: User, user_id: int) -> User:
@@ -74,7 +76,7 @@ def get_user(viewer: User, user_id: int) -> User:
 
 
 def user_overview(viewer: User, user_id: int) -> UserOverview:
-    """A user's bookings (as booker or tutor), payments, log-ins, app tokens and what staff did to the account."""
+    """A user's bookings (as booker or tutor), payments, log-ins, app tokens, tickets and what staff did to them."""
     user = get_user(viewer, user_id)
     bookings = list(db.session.scalars(
         select(Booking).join(Lesson, Lesson.id == Booking.lesson_id)
@@ -87,7 +89,9 @@ def user_overview(viewer: User, user_id: int) -> UserOverview:
     return UserOverview(user, bookings, payments, sessions.login_sessions(user),
                         list(db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id)
                                                 .order_by(ApiToken.created_at.desc()))),
-                        db.session.get(PayoutAccount, user.id), audit.for_target("user", user.id))
+                        db.session.get(PayoutAccount, user.id), audit.for_target("user", user.id),
+                        list(db.session.scalars(select(SupportTicket).where(SupportTicket.requester_id == user.id)
+                                                .order_by(SupportTicket.id.desc()).limit(100))))
 
 
 def _reason(reason: str | None) -> str:

@@ -1,0 +1,99 @@
+"""Properties of the homework generator and the mastery ladder (pure domain, no app)."""
+from __future__ import annotations
+
+from collections import Counter
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from webapp.domain.homework import Candidate, Mastery, build_set, next_mastery, target_difficulty, weak_topics
+
+TOPICS = list(range(1, 13))
+# A bank of the lesson's subject and level: 10 items per topic over three difficulties.
+BANK = [Candidate(topic * 100 + n, topic, 1 + n % 3) for topic in TOPICS for n in range(10)]
+OTHER_SUBJECT = {Candidate(9000 + n, 99, 1) for n in range(10)}
+
+
+lessons = st.fixed_dictionaries({
+    "seed": st.integers(0, 2**31 - 1),
+    "errors": st.lists(st.sampled_from(TOPICS), min_size=1, max_size=3, unique=True),
+    "covered": st.lists(st.sampled_from(TOPICS), min_size=0, max_size=5, unique=True),
+    "due": st.lists(st.sampled_from(TOPICS), max_size=3, unique=True),
+    "seen": st.sets(st.sampled_from([c.item_id for c in BANK]), max_size=60),
+    "mastery": st.dictionaries(st.sampled_from(TOPICS), st.sampled_from(list(Mastery)), max_size=12),
+})
+
+
+def _build(lesson):
+    return build_set(lesson["seed"], BANK, lesson["errors"], lesson["covered"], lesson["due"], lesson["seen"],
+                     lesson["mastery"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(lessons)
+def test_the_same_seed_and_inputs_give_the_same_set(lesson):
+    assert _build(lesson) == _build(lesson)
+    shuffled = dict(lesson, seen=set(sorted(lesson["seen"], reverse=True)))
+    assert _build(shuffled) == _build(lesson)
+
+
+@settings(max_examples=150, deadline=None)
+@given(lessons)
+def test_no_item_seen_in_the_window_and_none_twice(lesson):
+    picks = _build(lesson)
+    ids = [p.item_id for p in picks]
+    assert not set(ids) & lesson["seen"]
+    assert len(ids) == len(set(ids))
+
+
+@settings(max_examples=150, deadline=None)
+@given(lessons)
+def test_every_item_belongs_to_the_subject_and_level_and_to_a_lesson_topic(lesson):
+    picks = build_set(lesson["seed"], BANK + sorted(OTHER_SUBJECT, key=lambda c: c.item_id), lesson["errors"],
+                      lesson["covered"], lesson["due"], lesson["seen"], lesson["mastery"])
+    bank_ids = {c.item_id: c.topic_id for c in BANK}
+    wanted = set(lesson["errors"]) | set(lesson["covered"]) | set(lesson["due"])
+    assert all(p.item_id in bank_ids and bank_ids[p.item_id] == p.topic_id in wanted for p in picks)
+
+
+@settings(max_examples=150, deadline=None)
+@given(lessons)
+def test_error_topics_are_over_represented(lesson):
+    picks = _build(lesson)
+    per_topic = Counter(p.topic_id for p in picks)
+    errors = set(lesson["errors"])
+    error_share = sum(per_topic[t] for t in errors) / len(picks)
+    assert error_share >= 0.5
+    # Each error topic gets at least as many questions as any topic that is not an error.
+    others = [n for t, n in per_topic.items() if t not in errors]
+    fresh = {t: sum(1 for c in BANK if c.topic_id == t and c.item_id not in lesson["seen"]) for t in errors}
+    for topic in errors:
+        if fresh[topic] >= 8:  # a topic whose unseen items ran out cannot be given more
+            assert per_topic[topic] >= max(others, default=0)
+
+
+def test_a_set_is_full_when_the_bank_allows():
+    picks = build_set(7, BANK, [1], [2, 3], [], set(), {})
+    assert len(picks) == 8 and {p.reason for p in picks} <= {"error", "covered"}
+
+
+def test_difficulty_follows_mastery():
+    picks = build_set(3, BANK, [1], [], [], set(), {1: Mastery.MASTERED}, size=3)
+    assert {BANK[[c.item_id for c in BANK].index(p.item_id)].difficulty for p in picks} == {3}
+    assert target_difficulty(Mastery.NEW) == 1 and target_difficulty(Mastery.FAMILIAR) == 2
+
+
+def test_mastery_climbs_attempted_familiar_proficient_mastered_and_drops_on_a_miss():
+    level, streak = Mastery.NEW, 0
+    seen = []
+    for _ in range(7):
+        level, streak = next_mastery(level, streak, True)
+        seen.append(Mastery(level))
+    assert seen == [Mastery.ATTEMPTED, Mastery.FAMILIAR, Mastery.FAMILIAR, Mastery.PROFICIENT, Mastery.PROFICIENT,
+                    Mastery.PROFICIENT, Mastery.MASTERED]
+    assert next_mastery(Mastery.MASTERED, 0, False) == (Mastery.PROFICIENT, 0)
+    assert next_mastery(Mastery.NEW, 0, False) == (Mastery.ATTEMPTED, 0)
+
+
+def test_weak_topics_are_those_below_proficient_weakest_first():
+    assert weak_topics({1: Mastery.PROFICIENT, 2: Mastery.ATTEMPTED, 3: Mastery.FAMILIAR}, {1, 2, 3, 4}) == [4, 2, 3]
