@@ -159,3 +159,26 @@ def test_template_items_regenerate_exactly_from_their_seed(app, bank):
     for item in db.session.scalars(select(QuestionItem).limit(60)):
         again = curriculum.regenerate(item)
         assert (again["prompt"], again["answer"], again["solution"]) == (item.prompt, item.answer, item.solution)
+
+
+def test_a_tutor_exports_and_imports_gift_on_the_bank_page_and_bad_gift_gets_words(app, client, bank):
+    tutor, _ = factories.tutor()
+    login(client, tutor.email, factories.PASSWORD)
+    page = client.get("/question-bank")
+    assert page.status_code == 200 and "Mathematics · GCSE" in words(page)
+    maths, gcse = factories.subject(), factories.level()
+    exported = client.get(f"/question-bank/{maths.id}/{gcse.id}.gift")
+    assert exported.status_code == 200 and "attachment" in exported.headers["Content-Disposition"]
+    one = exported.get_data(as_text=True).split("\n\n")[0]
+    token = csrf_from(page.get_data(as_text=True))
+    before = db.session.query(QuestionItem).count()
+    done = client.post("/question-bank/import", data={"csrf_token": token, "shelf": f"{maths.id}-{gcse.id}",
+                                                      "gift": one})
+    assert done.status_code == 303
+    assert db.session.query(QuestionItem).count() == before + 1
+    for bad in ["not gift at all", "// lessonbook: topic=nowhere\nQ {=1 ####s}", "Q {#abc ####s}"]:
+        refused = client.post("/question-bank/import", data={"csrf_token": token, "shelf": f"{maths.id}-{gcse.id}",
+                                                             "gift": bad})
+        assert refused.status_code == 422 and 'role="alert"' in refused.get_data(as_text=True)
+    login(client, factories.user("student").email, factories.PASSWORD)
+    assert client.get("/question-bank").status_code == 403

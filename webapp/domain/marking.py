@@ -32,6 +32,7 @@ class Refused(ValueError):
 _UNIT_ALIASES = {"cm2": "cm^2", "cm²": "cm^2", "cm3": "cm^3", "cm³": "cm^3", "m2": "m^2", "m²": "m^2",
                  "ms-1": "m/s", "ms^-1": "m/s", "kmh": "km/h", "kph": "km/h", "degrees": "°", "deg": "°",
                  "pounds": "£", "gbp": "£"}
+_UNIT_TEXT = re.compile(r"^[A-Za-z°%/^²³0-9-]*$")  # what may follow the number: a unit, not a sum
 _NUMBER = re.compile(r"^\s*(£)?\s*([-+−]?(?:\d+(?:[.,]\d+)*|\d*\.\d+))\s*(.*?)\s*$")
 
 
@@ -49,6 +50,8 @@ def parse_number(text: str) -> tuple[float, str]:
     if not match:
         raise Refused("Type a number, for example 12.5 (units are optional).")
     digits = match.group(2).replace(",", "")
+    if not _UNIT_TEXT.match(match.group(3)):
+        raise Refused("Type a number, for example 12.5 (units are optional).")
     if len(digits.lstrip("+-").replace(".", "")) > MAX_NUMBER_DIGITS + 6:
         raise Refused("That number has too many digits.")
     return float(digits), ("£" if match.group(1) else match.group(3))

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..domain import gift, question_templates
 from ..domain.topic_suggest import TopicText, suggest
@@ -138,3 +139,24 @@ def import_gift(user: User, subject_id: int, level_id: int, text: str) -> int:
                                     created_by_id=user.id))
     db.session.commit()
     return len(parsed)
+
+
+@dataclass(frozen=True)
+class BankShelf:
+    """One subject and level of the bank, with how many active questions it holds."""
+
+    subject_id: int
+    level_id: int
+    label: str
+    items: int
+
+
+def bank_shelves(user: User) -> list[BankShelf]:
+    """The subjects and levels that have topics, with their question counts (tutors and admins)."""
+    _may_edit_bank(user)
+    rows = db.session.execute(
+        select(Subject.id, Level.id, Subject.name, Level.name, func.count(QuestionItem.id))
+        .select_from(Topic).join(Subject, Topic.subject_id == Subject.id).join(Level, Topic.level_id == Level.id)
+        .outerjoin(QuestionItem, (QuestionItem.topic_id == Topic.id) & QuestionItem.active.is_(True))
+        .group_by(Subject.id, Level.id, Subject.name, Level.name).order_by(Subject.name, Level.rank)).all()
+    return [BankShelf(s, lv, f"{sn} · {ln}", n) for s, lv, sn, ln, n in rows]

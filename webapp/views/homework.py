@@ -1,10 +1,10 @@
 """Homework: the tutor reviews and publishes a lesson's drafted sets; the learner's side answers, marked at once."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, request, url_for
+from flask import Blueprint, flash, make_response, redirect, request, url_for
 from flask_login import current_user, login_required
 
-from ..services import homework
+from ..services import curriculum, homework
 from ..services.errors import Conflict, ValidationError
 from .common import now_utc, render
 
@@ -66,3 +66,41 @@ def answer(entry_id: int):
     view = homework.homework_page(current_user, entry.set.lesson_id)
     return render("homework/page.html", partial="homework/_entry.html", view=view, lesson=view.lesson, entry=entry,
                   results={entry_id: outcome.feedback})
+
+
+@bp.get("/question-bank")
+@login_required
+def bank():
+    """The question bank's shelves (subject and level) with GIFT export and import, for tutors and admins."""
+    return render("homework/bank.html", shelves=curriculum.bank_shelves(current_user), error=None)
+
+
+@bp.get("/question-bank/<id:subject_id>/<id:level_id>.gift")
+@login_required
+def export_gift(subject_id: int, level_id: int):
+    """Download a shelf of the bank as GIFT text."""
+    text = curriculum.export_gift(current_user, subject_id, level_id)
+    response = make_response(text)
+    response.headers["Content-Type"] = "text/plain; charset=utf-8"
+    response.headers["Content-Disposition"] = f"attachment; filename=questions-{subject_id}-{level_id}.gift"
+    return response
+
+
+@bp.post("/question-bank/import")
+@login_required
+def import_gift():
+    """Add the questions of a GIFT text (pasted or uploaded) to one shelf of the bank: all or none."""
+    upload = request.files.get("file")
+    text = upload.read(1_000_001).decode("utf-8", "replace") if upload and upload.filename else \
+        request.form.get("gift", "")
+    shelf = request.form.get("shelf", "")
+    subject_id, _, level_id = shelf.partition("-")
+    try:
+        if not (subject_id.isdigit() and level_id.isdigit()):
+            raise ValidationError("Pick the subject and level to import into.")
+        added = curriculum.import_gift(current_user, int(subject_id), int(level_id), text)
+    except ValidationError as exc:
+        return render("homework/bank.html", shelves=curriculum.bank_shelves(current_user), error=exc.message,
+                      status=422)
+    flash(f"{added} questions imported.", "success")
+    return redirect(url_for("homework.bank"), code=303)
