@@ -713,6 +713,7 @@ class _OAuthError(PayPalError):
 def _page(title: str, content: str) -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>{html.escape(title)}</title></head>
 <body><main>{content}</main></body></html>"""
 

@@ -26,6 +26,7 @@ button.secondary{background:#6b7280}
 def html_page(title: str, body: str, status: int = 200) -> web.Response:
     document = (f"<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                 f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+                f"<link rel=\"icon\" href=\"data:,\">"  # no /favicon.ico request, which the API would answer 401
                 f"<title>{html.escape(title)}</title><style>{PAGE_STYLE}</style></head>\n"
                 f"<body><main><p><span class=\"test\">TEST MODE</span> local Stripe</p>\n{body}\n"
                 f"</main></body></html>\n")

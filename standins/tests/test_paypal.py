@@ -240,3 +240,10 @@ def test_webhooks_are_delivered_signed_and_verify_success_only_when_untampered(p
     assert client.verify_webhook(body, CaseInsensitiveDict({**headers, "PAYPAL-TRANSMISSION-ID": "someone-else"})) is False
     assert client.verify_webhook(body, {}) is False
     receiver.server.shutdown()
+
+
+def test_the_approval_page_names_its_own_icon_so_a_browser_never_asks_for_favicon(paypal):
+    # Without one Chromium fetched /favicon.ico (a 404): an error in every approval page's console.
+    order_id = _order(paypal, _token(paypal)).json()["id"]
+    page = requests.get(f"{paypal.url}/checkoutnow?token={order_id}", timeout=5)
+    assert page.status_code == 200 and '<link rel="icon" href="data:,">' in page.text

@@ -40,3 +40,16 @@ def test_settings_show_only_the_push_button_that_applies(app, browser_page):
     # Headless Chromium has no push subscription: "on" is offered, "off" is not (or neither, if unsupported).
     assert not (on.is_visible() and off.is_visible())
     expect(off).to_be_hidden()
+
+
+def test_a_tutors_navigation_is_one_row_of_links_on_a_1280_px_screen(app, browser_page):
+    # Ten links for a tutor wrapped into three rows at 1280 px, "Log out" alone on the last one.
+    tutor, _ = factories.tutor(name="Alice Hart", timezone="America/Argentina/Buenos_Aires")
+    page = browser_page()
+    page.set_viewport_size({"width": 1280, "height": 900})
+    log_in(page, tutor.email)
+    middles = page.evaluate("[...document.querySelectorAll('#site-nav > *')].map(e => {"
+                            " const box = e.getBoundingClientRect(); return Math.round(box.top + box.height / 2); })")
+    assert len(middles) >= 10 and max(middles) - min(middles) <= 2, middles  # one row: the items are centred on it
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280

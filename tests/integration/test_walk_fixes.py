@@ -111,3 +111,25 @@ def test_the_bookings_list_says_until_when_an_unpaid_slot_is_held(app, client):
     page = client.get("/bookings").get_data(as_text=True)
     assert "until the time shown" not in page  # the list shows no hold time to point at
     assert f"held for you until {hold.astimezone(zone).strftime('%a %d %b, %H:%M %Z')}." in page
+
+
+@pytest.mark.parametrize("state", ["REQUIRES_CAPTURE", "PAID"])
+def test_the_pay_page_of_a_booking_already_paid_goes_back_to_the_booking_with_the_reason(app, client, state):
+    # Back from the booking page after paying (card, PayPal or minutes) lands on /pay: an error page with
+    # "Back to the start" left the student lost; the booking page says where the payment stands.
+    lesson = factories.lesson_at(_future_start(), booking_state=state)
+    email, booking_id = lesson.booking.booker.email, lesson.booking.id
+    login(client, email, factories.PASSWORD)
+    response = client.get(f"/bookings/{booking_id}/pay")
+    assert response.status_code == 303 and response.headers["Location"].endswith(f"/bookings/{booking_id}")
+    page = client.get(f"/bookings/{booking_id}").get_data(as_text=True)
+    assert "This booking is not waiting for payment any more." in page
+    twice = client.post(f"/bookings/{booking_id}/pay", data={"csrf_token": csrf_for(client), "coupon": ""})
+    assert twice.status_code == 303 and twice.headers["Location"].endswith(f"/bookings/{booking_id}")
+
+
+def test_the_pay_page_of_someone_elses_booking_is_still_not_found(app, client):
+    lesson = factories.lesson_at(_future_start(), booking_state="PAID")
+    stranger = factories.user("student")
+    login(client, stranger.email, factories.PASSWORD)
+    assert client.get(f"/bookings/{lesson.booking.id}/pay").status_code == 404

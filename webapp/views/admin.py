@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, flash, redirect, request, url_for
+from flask import Blueprint, Response, flash, redirect, request, url_for
 from flask_login import current_user
 
 from ..domain.money import Money, parse_major_amount
 from ..domain.offers import Audience
 from ..domain.roles import STAFF_ROLES
 from ..models import Role
-from ..services import bookings, cancellations, offer_announcements, offers
+from ..services import bookings, cancellations, dashboard, offer_announcements, offers
 from ..services.errors import ServiceError
 from .common import now_utc, perform, render, role_required
 
@@ -157,3 +157,36 @@ def refund(booking_id: int):
     if ticket_id.isdigit() and len(ticket_id) < 10:  # refunded from a support ticket: back to it
         return redirect(url_for("admin_tickets.ticket", ticket_id=int(ticket_id)), code=303)
     return redirect(url_for("bookings.detail", booking_id=booking_id), code=303)
+
+
+@bp.get("/analytics")
+@role_required(Role.ADMIN)
+def analytics():
+    """The analytics dashboard: charts drawn on the server for a date range and, optionally, one tutor."""
+    error, board = None, None
+    try:
+        start, end = dashboard.parse_range(request.args.get("start"), request.args.get("end"), now_utc().date())
+        board = dashboard.dashboard(current_user, start, end, _tutor_filter())
+    except ServiceError as exc:
+        error = exc.message
+    return render("admin/analytics.html", board=board, error=error, args=request.args, tutors=dashboard.tutors(),
+                  status=422 if error else 200)
+
+
+@bp.get("/analytics.csv")
+@role_required(Role.ADMIN)
+def analytics_csv():
+    """The dashboard's day table as CSV (amounts in minor units)."""
+    try:
+        start, end = dashboard.parse_range(request.args.get("start"), request.args.get("end"), now_utc().date())
+        board = dashboard.dashboard(current_user, start, end, _tutor_filter())
+    except ServiceError as exc:
+        return Response(exc.message + "\n", status=422, mimetype="text/plain")
+    return Response(dashboard.as_csv(board), mimetype="text/csv", headers={
+        "Content-Disposition": f"attachment; filename=lessonbook-{start.isoformat()}-{end.isoformat()}.csv"})
+
+
+def _tutor_filter() -> int | None:
+    """The tutor chosen in the filter, if any (anything else is everyone)."""
+    text = request.args.get("tutor", "")
+    return int(text) if text.isdigit() and int(text) < 2**31 else None

@@ -12,7 +12,7 @@ from ..forms import BookingForm
 from ..models import Role
 from ..services import (availability, bookings, cancellations, catalogue, checkout, meetings, minute_payments,
                        paypal_checkout, quotes)
-from ..services.errors import AlreadyYours, ServiceError, SlotTaken, ValidationError
+from ..services.errors import AlreadyYours, Conflict, ServiceError, SlotTaken, ValidationError
 from . import params
 from .common import apply_service_errors, is_htmx, now_utc, render, role_required
 
@@ -106,7 +106,11 @@ def detail(booking_id: int):
 def pay(booking_id: int):
     """Review the price, try a coupon (live quote), then go to Stripe Checkout."""
     now = now_utc()
-    booking = quotes.payable_booking(current_user, booking_id, now)
+    try:
+        booking = quotes.payable_booking(current_user, booking_id, now)
+    except Conflict as exc:  # Back after paying, or a stale tab: the booking page says where its payment stands
+        flash(exc.message, "info")
+        return redirect(url_for("bookings.detail", booking_id=booking_id), code=303)
     code = request.form.get("coupon") if request.method == "POST" else request.args.get("coupon")
     if request.method == "POST":
         try:

@@ -1,0 +1,51 @@
+"""The admin analytics dashboard: numbers from the event and receipt rows, filters, CSV export, bad dates in words."""
+from datetime import UTC, datetime, timedelta
+
+from tests import factories
+from tests.conftest import login
+from tests.integration.test_payments import authorize, book
+from webapp.services import approvals, cancellations, dashboard
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def test_the_dashboard_counts_bookings_money_funnel_and_cancellations_from_the_rows(app, client, stripe_world):
+    paid = book(rate_minor=4500)
+    authorize(stripe_world, client, paid)
+    approvals.approve(paid.lesson.tutor, paid.id, now())
+    other = book()
+    cancellations.cancel_booking(other.booker, other.id, "", now())
+    boss = factories.user("admin")
+    today = now().date()
+    board = dashboard.dashboard(boss, today, today)
+    [day] = board.days
+    assert (day.bookings, day.revenue, day.platform_take) == (2, {"GBP": 4500}, {"GBP": 0})
+    assert dict(board.funnel) == {"Viewed": 0, "Booked": 2, "Paid": 1, "Approved": 1}
+    assert board.cancellations == [("Student or parent", 1)]
+    assert 'data-value="2"' in board.charts["bookings"] and "£45.00" in board.charts["revenue"]
+    only_paid_tutor = dashboard.dashboard(boss, today, today, tutor_id=paid.lesson.tutor_id)
+    assert only_paid_tutor.days[0].bookings == 1 and only_paid_tutor.cancellations == []
+
+    login(client, boss.email, factories.PASSWORD)
+    page = client.get("/admin/analytics")
+    assert page.status_code == 200 and '<svg xmlns="http://www.w3.org/2000/svg" class="chart"' in page.get_data(as_text=True)
+    exported = client.get(f"/admin/analytics.csv?start={today}&end={today}")
+    assert exported.mimetype == "text/csv"
+    assert exported.get_data(as_text=True).splitlines() == [
+        "date,bookings,currency,revenue_minor,platform_take_minor", f"{today},2,GBP,4500,0"]
+
+
+def test_bad_dates_are_refused_in_words_and_only_admins_see_it(app, client):
+    boss = factories.user("admin")
+    login(client, boss.email, factories.PASSWORD)
+    backwards = client.get("/admin/analytics?start=2027-03-10&end=2027-03-01")
+    assert backwards.status_code == 422 and "The range must start before it ends." in backwards.get_data(as_text=True)
+    assert client.get("/admin/analytics?start=yesterday").status_code == 422
+    assert client.get(f"/admin/analytics.csv?start={now().date() - timedelta(days=400)}").status_code == 422
+    client.post("/logout")
+    student = factories.user("student")
+    other = app.test_client()
+    login(other, student.email, factories.PASSWORD)
+    assert other.get("/admin/analytics").status_code in (403, 404)

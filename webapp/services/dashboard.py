@@ -1,0 +1,129 @@
+"""The admin analytics dashboard: bookings per day, revenue and platform take, the funnel view → book → pay →
+approve, and cancellations by reason, for a date range and optionally one tutor. Counts come from the event rows,
+money from the receipts (integer minor units, per currency)."""
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import select
+
+from ..domain.analytics import EventName
+from ..domain.charts import Bar, bar_chart
+from ..domain.money import Money
+from ..domain.roles import Role
+from ..extensions import db
+from ..models import AnalyticsEvent, Booking, Lesson, PaymentReceipt, User
+from .errors import Forbidden, ValidationError
+
+MAX_DAYS = 366
+FUNNEL = (EventName.TUTOR_VIEWED, EventName.BOOKING_CREATED, EventName.BOOKING_PAID, EventName.BOOKING_APPROVED)
+FUNNEL_LABELS = ("Viewed", "Booked", "Paid", "Approved")
+
+
+@dataclass(frozen=True)
+class DayRow:
+    """One day of the range: bookings made, and per currency what was paid (less refunds) and the platform's take."""
+
+    day: date
+    bookings: int
+    revenue: dict[str, int]
+    platform_take: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """Everything the dashboard page shows, with its charts as SVG text."""
+
+    start: date
+    end: date
+    tutor_id: int | None
+    days: list[DayRow]
+    funnel: list[tuple[str, int]]
+    cancellations: list[tuple[str, int]]
+    charts: dict[str, str]
+
+
+def parse_range(start: str | None, end: str | None, today: date) -> tuple[date, date]:
+    """The dates typed in the filter (default: the last 14 days), or a ValidationError in words."""
+    try:
+        last = date.fromisoformat(end) if end else today
+        first = date.fromisoformat(start) if start else last - timedelta(days=13)
+    except ValueError:
+        raise ValidationError("Dates look like 2027-03-28.", {"start": "Dates look like 2027-03-28."}) from None
+    if first > last:
+        raise ValidationError("The range must start before it ends.", {"start": "Start on or before the end."})
+    if (last - first).days >= MAX_DAYS:
+        raise ValidationError(f"Choose at most {MAX_DAYS} days.", {"start": f"At most {MAX_DAYS} days."})
+    return first, last
+
+
+def dashboard(viewer: User, start: date, end: date, tutor_id: int | None = None) -> Dashboard:
+    """The numbers and charts for [start, end] (whole UTC days), one tutor's or everyone's."""
+    if not viewer.is_admin:
+        raise Forbidden("Only admins see the analytics dashboard.")
+    since = datetime.combine(start, time(), UTC)
+    until = datetime.combine(end + timedelta(days=1), time(), UTC)
+    rows = db.session.execute(select(AnalyticsEvent.name, AnalyticsEvent.occurred_at, AnalyticsEvent.properties)
+                              .where(AnalyticsEvent.occurred_at >= since, AnalyticsEvent.occurred_at < until)).all()
+    events = [r for r in rows if tutor_id is None or (r.properties or {}).get("tutor_id") == tutor_id]
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    booked = Counter(r.occurred_at.date() for r in events if r.name == EventName.BOOKING_CREATED)
+    receipts = select(PaymentReceipt.created_at, PaymentReceipt.currency, PaymentReceipt.amount_minor,
+                      PaymentReceipt.refunded_minor, PaymentReceipt.application_fee_amount_minor).where(
+        PaymentReceipt.created_at >= since, PaymentReceipt.created_at < until)
+    if tutor_id is not None:
+        receipts = receipts.join(Booking, Booking.id == PaymentReceipt.booking_id).join(
+            Lesson, Lesson.id == Booking.lesson_id).where(Lesson.tutor_id == tutor_id)
+    revenue: dict[date, Counter] = {d: Counter() for d in days}
+    take: dict[date, Counter] = {d: Counter() for d in days}
+    for r in db.session.execute(receipts):
+        revenue[r.created_at.date()][r.currency] += r.amount_minor - r.refunded_minor
+        take[r.created_at.date()][r.currency] += r.application_fee_amount_minor
+    table = [DayRow(d, booked[d], dict(revenue[d]), dict(take[d])) for d in days]
+    names = Counter(r.name for r in events)
+    funnel = [(label, names[name]) for label, name in zip(FUNNEL_LABELS, FUNNEL, strict=True)]
+    reasons = Counter(_reason(r.properties) for r in events if r.name == EventName.BOOKING_CANCELLED)
+    cancellations = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+    currency = next((c for row in table for c in row.revenue), "GBP")
+    charts = {
+        "bookings": bar_chart("Bookings per day", [Bar(d.strftime("%d %b"), booked[d]) for d in days],
+                              chart_id="chart-bookings"),
+        "revenue": bar_chart(f"Revenue per day ({currency}, paid less refunds)",
+                             [Bar(d.strftime("%d %b"), max(revenue[d][currency], 0),
+                                  Money(revenue[d][currency], currency).format()) for d in days],
+                             chart_id="chart-revenue"),
+        "take": bar_chart(f"Platform take per day ({currency})",
+                          [Bar(d.strftime("%d %b"), take[d][currency], Money(take[d][currency], currency).format())
+                           for d in days], chart_id="chart-take"),
+        "funnel": bar_chart("Funnel: viewed → booked → paid → approved", [Bar(k, v) for k, v in funnel],
+                            chart_id="chart-funnel"),
+        "cancellations": bar_chart("Cancellations by who cancelled", [Bar(k, v) for k, v in cancellations],
+                                   chart_id="chart-cancellations"),
+    }
+    return Dashboard(start, end, tutor_id, table, funnel, cancellations, charts)
+
+
+def _reason(properties: dict | None) -> str:
+    return {"student_side": "Student or parent", "tutor": "Tutor", "admin": "Admin"}.get(
+        (properties or {}).get("reason"), "Other")
+
+
+def as_csv(board: Dashboard) -> str:
+    """The day table as CSV: one line per day and currency, amounts in minor units."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["date", "bookings", "currency", "revenue_minor", "platform_take_minor"])
+    for row in board.days:
+        for currency in sorted(row.revenue) or [""]:
+            writer.writerow([row.day.isoformat(), row.bookings, currency, row.revenue.get(currency, 0),
+                             row.platform_take.get(currency, 0)])
+    return out.getvalue()
+
+
+def tutors() -> list[User]:
+    """Tutors to filter by, by name."""
+    return list(db.session.scalars(select(User).where(User.role == Role.TUTOR).order_by(User.name)))
