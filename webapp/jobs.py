@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from .services import (approvals, bookings, calendar_sync, cancellations, checkout, meetings, minute_payouts, notes,
-                       offer_announcements, outbox, payouts, paypal_events, reminders, reschedules, sessions,
+from .services import (approvals, bookings, calendar_sync, cancellations, checkout, homework, meetings, minute_payouts,
+                       notes, offer_announcements, outbox, payouts, paypal_events, reminders, reschedules, sessions,
                        stripe_events, transfer_reversals, wallet)
 
 
@@ -104,6 +104,11 @@ def send_review_requests(now: str | None = None) -> int:
 def sweep_orphaned_uploads(now: str | None = None) -> int:
     """Delete uploaded files no summary-note attachment points at (left by a crash between storing and saving)."""
     return notes.sweep_orphaned_uploads(now=_clock(now))
+
+
+def send_homework_digests(now: str | None = None) -> int:
+    """Weekly: email parents a summary of their children's homework (once per parent per ISO week)."""
+    return homework.send_parent_digests(now=_clock(now))
 
 
 def purge_ended_sessions(now: str | None = None) -> int:

@@ -89,8 +89,8 @@ def test_two_mistakes_make_a_draft_the_tutor_publishes_and_the_student_answers(a
                                  .order_by(HomeworkEntry.position)).all()
     pyth = [e for e in entries if e.item.topic_id == pythagoras.id]
     assert pyth, "a Pythagoras question is in the set"
-    wrong = client.post(f"/homework/entries/{pyth[0].id}/answer", data={"csrf_token": csrf_from(page),
-                                                                        "response": "1"}, headers={"HX-Request": "true"})
+    wrong = client.post(f"/homework/entries/{pyth[0].id}/answer",
+                        data={"csrf_token": csrf_from(page), "response": "1"}, headers={"HX-Request": "true"})
     assert wrong.status_code == 200 and "Not quite" in words(wrong) and "Worked solution" in words(wrong)
     again = client.post(f"/homework/entries/{pyth[0].id}/answer", data={"csrf_token": csrf_from(page),
                                                                         "response": pyth[0].item.answer})
@@ -182,3 +182,31 @@ def test_a_tutor_exports_and_imports_gift_on_the_bank_page_and_bad_gift_gets_wor
         assert refused.status_code == 422 and 'role="alert"' in refused.get_data(as_text=True)
     login(client, factories.user("student").email, factories.PASSWORD)
     assert client.get("/question-bank").status_code == 403
+
+
+def test_the_weekly_digest_tells_a_parent_about_each_childs_homework_once_a_week(app, client, bank):
+    from datetime import UTC, datetime, timedelta
+
+    from webapp.services import homework, outbox
+
+    parent = factories.user("parent", timezone="America/Chicago")
+    kid = factories.child(parent, "Robin")
+    lesson = factories.finished_lesson(for_child=kid)
+    login(client, lesson.tutor.email, factories.PASSWORD)
+    post_note(client, lesson.id, "Ratio.", errors=[(bank["ratio"].id, "Shared by the wrong total", "")])
+    draft = db.session.scalar(select(HomeworkSet))
+    assert draft.answerer_id == parent.id and draft.learner_name == "Robin"
+    page = client.get(f"/lessons/{lesson.id}/homework").get_data(as_text=True)
+    client.post(f"/homework/{draft.id}/publish", data={"csrf_token": csrf_from(page)})
+    login(client, parent.email, factories.PASSWORD)
+    page = client.get(f"/lessons/{lesson.id}/homework").get_data(as_text=True)
+    entry = db.session.get(HomeworkSet, draft.id).entries[0]
+    client.post(f"/homework/entries/{entry.id}/answer", data={"csrf_token": csrf_from(page), "response": "0"})
+
+    now = datetime.now(UTC) + timedelta(minutes=1)
+    assert homework.send_parent_digests(now) == 1
+    assert homework.send_parent_digests(now) == 0  # the same week: nothing twice
+    [digest] = db.session.scalars(select(OutboxMessage).where(OutboxMessage.template == "homework_digest")).all()
+    assert digest.to_address == parent.email
+    _, text, _ = outbox.render_email("homework_digest", digest.context)
+    assert "Robin: 1 of 8 questions answered, 0 right." in text and "Ratio" in text

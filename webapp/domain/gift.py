@@ -59,8 +59,8 @@ def export(items: list[GiftItem]) -> str:
 
 
 _META = re.compile(r"^//\s*lessonbook:\s*(.*)$")
-_QUESTION = re.compile(r"^(?:::(?P<title>(?:\\.|[^:\\])*)::)?(?P<prompt>(?:\\.|[^{\\])*)\{(?P<body>(?:\\.|[^}\\])*)\}\s*$",
-                       re.S)
+_QUESTION = re.compile(r"^(?:::(?P<title>(?:\\.|[^:\\])*)::)?"
+                       r"(?P<prompt>(?:\\.|[^{\\])*)\{(?P<body>(?:\\.|[^}\\])*)\}\s*$", re.S)
 
 
 def parse(text: str) -> list[GiftItem]:

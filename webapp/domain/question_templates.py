@@ -223,7 +223,8 @@ def speed(rng):
     return dict(kind="numeric", difficulty=2, topic="compound-measures", unit="km/h", tolerance=0.05,
                 prompt=f"A car travels {_num(dist)} km in {hours} h {mins} min. Work out its average speed in km/h.",
                 answer=str(v),
-                solution=f"{hours} h {mins} min = {_num(t)} hours. Speed = distance ÷ time = {_num(dist)} ÷ {_num(t)} = "
+                solution=f"{hours} h {mins} min = {_num(t)} hours. "
+                         f"Speed = distance ÷ time = {_num(dist)} ÷ {_num(t)} = "
                          f"{v} km/h.")
 
 

@@ -16,7 +16,7 @@ from ..domain import marking
 from ..extensions import db
 from ..models import (HomeworkEntry, HomeworkSet, Lesson, NoteError, NoteTopic, QuestionItem, SummaryNote, Topic,
                       TopicMastery, User)
-from . import curriculum
+from . import curriculum, outbox
 from .errors import Conflict, Forbidden, NotFound, ValidationError
 from .lessons import get_lesson, is_tutor_of
 from .locks import LOCK_HOMEWORK
@@ -382,3 +382,42 @@ def answerable_entry(user: User, entry_id: int) -> HomeworkEntry:
     if entry is None or entry.set.answerer_id != user.id or entry.set.state != "published":
         raise NotFound("We could not find that question.")
     return entry
+
+
+# --- the weekly digest to parents ------------------------------------------------------------------------------
+
+
+DIGEST_TEMPLATE = "homework_digest"
+
+
+def send_parent_digests(now: datetime) -> int:
+    """Email each parent whose children had homework published in the last 7 days a summary per child: questions
+    answered and right, and the topics still weak. At most once per parent per ISO week (safe to run twice)."""
+    since = now - timedelta(days=7)
+    sets = list(db.session.scalars(select(HomeworkSet).where(
+        HomeworkSet.state == "published", HomeworkSet.published_at >= since,
+        HomeworkSet.learner_key.like("c%")).order_by(HomeworkSet.answerer_id, HomeworkSet.id)))
+    by_parent: dict[int, list[HomeworkSet]] = {}
+    for found in sets:
+        by_parent.setdefault(found.answerer_id, []).append(found)
+    year, week, _ = now.isocalendar()
+    sent = 0
+    for parent_id, parent_sets in by_parent.items():
+        parent = db.session.get(User, parent_id)
+        children: dict[str, dict] = {}
+        for found in parent_sets:
+            child = children.setdefault(found.learner_key, {"name": found.learner_name, "questions": 0,
+                                                            "answered": 0, "right": 0, "weak": []})
+            child["questions"] += len(found.entries)
+            child["answered"] += sum(1 for e in found.entries if e.answered_at is not None)
+            child["right"] += sum(1 for e in found.entries if e.correct)
+            for line in agenda_for(found.learner_key, found.lesson):
+                if line.topic not in child["weak"]:
+                    child["weak"].append(line.topic)
+        message = outbox.enqueue_email(DIGEST_TEMPLATE, parent.email,
+                                       {"recipient_name": parent.name, "children": list(children.values()),
+                                        "link": public_url("/bookings")},
+                                       dedupe_key=f"homework-digest:{parent.id}:{year}-W{week:02d}")
+        sent += message is not None
+    db.session.commit()
+    return sent

@@ -83,8 +83,8 @@ def view_note(user: User, lesson_id: int, now: datetime, draft_text: str | None 
     blocked = why_not_finished(lesson, now)
     note = note_for_lesson(lesson.id)
     can_write = is_tutor_of(user, lesson) and blocked is None
-    learning = homework.note_learning(lesson, note, draft_text if draft_text is not None else (note.body if note else "")) \
-        if can_write else None
+    text = draft_text if draft_text is not None else (note.body if note else "")
+    learning = homework.note_learning(lesson, note, text) if can_write else None
     return NotePage(lesson, note, can_write, blocked, learning)
 
 

@@ -1,10 +1,13 @@
-"""Tutor payouts: Stripe Connect Express onboarding, and the job that transfers each settled booking once."""
+"""Tutor payouts: Stripe Connect Express onboarding, the job that transfers each settled booking once, and the
+admin's view of every payout with a retry for failed ones (the job's own path)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload
 
 from ..adapters import stripe_gateway as gateway
 from ..adapters.database import end_read, serialized_write
@@ -12,9 +15,9 @@ from ..domain.money import Money
 from ..domain.states import BookingState
 from ..extensions import db
 from ..models import Booking, Lesson, PaymentReceipt, PayoutAccount, Refund, User
-from . import outbox
+from . import audit, outbox
 from .cancellations import refresh_refund_totals
-from .errors import PaymentFailed, ValidationError
+from .errors import Conflict, Forbidden, NotFound, PaymentFailed, ValidationError
 from .locks import LOCK_BOOKING, LOCK_TUTOR_ACCOUNT
 
 
@@ -109,43 +112,114 @@ def send_pending_payouts(now: datetime) -> int:
     transfer is recorded in another that records nothing if a second worker got there first."""
     receipt_ids = list(db.session.scalars(pending_payouts_query(now)))
     end_read()
-    paid = 0
-    for receipt_id in receipt_ids:
-        due = _payout_due(receipt_id)
-        if due is None:
-            continue
-        booking_id, amount = due
-        receipt = db.session.get(PaymentReceipt, receipt_id)
-        booking = db.session.get(Booking, booking_id)
-        tutor = booking.lesson.tutor
-        account = db.session.get(PayoutAccount, tutor.id)
-        currency, charge_id, destination = receipt.currency, receipt.charge_id, account.stripe_account_id
-        context = {"booking_id": booking_id, "tutor_id": tutor.id, "tutor_name": tutor.name,
-                   "amount": Money(amount, currency).format()}
-        end_read()  # no transaction stays open across the Stripe call
-        try:
-            transfer = gateway.create_transfer(amount_minor=amount, currency=currency, destination=destination,
-                                               booking_id=booking_id, source_charge=charge_id,
-                                               idempotency_key=f"booking:{booking_id}:payout:{amount}")
-        except gateway.PaymentError as exc:
-            message = getattr(exc, "user_message", None) or str(exc)
-            with serialized_write((LOCK_BOOKING, booking_id)) as session:
-                session.execute(update(PaymentReceipt).where(PaymentReceipt.id == receipt_id,
-                                                             PaymentReceipt.transfer_id.is_(None))
-                                .values(transfer_error=message[:1000]))
-                outbox.enqueue_email("payout_status", current_app.config["INTERNAL_TEAM_EMAIL"],
-                                     {**context, "transfer_id": None, "error": message},
-                                     dedupe_key=f"payout-error:{booking_id}:{now.date().isoformat()}")
-            continue
+    return sum(1 for receipt_id in receipt_ids if _pay_receipt(receipt_id, now))
+
+
+def _pay_receipt(receipt_id: int, now: datetime) -> bool:
+    """Transfer one receipt's payout if it is still owed; True when this call recorded the transfer."""
+    due = _payout_due(receipt_id)
+    if due is None:
+        return False
+    booking_id, amount = due
+    receipt = db.session.get(PaymentReceipt, receipt_id)
+    booking = db.session.get(Booking, booking_id)
+    tutor = booking.lesson.tutor
+    account = db.session.get(PayoutAccount, tutor.id)
+    currency, charge_id, destination = receipt.currency, receipt.charge_id, account.stripe_account_id
+    context = {"booking_id": booking_id, "tutor_id": tutor.id, "tutor_name": tutor.name,
+               "amount": Money(amount, currency).format()}
+    end_read()  # no transaction stays open across the Stripe call
+    try:
+        transfer = gateway.create_transfer(amount_minor=amount, currency=currency, destination=destination,
+                                           booking_id=booking_id, source_charge=charge_id,
+                                           idempotency_key=f"booking:{booking_id}:payout:{amount}")
+    except gateway.PaymentError as exc:
+        message = getattr(exc, "user_message", None) or str(exc)
         with serialized_write((LOCK_BOOKING, booking_id)) as session:
-            # Conditional: a second worker holding the same (idempotent) transfer records nothing new.
-            moved = session.execute(update(PaymentReceipt).where(
-                PaymentReceipt.id == receipt_id, PaymentReceipt.transfer_id.is_(None))
-                .values(transfer_id=transfer.id, transfer_error=None, transferred_at=now,
-                        transferred_minor=amount))
-            if moved.rowcount:
-                outbox.enqueue_email("payout_status", current_app.config["INTERNAL_TEAM_EMAIL"],
-                                     {**context, "transfer_id": transfer.id, "error": None},
-                                     dedupe_key=f"payout:{booking_id}")
-                paid += 1
+            session.execute(update(PaymentReceipt).where(PaymentReceipt.id == receipt_id,
+                                                         PaymentReceipt.transfer_id.is_(None))
+                            .values(transfer_error=message[:1000]))
+            outbox.enqueue_email("payout_status", current_app.config["INTERNAL_TEAM_EMAIL"],
+                                 {**context, "transfer_id": None, "error": message},
+                                 dedupe_key=f"payout-error:{booking_id}:{now.date().isoformat()}")
+        return False
+    with serialized_write((LOCK_BOOKING, booking_id)) as session:
+        # Conditional: a second worker holding the same (idempotent) transfer records nothing new.
+        moved = session.execute(update(PaymentReceipt).where(
+            PaymentReceipt.id == receipt_id, PaymentReceipt.transfer_id.is_(None))
+            .values(transfer_id=transfer.id, transfer_error=None, transferred_at=now,
+                    transferred_minor=amount))
+        if moved.rowcount:
+            outbox.enqueue_email("payout_status", current_app.config["INTERNAL_TEAM_EMAIL"],
+                                 {**context, "transfer_id": transfer.id, "error": None},
+                                 dedupe_key=f"payout:{booking_id}")
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class PayoutRow:
+    """One paid lesson's payout as the admin sees it."""
+
+    receipt: PaymentReceipt
+    booking: Booking
+    status: str  # paid, failed, waiting, not_payable, nothing_owed
+    words: str
+
+
+def payout_overview(admin: User, now: datetime, failed_only: bool = False, limit: int = 200) -> list[PayoutRow]:
+    """Each paid lesson's payout status, newest first: transferred, failed (with Stripe's error), waiting for the
+    settlement period, or waiting for the tutor's payout account (admins only)."""
+    if not admin.is_admin:
+        raise Forbidden("Only admins see payouts.")
+    query = (select(PaymentReceipt).join(Booking, Booking.id == PaymentReceipt.booking_id)
+             .options(selectinload(PaymentReceipt.booking).selectinload(Booking.lesson).selectinload(Lesson.tutor))
+             .order_by(PaymentReceipt.id.desc()).limit(limit))
+    if failed_only:
+        query = query.where(PaymentReceipt.transfer_id.is_(None), PaymentReceipt.transfer_error.is_not(None))
+    settled_before = now - timedelta(days=current_app.config["SETTLEMENT_DAYS"])
+    enabled = set(db.session.scalars(select(PayoutAccount.tutor_id).where(PayoutAccount.payouts_enabled.is_(True))))
+    rows = []
+    for receipt in db.session.scalars(query):
+        booking = receipt.booking
+        if receipt.transfer_id:
+            rows.append(PayoutRow(receipt, booking, "paid", f"Transferred ({receipt.transfer_id})"))
+        elif receipt.transfer_error:
+            rows.append(PayoutRow(receipt, booking, "failed", f"Failed: {receipt.transfer_error}"))
+        elif receipt.tutor_payout_minor <= 0 or booking.state not in (BookingState.PAID,
+                                                                      BookingState.PARTIAL_REFUNDED):
+            rows.append(PayoutRow(receipt, booking, "nothing_owed", "Nothing to pay out"))
+        elif booking.lesson.tutor_id not in enabled:
+            rows.append(PayoutRow(receipt, booking, "not_payable", "The tutor cannot receive payouts yet"))
+        elif booking.lesson.finish_at > settled_before:
+            rows.append(PayoutRow(receipt, booking, "waiting", "Waiting for the settlement period"))
+        else:
+            rows.append(PayoutRow(receipt, booking, "waiting", "Due: the next payout run sends it"))
+    return rows
+
+
+def retry_payout(admin: User, booking_id: int, now: datetime) -> bool:
+    """Retry one failed payout now through the payout job's own path; audited with the outcome."""
+    if not admin.is_admin:
+        raise Forbidden("Only admins retry payouts.")
+    receipt = db.session.scalar(select(PaymentReceipt).where(PaymentReceipt.booking_id == booking_id))
+    if receipt is None:
+        raise NotFound("That booking has no payment to pay out.")
+    if receipt.transfer_id:
+        raise Conflict("That payout was already transferred.")
+    due = db.session.scalar(pending_payouts_query(now).where(PaymentReceipt.id == receipt.id))
+    if due is None:
+        raise Conflict("That payout is not due yet (settlement period, or the tutor cannot receive payouts).")
+    receipt_id, before = receipt.id, receipt.transfer_error
+    end_read()
+    paid = _pay_receipt(receipt_id, now)
+    receipt = db.session.get(PaymentReceipt, receipt_id, populate_existing=True)
+    audit.record(admin, "payout.retry", "booking", booking_id,
+                 f"Retried the payout of booking #{booking_id}: " + ("transferred" if paid else
+                                                                     f"failed again ({receipt.transfer_error})"),
+                 now, before={"transfer_error": before},
+                 after={"transfer_id": receipt.transfer_id, "transfer_error": receipt.transfer_error})
+    db.session.commit()
+    if not paid:
+        raise PaymentFailed(f"The payout failed again: {receipt.transfer_error or 'nothing was owed'}")
     return paid

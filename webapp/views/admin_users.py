@@ -1,11 +1,11 @@
-"""Admin pages for people: find users, a user's page, suspend, reactivate, end log-ins; and the audit log."""
+"""Admin pages for people and money: users (suspend, reactivate, end log-ins), payouts, and the audit log."""
 from __future__ import annotations
 
 from flask import Blueprint, request, url_for
 from flask_login import current_user
 
 from ..domain.roles import STAFF_ROLES, Role
-from ..services import admin_users, audit
+from ..services import admin_users, audit, payouts
 from ..services.errors import ValidationError
 from . import params
 from .common import now_utc, perform, render, role_required
@@ -77,3 +77,20 @@ def audit_log():
     result = audit.search(current_user, q, action, page=_page())
     return render("admin/audit.html", partial="admin/_audit_results.html", result=result, q=q, action=action,
                   actions=audit.actions())
+
+
+@bp.get("/payouts")
+@role_required(Role.ADMIN)
+def payouts_page():
+    """Each paid lesson's payout: transferred, failed (with the error and a Retry button), or waiting."""
+    failed_only = request.args.get("failed") == "1"
+    return render("admin/payouts.html", rows=payouts.payout_overview(current_user, now_utc(), failed_only),
+                  failed_only=failed_only)
+
+
+@bp.post("/payouts/<id:booking_id>/retry")
+@role_required(Role.ADMIN)
+def retry_payout(booking_id: int):
+    """Send one failed payout again now, through the payout job's own path."""
+    return perform(lambda: payouts.retry_payout(current_user, booking_id, now_utc()),
+                   f"The payout of booking #{booking_id} is transferred.", url_for("admin_users.payouts_page"))

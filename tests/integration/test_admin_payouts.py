@@ -1,0 +1,69 @@
+"""The admin's payouts page: each paid lesson's payout status, failed ones with Stripe's error and a Retry that goes
+through the payout job's own path, audited."""
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from tests import factories
+from tests.conftest import csrf_from, login
+from tests.integration.test_refunds_and_payouts import onboard, paid_booking
+from webapp.extensions import db
+from webapp.models import AuditEntry, PaymentReceipt, PayoutAccount
+from webapp.services import payouts
+from webapp.services.errors import Conflict, Forbidden
+
+
+def test_a_failed_payout_shows_its_error_and_retry_pays_it_once(app, client, stripe_world):
+    booking = paid_booking(stripe_world, client)
+    account = onboard(booking.lesson.tutor)
+    real_id = account.stripe_account_id
+    account.stripe_account_id = "acct_closedmeanwhile"  # the destination Stripe no longer knows
+    later = datetime.now(UTC)
+    # The lesson took place four days ago (settled), so the page's retry (which uses the real clock) finds it due.
+    booking.lesson.start_at, booking.lesson.finish_at = later - timedelta(days=4), later - timedelta(days=4, hours=-1)
+    db.session.commit()
+    assert payouts.send_pending_payouts(later) == 0
+    receipt = db.session.scalar(select(PaymentReceipt).where(PaymentReceipt.booking_id == booking.id))
+    assert receipt.transfer_id is None and receipt.transfer_error
+
+    admin = factories.user("admin")
+    login(client, admin.email, factories.PASSWORD)
+    page = client.get("/admin/payouts?failed=1").get_data(as_text=True)
+    assert f"#{booking.id}" in page and "Failed:" in page and "Retry" in page
+
+    with pytest.raises(Forbidden):
+        payouts.retry_payout(factories.user("support"), booking.id, later)
+    db.session.get(PayoutAccount, booking.lesson.tutor_id).stripe_account_id = real_id  # fixed by the tutor
+    db.session.commit()
+    response = client.post(f"/admin/payouts/{booking.id}/retry", data={"csrf_token": csrf_from(page)},
+                           follow_redirects=True)
+    assert f"The payout of booking #{booking.id} is transferred." in response.get_data(as_text=True)
+    db.session.expire_all()
+    receipt = db.session.scalar(select(PaymentReceipt).where(PaymentReceipt.booking_id == booking.id))
+    assert receipt.transfer_id and receipt.transfer_error is None
+    transfers = stripe_world.client.v1.transfers.list(params={"destination": real_id}).data
+    assert len(transfers) == 1
+    with pytest.raises(Conflict, match="already transferred"):
+        payouts.retry_payout(admin, booking.id, later)
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "payout.retry"))
+    assert entry.actor_id == admin.id and entry.before["transfer_error"] and entry.after["transfer_id"]
+    assert "Paid" in client.get("/admin/payouts").get_data(as_text=True)
+
+
+def test_a_payout_not_yet_due_cannot_be_retried(app, client, stripe_world):
+    booking = paid_booking(stripe_world, client)
+    onboard(booking.lesson.tutor)
+    admin = factories.user("admin")
+    with pytest.raises(Conflict, match="not due yet"):
+        payouts.retry_payout(admin, booking.id, booking.lesson.finish_at)
+    rows = payouts.payout_overview(admin, booking.lesson.finish_at)
+    assert [(r.booking.id, r.status) for r in rows] == [(booking.id, "waiting")]
+
+
+def test_only_admins_see_payouts(app, client):
+    support = factories.user("support")
+    login(client, support.email, factories.PASSWORD)
+    assert client.get("/admin/payouts").status_code == 403
