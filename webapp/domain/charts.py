@@ -1,7 +1,8 @@
 """Server-rendered SVG bar charts: a pure function from labelled numbers to SVG text (no script, no inline style, so
 the Content-Security-Policy needs nothing; colours come from classes in app.css).
 
-Each bar carries its value in ``data-value`` and as visible text, so the chart reads without the axis."""
+Each bar carries its value in ``data-value`` and as visible text (past ten bars, zeros are left unwritten and only
+every n-th label is shown, so nothing overlaps)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -31,6 +32,8 @@ def bar_chart(title: str, bars: list[Bar], *, chart_id: str, width: int = 640, h
     if not bars:
         parts.append(f'<text class="chart-empty" x="{width / 2:.1f}" y="{top + plot_h / 2:.1f}" '
                      'text-anchor="middle">Nothing in this range</text>')
+    # Past ten bars, label every n-th under the axis so the labels never overlap (each bar still has its value).
+    label_every = max(1, -(-len(bars) // 10))
     for i, bar in enumerate(bars):
         if bar.value < 0:
             raise ValueError(f"bar values are not negative: {bar.label}={bar.value}")
@@ -41,8 +44,10 @@ def bar_chart(title: str, bars: list[Bar], *, chart_id: str, width: int = 640, h
         text = escape(bar.text if bar.text is not None else str(bar.value))
         parts.append(f'<g class="chart-bar" data-label="{escape(bar.label)}" data-value="{bar.value}">'
                      f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}"/>'
-                     f'<text class="chart-value" x="{x + w / 2:.1f}" y="{y - 4:.1f}" text-anchor="middle">{text}</text>'
-                     f'<text class="chart-label" x="{x + w / 2:.1f}" y="{top + plot_h + 16:.1f}" '
-                     f'text-anchor="middle">{escape(bar.label)}</text></g>')
+                     + (f'<text class="chart-value" x="{x + w / 2:.1f}" y="{y - 4:.1f}" text-anchor="middle">{text}</text>'
+                        if bar.value or len(bars) <= 10 else "")  # many bars: zeros stay unwritten, to fit
+                     + (f'<text class="chart-label" x="{x + w / 2:.1f}" y="{top + plot_h + 18:.1f}" '
+                        f'text-anchor="middle">{escape(bar.label)}</text>' if i % label_every == 0 else "")
+                     + "</g>")
     parts.append("</svg>")
     return "".join(parts)
