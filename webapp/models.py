@@ -183,10 +183,14 @@ class TutorProfile(db.Model):
     base_line1: Mapped[str | None] = mapped_column(String(200))
     base_postcode: Mapped[str | None] = mapped_column(String(20))
     base_city: Mapped[str | None] = mapped_column(String(100))
+    # Only approved tutors are listed and bookable; a tutor who signs up on the site waits for an admin.
+    approval: Mapped[str] = mapped_column(String(10), default="approved", server_default="approved")
+    approval_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
     user: Mapped[User] = relationship(back_populates="tutor_profile")
     teaches: Mapped[list[Teach]] = relationship(back_populates="tutor_profile", order_by="Teach.id",
                                                 primaryjoin="TutorProfile.user_id == foreign(Teach.tutor_id)",
                                                 viewonly=True)
+    __table_args__ = (CheckConstraint("approval IN ('pending','approved','refused')", name="approval_known"),)
 
 
 class Teach(db.Model):

@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 from tests import factories
 from tests.e2e.conftest import log_in
 from webapp.extensions import db
+from webapp.models import Notification
 
 pytestmark = pytest.mark.e2e
 
@@ -45,6 +46,8 @@ def test_settings_show_only_the_push_button_that_applies(app, browser_page):
 def test_a_tutors_navigation_is_one_row_of_links_on_a_1280_px_screen(app, browser_page):
     # Ten links for a tutor wrapped into three rows at 1280 px, "Log out" alone on the last one.
     tutor, _ = factories.tutor(name="Alice Hart", timezone="America/Argentina/Buenos_Aires")
+    db.session.add(Notification(user_id=tutor.id, kind="booking", title="New booking to approve"))
+    db.session.commit()  # the bell then shows a count beside it: the row must still hold
     page = browser_page()
     page.set_viewport_size({"width": 1280, "height": 900})
     log_in(page, tutor.email)
@@ -52,4 +55,5 @@ def test_a_tutors_navigation_is_one_row_of_links_on_a_1280_px_screen(app, browse
                             " const box = e.getBoundingClientRect(); return Math.round(box.top + box.height / 2); })")
     assert len(middles) >= 10 and max(middles) - min(middles) <= 2, middles  # one row: the items are centred on it
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    expect(page.locator("#notification-bell .chip")).to_have_text("1")
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280

@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from webapp.domain.labels import clock_time, lesson_words, payment_words, state_label, total_label
+from webapp.domain.labels import booking_label, clock_time, lesson_words, payment_words, state_label, total_label
 from webapp.domain.states import BookingState, LessonState
 
 START = datetime(2027, 3, 1, 10, tzinfo=UTC)
@@ -52,3 +52,10 @@ def test_the_lesson_is_in_progress_then_taken_place():
 ])
 def test_a_time_reads_on_the_viewers_clock(hour, minute, clock, words):
     assert clock_time(hour, minute, clock) == words
+
+
+def test_a_paypal_booking_awaiting_approval_is_not_called_a_card_authorization():
+    # The admin's bookings list said "Card authorized, awaiting approval" for a booking paid with PayPal.
+    assert booking_label("REQUIRES_CAPTURE", "paypal", 60) == "PayPal authorized, awaiting approval"
+    assert booking_label("REQUIRES_CAPTURE", "card", 60) == "Card authorized, awaiting approval"
+    assert booking_label("PAID", "paypal", 60) == "Paid"

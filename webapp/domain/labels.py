@@ -109,6 +109,8 @@ def booking_label(state: str, funding: str, minutes: int) -> str:
     """A booking's state in words, for what paid for it ("Paid with 60 minutes" for prepaid minutes)."""
     if funding == Funding.MINUTES and state in MINUTE_BOOKING_LABELS:
         return MINUTE_BOOKING_LABELS[state].format(m=minutes)
+    if funding == Funding.PAYPAL and state == BookingState.REQUIRES_CAPTURE:
+        return "PayPal authorized, awaiting approval"
     return state_label(state)
 
 
