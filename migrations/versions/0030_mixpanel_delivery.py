@@ -1,15 +1,15 @@
 """mixpanel delivery: each analytics event's claim lease, sent marker and attempts; users who opted out of analytics
 
-Revision ID: 0029_mixpanel_delivery
-Revises: 0028_analytics_events
+Revision ID: 0030_mixpanel_delivery
+Revises: 0029_tutor_approval
 Create Date: 2026-12-02 17:20:00
 
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0029_mixpanel_delivery'
-down_revision = '0028_analytics_events'
+revision = '0030_mixpanel_delivery'
+down_revision = '0029_tutor_approval'
 branch_labels = None
 depends_on = None
 
