@@ -63,6 +63,8 @@ class User(db.Model):
     suspension_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
     # Set by the signed unsubscribe link in an offer announcement: no further announcements.
     offer_emails_opt_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # Set on the account page: this user's analytics events are never sent to Mixpanel.
+    analytics_opt_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
     children: Mapped[list[Child]] = relationship(back_populates="parent", order_by="Child.name")
     tutor_profile: Mapped[TutorProfile | None] = relationship(back_populates="user", uselist=False)
@@ -1209,5 +1211,12 @@ class AnalyticsEvent(db.Model):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     properties: Mapped[dict] = mapped_column(JSON, default=dict)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Delivery to Mixpanel: a claim holds the row until `sending_until` (past it, a crashed sender's rows are claimed
+    # again); `sent_at` marks it done, `skipped` when its user opted out of analytics.
+    sending_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    skipped: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
     __table_args__ = (CheckConstraint(one_of("name", EventName), name="name_known"),
                       Index("ix_analytics_events_name_occurred", "name", "occurred_at"))

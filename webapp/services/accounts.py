@@ -225,6 +225,14 @@ def update_settings(user: User, *, name: str, timezone: str) -> User:
     return user
 
 
+def update_privacy(user: User, *, analytics_opt_out: bool, offer_emails_opt_out: bool) -> User:
+    """Whether this user's analytics events go to Mixpanel, and whether special-offer emails come."""
+    user.analytics_opt_out = bool(analytics_opt_out)
+    user.offer_emails_opt_out = bool(offer_emails_opt_out)
+    db.session.commit()
+    return user
+
+
 def add_child(parent: User, *, name: str, year_level: str, timezone: str | None) -> Child:
     """A parent adds a child they book lessons for."""
     if not parent.is_parent:
