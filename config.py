@@ -86,6 +86,10 @@ class Config:
     PAYPAL_CLIENT_SECRET = _env("PAYPAL_CLIENT_SECRET")
     PAYPAL_WEBHOOK_ID = _env("PAYPAL_WEBHOOK_ID")
     PAYPAL_TIMEOUT_SECONDS = float(_env("PAYPAL_TIMEOUT_SECONDS", "15"))
+    # Analytics events go to Mixpanel (the `send_to_mixpanel` job) only when a project token is set.
+    MIXPANEL_TOKEN = _env("MIXPANEL_TOKEN")
+    MIXPANEL_TRACK_URL = _env("MIXPANEL_TRACK_URL", "https://api.mixpanel.com/track")
+    MIXPANEL_TIMEOUT_SECONDS = float(_env("MIXPANEL_TIMEOUT_SECONDS", "10"))
     PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL")  # absolute links in emails and jobs, e.g. https://lessonbook.example
     APPROVAL_WINDOW_HOURS = _env_int("APPROVAL_WINDOW_HOURS", 48)
     MAX_AUTHORIZATION_HOURS = 5 * 24  # card authorizations lapse after about 7 days; never hold one past 5
@@ -232,6 +236,7 @@ class TestConfig(DevConfig):
     REGISTER_RATE_LIMIT = "1000 per hour"  # suites sign up many users from one address; limit tests set their own
     DEV_MAIL_VIEWER = False  # a test that reads mail in the browser turns it on for itself
     GEOCODER_URL = None  # a test that geocodes points this at its own local stand-in
+    MIXPANEL_TOKEN = None  # a test that sends events points the app at its own Mixpanel stand-in
 
 
 CONFIGS = {"production": Config, "development": DevConfig, "testing": TestConfig}

@@ -42,6 +42,8 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
                 "Expire unpaid booking holds and free their slots"),
     PeriodicJob("periodic-expire-unapproved", "webapp.jobs.expire_unapproved_bookings", "*/15 * * * *",
                 "Release authorizations tutors did not approve in time"),
+    PeriodicJob("periodic-send-to-mixpanel", "webapp.jobs.send_to_mixpanel", "* * * * *",
+                "Send analytics events to Mixpanel (only with MIXPANEL_TOKEN)"),
     PeriodicJob("periodic-announce-offers", "webapp.jobs.announce_offers", "*/15 * * * *",
                 "Finish requested special-offer announcement emails"),
     PeriodicJob("periodic-send-pending-payouts", "webapp.jobs.send_pending_payouts", "*/15 * * * *",

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from .services import (approvals, bookings, calendar_sync, cancellations, checkout, homework, meetings, minute_payouts,
-                       notes, offer_announcements, outbox, payouts, paypal_events, reminders, reschedules, sessions,
-                       stripe_events, transfer_reversals, wallet)
+from .services import (approvals, bookings, calendar_sync, cancellations, checkout, homework, meetings,
+                       minute_payouts, mixpanel_export, notes, offer_announcements, outbox, payouts, paypal_events,
+                       reminders, reschedules, sessions, stripe_events, transfer_reversals, wallet)
 
 
 def _clock(now: str | None) -> datetime:
@@ -144,3 +144,8 @@ def announce_offer(coupon_id: int, now: str | None = None) -> int:
 def announce_offers(now: str | None = None) -> int:
     """The sweep behind `announce_offer`: finish every requested announcement of a running offer."""
     return offer_announcements.announce_requested(now=_clock(now))
+
+
+def send_to_mixpanel(now: str | None = None) -> int:
+    """Send unsent analytics events to Mixpanel in batches (only with MIXPANEL_TOKEN); outages only delay them."""
+    return mixpanel_export.send_due(now=_clock(now))

@@ -63,6 +63,8 @@ class User(db.Model):
     suspension_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
     # Set by the signed unsubscribe link in an offer announcement: no further announcements.
     offer_emails_opt_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # Set on the account page: this user's analytics events are never sent to Mixpanel.
+    analytics_opt_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
     children: Mapped[list[Child]] = relationship(back_populates="parent", order_by="Child.name")
     tutor_profile: Mapped[TutorProfile | None] = relationship(back_populates="user", uselist=False)
@@ -181,10 +183,14 @@ class TutorProfile(db.Model):
     base_line1: Mapped[str | None] = mapped_column(String(200))
     base_postcode: Mapped[str | None] = mapped_column(String(20))
     base_city: Mapped[str | None] = mapped_column(String(100))
+    # Only approved tutors are listed and bookable; a tutor who signs up on the site waits for an admin.
+    approval: Mapped[str] = mapped_column(String(10), default="approved", server_default="approved")
+    approval_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
     user: Mapped[User] = relationship(back_populates="tutor_profile")
     teaches: Mapped[list[Teach]] = relationship(back_populates="tutor_profile", order_by="Teach.id",
                                                 primaryjoin="TutorProfile.user_id == foreign(Teach.tutor_id)",
                                                 viewonly=True)
+    __table_args__ = (CheckConstraint("approval IN ('pending','approved','refused')", name="approval_known"),)
 
 
 class Teach(db.Model):
@@ -1205,5 +1211,12 @@ class AnalyticsEvent(db.Model):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     properties: Mapped[dict] = mapped_column(JSON, default=dict)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Delivery to Mixpanel: a claim holds the row until `sending_until` (past it, a crashed sender's rows are claimed
+    # again); `sent_at` marks it done, `skipped` when its user opted out of analytics.
+    sending_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    skipped: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
     __table_args__ = (CheckConstraint(one_of("name", EventName), name="name_known"),
                       Index("ix_analytics_events_name_occurred", "name", "occurred_at"))

@@ -143,14 +143,15 @@ def confirm_registration(raw: str, now: datetime) -> User:
                 timezone=pending.timezone)
     db.session.execute(delete(PendingRegistration).where(PendingRegistration.email == pending.email))
     try:
-        return _insert_user(user)
+        # A tutor who signs up on the site is listed once an admin approves them (services/admin_tutors.py).
+        return _insert_user(user, tutor_approval="pending")
     except ValidationError:  # the account was made meanwhile (this link followed twice at once, or another one)
         raise Conflict("That email already has an account. Log in instead, or reset the password if you "
                        "have forgotten it.") from None
 
 
 def create_user(*, email: str, password: str, name: str, role: str, timezone: str) -> User:
-    """Create any account, admins included (CLI and demo data)."""
+    """Create any account, admins included (CLI and demo data); a tutor made here is approved."""
     if role not in tuple(Role):
         raise ValidationError("Unknown role.", {"role": f"Choose one of {', '.join(Role)}."})
     user = User(email=_clean_email(email), password_hash=_hasher().hash(password), name=_clean_name(name), role=role,
@@ -158,10 +159,10 @@ def create_user(*, email: str, password: str, name: str, role: str, timezone: st
     return _insert_user(user)
 
 
-def _insert_user(user: User) -> User:
+def _insert_user(user: User, tutor_approval: str = "approved") -> User:
     db.session.add(user)
     if user.role == Role.TUTOR:
-        db.session.add(TutorProfile(user=user))
+        db.session.add(TutorProfile(user=user, approval=tutor_approval))
     try:
         db.session.commit()
     except IntegrityError:
@@ -220,6 +221,14 @@ def update_settings(user: User, *, name: str, timezone: str) -> User:
     """Change a user's display name and time zone."""
     user.name = _clean_name(name)
     user.timezone = _clean_zone(timezone)
+    db.session.commit()
+    return user
+
+
+def update_privacy(user: User, *, analytics_opt_out: bool, offer_emails_opt_out: bool) -> User:
+    """Whether this user's analytics events go to Mixpanel, and whether special-offer emails come."""
+    user.analytics_opt_out = bool(analytics_opt_out)
+    user.offer_emails_opt_out = bool(offer_emails_opt_out)
     db.session.commit()
     return user
 

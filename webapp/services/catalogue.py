@@ -63,8 +63,10 @@ def catalogue() -> dict[str, list]:
 def search_tutors(filters: TutorFilters) -> list[TutorCard]:
     """Tutors with at least one teach record matching the catalogue filters, cheapest first (free time is
     availability.search_tutors_by_free_time's, which narrows this list)."""
-    query = select(Teach).join(User, User.id == Teach.tutor_id).where(User.role == Role.TUTOR,
-                                                                       Teach.active.is_(True)).options(
+    query = select(Teach).join(User, User.id == Teach.tutor_id).join(
+        TutorProfile, TutorProfile.user_id == User.id).where(
+        User.role == Role.TUTOR, Teach.active.is_(True), TutorProfile.approval == "approved",
+        User.suspended_at.is_(None)).options(
         selectinload(Teach.subject), selectinload(Teach.level), selectinload(Teach.exam_board))
     if filters.subject_id:
         query = query.where(Teach.subject_id == filters.subject_id)
@@ -91,15 +93,20 @@ def get_tutor(tutor_id: int) -> User:
     """A tutor by id, or NotFound."""
     # The profile comes in the same statement: every page that shows a tutor reads it.
     tutor = db.session.get(User, tutor_id, options=WITH_PROFILE)
-    if tutor is None or tutor.role != Role.TUTOR:
+    if tutor is None or tutor.role != Role.TUTOR or not is_listed(tutor):
         raise NotFound("We could not find that tutor.")
     return tutor
+
+
+def is_listed(tutor: User) -> bool:
+    """Whether a tutor is in the directory and bookable: approved by an admin and not suspended."""
+    return tutor.tutor_profile is not None and tutor.tutor_profile.approval == "approved" and not tutor.is_suspended
 
 
 def tutor_and_teaches(tutor_id: int) -> tuple[User, list[Teach]]:
     """A tutor (with profile) and the teach records on offer (with names), in one statement; NotFound if no tutor."""
     rows = db.session.execute(_TUTOR_AND_TEACHES, {"tutor_id": tutor_id}).all()
-    if not rows or rows[0][0].role != Role.TUTOR:
+    if not rows or rows[0][0].role != Role.TUTOR or not is_listed(rows[0][0]):
         raise NotFound("We could not find that tutor.")
     return rows[0][0], [teach for _, teach in rows if teach is not None]
 

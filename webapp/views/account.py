@@ -1,5 +1,5 @@
 """A user's own settings, and a parent's children."""
-from flask import Blueprint, flash, redirect, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user, login_required, logout_user
 
 from ..forms import ChangePasswordForm, ChildForm, SettingsForm
@@ -34,6 +34,16 @@ def _settings_page(form=None, password_form=None, status: int = 200, partial: st
                   password_form=password_form or ChangePasswordForm(formdata=None),
                   tokens=sessions.api_tokens(user), other_sessions=sessions.other_session_count(user), status=status,
                   feed=calendar_feeds.feed_of(user), new_feed_url=new_feed_url)
+
+
+@bp.post("/settings/privacy")
+@login_required
+def privacy():
+    """Opt out of analytics (never sent to Mixpanel) and of special-offer emails, or back in."""
+    return perform(lambda: accounts.update_privacy(
+        current_user._get_current_object(), analytics_opt_out=request.form.get("analytics_opt_out") == "1",
+        offer_emails_opt_out=request.form.get("offer_emails_opt_out") == "1"),
+        "Privacy settings saved.", url_for("account.settings"))
 
 
 @bp.post("/settings/calendar-feed")

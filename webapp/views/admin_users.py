@@ -1,11 +1,12 @@
-"""Admin pages for people and money: users (suspend, reactivate, end log-ins), payouts, and the audit log."""
+"""Admin pages for people and money: users (suspend, reactivate, end log-ins), tutor approval, payouts, the audit
+log."""
 from __future__ import annotations
 
-from flask import Blueprint, request, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user
 
 from ..domain.roles import STAFF_ROLES, Role
-from ..services import admin_users, audit, payouts
+from ..services import admin_tutors, admin_users, audit, payouts
 from ..services.errors import ValidationError
 from . import params
 from .common import now_utc, perform, render, role_required
@@ -94,3 +95,32 @@ def retry_payout(booking_id: int):
     """Send one failed payout again now, through the payout job's own path."""
     return perform(lambda: payouts.retry_payout(current_user, booking_id, now_utc()),
                    f"The payout of booking #{booking_id} is transferred.", url_for("admin_users.payouts_page"))
+
+
+@bp.get("/tutors")
+@role_required(*STAFF_ROLES)
+def tutors_page():
+    """Tutors waiting for approval (or approved, or refused), with their Connect payout status."""
+    approval = request.args.get("approval", "pending")
+    try:
+        rows = admin_tutors.tutors_by_approval(current_user, approval)
+    except ValidationError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("admin_users.tutors_page"), code=303)
+    return render("admin/tutors.html", rows=rows, approval=approval)
+
+
+@bp.post("/tutors/<id:tutor_id>/approve")
+@role_required(Role.ADMIN)
+def approve_tutor(tutor_id: int):
+    """List the tutor and make them bookable (they hear by email)."""
+    return perform(lambda: admin_tutors.approve(current_user, tutor_id, now_utc()),
+                   "Approved: the tutor is listed and bookable.", url_for("admin_users.tutors_page"))
+
+
+@bp.post("/tutors/<id:tutor_id>/refuse")
+@role_required(Role.ADMIN)
+def refuse_tutor(tutor_id: int):
+    """Refuse the tutor with a reason they receive by email."""
+    return perform(lambda: admin_tutors.refuse(current_user, tutor_id, request.form.get("reason"), now_utc()),
+                   "Refused: the tutor was told why by email.", url_for("admin_users.tutors_page"))
