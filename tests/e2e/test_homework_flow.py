@@ -86,6 +86,7 @@ def test_two_mistakes_in_a_note_become_homework_that_moves_mastery_and_the_agend
         item.get_by_role("button", name="Check").click()
         expect(items.nth(index).locator(".verdict")).to_contain_text("Not quite" if index == 0 else "Right")
         expect(items.nth(index).get_by_text("Worked solution")).to_be_visible()
+    expect(student.locator(".set-score")).to_contain_text("7 of 7 answered, 6 right")  # updated as answers came in
     student.reload()
     expect(student.locator(".set-score")).to_contain_text("7 of 7 answered, 6 right")
     expect(student.locator("#mastery")).to_contain_text("Fractions")

@@ -107,6 +107,12 @@ def test_two_mistakes_make_a_draft_the_tutor_publishes_and_the_student_answers(a
     login(client, tutor.email, factories.PASSWORD)
     agenda = re.search(r'id="agenda"(.*?)</section>', words(client.get(f"/lessons/{lesson.id}/homework")), re.S)
     assert "Pythagoras' theorem" in agenda.group(1)
+    # ...and so does the agenda the lesson room loads for the tutor (a learner may not read it).
+    assert "Pythagoras' theorem" in words(client.get(f"/lessons/{lesson.id}/agenda"))
+    room = client.get(f"/lessons/{lesson.id}/room")
+    assert room.status_code == 200 and f'hx-get="/lessons/{lesson.id}/agenda"' in room.get_data(as_text=True)
+    login(client, student.email, factories.PASSWORD)
+    assert client.get(f"/lessons/{lesson.id}/agenda").status_code == 403
 
 
 def test_nonsense_and_malicious_answers_get_a_message_not_an_error(app, client, bank):

@@ -421,3 +421,11 @@ def send_parent_digests(now: datetime) -> int:
         sent += message is not None
     db.session.commit()
     return sent
+
+
+def tutor_agenda(tutor: User, lesson_id: int) -> dict[str, list[AgendaLine]]:
+    """For the tutor before a lesson: each learner's topics still weak in the lesson's subject and level."""
+    lesson = get_lesson(tutor, lesson_id)
+    if not is_tutor_of(tutor, lesson):
+        raise Forbidden("Only the lesson's tutor sees its agenda.")
+    return {p.name: agenda_for(p.key, lesson) for p in learners(lesson)}

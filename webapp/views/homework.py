@@ -64,7 +64,7 @@ def answer(entry_id: int):
                       entry=entry, results={entry_id: exc.message}, status=422)
     entry = outcome.entry
     view = homework.homework_page(current_user, entry.set.lesson_id)
-    return render("homework/page.html", partial="homework/_entry.html", view=view, lesson=view.lesson, entry=entry,
+    return render("homework/page.html", partial="homework/_answered.html", view=view, lesson=view.lesson, entry=entry,
                   results={entry_id: outcome.feedback})
 
 
@@ -104,3 +104,10 @@ def import_gift():
                       status=422)
     flash(f"{added} questions imported.", "success")
     return redirect(url_for("homework.bank"), code=303)
+
+
+@bp.get("/lessons/<id:lesson_id>/agenda")
+@login_required
+def agenda(lesson_id: int):
+    """The tutor's agenda for a lesson (topics still weak from homework), loaded into the lesson room."""
+    return render("homework/_agenda.html", agenda=homework.tutor_agenda(current_user, lesson_id), lesson_id=lesson_id)
