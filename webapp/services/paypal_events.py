@@ -15,10 +15,9 @@ from sqlalchemy.exc import IntegrityError
 
 from ..adapters import paypal
 from ..adapters.database import end_read, serialized_write
-from ..adapters.queue import get_queue
 from ..extensions import db
 from ..models import PayPalEvent, PayPalOrder
-from . import paypal_holds
+from . import paypal_holds, stored_events
 from .errors import BadWebhook, Unavailable
 from .locks import LOCK_BOOKING
 
@@ -61,10 +60,7 @@ def receive_webhook(payload: bytes, headers, now: datetime) -> str:
 
 def _enqueue_apply(event_id: str) -> None:
     """Ask a worker to apply the event now; with Redis down the periodic sweep applies it later."""
-    try:
-        get_queue().enqueue("webapp.jobs.apply_paypal_event", event_id)
-    except Exception:  # noqa: BLE001 — Redis down or unreachable: the stored event waits for the sweep
-        current_app.logger.warning("could not enqueue paypal event %s; the sweep will apply it", event_id)
+    stored_events.enqueue_apply("webapp.jobs.apply_paypal_event", event_id, "paypal")
 
 
 def _order_id_of(event_type: str, resource: dict) -> str | None:
@@ -111,35 +107,14 @@ def apply_event(event_id: str, now: datetime) -> str:
         if not after:
             record.processed_at = now
     if after:
-        for call in after:
-            call()  # raises on failure: the event stays unapplied and the sweep tries again
-        with serialized_write(*locks) as session:
-            record = session.get(PayPalEvent, event_id, populate_existing=True, with_for_update=True)
-            if record.processed_at is None:
-                record.processed_at = now
+        stored_events.finish_after(PayPalEvent, event_id, locks, after, now)
     return outcome
 
 
 def apply_stored_events(now: datetime, limit: int = 500) -> int:
     """The sweep: apply every stored event not applied yet, oldest first (a Redis outage or a failed job only
     delays them); returns how many were applied."""
-    ids = list(db.session.scalars(select(PayPalEvent.id).where(PayPalEvent.processed_at.is_(None))
-                                  .order_by(PayPalEvent.received_at, PayPalEvent.id).limit(limit)))
-    end_read()
-    applied = 0
-    for event_id in ids:
-        try:
-            apply_event(event_id, now)
-            applied += 1
-        except Exception as exc:  # noqa: BLE001 — one bad event must not hold up the others
-            db.session.rollback()
-            current_app.logger.warning("paypal event %s not applied yet: %s", event_id, exc)
-            with serialized_write() as session:
-                record = session.get(PayPalEvent, event_id, populate_existing=True)
-                if record is not None and record.processed_at is None:
-                    record.attempts = (record.attempts or 0) + 1
-                    record.last_error = f"{type(exc).__name__}: {exc}"[:1000]
-    return applied
+    return stored_events.sweep(PayPalEvent, apply_event, now, limit, "paypal")
 
 
 def _on_order_approved(order: dict, now: datetime, after: list) -> str:

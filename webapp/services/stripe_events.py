@@ -5,17 +5,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..adapters import stripe_gateway as gateway
 from ..adapters.database import end_read, serialized_write
-from ..adapters.queue import get_queue
 from ..domain.states import BookingState
 from ..extensions import db
 from ..models import Booking, PaymentReceipt, StripeEvent
-from . import packages, subscriptions
+from . import packages, stored_events, subscriptions
 from .authorizations import close_before_capture
 from .cancellations import book_stripe_refunds
 from .card_holds import record_card_hold
@@ -45,11 +43,8 @@ def receive_webhook(payload: bytes, signature: str | None, now: datetime) -> str
 
 
 def _enqueue_apply(event_id: str) -> None:
-    """Ask a worker to apply the event now; if Redis is down the periodic sweep applies it later."""
-    try:
-        get_queue().enqueue("webapp.jobs.apply_stripe_event", event_id)
-    except Exception:  # noqa: BLE001 — Redis down or unreachable: the stored event waits for the sweep
-        current_app.logger.warning("could not enqueue stripe event %s; the sweep will apply it", event_id)
+    """Ask a worker to apply the event now; with Redis down the periodic sweep applies it later."""
+    stored_events.enqueue_apply("webapp.jobs.apply_stripe_event", event_id, "stripe")
 
 
 def apply_event(event_id: str, now: datetime) -> str:
@@ -89,35 +84,14 @@ def apply_event(event_id: str, now: datetime) -> str:
         if not after:
             record.processed_at = now
     if after:
-        for call in after:
-            call()  # raises on failure: the event stays unapplied and the sweep tries again
-        with serialized_write(*locks) as session:
-            record = session.get(StripeEvent, event_id, populate_existing=True, with_for_update=True)
-            if record.processed_at is None:
-                record.processed_at = now
+        stored_events.finish_after(StripeEvent, event_id, locks, after, now)
     return outcome
 
 
 def apply_stored_events(now: datetime, limit: int = 500) -> int:
     """The sweep: apply every stored event not applied yet, oldest first (a Redis outage or a failed job only
     delays them); returns how many were applied."""
-    ids = list(db.session.scalars(select(StripeEvent.id).where(StripeEvent.processed_at.is_(None))
-                                  .order_by(StripeEvent.received_at, StripeEvent.id).limit(limit)))
-    end_read()
-    applied = 0
-    for event_id in ids:
-        try:
-            apply_event(event_id, now)
-            applied += 1
-        except Exception as exc:  # noqa: BLE001 — one bad event must not hold up the others
-            db.session.rollback()
-            current_app.logger.warning("stripe event %s not applied yet: %s", event_id, exc)
-            with serialized_write() as session:
-                record = session.get(StripeEvent, event_id, populate_existing=True)
-                if record is not None and record.processed_at is None:
-                    record.attempts = (record.attempts or 0) + 1
-                    record.last_error = f"{type(exc).__name__}: {exc}"[:1000]
-    return applied
+    return stored_events.sweep(StripeEvent, apply_event, now, limit, "stripe")
 
 
 def _event_booking_id(event_type: str, obj: dict) -> int | None:
