@@ -41,7 +41,7 @@ def test_the_dashboard_plots_the_bookings_made_today(browser_page, live_server):
     expect(page.locator('#chart-funnel g.chart-bar[data-label="Paid"] text.chart-value')).to_have_text("0")
     expect(page.locator("#analytics-days tr", has_text=now.date().isoformat())).to_contain_text("3")
 
-    page.get_by_label("Tutor").select_option(label=tutor_name)
+    page.get_by_label("Tutor", exact=True).select_option(label=tutor_name)
     page.get_by_role("button", name="Show").click()
     expect(page.locator(f'#chart-bookings g.chart-bar[data-label="{today}"] text.chart-value')).to_have_text("3")
     with page.expect_download() as download:

@@ -57,7 +57,7 @@ def test_log_out_everywhere_from_settings_ends_the_session_on_another_device(bro
     log_in(laptop, email)
     log_in(phone, email)
 
-    laptop.locator("nav a[title=Settings]").click()
+    laptop.locator("nav a.account-link").click()  # the name · zone link opens Settings
     expect(laptop.locator("#sessions")).to_contain_text("1 other browser")
     laptop.get_by_role("button", name="Log out everywhere").click()
     expect(laptop.get_by_text("You are logged out everywhere")).to_be_visible()

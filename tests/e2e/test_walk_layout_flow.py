@@ -1,5 +1,6 @@
-"""Found walking the product: a note typed without spaces must not widen the booking page, and the settings page
-shows one push button (on or off), not both."""
+"""Found walking the product: a note typed without spaces must not widen the booking page, the settings page
+shows one push button (on or off), not both, a tutor's navigation is one row at 1280 px, and a pasted discount code
+is checked at once."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -57,3 +58,20 @@ def test_a_tutors_navigation_is_one_row_of_links_on_a_1280_px_screen(app, browse
     expect(page.get_by_role("button", name="Log out")).to_be_visible()
     expect(page.locator("#notification-bell .chip")).to_have_text("1")
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+
+
+def test_a_discount_code_pasted_into_the_pay_page_is_checked_without_leaving_the_field(app, browser_page):
+    # The live quote listened for keyup only: a code pasted with the mouse (or put in by autofill) was not checked
+    # until the field lost focus. Playwright's fill() is such an input: one input event, no key pressed.
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    start = now + timedelta(days=5)
+    lesson = factories.lesson_at(start - timedelta(minutes=start.minute % 15), booked_at=now,
+                                 booking_state="AWAITING_PAYMENT")
+    email, booking_id = lesson.booking.booker.email, lesson.booking.id
+    page = browser_page()
+    log_in(page, email)
+    page.goto(f"/bookings/{booking_id}/pay")
+    code = page.get_by_label("Discount code (optional)")
+    code.fill("NOSUCHCODE")
+    expect(page.locator("#quote").get_by_role("alert")).to_have_text("We do not know that code. Check the spelling.")
+    expect(code).to_be_focused()

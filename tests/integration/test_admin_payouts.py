@@ -67,3 +67,20 @@ def test_only_admins_see_payouts(app, client):
     support = factories.user("support")
     login(client, support.email, factories.PASSWORD)
     assert client.get("/admin/payouts").status_code == 403
+
+
+def test_a_bookings_timeline_tells_its_story_from_the_rows_and_offers_the_open_actions(app, client, stripe_world):
+    from webapp.services import cancellations
+    booking = paid_booking(stripe_world, client)
+    admin = factories.user("admin")
+    cancellations.admin_refund(admin, booking.id, 500, "Late start", datetime.now(UTC))
+    support = factories.user("support")
+    login(client, support.email, factories.PASSWORD)
+    page = client.get(f"/admin/bookings/{booking.id}").get_data(as_text=True)
+    for fact in ("Booked by", "Payment authorized", "Refund £5.00 (succeeded): Late start",
+                 f"{admin.name}: Refunded £5.00 on booking #{booking.id}", "Partly refunded"):
+        assert fact in page, fact
+    assert "your limit £50.00" in page and "Cancel this lesson" not in page  # support: capped refunds, no cancel
+    stranger = app.test_client()
+    login(stranger, booking.booker.email, factories.PASSWORD)
+    assert stranger.get(f"/admin/bookings/{booking.id}").status_code == 403

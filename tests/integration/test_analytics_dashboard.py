@@ -27,6 +27,10 @@ def test_the_dashboard_counts_bookings_money_funnel_and_cancellations_from_the_r
     assert 'data-value="2"' in board.charts["bookings"] and "£45.00" in board.charts["revenue"]
     only_paid_tutor = dashboard.dashboard(boss, today, today, tutor_id=paid.lesson.tutor_id)
     assert only_paid_tutor.days[0].bookings == 1 and only_paid_tutor.cancellations == []
+    week = dashboard.dashboard(boss, today, today + timedelta(days=7), tutor_id=paid.lesson.tutor_id)
+    [(name, booked, offered)] = week.utilisation
+    assert name == paid.lesson.tutor.name and booked == 60 and offered > 0
+    assert f"{60 * 100 // offered}%" in week.charts["utilisation"]
 
     login(client, boss.email, factories.PASSWORD)
     page = client.get("/admin/analytics")

@@ -16,3 +16,16 @@ def test_labels_are_escaped_and_negative_values_refused():
     with pytest.raises(ValueError):
         bar_chart("t", [Bar("x", -1)], chart_id="c")
     assert "Nothing in this range" in bar_chart("t", [], chart_id="c")
+
+
+def test_offered_hours_follow_the_tutors_zone_and_overrides_and_clip_to_the_range():
+    from datetime import UTC, date, datetime
+
+    from webapp.domain.availability import DateOverride, WeeklyWindow, offered_minutes
+    weekly = [WeeklyWindow(weekday, 9 * 60, 12 * 60) for weekday in range(7)]  # 09:00-12:00 every day
+    week = (datetime(2027, 3, 1, tzinfo=UTC), datetime(2027, 3, 8, tzinfo=UTC))
+    assert offered_minutes("Europe/London", weekly, [], *week) == 7 * 180
+    day_off = [DateOverride(date(2027, 3, 3), None, None)]
+    assert offered_minutes("Europe/London", weekly, day_off, *week) == 6 * 180
+    half = (datetime(2027, 3, 1, 10, tzinfo=UTC), datetime(2027, 3, 1, 11, tzinfo=UTC))
+    assert offered_minutes("Europe/London", weekly, [], *half) == 60

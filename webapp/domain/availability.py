@@ -274,12 +274,31 @@ def _windows_on(day: date, weekly_by_day: dict[int, list[tuple[int, int]]],
 
 def _open_windows(query: SlotQuery, first_day: date, last_day: date) -> list[tuple[datetime, datetime]]:
     """Open windows of every local date from first_day to last_day inclusive, as UTC instants (unmerged)."""
-    tz = _zone(query.tutor_zone)
+    return _expand(query.tutor_zone, query.weekly, query.overrides, first_day, last_day)
+
+
+def offered_minutes(tutor_zone: str, weekly: tuple[WeeklyWindow, ...] | list[WeeklyWindow],
+                    overrides: tuple[DateOverride, ...] | list[DateOverride], range_start: datetime,
+                    range_end: datetime) -> int:
+    """Minutes of open hours between two instants (weekly hours and date overrides, expanded date by date in the
+    tutor's zone, merged, clipped to the range): the denominator of a tutor's utilisation."""
+    _require_aware("range_start", range_start)
+    _require_aware("range_end", range_end)
+    first, last = _local_day_span(_zone(tutor_zone), range_start, range_end)
+    lo, hi = _to_us(range_start), _to_us(range_end)
+    windows = _merge([(max(_to_us(a), lo), min(_to_us(b), hi))
+                      for a, b in _expand(tutor_zone, tuple(weekly), tuple(overrides), first, last)])
+    return sum(end - start for start, end in windows) // 60_000_000
+
+
+def _expand(tutor_zone: str, weekly: tuple[WeeklyWindow, ...], overrides: tuple[DateOverride, ...],
+            first_day: date, last_day: date) -> list[tuple[datetime, datetime]]:
+    tz = _zone(tutor_zone)
     weekly_by_day: dict[int, list[tuple[int, int]]] = {}
-    for w in query.weekly:
+    for w in weekly:
         weekly_by_day.setdefault(w.weekday, []).append((w.start_minute, w.end_minute))
     overrides_by_date: dict[date, list[tuple[int, int]]] = {}
-    for o in query.overrides:
+    for o in overrides:
         rows = overrides_by_date.setdefault(o.on_date, [])
         if not o.is_day_off:
             rows.append((o.start_minute, o.end_minute))  # type: ignore[arg-type]

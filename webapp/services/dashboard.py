@@ -11,12 +11,14 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select
 
+from ..domain import availability as engine
 from ..domain.analytics import EventName
 from ..domain.charts import Bar, bar_chart
 from ..domain.money import Money
 from ..domain.roles import Role
 from ..extensions import db
-from ..models import AnalyticsEvent, Booking, Lesson, PaymentReceipt, User
+from ..domain.states import BLOCKING_LESSON_STATES, BookingState
+from ..models import AnalyticsEvent, Booking, DateOverride, Lesson, PaymentReceipt, User, WeeklyWindow
 from .errors import Forbidden, ValidationError
 
 MAX_DAYS = 366
@@ -44,6 +46,7 @@ class Dashboard:
     days: list[DayRow]
     funnel: list[tuple[str, int]]
     cancellations: list[tuple[str, int]]
+    utilisation: list[tuple[str, int, int]]  # tutor name, booked minutes, offered minutes
     charts: dict[str, str]
 
 
@@ -104,7 +107,40 @@ def dashboard(viewer: User, start: date, end: date, tutor_id: int | None = None)
         "cancellations": bar_chart("Cancellations by who cancelled", [Bar(k, v) for k, v in cancellations],
                                    chart_id="chart-cancellations"),
     }
-    return Dashboard(start, end, tutor_id, table, funnel, cancellations, charts)
+    use = _utilisation(since, until, tutor_id)
+    charts["utilisation"] = bar_chart(
+        "Tutor utilisation (booked ÷ offered hours, %)",
+        [Bar(name, min(booked * 100 // offered, 100) if offered else 0,
+             f"{booked * 100 // offered}%" if offered else "no hours") for name, booked, offered in use],
+        chart_id="chart-utilisation")
+    return Dashboard(start, end, tutor_id, table, funnel, cancellations, use, charts)
+
+
+PAID_STATES = (BookingState.REQUIRES_CAPTURE, BookingState.PAID, BookingState.PARTIAL_REFUNDED)
+MAX_TUTORS = 12
+
+
+def _utilisation(since: datetime, until: datetime, tutor_id: int | None) -> list[tuple[str, int, int]]:
+    """Per tutor (the busiest twelve): minutes of paid, going-ahead lessons starting in the range, and minutes of
+    open hours offered in it (weekly hours and date overrides in the tutor's zone)."""
+    query = select(User).where(User.role == Role.TUTOR)
+    if tutor_id is not None:
+        query = query.where(User.id == tutor_id)
+    rows = []
+    for tutor in db.session.scalars(query):
+        weekly = [engine.WeeklyWindow(w.weekday, w.start_minute, w.end_minute)
+                  for w in db.session.scalars(select(WeeklyWindow).where(WeeklyWindow.tutor_id == tutor.id))]
+        overrides = [engine.DateOverride(o.on_date, o.start_minute, o.end_minute)
+                     for o in db.session.scalars(select(DateOverride).where(DateOverride.tutor_id == tutor.id))]
+        offered = engine.offered_minutes(tutor.timezone, weekly, overrides, since, until)
+        booked = sum(db.session.scalars(
+            select(Lesson.duration_minutes).join(Booking, Booking.lesson_id == Lesson.id).where(
+                Lesson.tutor_id == tutor.id, Lesson.start_at >= since, Lesson.start_at < until,
+                Lesson.state.in_([s.value for s in BLOCKING_LESSON_STATES]),
+                Booking.state.in_([s.value for s in PAID_STATES]))))
+        if offered or booked:
+            rows.append((tutor.name, booked, offered))
+    return sorted(rows, key=lambda r: (-r[1], r[0]))[:MAX_TUTORS]
 
 
 def _reason(properties: dict | None) -> str:

@@ -2,11 +2,13 @@
 log."""
 from __future__ import annotations
 
+import secrets
+
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user
 
 from ..domain.roles import STAFF_ROLES, Role
-from ..services import admin_tutors, admin_users, audit, payouts
+from ..services import admin_tutors, admin_users, audit, booking_timeline, payouts
 from ..services.errors import ValidationError
 from . import params
 from .common import now_utc, perform, render, role_required
@@ -124,3 +126,13 @@ def refuse_tutor(tutor_id: int):
     """Refuse the tutor with a reason they receive by email."""
     return perform(lambda: admin_tutors.refuse(current_user, tutor_id, request.form.get("reason"), now_utc()),
                    "Refused: the tutor was told why by email.", url_for("admin_users.tutors_page"))
+
+
+@bp.get("/bookings/<id:booking_id>")
+@role_required(*STAFF_ROLES)
+def booking_timeline_page(booking_id: int):
+    """A booking's timeline (state changes, payments, refunds, payout, emails, staff actions, tickets) with the
+    admin actions open at this point."""
+    booking, events = booking_timeline.timeline(current_user, booking_id)
+    return render("admin/booking.html", booking=booking, events=events, now=now_utc(),
+                  refund_request_key=secrets.token_urlsafe(16))
