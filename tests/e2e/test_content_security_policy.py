@@ -26,6 +26,7 @@ NOT_PAGES = {
     "support.attachment": "a file download",
     "homework.export_gift": "a file download (GIFT text for a quiz tool)",
     "admin.analytics_csv": "a CSV download (tests/e2e/test_analytics_dashboard_flow.py downloads it)",
+    "homework.export_gift": "a GIFT text download (tests/integration/test_homework.py downloads it)",
     "push_subscriptions.service_worker": "JavaScript (registered by push.js on the settings page, visited below)",
     "push_subscriptions.vapid_public_key": "JSON",
     "lesson_room.socket": "a WebSocket (the room opens it; tests/e2e/test_lesson_room_flow.py chats through it)",
