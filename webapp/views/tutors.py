@@ -69,9 +69,11 @@ def profile(tutor_id: int):
     view = booker.tutor_booker(tutor_id, booker_ask(request.args, now), now,
                                url_for("tutors.profile", tutor_id=tutor_id), url_for("bookings.new", tutor_id=tutor_id))
     summary = None if is_htmx() else reviews.review_summary(tutor_id, now)
+    page = render("tutors/profile.html", partial="tutors/_slots.html", review_summary=summary,
+                  status=422 if view.error and is_htmx() else 200, **view.context)
+    # Counted once the page is rendered: the view's commit would otherwise expire what the page still reads.
     _viewed(EventName.SLOTS_VIEWED if is_htmx() else EventName.TUTOR_VIEWED, tutor_id, now)
-    return _booker_response(render("tutors/profile.html", partial="tutors/_slots.html", review_summary=summary,
-                                   status=422 if view.error and is_htmx() else 200, **view.context), view)
+    return _booker_response(page, view)
 
 
 @bp.get("/tutors/<id:tutor_id>/slots")
@@ -80,9 +82,10 @@ def slots(tutor_id: int):
     now = now_utc()
     view = booker.tutor_booker(tutor_id, booker_ask(request.args, now), now,
                                url_for("tutors.profile", tutor_id=tutor_id), url_for("bookings.new", tutor_id=tutor_id))
-    _viewed(EventName.SLOTS_VIEWED, tutor_id, now)
-    return _booker_response(render("tutors/profile.html", partial="tutors/_slots.html",
-                                   status=422 if view.error else 200, **view.context), view)
+    page = render("tutors/profile.html", partial="tutors/_slots.html", status=422 if view.error else 200,
+                  **view.context)
+    _viewed(EventName.SLOTS_VIEWED, tutor_id, now)  # after rendering (see profile)
+    return _booker_response(page, view)
 
 
 def _viewed(name: EventName, tutor_id: int, now: datetime) -> None:
