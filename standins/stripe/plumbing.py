@@ -138,11 +138,17 @@ async def _with_event_hooks(request: web.Request, handler: Callable) -> web.Stre
     parts = path.split("/")
     if method == "POST" and path.startswith(_PI_PATH) and len(parts) >= 4:
         pi = store.get(f"payment_intent:{parts[3]}")
-        before = pi.status if pi is not None else None
-        if pi is not None and path.endswith("/capture") and before == "requires_capture":
+        if pi is not None and path.endswith("/capture"):
             data = (await ls_server.get_post_data(request)) or {}
+            # Checked after the last await before localstripe's synchronous capture, so a cancel cannot slip in
+            # between: localstripe would capture the charge of a canceled PaymentIntent, which Stripe refuses.
+            if pi.status != "requires_capture":
+                return ApiError(400, f"This PaymentIntent could not be captured because it has a status of "
+                                     f"{pi.status}. Only a PaymentIntent with one of the following statuses may be "
+                                     "captured: requires_capture.", code="payment_intent_unexpected_state").response()
             amount = str(data.get("amount_to_capture", ""))
             pi._amount_captured = int(amount) if amount.isdigit() else pi.amount
+        before = pi.status if pi is not None else None
     if method == "POST" and path == "/v1/refunds":
         response = await _create_refund(request)
     else:

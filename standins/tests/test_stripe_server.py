@@ -457,3 +457,17 @@ def test_the_hosted_page_names_its_own_icon_so_a_browser_never_asks_the_api_for_
     session = stripe_client.v1.checkout.sessions.create(params=_session_params())
     page = requests.get(session.url, timeout=10)
     assert '<link rel="icon" href="data:,">' in page.text
+
+
+def test_a_canceled_payment_intent_cannot_be_captured(stripe_client):
+    """Stripe refuses to capture a canceled PaymentIntent (localstripe alone would capture its charge)."""
+    import stripe as stripe_sdk
+    pi = stripe_client.v1.payment_intents.create(params={
+        "amount": 4000, "currency": "gbp", "payment_method": "pm_card_visa", "confirm": True,
+        "capture_method": "manual", "payment_method_types": ["card"]})
+    assert pi.status == "requires_capture"
+    stripe_client.v1.payment_intents.cancel(pi.id)
+    with pytest.raises(stripe_sdk.InvalidRequestError) as refused:
+        stripe_client.v1.payment_intents.capture(pi.id)
+    assert refused.value.code == "payment_intent_unexpected_state"
+    assert stripe_client.v1.payment_intents.retrieve(pi.id).status == "canceled"
