@@ -66,6 +66,11 @@ def minutes_currency(tutor_id: int) -> str:
     return f"MIN-T{tutor_id}"
 
 
+def minutes_tutor(currency: str) -> int:
+    """The tutor whose minutes a minutes currency code (``MIN-T<id>``) counts."""
+    return int(currency.removeprefix("MIN-T"))
+
+
 def available_account(user_id: int) -> str:
     """The account of minutes a student can book with."""
     return f"user:{user_id}:available"

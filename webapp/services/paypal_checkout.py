@@ -8,6 +8,7 @@ at once send the same PayPal-Request-Id, so PayPal opens one order.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -39,9 +40,23 @@ def available() -> bool:
     return paypal.configured()
 
 
+@dataclass(frozen=True)
+class Approval:
+    """A booking's PayPal order waiting for the student: its id and the page where they approve it."""
+
+    order_id: str
+    approve_url: str
+
+
 def start(user: User, booking_id: int, coupon_code: str | None, now: datetime, *, return_url: str,
           cancel_url: str) -> str:
     """The approve link of the booking's PayPal order for the quoted amount: the open one, or a new one."""
+    return open_order(user, booking_id, coupon_code, now, return_url=return_url, cancel_url=cancel_url).approve_url
+
+
+def open_order(user: User, booking_id: int, coupon_code: str | None, now: datetime, *, return_url: str,
+               cancel_url: str) -> Approval:
+    """The booking's PayPal order for the quoted amount, open for approval: the open one, or a new one."""
     if not available():
         raise Conflict("PayPal is not available here; please pay by card.")
     booking, quote = record_quote(user, booking_id, coupon_code, now)
@@ -50,7 +65,7 @@ def start(user: User, booking_id: int, coupon_code: str | None, now: datetime, *
         PayPalOrder.booking_id == booking_id, PayPalOrder.status.in_(OPEN), PayPalOrder.amount_minor == amount,
         PayPalOrder.created_at > now - ORDER_REUSE).order_by(PayPalOrder.id.desc()).limit(1))
     if reusable is not None and reusable.approve_url:
-        return reusable.approve_url
+        return Approval(reusable.order_id, reusable.approve_url)
     attempt = db.session.scalar(select(func.count()).select_from(PayPalOrder)
                                 .where(PayPalOrder.booking_id == booking_id)) + 1
     lesson = booking.lesson
@@ -78,7 +93,7 @@ def start(user: User, booking_id: int, coupon_code: str | None, now: datetime, *
                                         created_at=now, updated_at=now))
     except IntegrityError:
         db.session.rollback()  # the other click of a double click recorded this very order (same PayPal-Request-Id)
-    return order.approve_url
+    return Approval(order.id, order.approve_url)
 
 
 def finish(user: User, booking_id: int, order_id: str | None, now: datetime) -> Booking:

@@ -196,10 +196,18 @@ def _live(student: User, subscription_id: int) -> Subscription:
 
 
 def set_cancel_at_period_end(student: User, subscription_id: int, cancel: bool, form_key: str | None,
-                             now: datetime) -> Subscription:
-    """Cancel at the period's end (cancel=True) or resume before then; recorded from Stripe's answer."""
+                             now: datetime, *, unchanged_is_conflict: bool = False) -> Subscription:
+    """Cancel at the period's end (cancel=True) or resume before then; recorded from Stripe's answer.
+
+    Asking for what is already so is a double click on a form (nothing to do), or a Conflict for a caller that
+    asked for a change (``unchanged_is_conflict``: the JSON API)."""
     row = _live(student, subscription_id)
     if row.cancel_at_period_end == cancel:
+        if unchanged_is_conflict:
+            raise Conflict(f"This subscription is already cancelled: it ends on "
+                           f"{row.current_period_end.date().isoformat()}, at the end of the period paid for. Resume "
+                           "it to keep it." if cancel else
+                           "This subscription is not cancelled, so there is nothing to resume.")
         return row  # a double click, or the page was stale: already so
     stripe_id, row_id = row.stripe_subscription_id, row.id
     end_read()
@@ -212,14 +220,17 @@ def set_cancel_at_period_end(student: User, subscription_id: int, cancel: bool, 
 
 
 def change_plan(student: User, subscription_id: int, plan_id: int, form_key: str | None,
-                now: datetime) -> Subscription:
+                now: datetime, *, unchanged_is_conflict: bool = False) -> Subscription:
     """Move to another of the tutor's plans: a dearer one at once (prorated, its extra minutes granted when that
-    invoice is paid), a cheaper one from the next renewal."""
+    invoice is paid), a cheaper one from the next renewal. The plan it is on already: nothing to do, or a Conflict
+    with ``unchanged_is_conflict``."""
     row = _live(student, subscription_id)
     plan = db.session.get(SubscriptionPlan, plan_id)
     if plan is None or not plan.active or plan.tutor_id != row.tutor_id:
         raise NotFound("This plan is no longer offered.")
     if plan.id == row.plan_id:
+        if unchanged_is_conflict:
+            raise Conflict("This subscription is already on that plan.")
         return row
     if plan.currency != row.plan.currency:
         raise Conflict("This plan is priced in another currency; cancel and subscribe to it instead.")

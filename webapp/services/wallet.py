@@ -20,13 +20,15 @@ from sqlalchemy.orm import Session
 from ..adapters.database import serialized_write
 from ..domain.ledger import (InsufficientMinutes, LedgerError, Lot, Move, available_account, check_balanced,
                              check_covered, held_account, is_student_account, lot_remaining, minutes_currency,
-                             minutes_to_expire, postings_for, refundable_minutes)
+                             minutes_to_expire, minutes_tutor, postings_for, refundable_minutes)
 from ..extensions import db
 from ..models import LedgerBalance, LedgerEntry, LedgerTransaction, MinuteLot, User
 from .locks import LOCK_WALLET
 
-__all__ = ["InsufficientMinutes", "LedgerError", "TutorMinutes", "WalletBalance", "balance", "balances_of",
-           "booking_minutes", "expire_lots", "grant_lot", "grant_minutes", "hold_for_booking", "post_hold", "record_move", "refund_booking_minutes", "void_hold", "wallet_lock"]
+__all__ = ["InsufficientMinutes", "LedgerError", "LotLeft", "TutorMinutes", "WalletBalance", "WalletLine",
+           "WalletStatement", "balance", "balances_of", "booking_minutes", "expire_lots", "grant_lot", "grant_minutes",
+           "hold_for_booking", "post_hold", "record_move", "refund_booking_minutes", "statement", "void_hold",
+           "wallet_lock"]
 
 
 @dataclass(frozen=True)
@@ -184,7 +186,7 @@ def balances_of(user_id: int) -> list[TutorMinutes]:
                                                                 held_account(user_id)]))).all()
     by_tutor: dict[int, dict[str, int]] = {}
     for account, currency, amount in rows:
-        tutor_id = int(currency.removeprefix("MIN-T"))
+        tutor_id = minutes_tutor(currency)
         by_tutor.setdefault(tutor_id, {})[account] = amount
     result = []
     for tutor_id, amounts in sorted(by_tutor.items()):
@@ -197,6 +199,85 @@ def balances_of(user_id: int) -> list[TutorMinutes]:
         result.append(TutorMinutes(tutor_id, db.session.get(User, tutor_id).name, available, held,
                                    min(expiries) if expiries else None))
     return result
+
+
+@dataclass(frozen=True)
+class LotLeft:
+    """A lot the student still holds minutes of, and when they expire (None: never)."""
+
+    id: int
+    tutor_id: int
+    source: str
+    minutes: int  # as granted
+    remaining: int  # still owned (available or held), spent earliest expiry first
+    expires_at: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class WalletLine:
+    """One ledger transaction of the student's, with what it changed on their two accounts."""
+
+    id: int
+    move: str
+    tutor_id: int
+    minutes: int
+    booking_id: int | None
+    available_change: int
+    held_change: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class WalletStatement:
+    """A student's wallet: minutes per tutor, the lots they are in, and the latest transactions."""
+
+    balances: list[TutorMinutes]
+    lots: list[LotLeft]
+    transactions: list[WalletLine]
+    tutor_names: dict[int, str]
+
+
+def statement(user_id: int, limit: int = 20) -> WalletStatement:
+    """The student's wallet (their own: scoped by ``user_id``), every balance summed from the ledger's entries, the
+    lots still holding minutes soonest expiry first, and the ``limit`` latest transactions newest first."""
+    accounts = [available_account(user_id), held_account(user_id)]
+    sums: dict[int, dict[str, int]] = {}
+    for currency, account, amount in db.session.execute(
+            select(LedgerEntry.currency, LedgerEntry.account, func.sum(LedgerEntry.amount))
+            .where(LedgerEntry.account.in_(accounts)).group_by(LedgerEntry.currency, LedgerEntry.account)):
+        sums.setdefault(minutes_tutor(currency), {})[account] = int(amount)
+    recent = db.session.scalars(select(LedgerTransaction).where(LedgerTransaction.user_id == user_id)
+                                .order_by(LedgerTransaction.id.desc()).limit(limit)).all()
+    tutor_ids = set(sums) | {t.tutor_id for t in recent}
+    names = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(tutor_ids))).all()) \
+        if tutor_ids else {}
+    expired = dict(db.session.execute(
+        select(LedgerTransaction.lot_id, func.sum(LedgerTransaction.minutes))
+        .where(LedgerTransaction.user_id == user_id, LedgerTransaction.move == str(Move.EXPIRE))
+        .group_by(LedgerTransaction.lot_id)).all())
+    rows = db.session.scalars(select(MinuteLot).where(MinuteLot.user_id == user_id)).all()
+    balances, lots = [], []
+    for tutor_id, amounts in sorted(sums.items()):
+        available, held = amounts.get(accounts[0], 0), amounts.get(accounts[1], 0)
+        mine = [row for row in rows if row.tutor_id == tutor_id]
+        remaining = lot_remaining([Lot(id=row.id, minutes=row.minutes, expires_at=row.expires_at,
+                                       expired=int(expired.get(row.id, 0))) for row in mine], available + held)
+        left = [LotLeft(row.id, tutor_id, row.source, row.minutes, remaining[row.id], row.expires_at, row.created_at)
+                for row in mine if remaining.get(row.id)]
+        expiries = [lot.expires_at for lot in left if lot.expires_at]
+        balances.append(TutorMinutes(tutor_id, names.get(tutor_id, ""), available, held,
+                                     min(expiries) if expiries else None))
+        lots.extend(left)
+    lots.sort(key=lambda lot: (lot.expires_at is None, lot.expires_at or lot.created_at, lot.id))
+    changes: dict[tuple[int, str], int] = {}
+    for transaction_id, account, amount in db.session.execute(
+            select(LedgerEntry.transaction_id, LedgerEntry.account, LedgerEntry.amount)
+            .where(LedgerEntry.transaction_id.in_([t.id for t in recent]), LedgerEntry.account.in_(accounts))):
+        changes[(transaction_id, account)] = changes.get((transaction_id, account), 0) + amount
+    lines = [WalletLine(t.id, t.move, t.tutor_id, t.minutes, t.booking_id, changes.get((t.id, accounts[0]), 0),
+                        changes.get((t.id, accounts[1]), 0), t.created_at) for t in recent]
+    return WalletStatement(balances, lots, lines, names)
 
 
 def booking_minutes(session: Session, booking_id: int) -> tuple[int, int]:

@@ -18,7 +18,7 @@ from ..extensions import csrf, limiter
 from ..models import Booking, Lesson, Teach, User
 from ..security_headers import content_security_policy
 from ..services import (accounts, availability, bookings, cancellations, card_holds, catalogue, checkout,
-                        minute_payments, notes, reschedules, sessions)
+                        minute_payments, notes, paypal_checkout, reschedules, sessions)
 from ..services.bookings import BookingRequest
 from ..services.catalogue import TutorFilters
 from ..services.errors import Forbidden, NotFound, ServiceError, SlotTaken
@@ -27,6 +27,7 @@ from . import params
 from .api_spec import ANYONE, SIGNED_IN, body_is_optional, spec
 from .auth import REGISTRATION_SENT, register_email_key, register_limit
 from .common import now_utc
+from .paypal import return_urls as paypal_return_urls
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 csrf.exempt(bp)
@@ -74,7 +75,8 @@ def _challenge(response):
     return response
 
 
-def _user() -> User:
+def api_user() -> User:
+    """The user this request acts as (bearer token or session), or 401."""
     if not current_user.is_authenticated:
         raise Unauthorized("Authentication required: send Authorization: Bearer <token> or log in.")
     return current_user._get_current_object()
@@ -84,7 +86,7 @@ def signed_in(view):
     """Credentials are checked before the request is validated: anonymous callers get 401, not a 422."""
     @wraps(view)
     def wrapped(*args, **kwargs):
-        _user()
+        api_user()
         return view(*args, **kwargs)
     return wrapped
 
@@ -93,7 +95,7 @@ def tutors_only(view):
     """Signed in as a tutor (401 or 403 before the request is validated)."""
     @wraps(view)
     def wrapped(*args, **kwargs):
-        if not _user().is_tutor:
+        if not api_user().is_tutor:
             raise Forbidden("Only tutors can do this.")
         return view(*args, **kwargs)
     return wrapped
@@ -221,7 +223,7 @@ def _token_json(user: User, device_name: str = "") -> dict:
 @spec.validate(security=SIGNED_IN, operation_id="me", resp=Response(HTTP_200=(schema.User, "You."), HTTP_401=ANON))
 def me():
     """The signed-in user (with children for parents)."""
-    return user_json(_user())
+    return user_json(api_user())
 
 
 @bp.get("/openapi.json")
@@ -296,7 +298,7 @@ def tutor(tutor_id: int):
     HTTP_403=NOT_TUTOR))
 def put_teaches():
     """Replace your teach records, all or nothing (tutors only)."""
-    user = _user()
+    user = api_user()
     catalogue.replace_teaches(user, [item.model_dump() for item in body().teaches])
     return {"teaches": [teach_json(t) for t in catalogue.tutor_teaches(user.id)]}
 
@@ -307,7 +309,7 @@ def put_teaches():
     HTTP_200=(schema.AvailabilitySettings, "Your settings."), HTTP_401=ANON, HTTP_403=NOT_TUTOR))
 def get_availability():
     """Your weekly windows, overrides, notice, horizon, buffer and time zone (tutors only)."""
-    return availability.settings_as_dict(availability.get_settings(_user()))
+    return availability.settings_as_dict(availability.get_settings(api_user()))
 
 
 @bp.put("/tutors/me/availability")
@@ -319,7 +321,7 @@ def put_availability():
     """Replace your availability; fields left out stay as they are. Validated whole: nothing is saved when any field
     is wrong."""
     changes = body().model_dump(mode="json", exclude_unset=True)
-    return availability.settings_as_dict(availability.update_settings(_user(), changes))
+    return availability.settings_as_dict(availability.update_settings(api_user(), changes))
 
 
 # --- availability and bookings ------------------------------------------------------------------
@@ -367,7 +369,7 @@ def availabilities():
 def create_booking():
     """Book a free slot: it is held for you until hold_expires_at, awaiting payment; answers 409 with that day's
     fresh slots if someone else just took it."""
-    user = _user()
+    user = api_user()
     data = body()
     req = params.booking_request_from(data.model_dump(), data.tutor_id)
     try:
@@ -402,7 +404,7 @@ def _fresh_slots(user: User, data: schema.BookingInput, req: BookingRequest) -> 
 def list_bookings():
     """Your bookings (as booker, student, parent or tutor)."""
     now = now_utc()
-    return {"bookings": [booking_json(b, now) for b in bookings.list_bookings(_user(), now, query().when)]}
+    return {"bookings": [booking_json(b, now) for b in bookings.list_bookings(api_user(), now, query().when)]}
 
 
 @bp.get("/bookings/<id:booking_id>")
@@ -412,7 +414,7 @@ def list_bookings():
     HTTP_404=error("No such booking, or not one of yours (the two look the same).")))
 def get_booking(booking_id: int):
     """One of your bookings."""
-    return booking_json(bookings.get_booking(_user(), booking_id), now_utc())
+    return booking_json(bookings.get_booking(api_user(), booking_id), now_utc())
 
 
 # --- payments and cancellation --------------------------------------------------------------------
@@ -420,24 +422,33 @@ def get_booking(booking_id: int):
 @bp.post("/payments/pay")
 @signed_in
 @spec.validate(json=schema.PaymentInput, security=SIGNED_IN, operation_id="payBooking", resp=Response(
-    HTTP_201=(schema.PaymentAnswer, "The PaymentIntent as created."), HTTP_400=MALFORMED, HTTP_401=ANON,
+    HTTP_201=(schema.PaymentAnswer, "The PaymentIntent as created, the minutes held, or the PayPal order to "
+                                    "approve."), HTTP_400=MALFORMED, HTTP_401=ANON,
     HTTP_404=error("No such booking of yours, or Stripe has no such payment method."),
-    HTTP_409=error("The booking is not waiting for payment any more, its hold expired, or your minutes with the "
-                   "tutor do not cover the lesson."),
-    HTTP_502=error("Stripe could not be reached; nothing was charged.")))
+    HTTP_409=error("The booking is not waiting for payment any more, its hold expired, your minutes with the "
+                   "tutor do not cover the lesson, or PayPal is not offered here."),
+    HTTP_502=error("Stripe or PayPal could not be reached; nothing was charged.")))
 def pay():
-    """Pay for your booking with a Stripe payment method (a PaymentIntent with manual capture) or with your prepaid
-    minutes with its tutor (method minutes: no card; held until the tutor approves).
+    """Pay for your booking with a Stripe payment method (a PaymentIntent with manual capture), with your prepaid
+    minutes with its tutor (method minutes: no card; held until the tutor approves), or with PayPal (method paypal:
+    an order to approve on approve_url; the same order again while it is open).
 
     requires_capture means authorized (for a card the webhook moves the booking; minutes move it at once);
-    requires_action carries next_action for 3-D Secure. Minutes that do not cover the lesson are a 409."""
+    requires_action carries next_action for 3-D Secure; requires_approval (PayPal) waits for the payer, after which
+    POST /api/payments/paypal/complete authorizes the order (PayPal's webhook does it too if the payer never comes
+    back). Minutes that do not cover the lesson are a 409."""
     data = body()
     if data.method == "minutes":
-        booking = minute_payments.pay_with_minutes(_user(), data.booking_id, now_utc())
+        booking = minute_payments.pay_with_minutes(api_user(), data.booking_id, now_utc())
         return {"booking_id": booking.id, "method": "minutes", "status": "requires_capture",
                 "minutes": booking.lesson.duration_minutes}, 201
+    if data.method == "paypal":
+        order = paypal_checkout.open_order(api_user(), data.booking_id, data.coupon, now_utc(),
+                                           **paypal_return_urls(data.booking_id))
+        return {"booking_id": data.booking_id, "method": "paypal", "status": "requires_approval",
+                "order_id": order.order_id, "approve_url": order.approve_url}, 201
     answer = card_holds.pay_with_payment_method(
-        _user(), data.booking_id, data.payment_method, data.coupon, now_utc(),
+        api_user(), data.booking_id, data.payment_method, data.coupon, now_utc(),
         return_url=url_for("bookings.detail", booking_id=data.booking_id, paid=1, _external=True))
     return answer, 201
 
@@ -449,7 +460,7 @@ def pay():
     HTTP_404=error("No such booking, or not one of yours.")))
 def payment_status(booking_id: int):
     """Our booking state and Stripe's PaymentIntent status for a booking (processing, requires_action, ...)."""
-    return checkout.payment_status(_user(), booking_id)
+    return checkout.payment_status(api_user(), booking_id)
 
 
 @bp.get("/bookings/<id:booking_id>/cancellation")
@@ -460,7 +471,7 @@ def payment_status(booking_id: int):
     HTTP_404=error("No such booking, or not one of yours.")))
 def cancellation_preview(booking_id: int):
     """What cancelling now would give back, before you confirm."""
-    plan = cancellations.preview(_user(), booking_id, now_utc())
+    plan = cancellations.preview(api_user(), booking_id, now_utc())
     return {"kind": plan.kind, "refund_minor": plan.refund.amount_minor, "currency": plan.refund.currency,
             "explanation": plan.explanation, "minutes": plan.minutes}
 
@@ -479,7 +490,7 @@ def cancellation_preview(booking_id: int):
 def cancel_booking(booking_id: int):
     """Cancel the lesson (booker, student, parent, tutor or admin); the refund follows the policy frozen when it was
     paid. The body may be left out."""
-    user = _user()
+    user = api_user()
     booking = cancellations.cancel_booking(user, booking_id, body().note, now_utc())
     return booking_json(bookings.get_booking(user, booking.id), now_utc())
 
@@ -497,7 +508,7 @@ def cancel_booking(booking_id: int):
 def refund_booking(booking_id: int):
     """Admins: refund part or all of what is left of a captured payment, without cancelling. The same
     idempotency_key twice is one refund."""
-    user = _user()
+    user = api_user()
     data = body()
     booking = cancellations.admin_refund(user, booking_id, data.amount_minor, data.reason, now_utc(),
                                          request_key=data.idempotency_key)
@@ -532,7 +543,7 @@ def save_note():
     again. Send JSON, or multipart/form-data to attach files."""
     data = body()
     files = request.files.getlist("attachments") if request.context.form is not None else []
-    note, created = notes.save_note(_user(), data.lesson_id, data.body, files, now_utc(), data.remove_attachment_ids)
+    note, created = notes.save_note(api_user(), data.lesson_id, data.body, files, now_utc(), data.remove_attachment_ids)
     return note_json(note), 201 if created else 200
 
 
@@ -543,7 +554,7 @@ def save_note():
     HTTP_404=error("No such lesson of yours, or no note written yet.")))
 def get_note(lesson_id: int):
     """The summary note of a lesson you may see (404 until one is written)."""
-    note = notes.view_note(_user(), lesson_id, now_utc()).note
+    note = notes.view_note(api_user(), lesson_id, now_utc()).note
     if note is None:
         raise NotFound("No summary note has been written for this lesson yet.")
     return note_json(note)
@@ -572,7 +583,7 @@ def propose_reschedule(lesson_id: int):
     """Propose a new time for a paid lesson: at least 72 hours before its start, a free slot for the tutor and the
     student, the same length. The lesson becomes RESCHEDULE and the other side has 24 hours to answer (seed 004)."""
     data = body()
-    return lesson_json(reschedules.propose(_user(), lesson_id, data.suggested_start, data.suggested_finish,
+    return lesson_json(reschedules.propose(api_user(), lesson_id, data.suggested_start, data.suggested_finish,
                                            now_utc()))
 
 
@@ -586,4 +597,4 @@ def propose_reschedule(lesson_id: int):
 def respond_reschedule(lesson_id: int):
     """Accept (the lesson moves) or decline (it is cancelled with the policy refund) the standing proposal."""
     data = body()
-    return lesson_json(reschedules.respond(_user(), lesson_id, data.version, data.accept, now_utc()))
+    return lesson_json(reschedules.respond(api_user(), lesson_id, data.version, data.accept, now_utc()))

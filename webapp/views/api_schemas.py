@@ -14,8 +14,12 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from ..domain import limits
+from ..domain.funding import Funding
+from ..domain.ledger import Move
+from ..domain.packages import PurchaseState
 from ..domain.roles import SELF_SERVICE_ROLES, Role
 from ..domain.states import BookingState, LessonState
+from ..domain.subscriptions import SubscriptionStatus
 from ..domain.timezones import TimeZoneError, known_zones, parse_utc_offset
 
 
@@ -436,8 +440,9 @@ class Booking(Out):
     hold_expires_at: AwareDatetime | None
     price_minor: MinorUnits
     currency: CurrencyCode
-    funding: Literal["card", "minutes"] = Field("card", description="How it is paid: a card, or prepaid minutes "
-                                                                    "(the lesson's duration) with its tutor.")
+    funding: Literal[tuple(f.value for f in Funding)] = Field(  # type: ignore[valid-type]
+        "card", description="How it is paid: a card, prepaid minutes (the lesson's duration) with its tutor, or "
+                            "PayPal.")
     note: str
     lesson: BookedLesson
 
@@ -459,48 +464,71 @@ class SlotTaken(Out):
 
 # --- payments, cancelling, refunds ----------------------------------------------------------------------------------
 
-def _card_or_minutes(schema: dict, model: Any) -> None:
+def _card_minutes_or_paypal(schema: dict, model: Any) -> None:
     _no_null_defaults(schema, model)
-    # The rule of the validator below, stated for clients: minutes take no card fields; a card needs its id.
-    schema["if"] = {"properties": {"method": {"const": "minutes"}}, "required": ["method"]}
-    schema["then"] = {"properties": {"payment_method": False, "coupon": False}}
-    schema["else"] = {"required": ["payment_method"]}
+    # The rules of the validator below, stated for clients: minutes take no card fields, PayPal no payment method,
+    # and a card needs its id.
+    schema["allOf"] = [
+        {"if": {"properties": {"method": {"const": "minutes"}}, "required": ["method"]},
+         "then": {"properties": {"payment_method": False, "coupon": False}}},
+        {"if": {"properties": {"method": {"const": "paypal"}}, "required": ["method"]},
+         "then": {"properties": {"payment_method": False}}},
+        {"if": {"properties": {"method": {"enum": ["minutes", "paypal"]}}, "required": ["method"]},
+         "else": {"required": ["payment_method"]}},
+    ]
 
 
 class PaymentInput(Strict):
-    """Pay by card (payment_method required) or with minutes (no payment_method, no coupon)."""
+    """Pay by card (payment_method required), with minutes (no payment_method, no coupon) or with PayPal (no
+    payment_method)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_card_or_minutes)
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_card_minutes_or_paypal)
     booking_id: Id
-    method: Literal["card", "minutes"] = Field(
+    method: Literal["card", "minutes", "paypal"] = Field(
         "card", description="card: a Stripe payment method, authorized now and captured at approval. minutes: the "
-                            "lesson's duration from your prepaid minutes with its tutor, held until approval (no card).")
+                            "lesson's duration from your prepaid minutes with its tutor, held until approval (no "
+                            "card). paypal: a PayPal order to approve on `approve_url`; once approved, POST "
+                            "/api/payments/paypal/complete authorizes it (captured at approval).")
     payment_method: str = Field(None, pattern=limits.PAYMENT_METHOD_PATTERN,
                                 description="A Stripe payment method id, e.g. pm_card_visa (method card only).")
     coupon: Annotated[str, Field(max_length=limits.COUPON_CODE_MAX, pattern=limits.COUPON_CODE_PATTERN)] | None = Field(
         None, description="A discount code (letters, digits, hyphens, underscores); empty or null for none "
-                          "(method card only).")
+                          "(methods card and paypal).")
 
     @model_validator(mode="after")
-    def _card_needs_a_payment_method(self) -> PaymentInput:
+    def _each_method_its_fields(self) -> PaymentInput:
         if self.method == "card" and self.payment_method is None:
             raise ValueError("A card payment needs payment_method (a Stripe payment method id such as pm_card_visa).")
         if self.method == "minutes" and {"payment_method", "coupon"} & self.model_fields_set:
             raise ValueError("A payment with minutes takes no payment_method and no coupon.")
+        if self.method == "paypal" and "payment_method" in self.model_fields_set:
+            raise ValueError("A PayPal payment takes no payment_method.")
         return self
 
 
 class PaymentAnswer(Out):
     booking_id: Id
-    method: Literal["card", "minutes"] = "card"
+    method: Literal["card", "minutes", "paypal"] = "card"
     payment_intent_id: str | None = Field(None, description="Card payments only.")
     minutes: int | None = Field(None, description="Payments with minutes: the minutes held until approval.")
     status: Literal["requires_capture", "requires_action", "processing", "requires_payment_method", "succeeded",
-                    "canceled"]
+                    "canceled", "requires_approval"] = Field(
+        description="requires_approval: PayPal, waiting for you to approve the order on approve_url.")
     client_secret: str | None = None
     amount_minor: int = None
     currency: CurrencyCode = None
     next_action: dict[str, Any] | None = Field(None, description="Stripe's next_action (3-D Secure).")
+    order_id: str = Field(None, description="PayPal only: the order to approve (and to complete afterwards).")
+    approve_url: str = Field(None, description="PayPal only: open it for the payer to approve the order. PayPal then "
+                                               "returns to our booking page, which completes the payment for a "
+                                               "signed-in browser; an app completes it with POST "
+                                               "/api/payments/paypal/complete.")
+
+
+class PayPalCompleteInput(Strict):
+    booking_id: Id
+    order_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,64}$", description=(
+        "The approved order: order_id from POST /api/payments/pay, or the `token` PayPal adds to the return URL."))]
 
 
 class PaymentStatus(Out):
@@ -600,3 +628,143 @@ class RescheduleInput(Strict):
 class RescheduleAnswer(Strict):
     accept: bool
     version: Annotated[whole(ge=0, le=limits.MAX_ID), Field(description="The proposal's reschedule_version.")]
+
+
+# --- prepaid minutes, packages, plans and subscriptions ----------------------------------------------------------
+
+class IdempotencyHeaders(Query):
+    """Request headers an operation reads (any others are ignored)."""
+
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_no_null_defaults)
+    idempotency_key: str = Field(
+        None, alias="Idempotency-Key", pattern=limits.IDEMPOTENCY_KEY_PATTERN,
+        description="A key the client makes per attempt (8 to 64 letters, digits, - or _): the same key sent again "
+                    "is the same request, never a second purchase, payment page or Stripe change.")
+
+
+class MinutesBalance(Out):
+    available_minutes: int = Field(ge=0, description="Minutes you can book with.")
+    held_minutes: int = Field(ge=0, description="Minutes held for bookings awaiting the tutor's approval.")
+
+
+class Package(Out):
+    id: Id
+    hours: int = Field(ge=1)
+    minutes: int = Field(ge=1)
+    discount_percent: int = Field(ge=0, le=100)
+    price_minor: MinorUnits | None = Field(description="What it costs now (null while the tutor offers no subject).")
+    full_price_minor: MinorUnits | None = Field(description="The same hours at the tutor's rate, undiscounted.")
+    currency: CurrencyCode | None
+
+
+class PackageList(Out):
+    tutor_id: Id
+    packages: list[Package] = Field(description="Smallest first.")
+    balance: MinutesBalance | None = Field(description="Your minutes with this tutor (students and parents); null "
+                                                       "for anyone else.")
+
+
+class Plan(Out):
+    id: Id
+    tutor_id: Id
+    minutes: int = Field(ge=1, description="Minutes granted each month.")
+    price_minor: MinorUnits = Field(description="Per month.")
+    currency: CurrencyCode
+
+
+class PlanList(Out):
+    tutor_id: Id
+    plans: list[Plan] = Field(description="Fewest minutes first.")
+    subscription_id: Id | None = Field(description="Your subscription with this tutor that has not ended (students "
+                                                    "and parents); change it rather than subscribing again.")
+
+
+class Purchase(Out):
+    id: Id
+    package_id: Id
+    tutor_id: Id
+    minutes: int = Field(ge=1)
+    price_minor: MinorUnits
+    currency: CurrencyCode
+    state: Literal[tuple(s.value for s in PurchaseState)] = Field(  # type: ignore[valid-type]
+        description="open until Stripe's webhook confirms the payment; paid once the minutes are granted.")
+    created_at: AwareDatetime
+    paid_at: AwareDatetime | None
+
+
+class PurchaseStarted(Purchase):
+    checkout_url: str | None = Field(description="Stripe Checkout's page to pay on; null when it is already paid.")
+
+
+class SubscriptionCheckout(Out):
+    checkout_url: str = Field(description="Stripe Checkout's page to subscribe on; the subscription appears in GET "
+                                          "/api/subscriptions once Stripe confirms it.")
+
+
+class WalletBalance(Out):
+    tutor: Named
+    available_minutes: int = Field(ge=0)
+    held_minutes: int = Field(ge=0)
+    next_expiry: AwareDatetime | None = Field(description="When the soonest of these minutes expire (null: never).")
+
+
+class MinuteLot(Out):
+    id: Id
+    tutor_id: Id
+    source: str = Field(description="package, subscription, ...")
+    minutes: int = Field(ge=1, description="As granted.")
+    remaining_minutes: int = Field(ge=1, description="Still yours (minutes are spent soonest expiry first).")
+    expires_at: AwareDatetime | None
+    granted_at: AwareDatetime
+
+
+class WalletTransaction(Out):
+    id: Id
+    move: Literal[tuple(m.value for m in Move)] = Field(  # type: ignore[valid-type]
+        description="grant (bought or renewed), hold (a booking awaiting approval), post (approved), void (held "
+                    "minutes returned), refund (a cancellation after approval), expire.")
+    tutor: Named
+    minutes: int = Field(ge=1)
+    booking_id: Id | None
+    available_change: int = Field(description="Signed change to your available minutes.")
+    held_change: int = Field(description="Signed change to your held minutes.")
+    created_at: AwareDatetime
+
+
+class Wallet(Out):
+    balances: list[WalletBalance] = Field(description="Per tutor, summed from the ledger's entries.")
+    lots: list[MinuteLot] = Field(description="The lots still holding your minutes, soonest expiry first.")
+    transactions: list[WalletTransaction] = Field(description="The latest, newest first.")
+
+
+class WalletQuery(Query):
+    limit: whole(ge=1, le=100) = Field(20, description="How many recent transactions (default 20).")
+
+
+class PlanChoice(Out):
+    plan: Plan
+    takes_effect: Literal["now", "next_renewal"] = Field(
+        description="now: a dearer plan, billed at once for what is left of the period (prorated) and its extra "
+                    "minutes granted when paid; next_renewal: a cheaper plan, from the next renewal.")
+
+
+class Subscription(Out):
+    id: Id
+    tutor: Named
+    plan: Plan
+    status: Literal[tuple(s.value for s in SubscriptionStatus)]  # type: ignore[valid-type]
+    current_period_start: AwareDatetime
+    current_period_end: AwareDatetime = Field(description="The next renewal, or the end when cancelled.")
+    cancel_at_period_end: bool
+    ended_at: AwareDatetime | None
+    payment_owed: bool = Field(description="A payment failed: booking with this tutor's minutes is paused.")
+    minutes_left: int = Field(ge=0, description="Your available minutes with the tutor (from any package or plan).")
+    plan_choices: list[PlanChoice] = Field(description="The plans it can change to (empty once it has ended).")
+
+
+class SubscriptionList(Out):
+    subscriptions: list[Subscription] = Field(description="Live ones first, newest first.")
+
+
+class ChangePlanInput(Strict):
+    plan_id: Id = Field(description="Another of the tutor's plans (see plan_choices).")

@@ -32,7 +32,7 @@ class _StrictJsonFlaskPlugin(FlaskPlugin):
     """spectree's Flask plugin with strict JSON bodies and the app's `id` path converter documented."""
 
     def request_validation(self, request, query, json, form, headers, cookies):
-        """Query and form fields are text parsed as their declared types; a JSON body is checked strictly."""
+        """Query, form fields and headers are text parsed as their declared types; a JSON body is checked strictly."""
         has_body = request.method not in ("GET", "DELETE")
         # Only an operation that declares a form reads one; any other body is read as JSON, whatever its
         # Content-Type claims (so a form or a broken multipart header gets the JSON body's 400/422, never a 500).
@@ -42,7 +42,7 @@ class _StrictJsonFlaskPlugin(FlaskPlugin):
             json.model_validate_json(json_object_bytes(optional=body_is_optional(json)))
             if json and has_body and not use_form else None,
             form.model_validate(_form_fields(request.form, form)) if use_form else None,
-            None, None)
+            headers.model_validate(dict(request.headers.items())) if headers else None, None)
 
     def validate_response(self, resp, resp_model, skip_validation, force_resp_serialize):
         """Check what goes over the wire: a dict a view returns is encoded first, then validated as JSON."""

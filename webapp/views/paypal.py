@@ -11,15 +11,19 @@ from .common import now_utc
 bp = Blueprint("paypal", __name__)
 
 
+def return_urls(booking_id: int) -> dict[str, str]:
+    """Where PayPal sends the payer back: approved (this blueprint completes the payment) or cancelled."""
+    return {"return_url": url_for("paypal.back", booking_id=booking_id, _external=True),
+            "cancel_url": url_for("paypal.cancelled", booking_id=booking_id, _external=True)}
+
+
 @bp.post("/bookings/<id:booking_id>/pay/paypal")
 @login_required
 def start(booking_id: int):
     """"Pay with PayPal": open (or reopen) the booking's PayPal order and go to its approval page."""
     try:
-        url = paypal_checkout.start(
-            current_user, booking_id, request.form.get("coupon"), now_utc(),
-            return_url=url_for("paypal.back", booking_id=booking_id, _external=True),
-            cancel_url=url_for("paypal.cancelled", booking_id=booking_id, _external=True))
+        url = paypal_checkout.start(current_user, booking_id, request.form.get("coupon"), now_utc(),
+                                    **return_urls(booking_id))
     except ServiceError as exc:
         flash(exc.message, "error")
         return redirect(url_for("bookings.pay", booking_id=booking_id), code=303)

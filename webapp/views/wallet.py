@@ -15,6 +15,12 @@ from .common import now_utc, render, role_required
 bp = Blueprint("wallet", __name__)
 
 
+def purchase_page_url() -> str:
+    """The purchase status page's address for Stripe Checkout to send the buyer back to ({PURCHASE_ID} is filled in
+    by packages.start_purchase)."""
+    return url_for("wallet.purchase", purchase_id=0, _external=True).replace("/0", "/{PURCHASE_ID}")
+
+
 @bp.get("/tutors/<id:tutor_id>/packages")
 def tutor_packages(tutor_id: int):
     """A tutor's packages with Buy buttons and the viewer's minutes with them (the profile loads it as a partial)."""
@@ -33,8 +39,7 @@ def buy(tutor_id: int, package_id: int):
     """Buy a package: off to Stripe Checkout (or to the purchase's status if it is already paid)."""
     try:
         purchase, url = packages.start_purchase(
-            current_user, package_id, request.form.get("form_key"), now_utc(),
-            success_url=url_for("wallet.purchase", purchase_id=0, _external=True).replace("/0", "/{PURCHASE_ID}"),
+            current_user, package_id, request.form.get("form_key"), now_utc(), success_url=purchase_page_url(),
             cancel_url=url_for("wallet.tutor_packages", tutor_id=tutor_id, _external=True))
     except ServiceError as exc:
         flash(exc.message, "error")
