@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from tests import factories
-from webapp.services import accounts
+from webapp.services import accounts, packages, subscriptions, wallet
 
 ST = Path(sys.executable).with_name("st")
 SEED = 20261202
@@ -22,8 +22,14 @@ def test_schemathesis_finds_no_disagreement_between_the_api_and_its_document(app
     # Fuzzing signs up and logs in hundreds of times: the per-client limits (tested on their own) would answer 429.
     monkeypatch.setitem(app.config, "REGISTER_RATE_LIMIT", "100000 per hour")
     monkeypatch.setitem(app.config, "LOGIN_RATE_LIMIT", "100000 per minute")
-    factories.tutor()  # a real tutor with a teach record, so ids the fuzzer tries can name rows
+    # A real tutor with a teach record, a package and a plan, and a student with minutes, so ids the fuzzer tries
+    # can name rows (buying and subscribing open real Checkout pages on the local Stripe).
+    teacher, _ = factories.tutor()
+    packages.add_package(teacher, 5, 10)
+    subscriptions.add_plan(teacher, 240, 8000)
     student = factories.user("student")
+    wallet.grant_minutes(user_id=student.id, tutor_id=teacher.id, minutes=120, source="package",
+                         source_ref="cs_schemathesis", expires_at=None)
     token = accounts.issue_api_token(student)[0]
     command = [str(ST), "run", f"{live_server.url}/api/openapi.json", "--checks", "all", "--seed", str(SEED),
                "--phases", PHASES,

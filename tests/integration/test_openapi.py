@@ -305,6 +305,67 @@ def test_real_responses_match_the_documented_schemas(client, document, stripe_wo
     check(refund_path, "post", client.post(refunds, json={"amount_minor": 100}), 401)
     check(refund_path, "post", client.post(refunds, data="{", content_type=JSON, headers=admin), 400)
 
+    # Prepaid minutes, plans and subscriptions (the local Stripe answers for Checkout and subscriptions).
+    from webapp.services import packages, subscriptions
+    package = packages.add_package(tutor, 5, 10)
+    plan, cheaper = subscriptions.add_plan(tutor, 240, 8000), subscriptions.add_plan(tutor, 120, 4500)
+    for kind in ("packages", "plans"):
+        path = f"/api/tutors/{{tutor_id}}/{kind}"
+        check(path, "get", client.get(f"/api/tutors/{tutor.id}/{kind}", headers=parent), 200)
+        check(path, "get", client.get(f"/api/tutors/999999/{kind}"), 404)
+    buy, buy_path = f"/api/packages/{package.id}/purchases", "/api/packages/{package_id}/purchases"
+    bought = check(buy_path, "post", client.post(buy, headers={**parent, "Idempotency-Key": "openapi-buy-1"}), 201)
+    check(buy_path, "post", client.post(buy, headers={**parent, "Idempotency-Key": "bad"}), 422)
+    check(buy_path, "post", client.post(buy, headers=as_tutor), 403)
+    check(buy_path, "post", client.post(buy), 401)
+    check(buy_path, "post", client.post("/api/packages/999999/purchases", headers=parent), 404)
+    purchase = f"/api/purchases/{bought['id']}"
+    check("/api/purchases/{purchase_id}", "get", client.get(purchase, headers=parent), 200)
+    check("/api/purchases/{purchase_id}", "get", client.get(purchase, headers=student), 404)
+    check("/api/purchases/{purchase_id}", "get", client.get(purchase), 401)
+    check("/api/wallet", "get", client.get("/api/wallet", headers=parent), 200)
+    check("/api/wallet", "get", client.get("/api/wallet?limit=0", headers=parent), 422)
+    check("/api/wallet", "get", client.get("/api/wallet", headers=as_tutor), 403)
+    check("/api/wallet", "get", client.get("/api/wallet"), 401)
+    subscribe, subscribe_path = f"/api/plans/{plan.id}/subscriptions", "/api/plans/{plan_id}/subscriptions"
+    started = check(subscribe_path, "post", client.post(subscribe, headers=parent), 201)
+    check(subscribe_path, "post", client.post("/api/plans/999999/subscriptions", headers=parent), 404)
+    check(subscribe_path, "post", client.post(subscribe, headers=as_tutor), 403)
+    check(subscribe_path, "post", client.post(subscribe), 401)
+    assert stripe_world.pay(started["checkout_url"]).status_code == 303
+    stripe_world.receiver.wait_for("invoice.paid")
+    stripe_world.receiver.wait_for("checkout.session.completed", mode="subscription")
+    stripe_world.deliver(client)
+    listed = check("/api/subscriptions", "get", client.get("/api/subscriptions", headers=parent), 200)
+    check("/api/subscriptions", "get", client.get("/api/subscriptions", headers=as_tutor), 403)
+    check("/api/subscriptions", "get", client.get("/api/subscriptions"), 401)
+    check(subscribe_path, "post", client.post(subscribe, headers=parent), 409)
+    mine = f"/api/subscriptions/{listed['subscriptions'][0]['id']}"
+    for action in ("cancel", "resume"):
+        path = f"/api/subscriptions/{{subscription_id}}/{action}"
+        check(path, "post", client.post(f"{mine}/{action}", headers=student), 404)
+        check(path, "post", client.post(f"{mine}/{action}", headers={**parent, "Idempotency-Key": "?"}), 422)
+        check(path, "post", client.post(f"{mine}/{action}", headers=as_tutor), 403)
+        check(path, "post", client.post(f"{mine}/{action}"), 401)
+    check("/api/subscriptions/{subscription_id}/resume", "post", client.post(f"{mine}/resume", headers=parent), 409)
+    check("/api/subscriptions/{subscription_id}/cancel", "post", client.post(f"{mine}/cancel", headers=parent), 200)
+    check("/api/subscriptions/{subscription_id}/cancel", "post", client.post(f"{mine}/cancel", headers=parent), 409)
+    check("/api/subscriptions/{subscription_id}/resume", "post", client.post(f"{mine}/resume", headers=parent), 200)
+    change_path = "/api/subscriptions/{subscription_id}/change"
+    check(change_path, "post", client.post(f"{mine}/change", json={"plan_id": cheaper.id}, headers=parent), 200)
+    check(change_path, "post", client.post(f"{mine}/change", json={"plan_id": cheaper.id}, headers=parent), 409)
+    check(change_path, "post", client.post(f"{mine}/change", json={"plan_id": 999999}, headers=parent), 404)
+    check(change_path, "post", client.post(f"{mine}/change", json={"plan_id": "1"}, headers=parent), 422)
+    check(change_path, "post", client.post(f"{mine}/change", data="{", content_type=JSON, headers=parent), 400)
+    check(change_path, "post", client.post(f"{mine}/change", json={"plan_id": plan.id}, headers=as_tutor), 403)
+    check(change_path, "post", client.post(f"{mine}/change", json={"plan_id": plan.id}), 401)
+    complete, complete_path = "/api/payments/paypal/complete", "/api/payments/paypal/complete"
+    check(complete_path, "post", client.post(complete, json={"booking_id": bid, "order_id": "NOSUCH"},
+                                             headers=parent), 404)
+    check(complete_path, "post", client.post(complete, json={"booking_id": bid}, headers=parent), 422)
+    check(complete_path, "post", client.post(complete, data="[", content_type=JSON, headers=parent), 400)
+    check(complete_path, "post", client.post(complete, json={"booking_id": bid, "order_id": "NOSUCH"}), 401)
+
     spare = check("/api/auth/token", "post", client.post("/api/auth/token", json={
         "email": "ada@example.com", "password": "long-enough-password", "device_name": "Ada's tablet"}), 200)
     check("/api/auth/token", "delete", client.delete("/api/auth/token",
