@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests import factories
-from tests.conftest import login
+from tests.conftest import csrf_for, login
 from tests.integration.test_minute_payments import _with_minutes, no_stripe  # noqa: F401 (fixture)
 from webapp.extensions import db
 from webapp.models import CalendarSource
@@ -63,3 +63,30 @@ def test_a_tutor_hidden_by_a_stale_calendar_says_why_there_are_no_times(app, cli
     assert "No free times in" not in page
     partial = _text(client.get(f"/tutors/{tutor_id}", headers={"HX-Request": "true"}))
     assert "connected calendar has not been read lately" in partial
+
+
+def test_a_wrong_weekly_window_says_its_problem_beside_the_field_and_in_the_list_not_a_third_time(app, client):
+    tutor, _ = factories.tutor(weekly=[(0, "09:00", "12:00")])
+    login(client, tutor.email, factories.PASSWORD)
+    response = client.post("/tutor/availability/windows", headers={"HX-Request": "true",
+                                                                    "X-CSRFToken": csrf_for(client)},
+                           data={"weekday": "6", "start": "18:00", "end": "09:00"})
+    assert response.status_code == 422
+    page = _text(response)
+    assert page.count("The end time (09:00) must be after the start time (18:00).") == 2
+    assert "There is a problem" in page
+
+
+@pytest.mark.parametrize("hours_ahead, offered", [(24 * 5, True), (24, False), (-24, False)])
+def test_reschedule_is_offered_only_while_a_new_time_may_be_proposed(app, client, hours_ahead, offered):
+    # A finished lesson (and one inside the 72-hour notice) linked to a page saying it cannot be rescheduled.
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=hours_ahead)
+    lesson = factories.lesson_at(start, booked_at=start - timedelta(days=6))
+    student, tutor, booking_id = lesson.booking.booker.email, lesson.tutor.email, lesson.booking.id
+    login(client, student, factories.PASSWORD)
+    assert ('id="reschedule-link"' in client.get(f"/bookings/{booking_id}").get_data(as_text=True)) is offered
+    tutor_client = app.test_client()
+    login(tutor_client, tutor, factories.PASSWORD)
+    if hours_ahead > 0:  # the tutor's upcoming lessons
+        assert (">Reschedule</a>" in tutor_client.get("/tutor/").get_data(as_text=True)) is offered
+    assert ('id="reschedule-link"' in tutor_client.get(f"/bookings/{booking_id}").get_data(as_text=True)) is offered
