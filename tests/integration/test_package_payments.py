@@ -67,7 +67,8 @@ def _assert_ledger_balanced_and_money_matches_lots() -> None:
     paid = list(db.session.scalars(select(PackagePurchase).where(PackagePurchase.state == PurchaseState.PAID)))
     lots = {lot.id: lot for lot in db.session.scalars(select(MinuteLot).where(MinuteLot.source == "package"))}
     assert sorted(p.lot_id for p in paid) == sorted(lots)
-    assert all(lots[p.lot_id].minutes == p.minutes for p in paid)
+    assert all((lots[p.lot_id].minutes, lots[p.lot_id].paid_minor, lots[p.lot_id].currency)
+               == (p.minutes, p.price_minor, p.currency) for p in paid)
 
 
 # --- PayPal -------------------------------------------------------------------------------------

@@ -264,7 +264,8 @@ def grant_purchase(purchase: PackagePurchase, *, source_ref: str, amount_minor: 
     days = current_app.config["MINUTES_EXPIRE_AFTER_DAYS"]
     lot = wallet.grant_lot(db.session, user_id=purchase.student_id, tutor_id=purchase.tutor_id,
                            minutes=purchase.minutes, source="package", source_ref=source_ref,
-                           expires_at=now + timedelta(days=days))
+                           expires_at=now + timedelta(days=days), paid_minor=purchase.price_minor,
+                           currency=purchase.currency)
     purchase.state = PurchaseState.PAID
     purchase.paid_at = now
     purchase.lot_id = lot.id

@@ -1,15 +1,15 @@
 """package purchases paid with PayPal (method, the order's purchase) and closed unpaid (expired, cancelled)
 
-Revision ID: 0031_package_payments
-Revises: 0030_mixpanel_delivery
+Revision ID: 0032_package_payments
+Revises: 0031_lot_paid_amounts
 Create Date: 2026-12-02 21:40:00
 
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0031_package_payments'
-down_revision = '0030_mixpanel_delivery'
+revision = '0032_package_payments'
+down_revision = '0031_lot_paid_amounts'
 branch_labels = None
 depends_on = None
 
