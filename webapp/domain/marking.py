@@ -8,7 +8,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-MAX_ANSWER = 200          # characters a pupil may type for one answer
+from .limits import HOMEWORK_ANSWER_MAX
+
+MAX_ANSWER = HOMEWORK_ANSWER_MAX  # characters a pupil may type for one answer
 MAX_EXPONENT = 50         # larger powers are refused before sympy sees them
 MAX_POWERS = 4            # how many ^ one answer may carry
 MAX_NUMBER_DIGITS = 12

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from ..adapters import algebra
 from ..adapters.database import serialized_write
 from ..domain import homework as plan
-from ..domain import marking
+from ..domain import limits, marking
 from ..extensions import db
 from ..models import (HomeworkEntry, HomeworkSet, Lesson, NoteError, NoteTopic, QuestionItem, SummaryNote, Topic,
                       TopicMastery, User)
@@ -23,9 +23,9 @@ from .locks import LOCK_HOMEWORK
 from .notify import notify
 from .urls import public_url
 
-MAX_ERRORS = 10
-MAX_WHAT = 500
-MAX_WRONG = 200
+MAX_ERRORS = limits.NOTE_ERRORS_MAX
+MAX_WHAT = limits.NOTE_ERROR_WHAT_MAX
+MAX_WRONG = limits.NOTE_ERROR_WRONG_MAX
 PUBLISHED_KIND = "HomeworkPublished"
 _SCHEDULER = fsrs.Scheduler(enable_fuzzing=False)  # no fuzz: the same answers give the same review dates
 
@@ -59,7 +59,11 @@ def clean_errors(lesson: Lesson, covered: list[int], errors: list[ErrorInput]) -
     """Check the topics belong to the lesson's subject and level and the texts fit; ValidationError in words."""
     allowed = set(db.session.scalars(select(Topic.id).where(Topic.subject_id == lesson.subject_id,
                                                             Topic.level_id == lesson.level_id)))
-    covered = list(dict.fromkeys(t for t in covered if t in allowed))
+    if any(t not in allowed for t in covered):
+        # The form offers only the lesson's topics; an API client can send any id, and is told rather than ignored.
+        raise ValidationError("Each topic covered must be a topic of the lesson's subject and level.",
+                              {"topics": "Unknown topic for this lesson's subject and level."})
+    covered = list(dict.fromkeys(covered))
     kept = []
     for error in errors:
         what, wrong = (error.what_went_wrong or "").strip(), (error.wrong_answer or "").strip()
@@ -429,3 +433,59 @@ def tutor_agenda(tutor: User, lesson_id: int) -> dict[str, list[AgendaLine]]:
     if not is_tutor_of(tutor, lesson):
         raise Forbidden("Only the lesson's tutor sees its agenda.")
     return {p.name: agenda_for(p.key, lesson) for p in learners(lesson)}
+
+
+# --- the JSON API's views of homework ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SetSummary:
+    """One homework set as a list shows it: whose, from which lesson, and how far along."""
+
+    set: HomeworkSet
+    lesson: Lesson
+    questions: int
+    answered: int
+    right: int
+
+
+def sets_for(user: User) -> list[SetSummary]:
+    """The published sets `user` answers (for themself or a child) and, for a tutor, every set of their lessons
+    (drafts too); newest first."""
+    answering = (HomeworkSet.answerer_id == user.id) & (HomeworkSet.state == "published")
+    who = answering | (Lesson.tutor_id == user.id) if user.is_tutor else answering
+    found = list(db.session.scalars(select(HomeworkSet).join(Lesson, HomeworkSet.lesson_id == Lesson.id)
+                                    .where(who).order_by(HomeworkSet.created_at.desc(), HomeworkSet.id.desc())
+                                    .limit(200)))
+    return [SetSummary(s, s.lesson, len(s.entries), sum(1 for e in s.entries if e.answered_at is not None),
+                       sum(1 for e in s.entries if e.correct)) for s in found]
+
+
+def viewable_set(user: User, set_id: int) -> tuple[HomeworkSet, bool]:
+    """(set, whether `user` is its lesson's tutor): the tutor sees it in any state, the answerer once published;
+    anyone else gets NotFound (a set's existence is not told)."""
+    found = db.session.get(HomeworkSet, set_id)
+    if found is None:
+        raise NotFound("We could not find that homework.")
+    if found.lesson.tutor_id == user.id:
+        return found, True
+    if found.answerer_id == user.id and found.state == "published":
+        return found, False
+    raise NotFound("We could not find that homework.")
+
+
+def recorded_learning(note: SummaryNote) -> tuple[list[Topic], list[NoteError]]:
+    """The topics a note records as covered (curriculum order) and its mistakes (as entered)."""
+    topics = list(db.session.scalars(select(Topic).join(NoteTopic, NoteTopic.topic_id == Topic.id)
+                                     .where(NoteTopic.note_id == note.id).order_by(Topic.position, Topic.id)))
+    errors = list(db.session.scalars(select(NoteError).where(NoteError.note_id == note.id).order_by(NoteError.id)))
+    return topics, errors
+
+
+def lesson_topics(user: User, lesson_id: int) -> tuple[Lesson, list[tuple[Topic, str]]]:
+    """The topics a note on this lesson may name, each with its strand's name (anyone who may see the lesson)."""
+    lesson = get_lesson(user, lesson_id)
+    topics = curriculum.topics_for(lesson.subject_id, lesson.level_id)
+    strands = dict(db.session.execute(select(Topic.id, Topic.name).where(
+        Topic.id.in_({t.parent_id for t in topics}))).all())
+    return lesson, [(t, strands.get(t.parent_id, "")) for t in topics]
