@@ -489,3 +489,39 @@ def lesson_topics(user: User, lesson_id: int) -> tuple[Lesson, list[tuple[Topic,
     strands = dict(db.session.execute(select(Topic.id, Topic.name).where(
         Topic.id.in_({t.parent_id for t in topics}))).all())
     return lesson, [(t, strands.get(t.parent_id, "")) for t in topics]
+
+
+@dataclass(frozen=True)
+class WeakLine:
+    """One learner's topics still weak, for a compact line on the tutor's lesson list."""
+
+    learner: str
+    topics: list[AgendaLine]
+
+
+def weak_topics_by_lesson(lessons: list[Lesson]) -> dict[int, list[WeakLine]]:
+    """For each lesson, its learners' topics still weak in its subject and level (weakest first; learners with none
+    are left out), read with one query for the whole list."""
+    people = {lesson.id: learners(lesson) for lesson in lessons}
+    keys = {p.key for found in people.values() for p in found}
+    if not keys:
+        return {}
+    rows = db.session.execute(select(TopicMastery.learner_key, TopicMastery.level, Topic.id, Topic.name,
+                                     Topic.subject_id, Topic.level_id)
+                              .join(Topic, TopicMastery.topic_id == Topic.id)
+                              .where(TopicMastery.learner_key.in_(keys),
+                                     TopicMastery.level < int(plan.Mastery.PROFICIENT))).all()
+    by_learner: dict[tuple[str, int, int], list] = {}
+    for key, level, topic_id, name, subject_id, level_id in rows:
+        by_learner.setdefault((key, subject_id, level_id), []).append((level, topic_id, name))
+    out: dict[int, list[WeakLine]] = {}
+    for lesson in lessons:
+        lines = []
+        for person in people[lesson.id]:
+            weak = sorted(by_learner.get((person.key, lesson.subject_id, lesson.level_id), []))
+            if weak:
+                lines.append(WeakLine(person.name, [AgendaLine(name, plan.MASTERY_WORDS[plan.Mastery(level)])
+                                                    for level, _, name in weak]))
+        if lines:
+            out[lesson.id] = lines
+    return out
