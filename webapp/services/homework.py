@@ -5,6 +5,7 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import fsrs
 from sqlalchemy import select, update
@@ -395,21 +396,26 @@ DIGEST_TEMPLATE = "homework_digest"
 
 
 def send_parent_digests(now: datetime) -> int:
-    """Email each parent whose children had homework published in the last 7 days a summary per child: questions
-    answered and right, and the topics still weak. At most once per parent per ISO week (safe to run twice)."""
-    since = now - timedelta(days=7)
+    """Email each parent, from Sunday 17:00 in their own time zone, a summary per child of the homework published in
+    the 7 days before then: questions answered and right, and the topics still weak. Once per parent per week (the
+    dedupe key names the parent and that Sunday), so the job can run every 15 minutes and twice over."""
+    # Any due digest's week starts within the last 7 days plus the catch-up; one query reads every candidate set.
+    since = now - timedelta(days=7) - plan.DIGEST_CATCH_UP - timedelta(days=1)
     sets = list(db.session.scalars(select(HomeworkSet).where(
         HomeworkSet.state == "published", HomeworkSet.published_at >= since,
         HomeworkSet.learner_key.like("c%")).order_by(HomeworkSet.answerer_id, HomeworkSet.id)))
     by_parent: dict[int, list[HomeworkSet]] = {}
     for found in sets:
         by_parent.setdefault(found.answerer_id, []).append(found)
-    year, week, _ = now.isocalendar()
     sent = 0
     for parent_id, parent_sets in by_parent.items():
         parent = db.session.get(User, parent_id)
+        due = plan.digest_due(now, _zone(parent.timezone))
+        week = [s for s in parent_sets if due is not None and due - timedelta(days=7) <= s.published_at < due]
+        if not week:
+            continue
         children: dict[str, dict] = {}
-        for found in parent_sets:
+        for found in week:
             child = children.setdefault(found.learner_key, {"name": found.learner_name, "questions": 0,
                                                             "answered": 0, "right": 0, "weak": []})
             child["questions"] += len(found.entries)
@@ -421,10 +427,18 @@ def send_parent_digests(now: datetime) -> int:
         message = outbox.enqueue_email(DIGEST_TEMPLATE, parent.email,
                                        {"recipient_name": parent.name, "children": list(children.values()),
                                         "link": public_url("/bookings")},
-                                       dedupe_key=f"homework-digest:{parent.id}:{year}-W{week:02d}")
+                                       dedupe_key=f"homework-digest:{parent.id}:{due.date().isoformat()}")
         sent += message is not None
     db.session.commit()
     return sent
+
+
+def _zone(name: str | None) -> ZoneInfo:
+    """A parent's zone; UTC when it is missing or unknown, so a bad value never stops everyone's digest."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
 
 
 def tutor_agenda(tutor: User, lesson_id: int) -> dict[str, list[AgendaLine]]:
