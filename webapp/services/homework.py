@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import fsrs
 from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload
 
 from ..adapters import algebra
 from ..adapters.database import serialized_write
@@ -469,6 +470,10 @@ def sets_for(user: User) -> list[SetSummary]:
     answering = (HomeworkSet.answerer_id == user.id) & (HomeworkSet.state == "published")
     who = answering | (Lesson.tutor_id == user.id) if user.is_tutor else answering
     found = list(db.session.scalars(select(HomeworkSet).join(Lesson, HomeworkSet.lesson_id == Lesson.id)
+                                    .options(selectinload(HomeworkSet.entries),
+                                             selectinload(HomeworkSet.lesson).selectinload(Lesson.tutor),
+                                             selectinload(HomeworkSet.lesson).selectinload(Lesson.subject),
+                                             selectinload(HomeworkSet.lesson).selectinload(Lesson.level))
                                     .where(who).order_by(HomeworkSet.created_at.desc(), HomeworkSet.id.desc())
                                     .limit(200)))
     return [SetSummary(s, s.lesson, len(s.entries), sum(1 for e in s.entries if e.answered_at is not None),
