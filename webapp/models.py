@@ -12,7 +12,7 @@ from .domain.analytics import EventName
 from .domain.funding import Funding
 from .domain.ledger import Move
 from .domain.offers import Audience
-from .domain.packages import PurchaseState
+from .domain.packages import PurchaseMethod, PurchaseState
 from .domain.roles import STAFF_ROLES, Role
 from .domain.states import BookingState, LessonState
 from .domain.subscriptions import SubscriptionStatus
@@ -47,6 +47,32 @@ def utcnow() -> datetime:
 def one_of(column: str, values: type[StrEnum]) -> str:
     """A CHECK expression allowing exactly the enum's values (the migrations spell out the same list)."""
     return f"{column} IN ({','.join(repr(str(v)) for v in values)})"
+
+
+
+class StoredEventColumns:
+    """The columns of a provider's webhook event as stored (Stripe's and PayPal's are the same): kept by the
+    provider's event id so a replay is recognised, applied once by a job, with its attempts and last error."""
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class StoredFileColumns:
+    """The columns of an uploaded file kept outside the web root under a random name, typed by its content
+    (note and ticket attachments alike)."""
+
+    original_name: Mapped[str] = mapped_column(String(255))
+    stored_name: Mapped[str] = mapped_column(String(100), unique=True)
+    content_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class User(db.Model):
@@ -600,18 +626,10 @@ class Refund(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class StripeEvent(db.Model):
+class StripeEvent(StoredEventColumns, db.Model):
     """Every webhook event, stored by id when it arrives (so a replay is recognised) and applied once by a job."""
 
     __tablename__ = "stripe_events"
-    id: Mapped[str] = mapped_column(String(255), primary_key=True)
-    type: Mapped[str] = mapped_column(String(100))
-    payload: Mapped[dict] = mapped_column(JSON)
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
-    outcome: Mapped[str | None] = mapped_column(String(40))
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class PayoutAccount(db.Model):
@@ -716,17 +734,12 @@ class SummaryNote(db.Model):
     attachments: Mapped[list[NoteAttachment]] = relationship(back_populates="note", order_by="NoteAttachment.id")
 
 
-class NoteAttachment(db.Model):
+class NoteAttachment(StoredFileColumns, db.Model):
     """A file attached to a summary note, stored outside the web root under a random name."""
 
     __tablename__ = "note_attachments"
     id: Mapped[int] = mapped_column(primary_key=True)
     note_id: Mapped[int] = mapped_column(ForeignKey("summary_notes.id", ondelete="CASCADE"), index=True)
-    original_name: Mapped[str] = mapped_column(String(255))
-    stored_name: Mapped[str] = mapped_column(String(100), unique=True)
-    content_type: Mapped[str] = mapped_column(String(100))
-    size_bytes: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     note: Mapped[SummaryNote] = relationship(back_populates="attachments")
 
 
@@ -822,12 +835,17 @@ class MinuteLot(db.Model):
     source_ref: Mapped[str] = mapped_column(String(255), unique=True)  # the outside id that paid for it
     minutes: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # What the student paid for the lot (a package's price, a subscription invoice's amount paid): tutor payouts
+    # for lessons taught with these minutes are valued from it (services/minute_payouts.py). None: not paid for.
+    paid_minor: Mapped[int | None] = mapped_column(Integer)
+    currency: Mapped[str | None] = mapped_column(String(3))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    __table_args__ = (CheckConstraint("minutes > 0", name="lot_minutes_positive"),)
+    __table_args__ = (CheckConstraint("minutes > 0", name="lot_minutes_positive"),
+                      CheckConstraint("paid_minor IS NULL OR paid_minor >= 0", name="lot_paid_not_negative"))
 
 
 class PayPalOrder(db.Model):
-    """A PayPal order we opened (for a booking's lesson) and how far PayPal has taken it. Its status only moves
+    """A PayPal order we opened (for a booking's lesson, or a package of minutes) and how far PayPal has taken it. Its status only moves
     forward (CREATED → APPROVED → AUTHORIZED → CAPTURED, or to VOIDED or CANCELLED), so what our own calls learn
     and webhook events applied in any order agree. `authorization_id` is the live authorization: a reauthorization
     replaces it (PayPal gives it a new id) and keeps the first one in `first_authorization_id`, which is the one a
@@ -837,6 +855,8 @@ class PayPalOrder(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[str] = mapped_column(String(64), unique=True)
     booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id"), index=True)
+    # or the package purchase it pays for (an order with intent CAPTURE); never both
+    purchase_id: Mapped[int | None] = mapped_column(ForeignKey("package_purchases.id"), index=True)
     request_id: Mapped[str] = mapped_column(String(255), unique=True)  # the PayPal-Request-Id that created it
     status: Mapped[str] = mapped_column(String(20), default="CREATED")
     amount_minor: Mapped[int] = mapped_column(Integer)
@@ -850,22 +870,15 @@ class PayPalOrder(db.Model):
     capture_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
-    __table_args__ = (CheckConstraint("amount_minor > 0", name="paypal_amount_positive"),)
+    __table_args__ = (CheckConstraint("amount_minor > 0", name="paypal_amount_positive"),
+                      CheckConstraint("booking_id IS NULL OR purchase_id IS NULL", name="paypal_pays_for_one"))
 
 
-class PayPalEvent(db.Model):
+class PayPalEvent(StoredEventColumns, db.Model):
     """Every verified PayPal webhook event, stored by id when it arrives (a replay is recognised) and applied once
     by a job, like StripeEvent."""
 
     __tablename__ = "paypal_events"
-    id: Mapped[str] = mapped_column(String(255), primary_key=True)
-    type: Mapped[str] = mapped_column(String(100))
-    payload: Mapped[dict] = mapped_column(JSON)
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
-    outcome: Mapped[str | None] = mapped_column(String(40))
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 # --- live lesson (issue 10: the lesson room and its chat) ------------------------------------------
@@ -903,8 +916,10 @@ class TutorPackage(db.Model):
 
 class PackagePurchase(db.Model):
     """A student buying one package: made when they press Buy (its price computed then and frozen), paid on Stripe
-    Checkout; the checkout.session.completed webhook grants its minutes once, keyed on the session id.
-    ``form_key`` (one per rendered Buy form) makes a double click the same purchase and the same Checkout."""
+    Checkout (the checkout.session.completed webhook grants its minutes once, keyed on the session id) or with PayPal
+    (an order with intent CAPTURE: granted once, keyed on the capture id). ``form_key`` (one per rendered Buy form)
+    makes a double click the same purchase and the same payment page; ``expires_at`` is when that page lapses
+    (Checkout's expires_at, or how long we keep a PayPal order open), after which a sweep closes it as expired."""
 
     __tablename__ = "package_purchases"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -915,17 +930,22 @@ class PackagePurchase(db.Model):
     price_minor: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
     state: Mapped[str] = mapped_column(String(16), default=PurchaseState.OPEN)
+    method: Mapped[str] = mapped_column(String(16), default=PurchaseMethod.CARD, server_default="card")
     form_key: Mapped[str] = mapped_column(String(64))
     checkout_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     lot_id: Mapped[int | None] = mapped_column(ForeignKey("minute_lots.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when it became expired or cancelled
     package: Mapped[TutorPackage] = relationship()
     tutor: Mapped[User] = relationship(foreign_keys=[tutor_id])
     lot: Mapped[MinuteLot | None] = relationship()
     __table_args__ = (CheckConstraint("minutes > 0", name="purchase_minutes_positive"),
                       CheckConstraint("price_minor >= 0", name="purchase_price_not_negative"),
                       CheckConstraint(one_of("state", PurchaseState), name="state_known"),
+                      CheckConstraint(one_of("method", PurchaseMethod), name="method_known"),
+                      Index("ix_package_purchases_open_expiry", "state", "expires_at"),
                       UniqueConstraint("student_id", "form_key", name="uq_package_purchases_student_form_key"))
 
 
@@ -1177,17 +1197,12 @@ class TicketMessage(db.Model):
                                                                order_by="TicketAttachment.id")
 
 
-class TicketAttachment(db.Model):
+class TicketAttachment(StoredFileColumns, db.Model):
     """A file on a ticket message, stored like note attachments (outside the web root, random name, typed by content)."""
 
     __tablename__ = "ticket_attachments"
     id: Mapped[int] = mapped_column(primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("ticket_messages.id", ondelete="CASCADE"), index=True)
-    original_name: Mapped[str] = mapped_column(String(255))
-    stored_name: Mapped[str] = mapped_column(String(100), unique=True)
-    content_type: Mapped[str] = mapped_column(String(100))
-    size_bytes: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     message: Mapped[TicketMessage] = relationship(back_populates="attachments")
 
 

@@ -17,7 +17,7 @@ from ..auth_loading import bearer_authenticated, user_for_bearer
 from ..extensions import csrf, limiter
 from ..models import Booking, Lesson, Teach, User
 from ..security_headers import content_security_policy
-from ..services import (accounts, availability, bookings, cancellations, card_holds, catalogue, checkout,
+from ..services import (accounts, availability, bookings, cancellations, card_holds, catalogue, checkout, homework,
                         minute_payments, notes, paypal_checkout, reschedules, sessions)
 from ..services.bookings import BookingRequest
 from ..services.catalogue import TutorFilters
@@ -75,18 +75,22 @@ def _challenge(response):
     return response
 
 
-def api_user() -> User:
-    """The user this request acts as (bearer token or session), or 401."""
+def _user() -> User:
     if not current_user.is_authenticated:
         raise Unauthorized("Authentication required: send Authorization: Bearer <token> or log in.")
     return current_user._get_current_object()
+
+
+def api_user() -> User:
+    """The user this request acts as (bearer token or session), or 401 (for the API's other modules)."""
+    return _user()
 
 
 def signed_in(view):
     """Credentials are checked before the request is validated: anonymous callers get 401, not a 422."""
     @wraps(view)
     def wrapped(*args, **kwargs):
-        api_user()
+        _user()
         return view(*args, **kwargs)
     return wrapped
 
@@ -95,7 +99,7 @@ def tutors_only(view):
     """Signed in as a tutor (401 or 403 before the request is validated)."""
     @wraps(view)
     def wrapped(*args, **kwargs):
-        if not api_user().is_tutor:
+        if not _user().is_tutor:
             raise Forbidden("Only tutors can do this.")
         return view(*args, **kwargs)
     return wrapped
@@ -223,7 +227,7 @@ def _token_json(user: User, device_name: str = "") -> dict:
 @spec.validate(security=SIGNED_IN, operation_id="me", resp=Response(HTTP_200=(schema.User, "You."), HTTP_401=ANON))
 def me():
     """The signed-in user (with children for parents)."""
-    return user_json(api_user())
+    return user_json(_user())
 
 
 @bp.get("/openapi.json")
@@ -298,7 +302,7 @@ def tutor(tutor_id: int):
     HTTP_403=NOT_TUTOR))
 def put_teaches():
     """Replace your teach records, all or nothing (tutors only)."""
-    user = api_user()
+    user = _user()
     catalogue.replace_teaches(user, [item.model_dump() for item in body().teaches])
     return {"teaches": [teach_json(t) for t in catalogue.tutor_teaches(user.id)]}
 
@@ -309,7 +313,7 @@ def put_teaches():
     HTTP_200=(schema.AvailabilitySettings, "Your settings."), HTTP_401=ANON, HTTP_403=NOT_TUTOR))
 def get_availability():
     """Your weekly windows, overrides, notice, horizon, buffer and time zone (tutors only)."""
-    return availability.settings_as_dict(availability.get_settings(api_user()))
+    return availability.settings_as_dict(availability.get_settings(_user()))
 
 
 @bp.put("/tutors/me/availability")
@@ -321,7 +325,7 @@ def put_availability():
     """Replace your availability; fields left out stay as they are. Validated whole: nothing is saved when any field
     is wrong."""
     changes = body().model_dump(mode="json", exclude_unset=True)
-    return availability.settings_as_dict(availability.update_settings(api_user(), changes))
+    return availability.settings_as_dict(availability.update_settings(_user(), changes))
 
 
 # --- availability and bookings ------------------------------------------------------------------
@@ -369,7 +373,7 @@ def availabilities():
 def create_booking():
     """Book a free slot: it is held for you until hold_expires_at, awaiting payment; answers 409 with that day's
     fresh slots if someone else just took it."""
-    user = api_user()
+    user = _user()
     data = body()
     req = params.booking_request_from(data.model_dump(), data.tutor_id)
     try:
@@ -404,7 +408,7 @@ def _fresh_slots(user: User, data: schema.BookingInput, req: BookingRequest) -> 
 def list_bookings():
     """Your bookings (as booker, student, parent or tutor)."""
     now = now_utc()
-    return {"bookings": [booking_json(b, now) for b in bookings.list_bookings(api_user(), now, query().when)]}
+    return {"bookings": [booking_json(b, now) for b in bookings.list_bookings(_user(), now, query().when)]}
 
 
 @bp.get("/bookings/<id:booking_id>")
@@ -414,7 +418,7 @@ def list_bookings():
     HTTP_404=error("No such booking, or not one of yours (the two look the same).")))
 def get_booking(booking_id: int):
     """One of your bookings."""
-    return booking_json(bookings.get_booking(api_user(), booking_id), now_utc())
+    return booking_json(bookings.get_booking(_user(), booking_id), now_utc())
 
 
 # --- payments and cancellation --------------------------------------------------------------------
@@ -439,16 +443,16 @@ def pay():
     back). Minutes that do not cover the lesson are a 409."""
     data = body()
     if data.method == "minutes":
-        booking = minute_payments.pay_with_minutes(api_user(), data.booking_id, now_utc())
+        booking = minute_payments.pay_with_minutes(_user(), data.booking_id, now_utc())
         return {"booking_id": booking.id, "method": "minutes", "status": "requires_capture",
                 "minutes": booking.lesson.duration_minutes}, 201
     if data.method == "paypal":
-        order = paypal_checkout.open_order(api_user(), data.booking_id, data.coupon, now_utc(),
+        order = paypal_checkout.open_order(_user(), data.booking_id, data.coupon, now_utc(),
                                            **paypal_return_urls(data.booking_id))
         return {"booking_id": data.booking_id, "method": "paypal", "status": "requires_approval",
                 "order_id": order.order_id, "approve_url": order.approve_url}, 201
     answer = card_holds.pay_with_payment_method(
-        api_user(), data.booking_id, data.payment_method, data.coupon, now_utc(),
+        _user(), data.booking_id, data.payment_method, data.coupon, now_utc(),
         return_url=url_for("bookings.detail", booking_id=data.booking_id, paid=1, _external=True))
     return answer, 201
 
@@ -460,7 +464,7 @@ def pay():
     HTTP_404=error("No such booking, or not one of yours.")))
 def payment_status(booking_id: int):
     """Our booking state and Stripe's PaymentIntent status for a booking (processing, requires_action, ...)."""
-    return checkout.payment_status(api_user(), booking_id)
+    return checkout.payment_status(_user(), booking_id)
 
 
 @bp.get("/bookings/<id:booking_id>/cancellation")
@@ -471,7 +475,7 @@ def payment_status(booking_id: int):
     HTTP_404=error("No such booking, or not one of yours.")))
 def cancellation_preview(booking_id: int):
     """What cancelling now would give back, before you confirm."""
-    plan = cancellations.preview(api_user(), booking_id, now_utc())
+    plan = cancellations.preview(_user(), booking_id, now_utc())
     return {"kind": plan.kind, "refund_minor": plan.refund.amount_minor, "currency": plan.refund.currency,
             "explanation": plan.explanation, "minutes": plan.minutes}
 
@@ -490,7 +494,7 @@ def cancellation_preview(booking_id: int):
 def cancel_booking(booking_id: int):
     """Cancel the lesson (booker, student, parent, tutor or admin); the refund follows the policy frozen when it was
     paid. The body may be left out."""
-    user = api_user()
+    user = _user()
     booking = cancellations.cancel_booking(user, booking_id, body().note, now_utc())
     return booking_json(bookings.get_booking(user, booking.id), now_utc())
 
@@ -508,7 +512,7 @@ def cancel_booking(booking_id: int):
 def refund_booking(booking_id: int):
     """Admins: refund part or all of what is left of a captured payment, without cancelling. The same
     idempotency_key twice is one refund."""
-    user = api_user()
+    user = _user()
     data = body()
     booking = cancellations.admin_refund(user, booking_id, data.amount_minor, data.reason, now_utc(),
                                          request_key=data.idempotency_key)
@@ -518,13 +522,17 @@ def refund_booking(booking_id: int):
 # --- summary notes --------------------------------------------------------------------------------
 
 def note_json(note) -> dict:
-    """A summary note with its attachments' names and download links."""
+    """A summary note with its attachments' names and download links, the topics covered and the mistakes made."""
+    topics, errors = homework.recorded_learning(note)
     return {"id": note.id, "lesson_id": note.lesson_id, "tutor_id": note.tutor_id, "body": note.body,
             "created_at": note.created_at.isoformat(), "updated_at": note.updated_at.isoformat(),
             "attachments": [{"id": a.id, "name": a.original_name, "content_type": a.content_type,
                              "size_bytes": a.size_bytes,
                              "url": url_for("notes.attachment", attachment_id=a.id, _external=True)}
-                            for a in note.attachments]}
+                            for a in note.attachments],
+            "topics": [{"id": t.id, "name": t.name} for t in topics],
+            "errors": [{"topic": {"id": e.topic.id, "name": e.topic.name}, "what_went_wrong": e.what_went_wrong,
+                        "wrong_answer": e.wrong_answer} for e in errors]}
 
 
 @bp.post("/v1/notes")
@@ -540,11 +548,32 @@ def note_json(note) -> dict:
 def save_note():
     """Write or edit the summary note of a lesson you taught, once it has taken place (finished, not cancelled,
     paid). Writing it tells the student, or the parent for a child, by email and push, once; edits do not tell
-    again. Send JSON, or multipart/form-data to attach files."""
+    again. Send JSON, or multipart/form-data to attach files.
+
+    With `topics` and/or `errors` (JSON only), the note records what was covered and the mistakes made, checked as
+    the note form checks them, and each learner's draft homework is rebuilt from them for you to review."""
     data = body()
     files = request.files.getlist("attachments") if request.context.form is not None else []
-    note, created = notes.save_note(api_user(), data.lesson_id, data.body, files, now_utc(), data.remove_attachment_ids)
+    learning = {}
+    if getattr(data, "topics", None) is not None or getattr(data, "errors", None) is not None:
+        learning = {"covered": list(data.topics or []),
+                    "errors": [homework.ErrorInput(e.topic_id, e.what_went_wrong, e.wrong_answer)
+                               for e in data.errors or []]}
+    note, created = notes.save_note(_user(), data.lesson_id, data.body, files, now_utc(), data.remove_attachment_ids,
+                                    **learning)
     return note_json(note), 201 if created else 200
+
+
+@bp.get("/v1/lessons/<id:lesson_id>/topics")
+@signed_in
+@spec.validate(security=SIGNED_IN, operation_id="listLessonTopics", resp=Response(
+    HTTP_200=(schema.TopicList, "The topics."), HTTP_401=ANON,
+    HTTP_404=error("No such lesson, or not one of yours.")))
+def lesson_topics(lesson_id: int):
+    """The curriculum topics of a lesson's subject and level: the ids a note's `topics` and `errors` name."""
+    lesson, topics = homework.lesson_topics(_user(), lesson_id)
+    return {"lesson_id": lesson.id,
+            "topics": [{"id": t.id, "name": t.name, "strand": strand} for t, strand in topics]}
 
 
 @bp.get("/v1/notes/<id:lesson_id>")
@@ -554,10 +583,94 @@ def save_note():
     HTTP_404=error("No such lesson of yours, or no note written yet.")))
 def get_note(lesson_id: int):
     """The summary note of a lesson you may see (404 until one is written)."""
-    note = notes.view_note(api_user(), lesson_id, now_utc()).note
+    note = notes.view_note(_user(), lesson_id, now_utc()).note
     if note is None:
         raise NotFound("No summary note has been written for this lesson yet.")
     return note_json(note)
+
+
+# --- homework -------------------------------------------------------------------------------------------------
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at else None
+
+
+def homework_summary_json(summary: homework.SetSummary) -> dict:
+    """A homework set as the list shows it."""
+    found, lesson = summary.set, summary.lesson
+    return {"id": found.id, "lesson_id": lesson.id, "state": found.state, "learner_name": found.learner_name,
+            "tutor": {"id": lesson.tutor_id, "name": lesson.tutor.name},
+            "subject": {"id": lesson.subject_id, "name": lesson.subject.name},
+            "level": {"id": lesson.level_id, "name": lesson.level.name},
+            "created_at": found.created_at.isoformat(), "published_at": _iso(found.published_at),
+            "questions": summary.questions, "answered": summary.answered, "right": summary.right}
+
+
+def question_json(entry, reveal: bool) -> dict:
+    """One question of a set: the answer and worked solution only once answered (or for the tutor)."""
+    item = entry.item
+    shown = reveal or entry.answered_at is not None
+    return {"id": entry.id, "position": entry.position, "topic": {"id": item.topic.id, "name": item.topic.name},
+            "kind": item.kind, "prompt": item.prompt, "unit": item.unit or "", "choices": list(item.choices or []),
+            "reason": entry.reason, "answered": entry.answered_at is not None, "response": entry.response,
+            "correct": entry.correct, "answered_at": _iso(entry.answered_at),
+            "answer": item.answer if shown else None, "solution": item.solution if shown else None}
+
+
+@bp.get("/v1/homework")
+@signed_in
+@spec.validate(security=SIGNED_IN, operation_id="listHomework", resp=Response(
+    HTTP_200=(schema.HomeworkSetList, "Your homework sets."), HTTP_401=ANON))
+def list_homework():
+    """The homework sets you answer (yours, or your children's), published ones only; a tutor also gets every set
+    of their lessons, drafts included."""
+    return {"sets": [homework_summary_json(s) for s in homework.sets_for(_user())]}
+
+
+@bp.get("/v1/homework/<id:set_id>")
+@signed_in
+@spec.validate(security=SIGNED_IN, operation_id="getHomework", resp=Response(
+    HTTP_200=(schema.HomeworkSet, "The set and its questions."), HTTP_401=ANON,
+    HTTP_404=error("No such set, not yours, or not published yet (the three look the same).")))
+def get_homework(set_id: int):
+    """One homework set with its questions: each question's answer and worked solution appear once it has been
+    answered (the lesson's tutor sees them always)."""
+    found, is_tutor = homework.viewable_set(_user(), set_id)
+    entries = found.entries
+    summary = homework.SetSummary(found, found.lesson, len(entries),
+                                  sum(1 for e in entries if e.answered_at is not None),
+                                  sum(1 for e in entries if e.correct))
+    return {**homework_summary_json(summary), "items": [question_json(e, is_tutor) for e in entries]}
+
+
+@bp.post("/v1/homework/questions/<id:entry_id>/answer")
+@signed_in
+@spec.validate(json=schema.AnswerInput, security=SIGNED_IN, operation_id="answerHomeworkQuestion", resp=Response(
+    HTTP_200=(schema.AnswerResult, "Marked: right or wrong, with the answer and the worked solution."),
+    HTTP_400=MALFORMED, HTTP_401=ANON,
+    HTTP_404=error("No such question in a published set you answer."),
+    HTTP_409=error("This question was already answered (each is answered once).")))
+def answer_homework(entry_id: int):
+    """Answer one question: it is marked at once and the worked solution comes back. A response that cannot be read
+    (not a number, an unknown symbol) is a 422 that says why, and the question stays unanswered."""
+    outcome = homework.answer(_user(), entry_id, body().response, now_utc())
+    return {"correct": bool(outcome.entry.correct), "feedback": outcome.feedback,
+            "question": question_json(outcome.entry, reveal=True)}
+
+
+@bp.get("/v1/lessons/<id:lesson_id>/agenda")
+@signed_in
+@spec.validate(security=SIGNED_IN, operation_id="getLessonAgenda", resp=Response(
+    HTTP_200=(schema.Agenda, "Each learner's topics still weak."), HTTP_401=ANON,
+    HTTP_403=error("You are in the lesson but do not teach it."),
+    HTTP_404=error("No such lesson, or not one of yours.")))
+def lesson_agenda(lesson_id: int):
+    """For the lesson's tutor: each learner's topics still weak (below proficient) in its subject and level, from
+    their homework, weakest first."""
+    agenda = homework.tutor_agenda(_user(), lesson_id)
+    return {"lesson_id": lesson_id,
+            "learners": [{"name": name, "weak_topics": [{"topic": line.topic, "mastery": line.mastery}
+                                                        for line in lines]} for name, lines in agenda.items()]}
 
 
 # --- rescheduling ---------------------------------------------------------------------------------
@@ -583,7 +696,7 @@ def propose_reschedule(lesson_id: int):
     """Propose a new time for a paid lesson: at least 72 hours before its start, a free slot for the tutor and the
     student, the same length. The lesson becomes RESCHEDULE and the other side has 24 hours to answer (seed 004)."""
     data = body()
-    return lesson_json(reschedules.propose(api_user(), lesson_id, data.suggested_start, data.suggested_finish,
+    return lesson_json(reschedules.propose(_user(), lesson_id, data.suggested_start, data.suggested_finish,
                                            now_utc()))
 
 
@@ -597,4 +710,4 @@ def propose_reschedule(lesson_id: int):
 def respond_reschedule(lesson_id: int):
     """Accept (the lesson moves) or decline (it is cancelled with the policy refund) the standing proposal."""
     data = body()
-    return lesson_json(reschedules.respond(api_user(), lesson_id, data.version, data.accept, now_utc()))
+    return lesson_json(reschedules.respond(_user(), lesson_id, data.version, data.accept, now_utc()))

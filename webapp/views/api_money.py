@@ -59,7 +59,7 @@ def purchase_json(purchase: PackagePurchase) -> dict:
     """A package purchase and its state."""
     return {"id": purchase.id, "package_id": purchase.package_id, "tutor_id": purchase.tutor_id,
             "minutes": purchase.minutes, "price_minor": purchase.price_minor, "currency": purchase.currency,
-            "state": purchase.state, "created_at": purchase.created_at.isoformat(),
+            "method": purchase.method, "state": purchase.state, "created_at": purchase.created_at.isoformat(),
             "paid_at": purchase.paid_at.isoformat() if purchase.paid_at else None}
 
 
@@ -117,8 +117,8 @@ def tutor_plans(tutor_id: int):
 @spec.validate(headers=schema.IdempotencyHeaders, security=SIGNED_IN, operation_id="buyPackage", resp=Response(
     HTTP_201=(schema.PurchaseStarted, "The purchase (the Location header is its status) and the page to pay on."),
     HTTP_401=ANON, HTTP_403=NOT_A_BUYER, HTTP_404=error("No such package on offer."),
-    HTTP_409=error("This Idempotency-Key was used for another package, or the tutor offers no subject to price "
-                   "it."),
+    HTTP_409=error("This Idempotency-Key was used for another package, for a payment page that closed unpaid, or "
+                   "to pay with PayPal; or the tutor offers no subject to price the package."),
     HTTP_502=error("Stripe could not be reached; nothing was charged.")))
 def buy_package(package_id: int):
     """Buy a package on Stripe Checkout (paid at once): open checkout_url; the minutes are granted when Stripe
