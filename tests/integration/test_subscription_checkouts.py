@@ -249,6 +249,8 @@ def test_a_past_due_subscription_gets_a_new_card_and_booking_with_minutes_resume
     login(client, student.email, factories.PASSWORD)
     listing = client.get("/account/subscriptions").get_data(as_text=True)
     assert f'href="/account/subscriptions/{row.id}/card"' in listing and "Update your card" in listing
+    wallet_page = client.get("/minutes").get_data(as_text=True)
+    assert "monthly plan with" in wallet_page and f'href="/account/subscriptions/{row.id}/card"' in wallet_page
 
     declined = _save_card(stripe_world, client, db.session.get(Subscription, row.id), "4000000000000341")
 
@@ -273,6 +275,7 @@ def test_a_past_due_subscription_gets_a_new_card_and_booking_with_minutes_resume
     assert [lot.minutes for lot in _lots(student)] == [240, 240]
     booking = book(student=student, tutor_teach=(teacher, teach))
     assert minute_payments.pay_with_minutes(student, booking.id, now()).funding == Funding.MINUTES
+    assert "Update your card" not in client.get("/minutes").get_data(as_text=True)
     other = factories.user("student")
     client.post("/logout", data={"csrf_token": csrf_from(paid)})
     login(client, other.email, factories.PASSWORD)

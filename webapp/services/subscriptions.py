@@ -237,6 +237,13 @@ def payment_owed(session: Session, student_id: int, tutor_id: int) -> Subscripti
         Subscription.duplicate_of_id.is_(None), Subscription.status.in_([str(s) for s in PAUSED_FOR_PAYMENT])))
 
 
+def owed_by(student_id: int) -> list[Subscription]:
+    """The student's subscriptions whose last payment failed (their wallet page links each card page)."""
+    return list(db.session.scalars(select(Subscription).where(
+        Subscription.student_id == student_id, Subscription.duplicate_of_id.is_(None),
+        Subscription.status.in_([str(s) for s in PAUSED_FOR_PAYMENT])).order_by(Subscription.id)))
+
+
 def paused_message(tutor_name: str) -> str:
     """Why booking with minutes is paused, in words for the pay page and the API."""
     return (f"Booking with your minutes with {tutor_name} is paused: the last payment of your monthly plan failed. "

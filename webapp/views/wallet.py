@@ -8,7 +8,7 @@ from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user
 
 from ..models import Role
-from ..services import catalogue, packages, wallet
+from ..services import catalogue, packages, subscriptions, wallet
 from ..services.errors import ServiceError
 from .common import now_utc, render, role_required
 
@@ -55,4 +55,5 @@ def purchase(purchase_id: int):
 @role_required(Role.STUDENT, Role.PARENT)
 def index():
     """Your prepaid minutes with each tutor: available, held for bookings, and when the next ones expire."""
-    return render("wallet/index.html", balances=wallet.balances_of(current_user.id))
+    return render("wallet/index.html", balances=wallet.balances_of(current_user.id),
+                  owed=subscriptions.owed_by(current_user.id))
