@@ -77,7 +77,7 @@ def start_subscription(student: User, plan_id: int, form_key: str | None, *, suc
     opened = [(c.id, c.session_id, c.plan_id) for c in _open_checkouts(student_id, tutor_id, SUBSCRIBE)]
     product = f"{plan.minutes} minutes a month with {plan.tutor.name}"
     metadata = {"plan_id": str(plan.id), "student_id": str(student_id), "tutor_id": str(tutor_id)}
-    amount, currency, email = plan.price_minor, plan.currency, student.email
+    amount, currency, email, tutor_name = plan.price_minor, plan.currency, student.email, plan.tutor.name
     end_read()
     for checkout_id, session_id, open_plan in reversed(opened):  # newest first: that is the one worth reusing
         stripe_session = gateway.retrieve_checkout_session(session_id)
@@ -86,7 +86,7 @@ def start_subscription(student: User, plan_id: int, form_key: str | None, *, suc
         status = _close(session_id) if stripe_session.status == "open" else stripe_session.status
         _set_status([checkout_id], status, now)
         if status == "complete":
-            raise Conflict(f"You have just subscribed to {plan.tutor.name} in another window; Stripe is confirming "
+            raise Conflict(f"You have just subscribed to {tutor_name} in another window; Stripe is confirming "
                            "it. It appears on your Subscriptions page in a moment.")
     try:
         checkout = gateway.create_subscription_checkout_session(
