@@ -1,16 +1,16 @@
 """one live subscription per student and tutor: duplicates recorded (cancelled and refunded), Checkout sessions for
 plans (reused or replaced; card updates), the Stripe customer of a subscription
 
-Revision ID: 0032_one_live_subscription
-Revises: 0031_lot_paid_amounts
+Revision ID: 0033_one_live_subscription
+Revises: 0032_package_payments
 Create Date: 2026-12-02 21:45:00
 
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0032_one_live_subscription'
-down_revision = '0031_lot_paid_amounts'
+revision = '0033_one_live_subscription'
+down_revision = '0032_package_payments'
 branch_labels = None
 depends_on = None
 
