@@ -48,3 +48,13 @@ def test_minutes_are_worth_what_they_cost_on_average_and_the_tutor_gets_that_les
     assert minutes_value([(1000, 3)], 1) == 333  # 3.333… rounds half up once
     assert minutes_value([], 60) == 0 and minutes_value([(18000, 300)], 0) == 0
     assert minutes_payout(3600, 1500) == 3060 and minutes_payout(3600, 0) == 3600
+
+
+def test_a_minute_payout_keeps_the_share_of_minutes_not_refunded_never_more_than_was_sent():
+    from webapp.domain.packages import minute_payout_kept
+    assert minute_payout_kept(3600, 60, 60) == 3600
+    assert minute_payout_kept(3600, 60, 45) == 2700  # 15 of 60 refunded: a quarter comes back
+    assert minute_payout_kept(1700, 30, 10) == 567  # 566.67 rounds half up
+    assert minute_payout_kept(3600, 60, 0) == 0
+    assert minute_payout_kept(3600, 60, 90) == 3600  # never more than was transferred
+    assert minute_payout_kept(0, 0, 0) == 0

@@ -89,3 +89,13 @@ def minutes_payout(value_minor: int, commission_fee_bp: int) -> int:
     """The tutor's share of a lesson paid with minutes worth ``value_minor``: the platform keeps its commission
     (basis points, the same rate as on a card lesson's list price), rounded half up."""
     return value_minor - round_half_up(Fraction(value_minor * commission_fee_bp, 10000))
+
+
+def minute_payout_kept(transferred_minor: int, paid_minutes: int, kept_minutes: int) -> int:
+    """What a tutor keeps of a minute lesson's transfer once some of its minutes were refunded after it was sent:
+    the same share of the transfer as the minutes still kept are of those it paid for, rounded half up once; never
+    more than was transferred (refunds only lower it) and never below zero."""
+    if paid_minutes <= 0 or transferred_minor <= 0:
+        return 0
+    kept = max(0, min(kept_minutes, paid_minutes))
+    return round_half_up(Fraction(transferred_minor * kept, paid_minutes))

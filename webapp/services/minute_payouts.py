@@ -43,6 +43,18 @@ def _due_bookings(now: datetime) -> list[int]:
         .order_by(Booking.id)))
 
 
+def minutes_worth(session, booking: Booking, minutes: int) -> tuple[int, str]:
+    """(value in minor units, currency) of ``minutes`` of a minute-paid booking: what they cost the student on
+    average over the packages paid for with the tutor by the time the booking was paid (0 when none was)."""
+    paid = session.execute(select(PackagePurchase.price_minor, PackagePurchase.minutes, PackagePurchase.currency)
+                           .where(PackagePurchase.student_id == booking.booker_id,
+                                  PackagePurchase.tutor_id == booking.lesson.tutor_id,
+                                  PackagePurchase.state == PurchaseState.PAID,
+                                  PackagePurchase.paid_at <= booking.authorized_at)).all()
+    currency = paid[0].currency if paid else booking.currency
+    return minutes_value([(p.price_minor, p.minutes) for p in paid if p.currency == currency], minutes), currency
+
+
 def _decide(booking_id: int) -> MinutePayout | None:
     """Record (or find) the booking's payout row, its amount decided under the booking's lock; None when it was
     transferred meanwhile or nothing is owed."""
@@ -54,13 +66,7 @@ def _decide(booking_id: int) -> MinutePayout | None:
         booking = session.get(Booking, booking_id)
         posted, returned = wallet.booking_minutes(session, booking_id)
         minutes = max(posted - returned, 0)
-        paid = session.execute(select(PackagePurchase.price_minor, PackagePurchase.minutes, PackagePurchase.currency)
-                               .where(PackagePurchase.student_id == booking.booker_id,
-                                      PackagePurchase.tutor_id == booking.lesson.tutor_id,
-                                      PackagePurchase.state == PurchaseState.PAID,
-                                      PackagePurchase.paid_at <= booking.authorized_at)).all()
-        currency = paid[0].currency if paid else booking.currency
-        value = minutes_value([(p.price_minor, p.minutes) for p in paid if p.currency == currency], minutes)
+        value, currency = minutes_worth(session, booking, minutes)
         commission = active_commission()
         amount = minutes_payout(value, commission.commission_fee_bp if commission else 0)
         row = MinutePayout(booking_id=booking_id, tutor_id=booking.lesson.tutor_id, minutes=minutes,

@@ -7,10 +7,12 @@ from flask import Blueprint, Response, flash, redirect, request, url_for
 from flask_login import current_user
 
 from ..domain.money import Money, parse_major_amount
+from ..domain.funding import Funding
 from ..domain.offers import Audience
+from ..domain.packages import minutes_words
 from ..domain.roles import STAFF_ROLES
 from ..models import Role
-from ..services import bookings, cancellations, dashboard, offer_announcements, offers
+from ..services import bookings, cancellations, dashboard, minute_refunds, offer_announcements, offers
 from ..services.errors import ServiceError
 from .common import now_utc, perform, render, role_required
 
@@ -141,14 +143,23 @@ def announce_offer(coupon_id: int):
 @bp.post("/bookings/<id:booking_id>/refund")
 @role_required(*STAFF_ROLES)
 def refund(booking_id: int):
-    """Refund any amount up to what remains on a booking (support agents up to their cap)."""
+    """Refund any amount up to what remains on a booking, in money or, for a lesson paid with minutes, in minutes
+    (support agents up to their cap)."""
     try:
         booking = bookings.get_booking(current_user, booking_id)
-        amount = parse_major_amount(request.form.get("amount") or "", booking.currency)
-        cancellations.admin_refund(current_user, booking_id, amount, request.form.get("reason", ""), now_utc(),
-                                   request_key=request.form.get("request_key"))
-        flash(f"Refund of {Money(amount, booking.currency).format()} sent. The lesson still stands; "
-              "cancel it separately if it should not happen.", "success")
+        if booking.funding == Funding.MINUTES:
+            done = minute_refunds.staff_refund_minutes(current_user, booking_id,
+                                                       _whole_number(request.form.get("minutes") or ""),
+                                                       request.form.get("reason", ""), now_utc(),
+                                                       request_key=request.form.get("request_key"))
+            flash(f"{minutes_words(done.minutes)} returned to the student's balance. The lesson still stands; "
+                  "cancel it separately if it should not happen.", "success")
+        else:
+            amount = parse_major_amount(request.form.get("amount") or "", booking.currency)
+            cancellations.admin_refund(current_user, booking_id, amount, request.form.get("reason", ""),
+                                       now_utc(), request_key=request.form.get("request_key"))
+            flash(f"Refund of {Money(amount, booking.currency).format()} sent. The lesson still stands; "
+                  "cancel it separately if it should not happen.", "success")
     except ValueError as exc:
         flash(str(exc), "error")
     except ServiceError as exc:
