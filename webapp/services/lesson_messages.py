@@ -151,4 +151,4 @@ def tell_minutes_refunded(booking: Booking, minutes: int, available_after: int, 
     context = lesson_context(booking.lesson, booking.booker.timezone)
     context.update(recipient_name=booking.booker.name, booking_id=booking.id, minutes=minutes,
                    available=available_after)
-    outbox.enqueue_email("minutes_refunded", booking.booker.email, context, dedupe_key=f"email:{dedupe_key}")
+    outbox.enqueue_email("minutes_refunded", booking.booker.email, context, dedupe_key=f"{dedupe_key}:email")

@@ -96,7 +96,7 @@ def staff_refund_minutes(staff: User, booking_id: int, minutes: int, reason: str
         done = session.scalar(select(LedgerTransaction).where(LedgerTransaction.key == key))
         if done is not None:  # the same form again: the refund it made, once
             return MinuteRefund(done.minutes, refundable(session, booking), replayed=True)
-        if booking.state not in REFUNDABLE_STATES:
+        if booking.state not in (*REFUNDABLE_STATES, BookingState.REFUNDED):
             raise Conflict("Only lessons whose minutes were spent (approved by the tutor) can be refunded; "
                            "minutes still held go back when the booking is declined or cancelled.")
         left = refundable(session, booking)
