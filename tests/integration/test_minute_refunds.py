@@ -305,3 +305,22 @@ def test_an_admin_refunds_a_paypal_lesson_on_its_capture_and_after_the_payout_ta
     assert transfer_reversals.reverse_overpaid_transfers(now()) == 0
     tutors_part = refund_split(FeeBreakdown.from_dict(receipt.breakdown), 1000).from_tutor
     assert tutors_part > 0 and _reversed(stripe_world, receipt.transfer_id) == [tutors_part]
+
+
+def test_minutes_refunded_after_the_payout_are_worth_their_price_again_when_taught_again(app, client, stripe_world):
+    from tests.integration.test_payments import book
+    booking = _bought_and_approved(stripe_world, client, hours=1, discount=0)  # £40.00 for 60 minutes
+    tutor, student = booking.lesson.tutor, booking.booker
+    onboard(tutor)
+    assert minute_payouts.send_minute_payouts(booking.lesson.finish_at + timedelta(days=3)) == 1
+    staff_refund_minutes(factories.user("admin"), booking.id, 60, "Tutor no-show", now())
+    assert transfer_reversals.reverse_overpaid_transfers(now()) == 1  # the whole £40.00 comes back from the tutor
+    again = book(student=student, tutor_teach=(tutor, booking.lesson.teach), days_ahead=6)
+    minute_payments.pay_with_minutes(student, again.id, now())
+    approvals.approve(tutor, again.id, now())
+    db.session.rollback()
+    again = db.session.get(type(booking), again.id)
+    assert minute_payouts.send_minute_payouts(again.lesson.finish_at + timedelta(days=3)) == 1
+    db.session.rollback()
+    # The same 60 minutes, taught this time, are paid for: not valued at nothing because an earlier lesson had them.
+    assert db.session.scalar(select(MinutePayout.amount_minor).where(MinutePayout.booking_id == again.id)) == 4000
