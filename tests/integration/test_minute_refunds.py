@@ -324,3 +324,24 @@ def test_minutes_refunded_after_the_payout_are_worth_their_price_again_when_taug
     db.session.rollback()
     # The same 60 minutes, taught this time, are paid for: not valued at nothing because an earlier lesson had them.
     assert db.session.scalar(select(MinutePayout.amount_minor).where(MinutePayout.booking_id == again.id)) == 4000
+
+
+def test_the_api_refunds_minutes_once_per_key_and_says_what_is_left(app, client, no_stripe):
+    from webapp.services import accounts
+    booking = _approved(60)
+    admin = factories.user("admin")
+    auth = {"Authorization": f"Bearer {accounts.issue_api_token(admin)[0]}"}
+    url = f"/api/bookings/{booking.id}/minute-refunds"
+    body = {"minutes": 40, "reason": "Late", "idempotency_key": "api-key-0001"}
+    first = client.post(url, json=body, headers=auth)
+    assert first.status_code == 201, first.get_json()
+    assert first.get_json()["state"] == BookingState.PARTIAL_REFUNDED
+    assert client.post(url, json=body, headers=auth).status_code == 201  # the same key: the same refund
+    more = client.post(url, json={"minutes": 30, "idempotency_key": "api-key-0002"}, headers=auth)
+    assert more.status_code == 409 and more.get_json()["error"]["refundable_minutes"] == 20
+    assert client.post(url, json={"minutes": "20"}, headers=auth).status_code == 422
+    assert client.post(url, json={"minutes": 0}, headers=auth).status_code == 422
+    student = {"Authorization": f"Bearer {accounts.issue_api_token(booking.booker)[0]}"}
+    assert client.post(url, json={"minutes": 5}, headers=student).status_code in (403, 404)
+    db.session.rollback()
+    assert _refund_moves(booking.id) == [40]

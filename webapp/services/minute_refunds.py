@@ -7,8 +7,8 @@ needed, unlike a card refund). Two admins at once are serialized by the booking'
 carries the same request key, which is the ledger transaction's key, so it is one refund.
 
 Support agents' cap (SUPPORT_REFUND_CAP_MINOR is money) applies to the minutes' value: what they cost the student
-(the same valuation as the tutor's payout, services/minute_payouts.minutes_worth) or, when the student paid for
-none of them (subscription or goodwill minutes), the lesson's card price pro rata.
+(the same valuation as the tutor's payout, services/minute_payouts.minutes_worth) or, when no price is known for
+their minutes (goodwill minutes, lots granted before prices were kept), the lesson's card price pro rata.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from ..adapters.database import serialized_write
+from ..domain import limits
 from ..domain.money import Money, round_half_up
 from ..domain.packages import minutes_words
 from ..domain.roles import refund_cap_minor
@@ -83,8 +84,8 @@ def staff_refund_minutes(staff: User, booking_id: int, minutes: int, reason: str
     booking = get_booking(staff, booking_id)
     if not is_minutes(booking):
         raise Conflict("This lesson was not paid with minutes; refund it in money.")
-    if isinstance(minutes, bool) or not isinstance(minutes, int) or not 0 < minutes <= 24 * 60:
-        message = "Refund a whole number of minutes, at least 1."
+    if isinstance(minutes, bool) or not isinstance(minutes, int) or not 0 < minutes <= limits.MAX_DURATION:
+        message = f"Refund a whole number of minutes, from 1 to {limits.MAX_DURATION}."
         raise ValidationError(message, {"minutes": message})
     if request_key is not None and not REQUEST_KEY.fullmatch(request_key):
         raise ValidationError("The idempotency key is 8 to 64 letters, digits, - or _.",

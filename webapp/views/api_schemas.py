@@ -529,6 +529,12 @@ class RefundInput(Strict):
     idempotency_key: Annotated[str, Field(pattern=limits.IDEMPOTENCY_KEY_PATTERN)] = None
 
 
+class MinuteRefundInput(Strict):
+    minutes: whole(ge=1, le=limits.MAX_DURATION)
+    reason: Annotated[str, Field(max_length=limits.REFUND_REASON_MAX)] = ""
+    idempotency_key: Annotated[str, Field(pattern=limits.IDEMPOTENCY_KEY_PATTERN)] = None
+
+
 # --- summary notes -------------------------------------------------------------------------------------------------
 
 NoteBody = Annotated[Text, Field(max_length=limits.SUMMARY_NOTE_MAX)]
