@@ -90,3 +90,25 @@ def test_reschedule_is_offered_only_while_a_new_time_may_be_proposed(app, client
     if hours_ahead > 0:  # the tutor's upcoming lessons
         assert (">Reschedule</a>" in tutor_client.get("/tutor/").get_data(as_text=True)) is offered
     assert ('id="reschedule-link"' in tutor_client.get(f"/bookings/{booking_id}").get_data(as_text=True)) is offered
+
+
+def test_a_new_offer_with_several_mistakes_names_each_beside_its_field_in_words(app, client):
+    # One problem at a time was shown, under "Code", in words such as "percent_bp between 1 and 10000".
+    admin = factories.user("admin")
+    login(client, admin.email, factories.PASSWORD)
+    response = client.post("/admin/coupons", data={
+        "csrf_token": csrf_for(client), "code": "SAVE 10!!", "usage": "ONE_TIME_USE",
+        "discount_type": "DISCOUNT_TYPE_PERCENT", "percent": "150", "currency": "GBP",
+        "valid_from": "2027-01-10", "valid_until": "2027-01-01", "max_total_uses": "-3"})
+    assert response.status_code == 422
+    page = _text(response)
+    for label, words in [("Code", "A discount code has only letters, digits, hyphens and underscores."),
+                         ("Percent", "A percentage is more than 0 and at most 100, not '150'."),
+                         ("Ends", "The offer must end after the day it starts."),
+                         ("Total uses", "At least 1, not '-3'; leave it empty for no limit.")]:
+        assert f"{label}: {words}" in page
+    assert "percent_bp" not in page
+    zero = _text(client.post("/admin/coupons", data={
+        "csrf_token": csrf_for(client), "code": "ZERO", "usage": "ONE_TIME_USE",
+        "discount_type": "DISCOUNT_TYPE_PERCENT", "percent": "0", "currency": "GBP"}))
+    assert "Percent: A percentage is more than 0 and at most 100, not '0'." in zero and "percent_bp" not in zero
