@@ -36,6 +36,11 @@ _UNIT_TEXT = re.compile(r"^[A-Za-z°%/^²³0-9-]*$")  # what may follow the numb
 _NUMBER = re.compile(r"^\s*(£)?\s*([-+−]?(?:\d+(?:[.,]\d+)*|\d*\.\d+))\s*(.*?)\s*$")
 
 
+def is_unit(text: str) -> bool:
+    """Whether `text` is something a pupil can type after a number and have read as the unit (empty is no unit)."""
+    return text == "£" or bool(_UNIT_TEXT.match(text))
+
+
 def normalise_unit(unit: str) -> str:
     """A unit as we compare it: no spaces, lower case, common spellings folded (cm2 → cm^2)."""
     text = unit.strip().lower().replace(" ", "")

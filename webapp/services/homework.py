@@ -7,16 +7,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import fsrs
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from ..adapters import algebra
 from ..adapters.database import serialized_write
 from ..domain import homework as plan
 from ..domain import marking
+from ..domain.question_form import QuestionDraft
 from ..extensions import db
 from ..models import (HomeworkEntry, HomeworkSet, Lesson, NoteError, NoteTopic, QuestionItem, SummaryNote, Topic,
                       TopicMastery, User)
-from . import curriculum, outbox
+from . import curriculum, outbox, question_bank
 from .errors import Conflict, Forbidden, NotFound, ValidationError
 from .lessons import get_lesson, is_tutor_of
 from .locks import LOCK_HOMEWORK
@@ -106,7 +107,7 @@ def draft_sets(lesson: Lesson, note: SummaryNote, now: datetime) -> int:
     candidates = [plan.Candidate(i, t, d) for i, t, d in db.session.execute(
         select(QuestionItem.id, QuestionItem.topic_id, QuestionItem.difficulty).join(Topic).where(
             Topic.subject_id == lesson.subject_id, Topic.level_id == lesson.level_id,
-            QuestionItem.active.is_(True)))]
+            QuestionItem.active.is_(True), question_bank.usable_in_lessons_of(lesson.tutor_id)))]
     written = 0
     for learner in learners(lesson):
         existing = db.session.scalar(select(HomeworkSet).where(HomeworkSet.lesson_id == lesson.id,
@@ -244,11 +245,50 @@ def swap_entry(tutor: User, set_id: int, entry_id: int, now: datetime) -> Homewo
         taken = {e.item_id for e in found.entries} | _recently_seen(found.learner_key, now, found)
         options = list(db.session.scalars(select(QuestionItem.id).where(
             QuestionItem.topic_id == entry.item.topic_id, QuestionItem.active.is_(True),
+            question_bank.usable_in_lessons_of(found.lesson.tutor_id),
             QuestionItem.id.not_in(taken)).order_by(QuestionItem.id)))
         if not options:
             raise ValidationError("There is no other question on that topic to swap in.")
         entry.item_id = options[(entry.position + len(taken)) % len(options)]
     return found
+
+
+def draft_entry(tutor: User, set_id: int, entry_id: int) -> tuple[HomeworkSet, HomeworkEntry]:
+    """A question of a draft set its lesson's tutor may edit for this set."""
+    found = _tutor_set(tutor, set_id)
+    _still_draft(found)
+    entry = next((e for e in found.entries if e.id == entry_id), None)
+    if entry is None:
+        raise NotFound("That question is no longer in the set.")
+    return found, entry
+
+
+def edit_entry(tutor: User, set_id: int, entry_id: int, draft: QuestionDraft,
+               now: datetime) -> HomeworkEntry:
+    """Change a draft set's question for this set only: the edit is stored as the tutor's own item (the bank's item is
+    untouched) and the entry points at it, so the learner sees and is marked against the edited question.
+
+    Editing the same entry again changes that copy in place while nothing else uses it."""
+    found, entry = draft_entry(tutor, set_id, entry_id)
+    clean = question_bank.check_question(draft)  # outside the transaction: algebra runs in a child process
+    with serialized_write((LOCK_HOMEWORK, found.lesson_id)):
+        found, entry = draft_entry(tutor, set_id, entry_id)
+        item = entry.item
+        uses = db.session.scalar(select(func.count(HomeworkEntry.id)).where(HomeworkEntry.item_id == item.id))
+        values = dict(kind=clean.kind, prompt=clean.prompt, answer=clean.answer, tolerance=clean.tolerance,
+                      unit=clean.unit, choices=clean.choices, solution=clean.solution, difficulty=clean.difficulty)
+        if item.owner_id == tutor.id and item.source_id is not None and item.template is None and uses == 1:
+            for name, value in values.items():
+                setattr(item, name, value)  # this set's own copy, used nowhere else
+        else:
+            copy = QuestionItem(topic_id=item.topic_id, created_by_id=tutor.id, owner_id=tutor.id,
+                                source_id=item.id, **values)
+            db.session.add(copy)
+            db.session.flush()
+            entry.item_id = copy.id
+        db.session.flush()
+    db.session.refresh(entry)
+    return entry
 
 
 def _still_draft(found: HomeworkSet) -> None:
