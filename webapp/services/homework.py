@@ -107,7 +107,8 @@ def draft_sets(lesson: Lesson, note: SummaryNote, now: datetime) -> int:
     candidates = [plan.Candidate(i, t, d) for i, t, d in db.session.execute(
         select(QuestionItem.id, QuestionItem.topic_id, QuestionItem.difficulty).join(Topic).where(
             Topic.subject_id == lesson.subject_id, Topic.level_id == lesson.level_id,
-            QuestionItem.active.is_(True), question_bank.usable_in_lessons_of(lesson.tutor_id)))]
+            QuestionItem.active.is_(True), Topic.active.is_(True),
+            question_bank.usable_in_lessons_of(lesson.tutor_id)))]
     written = 0
     for learner in learners(lesson):
         existing = db.session.scalar(select(HomeworkSet).where(HomeworkSet.lesson_id == lesson.id,

@@ -25,11 +25,11 @@ def index():
 def tree(subject_id: int, level_id: int):
     """One subject and level's topic tree with its editing forms."""
     return render("admin/topics.html", tree=topic_admin.topic_tree(current_user, subject_id, level_id),
-                  message=None, error=None, form={})
+                  message=None, error=None, form={}, failed="")
 
 
-def _parent_id() -> int | None:
-    value = request.form.get("parent_id", "")
+def _form_id(name: str) -> int | None:
+    value = request.form.get(name, "")
     return int(value) if value.isdigit() and 0 < int(value) < 2**31 else None
 
 
@@ -43,7 +43,7 @@ def _answer(subject_id: int, level_id: int, action, success):
     if is_htmx():
         return render("admin/topics.html", partial="admin/_topic_tree.html", status=status,
                       tree=topic_admin.topic_tree(current_user, subject_id, level_id), message=message, error=error,
-                      form=request.form if error else {})
+                      form=request.form if error else {}, failed=request.endpoint.rsplit(".", 1)[-1] if error else "")
     flash(error or message, "error" if error else "success")
     return redirect(url_for("admin_topics.tree", subject_id=subject_id, level_id=level_id), code=303)
 
@@ -54,7 +54,7 @@ def add(subject_id: int, level_id: int):
     """Add a topic (or a strand, with no parent)."""
     f = request.form
     return _answer(subject_id, level_id, lambda: topic_admin.add_topic(
-        current_user, subject_id, level_id, f.get("name", ""), _parent_id(), f.get("keywords", ""), now_utc()),
+        current_user, subject_id, level_id, f.get("name", ""), _form_id("parent_id"), f.get("keywords", ""), now_utc()),
         lambda t: f"Added “{t.name}”.")
 
 
@@ -68,13 +68,17 @@ def rename(topic_id: int):
                    lambda t: f"Renamed to “{t.name}”.")
 
 
-@bp.post("/<id:topic_id>/move")
+@bp.post("/<id:subject_id>/<id:level_id>/move")
 @role_required(Role.ADMIN)
-def move(topic_id: int):
-    """Move a topic under another parent (or to the top level)."""
-    where = topic_admin.locate(current_user, topic_id)
-    return _answer(*where, lambda: topic_admin.move_topic(current_user, topic_id, _parent_id(), now_utc()),
-                   lambda t: f"Moved “{t.name}”.")
+def move(subject_id: int, level_id: int):
+    """Move a topic of this tree under another parent (or to the top level)."""
+    topic_id = _form_id("topic_id")
+
+    def action():
+        if topic_id is None or topic_admin.locate(current_user, topic_id) != (subject_id, level_id):
+            raise ValidationError("Pick the topic to move.")
+        return topic_admin.move_topic(current_user, topic_id, _form_id("parent_id"), now_utc())
+    return _answer(subject_id, level_id, action, lambda t: f"Moved “{t.name}”.")
 
 
 @bp.post("/<id:topic_id>/reorder")
