@@ -275,3 +275,28 @@ def test_a_tutors_own_questions_are_drawn_only_for_their_own_lessons(app, client
     lesson, draft = _published_lesson(client, bank)
     assert draft.entries and all(e.item.owner_id in (None, lesson.tutor.id) for e in draft.entries)
     assert homework  # the service module is the one under test through the note
+
+
+def test_the_tutor_adds_only_their_own_question_to_a_draft_set(app, client, bank):
+    lesson, draft = _published_lesson(client, bank)
+    tutor = lesson.tutor
+    other, _ = factories.tutor()
+    mine = QuestionItem(topic_id=bank["ratio"].id, kind="numeric", prompt="Share 10 in the ratio 2:3: larger part?",
+                        answer="6", solution="10 ÷ 5 × 3 = 6.", owner_id=tutor.id, created_by_id=tutor.id)
+    theirs = QuestionItem(topic_id=bank["ratio"].id, kind="numeric", prompt="Theirs", answer="1", solution="1",
+                          owner_id=other.id, created_by_id=other.id)
+    db.session.add_all([mine, theirs])
+    db.session.commit()
+    mine_id, theirs_id, count = mine.id, theirs.id, len(draft.entries)
+    page = client.get(f"/lessons/{lesson.id}/homework")
+    assert "Add one of my questions" in words(page) and "Share 10 in the ratio" in words(page)
+    token = csrf_from(page.get_data(as_text=True))
+    client.post(f"/homework/{draft.id}/entries", data={"csrf_token": token, "item_id": str(theirs_id)})
+    again = client.post(f"/homework/{draft.id}/entries", data={"csrf_token": token, "item_id": str(mine_id)})
+    assert again.status_code == 303
+    twice = client.post(f"/homework/{draft.id}/entries", data={"csrf_token": token, "item_id": str(mine_id)},
+                        follow_redirects=True)
+    assert "already in the set" in words(twice)
+    db.session.rollback()
+    entries = db.session.get(HomeworkSet, draft.id).entries
+    assert len(entries) == count + 1 and entries[-1].item_id == mine_id and entries[-1].reason == "added"

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from tests import factories
 from tests.conftest import csrf_from, login
 from webapp.extensions import db
-from webapp.models import AuditEntry, NoteTopic, QuestionItem, Topic
+from webapp.models import AuditEntry, HomeworkSet, NoteTopic, QuestionItem, Topic
 from webapp.services import curriculum, question_bank
 
 
@@ -168,6 +168,13 @@ def test_a_topic_with_questions_only_is_retired_too(app, client, tree):
     act(client, f"/admin/topics/{ratio.id}/retire", f"/admin/topics/{maths.id}/{gcse.id}")
     db.session.rollback()
     assert db.session.get(Topic, ratio.id).active is False
+    # Its questions leave the homework generator: a note naming it drafts only the other topic's questions.
+    from tests.integration.test_homework import post_note
+    lesson = factories.finished_lesson()
+    login(client, lesson.tutor.email, factories.PASSWORD)
+    post_note(client, lesson.id, "Ratio and fractions.", topics=[ratio.id, topics["fractions"].id])
+    draft = db.session.scalar(select(HomeworkSet).where(HomeworkSet.lesson_id == lesson.id))
+    assert draft.entries and {e.item.topic_id for e in draft.entries} == {topics["fractions"].id}
 
 
 @pytest.mark.parametrize("role", ["tutor", "student", "support"])

@@ -175,6 +175,7 @@ class HomeworkPage:
     sets: list[HomeworkSet]
     agenda: dict[str, list[AgendaLine]]
     mastery: dict[str, list[AgendaLine]]
+    own_items: list[QuestionItem]  # the tutor's own questions on this subject and level, to add to a draft
 
 
 def homework_page(user: User, lesson_id: int) -> HomeworkPage:
@@ -188,7 +189,11 @@ def homework_page(user: User, lesson_id: int) -> HomeworkPage:
     people = learners(lesson)
     agenda = {p.name: agenda_for(p.key, lesson) for p in people} if tutor else {}
     mastery = {p.name: mastery_lines(p.key, lesson) for p in people if tutor or p.answerer.id == user.id}
-    return HomeworkPage(lesson, tutor, sets, agenda, mastery)
+    own = list(db.session.scalars(select(QuestionItem).join(Topic).where(
+        QuestionItem.owner_id == user.id, QuestionItem.active.is_(True), Topic.active.is_(True),
+        Topic.subject_id == lesson.subject_id, Topic.level_id == lesson.level_id)
+        .order_by(QuestionItem.id.desc()).limit(200))) if tutor else []
+    return HomeworkPage(lesson, tutor, sets, agenda, mastery, own)
 
 
 def mastery_lines(learner_key: str, lesson: Lesson) -> list[AgendaLine]:
@@ -251,6 +256,24 @@ def swap_entry(tutor: User, set_id: int, entry_id: int, now: datetime) -> Homewo
         if not options:
             raise ValidationError("There is no other question on that topic to swap in.")
         entry.item_id = options[(entry.position + len(taken)) % len(options)]
+    return found
+
+
+def add_entry(tutor: User, set_id: int, item_id: int | None) -> HomeworkSet:
+    """Add one of the tutor's own questions (on the lesson's subject and level) to the end of a draft set."""
+    found = _tutor_set(tutor, set_id)
+    with serialized_write((LOCK_HOMEWORK, found.lesson_id)):
+        db.session.refresh(found)
+        _still_draft(found)
+        item = db.session.get(QuestionItem, item_id) if item_id else None
+        lesson = found.lesson
+        if item is None or not item.active or item.owner_id != tutor.id or \
+                (item.topic.subject_id, item.topic.level_id) != (lesson.subject_id, lesson.level_id):
+            raise ValidationError("Pick one of your own questions on this lesson's subject and level.")
+        if any(e.item_id == item.id for e in found.entries):
+            raise ValidationError("That question is already in the set.")
+        found.entries.append(HomeworkEntry(item_id=item.id, reason="added",
+                                           position=max((e.position for e in found.entries), default=0) + 1))
     return found
 
 

@@ -43,6 +43,22 @@ def swap(set_id: int, entry_id: int):
     return redirect(url_for("homework.page", lesson_id=found.lesson_id, _anchor=f"set-{set_id}"), code=303)
 
 
+@bp.post("/homework/<id:set_id>/entries")
+@login_required
+def add_entry(set_id: int):
+    """Add one of the tutor's own questions to a draft set."""
+    value = request.form.get("item_id", "")
+    item_id = int(value) if value.isdigit() and 0 < int(value) < 2**31 else None
+    try:
+        found = homework.add_entry(current_user, set_id, item_id)
+    except ValidationError as exc:
+        flash(exc.message, "error")
+        found = homework.homework_set(current_user, set_id)
+    else:
+        flash("Question added to the set.", "success")
+    return redirect(url_for("homework.page", lesson_id=found.lesson_id, _anchor=f"set-{set_id}"), code=303)
+
+
 @bp.post("/homework/<id:set_id>/publish")
 @login_required
 def publish(set_id: int):
