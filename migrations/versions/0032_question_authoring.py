@@ -1,15 +1,15 @@
 """question authoring: who owns a question item (NULL = the shared bank), and its versions and copies
 
-Revision ID: 0031_question_authoring
-Revises: 0030_mixpanel_delivery
+Revision ID: 0032_question_authoring
+Revises: 0031_lot_paid_amounts
 Create Date: 2026-12-02 21:40:00
 
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0031_question_authoring'
-down_revision = '0030_mixpanel_delivery'
+revision = '0032_question_authoring'
+down_revision = '0031_lot_paid_amounts'
 branch_labels = None
 depends_on = None
 
