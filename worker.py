@@ -75,6 +75,8 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
                 "Read tutors' connected calendars and replace their busy time"),
     PeriodicJob("periodic-sweep-orphaned-uploads", "webapp.jobs.sweep_orphaned_uploads", "7 * * * *",
                 "Delete uploaded files no attachment points at"),
+    PeriodicJob("periodic-expire-abandoned-purchases", "webapp.jobs.expire_abandoned_purchases", "*/15 * * * *",
+                "Close package purchases whose Checkout or PayPal order lapsed unpaid as expired"),
     PeriodicJob("periodic-expire-minute-lots", "webapp.jobs.expire_minute_lots", "41 * * * *",
                 "Record the unused minutes of expired packages as expired"),
     PeriodicJob("periodic-purge-ended-sessions", "webapp.jobs.purge_ended_sessions", "23 3 * * *",

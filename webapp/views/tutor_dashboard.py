@@ -10,7 +10,7 @@ from flask_login import current_user
 from ..domain.money import parse_major_amount
 from ..forms import OverrideForm, PackageForm, ProfileForm, RulesForm, TeachForm, WeeklyWindowForm
 from ..models import Role
-from ..services import approvals, availability, bookings, calendar_sync, catalogue, packages, payouts
+from ..services import approvals, availability, bookings, calendar_sync, catalogue, packages, payouts, reschedules
 from ..services.errors import ServiceError, ValidationError
 from .common import apply_service_errors, now_utc, perform, render, role_required
 
@@ -25,7 +25,8 @@ def lessons():
     now = now_utc()
     return render("tutor/lessons.html", lessons=bookings.tutor_upcoming_lessons(current_user, now),
                   account=payouts.payout_account(current_user),
-                  calendar_warnings=calendar_sync.hiding_sources(current_user, now))
+                  calendar_warnings=calendar_sync.hiding_sources(current_user, now), now=now,
+                  can_reschedule=reschedules.can_propose)
 
 
 def _today():
