@@ -1,15 +1,15 @@
 """question authoring: who owns a question item (NULL = the shared bank), and its versions and copies
 
-Revision ID: 0032_question_authoring
-Revises: 0031_lot_paid_amounts
+Revision ID: 0033_question_authoring
+Revises: 0032_package_payments
 Create Date: 2026-12-02 21:40:00
 
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0032_question_authoring'
-down_revision = '0031_lot_paid_amounts'
+revision = '0033_question_authoring'
+down_revision = '0032_package_payments'
 branch_labels = None
 depends_on = None
 
