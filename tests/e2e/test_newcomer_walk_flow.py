@@ -92,3 +92,28 @@ def test_on_a_desktop_the_subject_is_the_plain_select(app, browser_page):
     expect(page.locator("#booker-teach-face")).to_be_hidden()
     looks = "e => [getComputedStyle(e).fontWeight, getComputedStyle(e).fontSize]"
     assert page.locator("#booker-teach").evaluate(looks) == ["400", "16px"]  # as any select, not the label's bold
+
+
+def test_the_month_is_one_tab_stop_so_the_keyboard_reaches_the_times_without_visiting_every_day(app, browser_page):
+    # Every free day was a tab stop: about 25 presses of Tab between the month and the first time.
+    tutor, _ = factories.tutor(name="Ana Lopez", horizon_days=120)
+    tutor_id = tutor.id
+    db.session.remove()
+    page = browser_page("Europe/London")
+    page.goto(f"/tutors/{tutor_id}")
+    expect(page).to_have_url(re.compile(r"tz=.*clock="))
+    page.locator("#booker-next-month").focus()
+    page.keyboard.press("Tab")
+    chosen = page.evaluate("document.activeElement.getAttribute('aria-current')")
+    assert chosen == "true", "Tab from the month's arrows lands on the chosen day"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.classList.contains('slot')"), "the next Tab reaches the times"
+    # The arrow keys still walk the days, and the day they reach is the calendar's stop from then on.
+    page.keyboard.press("Shift+Tab")
+    start = page.evaluate("document.activeElement.dataset.date")
+    page.keyboard.press("ArrowRight")
+    moved = page.evaluate("document.activeElement.dataset.date")
+    assert moved > start
+    page.keyboard.press("Tab")
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate("document.activeElement.dataset.date") == moved
