@@ -1,15 +1,15 @@
 """question authoring: who owns a question item (NULL = the shared bank), and its versions and copies
 
-Revision ID: 0033_question_authoring
-Revises: 0032_package_payments
+Revision ID: 0034_question_authoring
+Revises: 0033_one_live_subscription
 Create Date: 2026-12-02 21:40:00
 
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0033_question_authoring'
-down_revision = '0032_package_payments'
+revision = '0034_question_authoring'
+down_revision = '0033_one_live_subscription'
 branch_labels = None
 depends_on = None
 
