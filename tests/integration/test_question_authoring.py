@@ -11,7 +11,7 @@ from tests import factories
 from tests.conftest import csrf_from, login
 from webapp.extensions import db
 from webapp.models import AuditEntry, HomeworkEntry, HomeworkSet, QuestionItem, Topic
-from webapp.services import curriculum, homework
+from webapp.services import curriculum
 
 
 @pytest.fixture
@@ -274,7 +274,15 @@ def test_a_tutors_own_questions_are_drawn_only_for_their_own_lessons(app, client
     db.session.commit()
     lesson, draft = _published_lesson(client, bank)
     assert draft.entries and all(e.item.owner_id in (None, lesson.tutor.id) for e in draft.entries)
-    assert homework  # the service module is the one under test through the note
+    # Nor are they counted on another tutor's bank page, or exported to them.
+    shared = db.session.query(QuestionItem).filter(QuestionItem.owner_id.is_(None), QuestionItem.active.is_(True),
+                                                   QuestionItem.topic.has(level_id=topic.level_id)).count()
+    [shelf] = [s for s in curriculum.bank_shelves(lesson.tutor) if s.level_id == topic.level_id
+               and s.subject_id == topic.subject_id]
+    assert shelf.items == shared
+    assert [s.items for s in curriculum.bank_shelves(other) if s.level_id == topic.level_id
+            and s.subject_id == topic.subject_id] == [shared + 40]
+    assert "Private 1" not in curriculum.export_gift(lesson.tutor, topic.subject_id, topic.level_id)
 
 
 def test_the_tutor_adds_only_their_own_question_to_a_draft_set(app, client, bank):

@@ -5,7 +5,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 
 from ..domain import gift, question_templates
 from ..domain.topic_suggest import TopicText, suggest
@@ -158,6 +158,7 @@ def bank_shelves(user: User) -> list[BankShelf]:
     rows = db.session.execute(
         select(Subject.id, Level.id, Subject.name, Level.name, func.count(QuestionItem.id))
         .select_from(Topic).join(Subject, Topic.subject_id == Subject.id).join(Level, Topic.level_id == Level.id)
-        .outerjoin(QuestionItem, (QuestionItem.topic_id == Topic.id) & QuestionItem.active.is_(True))
+        .outerjoin(QuestionItem, (QuestionItem.topic_id == Topic.id) & QuestionItem.active.is_(True) & (
+            true() if user.is_admin else question_bank.usable_in_lessons_of(user.id)))
         .group_by(Subject.id, Level.id, Subject.name, Level.name).order_by(Subject.name, Level.rank)).all()
     return [BankShelf(s, lv, f"{sn} · {ln}", n) for s, lv, sn, ln, n in rows]
