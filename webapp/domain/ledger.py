@@ -19,6 +19,8 @@ The moves
     void    held → available        declined, the hold expired, or cancelled before approval
     refund  taught → available      a cancellation after approval, by the cancellation policy
     expire  available → expired     a package's unused minutes at its expiry
+    withdraw available → withdrawn  a package's unused minutes taken back when its payment is refunded
+    restore withdrawn → available   a withdrawal undone (the provider refused that refund)
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ from enum import StrEnum
 ISSUED = "platform:issued"
 TAUGHT = "platform:taught"
 EXPIRED = "platform:expired"
+WITHDRAWN = "platform:withdrawn"
 
 
 class Move(StrEnum):
@@ -42,6 +45,8 @@ class Move(StrEnum):
     VOID = "void"
     REFUND = "refund"
     EXPIRE = "expire"
+    WITHDRAW = "withdraw"
+    RESTORE = "restore"
 
 
 class LedgerError(ValueError):
@@ -83,6 +88,8 @@ _MOVES = {  # move -> (account debited, account credited), as functions of the s
     Move.VOID: (held_account, available_account),
     Move.REFUND: (lambda _u: TAUGHT, available_account),
     Move.EXPIRE: (available_account, lambda _u: EXPIRED),
+    Move.WITHDRAW: (available_account, lambda _u: WITHDRAWN),
+    Move.RESTORE: (lambda _u: WITHDRAWN, available_account),
 }
 
 
@@ -141,7 +148,7 @@ class Lot:
     id: int
     minutes: int
     expires_at: datetime | None
-    expired: int = 0  # minutes of this lot already recorded as expired
+    expired: int = 0  # minutes of this lot gone without being spent: expired, or withdrawn by a refund
 
 
 def _spending_order(lot: Lot) -> tuple:

@@ -17,7 +17,7 @@ from ..adapters import paypal
 from ..adapters.database import end_read, serialized_write
 from ..extensions import db
 from ..models import PackagePurchase, PayPalEvent, PayPalOrder
-from . import package_paypal, paypal_holds, stored_events, wallet
+from . import package_paypal, package_refunds, paypal_holds, stored_events, wallet
 from .errors import BadWebhook, Unavailable
 from .locks import LOCK_BOOKING
 from .paypal_orders import order_row
@@ -149,6 +149,10 @@ def _on_capture_completed(capture: dict, now: datetime, _after: list) -> str:
 
 
 def _on_capture_refunded(refund: dict, now: datetime, _after: list) -> str:
+    capture_id = paypal_holds.refunded_capture_id(refund)
+    row = db.session.scalar(select(PayPalOrder).where(PayPalOrder.capture_id == capture_id)) if capture_id else None
+    if row is not None and row.purchase_id is not None:  # a package's capture refunded
+        return package_refunds.paypal_refund_reported(row, refund, now)
     return paypal_holds.refund_reported(refund, now)
 
 

@@ -13,7 +13,7 @@ from ..adapters.database import end_read, serialized_write
 from ..domain.states import BookingState
 from ..extensions import db
 from ..models import Booking, PaymentReceipt, StripeEvent
-from . import packages, stored_events, subscriptions
+from . import package_refunds, packages, stored_events, subscriptions, wallet
 from .authorizations import close_before_capture
 from .cancellations import book_stripe_refunds
 from .card_holds import record_card_hold
@@ -68,6 +68,7 @@ def apply_event(event_id: str, now: datetime) -> str:
     locks = [(LOCK_BOOKING, booking_id)] if booking_id else []
     locks += packages.event_locks(obj) if event_type.startswith("checkout.session.") else []
     locks += subscriptions.event_locks(event_type, obj)
+    locks += _package_charge_locks(event_type, obj) if booking_id is None else []
     after: list = []
     with serialized_write(*locks) as session:
         record = session.get(StripeEvent, event_id, populate_existing=True, with_for_update=True)
@@ -157,16 +158,38 @@ def _on_payment_canceled(pi, _fetched, now: datetime, _after: list) -> str:
     return "expired"
 
 
+def _package_charge_locks(event_type: str, charge: dict) -> list[tuple[int, int]]:
+    """A charge of a package purchase (not a booking): its events lock the buyer's wallet."""
+    if not event_type.startswith("charge."):
+        return []
+    purchase = package_refunds.purchase_for_payment_intent(charge.get("payment_intent"))
+    student_id = purchase.student_id if purchase is not None else None
+    end_read()
+    return [wallet.wallet_lock(student_id)] if student_id else []
+
+
 def _fetch_refunds(charge, booking_id: int | None) -> list[dict] | None:
-    """charge.refunded: the charge's refunds, each with its id, read from Stripe (the event may not list them)."""
+    """charge.refunded: the charge's refunds, each with its id, read from Stripe (the event may not list them);
+    for a booking's charge or a package purchase's."""
     pi_id = charge.get("payment_intent")
-    return gateway.list_refunds(pi_id) if booking_id and isinstance(pi_id, str) else None
+    if not isinstance(pi_id, str):
+        return None
+    if booking_id is None:
+        is_package = package_refunds.purchase_for_payment_intent(pi_id) is not None
+        end_read()
+        if not is_package:
+            return None
+    return gateway.list_refunds(pi_id)
 
 
 def _on_charge_refunded(charge, refunds, now: datetime, _after: list) -> str:
     """Every refund reaches our books once, by its Stripe id: ours (matched to the row that asked for it) and
     those made outside the app (the Stripe dashboard)."""
     booking_id = _event_booking_id("charge.refunded", charge)
+    if booking_id is None and refunds is not None:
+        purchase = package_refunds.purchase_for_payment_intent(charge.get("payment_intent"))
+        if purchase is not None:  # a package's payment refunded (from Stripe's Dashboard, or ours answered here)
+            return package_refunds.book_stripe_refunds(purchase, refunds, now)
     if booking_id is None or refunds is None:
         return "ignored"
     return book_stripe_refunds(db.session, booking_id, refunds)
