@@ -15,6 +15,7 @@ from ..adapters.database import end_read, serialized_write
 from ..domain import limits
 from ..domain.analytics import EventName, dedupe_id
 from ..domain.fees import FeeBreakdown, RefundSplit, refund_split
+from ..domain.funding import authorization_name
 from ..domain.money import Money
 from ..domain.refunds import Canceller, RefundPolicy, cancellation_refund, has_started
 from ..domain.roles import refund_cap_minor
@@ -61,6 +62,7 @@ class CancellationPreview:
     refund: Money
     explanation: str
     minutes: int | None = None  # a booking paid with prepaid minutes: the minutes that come back (refund is then 0)
+    holder: str = "card authorization"  # what a "release" releases: a card's or PayPal's authorization
 
 
 def _refundable(receipt: PaymentReceipt | None) -> int:
@@ -89,8 +91,9 @@ def _preview(booking: Booking, who: Canceller, now: datetime) -> CancellationPre
     if booking.state == BookingState.REQUIRES_CAPTURE:
         amount = booking.receipt.amount_minor if booking.receipt else 0
         return CancellationPreview("release", Money(amount, currency),
-                                   f"The card authorization of {Money(amount, currency).format()} is released in full; "
-                                   "nothing is charged.")
+                                   f"The {authorization_name(booking.funding)} of {Money(amount, currency).format()} "
+                                   "is released in full; nothing is charged.",
+                                   holder=authorization_name(booking.funding))
     if booking.state == BookingState.REFUNDED:
         # A goodwill refund is not a cancellation: the lesson still stands, and cancelling it moves no money.
         return CancellationPreview("refund", Money(0, currency), ALL_REFUNDED)
@@ -151,7 +154,7 @@ def refund_words(plan: CancellationPreview) -> str:
             return f"the {plan.minutes} minutes held go back to the balance"
         return f"{plan.minutes} minutes go back to the balance" if plan.minutes else "no minutes go back"
     if plan.kind == "release":
-        return (f"the card authorization of {plan.refund.format()} is released and nothing is charged"
+        return (f"the {plan.holder} of {plan.refund.format()} is released and nothing is charged"
                 if plan.refund.amount_minor else "nothing is charged")
     if plan.kind == "refund":
         return f"{plan.refund.format()} is refunded" if plan.refund.amount_minor else "nothing is refunded"
