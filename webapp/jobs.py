@@ -115,7 +115,8 @@ def sweep_orphaned_uploads(now: str | None = None) -> int:
 
 
 def send_homework_digests(now: str | None = None) -> int:
-    """Weekly: email parents a summary of their children's homework (once per parent per ISO week)."""
+    """Weekly: email parents a summary of their children's homework, from Sunday 17:00 in each parent's zone (once
+    per parent per week)."""
     return homework.send_parent_digests(now=_clock(now))
 
 

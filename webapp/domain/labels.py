@@ -125,3 +125,13 @@ def minutes_payment_words(booking_state: str, minutes: int, returned: int) -> st
     if returned:
         return f"Paid with {minutes} minutes, {returned} returned"
     return f"Paid with {minutes} minutes"
+
+
+_POWERS = (("^-1", "⁻¹"), ("^-2", "⁻²"), ("^-3", "⁻³"), ("^2", "²"), ("^3", "³"))
+
+
+def unit_label(unit: str) -> str:
+    """A unit as a pupil reads it: m/s^2 → m/s², kg/m^3 → kg/m³ (stored units keep ^ so they are typed easily)."""
+    for plain, raised in _POWERS:
+        unit = unit.replace(plain, raised)
+    return unit
