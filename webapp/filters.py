@@ -9,6 +9,7 @@ from flask import Flask
 from flask_login import current_user
 
 from .domain.fees import FeeBreakdown
+from .domain.funding import Funding
 from .domain.labels import booking_label, clock_time, state_label, total_label
 from .domain.money import Money
 from .domain.timezones import known_zones
@@ -74,6 +75,13 @@ def booking_state_words(booking) -> str:
     return booking_label(booking.state, booking.funding, booking.lesson.duration_minutes)
 
 
+def booking_price(booking) -> str:
+    """What a booking costs its booker, in what they pay with: "60 prepaid minutes" for minutes, else the money."""
+    if booking.funding == Funding.MINUTES:
+        return f"{booking.lesson.duration_minutes} prepaid minutes"
+    return money(booking.price_minor, booking.currency)
+
+
 def init_app(app: Flask) -> None:
     """Register filters and template globals."""
     app.jinja_env.filters["local"] = local
@@ -83,5 +91,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["zoned"] = zoned
     app.jinja_env.filters["state_label"] = state_label
     app.jinja_env.filters["booking_state"] = booking_state_words
+    app.jinja_env.filters["booking_price"] = booking_price
     app.jinja_env.globals["viewer_zone_name"] = viewer_zone_name
     app.jinja_env.globals["receipt_lines"] = receipt_lines

@@ -49,6 +49,32 @@ def one_of(column: str, values: type[StrEnum]) -> str:
     return f"{column} IN ({','.join(repr(str(v)) for v in values)})"
 
 
+
+class StoredEventColumns:
+    """The columns of a provider's webhook event as stored (Stripe's and PayPal's are the same): kept by the
+    provider's event id so a replay is recognised, applied once by a job, with its attempts and last error."""
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class StoredFileColumns:
+    """The columns of an uploaded file kept outside the web root under a random name, typed by its content
+    (note and ticket attachments alike)."""
+
+    original_name: Mapped[str] = mapped_column(String(255))
+    stored_name: Mapped[str] = mapped_column(String(100), unique=True)
+    content_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class User(db.Model):
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -600,18 +626,10 @@ class Refund(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class StripeEvent(db.Model):
+class StripeEvent(StoredEventColumns, db.Model):
     """Every webhook event, stored by id when it arrives (so a replay is recognised) and applied once by a job."""
 
     __tablename__ = "stripe_events"
-    id: Mapped[str] = mapped_column(String(255), primary_key=True)
-    type: Mapped[str] = mapped_column(String(100))
-    payload: Mapped[dict] = mapped_column(JSON)
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
-    outcome: Mapped[str | None] = mapped_column(String(40))
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class PayoutAccount(db.Model):
@@ -716,17 +734,12 @@ class SummaryNote(db.Model):
     attachments: Mapped[list[NoteAttachment]] = relationship(back_populates="note", order_by="NoteAttachment.id")
 
 
-class NoteAttachment(db.Model):
+class NoteAttachment(StoredFileColumns, db.Model):
     """A file attached to a summary note, stored outside the web root under a random name."""
 
     __tablename__ = "note_attachments"
     id: Mapped[int] = mapped_column(primary_key=True)
     note_id: Mapped[int] = mapped_column(ForeignKey("summary_notes.id", ondelete="CASCADE"), index=True)
-    original_name: Mapped[str] = mapped_column(String(255))
-    stored_name: Mapped[str] = mapped_column(String(100), unique=True)
-    content_type: Mapped[str] = mapped_column(String(100))
-    size_bytes: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     note: Mapped[SummaryNote] = relationship(back_populates="attachments")
 
 
@@ -853,19 +866,11 @@ class PayPalOrder(db.Model):
     __table_args__ = (CheckConstraint("amount_minor > 0", name="paypal_amount_positive"),)
 
 
-class PayPalEvent(db.Model):
+class PayPalEvent(StoredEventColumns, db.Model):
     """Every verified PayPal webhook event, stored by id when it arrives (a replay is recognised) and applied once
     by a job, like StripeEvent."""
 
     __tablename__ = "paypal_events"
-    id: Mapped[str] = mapped_column(String(255), primary_key=True)
-    type: Mapped[str] = mapped_column(String(100))
-    payload: Mapped[dict] = mapped_column(JSON)
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
-    outcome: Mapped[str | None] = mapped_column(String(40))
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 # --- live lesson (issue 10: the lesson room and its chat) ------------------------------------------
@@ -1177,17 +1182,12 @@ class TicketMessage(db.Model):
                                                                order_by="TicketAttachment.id")
 
 
-class TicketAttachment(db.Model):
+class TicketAttachment(StoredFileColumns, db.Model):
     """A file on a ticket message, stored like note attachments (outside the web root, random name, typed by content)."""
 
     __tablename__ = "ticket_attachments"
     id: Mapped[int] = mapped_column(primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("ticket_messages.id", ondelete="CASCADE"), index=True)
-    original_name: Mapped[str] = mapped_column(String(255))
-    stored_name: Mapped[str] = mapped_column(String(100), unique=True)
-    content_type: Mapped[str] = mapped_column(String(100))
-    size_bytes: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     message: Mapped[TicketMessage] = relationship(back_populates="attachments")
 
 

@@ -548,6 +548,13 @@ def test_bookings_need_credentials(client):
     assert client.post("/api/bookings", json={}).status_code == 401
 
 
+def test_a_tutor_booking_a_lesson_is_403_in_words(client):
+    tutor, teach = factories.tutor()
+    response = client.post("/api/bookings", headers=bearer(factories.user("tutor")), json=booking_body(tutor, teach))
+    assert response.status_code == 403
+    assert "Only student and parent accounts" in response.get_json()["error"]["message"]
+
+
 def test_parent_books_for_their_own_child(client):
     tutor, teach = factories.tutor()
     parent = factories.user("parent")

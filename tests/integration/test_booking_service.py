@@ -10,7 +10,7 @@ from webapp.extensions import db
 from webapp.models import Booking, CalendarEvent, Lesson, LessonAddress, lesson_child
 from webapp.services import availability, bookings
 from webapp.services.bookings import Address, BookingRequest
-from webapp.services.errors import NotFound, SlotTaken, ValidationError
+from webapp.services.errors import Forbidden, NotFound, SlotTaken, ValidationError
 
 NOW = datetime(2027, 3, 1, 8, 0, tzinfo=UTC)  # a Monday
 TEN = datetime(2027, 3, 2, 10, 0, tzinfo=UTC)
@@ -166,8 +166,9 @@ def test_a_start_in_the_past_or_beyond_the_horizon_is_refused(app):
 
 
 def test_tutors_cannot_book_lessons(app):
+    """A tutor's account is refused as not allowed (403 to the API), not as a wrong input."""
     tutor, teach = factories.tutor()
-    with pytest.raises(ValidationError):
+    with pytest.raises(Forbidden, match="Only student and parent accounts"):
         bookings.request_booking(factories.user("tutor"), _request(tutor, teach), NOW)
 
 

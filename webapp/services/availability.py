@@ -65,6 +65,8 @@ class SlotResult:
     slots: list[datetime]
     price: LessonPriceBreakdown
     teach: Teach
+    # No slots because one of the tutor's connected calendars has not synced recently (fail closed): the booker says so.
+    calendar_stale: bool = False
 
 
 def get_settings(tutor: User) -> AvailabilitySettings:
@@ -618,7 +620,8 @@ def _find_slots(tutor: User, teach: Teach, request: SlotRequest, now: datetime) 
     calendar = load_calendars([tutor.id], request.range_start, end, first_day, last_day, now,
                               request.ignore_lesson_id)[tutor.id]
     if calendar.stale:  # fail closed: the tutor's external busy time is unknown (the tutor is told why)
-        return SlotResult([], lesson_price(teach.hourly_rate_minor, teach.currency, duration), teach)
+        return SlotResult([], lesson_price(teach.hourly_rate_minor, teach.currency, duration), teach,
+                          calendar_stale=True)
     busy, default_buffer = with_unknown_place_buffers(calendar.busy, profile.travel_buffer_minutes,
                                                       request.in_person, request.location)
     try:
@@ -644,6 +647,7 @@ class MonthAvailability:
     teach: Teach
     today: date  # in the viewer's zone
     last_day: date  # the last local date the tutor takes bookings for
+    calendar_stale: bool = False  # nothing is free because a connected calendar of the tutor's is out of date
 
 
 def find_month(tutor: User, teach: Teach, month: date, zone: tzinfo, duration_minutes: int, now: datetime,
@@ -662,7 +666,7 @@ def find_month(tutor: User, teach: Teach, month: date, zone: tzinfo, duration_mi
             month = following
             result = _month_slots(tutor, teach, month, zone, duration_minutes, now, in_person, location, today)
     days = engine.utc_slots_by_local_date(result.slots, zone)
-    return MonthAvailability(month, days, result.price, result.teach, today, last_day)
+    return MonthAvailability(month, days, result.price, result.teach, today, last_day, result.calendar_stale)
 
 
 def _next_month(first: date) -> date:

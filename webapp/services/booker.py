@@ -103,6 +103,7 @@ class Booker:
     month_value: str = ""
     weeks: list[list[DayCell]] = field(default_factory=list)
     free_day_count: int = 0
+    calendar_stale: bool = False  # no times because the tutor's connected calendar could not be read lately
     selected: date | None = None
     day_label: str | None = None
     times: list[TimeLink] = field(default_factory=list)
@@ -163,6 +164,7 @@ def _fill(view: Booker, tutor: User, teaches: list[Teach], ask: BookerAsk, now: 
     view.month_name = _MONTH_NAMES[first.month]
     view.weeks = _weeks(first, found.days, selected, found.today, f"{link}{view.month_value}&day=")
     view.free_day_count, view.selected = len(found.days), selected
+    view.calendar_stale = found.calendar_stale
     view.prev_month_name, view.next_month_name = _month_name(previous), _month_name(following)
     if previous >= found.today.replace(day=1):
         view.prev_month_url = f"{link}{previous:%Y-%m}"

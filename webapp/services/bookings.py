@@ -93,7 +93,7 @@ def request_booking(booker: User, req: BookingRequest, now: datetime | None = No
     """Book a free slot: lesson ACTIVE + booking AWAITING_PAYMENT with a hold, all or nothing."""
     now = now or datetime.now(UTC)
     if booker.role not in (Role.STUDENT, Role.PARENT):
-        raise ValidationError("Only student and parent accounts can book lessons.")
+        raise Forbidden("Only student and parent accounts can book lessons.")
     if booker.is_suspended:
         raise AccountSuspended(booker.suspension_reason)
     child: Child | None = None

@@ -22,6 +22,11 @@
       nav.classList.toggle("open", open);
     });
   }
+  // A select shown through a face (the booker's subject on phones): the face says the chosen option at once.
+  document.addEventListener("change", function (e) {
+    var select = e.target, face = select.dataset && select.dataset.selectFace && document.getElementById(select.dataset.selectFace);
+    if (face && select.selectedIndex >= 0) { face.textContent = select.options[select.selectedIndex].text; }
+  });
   document.addEventListener("DOMContentLoaded", function () {
     setUpMenu();
     fillZones(document);

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from functools import wraps
 
-from flask import abort, flash, make_response, redirect, render_template, request
+from flask import abort, flash, make_response, redirect, render_template, request, send_file
 from flask_login import current_user, login_required
 
 from ..services.errors import ServiceError
@@ -77,3 +77,13 @@ def perform(action, success: str, target: str):
     except ServiceError as exc:
         flash(exc.message, "error")
     return redirect(target, code=303)
+
+
+def send_stored_file(row, path):
+    """Send an uploaded file (a note's or a ticket's) always as a download: never sniffed, never run, never cached."""
+    response = send_file(path, mimetype=row.content_type, as_attachment=True, download_name=row.original_name,
+                         conditional=True, max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

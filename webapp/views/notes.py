@@ -1,14 +1,14 @@
 """Summary notes: the tutor writes them after a lesson; the lesson's participants read them and download files."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, request, send_file, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from ..adapters.uploads import ACCEPT, ALLOWED_WORDS
 from ..services import notes
 from ..services.errors import ValidationError
 from ..services.homework import ErrorInput
-from .common import now_utc, render
+from .common import now_utc, render, send_stored_file
 
 bp = Blueprint("notes", __name__)
 
@@ -55,9 +55,4 @@ def _errors(form) -> list[ErrorInput]:
 def attachment(attachment_id: int):
     """Download a note's file: the lesson's participants only, always as an attachment, never sniffed."""
     row, path = notes.get_attachment(current_user, attachment_id)
-    response = send_file(path, mimetype=row.content_type, as_attachment=True, download_name=row.original_name,
-                         conditional=True, max_age=0)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return send_stored_file(row, path)

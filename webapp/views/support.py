@@ -5,14 +5,14 @@ from __future__ import annotations
 import secrets
 from urllib.parse import quote
 
-from flask import Blueprint, current_app, flash, redirect, request, send_file, url_for
+from flask import Blueprint, current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from ..adapters.uploads import ACCEPT, ALLOWED_WORDS
 from ..services import signed_links, tickets
 from ..services.errors import NotFound, ServiceError, ValidationError
 from . import params
-from .common import now_utc, render
+from .common import now_utc, render, send_stored_file
 
 bp = Blueprint("support", __name__)
 
@@ -103,9 +103,4 @@ def reply_by_link(token: str):
 def attachment(attachment_id: int):
     """Download a file on a ticket: its requester (not from an internal note) or the staff; always as a download."""
     row, path = tickets.get_attachment(current_user, attachment_id)
-    response = send_file(path, mimetype=row.content_type, as_attachment=True, download_name=row.original_name,
-                         conditional=True, max_age=0)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return send_stored_file(row, path)
