@@ -51,7 +51,7 @@ def receive_webhook(payload: bytes, headers, now: datetime) -> str:
             if session.get(PayPalEvent, event["id"]) is not None:
                 return "duplicate"
             session.add(PayPalEvent(id=event["id"][:255], type=event["event_type"][:100], payload=event,
-                                    received_at=now))
+                                    received_at=now, booking_id=_booking_of(event["event_type"], event["resource"])))
     except IntegrityError:
         return "duplicate"  # the same event delivered twice at once: the other delivery stored it
     _enqueue_apply(event["id"])
@@ -104,6 +104,7 @@ def apply_event(event_id: str, now: datetime) -> str:
         outcome = handler(resource, now, after) if handler else "ignored"
         record.attempts = (record.attempts or 0) + 1
         record.outcome, record.last_error = outcome, None
+        record.booking_id = record.booking_id or booking_id
         if not after:
             record.processed_at = now
     if after:
