@@ -254,14 +254,20 @@ class Children:
             self.pump(0.1)
 
 
+# Idle keep-alive connections the web process may hold beside its busy threads (gunicorn's gthread worker keeps
+# worker_connections - threads of them; none at all makes it warn at every start).
+KEEPALIVE_ROOM = 100
+
+
 def web_command(host: str, port: int, threads: int) -> list[str]:
     """The web app under gunicorn's gthread worker, as in production: pages and the chat's WebSockets in one process.
 
     Each open WebSocket holds one of the `threads` for its life (README, "Serving"), so there are enough for a few
     lessons' sockets plus the page requests; a short graceful timeout, because open sockets never finish by
-    themselves and Ctrl-C should not wait for them."""
+    themselves and Ctrl-C should not wait for them. Connections beyond the threads are what keep-alive may hold
+    idle (gunicorn warns at start-up when there is no such room)."""
     return [PY, "-m", "gunicorn", "--worker-class", "gthread", "--workers", "1", "--threads", str(threads),
-            "--worker-connections", str(threads), "--bind", f"{host}:{port}", "--graceful-timeout", "3",
+            "--worker-connections", str(threads + KEEPALIVE_ROOM), "--bind", f"{host}:{port}", "--graceful-timeout", "3",
             "--access-logfile", "-", "--error-logfile", "-", "--no-control-socket", "webapp:create_app()"]
 
 

@@ -31,7 +31,8 @@ from standins.stripe.transfers import (create_reversal, create_transfer, list_re
                                        retrieve_reversal, retrieve_transfer, update_transfer)
 from standins.stripe.plumbing import api_handler, api_middleware, own_route, public_pages_middleware
 from standins.stripe.subscriptions import (Subscription, advance_endpoint, advance_form, advance_page, advance_subscription,
-                                           cancel_subscription, list_invoices, list_subscriptions,
+                                           cancel_subscription, list_invoice_payments, list_invoices,
+                                           list_subscriptions,
                                            pay_invoice_endpoint, retrieve_invoice, retrieve_subscription,
                                            update_subscription)
 
@@ -98,6 +99,7 @@ def _install() -> None:
         ("GET", r"/v1/invoices", list_invoices),
         ("GET", r"/v1/invoices/(?P<id>[^/]+)", retrieve_invoice),
         ("POST", r"/v1/invoices/(?P<id>[^/]+)/pay", pay_invoice_endpoint),
+        ("GET", r"/v1/invoice_payments", list_invoice_payments),
         ("POST", r"/v1/test_helpers/local/subscriptions/(?P<id>[^/]+)/advance", advance_endpoint),
     ]
     for method, pattern, fn in own:

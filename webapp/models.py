@@ -838,8 +838,13 @@ class MinuteLot(db.Model):
     source_ref: Mapped[str] = mapped_column(String(255), unique=True)  # the outside id that paid for it
     minutes: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # What the student paid for the lot (a package's price, a subscription invoice's amount paid): tutor payouts
+    # for lessons taught with these minutes are valued from it (services/minute_payouts.py). None: not paid for.
+    paid_minor: Mapped[int | None] = mapped_column(Integer)
+    currency: Mapped[str | None] = mapped_column(String(3))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    __table_args__ = (CheckConstraint("minutes > 0", name="lot_minutes_positive"),)
+    __table_args__ = (CheckConstraint("minutes > 0", name="lot_minutes_positive"),
+                      CheckConstraint("paid_minor IS NULL OR paid_minor >= 0", name="lot_paid_not_negative"))
 
 
 class PayPalOrder(db.Model):

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 from localstripe.errors import UserError
-from localstripe.resources import Charge, Customer, PaymentIntent, PaymentMethod, store
+from localstripe.resources import Charge, Customer, PaymentIntent, PaymentMethod, SetupIntent, store
 
 from .base import (AUTHENTICATION_FAILED, CHECKOUT_EXPIRES_SLACK, CHECKOUT_MAX_SECONDS, CHECKOUT_MIN_SECONDS,
                    DECLINED_CARDS, MINIMUM_CHARGE, ApiError, as_int, as_str, as_url, current_request, expand_list,
@@ -112,13 +112,18 @@ def _recurring_line_item(prefix: str, raw: dict, price_data: dict) -> dict:
 def create_checkout_session(request: web.Request, params: dict) -> CheckoutSession:
     reject_unknown(params, {"mode", "line_items", "success_url", "cancel_url", "expires_at", "metadata",
                              "client_reference_id", "customer_email", "customer", "payment_intent_data",
-                             "payment_method_types", "locale", "subscription_data"})
+                             "payment_method_types", "locale", "subscription_data", "setup_intent_data",
+                             "currency"})
     if "mode" not in params:
         raise missing_param("mode")
     mode = params["mode"]
-    if mode not in ("payment", "subscription"):
-        raise ApiError(400, "This local Stripe server implements only mode=payment and mode=subscription.",
+    if mode not in ("payment", "subscription", "setup"):
+        raise ApiError(400, "This local Stripe server implements only mode=payment, subscription and setup.",
                        param="mode")
+    if mode == "setup":
+        return _create_setup_session(request, params)
+    if "setup_intent_data" in params:
+        raise ApiError(400, f"You can not pass `setup_intent_data` in `{mode}` mode.", param="setup_intent_data")
     if mode == "subscription" and "payment_intent_data" in params:
         raise ApiError(400, "You can not pass `payment_intent_data` in `subscription` mode.",
                        param="payment_intent_data")
@@ -208,6 +213,69 @@ def create_checkout_session(request: web.Request, params: dict) -> CheckoutSessi
         subscription_metadata=subscription_metadata)
 
 
+def _create_setup_session(request: web.Request, params: dict) -> CheckoutSession:
+    """mode=setup: collect a card for later (no line items, no charge); paying the page makes a succeeded
+    SetupIntent whose payment method is attached to `customer`."""
+    for name in ("line_items", "payment_intent_data", "subscription_data"):
+        if name in params:
+            raise ApiError(400, f"You can not pass `{name}` in `setup` mode.", param=name)
+    methods = params.get("payment_method_types")
+    if methods is not None and methods != ["card"]:
+        raise ApiError(400, "This local Stripe server supports only payment_method_types=[card].",
+                       param="payment_method_types")
+    if methods is None and not params.get("currency"):
+        raise ApiError(400, "currency is required in setup mode when payment_method_types is not set.",
+                       param="currency")
+    if "success_url" not in params:
+        raise missing_param("success_url")
+    customer = params.get("customer") or None
+    if customer:
+        try:
+            Customer._api_retrieve(as_str(customer, "customer"))
+        except UserError:
+            raise no_such("customer", customer, "customer") from None
+    data = params.get("setup_intent_data") or {}
+    if not isinstance(data, dict):
+        raise ApiError(400, "Invalid object", param="setup_intent_data", code="parameter_invalid_object")
+    reject_unknown(data, {"metadata", "description", "on_behalf_of"}, "setup_intent_data")
+    created = now()
+    session = CheckoutSession(
+        base_url=request_base_url(request), line_items=[],
+        currency=parse_currency(params["currency"], "currency") if params.get("currency") else None,
+        expires_at=as_int(params.get("expires_at", created + CHECKOUT_MAX_SECONDS), "expires_at"),
+        success_url=as_url(params["success_url"], "success_url"),
+        cancel_url=as_url(params["cancel_url"], "cancel_url") if params.get("cancel_url") else None,
+        metadata=parse_metadata(params.get("metadata")), client_reference_id=params.get("client_reference_id"),
+        customer=customer, customer_email=None, payment_intent_data={}, locale=params.get("locale"), mode="setup")
+    session.setup_intent_metadata = parse_metadata(data.get("metadata"), "setup_intent_data[metadata]")
+    return session
+
+
+def _set_up(session: CheckoutSession, email: str, number: str) -> web.StreamResponse:
+    """Setup mode: the card is checked as Stripe does when saving one (most decline cards are refused now;
+    4000000000000341 saves and declines only when charged), attached to the customer, and a succeeded SetupIntent
+    completes the session (setup_intent.succeeded, checkout.session.completed)."""
+    if number in DECLINED_CARDS and number != "4000000000000341":
+        return _checkout_page(session, DECLINED_CARDS[number][2], email)
+    customer = session.customer or Customer._api_create(email=email).id
+    pm = PaymentMethod(type="card", billing_details={"email": email},
+                       card={"number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"})
+    pm.customer = customer
+    seti = SetupIntent(customer=customer, usage="off_session", metadata=dict(session.setup_intent_metadata))
+    seti.payment_method = pm.id
+    seti.status = "succeeded"
+    session.customer = customer
+    session.setup_intent = seti.id
+    session.status = "complete"
+    session.url = None
+    session.payment_status = "no_payment_required"
+    session.customer_details = {"address": None, "email": email, "name": None, "phone": None,
+                                "tax_exempt": "none", "tax_ids": []}
+    emit("setup_intent.succeeded", seti)
+    emit("checkout.session.completed", session)
+    return _after_payment(session)
+
+
 def retrieve_checkout_session(request: web.Request, params: dict, id: str) -> CheckoutSession:
     reject_unknown(params, set())
     return CheckoutSession._get(id)
@@ -248,6 +316,8 @@ def _checkout_page(session: CheckoutSession, error: str | None = None, email: st
         link = session.success_url.replace("{CHECKOUT_SESSION_ID}", session.id) if session.success_url else None
         return html_page("Payment complete", "<h1>This payment is already complete</h1>"
                      + (f'<p><a href="{e(link)}">Continue</a></p>' if link else ""))
+    if session.mode == "setup":
+        return _setup_page(session, error, email)
     items = "".join(
         f"<li><span class=\"name\">{e(item['description'])}</span>{_times(item['quantity'])} — "
         f"{e(money(item['amount_total'], item['currency']))}</li>" for item in session.line_items)
@@ -273,6 +343,28 @@ def _checkout_page(session: CheckoutSession, error: str | None = None, email: st
 </form>
 {cancel}"""
     return html_page(f"Pay {money(session.amount_total, session.currency)}", body)
+
+
+def _setup_page(session: CheckoutSession, error: str | None, email: str) -> web.Response:
+    e = html.escape
+    alert = f'<p class="error" role="alert">{e(error)}</p>' if error else ""
+    cancel = f'<p><a href="{e(session.cancel_url)}">Cancel and go back</a></p>' if session.cancel_url else ""
+    return html_page("Save your card", f"""<h1>Save a card for future payments</h1>
+<p>You will not be charged now.</p>
+{alert}
+<form method="post" action="/c/pay/{e(session.id)}">
+<label for="email">Email</label>
+<input id="email" name="email" type="email" autocomplete="email" required value="{e(email)}">
+<label for="cardNumber">Card number</label>
+<input id="cardNumber" name="cardNumber" inputmode="numeric" autocomplete="cc-number"
+ placeholder="1234 1234 1234 1234" required>
+<div class="row"><div><label for="cardExpiry">Expiry</label>
+<input id="cardExpiry" name="cardExpiry" autocomplete="cc-exp" placeholder="MM / YY"></div>
+<div><label for="cardCvc">CVC</label>
+<input id="cardCvc" name="cardCvc" autocomplete="cc-csc" placeholder="CVC"></div></div>
+<button type="submit" data-testid="hosted-payment-submit-button">Save card</button>
+</form>
+{cancel}""")
 
 
 def _times(quantity: int) -> str:
@@ -396,6 +488,8 @@ async def checkout_pay(request: web.Request) -> web.StreamResponse:
 
     if session.mode == "subscription":
         return _subscribe(session, email, number)
+    if session.mode == "setup":
+        return _set_up(session, email, number)
     pi = _session_pi(session)
     pm = PaymentMethod(type="card", billing_details={"email": email},
                        card={"number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"})

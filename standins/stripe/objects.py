@@ -21,6 +21,8 @@ class CheckoutSession(LocalObject):
         self.subscription_metadata = subscription_metadata or {}
         self.subscription: str | None = None
         self.invoice: str | None = None
+        self.setup_intent: str | None = None
+        self.setup_intent_metadata: dict = {}
         self.line_items = line_items
         self.currency = currency
         self.amount_subtotal = sum(item["amount_subtotal"] for item in line_items)
@@ -80,7 +82,7 @@ class CheckoutSession(LocalObject):
             "payment_method_options": {"card": {"request_three_d_secure": "automatic"}},
             "payment_method_types": ["card"], "payment_status": self.payment_status,
             "phone_number_collection": {"enabled": False}, "recovered_from": None,
-            "saved_payment_method_options": None, "setup_intent": None, "shipping_address_collection": None,
+            "saved_payment_method_options": None, "setup_intent": self.setup_intent, "shipping_address_collection": None,
             "shipping_cost": None, "shipping_options": [], "status": self.status, "submit_type": None,
             "subscription": self.subscription, "success_url": self.success_url,
             "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},

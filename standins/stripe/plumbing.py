@@ -108,12 +108,16 @@ async def _create_refund(request: web.Request) -> web.Response:
 
 def _refundable(data: dict) -> int | None:
     """What is left to refund on the charge `data` names (None when localstripe should judge the request)."""
-    charge = None
+    charge, pi = None, None
     if isinstance(data.get("charge"), str):
         charge = store.get(f"charge:{data['charge']}")
     elif isinstance(data.get("payment_intent"), str):
         pi = store.get(f"payment_intent:{data['payment_intent']}")
         charge = pi.latest_charge if pi is not None else None
+    if pi is not None and pi.status == "canceled":
+        # localstripe would refund the charge of a canceled PaymentIntent; Stripe has nothing to refund there.
+        raise ApiError(400, f"This PaymentIntent ({pi.id}) does not have a successful charge to refund.",
+                       param="payment_intent")
     if charge is None or charge.status != "succeeded":
         return None  # localstripe answers these itself
     left = charge.amount - charge.amount_refunded
@@ -129,6 +133,8 @@ def _refundable(data: dict) -> int | None:
 
 
 _PI_PATH = "/v1/payment_intents"
+_CANCELABLE = ("requires_payment_method", "requires_capture", "requires_confirmation", "requires_action",
+               "processing")
 
 
 async def _with_event_hooks(request: web.Request, handler: Callable) -> web.StreamResponse:
@@ -148,6 +154,12 @@ async def _with_event_hooks(request: web.Request, handler: Callable) -> web.Stre
                                      "captured: requires_capture.", code="payment_intent_unexpected_state").response()
             amount = str(data.get("amount_to_capture", ""))
             pi._amount_captured = int(amount) if amount.isdigit() else pi.amount
+        elif pi is not None and path.endswith("/cancel") and pi.status not in _CANCELABLE:
+            # localstripe answers a bare "Bad request"; Stripe names the state, with the code callers act on
+            # (releasing an authorization that was captured a moment ago is a conflict, not a failure to retry).
+            return ApiError(400, f"You cannot cancel this PaymentIntent because it has a status of {pi.status}. "
+                                 "Only a PaymentIntent with one of the following statuses may be canceled: "
+                                 f"{', '.join(_CANCELABLE)}.", code="payment_intent_unexpected_state").response()
         before = pi.status if pi is not None else None
     if method == "POST" and path == "/v1/refunds":
         response = await _create_refund(request)

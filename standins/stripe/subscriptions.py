@@ -13,10 +13,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from localstripe.resources import Customer, store
+from localstripe.errors import UserError
+from localstripe.resources import Customer, PaymentIntent, PaymentMethod, store
 
-from .base import (ApiError, LocalObject, as_bool, as_int, as_str, list_object, merge_metadata, missing_param,
-                   no_such, now, parse_currency, random_id, reject_unknown)
+from .base import (DECLINED_CARDS, ApiError, LocalObject, as_bool, as_int, as_str, list_object, merge_metadata,
+                   missing_param, no_such, now, parse_currency, random_id, reject_unknown)
 from .events import emit
 from .pages import html_page
 
@@ -156,6 +157,8 @@ class Invoice(LocalObject):
         self.amount_paid = 0
         self.status = "open"
         self.attempt_count = 0
+        self.payment_intent: str | None = None  # the PaymentIntent that paid it (listed by /v1/invoice_payments)
+        self.last_error: dict | None = None
         self.paid_at: int | None = None
         self.period_start = min(line["period"]["start"] for line in lines)
         self.period_end = max(line["period"]["end"] for line in lines)
@@ -177,6 +180,7 @@ class Invoice(LocalObject):
             "customer_email": None, "default_payment_method": None, "description": None, "discounts": [],
             "due_date": None, "ending_balance": self.starting_balance, "footer": None,
             "hosted_invoice_url": None, "invoice_pdf": None, "last_finalization_error": None,
+            "last_payment_error": dict(self.last_error) if self.last_error else None,
             "lines": {"object": "list", "data": lines, "has_more": False, "total_count": len(lines),
                       "url": f"/v1/invoices/{self.id}/lines"},
             "livemode": False, "metadata": {},
@@ -215,16 +219,42 @@ def _period_line(sub: Subscription) -> dict:
                  sub.item["current_period_end"], "1 × subscription", proration=False)
 
 
+def _decline(sub: Subscription) -> tuple[str, str] | None:
+    """Why charging the subscription's default payment method fails now (code, message), or None."""
+    if sub.card_declines:
+        return "card_declined", "Your card was declined."
+    pm = store.get(f"payment_method:{sub.default_payment_method}")
+    number = getattr(pm, "_card_number", None)
+    if number in DECLINED_CARDS:
+        return DECLINED_CARDS[number][0], DECLINED_CARDS[number][2]
+    return None
+
+
 def _charge(invoice: Invoice, sub: Subscription) -> bool:
-    """Collect the invoice from the saved card; emits invoice.paid or invoice.payment_failed."""
+    """Collect the invoice from the default payment method with a PaymentIntent (a real, refundable charge that
+    funds the platform balance); emits invoice.paid or invoice.payment_failed."""
     if invoice.amount_due > 0:
         invoice.attempt_count += 1
-        if sub.card_declines:
+        declined = _decline(sub)
+        if declined is None:
+            pi = PaymentIntent(amount=invoice.amount_due, currency=invoice.currency, customer=sub.customer,
+                               payment_method=sub.default_payment_method, metadata={},
+                               capture_method="automatic")
+            try:
+                pi._confirm(on_failure_now=pi._report_failure)
+            except UserError as error:
+                declined = ("card_declined", error.body["error"].get("message", "Your card was declined."))
+            if declined is None and pi.status != "succeeded":
+                declined = ("card_declined", "Your card was declined.")
+            invoice.payment_intent = pi.id if declined is None else None
+        if declined is not None:
+            invoice.last_error = {"code": declined[0], "message": declined[1], "type": "card_error"}
             emit("invoice.payment_failed", invoice)
             return False
     invoice.status = "paid"
     invoice.amount_paid = invoice.amount_due
     invoice.paid_at = now()
+    invoice.last_error = None
     emit("invoice.paid", invoice)
     return True
 
@@ -234,6 +264,8 @@ def start_subscription(*, email: str, price: dict, metadata: dict, card: str, cu
     """Checkout paid: the customer (made now unless given), the subscription and its first invoice, paid."""
     if customer is None:
         customer = Customer._api_create(email=email).id
+    pm = PaymentMethod._api_retrieve(payment_method)
+    pm.customer = customer  # Checkout attaches the card it collected to the customer
     sub = Subscription(customer=customer, price=price, metadata=metadata, card=card, payment_method=payment_method)
     invoice = Invoice(subscription=sub, billing_reason="subscription_create", lines=[_period_line(sub)])
     emit("customer.subscription.created", sub)
@@ -278,7 +310,8 @@ def pay_invoice(invoice: Invoice, *, paid_out_of_band: bool) -> Invoice:
         invoice.paid_at = now()
         emit("invoice.paid", invoice)
     elif not _charge(invoice, sub):
-        raise ApiError(402, "Your card was declined.", code="card_declined", type="card_error")
+        error = invoice.last_error or {"code": "card_declined", "message": "Your card was declined."}
+        raise ApiError(402, error["message"], code=error["code"], type="card_error")
     if sub.status == "past_due" and sub.latest_invoice == invoice.id:
         sub.status = "active"
         emit("customer.subscription.updated", sub, {"status": "past_due"})
@@ -319,7 +352,8 @@ def _change_price(sub: Subscription, raw_items: Any, behavior: str) -> dict:
 
 
 def update_subscription(request: web.Request, params: dict, id: str) -> Subscription:
-    reject_unknown(params, {"cancel_at_period_end", "items", "proration_behavior", "metadata"})
+    reject_unknown(params, {"cancel_at_period_end", "items", "proration_behavior", "metadata",
+                            "default_payment_method"})
     sub = Subscription._get(id)
     if sub.status == "canceled" and set(params) - {"metadata"}:
         raise ApiError(400, "A canceled subscription can only update its cancellation_details and metadata.")
@@ -331,6 +365,19 @@ def update_subscription(request: web.Request, params: dict, id: str) -> Subscrip
     if "metadata" in params:  # first: an invoice this update makes snapshots the new metadata, as Stripe's does
         previous["metadata"] = dict(sub.metadata)
         sub.metadata = merge_metadata(sub.metadata, params["metadata"])
+    if "default_payment_method" in params:
+        pm_id = as_str(params["default_payment_method"], "default_payment_method")
+        pm = store.get(f"payment_method:{pm_id}")
+        if not isinstance(pm, PaymentMethod):
+            raise no_such("payment_method", pm_id, "default_payment_method")
+        if getattr(pm, "customer", None) != sub.customer:
+            raise ApiError(400, f"The customer does not have a payment method with the ID {pm_id}. The payment "
+                                "method must be attached to the customer.", param="default_payment_method",
+                           code="resource_missing")
+        if pm_id != sub.default_payment_method:
+            previous["default_payment_method"] = sub.default_payment_method
+            sub.default_payment_method = pm_id
+            sub.card_declines = False  # the stand-in's knob was about the old card
     if "items" in params:
         previous.update(_change_price(sub, params["items"], behavior))
     if "cancel_at_period_end" in params:
@@ -386,6 +433,24 @@ def list_invoices(request: web.Request, params: dict) -> dict:
         if params.get(name):
             invoices = [i for i in invoices if getattr(i, name) == params[name]]
     return list_object("/v1/invoices", invoices, params, [])
+
+
+def list_invoice_payments(request: web.Request, params: dict) -> dict:
+    """GET /v1/invoice_payments?invoice=in_...: how an invoice was paid (API 2025-03-31 moved the PaymentIntent off
+    the invoice onto these)."""
+    reject_unknown(params, {"invoice", "limit", "starting_after", "ending_before", "status", "payment"})
+    if not params.get("invoice"):
+        raise missing_param("invoice")
+    invoice = Invoice._get(as_str(params["invoice"], "invoice"), "invoice")
+    rows = []
+    if invoice.payment_intent:
+        rows.append({"id": "inpay_" + invoice.id.removeprefix("in_"), "object": "invoice_payment",
+                     "amount_paid": invoice.amount_paid, "amount_requested": invoice.amount_due,
+                     "created": invoice.paid_at, "currency": invoice.currency, "invoice": invoice.id,
+                     "is_default": True, "livemode": False,
+                     "payment": {"type": "payment_intent", "payment_intent": invoice.payment_intent},
+                     "status": "paid", "status_transitions": {"canceled_at": None, "paid_at": invoice.paid_at}})
+    return {"object": "list", "data": rows, "has_more": False, "url": "/v1/invoice_payments"}
 
 
 def pay_invoice_endpoint(request: web.Request, params: dict, id: str) -> Invoice:

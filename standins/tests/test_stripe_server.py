@@ -471,3 +471,31 @@ def test_a_canceled_payment_intent_cannot_be_captured(stripe_client):
         stripe_client.v1.payment_intents.capture(pi.id)
     assert refused.value.code == "payment_intent_unexpected_state"
     assert stripe_client.v1.payment_intents.retrieve(pi.id).status == "canceled"
+
+
+def test_cancelling_a_captured_or_canceled_payment_intent_names_its_state(stripe_client):
+    """Stripe refuses with payment_intent_unexpected_state (releasing an authorization treats a capture that came
+    first as a conflict by that code); localstripe alone answered a bare "Bad request"."""
+    import stripe as stripe_sdk
+    params = {"amount": 4000, "currency": "gbp", "payment_method": "pm_card_visa", "confirm": True,
+              "capture_method": "manual", "payment_method_types": ["card"]}
+    captured = stripe_client.v1.payment_intents.create(params=params)
+    stripe_client.v1.payment_intents.capture(captured.id)
+    canceled = stripe_client.v1.payment_intents.create(params=params)
+    stripe_client.v1.payment_intents.cancel(canceled.id)
+    for pi_id, status in ((captured.id, "succeeded"), (canceled.id, "canceled")):
+        with pytest.raises(stripe_sdk.InvalidRequestError) as refused:
+            stripe_client.v1.payment_intents.cancel(pi_id)
+        assert refused.value.code == "payment_intent_unexpected_state"
+        assert f"has a status of {status}" in refused.value.user_message
+
+
+def test_a_canceled_payment_intent_has_nothing_to_refund(stripe_client):
+    """Cancelling released the authorization: Stripe refuses a refund there (localstripe alone refunded it)."""
+    import stripe as stripe_sdk
+    pi = stripe_client.v1.payment_intents.create(params={
+        "amount": 4000, "currency": "gbp", "payment_method": "pm_card_visa", "confirm": True,
+        "capture_method": "manual", "payment_method_types": ["card"]})
+    stripe_client.v1.payment_intents.cancel(pi.id)
+    with pytest.raises(stripe_sdk.InvalidRequestError, match="does not have a successful charge to refund"):
+        stripe_client.v1.refunds.create(params={"payment_intent": pi.id})

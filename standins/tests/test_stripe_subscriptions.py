@@ -219,3 +219,67 @@ def test_the_dev_page_advances_a_subscription(stripe_client, local_stripe_server
 
     assert done.status_code == 200 and "past_due" in done.text
     assert stripe_client.v1.subscriptions.retrieve(sub.id).status == "past_due"
+
+
+def test_an_invoice_is_paid_by_a_refundable_payment_listed_in_invoice_payments(stripe_client):
+    sub = _subscription(stripe_client)
+    payments = stripe_client.v1.invoice_payments.list(params={"invoice": sub.latest_invoice}).data
+    assert [(p.object, p.amount_paid, p.status, p.payment.type) for p in payments] == [
+        ("invoice_payment", 8000, "paid", "payment_intent")]
+    pi = stripe_client.v1.payment_intents.retrieve(payments[0].payment.payment_intent)
+    assert (pi.status, pi.amount_received, pi.customer) == ("succeeded", 8000, sub.customer)
+    refund = stripe_client.v1.refunds.create(params={"payment_intent": pi.id, "amount": 8000})
+    assert (refund.status, refund.amount) == ("succeeded", 8000)
+    with pytest.raises(stripe.InvalidRequestError):
+        stripe_client.v1.invoice_payments.list(params={"invoice": "in_nope"})
+
+
+def test_checkout_in_setup_mode_saves_a_card_that_can_pay_a_past_due_invoice(stripe_client, local_stripe_server,
+                                                                            webhook_receiver):
+    sub = _subscription(stripe_client)
+    _advance(local_stripe_server.url, sub.id, renewal="declined")
+    past_due = stripe_client.v1.subscriptions.retrieve(sub.id)
+    assert past_due.status == "past_due"
+    invoice = stripe_client.v1.invoices.retrieve(past_due.latest_invoice)
+    assert invoice.status == "open" and invoice.last_payment_error.code == "card_declined"
+
+    session = stripe_client.v1.checkout.sessions.create(params={
+        "mode": "setup", "customer": sub.customer, "payment_method_types": ["card"],
+        "setup_intent_data": {"metadata": {"subscription_id": "5"}}, "metadata": {"subscription_id": "5"},
+        "success_url": "http://app.test/card?session_id={CHECKOUT_SESSION_ID}", "cancel_url": "http://app.test/x"})
+    assert (session.mode, session.status, session.setup_intent, session.amount_total) == ("setup", "open", None, 0)
+    page = requests.get(session.url, timeout=10).text
+    assert "Save card" in page and "You will not be charged now." in page
+    refused = requests.post(session.url, data={"email": "sam@example.com", "cardNumber": "4000000000000002"},
+                            allow_redirects=False, timeout=10)
+    assert refused.status_code == 200 and "Your card was declined." in refused.text
+    saved = requests.post(session.url, data={"email": "sam@example.com", "cardNumber": "4000000000000341"},
+                          allow_redirects=False, timeout=10)
+    assert saved.headers["Location"] == f"http://app.test/card?session_id={session.id}"
+    done = stripe_client.v1.checkout.sessions.retrieve(session.id)
+    seti = stripe_client.v1.setup_intents.retrieve(done.setup_intent)
+    assert (done.status, seti.status, seti.customer, seti.metadata.to_dict()) == (
+        "complete", "succeeded", sub.customer, {"subscription_id": "5"})
+    webhook_receiver.wait_for("checkout.session.completed", id=session.id)
+
+    updated = stripe_client.v1.subscriptions.update(sub.id, params={"default_payment_method": seti.payment_method})
+    assert updated.default_payment_method == seti.payment_method
+    with pytest.raises(stripe.CardError) as declined:  # 0341 saves, then declines when charged
+        stripe_client.v1.invoices.pay(invoice.id)
+    assert declined.value.code == "card_declined" and "declined" in declined.value.user_message
+    assert stripe_client.v1.subscriptions.retrieve(sub.id).status == "past_due"
+
+    good = stripe_client.v1.checkout.sessions.create(params={
+        "mode": "setup", "customer": sub.customer, "payment_method_types": ["card"],
+        "success_url": "http://app.test/card", "cancel_url": "http://app.test/x"})
+    requests.post(good.url, data={"email": "sam@example.com", "cardNumber": "4242424242424242"}, timeout=10,
+                  allow_redirects=False)
+    pm = stripe_client.v1.setup_intents.retrieve(
+        stripe_client.v1.checkout.sessions.retrieve(good.id).setup_intent).payment_method
+    stripe_client.v1.subscriptions.update(sub.id, params={"default_payment_method": pm})
+    paid = stripe_client.v1.invoices.pay(invoice.id)
+    assert (paid.status, paid.amount_paid) == ("paid", 8000)
+    assert stripe_client.v1.subscriptions.retrieve(sub.id).status == "active"
+    webhook_receiver.wait_for("invoice.paid", id=invoice.id)
+    with pytest.raises(stripe.InvalidRequestError):
+        stripe_client.v1.subscriptions.update(sub.id, params={"default_payment_method": "pm_card_visa"})

@@ -183,6 +183,18 @@ def test_declining_releases_the_authorization_and_frees_the_slot(app, client, st
     assert free == [start]
 
 
+def test_declining_a_payment_captured_a_moment_ago_is_a_conflict_and_keeps_the_booking(app, client, stripe_world):
+    """An approval elsewhere captured the payment at Stripe before our record said so: the decline is refused in
+    words (Stripe's payment_intent_unexpected_state), never "try again", and nothing is closed."""
+    booking = authorize(stripe_world, client, book())
+    stripe_world.client.v1.payment_intents.capture(booking.payment_intent_id)
+    with pytest.raises(Conflict, match="just captured"):
+        approvals.decline(booking.lesson.tutor, booking.id, now())
+    db.session.rollback()
+    kept = db.session.get(Booking, booking.id)
+    assert kept.state == BookingState.REQUIRES_CAPTURE and kept.lesson.state == LessonState.ACTIVE
+
+
 def test_an_unapproved_booking_expires_after_the_window_and_is_released(app, client, stripe_world):
     booking = authorize(stripe_world, client, book(days_ahead=10))
     assert approvals.expire_unapproved(now() + timedelta(hours=47)) == 0

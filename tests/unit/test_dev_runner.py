@@ -1,4 +1,7 @@
 """`make run`'s console: one line per email, no access-log line per static file."""
+from gunicorn.config import Config
+from gunicorn.workers.gthread import ThreadWorker
+
 from scripts.dev import quiet, web_command
 from scripts.mail_sink import mail_line
 
@@ -13,6 +16,25 @@ def test_the_web_app_runs_under_gunicorns_threaded_worker_with_room_for_chat_soc
     assert command[command.index("--threads") + 1] == "64"
     assert int(command[command.index("--worker-connections") + 1]) >= 64
     assert command[command.index("--bind") + 1] == "127.0.0.1:5305"
+
+
+def test_gunicorn_takes_the_web_command_without_its_no_keepalive_warning():
+    # `make run` printed "No keepalived connections can be handled" at every start: connections equalled threads.
+    command = web_command("127.0.0.1", 5305, 64)
+    cfg = Config()
+    options = cfg.parser().parse_args(command[3:-1])
+    for name, value in vars(options).items():
+        if name in cfg.settings and value is not None:
+            cfg.set(name, value)
+    warnings: list[str] = []
+
+    class Log:
+        def warning(self, message, *args):
+            warnings.append(message % args if args else message)
+
+    ThreadWorker.check_config(cfg, Log())
+    assert cfg.worker_connections > cfg.threads and cfg.keepalive
+    assert warnings == []
 
 
 def test_gunicorns_access_lines_for_static_files_are_left_out_too():

@@ -1,5 +1,7 @@
 """Package prices and terms (domain/packages.py)."""
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from webapp.domain.packages import Rate, package_price, package_problems, package_rate
 
@@ -41,10 +43,37 @@ def test_the_cancellation_policy_reads_the_same_in_minutes():
                                              "23 minutes of 45 minutes.")
 
 
-def test_minutes_are_worth_what_they_cost_on_average_and_the_tutor_gets_that_less_the_commission():
+def test_minutes_are_worth_the_average_price_of_the_minutes_not_yet_valued_rounded_down():
     from webapp.domain.packages import minutes_payout, minutes_value
-    assert minutes_value([(18000, 300)], 60) == 3600  # £180.00 for 5 hours: 60 minutes are worth £36.00
-    assert minutes_value([(18000, 300), (7200, 120)], 60) == 3600  # (252.00 / 420) × 60
-    assert minutes_value([(1000, 3)], 1) == 333  # 3.333… rounds half up once
-    assert minutes_value([], 60) == 0 and minutes_value([(18000, 300)], 0) == 0
+    assert minutes_value(18000, 300, 0, 0, 60) == 3600  # £180.00 for 5 hours: 60 minutes are worth £36.00
+    assert minutes_value(8000, 240, 0, 0, 60) == 2000  # a £80.00 plan of 240 minutes: its price per minute
+    assert minutes_value(25200, 420, 3600, 60, 60) == 3600  # (252.00 − 36.00) / 360 × 60
+    assert minutes_value(1000, 3, 0, 0, 1) == 333  # 3.333… rounds down
+    assert minutes_value(1000, 3, 333, 1, 1) == 333 and minutes_value(1000, 3, 666, 2, 1) == 334  # the last gets the rest
+    assert minutes_value(0, 0, 0, 0, 60) == 0 and minutes_value(18000, 300, 0, 0, 0) == 0
+    assert minutes_value(6000, 60, 6000, 60, 60) == 0  # minutes returned and taught again are worth nothing more
+    assert minutes_value(6000, 60, 0, 0, 90) == 6000  # never more than what is left
     assert minutes_payout(3600, 1500) == 3060 and minutes_payout(3600, 0) == 3600
+    assert minutes_payout(101, 1000) == 90  # 90.9: the tutor's share rounds down, the platform keeps the fraction
+
+
+@settings(max_examples=2000, deadline=None)
+@given(lots=st.lists(st.tuples(st.integers(0, 200_000), st.integers(15, 6000)), min_size=1, max_size=6),
+       lessons=st.lists(st.integers(0, 240), max_size=40), bp=st.integers(0, 5000), data=st.data())
+def test_payouts_never_add_up_to_more_than_was_paid_less_the_platforms_take(lots, lessons, bp, data):
+    """Lots arrive between lessons at any price (packages, plans, prorated upgrades); whatever the order, the values
+    of all lessons never exceed what was paid, and the tutor's payouts never exceed that less the commission."""
+    from webapp.domain.packages import minutes_payout, minutes_value
+    paid = granted = valued_minor = valued_minutes = paid_out = 0
+    pending = list(lots)
+    for minutes in lessons:
+        while pending and (not granted or data.draw(st.booleans())):
+            price, count = pending.pop(0)
+            paid, granted = paid + price, granted + count
+        minutes = min(minutes, granted - valued_minutes) if granted else 0
+        value = minutes_value(paid, granted, valued_minor, valued_minutes, minutes)
+        assert 0 <= value
+        valued_minor, valued_minutes = valued_minor + value, valued_minutes + minutes
+        paid_out += minutes_payout(value, bp)
+        assert valued_minor <= paid
+        assert paid_out * 10000 <= paid * (10000 - bp)

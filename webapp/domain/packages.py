@@ -74,18 +74,22 @@ def minutes_words(minutes: int) -> str:
     return f"{minutes} minute{'' if minutes == 1 else 's'}"
 
 
-def minutes_value(paid: list[tuple[int, int]], minutes: int) -> int:
-    """What ``minutes`` of a student's minutes with a tutor cost them: at the average price per minute of the
-    packages they had paid for (``paid`` as (price_minor, minutes) pairs), rounded half up once. Minutes are one
-    currency per tutor, so a lesson's minutes are valued at what that currency cost the student on average."""
-    total_price = sum(price for price, _ in paid)
-    total_minutes = sum(count for _, count in paid)
-    if minutes <= 0 or total_minutes <= 0:
+def minutes_value(paid_minor: int, granted_minutes: int, valued_minor: int, valued_minutes: int, minutes: int) -> int:
+    """What ``minutes`` taught with a tutor's minutes are worth: the average price of the student's minutes with the
+    tutor not yet valued for a payout. ``paid_minor``/``granted_minutes`` sum every lot paid for (a package's price,
+    a subscription invoice's amount paid, with the minutes each granted); ``valued_minor``/``valued_minutes`` sum
+    the lessons valued before. Rounded down, so the values of all lessons never add up to more than was paid (each
+    lesson takes at most its share of what is left; expired minutes keep theirs, which the platform keeps). A student
+    who only subscribes is valued at the plan's price per minute; mixing lots of different prices values at their
+    average."""
+    left_minor, left_minutes = paid_minor - valued_minor, granted_minutes - valued_minutes
+    if minutes <= 0 or left_minutes <= 0 or left_minor <= 0:
         return 0
-    return round_half_up(Fraction(total_price * minutes, total_minutes))
+    return left_minor * min(minutes, left_minutes) // left_minutes
 
 
 def minutes_payout(value_minor: int, commission_fee_bp: int) -> int:
-    """The tutor's share of a lesson paid with minutes worth ``value_minor``: the platform keeps its commission
-    (basis points, the same rate as on a card lesson's list price), rounded half up."""
-    return value_minor - round_half_up(Fraction(value_minor * commission_fee_bp, 10000))
+    """The tutor's share of a lesson paid with minutes worth ``value_minor``: what is left after the platform's
+    commission (basis points, the same rate as on a card lesson), rounded down: the platform keeps the fraction, so
+    the tutor's payouts never exceed what was paid less the platform's take (paid × (1 − rate))."""
+    return value_minor * (10000 - commission_fee_bp) // 10000

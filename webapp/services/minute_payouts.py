@@ -1,29 +1,32 @@
-"""Tutor payouts for lessons paid with prepaid minutes: run by the payout job beside the card payouts.
+"""Tutor payouts for lessons paid with prepaid minutes (bought in packages or granted by a monthly plan's paid
+invoices): run by the payout job beside the card payouts.
 
-There is no charge per lesson to transfer from: the student paid for a package up front, so the tutor's share is
-transferred from the platform's balance (a Connect transfer without source_transaction), once per lesson, after the
-same settlement period as card lessons. The lesson's value is what its minutes (those posted and not returned by a
-refund) cost the student on average over the packages they had paid for with the tutor by the time they paid with
-minutes (domain/packages.minutes_value); the platform keeps the active commission's rate, as on a card lesson. The
-amount is decided and recorded in a short locked write (a MinutePayout row per booking), Stripe is called outside
-it with a key from the booking and amount, and the transfer is recorded in another write that records nothing if a
-second worker got there first.
+There is no charge per lesson to transfer from: the student paid up front, so the tutor's share is transferred from
+the platform's balance (a Connect transfer without source_transaction), once per lesson, after the same settlement
+period as card lessons. The lesson's minutes (those posted and not returned by a refund) are valued from the rows:
+what the student paid for their lots of minutes with the tutor (a package's price, a subscription invoice's amount
+paid) less what earlier lessons were valued at, shared over the minutes not valued yet (domain/packages.minutes_value:
+a subscriber's minute is worth the plan's price per minute), rounded down; the platform keeps the active
+commission's rate, the tutor's share rounded down too, so the payouts never add up to more than was paid less the
+platform's take. The amount is decided and recorded in a short locked write (a MinutePayout row per booking), Stripe
+is called outside it with a key from the booking and amount, and the transfer is recorded in another write that
+records nothing if a second worker got there first.
 """
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from ..adapters import stripe_gateway as gateway
 from ..adapters.database import end_read, serialized_write
 from ..domain.funding import Funding
 from ..domain.money import Money
-from ..domain.packages import PurchaseState, minutes_payout, minutes_value
+from ..domain.packages import minutes_payout, minutes_value
 from ..domain.states import BookingState
 from ..extensions import db
-from ..models import Booking, Lesson, MinutePayout, PackagePurchase, PayoutAccount
+from ..models import Booking, Lesson, MinuteLot, MinutePayout, PayoutAccount
 from . import outbox, wallet
 from .locks import LOCK_BOOKING
 from .quotes import active_commission
@@ -44,29 +47,45 @@ def _due_bookings(now: datetime) -> list[int]:
 
 
 def _decide(booking_id: int) -> MinutePayout | None:
-    """Record (or find) the booking's payout row, its amount decided under the booking's lock; None when it was
-    transferred meanwhile or nothing is owed."""
-    with serialized_write((LOCK_BOOKING, booking_id)) as session:
+    """Record (or find) the booking's payout row, its amount decided under the booking's and the student's wallet
+    locks (so two lessons of one student are valued one after the other); None when it was transferred meanwhile or
+    nothing is owed."""
+    booker_id = db.session.scalar(select(Booking.booker_id).where(Booking.id == booking_id))
+    end_read()
+    with serialized_write((LOCK_BOOKING, booking_id), wallet.wallet_lock(booker_id)) as session:
         row = session.scalar(select(MinutePayout).where(MinutePayout.booking_id == booking_id)
                              .execution_options(populate_existing=True))
         if row is not None:
             return None if row.transfer_id or row.amount_minor <= 0 else row
         booking = session.get(Booking, booking_id)
+        tutor_id = booking.lesson.tutor_id
         posted, returned = wallet.booking_minutes(session, booking_id)
         minutes = max(posted - returned, 0)
-        paid = session.execute(select(PackagePurchase.price_minor, PackagePurchase.minutes, PackagePurchase.currency)
-                               .where(PackagePurchase.student_id == booking.booker_id,
-                                      PackagePurchase.tutor_id == booking.lesson.tutor_id,
-                                      PackagePurchase.state == PurchaseState.PAID,
-                                      PackagePurchase.paid_at <= booking.authorized_at)).all()
-        currency = paid[0].currency if paid else booking.currency
-        value = minutes_value([(p.price_minor, p.minutes) for p in paid if p.currency == currency], minutes)
+        currency = _pool_currency(session, booker_id, tutor_id) or booking.currency
+        paid_minor, granted = session.execute(
+            select(func.coalesce(func.sum(MinuteLot.paid_minor), 0), func.coalesce(func.sum(MinuteLot.minutes), 0))
+            .where(MinuteLot.user_id == booker_id, MinuteLot.tutor_id == tutor_id, MinuteLot.currency == currency,
+                   MinuteLot.paid_minor.is_not(None))).one()
+        valued_minor, valued_minutes = session.execute(
+            select(func.coalesce(func.sum(MinutePayout.value_minor), 0), func.coalesce(func.sum(MinutePayout.minutes), 0))
+            .join(Booking, Booking.id == MinutePayout.booking_id)
+            .where(Booking.booker_id == booker_id, MinutePayout.tutor_id == tutor_id,
+                   MinutePayout.currency == currency)).one()
+        value = minutes_value(int(paid_minor), int(granted), int(valued_minor), int(valued_minutes), minutes)
         commission = active_commission()
         amount = minutes_payout(value, commission.commission_fee_bp if commission else 0)
-        row = MinutePayout(booking_id=booking_id, tutor_id=booking.lesson.tutor_id, minutes=minutes,
+        row = MinutePayout(booking_id=booking_id, tutor_id=tutor_id, minutes=minutes,
                            value_minor=value, amount_minor=amount, currency=currency)
         session.add(row)
     return row if amount > 0 else None
+
+
+def _pool_currency(session, student_id: int, tutor_id: int) -> str | None:
+    """The currency the student paid for their minutes with the tutor in (their first priced lot's)."""
+    return session.scalar(select(MinuteLot.currency).where(MinuteLot.user_id == student_id,
+                                                           MinuteLot.tutor_id == tutor_id,
+                                                           MinuteLot.paid_minor.is_not(None))
+                          .order_by(MinuteLot.id).limit(1))
 
 
 def send_minute_payouts(now: datetime) -> int:

@@ -237,7 +237,8 @@ def on_checkout_completed(session_obj: dict, now: datetime) -> str:
     days = current_app.config["MINUTES_EXPIRE_AFTER_DAYS"]
     lot = wallet.grant_lot(db.session, user_id=purchase.student_id, tutor_id=purchase.tutor_id,
                            minutes=purchase.minutes, source="package", source_ref=session_obj["id"],
-                           expires_at=now + timedelta(days=days))
+                           expires_at=now + timedelta(days=days), paid_minor=purchase.price_minor,
+                           currency=purchase.currency)
     purchase.state = PurchaseState.PAID
     purchase.paid_at = now
     purchase.lot_id = lot.id

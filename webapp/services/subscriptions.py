@@ -397,7 +397,9 @@ def _grant_for_invoice(row: Subscription, invoice: dict, sub: dict) -> str:
                             current_app.config["SUBSCRIPTION_CARRY_PERIODS"])
     before = db.session.scalar(select(MinuteLot.id).where(MinuteLot.source_ref == invoice["id"]))
     wallet.grant_lot(db.session, user_id=row.student_id, tutor_id=row.tutor_id, minutes=minutes,
-                     source="subscription", source_ref=invoice["id"], expires_at=expires_at)
+                     source="subscription", source_ref=invoice["id"], expires_at=expires_at,
+                     paid_minor=int(invoice.get("amount_paid") or 0),
+                     currency=str(invoice.get("currency") or plan.currency).upper())
     return "already-granted" if before else "minutes-granted"
 
 

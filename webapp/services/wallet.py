@@ -79,22 +79,23 @@ def record_move(session: Session, move: Move, *, user_id: int, tutor_id: int, mi
 
 
 def grant_minutes(*, user_id: int, tutor_id: int, minutes: int, source: str, source_ref: str,
-                  expires_at: datetime | None) -> MinuteLot:
+                  expires_at: datetime | None, paid_minor: int | None = None,
+                  currency: str | None = None) -> MinuteLot:
     """Grant a lot of minutes paid for outside (a package's Checkout session, a subscription invoice), once per
     ``source_ref``: a replayed webhook returns the lot it granted before."""
     with serialized_write(wallet_lock(user_id)) as session:
         return grant_lot(session, user_id=user_id, tutor_id=tutor_id, minutes=minutes, source=source,
-                         source_ref=source_ref, expires_at=expires_at)
+                         source_ref=source_ref, expires_at=expires_at, paid_minor=paid_minor, currency=currency)
 
 
 def grant_lot(session: Session, *, user_id: int, tutor_id: int, minutes: int, source: str, source_ref: str,
-              expires_at: datetime | None) -> MinuteLot:
+              expires_at: datetime | None, paid_minor: int | None = None, currency: str | None = None) -> MinuteLot:
     """grant_minutes inside the caller's write (a webhook applied under its own locks, which include the
-    wallet's): once per ``source_ref``."""
+    wallet's): once per ``source_ref``; ``paid_minor``/``currency`` are what the student paid for the lot."""
     lot = session.scalar(select(MinuteLot).where(MinuteLot.source_ref == source_ref))
     if lot is None:
         lot = MinuteLot(user_id=user_id, tutor_id=tutor_id, source=source, source_ref=source_ref,
-                        minutes=minutes, expires_at=expires_at)
+                        minutes=minutes, expires_at=expires_at, paid_minor=paid_minor, currency=currency)
         session.add(lot)
         session.flush()
         record_move(session, Move.GRANT, user_id=user_id, tutor_id=tutor_id, minutes=minutes,

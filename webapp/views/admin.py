@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, flash, redirect, request, url_for
 from flask_login import current_user
 
+from ..domain.coupons import normalize_code
 from ..domain.money import Money, parse_major_amount
 from ..domain.offers import Audience
 from ..domain.roles import STAFF_ROLES
@@ -58,19 +59,35 @@ def _parsed(fields: dict, name: str, parse, *args):
 
 
 def _whole_number(text: str) -> int:
-    """A count typed in a form."""
-    if not text.strip().isdigit() or int(text) > 2**31 - 1:
+    """A count typed in a form (at least 1: a limit of none is an empty field)."""
+    text = text.strip()
+    if text.startswith("-") and text[1:].isdigit() or text == "0":
+        raise ValueError(f"At least 1, not {text!r}; leave it empty for no limit.")
+    if not text.isdigit() or int(text) > 2**31 - 1:
         raise ValueError(f"Use a whole number such as 100, not {text!r}.")
     return int(text)
 
 
 def _percent_to_bp(text: str | None) -> int:
-    """'12.5' (percent) → 1250 basis points, exactly."""
-    text = (text or "0").strip().rstrip("%")
+    """'12.5' (percent) → 1250 basis points, exactly; more than 0 and at most 100."""
+    text = (text or "").strip().rstrip("%")
+    if not text:
+        raise ValueError("Enter the percentage off, such as 10.")
     whole, _, frac = text.partition(".")
     if not (whole.isdigit() or whole == "") or not (frac.isdigit() or frac == "") or len(frac) > 2:
         raise ValueError(f"Percentages look like 12.5, not {text!r}.")
-    return int(whole or "0") * 100 + int(frac.ljust(2, "0") or "0")
+    bp = int(whole or "0") * 100 + int(frac.ljust(2, "0") or "0")
+    if not 0 < bp <= 10_000:
+        raise ValueError(f"A percentage is more than 0 and at most 100, not {text!r}.")
+    return bp
+
+
+def _positive_amount(text: str, currency: str) -> int:
+    """A typed amount of money, more than nothing."""
+    amount = parse_major_amount(text, currency)
+    if amount <= 0:
+        raise ValueError("Enter an amount more than 0, like 5.00.")
+    return amount
 
 
 @bp.route("/coupons", methods=["GET", "POST"])
@@ -82,16 +99,20 @@ def coupons():
         f = request.form
         currency = (f.get("currency") or "").upper() or None
         is_amount = f.get("discount_type") == "DISCOUNT_TYPE_AMOUNT"
+        # Every field is read first, so one submission reports every problem beside its own field.
+        _parsed(fields, "code", normalize_code, f.get("code", ""))
         values = {
-            "amount_minor": _parsed(fields, "amount", parse_major_amount, f.get("amount") or "", currency or "GBP")
+            "amount_minor": _parsed(fields, "amount", _positive_amount, f.get("amount") or "", currency or "GBP")
             if is_amount else None,
             "percent_bp": None if is_amount else _parsed(fields, "percent", _percent_to_bp, f.get("percent")),
-            "max_discount_amount_minor": _parsed(fields, "max_discount", parse_major_amount, f.get("max_discount"),
+            "max_discount_amount_minor": _parsed(fields, "max_discount", _positive_amount, f.get("max_discount"),
                                                  currency or "GBP") if (not is_amount and f.get("max_discount")) else None,
             "valid_from": _parsed(fields, "valid_from", _date_or_none, f.get("valid_from")),
             "valid_until": _parsed(fields, "valid_until", _date_or_none, f.get("valid_until")),
             "max_total_uses": _parsed(fields, "max_total_uses", _whole_number, f["max_total_uses"])
             if f.get("max_total_uses") else None}
+        if values["valid_from"] and values["valid_until"] and values["valid_until"] <= values["valid_from"]:
+            fields["valid_until"] = "The offer must end after the day it starts."
         try:
             if fields:
                 error = "Please correct the offer below."

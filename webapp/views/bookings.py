@@ -11,7 +11,7 @@ from ..domain.money import lesson_price
 from ..forms import BookingForm
 from ..models import Role
 from ..services import (availability, bookings, cancellations, catalogue, checkout, meetings, minute_payments,
-                       paypal_checkout, quotes)
+                       paypal_checkout, quotes, reschedules)
 from ..services.errors import AlreadyYours, Conflict, ServiceError, SlotTaken, ValidationError
 from . import params
 from .common import apply_service_errors, is_htmx, now_utc, render, role_required
@@ -95,6 +95,7 @@ def detail(booking_id: int):
                   lesson_payment=bookings.lesson_and_payment(booking, now),
                   hold_lapsed=bookings.is_hold_lapsed(booking, now), polling=request.args.get("paid") == "1",
                   can_cancel=cancellations.can_cancel(current_user, booking, now),
+                  can_reschedule=reschedules.can_propose(current_user, booking.lesson, now),
                   report_problem=cancellations.needs_support_link(current_user, booking, now),
                   meeting=meetings.join_link(booking.lesson, current_user, now),
                   # One key per rendered refund form: submitting the same form twice is the same refund.

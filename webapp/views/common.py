@@ -64,8 +64,9 @@ def apply_service_errors(form, fields: dict[str, str], message: str | None = Non
             unplaced.append(text)
     if message and not fields:
         unplaced.append(message)
-    elif message:
+    elif message and message not in fields.values():
         form.error_heading = message  # the service's own words head the summary ("That date is in the past.")
+    # (A message that is also a field's own is said beside the field and in the list: not a third time as heading.)
     form.form_errors = list(form.form_errors) + [t for t in unplaced if t not in form.form_errors]
 
 

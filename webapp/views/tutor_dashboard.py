@@ -10,7 +10,8 @@ from flask_login import current_user
 from ..domain.money import parse_major_amount
 from ..forms import OverrideForm, PackageForm, ProfileForm, RulesForm, TeachForm, WeeklyWindowForm
 from ..models import Role
-from ..services import admin_tutors, approvals, availability, bookings, calendar_sync, catalogue, packages, payouts
+from ..services import (admin_tutors, approvals, availability, bookings, calendar_sync, catalogue, packages, payouts,
+                       reschedules)
 from ..services.errors import ServiceError, ValidationError
 from .common import apply_service_errors, now_utc, perform, render, role_required
 
@@ -26,7 +27,8 @@ def lessons():
     return render("tutor/lessons.html", lessons=bookings.tutor_upcoming_lessons(current_user, now),
                   approval=admin_tutors.approval_of(current_user),
                   account=payouts.payout_account(current_user),
-                  calendar_warnings=calendar_sync.hiding_sources(current_user, now))
+                  calendar_warnings=calendar_sync.hiding_sources(current_user, now), now=now,
+                  can_reschedule=reschedules.can_propose)
 
 
 def _today():

@@ -1,0 +1,89 @@
+"""Found walking Lessonbook as a newcomer at 1280 and 390 px: the pay page's discount code sits right above the quote,
+and on a phone the booker's subject shows its whole name, level and price (a closed select cut it off)."""
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from tests import factories
+from tests.e2e.conftest import log_in
+from webapp.extensions import db
+from webapp.models import Teach
+from webapp.services import catalogue
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_discount_code_field_sits_right_above_the_quote(app, browser_page, width):
+    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=5)
+    lesson = factories.lesson_at(start - timedelta(minutes=start.minute % 15), booking_state="AWAITING_PAYMENT",
+                                 booked_at=datetime.now(UTC) - timedelta(minutes=1))
+    email, booking_id = lesson.booking.booker.email, lesson.booking.id
+    db.session.remove()
+    page = browser_page()
+    page.set_viewport_size({"width": width, "height": 900})
+    log_in(page, email)
+    page.goto(f"/bookings/{booking_id}")
+    page.get_by_role("link", name="Pay now").click()
+    code = page.get_by_label("Discount code (optional)")
+    quote = page.locator("#quote table")
+    expect(quote).to_contain_text("Total due")
+    gap = quote.bounding_box()["y"] - (code.bounding_box()["y"] + code.bounding_box()["height"])
+    assert gap <= 24, f"{gap:.0f}px of empty space between the code field and the quote"
+    # Typing a code still shows the check in progress, beside the field's name, and then the answer.
+    code.fill("NOSUCHCODE")
+    expect(page.locator("#quote").get_by_role("alert")).to_be_visible()
+
+
+def test_on_a_phone_the_subject_shows_its_whole_name_level_and_price_and_still_opens_as_a_select(app, browser_page):
+    tutor, _ = factories.tutor(name="Ana Lopez")
+    first = {"subject_id": factories.subject("Further Mathematics and Statistics").id,
+             "level_id": factories.level("University").id, "hourly_rate_minor": 12000, "currency": "GBP",
+             "online": True, "in_person": False}
+    catalogue.replace_teaches(tutor, [first, {**first, "subject_id": factories.subject("Physics").id,
+                                              "level_id": factories.level("GCSE").id, "hourly_rate_minor": 4000}])
+    physics = db.session.scalar(select(Teach.id).where(Teach.tutor_id == tutor.id, Teach.hourly_rate_minor == 4000))
+    tutor_id = tutor.id
+    db.session.remove()
+    page = browser_page("Europe/London")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"/tutors/{tutor_id}")
+    expect(page).to_have_url(re.compile(r"tz=.*clock="))
+    whole = "Further Mathematics and Statistics · University · £120.00/h"
+    subject = page.locator("#slot-picker").get_by_label("Subject and level")
+    expect(subject.locator("option:checked")).to_have_text(whole)
+    face = page.locator("#booker-teach-face")
+    expect(face).to_be_visible()
+    expect(face).to_have_text(whole)
+    fits = face.evaluate("e => e.scrollWidth <= e.clientWidth && e.scrollHeight <= e.clientHeight + 1")
+    assert fits, "the subject's name is cut off at 390px"
+    # The select itself lies over the face: a tap lands on it, and choosing another subject shows that one.
+    box = face.bounding_box()
+    hit = page.evaluate("([x, y]) => document.elementFromPoint(x, y).id", [box["x"] + 20, box["y"] + box["height"] / 2])
+    assert hit == "booker-teach"
+    subject.select_option(str(physics))
+    expect(page).to_have_url(re.compile(rf"teach_id={physics}"))
+    expect(page.locator("#booker-teach-face")).to_have_text("Physics · GCSE · £40.00/h")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    # Keyboard users see where focus is: the outline is drawn on the face the select covers.
+    page.locator("#booker-teach").focus()
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Tab")
+    outline = page.locator("#booker-teach-face").evaluate("e => getComputedStyle(e).outlineStyle")
+    assert outline == "solid"
+
+
+def test_on_a_desktop_the_subject_is_the_plain_select(app, browser_page):
+    tutor, _ = factories.tutor(name="Ana Lopez")
+    tutor_id = tutor.id
+    db.session.remove()
+    page = browser_page("Europe/London")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"/tutors/{tutor_id}")
+    expect(page.locator("#slot-picker").get_by_label("Subject and level")).to_be_visible()
+    expect(page.locator("#booker-teach-face")).to_be_hidden()
