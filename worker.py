@@ -77,12 +77,15 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
                 "Read tutors' connected calendars and replace their busy time"),
     PeriodicJob("periodic-sweep-orphaned-uploads", "webapp.jobs.sweep_orphaned_uploads", "7 * * * *",
                 "Delete uploaded files no attachment points at"),
+    PeriodicJob("periodic-expire-abandoned-purchases", "webapp.jobs.expire_abandoned_purchases", "*/15 * * * *",
+                "Close package purchases whose Checkout or PayPal order lapsed unpaid as expired"),
     PeriodicJob("periodic-expire-minute-lots", "webapp.jobs.expire_minute_lots", "41 * * * *",
                 "Record the unused minutes of expired packages as expired"),
     PeriodicJob("periodic-purge-ended-sessions", "webapp.jobs.purge_ended_sessions", "23 3 * * *",
                 "Forget log-ins past their lifetime and expired API tokens"),
-    PeriodicJob("periodic-homework-digests", "webapp.jobs.send_homework_digests", "0 17 * * 0",
-                "Weekly homework digest emails to parents (Sunday evening)"),
+    # Sunday 17:00 in each parent's own zone: a cron "0 17 * * 0" would be 17:00 in the machine's zone for everyone.
+    PeriodicJob("periodic-homework-digests", "webapp.jobs.send_homework_digests", "*/15 * * * *",
+                "Weekly homework digest to parents, from Sunday 17:00 in each parent's time zone"),
 )
 # Scheduled jobs whose id has this prefix but are no longer in the table get removed at start-up.
 PERIODIC_PREFIX = "periodic-"  # (RQ job ids allow only letters, digits, "_" and "-")

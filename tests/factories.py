@@ -106,3 +106,23 @@ def lesson_at(start, *, teacher: User | None = None, teach: Teach | None = None,
         db.session.delete(booking)
     db.session.commit()
     return db.session.get(Lesson, lesson_id)
+
+
+def weak_topic(lesson, slug: str, wrong: bool = True) -> None:
+    """The learner of `lesson` gets homework on `slug` and answers one of its questions (wrong by default)."""
+    from datetime import UTC, datetime
+
+    from webapp.models import HomeworkSet, Topic, User
+    from webapp.services import homework, notes
+    now = datetime.now(UTC)
+    topic_id = db.session.scalar(select(Topic.id).where(Topic.slug == slug))
+    notes.save_note(lesson.tutor, lesson.id, "Worked on it.", [], now, covered=[],
+                    errors=[homework.ErrorInput(topic_id, "Slipped", "")])
+    found = db.session.scalar(select(HomeworkSet).where(HomeworkSet.lesson_id == lesson.id))
+    homework.publish(lesson.tutor, found.id, now)
+    db.session.commit()
+    entry = next(e for e in found.entries if e.item.topic_id == topic_id)
+    item = entry.item
+    answer = item.answer if not wrong else (str((int(item.answer) + 1) % len(item.choices)) if item.kind == "choice"
+                                            else "12345")
+    homework.answer(db.session.get(User, found.answerer_id), entry.id, answer, now)

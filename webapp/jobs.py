@@ -8,8 +8,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from .services import (approvals, bookings, calendar_sync, cancellations, checkout, held_lessons, homework, meetings,
-                       minute_payouts, mixpanel_export, notes, offer_announcements, outbox, payouts, paypal_events,
-                       reminders, reschedules, sessions, stripe_events, transfer_reversals, wallet)
+                       minute_payouts, mixpanel_export, notes, offer_announcements, outbox, package_paypal, packages,
+                       payouts, paypal_events, reminders, reschedules, sessions, stripe_events, transfer_reversals,
+                       wallet)
 
 
 def _clock(now: str | None) -> datetime:
@@ -37,6 +38,13 @@ def expire_unapproved_bookings(now: str | None = None) -> int:
 def expire_minute_lots(now: str | None = None) -> int:
     """Record the unused minutes of packages past their expiry as expired (never silently dropped)."""
     return wallet.expire_lots(now=_clock(now))
+
+
+def expire_abandoned_purchases(now: str | None = None) -> int:
+    """Close package purchases whose Checkout or PayPal order lapsed unpaid as expired (asking the provider first:
+    one found paid is granted instead)."""
+    at = _clock(now)
+    return packages.expire_abandoned_checkouts(at) + package_paypal.expire_abandoned_orders(at)
 
 
 def reverse_overpaid_transfers(now: str | None = None) -> int:
@@ -107,7 +115,8 @@ def sweep_orphaned_uploads(now: str | None = None) -> int:
 
 
 def send_homework_digests(now: str | None = None) -> int:
-    """Weekly: email parents a summary of their children's homework (once per parent per ISO week)."""
+    """Weekly: email parents a summary of their children's homework, from Sunday 17:00 in each parent's zone (once
+    per parent per week)."""
     return homework.send_parent_digests(now=_clock(now))
 
 

@@ -12,7 +12,7 @@ from .domain.analytics import EventName
 from .domain.funding import Funding
 from .domain.ledger import Move
 from .domain.offers import Audience
-from .domain.packages import PurchaseState
+from .domain.packages import PurchaseMethod, PurchaseState
 from .domain.roles import STAFF_ROLES, Role
 from .domain.states import BookingState, LessonState
 from .domain.subscriptions import SubscriptionStatus
@@ -848,7 +848,7 @@ class MinuteLot(db.Model):
 
 
 class PayPalOrder(db.Model):
-    """A PayPal order we opened (for a booking's lesson) and how far PayPal has taken it. Its status only moves
+    """A PayPal order we opened (for a booking's lesson, or a package of minutes) and how far PayPal has taken it. Its status only moves
     forward (CREATED → APPROVED → AUTHORIZED → CAPTURED, or to VOIDED or CANCELLED), so what our own calls learn
     and webhook events applied in any order agree. `authorization_id` is the live authorization: a reauthorization
     replaces it (PayPal gives it a new id) and keeps the first one in `first_authorization_id`, which is the one a
@@ -858,6 +858,8 @@ class PayPalOrder(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[str] = mapped_column(String(64), unique=True)
     booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id"), index=True)
+    # or the package purchase it pays for (an order with intent CAPTURE); never both
+    purchase_id: Mapped[int | None] = mapped_column(ForeignKey("package_purchases.id"), index=True)
     request_id: Mapped[str] = mapped_column(String(255), unique=True)  # the PayPal-Request-Id that created it
     status: Mapped[str] = mapped_column(String(20), default="CREATED")
     amount_minor: Mapped[int] = mapped_column(Integer)
@@ -871,7 +873,8 @@ class PayPalOrder(db.Model):
     capture_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
-    __table_args__ = (CheckConstraint("amount_minor > 0", name="paypal_amount_positive"),)
+    __table_args__ = (CheckConstraint("amount_minor > 0", name="paypal_amount_positive"),
+                      CheckConstraint("booking_id IS NULL OR purchase_id IS NULL", name="paypal_pays_for_one"))
 
 
 class PayPalEvent(StoredEventColumns, db.Model):
@@ -916,8 +919,10 @@ class TutorPackage(db.Model):
 
 class PackagePurchase(db.Model):
     """A student buying one package: made when they press Buy (its price computed then and frozen), paid on Stripe
-    Checkout; the checkout.session.completed webhook grants its minutes once, keyed on the session id.
-    ``form_key`` (one per rendered Buy form) makes a double click the same purchase and the same Checkout."""
+    Checkout (the checkout.session.completed webhook grants its minutes once, keyed on the session id) or with PayPal
+    (an order with intent CAPTURE: granted once, keyed on the capture id). ``form_key`` (one per rendered Buy form)
+    makes a double click the same purchase and the same payment page; ``expires_at`` is when that page lapses
+    (Checkout's expires_at, or how long we keep a PayPal order open), after which a sweep closes it as expired."""
 
     __tablename__ = "package_purchases"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -928,17 +933,22 @@ class PackagePurchase(db.Model):
     price_minor: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
     state: Mapped[str] = mapped_column(String(16), default=PurchaseState.OPEN)
+    method: Mapped[str] = mapped_column(String(16), default=PurchaseMethod.CARD, server_default="card")
     form_key: Mapped[str] = mapped_column(String(64))
     checkout_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     lot_id: Mapped[int | None] = mapped_column(ForeignKey("minute_lots.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when it became expired or cancelled
     package: Mapped[TutorPackage] = relationship()
     tutor: Mapped[User] = relationship(foreign_keys=[tutor_id])
     lot: Mapped[MinuteLot | None] = relationship()
     __table_args__ = (CheckConstraint("minutes > 0", name="purchase_minutes_positive"),
                       CheckConstraint("price_minor >= 0", name="purchase_price_not_negative"),
                       CheckConstraint(one_of("state", PurchaseState), name="state_known"),
+                      CheckConstraint(one_of("method", PurchaseMethod), name="method_known"),
+                      Index("ix_package_purchases_open_expiry", "state", "expires_at"),
                       UniqueConstraint("student_id", "form_key", name="uq_package_purchases_student_form_key"))
 
 

@@ -26,8 +26,8 @@ def test_the_discount_code_field_sits_right_above_the_quote(app, browser_page, w
     email, booking_id = lesson.booking.booker.email, lesson.booking.id
     db.session.remove()
     page = browser_page()
-    page.set_viewport_size({"width": width, "height": 900})
     log_in(page, email)
+    page.set_viewport_size({"width": width, "height": 900})
     page.goto(f"/bookings/{booking_id}")
     page.get_by_role("link", name="Pay now").click()
     code = page.get_by_label("Discount code (optional)")
@@ -60,6 +60,9 @@ def test_on_a_phone_the_subject_shows_its_whole_name_level_and_price_and_still_o
     face = page.locator("#booker-teach-face")
     expect(face).to_be_visible()
     expect(face).to_have_text(whole)
+    # It reads like the select it stands for (not in the label's bold).
+    looks = "e => [getComputedStyle(e).fontWeight, getComputedStyle(e).fontSize]"
+    assert face.evaluate(looks) == subject.evaluate(looks) == ["400", "16px"]
     fits = face.evaluate("e => e.scrollWidth <= e.clientWidth && e.scrollHeight <= e.clientHeight + 1")
     assert fits, "the subject's name is cut off at 390px"
     # The select itself lies over the face: a tap lands on it, and choosing another subject shows that one.
@@ -87,3 +90,30 @@ def test_on_a_desktop_the_subject_is_the_plain_select(app, browser_page):
     page.goto(f"/tutors/{tutor_id}")
     expect(page.locator("#slot-picker").get_by_label("Subject and level")).to_be_visible()
     expect(page.locator("#booker-teach-face")).to_be_hidden()
+    looks = "e => [getComputedStyle(e).fontWeight, getComputedStyle(e).fontSize]"
+    assert page.locator("#booker-teach").evaluate(looks) == ["400", "16px"]  # as any select, not the label's bold
+
+
+def test_the_month_is_one_tab_stop_so_the_keyboard_reaches_the_times_without_visiting_every_day(app, browser_page):
+    # Every free day was a tab stop: about 25 presses of Tab between the month and the first time.
+    tutor, _ = factories.tutor(name="Ana Lopez", horizon_days=120)
+    tutor_id = tutor.id
+    db.session.remove()
+    page = browser_page("Europe/London")
+    page.goto(f"/tutors/{tutor_id}")
+    expect(page).to_have_url(re.compile(r"tz=.*clock="))
+    page.locator("#booker-next-month").focus()
+    page.keyboard.press("Tab")
+    chosen = page.evaluate("document.activeElement.getAttribute('aria-current')")
+    assert chosen == "true", "Tab from the month's arrows lands on the chosen day"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.classList.contains('slot')"), "the next Tab reaches the times"
+    # The arrow keys still walk the days, and the day they reach is the calendar's stop from then on.
+    page.keyboard.press("Shift+Tab")
+    start = page.evaluate("document.activeElement.dataset.date")
+    page.keyboard.press("ArrowRight")
+    moved = page.evaluate("document.activeElement.dataset.date")
+    assert moved > start
+    page.keyboard.press("Tab")
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate("document.activeElement.dataset.date") == moved

@@ -209,10 +209,51 @@ def test_the_weekly_digest_tells_a_parent_about_each_childs_homework_once_a_week
     entry = db.session.get(HomeworkSet, draft.id).entries[0]
     client.post(f"/homework/entries/{entry.id}/answer", data={"csrf_token": csrf_from(page), "response": "0"})
 
-    now = datetime.now(UTC) + timedelta(minutes=1)
+    # The next Sunday 17:00 in Chicago (the parent's zone), whatever the machine's zone.
+    from zoneinfo import ZoneInfo
+
+    from webapp.domain.homework import last_digest_time
+    sunday = last_digest_time(datetime.now(UTC), ZoneInfo("America/Chicago")) + timedelta(days=7)
+    assert (sunday.weekday(), sunday.hour, sunday.minute) == (6, 17, 0)
+    assert homework.send_parent_digests(sunday - timedelta(minutes=1)) == 0  # Sunday 16:59 in Chicago
+    now = sunday + timedelta(minutes=5)
     assert homework.send_parent_digests(now) == 1
     assert homework.send_parent_digests(now) == 0  # the same week: nothing twice
+    assert homework.send_parent_digests(now + timedelta(hours=3)) == 0  # a later run that Sunday: still once
     [digest] = db.session.scalars(select(OutboxMessage).where(OutboxMessage.template == "homework_digest")).all()
     assert digest.to_address == parent.email
+    # The week after, nothing new was published: no digest.
+    assert homework.send_parent_digests(now + timedelta(days=7)) == 0
     _, text, _ = outbox.render_email("homework_digest", digest.context)
     assert "Robin: 1 of 8 questions answered, 0 right." in text and "Ratio" in text
+
+
+def test_a_parent_in_sydney_gets_the_digest_at_17_00_sydney_time_and_one_in_london_at_17_00_london(app, client, bank):
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from webapp.domain.homework import last_digest_time
+    from webapp.services import homework
+
+    parents = {}
+    for zone in ("Australia/Sydney", "Europe/London"):
+        parent = factories.user("parent", timezone=zone)
+        lesson = factories.finished_lesson(for_child=factories.child(parent, f"Kid in {zone}"))
+        login(client, lesson.tutor.email, factories.PASSWORD)
+        post_note(client, lesson.id, "Ratio.", errors=[(bank["ratio"].id, "Wrong total", "")])
+        found = db.session.scalar(select(HomeworkSet).where(HomeworkSet.lesson_id == lesson.id))
+        homework.publish(lesson.tutor, found.id, datetime.now(UTC))
+        db.session.commit()
+        parents[zone] = parent
+    sydney = last_digest_time(datetime.now(UTC), ZoneInfo("Australia/Sydney")) + timedelta(days=7)
+    # At Sunday 17:00 in Sydney it is Sunday morning (or Saturday night) in London: only the Sydney parent.
+    assert homework.send_parent_digests(sydney + timedelta(minutes=1)) == 1
+    sent = [m.to_address for m in db.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.template == "homework_digest"))]
+    assert sent == [parents["Australia/Sydney"].email]
+    london = last_digest_time(sydney + timedelta(days=1), ZoneInfo("Europe/London"))
+    assert london > sydney
+    assert homework.send_parent_digests(london + timedelta(minutes=1)) == 1
+    sent = [m.to_address for m in db.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.template == "homework_digest").order_by(OutboxMessage.id))]
+    assert sent == [parents["Australia/Sydney"].email, parents["Europe/London"].email]

@@ -247,6 +247,7 @@ def test_real_responses_match_the_documented_schemas(client, document, stripe_wo
             assert [a["name"] for a in read["attachments"]] == ["sheet.pdf"]
             check("/api/v1/notes/{lesson_id}", "get", client.get(f"/api/v1/notes/{lesson.id}", headers=student), 404)
             check("/api/v1/notes/{lesson_id}", "get", client.get(f"/api/v1/notes/{lesson.id}"), 401)
+            _check_homework(check, client, lesson, as_tutor, parent, student)
         finally:
             app.config["UPLOAD_DIR"] = uploads_before
 
@@ -315,3 +316,49 @@ def test_real_responses_match_the_documented_schemas(client, document, stripe_wo
     unchecked = {(path, method) for path, item in document["paths"].items() for method in item} - {
         (path, method) for path, method, _ in check.seen}
     assert unchecked == set()
+
+
+def _check_homework(check, client, lesson, as_tutor, parent, student):
+    """Topics and mistakes on the note, the drafted set, answering it and the tutor's agenda, as documented."""
+    from datetime import UTC, datetime
+
+    from webapp.extensions import db
+    from webapp.models import HomeworkSet
+    from webapp.services import curriculum, homework
+    curriculum.seed_curriculum()
+    topics_path = "/api/v1/lessons/{lesson_id}/topics"
+    topics = check(topics_path, "get", client.get(f"/api/v1/lessons/{lesson.id}/topics", headers=as_tutor), 200)
+    check(topics_path, "get", client.get(f"/api/v1/lessons/{lesson.id}/topics", headers=student), 404)
+    check(topics_path, "get", client.get(f"/api/v1/lessons/{lesson.id}/topics"), 401)
+    ids = {t["name"]: t["id"] for t in topics["topics"]}
+    note = {"lesson_id": lesson.id, "body": "Fractions.", "topics": [ids["Ratio"]],
+            "errors": [{"topic_id": ids["Fractions"], "what_went_wrong": "Added the denominators"}]}
+    saved = check("/api/v1/notes", "post", client.post("/api/v1/notes", json=note, headers=as_tutor), 200)
+    assert saved["errors"][0]["topic"]["name"] == "Fractions"
+    check("/api/v1/notes", "post", client.post("/api/v1/notes", headers=as_tutor, json={
+        **note, "errors": [{"topic_id": ids["Fractions"], "what_went_wrong": " "}]}), 422)
+    listed = check("/api/v1/homework", "get", client.get("/api/v1/homework", headers=as_tutor), 200)
+    set_id = listed["sets"][0]["id"]
+    check("/api/v1/homework", "get", client.get("/api/v1/homework"), 401)
+    one = "/api/v1/homework/{set_id}"
+    check(one, "get", client.get(f"/api/v1/homework/{set_id}", headers=as_tutor), 200)
+    check(one, "get", client.get(f"/api/v1/homework/{set_id}", headers=parent), 404)  # still a draft
+    check(one, "get", client.get(f"/api/v1/homework/{set_id}"), 401)
+    homework.publish(lesson.tutor, set_id, datetime.now(UTC))
+    db.session.commit()
+    shown = check(one, "get", client.get(f"/api/v1/homework/{set_id}", headers=parent), 200)
+    first = shown["items"][0]
+    answer = "/api/v1/homework/questions/{entry_id}/answer"
+    url = f"/api/v1/homework/questions/{first['id']}/answer"
+    right = db.session.get(HomeworkSet, set_id).entries[0].item.answer
+    check(answer, "post", client.post(url, json={"response": "€€€"}, headers=parent), 422)
+    check(answer, "post", client.post(url, json={"response": right}, headers=student), 404)
+    check(answer, "post", client.post(url, json={"response": right}), 401)
+    check(answer, "post", client.post(url, data="{", content_type=JSON, headers=parent), 400)
+    check(answer, "post", client.post(url, json={"response": right}, headers=parent), 200)
+    check(answer, "post", client.post(url, json={"response": right}, headers=parent), 409)
+    agenda = "/api/v1/lessons/{lesson_id}/agenda"
+    check(agenda, "get", client.get(f"/api/v1/lessons/{lesson.id}/agenda", headers=as_tutor), 200)
+    check(agenda, "get", client.get(f"/api/v1/lessons/{lesson.id}/agenda", headers=parent), 403)
+    check(agenda, "get", client.get(f"/api/v1/lessons/{lesson.id}/agenda", headers=student), 404)
+    check(agenda, "get", client.get(f"/api/v1/lessons/{lesson.id}/agenda"), 401)

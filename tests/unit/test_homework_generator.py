@@ -97,3 +97,34 @@ def test_mastery_climbs_attempted_familiar_proficient_mastered_and_drops_on_a_mi
 
 def test_weak_topics_are_those_below_proficient_weakest_first():
     assert weak_topics({1: Mastery.PROFICIENT, 2: Mastery.ATTEMPTED, 3: Mastery.FAMILIAR}, {1, 2, 3, 4}) == [4, 2, 3]
+
+
+# --- the weekly parent digest's clock -------------------------------------------------------------------------------
+
+def test_the_digest_is_due_from_sunday_17_00_in_the_parents_own_zone():
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from webapp.domain.homework import digest_due
+    sydney, london = ZoneInfo("Australia/Sydney"), ZoneInfo("Europe/London")
+    # Sunday 6 December 2026, 17:00 in Sydney (AEDT, UTC+11) is 06:00 UTC that Sunday.
+    assert digest_due(datetime(2026, 12, 6, 5, 59, tzinfo=UTC), sydney) is None
+    due = digest_due(datetime(2026, 12, 6, 6, 0, tzinfo=UTC), sydney)
+    assert due == datetime(2026, 12, 6, 17, 0, tzinfo=sydney) and due.utcoffset().total_seconds() == 11 * 3600
+    # ...while in London it is still Sunday morning: not due yet; it is due at 17:00 UTC.
+    assert digest_due(datetime(2026, 12, 6, 6, 0, tzinfo=UTC), london) is None
+    assert digest_due(datetime(2026, 12, 6, 17, 0, tzinfo=UTC), london) == datetime(2026, 12, 6, 17, tzinfo=london)
+    # A run missed by the scheduler is caught up within a day, not a week later.
+    assert digest_due(datetime(2026, 12, 7, 5, 59, tzinfo=UTC), sydney) == due
+    assert digest_due(datetime(2026, 12, 7, 6, 0, tzinfo=UTC), sydney) is None
+
+
+def test_the_digest_keeps_17_00_wall_time_across_a_dst_change():
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from webapp.domain.homework import digest_due
+    london = ZoneInfo("Europe/London")
+    # 29 March 2026: clocks went forward that morning, so 17:00 BST is 16:00 UTC.
+    assert digest_due(datetime(2026, 3, 29, 15, 59, tzinfo=UTC), london) is None
+    assert digest_due(datetime(2026, 3, 29, 16, 0, tzinfo=UTC), london) == datetime(2026, 3, 29, 17, tzinfo=london)

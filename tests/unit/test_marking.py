@@ -92,5 +92,15 @@ def test_a_check_that_runs_too_long_is_stopped():
     # Within the whitelist, a legal but enormous expansion of surds (minutes of sympy): the child process is killed
     # at the time limit and the answer cannot be checked, which the service marks wrong with a message.
     heavy = "(sqrt(x) + sqrt(y) + sqrt(2) + sqrt(3))^50 - (sqrt(x) + sqrt(y) + sqrt(3) + sqrt(2))^49"
-    with pytest.raises(algebra.AlgebraUnavailable):
+    with pytest.raises(algebra.AlgebraUnavailable, match="too long"):
+        algebra.equivalent(canonical_expression(heavy), canonical_expression("x"), VARIABLES)
+
+
+def test_a_runaway_check_is_stopped_by_its_cpu_limit_when_the_clock_would_allow_more(monkeypatch):
+    """The limit that counts is the child's CPU time (waiting for a core on a busy machine does not use it up);
+    the clock limit is only a backstop."""
+    monkeypatch.setattr(algebra, "WALL_LIMIT_SECONDS", 120)
+    monkeypatch.setattr(algebra, "CPU_LIMIT_SECONDS", 1)
+    heavy = "(sqrt(x) + sqrt(y) + sqrt(2) + sqrt(3))^50 - (sqrt(x) + sqrt(y) + sqrt(3) + sqrt(2))^49"
+    with pytest.raises(algebra.AlgebraUnavailable, match="too long"):
         algebra.equivalent(canonical_expression(heavy), canonical_expression("x"), VARIABLES)

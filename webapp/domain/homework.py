@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from datetime import datetime, time, timedelta, tzinfo
 from enum import IntEnum
 
 
@@ -143,3 +144,22 @@ def weak_topics(mastery: dict[int, int], touched: set[int]) -> list[int]:
     """Topics for the next lesson's agenda: those worked on that are below proficient, weakest first."""
     return sorted((t for t in touched if mastery.get(t, Mastery.NEW) < Mastery.PROFICIENT),
                   key=lambda t: (mastery.get(t, Mastery.NEW), t))
+
+
+DIGEST_WEEKDAY, DIGEST_TIME = 6, time(17, 0)  # Sunday 17:00, in each parent's own zone
+DIGEST_CATCH_UP = timedelta(hours=24)          # a digest missed by the scheduler still goes within this long
+
+
+def last_digest_time(now: datetime, zone: tzinfo) -> datetime:
+    """The latest Sunday 17:00 in `zone` at or before `now` (aware, in that zone); DST never moves the wall time."""
+    local = now.astimezone(zone)
+    day = local.date() - timedelta(days=(local.weekday() - DIGEST_WEEKDAY) % 7)
+    due = datetime.combine(day, DIGEST_TIME, tzinfo=zone)
+    return due if due <= local else datetime.combine(day - timedelta(days=7), DIGEST_TIME, tzinfo=zone)
+
+
+def digest_due(now: datetime, zone: tzinfo) -> datetime | None:
+    """The Sunday 17:00 (in `zone`) whose weekly digest is due at `now`: from that time for DIGEST_CATCH_UP, else
+    None. The digest covers the 7 days before that time, so consecutive digests never count a set twice."""
+    due = last_digest_time(now, zone)
+    return due if now - due < DIGEST_CATCH_UP else None

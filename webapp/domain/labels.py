@@ -141,3 +141,13 @@ def funding_name(funding: str) -> str:
 def refund_destination(funding: str) -> str:
     """Where a money refund of a booking paid this way goes: "the card", "the PayPal account"."""
     return REFUND_DESTINATIONS.get(funding, "the original payment method")
+
+
+_POWERS = (("^-1", "⁻¹"), ("^-2", "⁻²"), ("^-3", "⁻³"), ("^2", "²"), ("^3", "³"))
+
+
+def unit_label(unit: str) -> str:
+    """A unit as a pupil reads it: m/s^2 → m/s², kg/m^3 → kg/m³ (stored units keep ^ so they are typed easily)."""
+    for plain, raised in _POWERS:
+        unit = unit.replace(plain, raised)
+    return unit

@@ -30,6 +30,11 @@ BOOKING_NOTE_MAX = 2000
 CANCEL_NOTE_MAX = 1000
 ADDRESS_LINE1_MAX, POSTCODE_MAX, CITY_MAX = 200, 20, 100
 SUMMARY_NOTE_MAX = 10_000
+NOTE_ERRORS_MAX = 10                  # mistakes recorded per lesson note
+NOTE_ERROR_WHAT_MAX = 500             # what went wrong, in the tutor's words
+NOTE_ERROR_WRONG_MAX = 200            # the student's wrong answer, as they gave it
+NOTE_TOPICS_MAX = 200                 # topics covered (a subject and level has far fewer)
+HOMEWORK_ANSWER_MAX = 200             # characters a pupil may type for one answer (marking.MAX_ANSWER)
 
 # Accounts.
 NAME_MAX = 120

@@ -8,7 +8,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-MAX_ANSWER = 200          # characters a pupil may type for one answer
+from .limits import HOMEWORK_ANSWER_MAX
+
+MAX_ANSWER = HOMEWORK_ANSWER_MAX  # characters a pupil may type for one answer
 MAX_EXPONENT = 50         # larger powers are refused before sympy sees them
 MAX_POWERS = 4            # how many ^ one answer may carry
 MAX_NUMBER_DIGITS = 12
@@ -29,32 +31,51 @@ class Refused(ValueError):
     """An answer that cannot be marked (too long, unknown symbols, absurd powers); the message says why."""
 
 
-_UNIT_ALIASES = {"cm2": "cm^2", "cm²": "cm^2", "cm3": "cm^3", "cm³": "cm^3", "m2": "m^2", "m²": "m^2",
+_UNIT_ALIASES = {"cm2": "cm^2", "cm3": "cm^3", "m2": "m^2", "m3": "m^3",
                  "ms-1": "m/s", "ms^-1": "m/s", "kmh": "km/h", "kph": "km/h", "degrees": "°", "deg": "°",
-                 "pounds": "£", "gbp": "£"}
-_UNIT_TEXT = re.compile(r"^[A-Za-z°%/^²³0-9-]*$")  # what may follow the number: a unit, not a sum
-_NUMBER = re.compile(r"^\s*(£)?\s*([-+−]?(?:\d+(?:[.,]\d+)*|\d*\.\d+))\s*(.*?)\s*$")
+                 "pounds": "£", "gbp": "£", "pence": "p",
+                 "ms-2": "m/s^2", "ms^-2": "m/s^2", "m/s2": "m/s^2", "m/s/s": "m/s^2",
+                 "kg/m3": "kg/m^3", "kgm-3": "kg/m^3", "kgm^-3": "kg/m^3",
+                 # Momentum and impulse share a unit: kg m/s is the same as N s.
+                 "kgm/s": "ns", "kgms-1": "ns", "kgms^-1": "ns",
+                 "ohm": "ω", "ohms": "ω", "nkg-1": "n/kg", "nkg^-1": "n/kg",
+                 "j/kgc": "j/kg°c", "j/(kg°c)": "j/kg°c", "jkg-1°c-1": "j/kg°c", "jkg^-1°c^-1": "j/kg°c",
+                 "j/kgk": "j/kg°c", "j/(kgk)": "j/kg°c", "jkg-1k-1": "j/kg°c",
+                 "sec": "s", "secs": "s", "seconds": "s", "hr": "h", "hrs": "h", "hours": "h",
+                 "percent": "%", "volts": "v", "amps": "a", "joules": "j", "watts": "w", "newtons": "n"}
+# What may follow the number: a unit (letters, Ω, powers, a slash, brackets, spaces), never a sum.
+_UNIT_TEXT = re.compile(r"^[A-Za-z°%£/^²³0-9()·\u03a9\u2126μµ\s-]*$")  # both omegas: Greek and the ohm sign
+# A number, optionally in standard form (3.2e-5, 3.2 × 10^-5, 3.2x10**-5), then whatever follows. Exponents have at
+# most three digits, so "1e999999" is not read as an overflowing float.
+_NUMBER = re.compile(r"^\s*(£)?\s*([-+−]?(?:\d+(?:[.,]\d+)*|\d*\.\d+))"
+                     r"(?:\s*[eE]([-+−]?\d{1,3})(?!\d)|\s*[x×*]\s*10\s*(?:\^|\*\*)\s*([-+−]?\d{1,3})(?!\d))?"
+                     r"\s*(.*?)\s*$")
 
 
 def normalise_unit(unit: str) -> str:
-    """A unit as we compare it: no spaces, lower case, common spellings folded (cm2 → cm^2)."""
-    text = unit.strip().lower().replace(" ", "")
+    """A unit as we compare it: no spaces, lower case, common spellings folded (cm2 → cm^2, kg m/s → N s)."""
+    text = unit.strip().lower().replace(" ", "").replace("·", "").replace("²", "^2").replace("³", "^3")
+    text = text.replace("Ω", "ω").replace("µ", "μ")
     return _UNIT_ALIASES.get(text, text)
 
 
 def parse_number(text: str) -> tuple[float, str]:
-    """(value, unit as typed) from e.g. '12.5 cm', '£1,200.50' or '-3'; Refused when there is no number."""
+    """(value, unit as typed) from e.g. '12.5 cm', '£1,200.50', '-3' or '6.2 × 10^-5 m'; Refused when there is no
+    number."""
     if len(text) > MAX_ANSWER:
         raise Refused(f"That answer is too long (at most {MAX_ANSWER} characters).")
     match = _NUMBER.match(text.replace("−", "-"))
     if not match:
         raise Refused("Type a number, for example 12.5 (units are optional).")
     digits = match.group(2).replace(",", "")
-    if not _UNIT_TEXT.match(match.group(3)):
+    unit = match.group(5)
+    if not _UNIT_TEXT.match(unit):
         raise Refused("Type a number, for example 12.5 (units are optional).")
     if len(digits.lstrip("+-").replace(".", "")) > MAX_NUMBER_DIGITS + 6:
         raise Refused("That number has too many digits.")
-    return float(digits), ("£" if match.group(1) else match.group(3))
+    exponent = match.group(3) or match.group(4)
+    value = float(f"{digits}e{int(exponent)}") if exponent else float(digits)
+    return value, ("£" if match.group(1) else unit)
 
 
 def mark_numeric(text: str, answer: str, tolerance: float, unit: str) -> Mark:

@@ -22,10 +22,21 @@ MAX_ACTIVE_PACKAGES = 6
 
 
 class PurchaseState(StrEnum):
-    """A package purchase: opened on Checkout, then paid (the webhook granted its minutes)."""
+    """A package purchase: opened on Stripe Checkout or PayPal, then paid (its minutes granted), or closed unpaid:
+    expired (the payment page lapsed) or cancelled (the student cancelled on PayPal's page). Money taken always
+    wins: a payment that arrives for a closed purchase still grants its minutes and makes it paid."""
 
     OPEN = "open"
     PAID = "paid"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+class PurchaseMethod(StrEnum):
+    """How a package is paid for: a card on Stripe Checkout, or PayPal (an order with intent CAPTURE)."""
+
+    CARD = "card"
+    PAYPAL = "paypal"
 
 
 @dataclass(frozen=True)

@@ -47,15 +47,14 @@ def seed_curriculum() -> tuple[int, int]:
                                              name=name, keywords=keywords, position=s_pos * 100 + t_pos + 1))
                         added_topics += 1
     db.session.flush()
-    added_items = _seed_items(subjects.get("Mathematics"), levels)
+    added_items = _seed_items(subjects, levels)
     db.session.commit()
     return added_topics, added_items
 
 
-def _seed_items(maths: Subject | None, levels: dict[str, Level]) -> int:
-    if maths is None:
-        return 0
-    topics = {(t.level_id, t.slug): t.id for t in db.session.scalars(select(Topic).where(Topic.subject_id == maths.id))}
+def _seed_items(subjects: dict[str, Subject], levels: dict[str, Level]) -> int:
+    """Add each template's bank variants under its subject, level and topic (skipped where those are not seeded)."""
+    topics = {(t.subject_id, t.level_id, t.slug): t.id for t in db.session.scalars(select(Topic))}
     have = set(db.session.execute(select(QuestionItem.template, QuestionItem.seed)
                                   .where(QuestionItem.template.is_not(None))).all())
     added = 0
@@ -64,8 +63,8 @@ def _seed_items(maths: Subject | None, levels: dict[str, Level]) -> int:
             if (template, seed) in have:
                 continue
             v = question_templates.generate(template, seed)
-            level = levels.get(v["level"])
-            topic_id = topics.get((level.id, v["topic"])) if level else None
+            subject, level = subjects.get(v["subject"]), levels.get(v["level"])
+            topic_id = topics.get((subject.id, level.id, v["topic"])) if subject and level else None
             if topic_id is None:
                 continue
             db.session.add(QuestionItem(topic_id=topic_id, kind=v["kind"], difficulty=v["difficulty"],

@@ -5,14 +5,16 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import fsrs
 from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload
 
 from ..adapters import algebra
 from ..adapters.database import serialized_write
 from ..domain import homework as plan
-from ..domain import marking
+from ..domain import limits, marking
 from ..extensions import db
 from ..models import (HomeworkEntry, HomeworkSet, Lesson, NoteError, NoteTopic, QuestionItem, SummaryNote, Topic,
                       TopicMastery, User)
@@ -23,9 +25,9 @@ from .locks import LOCK_HOMEWORK
 from .notify import notify
 from .urls import public_url
 
-MAX_ERRORS = 10
-MAX_WHAT = 500
-MAX_WRONG = 200
+MAX_ERRORS = limits.NOTE_ERRORS_MAX
+MAX_WHAT = limits.NOTE_ERROR_WHAT_MAX
+MAX_WRONG = limits.NOTE_ERROR_WRONG_MAX
 PUBLISHED_KIND = "HomeworkPublished"
 _SCHEDULER = fsrs.Scheduler(enable_fuzzing=False)  # no fuzz: the same answers give the same review dates
 
@@ -59,7 +61,11 @@ def clean_errors(lesson: Lesson, covered: list[int], errors: list[ErrorInput]) -
     """Check the topics belong to the lesson's subject and level and the texts fit; ValidationError in words."""
     allowed = set(db.session.scalars(select(Topic.id).where(Topic.subject_id == lesson.subject_id,
                                                             Topic.level_id == lesson.level_id)))
-    covered = list(dict.fromkeys(t for t in covered if t in allowed))
+    if any(t not in allowed for t in covered):
+        # The form offers only the lesson's topics; an API client can send any id, and is told rather than ignored.
+        raise ValidationError("Each topic covered must be a topic of the lesson's subject and level.",
+                              {"topics": "Unknown topic for this lesson's subject and level."})
+    covered = list(dict.fromkeys(covered))
     kept = []
     for error in errors:
         what, wrong = (error.what_went_wrong or "").strip(), (error.wrong_answer or "").strip()
@@ -391,21 +397,26 @@ DIGEST_TEMPLATE = "homework_digest"
 
 
 def send_parent_digests(now: datetime) -> int:
-    """Email each parent whose children had homework published in the last 7 days a summary per child: questions
-    answered and right, and the topics still weak. At most once per parent per ISO week (safe to run twice)."""
-    since = now - timedelta(days=7)
+    """Email each parent, from Sunday 17:00 in their own time zone, a summary per child of the homework published in
+    the 7 days before then: questions answered and right, and the topics still weak. Once per parent per week (the
+    dedupe key names the parent and that Sunday), so the job can run every 15 minutes and twice over."""
+    # Any due digest's week starts within the last 7 days plus the catch-up; one query reads every candidate set.
+    since = now - timedelta(days=7) - plan.DIGEST_CATCH_UP - timedelta(days=1)
     sets = list(db.session.scalars(select(HomeworkSet).where(
         HomeworkSet.state == "published", HomeworkSet.published_at >= since,
         HomeworkSet.learner_key.like("c%")).order_by(HomeworkSet.answerer_id, HomeworkSet.id)))
     by_parent: dict[int, list[HomeworkSet]] = {}
     for found in sets:
         by_parent.setdefault(found.answerer_id, []).append(found)
-    year, week, _ = now.isocalendar()
     sent = 0
     for parent_id, parent_sets in by_parent.items():
         parent = db.session.get(User, parent_id)
+        due = plan.digest_due(now, _zone(parent.timezone))
+        week = [s for s in parent_sets if due is not None and due - timedelta(days=7) <= s.published_at < due]
+        if not week:
+            continue
         children: dict[str, dict] = {}
-        for found in parent_sets:
+        for found in week:
             child = children.setdefault(found.learner_key, {"name": found.learner_name, "questions": 0,
                                                             "answered": 0, "right": 0, "weak": []})
             child["questions"] += len(found.entries)
@@ -417,10 +428,18 @@ def send_parent_digests(now: datetime) -> int:
         message = outbox.enqueue_email(DIGEST_TEMPLATE, parent.email,
                                        {"recipient_name": parent.name, "children": list(children.values()),
                                         "link": public_url("/bookings")},
-                                       dedupe_key=f"homework-digest:{parent.id}:{year}-W{week:02d}")
+                                       dedupe_key=f"homework-digest:{parent.id}:{due.date().isoformat()}")
         sent += message is not None
     db.session.commit()
     return sent
+
+
+def _zone(name: str | None) -> ZoneInfo:
+    """A parent's zone; UTC when it is missing or unknown, so a bad value never stops everyone's digest."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
 
 
 def tutor_agenda(tutor: User, lesson_id: int) -> dict[str, list[AgendaLine]]:
@@ -429,3 +448,99 @@ def tutor_agenda(tutor: User, lesson_id: int) -> dict[str, list[AgendaLine]]:
     if not is_tutor_of(tutor, lesson):
         raise Forbidden("Only the lesson's tutor sees its agenda.")
     return {p.name: agenda_for(p.key, lesson) for p in learners(lesson)}
+
+
+# --- the JSON API's views of homework ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SetSummary:
+    """One homework set as a list shows it: whose, from which lesson, and how far along."""
+
+    set: HomeworkSet
+    lesson: Lesson
+    questions: int
+    answered: int
+    right: int
+
+
+def sets_for(user: User) -> list[SetSummary]:
+    """The published sets `user` answers (for themself or a child) and, for a tutor, every set of their lessons
+    (drafts too); newest first."""
+    answering = (HomeworkSet.answerer_id == user.id) & (HomeworkSet.state == "published")
+    who = answering | (Lesson.tutor_id == user.id) if user.is_tutor else answering
+    found = list(db.session.scalars(select(HomeworkSet).join(Lesson, HomeworkSet.lesson_id == Lesson.id)
+                                    .options(selectinload(HomeworkSet.entries),
+                                             selectinload(HomeworkSet.lesson).selectinload(Lesson.tutor),
+                                             selectinload(HomeworkSet.lesson).selectinload(Lesson.subject),
+                                             selectinload(HomeworkSet.lesson).selectinload(Lesson.level))
+                                    .where(who).order_by(HomeworkSet.created_at.desc(), HomeworkSet.id.desc())
+                                    .limit(200)))
+    return [SetSummary(s, s.lesson, len(s.entries), sum(1 for e in s.entries if e.answered_at is not None),
+                       sum(1 for e in s.entries if e.correct)) for s in found]
+
+
+def viewable_set(user: User, set_id: int) -> tuple[HomeworkSet, bool]:
+    """(set, whether `user` is its lesson's tutor): the tutor sees it in any state, the answerer once published;
+    anyone else gets NotFound (a set's existence is not told)."""
+    found = db.session.get(HomeworkSet, set_id)
+    if found is None:
+        raise NotFound("We could not find that homework.")
+    if found.lesson.tutor_id == user.id:
+        return found, True
+    if found.answerer_id == user.id and found.state == "published":
+        return found, False
+    raise NotFound("We could not find that homework.")
+
+
+def recorded_learning(note: SummaryNote) -> tuple[list[Topic], list[NoteError]]:
+    """The topics a note records as covered (curriculum order) and its mistakes (as entered)."""
+    topics = list(db.session.scalars(select(Topic).join(NoteTopic, NoteTopic.topic_id == Topic.id)
+                                     .where(NoteTopic.note_id == note.id).order_by(Topic.position, Topic.id)))
+    errors = list(db.session.scalars(select(NoteError).where(NoteError.note_id == note.id).order_by(NoteError.id)))
+    return topics, errors
+
+
+def lesson_topics(user: User, lesson_id: int) -> tuple[Lesson, list[tuple[Topic, str]]]:
+    """The topics a note on this lesson may name, each with its strand's name (anyone who may see the lesson)."""
+    lesson = get_lesson(user, lesson_id)
+    topics = curriculum.topics_for(lesson.subject_id, lesson.level_id)
+    strands = dict(db.session.execute(select(Topic.id, Topic.name).where(
+        Topic.id.in_({t.parent_id for t in topics}))).all())
+    return lesson, [(t, strands.get(t.parent_id, "")) for t in topics]
+
+
+@dataclass(frozen=True)
+class WeakLine:
+    """One learner's topics still weak, for a compact line on the tutor's lesson list."""
+
+    learner: str
+    topics: list[AgendaLine]
+
+
+def weak_topics_by_lesson(lessons: list[Lesson]) -> dict[int, list[WeakLine]]:
+    """For each lesson, its learners' topics still weak in its subject and level (weakest first; learners with none
+    are left out), read with one query for the whole list."""
+    people = {lesson.id: learners(lesson) for lesson in lessons}
+    keys = {p.key for found in people.values() for p in found}
+    if not keys:
+        return {}
+    rows = db.session.execute(select(TopicMastery.learner_key, TopicMastery.level, Topic.id, Topic.name,
+                                     Topic.subject_id, Topic.level_id)
+                              .join(Topic, TopicMastery.topic_id == Topic.id)
+                              .where(TopicMastery.learner_key.in_(keys),
+                                     TopicMastery.level < int(plan.Mastery.PROFICIENT))).all()
+    by_learner: dict[tuple[str, int, int], list] = {}
+    for key, level, topic_id, name, subject_id, level_id in rows:
+        by_learner.setdefault((key, subject_id, level_id), []).append((level, topic_id, name))
+    out: dict[int, list[WeakLine]] = {}
+    for lesson in lessons:
+        lines = []
+        for person in people[lesson.id]:
+            weak = sorted(by_learner.get((person.key, lesson.subject_id, lesson.level_id), []))
+            if weak:
+                lines.append(WeakLine(person.name, [AgendaLine(name, plan.MASTERY_WORDS[plan.Mastery(level)])
+                                                    for level, _, name in weak]))
+        if lines:
+            out[lesson.id] = lines
+    return out

@@ -93,6 +93,15 @@ def tell_receipt(booking: Booking) -> None:
     outbox.enqueue_email("payment_receipt", booking.booker.email, context, dedupe_key=f"receipt:{booking.id}")
 
 
+def tell_minutes_receipt(booking: Booking, held: int, left: int, other_held: int) -> None:
+    """Receipt to the booker once a booking is paid with prepaid minutes: what is held, and what is left."""
+    context = lesson_context(booking.lesson, booking.booker.timezone)
+    context.update(recipient_name=booking.booker.name, booking_id=booking.id, held=held, left=left,
+                   other_held=other_held)
+    outbox.enqueue_email("minutes_receipt", booking.booker.email, context,
+                         dedupe_key=f"minutes-receipt:{booking.id}")
+
+
 def _student_lines(receipt):
     return FeeBreakdown.from_dict(receipt.breakdown).student_lines(total_label(BookingState.REQUIRES_CAPTURE))
 

@@ -21,6 +21,7 @@ from .authorizations import expire_checkout_session
 from .bookings import get_booking, is_hold_lapsed
 from .card_holds import approval_deadline, tell_tutor_to_approve
 from .errors import Conflict, NotFound
+from .lesson_messages import tell_minutes_receipt
 from .locks import LOCK_BOOKING
 from .quotes import payable_booking
 
@@ -88,4 +89,6 @@ def pay_with_minutes(user: User, booking_id: int, now: datetime) -> Booking:
         booking.approval_deadline = approval_deadline(lesson.start_at, now)
         booking.updated_at = now
         tell_tutor_to_approve(booking)
+        left = wallet.balance(user.id, lesson.tutor_id)
+        tell_minutes_receipt(booking, lesson.duration_minutes, left.available, left.held - lesson.duration_minutes)
     return booking

@@ -16,10 +16,11 @@ from sqlalchemy.exc import IntegrityError
 from ..adapters import paypal
 from ..adapters.database import end_read, serialized_write
 from ..extensions import db
-from ..models import PayPalEvent, PayPalOrder
-from . import paypal_holds, stored_events
+from ..models import PackagePurchase, PayPalEvent, PayPalOrder
+from . import package_paypal, paypal_holds, stored_events, wallet
 from .errors import BadWebhook, Unavailable
 from .locks import LOCK_BOOKING
+from .paypal_orders import order_row
 
 MAX_EVENT_BYTES = 256 * 1024
 
@@ -71,15 +72,21 @@ def _order_id_of(event_type: str, resource: dict) -> str | None:
     return related.get("order_id")
 
 
-def _booking_of(event_type: str, resource: dict) -> int | None:
-    """The booking an event concerns (its lock key), through our order row or, for refunds, the capture's row."""
+def _locks_of(event_type: str, resource: dict) -> list[tuple[int, int]]:
+    """The locks applying an event takes: its booking's (through our order row or, for refunds, the capture's row),
+    or for a package's order the buyer's wallet."""
     order_id = _order_id_of(event_type, resource)
-    if order_id:
-        return db.session.scalar(select(PayPalOrder.booking_id).where(PayPalOrder.order_id == order_id))
-    capture_id = paypal_holds.refunded_capture_id(resource)
-    if capture_id:
-        return db.session.scalar(select(PayPalOrder.booking_id).where(PayPalOrder.capture_id == capture_id))
-    return None
+    capture_id = None if order_id else paypal_holds.refunded_capture_id(resource)
+    if not order_id and not capture_id:
+        return []
+    where = PayPalOrder.order_id == order_id if order_id else PayPalOrder.capture_id == capture_id
+    found = db.session.execute(select(PayPalOrder.booking_id, PackagePurchase.student_id)
+                               .outerjoin(PackagePurchase, PackagePurchase.id == PayPalOrder.purchase_id)
+                               .where(where)).first()
+    if found is None:
+        return []
+    booking_id, student_id = found
+    return [(LOCK_BOOKING, booking_id)] if booking_id else [wallet.wallet_lock(student_id)] if student_id else []
 
 
 def apply_event(event_id: str, now: datetime) -> str:
@@ -92,9 +99,8 @@ def apply_event(event_id: str, now: datetime) -> str:
     if record.processed_at is not None:
         return record.outcome or "already-applied"
     event_type, resource = record.type, record.payload.get("resource") or {}
-    booking_id = _booking_of(event_type, resource)
+    locks = _locks_of(event_type, resource)
     end_read()
-    locks = [(LOCK_BOOKING, booking_id)] if booking_id else []
     after: list = []
     with serialized_write(*locks) as session:
         record = session.get(PayPalEvent, event_id, populate_existing=True, with_for_update=True)
@@ -119,6 +125,9 @@ def apply_stored_events(now: datetime, limit: int = 500) -> int:
 
 
 def _on_order_approved(order: dict, now: datetime, after: list) -> str:
+    row = order_row(order.get("id"))
+    if row is not None and row.purchase_id is not None:
+        return package_paypal.order_approved(row, now, after)
     return paypal_holds.order_approved(order.get("id"), now, after)
 
 
@@ -133,6 +142,9 @@ def _on_authorization_voided(authorization: dict, now: datetime, _after: list) -
 
 
 def _on_capture_completed(capture: dict, now: datetime, _after: list) -> str:
+    row = order_row(_order_id_of("PAYMENT.CAPTURE.COMPLETED", capture))
+    if row is not None and row.purchase_id is not None:
+        return package_paypal.capture_completed(row, capture, now)
     return paypal_holds.capture_completed(_order_id_of("PAYMENT.CAPTURE.COMPLETED", capture), capture.get("id"),
                                           now)
 

@@ -143,6 +143,8 @@ def _on_amount_capturable(pi, _fetched, now: datetime, after: list) -> str:
 
 
 def _on_session_expired(session_obj, _fetched, now: datetime, _after: list) -> str:
+    if packages.purchase_id_of(session_obj) is not None:  # a package's Checkout lapsed unpaid
+        return packages.on_checkout_expired(session_obj, now)
     booking = _booking_for_metadata(session_obj)
     if booking is None or booking.checkout_session_id != session_obj.get("id"):
         return "ignored"

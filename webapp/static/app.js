@@ -85,6 +85,16 @@
       (other || document.getElementById("booker-month-label") || document.body).focus();
     }
   });
+  // The calendar is one stop for Tab (the chosen day, else the first free one): the arrow keys walk the days, so
+  // a keyboard user reaches the times without tabbing through every day of the month. Without this script every
+  // day stays a tab stop, as the arrow keys need it too.
+  function roveDays(root) {
+    var days = Array.prototype.slice.call((root || document).querySelectorAll("#slot-picker a.cal-day[data-date]"));
+    var current = days.filter(function (d) { return d.getAttribute("aria-current") === "true"; })[0] || days[0];
+    days.forEach(function (d) { d.tabIndex = d === current ? 0 : -1; });
+  }
+  document.addEventListener("DOMContentLoaded", function () { roveDays(document); });
+  document.addEventListener("htmx:afterSwap", function () { roveDays(document); });
   // Arrow keys move between the calendar's free days (Left/Right: previous/next; Up/Down: a week, or the nearest).
   document.addEventListener("keydown", function (e) {
     var link = e.target.closest ? e.target.closest("a.cal-day[data-date]") : null;
@@ -103,7 +113,7 @@
         || (step > 0 ? days.filter(function (d) { return d.getAttribute("data-date") > iso; })[0]
                      : days.filter(function (d) { return d.getAttribute("data-date") < iso; }).pop());
     }
-    if (next) { e.preventDefault(); next.focus(); }
+    if (next) { e.preventDefault(); link.tabIndex = -1; next.tabIndex = 0; next.focus(); }
   });
 
   // --- Every form: no second submit while the first is on its way -------------------------------------------

@@ -17,7 +17,7 @@ from ..auth_loading import bearer_authenticated, user_for_bearer
 from ..extensions import csrf, limiter
 from ..models import Booking, Lesson, Teach, User
 from ..security_headers import content_security_policy
-from ..services import (accounts, availability, bookings, cancellations, card_holds, catalogue, checkout,
+from ..services import (accounts, availability, bookings, cancellations, card_holds, catalogue, checkout, homework,
                         minute_payments, notes, reschedules, sessions)
 from ..services.bookings import BookingRequest
 from ..services.catalogue import TutorFilters
@@ -507,13 +507,17 @@ def refund_booking(booking_id: int):
 # --- summary notes --------------------------------------------------------------------------------
 
 def note_json(note) -> dict:
-    """A summary note with its attachments' names and download links."""
+    """A summary note with its attachments' names and download links, the topics covered and the mistakes made."""
+    topics, errors = homework.recorded_learning(note)
     return {"id": note.id, "lesson_id": note.lesson_id, "tutor_id": note.tutor_id, "body": note.body,
             "created_at": note.created_at.isoformat(), "updated_at": note.updated_at.isoformat(),
             "attachments": [{"id": a.id, "name": a.original_name, "content_type": a.content_type,
                              "size_bytes": a.size_bytes,
                              "url": url_for("notes.attachment", attachment_id=a.id, _external=True)}
-                            for a in note.attachments]}
+                            for a in note.attachments],
+            "topics": [{"id": t.id, "name": t.name} for t in topics],
+            "errors": [{"topic": {"id": e.topic.id, "name": e.topic.name}, "what_went_wrong": e.what_went_wrong,
+                        "wrong_answer": e.wrong_answer} for e in errors]}
 
 
 @bp.post("/v1/notes")
@@ -529,11 +533,32 @@ def note_json(note) -> dict:
 def save_note():
     """Write or edit the summary note of a lesson you taught, once it has taken place (finished, not cancelled,
     paid). Writing it tells the student, or the parent for a child, by email and push, once; edits do not tell
-    again. Send JSON, or multipart/form-data to attach files."""
+    again. Send JSON, or multipart/form-data to attach files.
+
+    With `topics` and/or `errors` (JSON only), the note records what was covered and the mistakes made, checked as
+    the note form checks them, and each learner's draft homework is rebuilt from them for you to review."""
     data = body()
     files = request.files.getlist("attachments") if request.context.form is not None else []
-    note, created = notes.save_note(_user(), data.lesson_id, data.body, files, now_utc(), data.remove_attachment_ids)
+    learning = {}
+    if getattr(data, "topics", None) is not None or getattr(data, "errors", None) is not None:
+        learning = {"covered": list(data.topics or []),
+                    "errors": [homework.ErrorInput(e.topic_id, e.what_went_wrong, e.wrong_answer)
+                               for e in data.errors or []]}
+    note, created = notes.save_note(_user(), data.lesson_id, data.body, files, now_utc(), data.remove_attachment_ids,
+                                    **learning)
     return note_json(note), 201 if created else 200
+
+
+@bp.get("/v1/lessons/<id:lesson_id>/topics")
+@signed_in
+@spec.validate(security=SIGNED_IN, operation_id="listLessonTopics", resp=Response(
+    HTTP_200=(schema.TopicList, "The topics."), HTTP_401=ANON,
+    HTTP_404=error("No such lesson, or not one of yours.")))
+def lesson_topics(lesson_id: int):
+    """The curriculum topics of a lesson's subject and level: the ids a note's `topics` and `errors` name."""
+    lesson, topics = homework.lesson_topics(_user(), lesson_id)
+    return {"lesson_id": lesson.id,
+            "topics": [{"id": t.id, "name": t.name, "strand": strand} for t, strand in topics]}
 
 
 @bp.get("/v1/notes/<id:lesson_id>")
@@ -547,6 +572,90 @@ def get_note(lesson_id: int):
     if note is None:
         raise NotFound("No summary note has been written for this lesson yet.")
     return note_json(note)
+
+
+# --- homework -------------------------------------------------------------------------------------------------
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at else None
+
+
+def homework_summary_json(summary: homework.SetSummary) -> dict:
+    """A homework set as the list shows it."""
+    found, lesson = summary.set, summary.lesson
+    return {"id": found.id, "lesson_id": lesson.id, "state": found.state, "learner_name": found.learner_name,
+            "tutor": {"id": lesson.tutor_id, "name": lesson.tutor.name},
+            "subject": {"id": lesson.subject_id, "name": lesson.subject.name},
+            "level": {"id": lesson.level_id, "name": lesson.level.name},
+            "created_at": found.created_at.isoformat(), "published_at": _iso(found.published_at),
+            "questions": summary.questions, "answered": summary.answered, "right": summary.right}
+
+
+def question_json(entry, reveal: bool) -> dict:
+    """One question of a set: the answer and worked solution only once answered (or for the tutor)."""
+    item = entry.item
+    shown = reveal or entry.answered_at is not None
+    return {"id": entry.id, "position": entry.position, "topic": {"id": item.topic.id, "name": item.topic.name},
+            "kind": item.kind, "prompt": item.prompt, "unit": item.unit or "", "choices": list(item.choices or []),
+            "reason": entry.reason, "answered": entry.answered_at is not None, "response": entry.response,
+            "correct": entry.correct, "answered_at": _iso(entry.answered_at),
+            "answer": item.answer if shown else None, "solution": item.solution if shown else None}
+
+
+@bp.get("/v1/homework")
+@signed_in
+@spec.validate(security=SIGNED_IN, operation_id="listHomework", resp=Response(
+    HTTP_200=(schema.HomeworkSetList, "Your homework sets."), HTTP_401=ANON))
+def list_homework():
+    """The homework sets you answer (yours, or your children's), published ones only; a tutor also gets every set
+    of their lessons, drafts included."""
+    return {"sets": [homework_summary_json(s) for s in homework.sets_for(_user())]}
+
+
+@bp.get("/v1/homework/<id:set_id>")
+@signed_in
+@spec.validate(security=SIGNED_IN, operation_id="getHomework", resp=Response(
+    HTTP_200=(schema.HomeworkSet, "The set and its questions."), HTTP_401=ANON,
+    HTTP_404=error("No such set, not yours, or not published yet (the three look the same).")))
+def get_homework(set_id: int):
+    """One homework set with its questions: each question's answer and worked solution appear once it has been
+    answered (the lesson's tutor sees them always)."""
+    found, is_tutor = homework.viewable_set(_user(), set_id)
+    entries = found.entries
+    summary = homework.SetSummary(found, found.lesson, len(entries),
+                                  sum(1 for e in entries if e.answered_at is not None),
+                                  sum(1 for e in entries if e.correct))
+    return {**homework_summary_json(summary), "items": [question_json(e, is_tutor) for e in entries]}
+
+
+@bp.post("/v1/homework/questions/<id:entry_id>/answer")
+@signed_in
+@spec.validate(json=schema.AnswerInput, security=SIGNED_IN, operation_id="answerHomeworkQuestion", resp=Response(
+    HTTP_200=(schema.AnswerResult, "Marked: right or wrong, with the answer and the worked solution."),
+    HTTP_400=MALFORMED, HTTP_401=ANON,
+    HTTP_404=error("No such question in a published set you answer."),
+    HTTP_409=error("This question was already answered (each is answered once).")))
+def answer_homework(entry_id: int):
+    """Answer one question: it is marked at once and the worked solution comes back. A response that cannot be read
+    (not a number, an unknown symbol) is a 422 that says why, and the question stays unanswered."""
+    outcome = homework.answer(_user(), entry_id, body().response, now_utc())
+    return {"correct": bool(outcome.entry.correct), "feedback": outcome.feedback,
+            "question": question_json(outcome.entry, reveal=True)}
+
+
+@bp.get("/v1/lessons/<id:lesson_id>/agenda")
+@signed_in
+@spec.validate(security=SIGNED_IN, operation_id="getLessonAgenda", resp=Response(
+    HTTP_200=(schema.Agenda, "Each learner's topics still weak."), HTTP_401=ANON,
+    HTTP_403=error("You are in the lesson but do not teach it."),
+    HTTP_404=error("No such lesson, or not one of yours.")))
+def lesson_agenda(lesson_id: int):
+    """For the lesson's tutor: each learner's topics still weak (below proficient) in its subject and level, from
+    their homework, weakest first."""
+    agenda = homework.tutor_agenda(_user(), lesson_id)
+    return {"lesson_id": lesson_id,
+            "learners": [{"name": name, "weak_topics": [{"topic": line.topic, "mastery": line.mastery}
+                                                        for line in lines]} for name, lines in agenda.items()]}
 
 
 # --- rescheduling ---------------------------------------------------------------------------------

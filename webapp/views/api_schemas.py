@@ -534,10 +534,23 @@ class RefundInput(Strict):
 NoteBody = Annotated[Text, Field(max_length=limits.SUMMARY_NOTE_MAX)]
 
 
+class NoteErrorInput(Strict):
+    topic_id: Annotated[Id, Field(description="A topic of the lesson's subject and level (GET "
+                                              "/api/v1/lessons/{lesson_id}/topics).")]
+    what_went_wrong: Annotated[Text, Field(max_length=limits.NOTE_ERROR_WHAT_MAX)]
+    wrong_answer: Annotated[str, Field(max_length=limits.NOTE_ERROR_WRONG_MAX,
+                                       description="The student's wrong answer, if there was one.")] = ""
+
+
 class NoteInput(Strict):
     lesson_id: Id
     body: NoteBody
     remove_attachment_ids: list[Id] = Field([], description="Attachments to drop when editing.")
+    topics: Annotated[list[Id], Field(max_length=limits.NOTE_TOPICS_MAX)] = Field(
+        None, description="Topics covered, by id (GET /api/v1/lessons/{lesson_id}/topics). With `errors`, replaces "
+                          "what the note recorded and redrafts the learners' homework; leave both out to keep them.")
+    errors: Annotated[list[NoteErrorInput], Field(max_length=limits.NOTE_ERRORS_MAX)] = Field(
+        None, description="Mistakes made, each under its topic (its topic counts as covered too).")
 
 
 def _with_attachments(schema: dict, model: Any) -> None:
@@ -566,6 +579,12 @@ class NoteAttachment(Out):
     url: str = Field(description="Download (the lesson's participants only; served as an attachment).")
 
 
+class NoteError(Out):
+    topic: Named
+    what_went_wrong: str
+    wrong_answer: str
+
+
 class SummaryNote(Out):
     id: Id
     lesson_id: Id
@@ -574,6 +593,92 @@ class SummaryNote(Out):
     created_at: AwareDatetime
     updated_at: AwareDatetime
     attachments: list[NoteAttachment]
+    topics: list[Named] = Field(description="Topics covered (including those of the mistakes).")
+    errors: list[NoteError]
+
+
+class Topic(Out):
+    id: Id
+    name: str
+    strand: str = Field(description="The part of the curriculum it belongs to.")
+
+
+class TopicList(Out):
+    lesson_id: Id
+    topics: list[Topic] = Field(description="The lesson's subject and level, in curriculum order.")
+
+
+# --- homework ------------------------------------------------------------------------------------------------------
+
+SetState = Literal["draft", "published"]
+
+
+class HomeworkSetSummary(Out):
+    id: Id
+    lesson_id: Id
+    state: SetState = Field(description="Drafts are seen by the lesson's tutor only.")
+    learner_name: str = Field(description="Who it is for (a student, or a parent's child).")
+    tutor: Named
+    subject: Named
+    level: Named
+    created_at: AwareDatetime
+    published_at: AwareDatetime | None
+    questions: int = Field(ge=0)
+    answered: int = Field(ge=0)
+    right: int = Field(ge=0)
+
+
+class HomeworkSetList(Out):
+    sets: list[HomeworkSetSummary] = Field(description="Newest first: the sets you answer, and for a tutor the sets "
+                                                       "of your lessons.")
+
+
+class HomeworkQuestion(Out):
+    id: Id = Field(description="Answer it with POST /api/v1/homework/questions/{id}/answer.")
+    position: int = Field(ge=1)
+    topic: Named
+    kind: Literal["numeric", "choice", "algebra"] = Field(
+        description="numeric: a number (units optional; standard form such as 3.2e-5 accepted); choice: the index "
+                    "of the option, from 0; algebra: an expression in x, y or n.")
+    prompt: str
+    unit: str = Field(description="The unit a numeric answer is in (empty when none).")
+    choices: list[str]
+    reason: str = Field(description="Why it is in the set: error, review or covered.")
+    answered: bool
+    response: str | None = Field(description="What was answered (null until then).")
+    correct: bool | None
+    answered_at: AwareDatetime | None
+    answer: str | None = Field(description="The right answer: shown once answered (the tutor always sees it).")
+    solution: str | None = Field(description="The worked solution: shown once answered (the tutor always sees it).")
+
+
+class HomeworkSet(HomeworkSetSummary):
+    items: list[HomeworkQuestion]
+
+
+class AnswerInput(Strict):
+    response: Annotated[Text, Field(max_length=limits.HOMEWORK_ANSWER_MAX)]
+
+
+class AnswerResult(Out):
+    correct: bool
+    feedback: str = Field(description="A sentence when the answer was not understood or its units were wrong.")
+    question: HomeworkQuestion
+
+
+class AgendaTopic(Out):
+    topic: str
+    mastery: str = Field(description="attempted or familiar (topics below proficient are on the agenda).")
+
+
+class AgendaLearner(Out):
+    name: str
+    weak_topics: list[AgendaTopic] = Field(description="Weakest first.")
+
+
+class Agenda(Out):
+    lesson_id: Id
+    learners: list[AgendaLearner]
 
 
 # --- rescheduling --------------------------------------------------------------------------------------------------

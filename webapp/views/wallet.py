@@ -1,5 +1,5 @@
-"""Prepaid minutes, the student's side: a tutor's packages (with your balance), buying one on Stripe Checkout, the
-purchase's status while the webhook catches up, and your minutes with every tutor."""
+"""Prepaid minutes, the student's side: a tutor's packages (with your balance), buying one on Stripe Checkout or with
+PayPal, the purchase's status while the payment is confirmed, and your minutes and purchases."""
 from __future__ import annotations
 
 import secrets
@@ -7,9 +7,10 @@ import secrets
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user
 
+from ..domain.packages import PurchaseState
 from ..models import Role
-from ..services import catalogue, packages, wallet
-from ..services.errors import ServiceError
+from ..services import catalogue, package_paypal, packages, wallet
+from ..services.errors import NotFound, ServiceError
 from .common import now_utc, render, role_required
 
 bp = Blueprint("wallet", __name__)
@@ -23,6 +24,7 @@ def tutor_packages(tutor_id: int):
     return render("wallet/packages.html", partial="wallet/_packages.html", tutor=tutor,
                   offers=packages.offers(tutor.id),
                   minutes=wallet.balance(current_user.id, tutor.id) if is_buyer else None, is_buyer=is_buyer,
+                  paypal=package_paypal.available(),
                   # One key per rendered Buy form: a double click is one purchase and one Checkout page.
                   form_key=secrets.token_urlsafe(16))
 
@@ -42,6 +44,55 @@ def buy(tutor_id: int, package_id: int):
     return redirect(url or url_for("wallet.purchase", purchase_id=purchase.id), code=303)
 
 
+@bp.post("/tutors/<id:tutor_id>/packages/<id:package_id>/buy/paypal")
+@role_required(Role.STUDENT, Role.PARENT)
+def buy_with_paypal(tutor_id: int, package_id: int):
+    """Buy a package with PayPal: off to PayPal's approval page (or to the purchase's status if it is paid)."""
+    try:
+        purchase, url = package_paypal.start(
+            current_user, package_id, request.form.get("form_key"), now_utc(),
+            return_url=url_for("wallet.paypal_back", purchase_id=0, _external=True).replace("/0/", "/{PURCHASE_ID}/"),
+            cancel_url=url_for("wallet.paypal_cancelled", purchase_id=0, _external=True)
+            .replace("/0/", "/{PURCHASE_ID}/"))
+    except ServiceError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("wallet.tutor_packages", tutor_id=tutor_id), code=303)
+    return redirect(url or url_for("wallet.purchase", purchase_id=purchase.id), code=303)
+
+
+@bp.get("/minutes/purchases/<id:purchase_id>/paypal/return")
+@role_required(Role.STUDENT, Role.PARENT)
+def paypal_back(purchase_id: int):
+    """Back from PayPal having approved: capture the payment, then show the purchase with its minutes."""
+    try:
+        purchase = package_paypal.finish(current_user, purchase_id, request.args.get("token"), now_utc())
+    except NotFound as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("wallet.index"), code=303)
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    else:
+        if purchase.state == PurchaseState.PAID:
+            flash(f"PayPal has taken your payment: {purchase.minutes} minutes are yours.", "success")
+    return redirect(url_for("wallet.purchase", purchase_id=purchase_id), code=303)
+
+
+@bp.get("/minutes/purchases/<id:purchase_id>/paypal/cancel")
+@role_required(Role.STUDENT, Role.PARENT)
+def paypal_cancelled(purchase_id: int):
+    """Back from PayPal without approving: nothing taken, no minutes; the tutor's packages again."""
+    try:
+        purchase = package_paypal.cancel(current_user, purchase_id, request.args.get("token"), now_utc())
+    except ServiceError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("wallet.index"), code=303)
+    if purchase.state == PurchaseState.PAID:
+        flash("This package was already paid, so your minutes are there.", "info")
+        return redirect(url_for("wallet.purchase", purchase_id=purchase_id), code=303)
+    flash("You cancelled the payment on PayPal, so nothing was taken and no minutes were added.", "info")
+    return redirect(url_for("wallet.tutor_packages", tutor_id=purchase.tutor_id), code=303)
+
+
 @bp.get("/minutes/purchases/<id:purchase_id>")
 @role_required(Role.STUDENT, Role.PARENT)
 def purchase(purchase_id: int):
@@ -54,5 +105,6 @@ def purchase(purchase_id: int):
 @bp.get("/minutes")
 @role_required(Role.STUDENT, Role.PARENT)
 def index():
-    """Your prepaid minutes with each tutor: available, held for bookings, and when the next ones expire."""
-    return render("wallet/index.html", balances=wallet.balances_of(current_user.id))
+    """Your prepaid minutes with each tutor (available, held for bookings, next expiry) and your package purchases."""
+    return render("wallet/index.html", balances=wallet.balances_of(current_user.id),
+                  purchases=packages.purchases_of(current_user))

@@ -1,15 +1,15 @@
 """stored webhook events name their booking, so a booking's timeline lists its Stripe and PayPal events
 
-Revision ID: 0032_event_bookings
-Revises: 0031_lot_paid_amounts
+Revision ID: 0033_event_bookings
+Revises: 0032_package_payments
 Create Date: 2026-12-02 21:40:00
 
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0032_event_bookings'
-down_revision = '0031_lot_paid_amounts'
+revision = '0033_event_bookings'
+down_revision = '0032_package_payments'
 branch_labels = None
 depends_on = None
 
