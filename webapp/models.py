@@ -15,9 +15,13 @@ from .domain.offers import Audience
 from .domain.packages import PurchaseMethod, PurchaseState
 from .domain.roles import STAFF_ROLES, Role
 from .domain.states import BookingState, LessonState
-from .domain.subscriptions import SubscriptionStatus
+from .domain.subscriptions import LIVE, SubscriptionStatus
 from .domain.tickets import TicketPriority, TicketStatus
 from .extensions import db
+
+# The statuses of a subscription that has not ended, as SQL (the one-live-per-tutor index; migration 0032).
+LIVE_SUBSCRIPTION_SQL = ("duplicate_of_id IS NULL AND status IN ("
+                         + ", ".join(f"'{status}'" for status in LIVE) + ")")
 
 
 class UTCDateTime(TypeDecorator):
@@ -1132,9 +1136,42 @@ class Subscription(db.Model):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255))
+    # A second subscription to the same tutor (two Checkouts paid in a race): it never grants minutes, is cancelled
+    # at Stripe at once and its payments refunded; what was refunded is recorded here (services/subscriptions.py).
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("subscriptions.id"))
+    duplicate_refund_ids: Mapped[str | None] = mapped_column(Text)  # Stripe refund ids, comma-separated
+    duplicate_refunded_minor: Mapped[int | None] = mapped_column(Integer)
+    duplicate_closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     plan: Mapped[SubscriptionPlan] = relationship()
     tutor: Mapped[User] = relationship(foreign_keys=[tutor_id])
-    __table_args__ = (CheckConstraint(one_of("status", SubscriptionStatus), name="status_known"),)
+    __table_args__ = (
+        CheckConstraint(one_of("status", SubscriptionStatus), name="status_known"),
+        # At most one live subscription per student and tutor: the database refuses a second.
+        Index("uq_subscriptions_one_live", "student_id", "tutor_id", unique=True,
+              sqlite_where=text(LIVE_SUBSCRIPTION_SQL), postgresql_where=text(LIVE_SUBSCRIPTION_SQL)),
+    )
+
+
+class SubscriptionCheckout(db.Model):
+    """A Stripe Checkout Session we opened for a monthly plan: to subscribe (mode=subscription), or to update the
+    card of a subscription (mode=setup). An open one is reused or replaced, so a student has one page to pay at a
+    time per tutor; a card update records what retrying the unpaid invoice gave (``status`` and ``message``)."""
+
+    __tablename__ = "subscription_checkouts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # subscribe, card
+    student_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    tutor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("subscription_plans.id"))
+    subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscriptions.id"))
+    session_id: Mapped[str] = mapped_column(String(255), unique=True)
+    url: Mapped[str | None] = mapped_column(String(1000))
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open, complete, expired; card: paid, declined
+    message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    __table_args__ = (CheckConstraint("kind IN ('subscribe', 'card')", name="kind_known"),)
 
 
 class MinutePayout(db.Model):

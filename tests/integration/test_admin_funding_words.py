@@ -33,7 +33,8 @@ def test_a_minute_paid_booking_shows_its_minutes_on_the_user_and_booking_pages(a
     assert "Card" not in user_page and "Stripe" not in user_page
     page = staff.get(f"/admin/bookings/{booking.id}").get_data(as_text=True)
     assert "60 prepaid minutes · <span id=\"booking-funding\">Prepaid minutes</span>" in page
-    assert "60 prepaid minutes held from the prepaid balance" in page and "Now: Paid with 60 minutes" in page
+    assert "60 minutes held" in page and "60 minutes spent on the lesson" in page
+    assert "Now: Paid with 60 minutes" in page
     assert "card" not in _text(page).lower()
 
 

@@ -129,18 +129,11 @@ def minutes_payment_words(booking_state: str, minutes: int, returned: int) -> st
 
 # How a booking was paid, in words (admin pages name the real funding, never "card" for everything).
 FUNDING_NAMES: dict[str, str] = {Funding.CARD: "Card", Funding.PAYPAL: "PayPal", Funding.MINUTES: "Prepaid minutes"}
-# Where a money refund goes back to, for the staff's confirmation.
-REFUND_DESTINATIONS: dict[str, str] = {Funding.CARD: "the card", Funding.PAYPAL: "the PayPal account"}
 
 
 def funding_name(funding: str) -> str:
     """"Card", "PayPal" or "Prepaid minutes"."""
     return FUNDING_NAMES.get(funding, str(funding).capitalize())
-
-
-def refund_destination(funding: str) -> str:
-    """Where a money refund of a booking paid this way goes: "the card", "the PayPal account"."""
-    return REFUND_DESTINATIONS.get(funding, "the original payment method")
 
 
 _POWERS = (("^-1", "⁻¹"), ("^-2", "⁻²"), ("^-3", "⁻³"), ("^2", "²"), ("^3", "³"))

@@ -13,8 +13,8 @@ from ..domain.labels import booking_label, funding_name, minutes_payment_words
 from ..domain.money import Money
 from ..extensions import db
 from ..filters import zoned
-from ..models import (AuditEntry, Booking, OutboxMessage, PaymentReceipt, PayPalEvent, Refund, StripeEvent,
-                      SupportTicket, User)
+from ..models import (AuditEntry, Booking, LedgerTransaction, MinutePayout, OutboxMessage, PaymentReceipt, PayPalEvent,
+                      Refund, StripeEvent, SupportTicket, TransferReversal, User)
 from . import wallet
 from .bookings import get_booking
 from .errors import NotFound
@@ -36,9 +36,9 @@ def timeline(viewer: User, booking_id: int) -> tuple[Booking, list[TimelineEvent
     minutes = booking.funding == Funding.MINUTES
     price = f"{booking.lesson.duration_minutes} prepaid minutes" if minutes else money(booking.price_minor)
     events = [TimelineEvent(booking.created_at, "booking", f"Booked by {booking.booker.name} for {price}")]
-    if booking.authorized_at:
-        events.append(TimelineEvent(booking.authorized_at, "payment", f"{price} held from the prepaid balance"
-                                    if minutes else f"Payment authorized ({funding_name(booking.funding)})"))
+    if booking.authorized_at and not minutes:  # minutes held, spent or returned are the ledger's moves below
+        events.append(TimelineEvent(booking.authorized_at, "payment",
+                                    f"Payment authorized ({funding_name(booking.funding)})"))
     receipt = db.session.scalar(select(PaymentReceipt).where(PaymentReceipt.booking_id == booking.id))
     if receipt is not None:
         paid_with = "PayPal" if receipt.provider == "paypal" else funding_name(booking.funding)
@@ -57,6 +57,20 @@ def timeline(viewer: User, booking_id: int) -> tuple[Booking, list[TimelineEvent
     for refund in db.session.scalars(select(Refund).where(Refund.booking_id == booking.id)):
         events.append(TimelineEvent(refund.created_at, "refund",
                                     f"Refund {money(refund.amount_minor)} ({refund.status}): {refund.reason}"))
+    minute_words = {"hold": "held", "post": "spent on the lesson", "void": "returned (hold released)",
+                    "refund": "refunded to the balance"}
+    for move in db.session.scalars(select(LedgerTransaction).where(LedgerTransaction.booking_id == booking.id)):
+        events.append(TimelineEvent(move.created_at, "payment" if move.move != "refund" else "refund",
+                                    f"{move.minutes} minutes {minute_words.get(move.move, move.move)}"))
+    payout = db.session.scalar(select(MinutePayout).where(MinutePayout.booking_id == booking.id))
+    if payout is not None and payout.transferred_at:
+        events.append(TimelineEvent(payout.transferred_at, "payout",
+                                    f"Paid out {Money(payout.amount_minor, payout.currency).format()} for "
+                                    f"{payout.minutes} minutes to the tutor ({payout.transfer_id})"))
+    for reversal in db.session.scalars(select(TransferReversal).where(TransferReversal.booking_id == booking.id)):
+        events.append(TimelineEvent(reversal.created_at, "payout",
+                                    f"Taken back from the tutor's transfer: "
+                                    f"{Money(reversal.amount_minor, reversal.currency).format()} ({reversal.status})"))
     lesson_key, booking_key = f"lesson:{booking.lesson_id}:%", f"booking:{booking.id}:%"
     for message in db.session.scalars(select(OutboxMessage).where(
             OutboxMessage.channel == "email",

@@ -126,9 +126,16 @@ def _return_minutes(session, booking: Booking, who: Canceller, now: datetime) ->
     and not yet returned; the key makes a second click the same refund); the booking's state follows."""
     paid, returned = wallet.booking_minutes(session, booking.id)
     decision = _minutes_decision(booking, who, paid - returned, now)
-    wallet.refund_booking_minutes(session, booking.id, decision.amount_minor, key=f"booking:{booking.id}:cancel-refund")
+    wallet.refund_booking_minutes(session, booking.id, decision.amount_minor, key=f"booking:{booking.id}:cancel-refund",
+                                  now=now, fresh_lot_days=current_app.config["REFUNDED_MINUTES_EXPIRE_AFTER_DAYS"])
+    return follow_minute_refunds(session, booking)
+
+
+def follow_minute_refunds(session, booking: Booking) -> int:
+    """Inside a write that returned some of a minute-paid booking's minutes: its state follows what the ledger's
+    rows say was returned (all of them: REFUNDED; some: PARTIAL_REFUNDED). Returns the minutes returned so far."""
     session.flush()
-    returned = wallet.booking_minutes(session, booking.id)[1]
+    paid, returned = wallet.booking_minutes(session, booking.id)
     if returned and booking.state in (BookingState.PAID, BookingState.PARTIAL_REFUNDED):
         target = BookingState.REFUNDED if returned >= paid else BookingState.PARTIAL_REFUNDED
         if booking.state != target:

@@ -152,3 +152,12 @@ def tell_cancelled(lesson: Lesson, by: User, note: str, refund: Money | None, ev
 
 def _path(lesson: Lesson) -> str:
     return f"/bookings/{lesson.booking.id}" if lesson.booking else "/"
+
+
+def tell_minutes_refunded(booking: Booking, minutes: int, available_after: int, dedupe_key: str) -> None:
+    """MinutesRefunded: the booker hears that staff returned some of a lesson's minutes to their balance (written
+    in the refund's own transaction, once per refund)."""
+    context = lesson_context(booking.lesson, booking.booker.timezone)
+    context.update(recipient_name=booking.booker.name, booking_id=booking.id, minutes=minutes,
+                   available=available_after)
+    outbox.enqueue_email("minutes_refunded", booking.booker.email, context, dedupe_key=f"{dedupe_key}:email")

@@ -23,7 +23,7 @@ from ..adapters import stripe_gateway as gateway
 from ..adapters.database import end_read, serialized_write
 from ..domain.funding import Funding
 from ..domain.money import Money
-from ..domain.packages import minutes_payout, minutes_value
+from ..domain.packages import minute_payout_kept, minutes_payout, minutes_value
 from ..domain.states import BookingState
 from ..extensions import db
 from ..models import Booking, Lesson, MinuteLot, MinutePayout, PayoutAccount
@@ -46,6 +46,32 @@ def _due_bookings(now: datetime) -> list[int]:
         .order_by(Booking.id)))
 
 
+def minutes_worth(session, booking: Booking, minutes: int) -> tuple[int, str]:
+    """(value in minor units, currency) of ``minutes`` of a minute-paid booking, from the rows: what the student paid
+    for their lots of minutes with the tutor less what earlier lessons were valued at, shared over the minutes not
+    valued yet (domain/packages.minutes_value; 0 when no lot's price is known). A lesson valued before counts
+    only for the minutes it still keeps."""
+    booker_id, tutor_id = booking.booker_id, booking.lesson.tutor_id
+    currency = _pool_currency(session, booker_id, tutor_id) or booking.currency
+    paid_minor, granted = session.execute(
+        select(func.coalesce(func.sum(MinuteLot.paid_minor), 0), func.coalesce(func.sum(MinuteLot.minutes), 0))
+        .where(MinuteLot.user_id == booker_id, MinuteLot.tutor_id == tutor_id, MinuteLot.currency == currency,
+               MinuteLot.paid_minor.is_not(None))).one()
+    valued_minor = valued_minutes = 0
+    for booking_id, value_minor, paid_for in session.execute(
+            select(MinutePayout.booking_id, MinutePayout.value_minor, MinutePayout.minutes)
+            .join(Booking, Booking.id == MinutePayout.booking_id)
+            .where(Booking.booker_id == booker_id, MinutePayout.tutor_id == tutor_id,
+                   MinutePayout.currency == currency)):
+        # Minutes refunded after their lesson was valued are back in the student's balance (and their share of the
+        # transfer is taken back, services/transfer_reversals.py): they count as not valued yet, at their value.
+        posted, returned = wallet.posted_minutes(session, booking_id)
+        kept = max(0, min(paid_for, posted - returned))
+        valued_minutes += kept
+        valued_minor += minute_payout_kept(value_minor, paid_for, kept)
+    return minutes_value(int(paid_minor), int(granted), valued_minor, valued_minutes, minutes), currency
+
+
 def _decide(booking_id: int) -> MinutePayout | None:
     """Record (or find) the booking's payout row, its amount decided under the booking's and the student's wallet
     locks (so two lessons of one student are valued one after the other); None when it was transferred meanwhile or
@@ -61,17 +87,7 @@ def _decide(booking_id: int) -> MinutePayout | None:
         tutor_id = booking.lesson.tutor_id
         posted, returned = wallet.booking_minutes(session, booking_id)
         minutes = max(posted - returned, 0)
-        currency = _pool_currency(session, booker_id, tutor_id) or booking.currency
-        paid_minor, granted = session.execute(
-            select(func.coalesce(func.sum(MinuteLot.paid_minor), 0), func.coalesce(func.sum(MinuteLot.minutes), 0))
-            .where(MinuteLot.user_id == booker_id, MinuteLot.tutor_id == tutor_id, MinuteLot.currency == currency,
-                   MinuteLot.paid_minor.is_not(None))).one()
-        valued_minor, valued_minutes = session.execute(
-            select(func.coalesce(func.sum(MinutePayout.value_minor), 0), func.coalesce(func.sum(MinutePayout.minutes), 0))
-            .join(Booking, Booking.id == MinutePayout.booking_id)
-            .where(Booking.booker_id == booker_id, MinutePayout.tutor_id == tutor_id,
-                   MinutePayout.currency == currency)).one()
-        value = minutes_value(int(paid_minor), int(granted), int(valued_minor), int(valued_minutes), minutes)
+        value, currency = minutes_worth(session, booking, minutes)
         commission = active_commission()
         amount = minutes_payout(value, commission.commission_fee_bp if commission else 0)
         row = MinutePayout(booking_id=booking_id, tutor_id=tutor_id, minutes=minutes,

@@ -13,7 +13,7 @@ from ..adapters.database import end_read, serialized_write
 from ..domain.states import BookingState
 from ..extensions import db
 from ..models import Booking, PaymentReceipt, StripeEvent
-from . import packages, stored_events, subscriptions
+from . import packages, stored_events, subscription_checkouts, subscriptions
 from .authorizations import close_before_capture
 from .cancellations import book_stripe_refunds
 from .card_holds import record_card_hold
@@ -70,6 +70,8 @@ def apply_event(event_id: str, now: datetime) -> str:
     locks = [(LOCK_BOOKING, booking_id)] if booking_id else []
     locks += packages.event_locks(obj) if event_type.startswith("checkout.session.") else []
     locks += subscriptions.event_locks(event_type, obj)
+    if event_type == "checkout.session.completed":
+        locks += subscription_checkouts.card_update_locks(obj)
     after: list = []
     with serialized_write(*locks) as session:
         record = session.get(StripeEvent, event_id, populate_existing=True, with_for_update=True)
@@ -79,6 +81,7 @@ def apply_event(event_id: str, now: datetime) -> str:
         # Handlers work on plain dicts (the event's object as sent, and what was fetched), never on SDK objects.
         if is_subscription:
             outcome = subscriptions.apply_event(event_type, obj, fetched, now)
+            _after_subscription_event(event_type, obj, fetched, now, after)
         else:
             outcome = handler(obj, fetched, now, after) if handler else "ignored"
         record.attempts = (record.attempts or 0) + 1
@@ -89,6 +92,16 @@ def apply_event(event_id: str, now: datetime) -> str:
     if after:
         stored_events.finish_after(StripeEvent, event_id, locks, after, now)
     return outcome
+
+
+def _after_subscription_event(event_type: str, obj: dict, fetched, now: datetime, after: list) -> None:
+    """The Stripe calls a subscription event leads to, run once its transaction committed: a duplicate subscription
+    is cancelled and refunded; a paid Checkout expires the student's other open ones with the tutor."""
+    duplicate = subscription_checkouts.duplicates_to_close(fetched.sub["id"] if fetched else None)
+    if duplicate is not None:
+        after.append(lambda: subscription_checkouts.close_duplicate(duplicate, now))
+    if event_type == "checkout.session.completed":
+        after.append(lambda: subscription_checkouts.after_subscribe_completed(obj, now))
 
 
 def apply_stored_events(now: datetime, limit: int = 500) -> int:
@@ -131,6 +144,9 @@ def _fetch_session_pi(session_obj, booking_id: int | None) -> dict | None:
 def _on_checkout_completed(session_obj, pi, now: datetime, after: list) -> str:
     if packages.purchase_id_of(session_obj) is not None:  # a package of minutes, not a booking
         return packages.on_checkout_completed(session_obj, now)
+    if subscription_checkouts.card_update_of(session_obj) is not None:  # a new card for a monthly plan
+        after.append(lambda: subscription_checkouts.apply_saved_card(session_obj["id"], now))
+        return "card-saved"
     booking = _booking_for_metadata(session_obj)
     if booking is None or pi is None:
         return "ignored"

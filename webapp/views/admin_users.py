@@ -8,7 +8,7 @@ from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user
 
 from ..domain.roles import STAFF_ROLES, Role
-from ..services import admin_tutors, admin_users, audit, booking_timeline, payouts
+from ..services import admin_tutors, admin_users, audit, booking_timeline, minute_refunds, payouts
 from ..services.errors import ValidationError
 from . import params
 from .common import now_utc, perform, render, role_required
@@ -135,4 +135,5 @@ def booking_timeline_page(booking_id: int):
     admin actions open at this point."""
     booking, events = booking_timeline.timeline(current_user, booking_id)
     return render("admin/booking.html", booking=booking, events=events, now=now_utc(),
+                  refund_offer=minute_refunds.staff_refund_offer(current_user, booking),
                   refund_request_key=secrets.token_urlsafe(16))

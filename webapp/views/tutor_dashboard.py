@@ -259,8 +259,9 @@ def onboard():
 def onboarding_return():
     """Back from Stripe onboarding: read the account's state."""
     account = payouts.refresh_onboarding(current_user)
+    # The flash says what just happened; the page itself says what payouts do now (once, with the settings' days).
     if account and account.payouts_enabled:
-        flash("Payouts are enabled. Paid lessons are transferred two days after they end.", "success")
+        flash("Your Stripe account is connected.", "success")
     else:
-        flash("Onboarding is not finished yet, so payouts are still blocked.", "info")
+        flash("You came back before Stripe's onboarding was finished.", "info")
     return redirect(url_for("tutor_dashboard.payouts_page"), code=303)

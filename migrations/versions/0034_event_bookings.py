@@ -1,15 +1,15 @@
 """stored webhook events name their booking, so a booking's timeline lists its Stripe and PayPal events
 
-Revision ID: 0033_event_bookings
-Revises: 0032_package_payments
+Revision ID: 0034_event_bookings
+Revises: 0033_one_live_subscription
 Create Date: 2026-12-02 21:40:00
 
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0033_event_bookings'
-down_revision = '0032_package_payments'
+revision = '0034_event_bookings'
+down_revision = '0033_one_live_subscription'
 branch_labels = None
 depends_on = None
 
