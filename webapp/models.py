@@ -998,6 +998,13 @@ class QuestionItem(db.Model):
     template: Mapped[str | None] = mapped_column(String(60))
     seed: Mapped[int | None] = mapped_column(Integer)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Who may edit it: NULL is the shared bank (admins only); a tutor's id is that tutor's own item, used only in
+    # their lessons' homework.
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    # Versions: an item a published set holds is never changed; an edit makes a new row pointing back at it.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    previous_id: Mapped[int | None] = mapped_column(ForeignKey("question_items.id"))
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("question_items.id"))  # copied from (a tutor's copy)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     topic: Mapped[Topic] = relationship()
 

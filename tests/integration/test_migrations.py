@@ -155,11 +155,11 @@ def test_the_database_refuses_a_booking_state_outside_the_transition_table(app):
 
 
 def test_the_upgrade_names_the_booking_of_webhook_events_already_stored(empty_database, redis_url):
-    """Migration 0034: events stored before it get the booking they are about, so old bookings' timelines list them."""
+    """Migration 0035: events stored before it get the booking they are about, so old bookings' timelines list them."""
     import json
 
     from flask_migrate import upgrade
-    app = _app_at(empty_database, redis_url, "0033_one_live_subscription", ["PAID"])
+    app = _app_at(empty_database, redis_url, "0034_question_authoring", ["PAID"])
     about = {"data": {"object": {"id": "cs_1", "metadata": {"booking_id": "1"}}}}
     other = {"data": {"object": {"id": "acct_1", "metadata": {}}}}
     with app.app_context():

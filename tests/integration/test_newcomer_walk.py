@@ -126,3 +126,12 @@ def test_a_date_the_reschedule_page_cannot_read_is_answered_on_the_page_in_words
     partial = _text(client.get(f"/lessons/{lesson.id}/reschedule/times?date=2026-13-45",
                                headers={"HX-Request": "true"}))
     assert "That is not a date we can read" in partial and "date must be" not in partial
+
+
+def test_the_tutors_decline_says_what_happens_to_minutes_rather_than_a_card(app, client, no_stripe):  # noqa: F811
+    booking = _with_minutes(60)
+    minute_payments.pay_with_minutes(booking.booker, booking.id, datetime.now(UTC))
+    login(client, booking.lesson.tutor.email, factories.PASSWORD)
+    page = _text(client.get("/tutor/"))
+    assert "The student's 60 held minutes go back to their balance, they are told" in page
+    assert "card authorization" not in page

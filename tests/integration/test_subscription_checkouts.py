@@ -60,6 +60,22 @@ def test_a_second_checkout_reuses_the_open_one_for_the_same_plan_and_replaces_it
     assert [(r.plan_id, r.status) for r in rows] == [(small.id, "expired"), (big.id, "open")]
 
 
+def test_a_page_stripe_no_longer_knows_is_closed_and_a_new_one_opened(app, stripe_world):
+    plan = _plan()
+    student = factories.user("student")
+    db.session.add(SubscriptionCheckout(kind="subscribe", student_id=student.id, tutor_id=plan.tutor_id,
+                                        plan_id=plan.id, session_id="cs_test_gone", url="http://x/c/pay/gone",
+                                        status="open"))
+    db.session.commit()
+
+    url = _start(student, plan, "tab-1")
+
+    assert _session_status(stripe_world, url) == "open"
+    db.session.rollback()
+    gone = db.session.scalar(select(SubscriptionCheckout).where(SubscriptionCheckout.session_id == "cs_test_gone"))
+    assert gone.status == "expired"
+
+
 def test_a_paid_checkout_closes_the_other_tabs_page_and_a_late_start_is_told(app, client, stripe_world):
     teacher = factories.tutor(rate_minor=4000)[0]
     small, big = _plan(teacher, 240, 8000), _plan(teacher, 480, 16000)

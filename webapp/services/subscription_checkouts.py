@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask import current_app
 from sqlalchemy import select, update
 
 from ..adapters import stripe_gateway as gateway
@@ -52,12 +53,27 @@ def _set_status(checkout_ids: list[int], status: str, now: datetime, message: st
                         .values(status=status, message=message, updated_at=now))
 
 
+def _stripe_session(session_id: str):
+    """A Checkout Session as Stripe has it now; None when Stripe does not know it (404)."""
+    try:
+        return gateway.retrieve_checkout_session(session_id)
+    except gateway.InvalidRequest:
+        return None
+    except gateway.PaymentError as exc:
+        raise PaymentFailed("We could not reach Stripe to open the payment page; nothing was charged. Please try "
+                            "again.") from exc
+
+
 def _close(session_id: str) -> str:
     """Expire an open Checkout at Stripe; returns its status after (a page paid meanwhile stays complete)."""
     try:
         return gateway.expire_checkout_session(session_id).status
-    except gateway.InvalidRequest:  # no longer open: Stripe says why in its status
-        return gateway.retrieve_checkout_session(session_id).status
+    except gateway.InvalidRequest:  # no longer open (Stripe says why in its status), or unknown there
+        found = _stripe_session(session_id)
+        return found.status if found is not None else "expired"
+    except gateway.PaymentError as exc:
+        raise PaymentFailed("We could not reach Stripe to close your other payment page; nothing was charged. "
+                            "Please try again.") from exc
 
 
 def start_subscription(student: User, plan_id: int, form_key: str | None, *, success_url: str, cancel_url: str,
@@ -80,7 +96,10 @@ def start_subscription(student: User, plan_id: int, form_key: str | None, *, suc
     amount, currency, email, tutor_name = plan.price_minor, plan.currency, student.email, plan.tutor.name
     end_read()
     for checkout_id, session_id, open_plan in reversed(opened):  # newest first: that is the one worth reusing
-        stripe_session = gateway.retrieve_checkout_session(session_id)
+        stripe_session = _stripe_session(session_id)
+        if stripe_session is None:  # Stripe no longer knows it: nothing there can be paid
+            _set_status([checkout_id], "expired", now)
+            continue
         if stripe_session.status == "open" and open_plan == plan_id:
             return stripe_session.url
         status = _close(session_id) if stripe_session.status == "open" else stripe_session.status
@@ -119,7 +138,10 @@ def _expire_others(student_id: int, tutor_id: int, now: datetime, *, keep: int |
               if c.id != keep and (not only_older or keep is None or c.id < keep)]
     end_read()
     for checkout_id, session_id in others:
-        _set_status([checkout_id], _close(session_id), now)
+        try:
+            _set_status([checkout_id], _close(session_id), now)
+        except PaymentFailed:  # Stripe unreachable: that page stays open; a duplicate it made is still refunded
+            current_app.logger.warning("could not expire subscription checkout %s", session_id)
 
 
 def after_subscribe_completed(session_obj: dict, now: datetime) -> None:
@@ -197,8 +219,8 @@ def start_card_update(student: User, subscription_id: int, form_key: str | None,
     customer, row_id, tutor_id, student_id = row.stripe_customer_id, row.id, row.tutor_id, row.student_id
     end_read()
     for session_id in opened:
-        stripe_session = gateway.retrieve_checkout_session(session_id)
-        if stripe_session.status == "open":
+        stripe_session = _stripe_session(session_id)
+        if stripe_session is not None and stripe_session.status == "open":
             return stripe_session.url
     metadata = {"card_for_subscription": str(row_id), "student_id": str(student_id)}
     try:

@@ -1,15 +1,15 @@
 """stored webhook events name their booking, so a booking's timeline lists its Stripe and PayPal events
 
-Revision ID: 0034_event_bookings
-Revises: 0033_one_live_subscription
+Revision ID: 0035_event_bookings
+Revises: 0034_question_authoring
 Create Date: 2026-12-02 21:40:00
 
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0034_event_bookings'
-down_revision = '0033_one_live_subscription'
+revision = '0035_event_bookings'
+down_revision = '0034_question_authoring'
 branch_labels = None
 depends_on = None
 
