@@ -96,6 +96,25 @@ def _pending_tutor():
     return tutor
 
 
+_topic_names = iter(f"Walk topic {n}" for n in range(1, 100))
+
+
+def _topic(ctx, parent_id=None, active=True):
+    """A curriculum topic made by the admin (its own audit row comes before the walk's post is counted)."""
+    from webapp.services import topic_admin
+    topic = topic_admin.add_topic(ctx["admin"], factories.subject().id, factories.level().id, next(_topic_names),
+                                  parent_id, "", _now())
+    if not active:  # retired (a topic in use is retired, not deleted; the state is what the restore needs)
+        topic.active = False
+        db.session.commit()
+    return topic
+
+
+def _two_topics(ctx):
+    first = _topic(ctx)
+    return first, _topic(ctx)
+
+
 # endpoint → (the action written, a function(ctx) returning (path, form fields)). Each sets up what the action needs.
 SCENARIOS = {
     "admin.commissions": ("commission.add", lambda ctx: ("/admin/commissions", {
@@ -129,6 +148,18 @@ SCENARIOS = {
     "admin_users.approve_tutor": ("tutor.approve", lambda ctx: (f"/admin/tutors/{_pending_tutor().id}/approve", {})),
     "admin_users.refuse_tutor": ("tutor.refuse", lambda ctx: (
         f"/admin/tutors/{_pending_tutor().id}/refuse", {"reason": "No teaching certificate"})),
+    "admin_topics.add": ("topic.add", lambda ctx: (
+        f"/admin/topics/{factories.subject().id}/{factories.level().id}/add", {"name": "Fractions", "parent_id": ""})),
+    "admin_topics.rename": ("topic.rename", lambda ctx: (
+        f"/admin/topics/{_topic(ctx).id}/rename", {"name": "Renamed by the walk", "keywords": "walk"})),
+    "admin_topics.move": ("topic.move", lambda ctx: (lambda a, b: (
+        f"/admin/topics/{a.subject_id}/{a.level_id}/move", {"topic_id": str(b.id), "parent_id": str(a.id)}))(
+        *_two_topics(ctx))),
+    "admin_topics.reorder": ("topic.reorder", lambda ctx: (
+        f"/admin/topics/{_two_topics(ctx)[1].id}/reorder", {"direction": "up"})),
+    "admin_topics.retire": ("topic.delete", lambda ctx: (f"/admin/topics/{_topic(ctx).id}/retire", {})),
+    "admin_topics.restore": ("topic.restore", lambda ctx: (
+        f"/admin/topics/{_topic(ctx, active=False).id}/restore", {})),
     "reviews.criteria": ("criterion.update", lambda ctx: ("/admin/rating-criteria", {
         "action": "update", "criteria_id": str(reviews.add_criterion(ctx["admin"], "Clarity", 1).id),
         "name": "Clear explanations", "position": "2", "active": "1"})),
