@@ -1,16 +1,16 @@
 """package refunds: refunds of package purchases (admin's or the provider's), the card purchase's PaymentIntent, and
 the ledger's withdraw/restore moves
 
-Revision ID: 0035_package_refunds
-Revises: 0034_question_authoring
+Revision ID: 0036_package_refunds
+Revises: 0035_event_bookings
 Create Date: 2026-12-02 22:30:00
 
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0035_package_refunds'
-down_revision = '0034_question_authoring'
+revision = '0036_package_refunds'
+down_revision = '0035_event_bookings'
 branch_labels = None
 depends_on = None
 
