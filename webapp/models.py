@@ -66,6 +66,9 @@ class StoredEventColumns:
     outcome: Mapped[str | None] = mapped_column(String(40))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # The booking the event is about, when it is about one (found when stored, else when applied): the booking's
+    # timeline lists its events. No foreign key: an event names what the provider sent, kept as it came.
+    booking_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class StoredFileColumns:

@@ -326,6 +326,64 @@ def test_minutes_refunded_after_the_payout_are_worth_their_price_again_when_taug
     assert db.session.scalar(select(MinutePayout.amount_minor).where(MinutePayout.booking_id == again.id)) == 4000
 
 
+def _taught_again(booking):
+    """The same student pays another lesson with the same tutor from their minutes; the tutor approves it."""
+    from tests.integration.test_payments import book
+    again = book(student=booking.booker, tutor_teach=(booking.lesson.tutor, booking.lesson.teach), days_ahead=6)
+    minute_payments.pay_with_minutes(booking.booker, again.id, now())
+    approvals.approve(booking.lesson.tutor, again.id, now())
+    db.session.rollback()
+    return db.session.get(type(booking), again.id)
+
+
+def _payout_of(booking_id: int) -> int | None:
+    db.session.rollback()
+    return db.session.scalar(select(MinutePayout.amount_minor).where(MinutePayout.booking_id == booking_id))
+
+
+def test_a_lesson_taught_while_a_clawback_is_pending_is_valued_after_it_comes_back(app, client, stripe_world):
+    """Stripe down: the refunded minutes' share is still with the tutor, so the next lesson is not valued on them
+    yet (that would pay the tutor twice if the clawback then failed); once it is back, the lesson is paid in full."""
+    booking = _bought_and_approved(stripe_world, client, hours=1, discount=0)  # £40.00 for 60 minutes
+    onboard(booking.lesson.tutor)
+    assert minute_payouts.send_minute_payouts(booking.lesson.finish_at + timedelta(days=3)) == 1
+    staff_refund_minutes(factories.user("admin"), booking.id, 60, "Tutor no-show", now())
+    again = _taught_again(booking)
+    settled = again.lesson.finish_at + timedelta(days=3)
+    saved = app.config["STRIPE_API_BASE"]
+    app.config["STRIPE_API_BASE"] = "http://127.0.0.1:9"  # nothing listens there
+    app.extensions.pop("stripe_client", None)
+    try:
+        assert transfer_reversals.reverse_overpaid_transfers(now()) == 0  # recorded pending
+        assert minute_payouts.send_minute_payouts(settled) == 0
+    finally:
+        app.config["STRIPE_API_BASE"] = saved
+        app.extensions.pop("stripe_client", None)
+    assert _payout_of(again.id) is None  # not decided while the clawback is unsettled
+    assert minute_payouts.send_minute_payouts(settled) == 0  # Stripe is back, but the money is not yet
+    assert transfer_reversals.reverse_overpaid_transfers(now()) == 1
+    assert minute_payouts.send_minute_payouts(settled) == 1
+    assert _payout_of(again.id) == 4000
+
+
+def test_minutes_whose_clawback_stripe_refused_are_not_paid_for_twice(app, client, stripe_world):
+    """The tutor still holds the refunded minutes' share (Stripe refused to take it back: a person must act), so
+    teaching those minutes again is not paid a second time."""
+    booking = _bought_and_approved(stripe_world, client, hours=1, discount=0)
+    onboard(booking.lesson.tutor)
+    assert minute_payouts.send_minute_payouts(booking.lesson.finish_at + timedelta(days=3)) == 1
+    payout = db.session.scalar(select(MinutePayout).where(MinutePayout.booking_id == booking.id))
+    # Someone reversed the whole transfer by hand at Stripe: ours is refused, as more than remains.
+    stripe_world.client.v1.transfers.reversals.create(payout.transfer_id, params={"amount": payout.amount_minor})
+    staff_refund_minutes(factories.user("admin"), booking.id, 60, "Tutor no-show", now())
+    assert transfer_reversals.reverse_overpaid_transfers(now()) == 0
+    db.session.rollback()
+    assert [r.status for r in db.session.scalars(select(TransferReversal))] == ["failed"]
+    again = _taught_again(booking)
+    minute_payouts.send_minute_payouts(again.lesson.finish_at + timedelta(days=3))
+    assert not _payout_of(again.id)  # valued at nothing: those 60 minutes were paid for once already
+
+
 def test_the_api_refunds_minutes_once_per_key_and_says_what_is_left(app, client, no_stripe):
     from webapp.services import accounts
     booking = _approved(60)

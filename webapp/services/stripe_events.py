@@ -34,8 +34,10 @@ def receive_webhook(payload: bytes, signature: str | None, now: datetime) -> str
         with serialized_write() as session:
             if session.get(StripeEvent, event.id) is not None:
                 return "duplicate"
-            session.add(StripeEvent(id=event.id, type=event.type, payload=event.to_dict(for_json=True),
-                                    received_at=now))
+            payload = event.to_dict(for_json=True)
+            session.add(StripeEvent(id=event.id, type=event.type, payload=payload, received_at=now,
+                                    booking_id=_event_booking_id(event.type, (payload.get("data") or {})
+                                                                 .get("object") or {})))
     except IntegrityError:
         return "duplicate"  # the same event, delivered twice at once: the other delivery stored it
     _enqueue_apply(event.id)
@@ -84,6 +86,7 @@ def apply_event(event_id: str, now: datetime) -> str:
             outcome = handler(obj, fetched, now, after) if handler else "ignored"
         record.attempts = (record.attempts or 0) + 1
         record.outcome, record.last_error = outcome, None
+        record.booking_id = record.booking_id or booking_id
         if not after:
             record.processed_at = now
     if after:
@@ -110,7 +113,7 @@ def apply_stored_events(now: datetime, limit: int = 500) -> int:
 def _event_booking_id(event_type: str, obj: dict) -> int | None:
     """The booking an event is about (its lock key), from its metadata or, for charges, our receipt."""
     booking_id = (obj.get("metadata") or {}).get("booking_id") or obj.get("client_reference_id")
-    if str(booking_id or "").isdigit():
+    if str(booking_id or "").isdigit() and len(str(booking_id)) < 10:  # an id, not a number past the column
         return int(booking_id)
     if event_type.startswith("charge."):
         return db.session.scalar(select(PaymentReceipt.booking_id).where(PaymentReceipt.charge_id == obj.get("id"))) \
