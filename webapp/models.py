@@ -66,6 +66,9 @@ class StoredEventColumns:
     outcome: Mapped[str | None] = mapped_column(String(40))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # The booking the event is about, when it is about one (found when stored, else when applied): the booking's
+    # timeline lists its events. No foreign key: an event names what the provider sent, kept as it came.
+    booking_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class StoredFileColumns:
@@ -942,6 +945,8 @@ class PackagePurchase(db.Model):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when it became expired or cancelled
+    # The card payment's PaymentIntent (from the Checkout Session), what a refund of the purchase names.
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
     package: Mapped[TutorPackage] = relationship()
     tutor: Mapped[User] = relationship(foreign_keys=[tutor_id])
     lot: Mapped[MinuteLot | None] = relationship()
@@ -951,6 +956,30 @@ class PackagePurchase(db.Model):
                       CheckConstraint(one_of("method", PurchaseMethod), name="method_known"),
                       Index("ix_package_purchases_open_expiry", "state", "expires_at"),
                       UniqueConstraint("student_id", "form_key", name="uq_package_purchases_student_form_key"))
+
+
+class PackageRefund(db.Model):
+    """One refund of a package purchase: an admin's (recorded `pending` under its idempotency key before the provider
+    is called, with the unused minutes withdrawn in the same write) or one made at the provider (Stripe's Dashboard,
+    PayPal's), booked once by the provider's refund id. ``minutes`` were taken back from the lot; ``shortfall_minutes``
+    were due but already used (shown to admins; a balance never goes below zero). Totals are sums of these rows."""
+
+    __tablename__ = "package_refunds"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purchase_id: Mapped[int] = mapped_column(ForeignKey("package_purchases.id"), index=True)
+    provider_refund_id: Mapped[str | None] = mapped_column(String(255), unique=True)  # re_… or PayPal's refund id
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default="succeeded")  # pending, succeeded, failed
+    amount_minor: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    minutes: Mapped[int] = mapped_column(Integer, default=0)
+    shortfall_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    __table_args__ = (CheckConstraint("amount_minor > 0", name="package_refund_amount_positive"),
+                      CheckConstraint("minutes >= 0 AND shortfall_minutes >= 0", name="package_refund_minutes"),
+                      CheckConstraint("status IN ('pending','succeeded','failed')", name="package_refund_status"))
 
 
 # --- homework: topics, the question bank, lesson learning records, sets and mastery -------------------------------

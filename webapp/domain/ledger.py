@@ -20,6 +20,8 @@ The moves
     refund  taught → available      a cancellation after approval (by the cancellation policy) or an admin's
                                     refund in minutes; never more than the booking's post less earlier refunds
     expire  available → expired     a package's unused minutes at its expiry
+    withdraw available → withdrawn  a package's unused minutes taken back when its payment is refunded
+    restore withdrawn → available   a withdrawal undone (the provider refused that refund)
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ from enum import StrEnum
 ISSUED = "platform:issued"
 TAUGHT = "platform:taught"
 EXPIRED = "platform:expired"
+WITHDRAWN = "platform:withdrawn"
 
 
 class Move(StrEnum):
@@ -43,6 +46,8 @@ class Move(StrEnum):
     VOID = "void"
     REFUND = "refund"
     EXPIRE = "expire"
+    WITHDRAW = "withdraw"
+    RESTORE = "restore"
 
 
 class LedgerError(ValueError):
@@ -84,6 +89,8 @@ _MOVES = {  # move -> (account debited, account credited), as functions of the s
     Move.VOID: (held_account, available_account),
     Move.REFUND: (lambda _u: TAUGHT, available_account),
     Move.EXPIRE: (available_account, lambda _u: EXPIRED),
+    Move.WITHDRAW: (available_account, lambda _u: WITHDRAWN),
+    Move.RESTORE: (lambda _u: WITHDRAWN, available_account),
 }
 
 
@@ -142,7 +149,7 @@ class Lot:
     id: int
     minutes: int
     expires_at: datetime | None
-    expired: int = 0  # minutes of this lot already recorded as expired
+    expired: int = 0  # minutes of this lot gone without being spent: expired, or withdrawn by a refund
 
 
 def _spending_order(lot: Lot) -> tuple:

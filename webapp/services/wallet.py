@@ -27,8 +27,8 @@ from ..models import LedgerBalance, LedgerEntry, LedgerTransaction, MinuteLot, U
 from .locks import LOCK_WALLET
 
 __all__ = ["InsufficientMinutes", "LedgerError", "TutorMinutes", "WalletBalance", "balance", "balances_of",
-           "booking_minutes", "expire_lots", "grant_lot", "grant_minutes", "hold_for_booking", "post_hold",
-           "posted_minutes", "record_move", "refund_booking_minutes", "void_hold", "wallet_lock"]
+           "booking_minutes", "expire_lots", "grant_lot", "grant_minutes", "hold_for_booking", "lot_gone",
+           "post_hold", "posted_minutes", "record_move", "refund_booking_minutes", "void_hold", "wallet_lock"]
 
 
 @dataclass(frozen=True)
@@ -239,8 +239,17 @@ def booking_minutes(session: Session, booking_id: int) -> tuple[int, int]:
 
 
 def _expired_so_far(session: Session, lot_id: int) -> int:
-    return session.scalar(select(func.coalesce(func.sum(LedgerTransaction.minutes), 0))
-                          .where(LedgerTransaction.lot_id == lot_id, LedgerTransaction.move == str(Move.EXPIRE)))
+    """Minutes of a lot gone without being spent: expired, or withdrawn by a refund of its purchase (less any
+    withdrawal undone because the provider refused that refund)."""
+    def moved(move: Move) -> int:
+        return session.scalar(select(func.coalesce(func.sum(LedgerTransaction.minutes), 0))
+                              .where(LedgerTransaction.lot_id == lot_id, LedgerTransaction.move == str(move)))
+    return moved(Move.EXPIRE) + moved(Move.WITHDRAW) - moved(Move.RESTORE)
+
+
+def lot_gone(session: Session, lot_id: int) -> int:
+    """Public name of _expired_so_far for package refunds (minutes of a lot expired or withdrawn)."""
+    return _expired_so_far(session, lot_id)
 
 
 def expire_lots(now: datetime) -> int:
