@@ -13,7 +13,7 @@ from tests import factories
 from tests.e2e.conftest import log_in
 from webapp.extensions import db
 from webapp.models import Teach
-from webapp.services import catalogue
+from webapp.services import catalogue, curriculum
 
 pytestmark = pytest.mark.e2e
 
@@ -117,3 +117,34 @@ def test_the_month_is_one_tab_stop_so_the_keyboard_reaches_the_times_without_vis
     page.keyboard.press("Tab")
     page.keyboard.press("Shift+Tab")
     assert page.evaluate("document.activeElement.dataset.date") == moved
+
+
+@pytest.mark.parametrize("width", [1280, 860])
+def test_a_mistakes_topic_shows_its_whole_name_on_the_notes_page(app, browser_page, width):
+    # At 1280 px the topic had a third of the card and cut "Expanding brackets" short. (A phone may still cut the
+    # longest topic in the closed select; its system list shows whole names.)
+    factories.subject(), factories.level()
+    curriculum.seed_curriculum()
+    lesson = factories.finished_lesson()
+    lesson_id, tutor_email = lesson.id, lesson.tutor.email
+    db.session.remove()
+    page = browser_page("Europe/London")
+    log_in(page, tutor_email)
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(f"/lessons/{lesson_id}/notes")
+    topic = page.get_by_label("Topic of mistake 1")
+    longest = max(topic.locator("option").all_inner_texts(), key=len)
+    topic.select_option(label=longest)
+    assert _selected_text_fits(topic), f"“{longest}” is cut off at {width}px"
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+
+def _selected_text_fits(select) -> bool:
+    """Whether a select is wide enough to show its chosen option's whole text (a select cuts off the rest)."""
+    return select.evaluate("""e => {
+        const style = getComputedStyle(e), ctx = document.createElement('canvas').getContext('2d');
+        ctx.font = style.font;
+        const text = ctx.measureText(e.options[e.selectedIndex].text).width;
+        const room = e.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight) - 24;  // the arrow
+        return text <= room;
+    }""")

@@ -65,6 +65,21 @@ def test_a_tutor_hidden_by_a_stale_calendar_says_why_there_are_no_times(app, cli
     assert "connected calendar has not been read lately" in partial
 
 
+def test_the_api_says_when_a_stale_calendar_is_why_there_are_no_slots(app, client):
+    tutor, teach = factories.tutor(weekly=[(d, "09:00", "17:00") for d in range(7)], horizon_days=60)
+    tutor_id, teach_id = tutor.id, teach.id
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    ask = (f"/api/availabilities?tutor_id={tutor_id}&teach_id={teach_id}&tz=UTC&start_date={tomorrow}"
+           f"&end_date={tomorrow + timedelta(days=7)}")
+    fresh = client.get(ask).get_json()
+    assert fresh["slots"] and fresh["calendar_stale"] is False
+    db.session.add(CalendarSource(tutor_id=tutor_id, kind="ics", label="Personal",
+                                  url="https://calendar.example.com/basic.ics"))
+    db.session.commit()
+    stale = client.get(ask).get_json()
+    assert stale["slots"] == [] and stale["calendar_stale"] is True
+
+
 def test_a_wrong_weekly_window_says_its_problem_beside_the_field_and_in_the_list_not_a_third_time(app, client):
     tutor, _ = factories.tutor(weekly=[(0, "09:00", "12:00")])
     login(client, tutor.email, factories.PASSWORD)
@@ -112,3 +127,26 @@ def test_a_new_offer_with_several_mistakes_names_each_beside_its_field_in_words(
         "csrf_token": csrf_for(client), "code": "ZERO", "usage": "ONE_TIME_USE",
         "discount_type": "DISCOUNT_TYPE_PERCENT", "percent": "0", "currency": "GBP"}))
     assert "Percent: A percentage is more than 0 and at most 100, not '0'." in zero and "percent_bp" not in zero
+
+
+def test_a_date_the_reschedule_page_cannot_read_is_answered_on_the_page_in_words(app, client):
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=6)
+    lesson = factories.lesson_at(start, booked_at=start - timedelta(days=7))
+    login(client, lesson.booking.booker.email, factories.PASSWORD)
+    page = client.get(f"/lessons/{lesson.id}/reschedule?date=2026-99-01")
+    assert page.status_code == 422
+    text = _text(page)
+    assert "That is not a date we can read" in text and "Reschedule" in text and "Date" in text
+    assert "date must be a date" not in text and "Back to the start" not in text
+    partial = _text(client.get(f"/lessons/{lesson.id}/reschedule/times?date=2026-13-45",
+                               headers={"HX-Request": "true"}))
+    assert "That is not a date we can read" in partial and "date must be" not in partial
+
+
+def test_the_tutors_decline_says_what_happens_to_minutes_rather_than_a_card(app, client, no_stripe):  # noqa: F811
+    booking = _with_minutes(60)
+    minute_payments.pay_with_minutes(booking.booker, booking.id, datetime.now(UTC))
+    login(client, booking.lesson.tutor.email, factories.PASSWORD)
+    page = _text(client.get("/tutor/"))
+    assert "The student's 60 held minutes go back to their balance, they are told" in page
+    assert "card authorization" not in page

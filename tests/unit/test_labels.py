@@ -59,3 +59,13 @@ def test_a_paypal_booking_awaiting_approval_is_not_called_a_card_authorization()
     assert booking_label("REQUIRES_CAPTURE", "paypal", 60) == "PayPal authorized, awaiting approval"
     assert booking_label("REQUIRES_CAPTURE", "card", 60) == "Card authorized, awaiting approval"
     assert booking_label("PAID", "paypal", 60) == "Paid"
+
+
+def test_units_are_shown_with_raised_powers():
+    from webapp.domain.labels import unit_label
+    from webapp.domain.marking import normalise_unit
+    assert unit_label("m/s^2") == "m/s²" and unit_label("kg/m^3") == "kg/m³" and unit_label("cm^2") == "cm²"
+    assert unit_label("N s") == "N s" and unit_label("") == ""
+    # A pupil who copies the unit as shown is marked as if they had typed the stored one.
+    for stored in ("m/s^2", "kg/m^3", "cm^2", "cm^3"):
+        assert normalise_unit(unit_label(stored)) == normalise_unit(stored)

@@ -129,6 +129,8 @@ class ErrorBody(Out):
                           "`address.line1`); absent when no single field is to blame.")
     refundable_minor: MinorUnits = Field(
         None, description="On a refund that lost a race (409): what is left to refund now.")
+    refundable_minutes: int = Field(
+        None, ge=0, description="On a refund in minutes that lost a race (409): the minutes left to refund now.")
     currency: CurrencyCode = None
     booking_id: Id = Field(None, description="On a booking's 409 \"You already hold this time\": your booking.")
 
@@ -342,6 +344,9 @@ class SlotList(Out):
     duration_minutes: int
     price: Price
     slots: list[Slot]
+    calendar_stale: bool = Field(description="True when no slots are offered because one of the tutor's connected "
+                                             "calendars has not been read lately (their busy time is unknown, so "
+                                             "nothing is offered until it is read again).")
 
 
 class SlotQuery(Query):
@@ -553,6 +558,12 @@ class CancelInput(Strict):
 
 class RefundInput(Strict):
     amount_minor: whole(ge=1, le=limits.MAX_ID)
+    reason: Annotated[str, Field(max_length=limits.REFUND_REASON_MAX)] = ""
+    idempotency_key: Annotated[str, Field(pattern=limits.IDEMPOTENCY_KEY_PATTERN)] = None
+
+
+class MinuteRefundInput(Strict):
+    minutes: whole(ge=1, le=limits.MAX_DURATION)
     reason: Annotated[str, Field(max_length=limits.REFUND_REASON_MAX)] = ""
     idempotency_key: Annotated[str, Field(pattern=limits.IDEMPOTENCY_KEY_PATTERN)] = None
 
@@ -830,7 +841,8 @@ class WalletTransaction(Out):
     id: Id
     move: Literal[tuple(m.value for m in Move)] = Field(  # type: ignore[valid-type]
         description="grant (bought or renewed), hold (a booking awaiting approval), post (approved), void (held "
-                    "minutes returned), refund (a cancellation after approval), expire.")
+                    "minutes returned), refund (a cancellation after approval), expire, withdraw (a package's "
+                    "purchase refunded), restore (that refund refused: the minutes back).")
     tutor: Named
     minutes: int = Field(ge=1)
     booking_id: Id | None
