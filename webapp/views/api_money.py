@@ -16,7 +16,7 @@ from spectree import Response
 from ..domain.roles import Role
 from ..domain.subscriptions import is_upgrade
 from ..models import PackagePurchase, Subscription, SubscriptionPlan
-from ..services import catalogue, packages, paypal_checkout, subscriptions, wallet
+from ..services import catalogue, packages, paypal_checkout, subscription_checkouts, subscriptions, wallet
 from ..services.errors import Forbidden
 from . import api_schemas as schema
 from .api import ANON, BAD_TOKEN, MALFORMED, api_user, body, booking_json, bp, error, query, signed_in
@@ -189,10 +189,10 @@ def subscribe(plan_id: int):
     """Subscribe to a tutor's monthly plan on Stripe Checkout: open checkout_url; the subscription and its first
     minutes appear once Stripe confirms it. Send an Idempotency-Key header to make a retry safe: the same key again
     gets the same page."""
-    url = subscriptions.start_subscription(
+    url = subscription_checkouts.start_subscription(
         api_user(), plan_id, _idempotency_key(),
         success_url=url_for("subscriptions.index", subscribed=1, _external=True),
-        cancel_url=url_for("subscriptions.index", _external=True))
+        cancel_url=url_for("subscriptions.index", _external=True), now=now_utc())
     return {"checkout_url": url}, 201
 
 _CHANGE_ERRORS = dict(
