@@ -109,10 +109,10 @@ def draft_sets(lesson: Lesson, note: SummaryNote, now: datetime) -> int:
                                      .order_by(NoteError.id)))
     if not covered and not errors:
         return 0
-    candidates = [plan.Candidate(i, t, d) for i, t, d in db.session.execute(
-        select(QuestionItem.id, QuestionItem.topic_id, QuestionItem.difficulty).join(Topic).where(
-            Topic.subject_id == lesson.subject_id, Topic.level_id == lesson.level_id,
-            QuestionItem.active.is_(True)))]
+    candidates = [plan.Candidate(i, t, d, tpl) for i, t, d, tpl in db.session.execute(
+        select(QuestionItem.id, QuestionItem.topic_id, QuestionItem.difficulty, QuestionItem.template)
+        .join(Topic).where(Topic.subject_id == lesson.subject_id, Topic.level_id == lesson.level_id,
+                           QuestionItem.active.is_(True)))]
     written = 0
     for learner in learners(lesson):
         existing = db.session.scalar(select(HomeworkSet).where(HomeworkSet.lesson_id == lesson.id,
