@@ -43,17 +43,21 @@ class ErrorInput:
 
 @dataclass(frozen=True)
 class Learner:
-    """Who does the homework (a student, or a parent's child) and which account answers for them."""
+    """Who does the homework (a student, or a parent's child) and which account answers for them.
+
+    `key` ("u<student id>" or "c<child id>") is who they are; names are not unique, so nothing is keyed by name."""
 
     key: str
     name: str
     answerer: User
+    student_id: int | None = None
+    child_id: int | None = None
 
 
 def learners(lesson: Lesson) -> list[Learner]:
     """The lesson's learners: each student answers for themself; a child's parent answers for the child."""
-    people = [Learner(f"u{s.id}", s.name, s) for s in lesson.students]
-    people += [Learner(f"c{c.id}", c.name, c.parent) for c in lesson.children]
+    people = [Learner(f"u{s.id}", s.name, s, student_id=s.id) for s in lesson.students]
+    people += [Learner(f"c{c.id}", c.name, c.parent, child_id=c.id) for c in lesson.children]
     return people
 
 
@@ -171,14 +175,22 @@ class AgendaLine:
 
 
 @dataclass(frozen=True)
+class LearnerLines:
+    """One learner (who they are, not only their name) with their topics and mastery in words."""
+
+    learner: Learner
+    lines: list[AgendaLine]
+
+
+@dataclass(frozen=True)
 class HomeworkPage:
     """What someone who may see the lesson sees of its homework."""
 
     lesson: Lesson
     is_tutor: bool
     sets: list[HomeworkSet]
-    agenda: dict[str, list[AgendaLine]]
-    mastery: dict[str, list[AgendaLine]]
+    agenda: list[LearnerLines]
+    mastery: list[LearnerLines]
 
 
 def homework_page(user: User, lesson_id: int) -> HomeworkPage:
@@ -190,8 +202,8 @@ def homework_page(user: User, lesson_id: int) -> HomeworkPage:
         query = query.where(HomeworkSet.answerer_id == user.id, HomeworkSet.state == "published")
     sets = list(db.session.scalars(query))
     people = learners(lesson)
-    agenda = {p.name: agenda_for(p.key, lesson) for p in people} if tutor else {}
-    mastery = {p.name: mastery_lines(p.key, lesson) for p in people if tutor or p.answerer.id == user.id}
+    agenda = [LearnerLines(p, agenda_for(p.key, lesson)) for p in people] if tutor else []
+    mastery = [LearnerLines(p, mastery_lines(p.key, lesson)) for p in people if tutor or p.answerer.id == user.id]
     return HomeworkPage(lesson, tutor, sets, agenda, mastery)
 
 
@@ -442,12 +454,12 @@ def _zone(name: str | None) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def tutor_agenda(tutor: User, lesson_id: int) -> dict[str, list[AgendaLine]]:
+def tutor_agenda(tutor: User, lesson_id: int) -> list[LearnerLines]:
     """For the tutor before a lesson: each learner's topics still weak in the lesson's subject and level."""
     lesson = get_lesson(tutor, lesson_id)
     if not is_tutor_of(tutor, lesson):
         raise Forbidden("Only the lesson's tutor sees its agenda.")
-    return {p.name: agenda_for(p.key, lesson) for p in learners(lesson)}
+    return [LearnerLines(p, agenda_for(p.key, lesson)) for p in learners(lesson)]
 
 
 # --- the JSON API's views of homework ------------------------------------------------------------------------------
@@ -514,7 +526,7 @@ def lesson_topics(user: User, lesson_id: int) -> tuple[Lesson, list[tuple[Topic,
 class WeakLine:
     """One learner's topics still weak, for a compact line on the tutor's lesson list."""
 
-    learner: str
+    learner: Learner
     topics: list[AgendaLine]
 
 
@@ -539,7 +551,7 @@ def weak_topics_by_lesson(lessons: list[Lesson]) -> dict[int, list[WeakLine]]:
         for person in people[lesson.id]:
             weak = sorted(by_learner.get((person.key, lesson.subject_id, lesson.level_id), []))
             if weak:
-                lines.append(WeakLine(person.name, [AgendaLine(name, plan.MASTERY_WORDS[plan.Mastery(level)])
+                lines.append(WeakLine(person, [AgendaLine(name, plan.MASTERY_WORDS[plan.Mastery(level)])
                                                     for level, _, name in weak]))
         if lines:
             out[lesson.id] = lines
