@@ -260,11 +260,14 @@ def swap_entry(tutor: User, set_id: int, entry_id: int, now: datetime) -> Homewo
         if entry is None:
             raise NotFound("That question is no longer in the set.")
         taken = {e.item_id for e in found.entries} | _recently_seen(found.learner_key, now, found)
-        options = list(db.session.scalars(select(QuestionItem.id).where(
+        rows = db.session.execute(select(QuestionItem.id, QuestionItem.template).where(
             QuestionItem.topic_id == entry.item.topic_id, QuestionItem.active.is_(True),
-            QuestionItem.id.not_in(taken)).order_by(QuestionItem.id)))
-        if not options:
+            QuestionItem.id.not_in(taken)).order_by(QuestionItem.id)).all()
+        if not rows:
             raise ValidationError("There is no other question on that topic to swap in.")
+        # As the generator does: another variant of a template in the set (this one included) only as a last resort.
+        in_set = {e.item.template for e in found.entries if e.item.template is not None}
+        options = [i for i, template in rows if template is None or template not in in_set] or [i for i, _ in rows]
         entry.item_id = options[(entry.position + len(taken)) % len(options)]
     return found
 
