@@ -99,6 +99,8 @@ class Config:
     SETTLEMENT_DAYS = _env_int("SETTLEMENT_DAYS", 2)
     # Minutes bought in a tutor's package expire this many days after payment (about six months); a job records it.
     MINUTES_EXPIRE_AFTER_DAYS = _env_int("MINUTES_EXPIRE_AFTER_DAYS", 183)
+    # Minutes refunded from a lot that has expired since go into a new lot that lasts this long (services/wallet.py).
+    REFUNDED_MINUTES_EXPIRE_AFTER_DAYS = _env_int("REFUNDED_MINUTES_EXPIRE_AFTER_DAYS", 30)
     SUBSCRIPTION_CARRY_PERIODS = _env_int("SUBSCRIPTION_CARRY_PERIODS", 1)
     CHECKOUT_MIN_MINUTES = 30  # Stripe Checkout sessions live at least 30 minutes
     INTERNAL_TEAM_EMAIL = _env("INTERNAL_TEAM_EMAIL", "team@lessonbook.invalid")

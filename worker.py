@@ -44,6 +44,8 @@ PERIODIC_JOBS: tuple[PeriodicJob, ...] = (
                 "Release authorizations tutors did not approve in time"),
     PeriodicJob("periodic-send-to-mixpanel", "webapp.jobs.send_to_mixpanel", "* * * * *",
                 "Send analytics events to Mixpanel (only with MIXPANEL_TOKEN)"),
+    PeriodicJob("periodic-record-held-lessons", "webapp.jobs.record_held_lessons", "*/15 * * * *",
+                "Record the lesson-held analytics event for lessons that ended and took place"),
     PeriodicJob("periodic-announce-offers", "webapp.jobs.announce_offers", "*/15 * * * *",
                 "Finish requested special-offer announcement emails"),
     PeriodicJob("periodic-send-pending-payouts", "webapp.jobs.send_pending_payouts", "*/15 * * * *",

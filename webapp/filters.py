@@ -10,7 +10,7 @@ from flask_login import current_user
 
 from .domain.fees import FeeBreakdown
 from .domain.funding import Funding
-from .domain.labels import booking_label, clock_time, state_label, total_label, unit_label
+from .domain.labels import booking_label, clock_time, funding_name, state_label, total_label, unit_label
 from .domain.money import Money
 from .domain.timezones import known_zones
 
@@ -92,6 +92,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["state_label"] = state_label
     app.jinja_env.filters["booking_state"] = booking_state_words
     app.jinja_env.filters["booking_price"] = booking_price
+    app.jinja_env.filters["funding_name"] = funding_name
     app.jinja_env.filters["unit"] = unit_label
     app.jinja_env.globals["viewer_zone_name"] = viewer_zone_name
     app.jinja_env.globals["receipt_lines"] = receipt_lines

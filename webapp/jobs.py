@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from .services import (approvals, bookings, calendar_sync, cancellations, checkout, homework, meetings,
+from .services import (approvals, bookings, calendar_sync, cancellations, checkout, held_lessons, homework, meetings,
                        minute_payouts, mixpanel_export, notes, offer_announcements, outbox, package_paypal, packages,
                        payouts, paypal_events, reminders, reschedules, sessions, stripe_events, transfer_reversals,
                        wallet)
@@ -158,3 +158,8 @@ def announce_offers(now: str | None = None) -> int:
 def send_to_mixpanel(now: str | None = None) -> int:
     """Send unsent analytics events to Mixpanel in batches (only with MIXPANEL_TOKEN); outages only delay them."""
     return mixpanel_export.send_due(now=_clock(now))
+
+
+def record_held_lessons(now: str | None = None) -> int:
+    """Record the "lesson held" analytics event for lessons that ended and took place (once each)."""
+    return held_lessons.record_held_lessons(now=_clock(now))

@@ -15,9 +15,13 @@ from .domain.offers import Audience
 from .domain.packages import PurchaseMethod, PurchaseState
 from .domain.roles import STAFF_ROLES, Role
 from .domain.states import BookingState, LessonState
-from .domain.subscriptions import SubscriptionStatus
+from .domain.subscriptions import LIVE, SubscriptionStatus
 from .domain.tickets import TicketPriority, TicketStatus
 from .extensions import db
+
+# The statuses of a subscription that has not ended, as SQL (the one-live-per-tutor index; migration 0032).
+LIVE_SUBSCRIPTION_SQL = ("duplicate_of_id IS NULL AND status IN ("
+                         + ", ".join(f"'{status}'" for status in LIVE) + ")")
 
 
 class UTCDateTime(TypeDecorator):
@@ -62,6 +66,9 @@ class StoredEventColumns:
     outcome: Mapped[str | None] = mapped_column(String(40))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # The booking the event is about, when it is about one (found when stored, else when applied): the booking's
+    # timeline lists its events. No foreign key: an event names what the provider sent, kept as it came.
+    booking_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class StoredFileColumns:
@@ -938,6 +945,8 @@ class PackagePurchase(db.Model):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when it became expired or cancelled
+    # The card payment's PaymentIntent (from the Checkout Session), what a refund of the purchase names.
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
     package: Mapped[TutorPackage] = relationship()
     tutor: Mapped[User] = relationship(foreign_keys=[tutor_id])
     lot: Mapped[MinuteLot | None] = relationship()
@@ -947,6 +956,30 @@ class PackagePurchase(db.Model):
                       CheckConstraint(one_of("method", PurchaseMethod), name="method_known"),
                       Index("ix_package_purchases_open_expiry", "state", "expires_at"),
                       UniqueConstraint("student_id", "form_key", name="uq_package_purchases_student_form_key"))
+
+
+class PackageRefund(db.Model):
+    """One refund of a package purchase: an admin's (recorded `pending` under its idempotency key before the provider
+    is called, with the unused minutes withdrawn in the same write) or one made at the provider (Stripe's Dashboard,
+    PayPal's), booked once by the provider's refund id. ``minutes`` were taken back from the lot; ``shortfall_minutes``
+    were due but already used (shown to admins; a balance never goes below zero). Totals are sums of these rows."""
+
+    __tablename__ = "package_refunds"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purchase_id: Mapped[int] = mapped_column(ForeignKey("package_purchases.id"), index=True)
+    provider_refund_id: Mapped[str | None] = mapped_column(String(255), unique=True)  # re_… or PayPal's refund id
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default="succeeded")  # pending, succeeded, failed
+    amount_minor: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    minutes: Mapped[int] = mapped_column(Integer, default=0)
+    shortfall_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    __table_args__ = (CheckConstraint("amount_minor > 0", name="package_refund_amount_positive"),
+                      CheckConstraint("minutes >= 0 AND shortfall_minutes >= 0", name="package_refund_minutes"),
+                      CheckConstraint("status IN ('pending','succeeded','failed')", name="package_refund_status"))
 
 
 # --- homework: topics, the question bank, lesson learning records, sets and mastery -------------------------------
@@ -991,6 +1024,13 @@ class QuestionItem(db.Model):
     template: Mapped[str | None] = mapped_column(String(60))
     seed: Mapped[int | None] = mapped_column(Integer)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Who may edit it: NULL is the shared bank (admins only); a tutor's id is that tutor's own item, used only in
+    # their lessons' homework.
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    # Versions: an item a published set holds is never changed; an edit makes a new row pointing back at it.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    previous_id: Mapped[int | None] = mapped_column(ForeignKey("question_items.id"))
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("question_items.id"))  # copied from (a tutor's copy)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     topic: Mapped[Topic] = relationship()
 
@@ -1129,9 +1169,42 @@ class Subscription(db.Model):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255))
+    # A second subscription to the same tutor (two Checkouts paid in a race): it never grants minutes, is cancelled
+    # at Stripe at once and its payments refunded; what was refunded is recorded here (services/subscriptions.py).
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("subscriptions.id"))
+    duplicate_refund_ids: Mapped[str | None] = mapped_column(Text)  # Stripe refund ids, comma-separated
+    duplicate_refunded_minor: Mapped[int | None] = mapped_column(Integer)
+    duplicate_closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     plan: Mapped[SubscriptionPlan] = relationship()
     tutor: Mapped[User] = relationship(foreign_keys=[tutor_id])
-    __table_args__ = (CheckConstraint(one_of("status", SubscriptionStatus), name="status_known"),)
+    __table_args__ = (
+        CheckConstraint(one_of("status", SubscriptionStatus), name="status_known"),
+        # At most one live subscription per student and tutor: the database refuses a second.
+        Index("uq_subscriptions_one_live", "student_id", "tutor_id", unique=True,
+              sqlite_where=text(LIVE_SUBSCRIPTION_SQL), postgresql_where=text(LIVE_SUBSCRIPTION_SQL)),
+    )
+
+
+class SubscriptionCheckout(db.Model):
+    """A Stripe Checkout Session we opened for a monthly plan: to subscribe (mode=subscription), or to update the
+    card of a subscription (mode=setup). An open one is reused or replaced, so a student has one page to pay at a
+    time per tutor; a card update records what retrying the unpaid invoice gave (``status`` and ``message``)."""
+
+    __tablename__ = "subscription_checkouts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # subscribe, card
+    student_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    tutor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("subscription_plans.id"))
+    subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscriptions.id"))
+    session_id: Mapped[str] = mapped_column(String(255), unique=True)
+    url: Mapped[str | None] = mapped_column(String(1000))
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open, complete, expired; card: paid, declined
+    message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    __table_args__ = (CheckConstraint("kind IN ('subscribe', 'card')", name="kind_known"),)
 
 
 class MinutePayout(db.Model):

@@ -50,7 +50,16 @@ What this adds to localstripe
   `items[0][id]` + `items[0][price_data][currency|unit_amount|product|recurring[interval]]` with
   proration_behavior create_prorations (lines billed at the next renewal), always_invoice (a
   subscription_update invoice now; a net credit goes to the customer's balance) or none.
-  `subscriptions.cancel` ends one at once. retrieve/list (customer, status) for subscriptions and
+  `subscriptions.cancel` ends one at once. An invoice is collected by a PaymentIntent on the subscription's
+  `default_payment_method` (a real charge: it funds the balance and can be refunded), listed by
+  `GET /v1/invoice_payments?invoice=in_...` (`payment.payment_intent`); a failed attempt sets the invoice's
+  `last_payment_error`. `subscriptions.update(default_payment_method=pm_...)` takes a card attached to the
+  subscription's customer (and clears the "card now declines" knob of `advance`).
+- Checkout mode=setup (`customer`, `payment_method_types=[card]` or `currency`, `setup_intent_data[metadata]`,
+  success/cancel URLs; no line items): the hosted page "Save card" attaches the card to the customer and completes
+  the session with a succeeded SetupIntent (`session.setup_intent`; setup_intent.succeeded and
+  checkout.session.completed). Decline cards are refused there, except 4000000000000341, which saves and then
+  declines when an invoice is charged to it (as Stripe's does). retrieve/list (customer, status) for subscriptions and
   invoices (customer, subscription, status). These replace localstripe's own /v1/subscriptions and
   /v1/invoices routes (`own_route` in plumbing.py).
 - Connect: accounts (`type=express|custom|standard`, country, email, capabilities, metadata,

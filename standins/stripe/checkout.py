@@ -347,6 +347,9 @@ def _checkout_page(session: CheckoutSession, error: str | None = None, email: st
 
 def _setup_page(session: CheckoutSession, error: str | None, email: str) -> web.Response:
     e = html.escape
+    if not email and session.customer:  # Stripe fills in the customer's email
+        customer = store.get(f"customer:{session.customer}")
+        email = getattr(customer, "email", None) or ""
     alert = f'<p class="error" role="alert">{e(error)}</p>' if error else ""
     cancel = f'<p><a href="{e(session.cancel_url)}">Cancel and go back</a></p>' if session.cancel_url else ""
     return html_page("Save your card", f"""<h1>Save a card for future payments</h1>

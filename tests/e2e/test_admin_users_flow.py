@@ -44,3 +44,32 @@ def test_an_admin_suspends_a_user_who_then_cannot_log_in(browser_page, live_serv
     admin.get_by_role("link", name="Audit log").click()
     expect(admin.locator("#audit")).to_contain_text("Suspended Morgan Reed")
     assert db.session.query(AuditEntry).filter_by(action="user.suspend").count() == 1
+
+
+def test_a_waiting_tutor_sees_the_application_state_and_then_the_admins_refusal(browser_page, live_server):
+    from webapp.models import TutorProfile
+    tutor, _ = factories.tutor(name="Nia New")
+    db.session.get(TutorProfile, tutor.id).approval = "pending"  # as a tutor who signed up on the site
+    db.session.commit()
+    tutor_email, admin_email = tutor.email, factories.user("admin").email
+    db.session.remove()
+
+    teacher = browser_page()
+    log_in(teacher, tutor_email)
+    teacher.goto("/tutor/")
+    status = teacher.locator("#approval-status")
+    expect(status.get_by_role("heading")).to_have_text("Your application is waiting for approval")
+    expect(status.get_by_role("link", name="Set your weekly hours")).to_be_visible()
+
+    admin = browser_page()
+    log_in(admin, admin_email)
+    admin.goto("/admin/tutors")
+    admin.get_by_label("Reason for refusing (emailed)").fill("Please add a teaching qualification")
+    admin.get_by_role("button", name="Refuse").click()
+    expect(admin.get_by_text("Refused: the tutor was told why by email.")).to_be_visible()
+
+    teacher.reload()
+    expect(status.get_by_role("heading")).to_have_text("Your application was not approved")
+    expect(teacher.locator("#approval-reason")).to_have_text("Please add a teaching qualification")
+    expect(status.get_by_role("link", name="open a support ticket")).to_have_attribute("href", "/support")
+    assert db.session.query(AuditEntry).filter_by(action="tutor.refuse").count() == 1

@@ -12,8 +12,11 @@ from playwright.sync_api import Page, expect
 from tests import factories
 from tests.e2e.conftest import log_in
 from webapp.extensions import db
-from webapp.models import OutboxMessage, PackagePurchase, Subscription, User
-from webapp.services import accounts, packages, sessions, subscriptions, tickets
+from sqlalchemy import select
+
+from webapp.models import (HomeworkEntry, HomeworkSet, OutboxMessage, PackagePurchase, QuestionItem, Subscription, Topic,
+                           User)
+from webapp.services import accounts, curriculum, packages, sessions, subscriptions, tickets
 from webapp.services.notify import notify
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("dev_mail")]
@@ -97,13 +100,26 @@ def _world(live_server) -> dict:
                                 current_period_end=now + timedelta(days=30), created_at=now, updated_at=now)
     db.session.add(subscription)
     db.session.commit()
+    # The topic tree, one of the tutor's own questions and a draft set holding it (the authoring pages).
+    curriculum.seed_curriculum()
+    topic = db.session.scalar(select(Topic).where(Topic.parent_id.is_not(None)).order_by(Topic.id))
+    own = QuestionItem(topic_id=topic.id, kind="numeric", prompt="What is 2 + 2?", answer="4", solution="2 + 2 = 4.",
+                       owner_id=tutor.id, created_by_id=tutor.id)
+    db.session.add(own)
+    db.session.flush()
+    draft = HomeworkSet(lesson_id=past.id, learner_key=f"u{student.id}", learner_name=student.name,
+                        answerer_id=student.id, seed=1, state="draft")
+    draft.entries.append(HomeworkEntry(item_id=own.id, position=1, reason="covered"))
+    db.session.add(draft)
+    db.session.commit()
     world = {
         "emails": {"student": student.email, "parent": parent.email, "tutor": tutor.email, "admin": admin.email,
                    "support": support.email},
         "ids": {"tutor_id": tutor.id, "user_id": student.id, "ticket_id": ticket.id,
                 "booking_id": unpaid.booking.id if unpaid.booking else None,
                 "lesson_id": past.id, "message_id": mail.id, "purchase_id": purchase.id,
-                "subscription_id": subscription.id,
+                "subscription_id": subscription.id, "subject_id": topic.subject_id, "level_id": topic.level_id,
+                "item_id": own.id, "set_id": draft.id, "entry_id": draft.entries[0].id,
                 "token": re.search(r"/reset/(.+)$", mail.context["url"]).group(1), "action": "accept"},
         "extra": [f"/bookings/{upcoming.booking.id}", f"/lessons/{upcoming.id}/reschedule",
                   f"/bookings/{past.booking.id}", f"/lessons/{past.id}/notes", f"/lessons/{past.id}/review",

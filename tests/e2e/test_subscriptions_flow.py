@@ -14,10 +14,13 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests import factories
-from tests.e2e.conftest import log_in
-from tests.e2e.paying import VISA, nav
+from datetime import UTC, datetime, timedelta
+
+from tests.e2e.conftest import log_in, open_latest_mail
+from tests.e2e.paying import VISA, nav, open_my_booking
 from webapp.extensions import db
-from webapp.services import subscriptions
+from webapp.services import availability, bookings, subscriptions
+from webapp.services.bookings import BookingRequest
 
 pytestmark = pytest.mark.e2e
 
@@ -41,10 +44,25 @@ def _reload_until(page: Page, locator: str, text: str, attempts: int = 50) -> No
     expect(page.locator(locator).first).to_contain_text(text)
 
 
-def _advance_on_the_stripe_dev_page(page: Page, stripe_url: str) -> None:
+def _advance_on_the_stripe_dev_page(page: Page, stripe_url: str, button: str = "Advance (card pays)") -> None:
     page.goto(f"{stripe_url}/_local/subscriptions")
-    page.get_by_role("button", name="Advance (card pays)").click()
+    page.get_by_role("button", name=button).click()
     expect(page).to_have_url(re.compile(r"/_local/subscriptions$"))
+
+
+def _subscribe_on_the_hosted_page(page: Page, tutor_id: int) -> None:
+    page.goto(f"/tutors/{tutor_id}")
+    page.locator("#plans-offer").get_by_role("button", name="Subscribe to 240 minutes a month for £80.00").click()
+    expect(page).to_have_url(re.compile(r"/c/pay/"))
+    _fill_card(page, VISA)
+    page.get_by_role("button", name="Subscribe").click()
+    expect(page.locator(".subscription-status")).to_have_text("Active")
+
+
+def _fill_card(page: Page, number: str) -> None:
+    page.get_by_label("Card number").fill(number)
+    page.get_by_label("Expiry").fill("12 / 34")
+    page.get_by_label("CVC").fill("123")
 
 
 def test_subscribe_renew_at_the_next_period_then_cancel_at_period_end(browser_page, live_server, stripe_webhooks):
@@ -92,3 +110,66 @@ def test_subscribe_renew_at_the_next_period_then_cancel_at_period_end(browser_pa
     expect(page.get_by_role("button", name="Resume")).to_have_count(0)
     nav(page, "My minutes").click()
     expect(page.locator("#minutes")).to_contain_text("480 minutes")
+
+
+def _tutor_with_a_plan_and_a_held_booking() -> dict:
+    tutor, teach = factories.tutor()
+    subscriptions.add_plan(tutor, 240, 8000)
+    student = factories.user("student")
+    now = datetime.now(UTC)
+    start = availability.find_slots(availability.SlotRequest(tutor.id, teach.id, now + timedelta(days=3),
+                                                             now + timedelta(days=4), 60), now).slots[0]
+    booking = bookings.request_booking(student, BookingRequest(tutor.id, teach.id, start, 60), now)
+    data = {"tutor_id": tutor.id, "tutor_name": tutor.name, "student_email": student.email, "start": start,
+            "booking_id": booking.id}
+    db.session.remove()  # the live server's threads use the database from here on
+    return data
+
+
+def test_a_failed_renewal_pauses_minutes_until_the_student_updates_their_card_then_they_book_with_minutes(
+        browser_page, live_server, stripe_webhooks, dev_mail, app, monkeypatch):
+    monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", live_server.url)  # links in emails made by the worker
+    held = _tutor_with_a_plan_and_a_held_booking()
+    page = browser_page()
+    log_in(page, held["student_email"])
+    _subscribe_on_the_hosted_page(page, held["tutor_id"])
+
+    # The renewal fails: the saved card now declines. The plan is past due and minutes cannot pay for the lesson.
+    _advance_on_the_stripe_dev_page(page, stripe_webhooks.url, "Advance (card declines)")
+    page.goto(f"{live_server.url}/account/subscriptions")
+    _reload_until(page, ".subscription-status", "Payment failed")
+    open_my_booking(page, held["start"])
+    page.get_by_role("link", name="Pay now").click()
+    expect(page.locator("#minutes-paused")).to_contain_text("the last payment of your monthly plan failed")
+    expect(page.get_by_role("button", name=re.compile("^Pay with 60 minutes"))).to_have_count(0)
+
+    # The email about the failed payment links the card page.
+    open_latest_mail(page, held["student_email"], "Payment failed")
+    page.get_by_role("link", name="Update your card").click()
+    expect(page.get_by_role("heading", name="Update your card")).to_be_visible()
+    expect(page.locator("#card-owed")).to_contain_text("The last payment failed")
+
+    # A card that saves but is declined when charged: said in words, still paused.
+    page.get_by_role("button", name="Enter a new card on Stripe").click()
+    expect(page).to_have_url(re.compile(r"/c/pay/"))
+    _fill_card(page, "4000 0000 0000 0341")
+    page.get_by_role("button", name="Save card").click()
+    expect(page.locator("#card-result")).to_contain_text("Your new card was declined: Your card was declined.")
+    page.get_by_role("link", name="Try another card").click()
+
+    # A good card: the unpaid month is charged, the plan is active again and this month's minutes arrive.
+    page.get_by_role("button", name="Enter a new card on Stripe").click()
+    _fill_card(page, VISA)
+    page.get_by_role("button", name="Save card").click()
+    expect(page.locator("#card-result")).to_contain_text("Your new card paid £80.00")
+    expect(page.locator("#card-result")).to_contain_text("active again")
+    page.get_by_role("link", name="Back to your subscriptions").click()
+    _reload_until(page, ".subscription-minutes", "480 minutes")
+    expect(page.locator(".subscription-status")).to_have_text("Active")
+
+    # Booking with minutes works again.
+    open_my_booking(page, held["start"])
+    page.get_by_role("link", name="Pay now").click()
+    page.get_by_role("button", name="Pay with 60 minutes").click()
+    expect(page).to_have_url(re.compile(rf"/bookings/{held['booking_id']}$"))
+    expect(page.locator("#money-state")).to_have_text("60 minutes held, not spent yet")

@@ -49,7 +49,9 @@ def test_a_student_reports_a_lesson_problem_and_the_admin_answers_and_refunds_fr
     log_in(admin, admin_email)
     admin.get_by_role("navigation").get_by_role("link", name="Tickets").click()
     admin.get_by_role("link", name="Tutor left after 10 minutes").click()
-    expect(admin.locator("#booking-timeline")).to_contain_text("Payment authorized")
+    expect(admin.locator("#booking-timeline")).to_contain_text("Payment authorized (Card)")
+    expect(admin.locator("#booking-timeline")).to_contain_text(  # Stripe's events about the payment, applied
+        re.compile(r"Stripe event checkout\.session\.completed \(evt_\w+\): applied"))
     admin.get_by_label("Message").fill("Internal: tutor's connection logs show a drop.")
     admin.get_by_role("button", name="Add internal note").click()
     expect(admin.get_by_text("Internal note added.")).to_be_visible()

@@ -78,7 +78,7 @@ def test_a_bookings_timeline_tells_its_story_from_the_rows_and_offers_the_open_a
     login(client, support.email, factories.PASSWORD)
     page = client.get(f"/admin/bookings/{booking.id}").get_data(as_text=True)
     for fact in ("Booked by", "Payment authorized", "Refund £5.00 (succeeded): Late start",
-                 f"{admin.name}: Refunded £5.00 on booking #{booking.id}", "Partly refunded"):
+                 f"{admin.name}: Refund of £5.00 on booking #{booking.id} sent to Stripe: Late start", "Partly refunded"):
         assert fact in page, fact
     assert "your limit £50.00" in page and "Cancel this lesson" not in page  # support: capped refunds, no cancel
     stranger = app.test_client()

@@ -24,7 +24,7 @@ def test_the_dashboard_counts_bookings_money_funnel_and_cancellations_from_the_r
     assert (day.bookings, day.revenue, day.platform_take) == (2, {"GBP": 4500}, {"GBP": 0})
     assert dict(board.funnel) == {"Viewed": 0, "Booked": 2, "Paid": 1, "Approved": 1}
     assert board.cancellations == [("Student or parent", 1)]
-    assert 'data-value="2"' in board.charts["bookings"] and "£45.00" in board.charts["revenue"]
+    assert 'data-value="2"' in board.charts["bookings"] and "£45.00" in board.charts["revenue-GBP"]
     only_paid_tutor = dashboard.dashboard(boss, today, today, tutor_id=paid.lesson.tutor_id)
     assert only_paid_tutor.days[0].bookings == 1 and only_paid_tutor.cancellations == []
     week = dashboard.dashboard(boss, today, today + timedelta(days=7), tutor_id=paid.lesson.tutor_id)
@@ -53,3 +53,29 @@ def test_bad_dates_are_refused_in_words_and_only_admins_see_it(app, client):
     other = app.test_client()
     login(other, student.email, factories.PASSWORD)
     assert other.get("/admin/analytics").status_code in (403, 404)
+
+
+def test_money_charts_are_one_per_currency_and_never_add_currencies_up(app, client, stripe_world):
+    from tests.integration.test_admin_audit_walk import paid
+    world = {"world": stripe_world, "client": client}
+    paid(world, rate_minor=4500)
+    paid(world, tutor_teach=factories.tutor(currency="EUR", rate_minor=3000))
+    boss = factories.user("admin")
+    today = now().date()
+    board = dashboard.dashboard(boss, today, today)
+    assert board.currencies == ["EUR", "GBP"]
+    assert board.days[0].revenue == {"GBP": 4500, "EUR": 3000}
+    assert 'data-value="4500"' in board.charts["revenue-GBP"] and "£45.00" in board.charts["revenue-GBP"]
+    assert 'data-value="3000"' in board.charts["revenue-EUR"] and "€30.00" in board.charts["revenue-EUR"]
+    assert "7500" not in "".join(board.charts.values())  # no sum across currencies anywhere
+    assert [title for title, _ in board.sections][1:5] == ["Revenue (EUR)", "Revenue (GBP)", "Platform take (EUR)",
+                                                           "Platform take (GBP)"]
+    login(client, boss.email, factories.PASSWORD)
+    page = client.get("/admin/analytics").get_data(as_text=True)
+    assert 'id="chart-revenue-eur"' in page and 'id="chart-revenue-gbp"' in page
+    assert 'id="chart-take-eur"' in page and 'id="chart-take-gbp"' in page
+
+
+def test_a_range_without_payments_still_draws_one_empty_money_chart(app):
+    board = dashboard.dashboard(factories.user("admin"), now().date(), now().date())
+    assert board.currencies == ["GBP"] and 'data-value="0"' in board.charts["revenue-GBP"]

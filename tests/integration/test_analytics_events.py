@@ -88,3 +88,43 @@ def test_viewing_a_tutor_and_their_free_times_are_counted_per_view(app, client):
     assert client.get(f"/tutors/{tutor.id}/slots").status_code == 200
     assert [e.name for e in events()] == ["tutor_viewed", "slots_viewed", "slots_viewed"]
     assert all(e.properties == {"tutor_id": tutor.id} and e.user_id is None for e in events())
+
+
+# --- lesson held: recorded by a periodic job once a lesson has ended and took place ---------------------------
+
+def test_a_lesson_that_ended_and_was_paid_is_held_once_and_others_are_not(app):
+    from datetime import timedelta as td
+
+    from webapp import jobs
+    from webapp.domain.states import LessonState
+    held = factories.finished_lesson(ended_ago=td(hours=3), duration_minutes=45)
+    unpaid = factories.finished_lesson(ended_ago=td(hours=3), paid=False)  # a lapsed hold never happened
+    cancelled = factories.finished_lesson(ended_ago=td(hours=3))
+    cancelled.state = LessonState.CANCELLED
+    upcoming = factories.lesson_at((now() + td(days=2)).replace(minute=0, second=0, microsecond=0))
+    long_ago = factories.finished_lesson(ended_ago=td(days=45))  # before the lookback: earlier runs had it
+    db.session.commit()
+
+    assert jobs.record_held_lessons(now().isoformat()) == 1
+    assert jobs.record_held_lessons(now().isoformat()) == 0  # a second run records nothing twice
+    [event] = events("lesson_held")
+    assert event.dedupe_id == f"lesson_held:{held.id}" and event.user_id == held.booking.booker_id
+    assert event.occurred_at == held.finish_at
+    assert event.properties == {"lesson_id": held.id, "tutor_id": held.tutor_id, "booking_id": held.booking.id,
+                                "minutes": 45}
+    assert {unpaid.id, cancelled.id, upcoming.id, long_ago.id}.isdisjoint({event.properties["lesson_id"]})
+
+
+def test_a_lesson_is_held_only_once_its_end_has_passed(app):
+    from datetime import timedelta as td
+
+    from webapp.services import held_lessons
+    lesson = factories.finished_lesson(ended_ago=td(minutes=30))
+    assert held_lessons.record_held_lessons(lesson.finish_at - td(minutes=1)) == 0
+    assert held_lessons.record_held_lessons(lesson.finish_at) == 1
+    assert [e.dedupe_id for e in events("lesson_held")] == [f"lesson_held:{lesson.id}"]
+
+
+def test_the_held_lessons_job_is_scheduled(app):
+    import worker
+    assert any(spec.func == "webapp.jobs.record_held_lessons" for spec in worker.PERIODIC_JOBS)

@@ -393,7 +393,8 @@ def test_registering_the_periodic_jobs_twice_keeps_one_entry_per_fixed_id(app):
                 "periodic-apply-stripe-events", "periodic-purge-ended-sessions", "periodic-confirm-pending-refunds",
                 "periodic-sync-meetings", "periodic-sync-calendars", "periodic-expire-minute-lots",
                 "periodic-apply-paypal-events", "periodic-reverse-overpaid-transfers", "periodic-announce-offers",
-                "periodic-homework-digests", "periodic-send-to-mixpanel", "periodic-expire-abandoned-purchases"}
+                "periodic-homework-digests", "periodic-send-to-mixpanel", "periodic-expire-abandoned-purchases",
+                "periodic-record-held-lessons"}
     assert {j.id for j in scheduled} == expected
     by_id = {j.id: j for j in scheduled}
     assert by_id["periodic-review-requests"].meta["cron_string"] == "*/15 * * * *"

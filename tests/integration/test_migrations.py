@@ -152,3 +152,28 @@ def test_the_database_refuses_a_booking_state_outside_the_transition_table(app):
         db.session.execute(text("UPDATE bookings SET state = 'paid' WHERE id = :id"), {"id": booking.id})
         db.session.flush()
     db.session.rollback()
+
+
+def test_the_upgrade_names_the_booking_of_webhook_events_already_stored(empty_database, redis_url):
+    """Migration 0035: events stored before it get the booking they are about, so old bookings' timelines list them."""
+    import json
+
+    from flask_migrate import upgrade
+    app = _app_at(empty_database, redis_url, "0034_question_authoring", ["PAID"])
+    about = {"data": {"object": {"id": "cs_1", "metadata": {"booking_id": "1"}}}}
+    other = {"data": {"object": {"id": "acct_1", "metadata": {}}}}
+    with app.app_context():
+        with db.engine.begin() as conn:
+            for event_id, payload in (("evt_about", about), ("evt_other", other)):
+                conn.execute(text("INSERT INTO stripe_events (id, type, payload, received_at, attempts) VALUES "
+                                  "(:id, 'checkout.session.completed', :payload, '2027-01-01 00:00:00', 0)"),
+                             {"id": event_id, "payload": json.dumps(payload)})
+            conn.execute(text("INSERT INTO paypal_events (id, type, payload, received_at, attempts) VALUES "
+                              "('WH-1', 'CHECKOUT.ORDER.APPROVED', :payload, '2027-01-01 00:00:00', 0)"),
+                         {"payload": json.dumps({"resource": {"id": "ORDER-UNKNOWN"}})})
+        upgrade()
+        with db.engine.connect() as conn:
+            assert dict(conn.execute(text("SELECT id, booking_id FROM stripe_events")).all()) == {
+                "evt_about": 1, "evt_other": None}
+            assert conn.execute(text("SELECT booking_id FROM paypal_events")).scalar() is None
+        db.engine.dispose()

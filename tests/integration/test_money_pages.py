@@ -144,7 +144,10 @@ def test_tutor_connects_stripe_and_payouts_become_enabled(app, client, stripe_wo
     onboarding = requests.post(response.headers["Location"], allow_redirects=False, timeout=10)
     assert onboarding.status_code == 303 and "/tutor/payouts/return" in onboarding.headers["Location"]
     back = client.get("/tutor/payouts/return", follow_redirects=True).get_data(as_text=True)
-    assert "Payouts are enabled" in back
+    assert "Your Stripe account is connected." in back
+    # Said once, by the page, with the configured settlement days (the flash said it too, as "two days").
+    assert back.count("Payouts are enabled") == 1
+    assert f"transferred to your Stripe account {app.config['SETTLEMENT_DAYS']} days after it ends" in back
 
 
 def test_admin_refunds_part_of_a_booking_from_its_page(app, client, stripe_world):

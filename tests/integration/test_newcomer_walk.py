@@ -112,3 +112,26 @@ def test_a_new_offer_with_several_mistakes_names_each_beside_its_field_in_words(
         "csrf_token": csrf_for(client), "code": "ZERO", "usage": "ONE_TIME_USE",
         "discount_type": "DISCOUNT_TYPE_PERCENT", "percent": "0", "currency": "GBP"}))
     assert "Percent: A percentage is more than 0 and at most 100, not '0'." in zero and "percent_bp" not in zero
+
+
+def test_a_date_the_reschedule_page_cannot_read_is_answered_on_the_page_in_words(app, client):
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=6)
+    lesson = factories.lesson_at(start, booked_at=start - timedelta(days=7))
+    login(client, lesson.booking.booker.email, factories.PASSWORD)
+    page = client.get(f"/lessons/{lesson.id}/reschedule?date=2026-99-01")
+    assert page.status_code == 422
+    text = _text(page)
+    assert "That is not a date we can read" in text and "Reschedule" in text and "Date" in text
+    assert "date must be a date" not in text and "Back to the start" not in text
+    partial = _text(client.get(f"/lessons/{lesson.id}/reschedule/times?date=2026-13-45",
+                               headers={"HX-Request": "true"}))
+    assert "That is not a date we can read" in partial and "date must be" not in partial
+
+
+def test_the_tutors_decline_says_what_happens_to_minutes_rather_than_a_card(app, client, no_stripe):  # noqa: F811
+    booking = _with_minutes(60)
+    minute_payments.pay_with_minutes(booking.booker, booking.id, datetime.now(UTC))
+    login(client, booking.lesson.tutor.email, factories.PASSWORD)
+    page = _text(client.get("/tutor/"))
+    assert "The student's 60 held minutes go back to their balance, they are told" in page
+    assert "card authorization" not in page

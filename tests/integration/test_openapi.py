@@ -65,7 +65,7 @@ def test_every_error_response_uses_the_error_shape(document):
     error = document["components"]["schemas"]["Error"]
     assert error["properties"]["error"] == {"$ref": "#/components/schemas/ErrorBody"}
     assert set(document["components"]["schemas"]["ErrorBody"]["properties"]) == {
-        "status", "message", "fields", "refundable_minor", "currency", "booking_id"}
+        "status", "message", "fields", "refundable_minor", "refundable_minutes", "currency", "booking_id"}
     for path, item in document["paths"].items():
         for method, operation in item.items():
             for status, response in operation["responses"].items():
@@ -305,6 +305,23 @@ def test_real_responses_match_the_documented_schemas(client, document, stripe_wo
     check(refund_path, "post", client.post(refunds, json={"amount_minor": 100}, headers=parent), 403)
     check(refund_path, "post", client.post(refunds, json={"amount_minor": 100}), 401)
     check(refund_path, "post", client.post(refunds, data="{", content_type=JSON, headers=admin), 400)
+
+    # Staff refund a minute-paid lesson in minutes; asking for more than is left answers 409 with what is.
+    from tests.integration.test_minute_payments import _with_minutes
+    from webapp.services import approvals, minute_payments
+    by_minutes = _with_minutes(60)
+    minute_payments.pay_with_minutes(by_minutes.booker, by_minutes.id, datetime.now(UTC))
+    approvals.approve(by_minutes.lesson.tutor, by_minutes.id, datetime.now(UTC))
+    minute_path = "/api/bookings/{booking_id}/minute-refunds"
+    minute_url = f"/api/bookings/{by_minutes.id}/minute-refunds"
+    check(minute_path, "post", client.post(minute_url, json={"minutes": 15, "idempotency_key": "openapi-m1"},
+                                           headers=admin), 201)
+    left = check(minute_path, "post", client.post(minute_url, json={"minutes": 60}, headers=admin), 409)
+    assert left["error"]["refundable_minutes"] == 45
+    check(minute_path, "post", client.post(minute_url, json={"minutes": 0}, headers=admin), 422)
+    check(minute_path, "post", client.post(f"/api/bookings/{moved['id']}/minute-refunds", json={"minutes": 5},
+                                           headers=admin), 409)  # paid by card: refunded in money
+    check(minute_path, "post", client.post(minute_url, json={"minutes": 5}), 401)
 
     spare = check("/api/auth/token", "post", client.post("/api/auth/token", json={
         "email": "ada@example.com", "password": "long-enough-password", "device_name": "Ada's tablet"}), 200)

@@ -18,7 +18,7 @@ from webapp.domain.states import BookingState
 from webapp.domain.subscriptions import add_months
 from webapp.extensions import db
 from webapp.models import Booking, LedgerTransaction, MinuteLot, Subscription
-from webapp.services import minute_payments, subscriptions, wallet
+from webapp.services import minute_payments, subscription_checkouts, subscriptions, wallet
 from webapp.services.errors import Conflict, NotFound, ValidationError
 
 URLS = {"success_url": "http://app.test/account/subscriptions", "cancel_url": "http://app.test/tutors/1"}
@@ -45,7 +45,7 @@ def _wait(world, event_type: str, count: int = 1, timeout: float = 5) -> None:
 
 
 def _subscribe(world, client, student, plan) -> Subscription:
-    url = subscriptions.start_subscription(student, plan.id, "form-key-1", **URLS)
+    url = subscription_checkouts.start_subscription(student, plan.id, "form-key-1", **URLS, now=now())
     assert world.pay(url).status_code == 303
     _wait(world, "invoice.paid")
     _wait(world, "checkout.session.completed")
@@ -216,7 +216,7 @@ def test_one_live_subscription_per_tutor_and_plans_are_validated(app, client, st
     student = factories.user("student")
     _subscribe(stripe_world, client, student, plan)
     with pytest.raises(Conflict, match="already subscribe"):
-        subscriptions.start_subscription(student, plan.id, "form-key-2", **URLS)
+        subscription_checkouts.start_subscription(student, plan.id, "form-key-2", **URLS, now=now())
     assert db.session.scalar(select(func.count()).select_from(Subscription)) == 1
     with pytest.raises(ValidationError):
         subscriptions.add_plan(plan.tutor, 240, 9000)  # one plan per number of minutes

@@ -87,3 +87,24 @@ def test_a_suspended_tutor_is_neither_listed_nor_bookable(app):
     with pytest.raises(NotFound):
         availability.find_slots(availability.SlotRequest(tutor.id, teach.id, start, start + timedelta(days=1), 60),
                                 datetime.now(UTC))
+
+
+def test_a_tutors_dashboard_says_where_the_application_stands_and_what_to_do_meanwhile(app, client):
+    tutor = _signed_up_tutor()
+    login(client, tutor.email, "a-long-password")
+    page = client.get("/tutor/").get_data(as_text=True)
+    assert "Your application is waiting for approval" in page and "not listed in the directory" in page
+    for link in ("/tutor/profile", "/tutor/teaches", "/tutor/availability", "/tutor/payouts"):
+        assert f'href="{link}"' in page, link
+
+    admin = factories.user("admin")
+    admin_tutors.refuse(admin, tutor.id, "No <b>teaching</b> qualification shown", datetime.now(UTC))
+    page = client.get("/tutor/").get_data(as_text=True)
+    assert "Your application was not approved" in page and "waiting for approval" not in page
+    assert "No &lt;b&gt;teaching&lt;/b&gt; qualification shown" in page  # the admin's words, escaped
+    assert 'href="/support"' in page
+
+    admin_tutors.approve(admin, tutor.id, datetime.now(UTC))
+    page = client.get("/tutor/").get_data(as_text=True)
+    assert "Your profile is approved" in page and f'href="/tutors/{tutor.id}"' in page
+    assert "not approved" not in page and "waiting for approval" not in page

@@ -29,3 +29,31 @@ def test_offered_hours_follow_the_tutors_zone_and_overrides_and_clip_to_the_rang
     assert offered_minutes("Europe/London", weekly, day_off, *week) == 6 * 180
     half = (datetime(2027, 3, 1, 10, tzinfo=UTC), datetime(2027, 3, 1, 11, tzinfo=UTC))
     assert offered_minutes("Europe/London", weekly, [], *half) == 60
+
+
+def _values(svg: str) -> list[tuple[float, str]]:
+    import re
+    return [(float(x), t) for x, t in re.findall(r'<text class="chart-value" x="([\d.]+)"[^>]*>([^<]*)</text>', svg)]
+
+
+def test_values_that_would_run_into_each_other_write_the_biggest_and_none_is_cut_off():
+    from webapp.domain.charts import CHAR_WIDTH, VALUE_FONT
+    bars = [Bar(f"{d:02d} Mar", v, f"£{v}.00") for d, v in enumerate([120, 119, 0, 45, 0, 0, 0, 0, 0, 0, 0, 0, 0, 80],
+                                                                      1)]
+    svg = bar_chart("Revenue", bars, chart_id="c", width=420)
+    written = _values(svg)
+    assert "£120.00" in dict((t, x) for x, t in written) and "£80.00" in [t for _, t in written]
+    assert "£119.00" not in [t for _, t in written]  # beside the peak, it would overlap: its data-value stays
+    assert 'data-value="119"' in svg
+    spans = sorted((x - len(t) * VALUE_FONT * CHAR_WIDTH / 2, x + len(t) * VALUE_FONT * CHAR_WIDTH / 2)
+                   for x, t in written)
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))  # no two values overlap
+    assert spans[0][0] >= 0 and spans[-1][1] <= 420  # the last day's value is inside the chart, not cut off
+
+
+def test_labels_are_thinned_so_they_never_touch():
+    import re
+    svg = bar_chart("Days", [Bar(f"{d:02d} Mar", 1) for d in range(1, 32)], chart_id="c", width=420)
+    xs = [float(x) for x in re.findall(r'<text class="chart-label" x="([\d.]+)"', svg)]
+    assert 3 <= len(xs) < 31 and all(b - a >= 6 * 13 * 0.6 for a, b in zip(xs, xs[1:]))
+    assert ">31 Mar</text>" in svg  # the latest day is always labelled

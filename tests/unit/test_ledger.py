@@ -114,3 +114,20 @@ def test_expiry_never_creates_minutes_nor_takes_more_than_is_available(lots, spe
         lot = next(lot for lot in lots if lot.id == lot_id)
         assert lot.expires_at is not None and lot.expires_at <= NOW
         assert 0 < amount <= remaining[lot_id]
+
+
+def test_a_hold_is_drawn_from_the_lot_that_expires_first_after_what_is_already_held():
+    from webapp.domain.ledger import drawn_from
+    soon = Lot(1, 60, NOW + timedelta(days=10))
+    later = Lot(2, 60, NOW + timedelta(days=100))
+    assert drawn_from([later, soon], owned=120, held=0) == 1
+    assert drawn_from([later, soon], owned=120, held=60) == 2  # the soon lot's minutes are held already
+    assert drawn_from([later, soon], owned=60, held=0) == 2  # the soon lot was spent
+    assert drawn_from([later, soon], owned=0, held=0) is None
+
+
+def test_refunded_minutes_go_back_to_their_lot_unless_it_has_expired():
+    from webapp.domain.ledger import refund_lands_in_origin
+    assert refund_lands_in_origin(None, NOW)
+    assert refund_lands_in_origin(NOW + timedelta(seconds=1), NOW)
+    assert not refund_lands_in_origin(NOW, NOW)

@@ -77,3 +77,14 @@ def test_payouts_never_add_up_to_more_than_was_paid_less_the_platforms_take(lots
         paid_out += minutes_payout(value, bp)
         assert valued_minor <= paid
         assert paid_out * 10000 <= paid * (10000 - bp)
+
+
+
+def test_a_minute_payout_keeps_the_share_of_minutes_not_refunded_never_more_than_was_sent():
+    from webapp.domain.packages import minute_payout_kept
+    assert minute_payout_kept(3600, 60, 60) == 3600
+    assert minute_payout_kept(3600, 60, 45) == 2700  # 15 of 60 refunded: a quarter comes back
+    assert minute_payout_kept(1700, 30, 10) == 566  # 566.67 rounds down: the platform keeps the fraction
+    assert minute_payout_kept(3600, 60, 0) == 0
+    assert minute_payout_kept(3600, 60, 90) == 3600  # never more than was transferred
+    assert minute_payout_kept(0, 0, 0) == 0

@@ -104,6 +104,55 @@ def change_subscription_price(subscription_id: str, *, item_id: str, product_id:
     }, options=_opts(idempotency_key))
 
 
+def cancel_subscription(subscription_id: str, idempotency_key: str):
+    """End a subscription at once (no proration, no refund: refunds are separate calls)."""
+    return client().v1.subscriptions.cancel(subscription_id, options=_opts(idempotency_key))
+
+
+def paid_invoice_payments(subscription_id: str) -> list[dict]:
+    """Every payment that paid one of a subscription's invoices, as plain dicts with the invoice id, the amount and
+    the PaymentIntent (API 2025-03-31 keeps them in invoice_payments, not on the invoice)."""
+    payments = []
+    for invoice in client().v1.invoices.list(params={"subscription": subscription_id, "status": "paid",
+                                                     "limit": 100}).auto_paging_iter():
+        for payment in client().v1.invoice_payments.list(params={"invoice": invoice.id}).auto_paging_iter():
+            if payment.status == "paid" and payment.payment.type == "payment_intent":
+                payments.append({"invoice": invoice.id, "amount": payment.amount_paid,
+                                 "currency": payment.currency, "payment_intent": payment.payment.payment_intent})
+    return payments
+
+
+def create_card_setup_session(*, customer: str, metadata: dict, success_url: str, cancel_url: str,
+                              idempotency_key: str):
+    """A Checkout Session (mode=setup) that saves a new card for the customer, charging nothing."""
+    return client().v1.checkout.sessions.create(params={
+        "mode": "setup", "customer": customer, "payment_method_types": ["card"],
+        "setup_intent_data": {"metadata": metadata}, "metadata": metadata,
+        "success_url": success_url, "cancel_url": cancel_url,
+    }, options=_opts(idempotency_key))
+
+
+def retrieve_setup_intent(setup_intent_id: str):
+    """A SetupIntent by id (its payment_method is the card saved)."""
+    return client().v1.setup_intents.retrieve(setup_intent_id)
+
+
+def set_subscription_payment_method(subscription_id: str, payment_method: str, idempotency_key: str):
+    """Make a saved card the one a subscription's invoices are charged to."""
+    return client().v1.subscriptions.update(subscription_id, params={"default_payment_method": payment_method},
+                                            options=_opts(idempotency_key))
+
+
+def retrieve_invoice(invoice_id: str):
+    """An Invoice by id."""
+    return client().v1.invoices.retrieve(invoice_id)
+
+
+def pay_invoice(invoice_id: str, idempotency_key: str):
+    """Try to collect an open invoice now from the subscription's card (raises CardError when it is declined)."""
+    return client().v1.invoices.pay(invoice_id, options=_opts(idempotency_key))
+
+
 def retrieve_checkout_session(session_id: str):
     """A Checkout Session by id."""
     return client().v1.checkout.sessions.retrieve(session_id)

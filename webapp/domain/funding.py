@@ -11,3 +11,8 @@ class Funding(StrEnum):
     CARD = "card"  # a Stripe card authorization, captured at the tutor's approval
     MINUTES = "minutes"  # prepaid minutes with the tutor, held on the ledger, posted at the tutor's approval
     PAYPAL = "paypal"  # a PayPal order's authorization, captured at the tutor's approval
+
+
+def authorization_name(funding: str | None) -> str:
+    """What a booking's uncaptured payment is called in words: a card's or PayPal's authorization."""
+    return "PayPal authorization" if funding == Funding.PAYPAL else "card authorization"

@@ -127,6 +127,15 @@ def minutes_payment_words(booking_state: str, minutes: int, returned: int) -> st
     return f"Paid with {minutes} minutes"
 
 
+# How a booking was paid, in words (admin pages name the real funding, never "card" for everything).
+FUNDING_NAMES: dict[str, str] = {Funding.CARD: "Card", Funding.PAYPAL: "PayPal", Funding.MINUTES: "Prepaid minutes"}
+
+
+def funding_name(funding: str) -> str:
+    """"Card", "PayPal" or "Prepaid minutes"."""
+    return FUNDING_NAMES.get(funding, str(funding).capitalize())
+
+
 _POWERS = (("^-1", "⁻¹"), ("^-2", "⁻²"), ("^-3", "⁻³"), ("^2", "²"), ("^3", "³"))
 
 

@@ -17,8 +17,11 @@ The moves
     hold    available → held        a booking paid with minutes, until the tutor approves
     post    held → taught           the tutor approved (by the same rule as a card capture)
     void    held → available        declined, the hold expired, or cancelled before approval
-    refund  taught → available      a cancellation after approval, by the cancellation policy
+    refund  taught → available      a cancellation after approval (by the cancellation policy) or an admin's
+                                    refund in minutes; never more than the booking's post less earlier refunds
     expire  available → expired     a package's unused minutes at its expiry
+    withdraw available → withdrawn  a package's unused minutes taken back when its payment is refunded
+    restore withdrawn → available   a withdrawal undone (the provider refused that refund)
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ from enum import StrEnum
 ISSUED = "platform:issued"
 TAUGHT = "platform:taught"
 EXPIRED = "platform:expired"
+WITHDRAWN = "platform:withdrawn"
 
 
 class Move(StrEnum):
@@ -42,6 +46,8 @@ class Move(StrEnum):
     VOID = "void"
     REFUND = "refund"
     EXPIRE = "expire"
+    WITHDRAW = "withdraw"
+    RESTORE = "restore"
 
 
 class LedgerError(ValueError):
@@ -83,6 +89,8 @@ _MOVES = {  # move -> (account debited, account credited), as functions of the s
     Move.VOID: (held_account, available_account),
     Move.REFUND: (lambda _u: TAUGHT, available_account),
     Move.EXPIRE: (available_account, lambda _u: EXPIRED),
+    Move.WITHDRAW: (available_account, lambda _u: WITHDRAWN),
+    Move.RESTORE: (lambda _u: WITHDRAWN, available_account),
 }
 
 
@@ -141,7 +149,7 @@ class Lot:
     id: int
     minutes: int
     expires_at: datetime | None
-    expired: int = 0  # minutes of this lot already recorded as expired
+    expired: int = 0  # minutes of this lot gone without being spent: expired, or withdrawn by a refund
 
 
 def _spending_order(lot: Lot) -> tuple:
@@ -183,3 +191,28 @@ def minutes_to_expire(lots: Iterable[Lot], owned: int, available: int, now: date
             result[lot.id] = amount
             budget -= amount
     return result
+
+
+def drawn_from(lots: Iterable[Lot], owned: int, held: int) -> int | None:
+    """The lot a new hold's first minute comes from (its origin, where a later refund goes back to), or None when
+    the student owns no minutes.
+
+    ``owned`` is what the student holds before the hold (available plus held) and ``held`` the part already held
+    for other bookings. Minutes are spent earliest expiry first (the one rule of ``lot_remaining``), and the
+    minutes already held are the first in that order, so the new hold starts where they end."""
+    lots = list(lots)
+    remaining = lot_remaining(lots, owned)
+    skip = held
+    for lot in sorted(lots, key=_spending_order):
+        here = remaining.get(lot.id, 0)
+        if here > skip:
+            return lot.id
+        skip -= here
+    return None
+
+
+def refund_lands_in_origin(origin_expires_at: datetime | None, now: datetime) -> bool:
+    """Whether refunded minutes go back into the lot they were paid from: yes while that lot has not expired. Minutes
+    refunded from a lot that has expired since would be expired again by the next expiry run, so they go into a
+    new lot of their own with a fresh (shorter) lifetime instead (services/wallet.refund_booking_minutes)."""
+    return origin_expires_at is None or origin_expires_at > now

@@ -52,6 +52,11 @@ _NUMBER = re.compile(r"^\s*(£)?\s*([-+−]?(?:\d+(?:[.,]\d+)*|\d*\.\d+))"
                      r"\s*(.*?)\s*$")
 
 
+def is_unit(text: str) -> bool:
+    """Whether `text` is something a pupil can type after a number and have read as the unit (empty is no unit)."""
+    return text == "£" or bool(_UNIT_TEXT.match(text))
+
+
 def normalise_unit(unit: str) -> str:
     """A unit as we compare it: no spaces, lower case, common spellings folded (cm2 → cm^2, kg m/s → N s)."""
     text = unit.strip().lower().replace(" ", "").replace("·", "").replace("²", "^2").replace("³", "^3")

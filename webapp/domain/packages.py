@@ -104,3 +104,14 @@ def minutes_payout(value_minor: int, commission_fee_bp: int) -> int:
     commission (basis points, the same rate as on a card lesson), rounded down: the platform keeps the fraction, so
     the tutor's payouts never exceed what was paid less the platform's take (paid × (1 − rate))."""
     return value_minor * (10000 - commission_fee_bp) // 10000
+
+
+def minute_payout_kept(transferred_minor: int, paid_minutes: int, kept_minutes: int) -> int:
+    """What a tutor keeps of a minute lesson's transfer (or what a lesson's value still counts for) once some of its
+    minutes were refunded after it was decided: the same share as the minutes still kept are of those it paid for,
+    rounded down (the platform keeps the fraction, as in ``minutes_payout``); never more than was transferred
+    (refunds only lower it) and never below zero."""
+    if paid_minutes <= 0 or transferred_minor <= 0:
+        return 0
+    kept = max(0, min(kept_minutes, paid_minutes))
+    return transferred_minor * kept // paid_minutes

@@ -2,6 +2,7 @@
 reason the tutor receives by email; each decision is audited in the same transaction."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -14,6 +15,22 @@ from .errors import Conflict, Forbidden, NotFound, ValidationError
 from .urls import public_url
 
 APPROVALS = ("pending", "approved", "refused")
+
+
+@dataclass(frozen=True)
+class Approval:
+    """Where a tutor's application stands, as the tutor sees it."""
+
+    state: str  # pending, approved, refused
+    reason: str  # the admin's words on a refusal
+
+
+def approval_of(tutor: User) -> Approval:
+    """The tutor's own application state (a tutor without a profile yet has not been decided on: pending)."""
+    profile = db.session.get(TutorProfile, tutor.id)
+    if profile is None:
+        return Approval("pending", "")
+    return Approval(profile.approval, profile.approval_reason or "")
 
 
 def tutors_by_approval(viewer: User, approval: str = "pending") -> list[tuple[User, PayoutAccount | None]]:

@@ -9,11 +9,13 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
+from ..domain.funding import Funding
+from ..domain.money import Money
 from ..domain.roles import Role
 from ..extensions import db
 from ..models import (ApiToken, AuditEntry, Booking, Lesson, LoginSession, PaymentReceipt, PayoutAccount,
                       SupportTicket, User)
-from . import audit, sessions
+from . import audit, sessions, wallet
 from .errors import Conflict, Forbidden, NotFound, ValidationError
 
 PAGE_SIZE = 50
@@ -53,12 +55,43 @@ def search_users(viewer: User, q: str = "", role: str = "", status: str = "", pa
 
 
 @dataclass(frozen=True)
+class PaymentRow:
+    """One booking's payment as the staff sees it: what funded it (card, PayPal or prepaid minutes) and how much,
+    in money or in minutes."""
+
+    booking_id: int
+    funding: str  # Funding value
+    paid: str  # "£40.00" or "60 minutes"
+    returned: str  # refunded money, or minutes given back
+    at: datetime
+
+
+def _payments(user: User, limit: int = 100) -> list[PaymentRow]:
+    """What `user` paid for their bookings, newest first: card and PayPal receipts with their refunds, and the
+    minutes held or spent for minute-paid bookings with those given back."""
+    rows = []
+    for receipt, funding in db.session.execute(
+            select(PaymentReceipt, Booking.funding).join(Booking, Booking.id == PaymentReceipt.booking_id)
+            .where(Booking.booker_id == user.id).order_by(PaymentReceipt.id.desc()).limit(limit)):
+        rows.append(PaymentRow(receipt.booking_id, Funding.PAYPAL if receipt.provider == "paypal" else funding,
+                               Money(receipt.amount_minor, receipt.currency).format(),
+                               Money(receipt.refunded_minor, receipt.currency).format(), receipt.created_at))
+    for booking in db.session.scalars(
+            select(Booking).where(Booking.booker_id == user.id, Booking.funding == Funding.MINUTES,
+                                  Booking.authorized_at.is_not(None)).order_by(Booking.id.desc()).limit(limit)):
+        paid, returned = wallet.booking_minutes(db.session, booking.id)
+        rows.append(PaymentRow(booking.id, Funding.MINUTES, f"{paid} minutes", f"{returned} minutes",
+                               booking.authorized_at))
+    return sorted(rows, key=lambda r: r.at, reverse=True)[:limit]
+
+
+@dataclass(frozen=True)
 class UserOverview:
     """What the admin's user page shows."""
 
     user: User
     bookings: list[Booking]
-    payments: list[PaymentReceipt]
+    payments: list[PaymentRow]
     login_sessions: list[LoginSession]
     api_tokens: list[ApiToken]
     payout_account: PayoutAccount | None
@@ -83,10 +116,7 @@ def user_overview(viewer: User, user_id: int) -> UserOverview:
         .where(or_(Booking.booker_id == user.id, Lesson.tutor_id == user.id))
         .options(selectinload(Booking.lesson).selectinload(Lesson.tutor), selectinload(Booking.booker))
         .order_by(Booking.id.desc()).limit(100)))
-    payments = list(db.session.scalars(
-        select(PaymentReceipt).join(Booking, Booking.id == PaymentReceipt.booking_id)
-        .where(Booking.booker_id == user.id).order_by(PaymentReceipt.id.desc()).limit(100)))
-    return UserOverview(user, bookings, payments, sessions.login_sessions(user),
+    return UserOverview(user, bookings, _payments(user), sessions.login_sessions(user),
                         list(db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id)
                                                 .order_by(ApiToken.created_at.desc()))),
                         db.session.get(PayoutAccount, user.id), audit.for_target("user", user.id),

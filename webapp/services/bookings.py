@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 from ..adapters.database import serialized_write
 from ..domain import labels, limits
 from ..domain.analytics import EventName, dedupe_id
-from ..domain.funding import Funding
+from ..domain.funding import Funding, authorization_name
 from ..domain.money import Money
 from ..domain.states import BLOCKING_LESSON_STATES, BookingState, LessonState, next_booking_state, next_lesson_state
 from ..domain.travel import Coordinates
@@ -337,13 +337,13 @@ def booking_status_words(booking: Booking, now: datetime) -> str:
     if state == BookingState.REQUIRES_CAPTURE:
         return "Payment authorized; waiting for the tutor to approve. You are charged only when they do."
     if state == BookingState.DECLINED:
-        return "Declined by the tutor; the card authorization was released and nothing was charged."
+        return f"Declined by the tutor; the {authorization_name(booking.funding)} was released and nothing was charged."
     if state == BookingState.EXPIRED:
         return "Expired; the slot was released." if receipt is None else \
-            "The tutor did not approve in time; the card authorization was released and nothing was charged."
+            f"The tutor did not approve in time; the {authorization_name(booking.funding)} was released and nothing was charged."
     if state == BookingState.CANCELLED:
         return "Cancelled before payment." if receipt is None else \
-            "Cancelled; the card authorization was released and nothing was charged."
+            f"Cancelled; the {authorization_name(booking.funding)} was released and nothing was charged."
     cancelled = lesson.state == LessonState.CANCELLED
     refunded = receipt.refunded_minor if receipt else 0
     if state == BookingState.REFUNDED:

@@ -5,7 +5,7 @@ import re
 import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -15,6 +15,7 @@ from ..adapters.database import end_read, serialized_write
 from ..domain import limits
 from ..domain.analytics import EventName, dedupe_id
 from ..domain.fees import FeeBreakdown, RefundSplit, refund_split
+from ..domain.funding import authorization_name
 from ..domain.money import Money
 from ..domain.refunds import Canceller, RefundPolicy, cancellation_refund, has_started
 from ..domain.roles import refund_cap_minor
@@ -61,6 +62,7 @@ class CancellationPreview:
     refund: Money
     explanation: str
     minutes: int | None = None  # a booking paid with prepaid minutes: the minutes that come back (refund is then 0)
+    holder: str = "card authorization"  # what a "release" releases: a card's or PayPal's authorization
 
 
 def _refundable(receipt: PaymentReceipt | None) -> int:
@@ -89,8 +91,9 @@ def _preview(booking: Booking, who: Canceller, now: datetime) -> CancellationPre
     if booking.state == BookingState.REQUIRES_CAPTURE:
         amount = booking.receipt.amount_minor if booking.receipt else 0
         return CancellationPreview("release", Money(amount, currency),
-                                   f"The card authorization of {Money(amount, currency).format()} is released in full; "
-                                   "nothing is charged.")
+                                   f"The {authorization_name(booking.funding)} of {Money(amount, currency).format()} "
+                                   "is released in full; nothing is charged.",
+                                   holder=authorization_name(booking.funding))
     if booking.state == BookingState.REFUNDED:
         # A goodwill refund is not a cancellation: the lesson still stands, and cancelling it moves no money.
         return CancellationPreview("refund", Money(0, currency), ALL_REFUNDED)
@@ -126,9 +129,16 @@ def _return_minutes(session, booking: Booking, who: Canceller, now: datetime) ->
     and not yet returned; the key makes a second click the same refund); the booking's state follows."""
     paid, returned = wallet.booking_minutes(session, booking.id)
     decision = _minutes_decision(booking, who, paid - returned, now)
-    wallet.refund_booking_minutes(session, booking.id, decision.amount_minor, key=f"booking:{booking.id}:cancel-refund")
+    wallet.refund_booking_minutes(session, booking.id, decision.amount_minor, key=f"booking:{booking.id}:cancel-refund",
+                                  now=now, fresh_lot_days=current_app.config["REFUNDED_MINUTES_EXPIRE_AFTER_DAYS"])
+    return follow_minute_refunds(session, booking)
+
+
+def follow_minute_refunds(session, booking: Booking) -> int:
+    """Inside a write that returned some of a minute-paid booking's minutes: its state follows what the ledger's
+    rows say was returned (all of them: REFUNDED; some: PARTIAL_REFUNDED). Returns the minutes returned so far."""
     session.flush()
-    returned = wallet.booking_minutes(session, booking.id)[1]
+    paid, returned = wallet.booking_minutes(session, booking.id)
     if returned and booking.state in (BookingState.PAID, BookingState.PARTIAL_REFUNDED):
         target = BookingState.REFUNDED if returned >= paid else BookingState.PARTIAL_REFUNDED
         if booking.state != target:
@@ -151,7 +161,7 @@ def refund_words(plan: CancellationPreview) -> str:
             return f"the {plan.minutes} minutes held go back to the balance"
         return f"{plan.minutes} minutes go back to the balance" if plan.minutes else "no minutes go back"
     if plan.kind == "release":
-        return (f"the card authorization of {plan.refund.format()} is released and nothing is charged"
+        return (f"the {plan.holder} of {plan.refund.format()} is released and nothing is charged"
                 if plan.refund.amount_minor else "nothing is charged")
     if plan.kind == "refund":
         return f"{plan.refund.format()} is refunded" if plan.refund.amount_minor else "nothing is refunded"
@@ -203,6 +213,7 @@ def cancel_booking(user: User, booking_id: int, note: str, now: datetime, tell_o
         with serialized_write((LOCK_BOOKING, booking_id)) as session:
             booking = _fresh(session, Booking, booking_id)
             if booking.lesson.state != LessonState.CANCELLED:
+                lesson_before = str(booking.lesson.state)
                 if state_seen in (BookingState.AWAITING_PAYMENT, BookingState.REQUIRES_CAPTURE):
                     if booking.state not in (state_seen, BookingState.CANCELLED):
                         # Paid or approved while we released it: cancelling now would keep money without a refund.
@@ -218,6 +229,13 @@ def cancel_booking(user: User, booking_id: int, note: str, now: datetime, tell_o
                 booking.lesson.state = next_lesson_state(booking.lesson.state, LessonState.CANCELLED)
                 booking.cancellation_note = note
                 booking.updated_at = now
+                if who == Canceller.ADMIN:  # staff cancelling someone's lesson: on the record with the change
+                    audit.record(user, "booking.cancel", "booking", booking.id,
+                                 f"Cancelled booking #{booking.id} ({refund_words(plan)})"
+                                 + (f": {note}" if note else ""), now,
+                                 before={"state": str(state_seen), "lesson_state": lesson_before},
+                                 after={"state": str(booking.state), "lesson_state": str(booking.lesson.state),
+                                        "refund_minor": refund.amount_minor, "returned_minutes": returned_minutes})
                 record_event(session, EventName.BOOKING_CANCELLED, at=now, user_id=user.id,
                              dedupe=dedupe_id(EventName.BOOKING_CANCELLED, booking.id), booking_id=booking.id,
                              tutor_id=booking.lesson.tutor_id, reason=who.value.lower(), state_before=str(state_seen),
@@ -289,12 +307,15 @@ def refresh_refund_totals(session, receipt: PaymentReceipt) -> RefundSplit:
     return split
 
 
-def _refund(booking_id: int, amount_for, reason: str, by_user_id: int | None, key: str, now: datetime) -> int:
+def _refund(booking_id: int, amount_for, reason: str, by_user_id: int | None, key: str, now: datetime,
+            audit_as: User | None = None) -> int:
     """Refund through Stripe: record the intent, commit, call Stripe with its key, record the answer; returns the
     amount refunded (0 when `amount_for` leaves nothing to refund).
 
     `amount_for(remaining)` picks the amount from what is left, read under the lock. A retry with the same key
-    resumes the same row (and Stripe answers with the same refund), so a retry never refunds twice."""
+    resumes the same row (and Stripe answers with the same refund), so a retry never refunds twice. With
+    `audit_as` (a staff member's own refund), the audit entry is written with the refund row, and a refusal's
+    with the row marked failed."""
     with serialized_write((LOCK_BOOKING, booking_id)) as session:
         receipt = _receipt_of(session, booking_id)
         row = session.scalar(select(Refund).where(Refund.idempotency_key == key)
@@ -311,7 +332,16 @@ def _refund(booking_id: int, amount_for, reason: str, by_user_id: int | None, ke
             row = Refund(booking_id=booking_id, amount_minor=amount, currency=receipt.currency, reason=reason[:200],
                          created_by_id=by_user_id, idempotency_key=key, status="pending", created_at=now)
             session.add(row)
+            before = {"refunded_minor": receipt.refunded_minor, "state": str(receipt.booking.state)}
             refresh_refund_totals(session, receipt)
+            if audit_as is not None:
+                holder = "PayPal" if receipt.provider == "paypal" else "Stripe"
+                audit.record(audit_as, "booking.refund", "booking", booking_id,
+                             f"Refund of {Money(amount, receipt.currency).format()} on booking #{booking_id} sent to "
+                             f"{holder}: {reason}", now, before=before,
+                             after={"refunded_minor": receipt.refunded_minor, "state": str(receipt.booking.state),
+                                    "refund_id": row.id, "refund_status": "pending"},
+                             dedupe_key=f"refund:{row.id}")
         row_id, amount, status, currency = row.id, row.amount_minor, row.status, receipt.currency
         provider, reference = receipt.provider, receipt.payment_intent_id
     if status == "succeeded":
@@ -324,7 +354,7 @@ def _refund(booking_id: int, amount_for, reason: str, by_user_id: int | None, ke
             f"We could not get {holder}'s answer, so the refund may or may not have been made. It is held as "
             "pending; try again in a minute to confirm it (a retry never refunds twice).") from exc
     except funding.RefundRefused as exc:
-        _fail(booking_id, row_id)
+        _fail(booking_id, row_id, audit_as, now, str(exc))
         if exc.exceeded:
             raise RefundRaceLost(Money(_left_after_refusal(booking_id, provider), currency)) from exc
         raise PaymentFailed(str(exc)) from exc
@@ -350,14 +380,24 @@ def _receipt_of(session, booking_id: int) -> PaymentReceipt | None:
                           .execution_options(populate_existing=True))
 
 
-def _fail(booking_id: int, row_id: int) -> None:
-    """Stripe refused: the row stops counting and frees its key, so a later attempt may use the key again."""
+def _fail(booking_id: int, row_id: int, audit_as: User | None = None, now: datetime | None = None,
+          why: str = "") -> None:
+    """Stripe refused: the row stops counting and frees its key, so a later attempt may use the key again (a staff
+    member's refund says so in the audit log, in the same write)."""
     with serialized_write((LOCK_BOOKING, booking_id)) as session:
         row = _fresh(session, Refund, row_id)
         if row is not None and row.status == "pending" and row.stripe_refund_id is None:
+            receipt = _receipt_of(session, booking_id)
+            before = {"refunded_minor": receipt.refunded_minor, "refund_id": row.id, "refund_status": "pending"}
             row.status = "failed"
             row.idempotency_key = f"{row.idempotency_key}:failed:{row.id}"[:255]
-            refresh_refund_totals(session, _receipt_of(session, booking_id))
+            refresh_refund_totals(session, receipt)
+            if audit_as is not None:
+                audit.record(audit_as, "booking.refund_failed", "booking", booking_id,
+                             f"Refund of {Money(row.amount_minor, row.currency).format()} on booking #{booking_id} "
+                             f"was refused: {why}", now or datetime.now(UTC), before=before,
+                             after={"refunded_minor": receipt.refunded_minor, "refund_id": row.id,
+                                    "refund_status": "failed"})
 
 
 def _attach(session, row: Refund, refund_id: str, status: str | None, column: str = "stripe_refund_id") -> None:
@@ -507,18 +547,12 @@ def admin_refund(admin: User, booking_id: int, amount_minor: int, reason: str, n
             message = (f"Refund between {Money(1, booking.currency).format()} and "
                        f"{Money(booking.receipt.amount_minor, booking.currency).format()}.")
             raise ValidationError(message, {"amount": message})
-    # More than is left (read again under the lock) is a 409 that says what is left now.
-    refunded = _refund(booking_id, lambda _remaining: amount_minor, reason or "Admin refund", admin.id, key, now)
+    # More than is left (read again under the lock) is a 409 that says what is left now. The audit entry is
+    # written with the refund row (the same form sent again resumes that row: one refund and one entry).
+    _refund(booking_id, lambda _remaining: amount_minor, reason or "Admin refund", admin.id, key, now, audit_as=admin)
     with serialized_write((LOCK_BOOKING, booking_id)) as session:
         booking = _fresh(session, Booking, booking_id)
         booking.updated_at = now
-        if refunded and not audit.recorded(key):  # the same form sent again is one refund and one entry
-            receipt = _receipt_of(session, booking_id)
-            audit.record(admin, "booking.refund", "booking", booking_id,
-                         f"Refunded {Money(refunded, booking.currency).format()} on booking #{booking_id}: "
-                         f"{reason or 'Admin refund'}", now,
-                         before={"refunded_minor": receipt.refunded_minor - refunded},
-                         after={"refunded_minor": receipt.refunded_minor, "state": booking.state}, dedupe_key=key)
     return booking
 
 

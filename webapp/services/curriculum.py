@@ -5,12 +5,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 
 from ..domain import gift, question_templates
 from ..domain.topic_suggest import TopicText, suggest
 from ..extensions import db
 from ..models import ChatMessage, Lesson, Level, QuestionItem, Subject, Topic, User
+from . import question_bank
 from .errors import Forbidden, ValidationError
 
 CURRICULUM_FILE = Path(__file__).resolve().parent.parent / "data" / "curriculum.json"
@@ -106,7 +107,8 @@ def export_gift(user: User, subject_id: int, level_id: int) -> str:
     """The bank's active items of a subject and level as GIFT text (tutors and admins)."""
     _may_edit_bank(user)
     rows = db.session.execute(select(QuestionItem, Topic.slug).join(Topic, QuestionItem.topic_id == Topic.id).where(
-        Topic.subject_id == subject_id, Topic.level_id == level_id, QuestionItem.active.is_(True))
+        Topic.subject_id == subject_id, Topic.level_id == level_id, QuestionItem.active.is_(True),
+        *(() if user.is_admin else (question_bank.usable_in_lessons_of(user.id),)))
         .order_by(QuestionItem.id)).all()
     return gift.export([gift.GiftItem(title=f"Q{item.id}", prompt=item.prompt, kind=item.kind, answer=item.answer,
                                       solution=item.solution, tolerance=item.tolerance, unit=item.unit,
@@ -135,7 +137,7 @@ def import_gift(user: User, subject_id: int, level_id: int, text: str) -> int:
         db.session.add(QuestionItem(topic_id=topics[item.topic], kind=item.kind, difficulty=item.difficulty,
                                     prompt=item.prompt[:5000], answer=item.answer[:200], tolerance=item.tolerance,
                                     unit=item.unit[:20], choices=item.choices, solution=item.solution,
-                                    created_by_id=user.id))
+                                    created_by_id=user.id, owner_id=None if user.is_admin else user.id))
     db.session.commit()
     return len(parsed)
 
@@ -156,6 +158,7 @@ def bank_shelves(user: User) -> list[BankShelf]:
     rows = db.session.execute(
         select(Subject.id, Level.id, Subject.name, Level.name, func.count(QuestionItem.id))
         .select_from(Topic).join(Subject, Topic.subject_id == Subject.id).join(Level, Topic.level_id == Level.id)
-        .outerjoin(QuestionItem, (QuestionItem.topic_id == Topic.id) & QuestionItem.active.is_(True))
+        .outerjoin(QuestionItem, (QuestionItem.topic_id == Topic.id) & QuestionItem.active.is_(True) & (
+            true() if user.is_admin else question_bank.usable_in_lessons_of(user.id)))
         .group_by(Subject.id, Level.id, Subject.name, Level.name).order_by(Subject.name, Level.rank)).all()
     return [BankShelf(s, lv, f"{sn} · {ln}", n) for s, lv, sn, ln, n in rows]

@@ -48,6 +48,8 @@ class Dashboard:
     cancellations: list[tuple[str, int]]
     utilisation: list[tuple[str, int, int]]  # tutor name, booked minutes, offered minutes
     charts: dict[str, str]
+    sections: list[tuple[str, str]]  # (heading, chart key) in page order: money charts one per currency
+    currencies: list[str]
 
 
 def parse_range(start: str | None, end: str | None, today: date) -> tuple[date, date]:
@@ -91,29 +93,43 @@ def dashboard(viewer: User, start: date, end: date, tutor_id: int | None = None)
     funnel = [(label, names[name]) for label, name in zip(FUNNEL_LABELS, FUNNEL, strict=True)]
     reasons = Counter(_reason(r.properties) for r in events if r.name == EventName.BOOKING_CANCELLED)
     cancellations = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))
-    currency = next((c for row in table for c in row.revenue), "GBP")
-    charts = {
-        "bookings": bar_chart("Bookings per day", [Bar(d.strftime("%d %b"), booked[d]) for d in days],
-                              chart_id="chart-bookings"),
-        "revenue": bar_chart(f"Revenue per day ({currency}, paid less refunds)",
-                             [Bar(d.strftime("%d %b"), max(revenue[d][currency], 0),
-                                  Money(revenue[d][currency], currency).format()) for d in days],
-                             chart_id="chart-revenue"),
-        "take": bar_chart(f"Platform take per day ({currency})",
-                          [Bar(d.strftime("%d %b"), take[d][currency], Money(take[d][currency], currency).format())
-                           for d in days], chart_id="chart-take"),
-        "funnel": bar_chart("Funnel: viewed → booked → paid → approved", [Bar(k, v) for k, v in funnel],
-                            chart_id="chart-funnel"),
-        "cancellations": bar_chart("Cancellations by who cancelled", [Bar(k, v) for k, v in cancellations],
-                                   chart_id="chart-cancellations"),
-    }
+    # One revenue and one take chart per currency: amounts in different currencies are never added up.
+    currencies = sorted({c for d in days for c in (*revenue[d], *take[d])}) or [DEFAULT_CURRENCY]
+    sections = [("Bookings per day", "bookings")]
+    charts = {"bookings": bar_chart("Bookings per day", [Bar(_day(d), booked[d]) for d in days],
+                                    chart_id="chart-bookings")}
+    for currency in currencies:
+        key = f"revenue-{currency}"
+        sections.append((f"Revenue ({currency})", key))
+        charts[key] = bar_chart(f"Revenue per day ({currency}, paid less refunds)",
+                                [Bar(_day(d), max(revenue[d][currency], 0), Money(revenue[d][currency], currency)
+                                     .format()) for d in days], chart_id=f"chart-revenue-{currency.lower()}")
+    for currency in currencies:
+        key = f"take-{currency}"
+        sections.append((f"Platform take ({currency})", key))
+        charts[key] = bar_chart(f"Platform take per day ({currency})",
+                                [Bar(_day(d), take[d][currency], Money(take[d][currency], currency).format())
+                                 for d in days], chart_id=f"chart-take-{currency.lower()}")
+    charts["funnel"] = bar_chart("Funnel: viewed → booked → paid → approved", [Bar(k, v) for k, v in funnel],
+                                 chart_id="chart-funnel")
+    charts["cancellations"] = bar_chart("Cancellations by who cancelled", [Bar(k, v) for k, v in cancellations],
+                                        chart_id="chart-cancellations")
     use = _utilisation(since, until, tutor_id)
     charts["utilisation"] = bar_chart(
         "Tutor utilisation (booked ÷ offered hours, %)",
         [Bar(name, min(booked * 100 // offered, 100) if offered else 0,
              f"{booked * 100 // offered}%" if offered else "no hours") for name, booked, offered in use],
         chart_id="chart-utilisation")
-    return Dashboard(start, end, tutor_id, table, funnel, cancellations, use, charts)
+    sections += [("Funnel", "funnel"), ("Cancellations and reasons", "cancellations"),
+                 ("Tutor utilisation", "utilisation")]
+    return Dashboard(start, end, tutor_id, table, funnel, cancellations, use, charts, sections, currencies)
+
+
+DEFAULT_CURRENCY = "GBP"  # the empty charts' currency when the range has no payment at all
+
+
+def _day(d: date) -> str:
+    return d.strftime("%d %b")
 
 
 PAID_STATES = (BookingState.REQUIRES_CAPTURE, BookingState.PAID, BookingState.PARTIAL_REFUNDED)

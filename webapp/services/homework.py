@@ -8,17 +8,18 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import fsrs
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
 from ..adapters import algebra
 from ..adapters.database import serialized_write
 from ..domain import homework as plan
 from ..domain import limits, marking
+from ..domain.question_form import QuestionDraft
 from ..extensions import db
 from ..models import (HomeworkEntry, HomeworkSet, Lesson, NoteError, NoteTopic, QuestionItem, SummaryNote, Topic,
                       TopicMastery, User)
-from . import curriculum, outbox
+from . import curriculum, outbox, question_bank
 from .errors import Conflict, Forbidden, NotFound, ValidationError
 from .lessons import get_lesson, is_tutor_of
 from .locks import LOCK_HOMEWORK
@@ -116,7 +117,8 @@ def draft_sets(lesson: Lesson, note: SummaryNote, now: datetime) -> int:
     candidates = [plan.Candidate(i, t, d, tpl) for i, t, d, tpl in db.session.execute(
         select(QuestionItem.id, QuestionItem.topic_id, QuestionItem.difficulty, QuestionItem.template)
         .join(Topic).where(Topic.subject_id == lesson.subject_id, Topic.level_id == lesson.level_id,
-                           QuestionItem.active.is_(True)))]
+                           QuestionItem.active.is_(True), Topic.active.is_(True),
+                           question_bank.usable_in_lessons_of(lesson.tutor_id)))]
     written = 0
     for learner in learners(lesson):
         existing = db.session.scalar(select(HomeworkSet).where(HomeworkSet.lesson_id == lesson.id,
@@ -191,6 +193,7 @@ class HomeworkPage:
     sets: list[HomeworkSet]
     agenda: list[LearnerLines]
     mastery: list[LearnerLines]
+    own_items: list[QuestionItem]  # the tutor's own questions on this subject and level, to add to a draft
 
 
 def homework_page(user: User, lesson_id: int) -> HomeworkPage:
@@ -204,7 +207,11 @@ def homework_page(user: User, lesson_id: int) -> HomeworkPage:
     people = learners(lesson)
     agenda = [LearnerLines(p, agenda_for(p.key, lesson)) for p in people] if tutor else []
     mastery = [LearnerLines(p, mastery_lines(p.key, lesson)) for p in people if tutor or p.answerer.id == user.id]
-    return HomeworkPage(lesson, tutor, sets, agenda, mastery)
+    own = list(db.session.scalars(select(QuestionItem).join(Topic).where(
+        QuestionItem.owner_id == user.id, QuestionItem.active.is_(True), Topic.active.is_(True),
+        Topic.subject_id == lesson.subject_id, Topic.level_id == lesson.level_id)
+        .order_by(QuestionItem.id.desc()).limit(200))) if tutor else []
+    return HomeworkPage(lesson, tutor, sets, agenda, mastery, own)
 
 
 def mastery_lines(learner_key: str, lesson: Lesson) -> list[AgendaLine]:
@@ -262,6 +269,7 @@ def swap_entry(tutor: User, set_id: int, entry_id: int, now: datetime) -> Homewo
         taken = {e.item_id for e in found.entries} | _recently_seen(found.learner_key, now, found)
         rows = db.session.execute(select(QuestionItem.id, QuestionItem.template).where(
             QuestionItem.topic_id == entry.item.topic_id, QuestionItem.active.is_(True),
+            question_bank.usable_in_lessons_of(found.lesson.tutor_id),
             QuestionItem.id.not_in(taken)).order_by(QuestionItem.id)).all()
         if not rows:
             raise ValidationError("There is no other question on that topic to swap in.")
@@ -270,6 +278,62 @@ def swap_entry(tutor: User, set_id: int, entry_id: int, now: datetime) -> Homewo
         options = [i for i, template in rows if template is None or template not in in_set] or [i for i, _ in rows]
         entry.item_id = options[(entry.position + len(taken)) % len(options)]
     return found
+
+
+def add_entry(tutor: User, set_id: int, item_id: int | None) -> HomeworkSet:
+    """Add one of the tutor's own questions (on the lesson's subject and level) to the end of a draft set."""
+    found = _tutor_set(tutor, set_id)
+    with serialized_write((LOCK_HOMEWORK, found.lesson_id)):
+        db.session.refresh(found)
+        _still_draft(found)
+        item = db.session.get(QuestionItem, item_id) if item_id else None
+        lesson = found.lesson
+        if item is None or not item.active or item.owner_id != tutor.id or \
+                (item.topic.subject_id, item.topic.level_id) != (lesson.subject_id, lesson.level_id):
+            raise ValidationError("Pick one of your own questions on this lesson's subject and level.")
+        if any(e.item_id == item.id for e in found.entries):
+            raise ValidationError("That question is already in the set.")
+        found.entries.append(HomeworkEntry(item_id=item.id, reason="added",
+                                           position=max((e.position for e in found.entries), default=0) + 1))
+    return found
+
+
+def draft_entry(tutor: User, set_id: int, entry_id: int) -> tuple[HomeworkSet, HomeworkEntry]:
+    """A question of a draft set its lesson's tutor may edit for this set."""
+    found = _tutor_set(tutor, set_id)
+    _still_draft(found)
+    entry = next((e for e in found.entries if e.id == entry_id), None)
+    if entry is None:
+        raise NotFound("That question is no longer in the set.")
+    return found, entry
+
+
+def edit_entry(tutor: User, set_id: int, entry_id: int, draft: QuestionDraft,
+               now: datetime) -> HomeworkEntry:
+    """Change a draft set's question for this set only: the edit is stored as the tutor's own item (the bank's item is
+    untouched) and the entry points at it, so the learner sees and is marked against the edited question.
+
+    Editing the same entry again changes that copy in place while nothing else uses it."""
+    found, entry = draft_entry(tutor, set_id, entry_id)
+    clean = question_bank.check_question(draft)  # outside the transaction: algebra runs in a child process
+    with serialized_write((LOCK_HOMEWORK, found.lesson_id)):
+        found, entry = draft_entry(tutor, set_id, entry_id)
+        item = entry.item
+        uses = db.session.scalar(select(func.count(HomeworkEntry.id)).where(HomeworkEntry.item_id == item.id))
+        values = dict(kind=clean.kind, prompt=clean.prompt, answer=clean.answer, tolerance=clean.tolerance,
+                      unit=clean.unit, choices=clean.choices, solution=clean.solution, difficulty=clean.difficulty)
+        if item.owner_id == tutor.id and item.source_id is not None and item.template is None and uses == 1:
+            for name, value in values.items():
+                setattr(item, name, value)  # this set's own copy, used nowhere else
+        else:
+            copy = QuestionItem(topic_id=item.topic_id, created_by_id=tutor.id, owner_id=tutor.id,
+                                source_id=item.id, **values)
+            db.session.add(copy)
+            db.session.flush()
+            entry.item_id = copy.id
+        db.session.flush()
+    db.session.refresh(entry)
+    return entry
 
 
 def _still_draft(found: HomeworkSet) -> None:

@@ -13,7 +13,10 @@ from rq.serializers import JSONSerializer
 from rq_scheduler import Scheduler
 
 from ..adapters.queue import QUEUE_NAMES, JSONJob, get_redis, make_queue
-from .errors import NotFound, Unavailable
+from ..extensions import db
+from ..models import User
+from . import audit
+from .errors import Forbidden, NotFound, Unavailable
 
 log = logging.getLogger(__name__)
 FAILED_SHOWN = 50  # newest failed jobs listed per queue
@@ -127,15 +130,44 @@ def _overview() -> Overview:
     return Overview(queues, workers, schedulers, periodic, failed)
 
 
-def requeue_failed(queue_name: str, job_id: str) -> None:
-    """Put one failed job back at the end of its queue (a worker runs it again; jobs are safe to run twice)."""
+def requeue_failed(admin: User, queue_name: str, job_id: str, now: datetime) -> None:
+    """Put one failed job back at the end of its queue (a worker runs it again; jobs are safe to run twice).
+
+    The job lives in Redis, which shares no transaction with the database: the audit entry is committed first
+    (the intent, so no requeue ever goes unrecorded), and a requeue Redis then refuses gets an entry saying so."""
+    if not admin.is_admin:
+        raise Forbidden("Only admins requeue jobs.")
     if queue_name not in QUEUE_NAMES:
         raise NotFound("There is no such queue.")
     try:
-        make_queue(queue_name, get_redis()).failed_job_registry.requeue(job_id)
-    except (InvalidJobOperation, NoSuchJobError) as exc:
-        raise NotFound("That job is not among the failed jobs any more.") from exc
-    except RedisError as exc:
-        log.warning("requeue of %s failed: %s", job_id, exc)
-        raise Unavailable("Redis cannot be reached just now, so the job was not queued again. "
-                          "Try again once it is back.") from exc
+        connection = get_redis()
+        registry = make_queue(queue_name, connection).failed_job_registry
+        job = JSONJob.fetch(job_id, connection=connection, serializer=JSONSerializer) if job_id in registry else None
+    except NoSuchJobError:
+        job = None
+    except (RedisError, RuntimeError) as exc:
+        raise _redis_down(job_id, exc) from exc
+    if job is None:
+        raise NotFound("That job is not among the failed jobs any more.")
+    what = {"queue": queue_name, "job_id": job_id, "func": job.func_name, "arguments": _arguments(job)[:500]}
+    audit.record(admin, "job.requeue", "job", None, f"Requeued failed job {job_id} ({job.func_name}) on {queue_name}",
+                 now, before={**what, "status": "failed"}, after={**what, "status": "queued"})
+    db.session.commit()
+    try:
+        registry.requeue(job_id)
+    except (InvalidJobOperation, NoSuchJobError, RedisError) as exc:
+        gone = not isinstance(exc, RedisError)
+        audit.record(admin, "job.requeue_failed", "job", None,
+                     f"Requeue of job {job_id} did not happen: " + ("it left the failed jobs meanwhile" if gone
+                                                                      else "Redis could not be reached"),
+                     now, before={**what, "status": "failed"}, after={**what, "status": "failed"})
+        db.session.commit()
+        if gone:
+            raise NotFound("That job is not among the failed jobs any more.") from exc
+        raise _redis_down(job_id, exc) from exc
+
+
+def _redis_down(job_id: str, exc: Exception) -> Unavailable:
+    log.warning("requeue of %s failed: %s", job_id, exc)
+    return Unavailable("Redis cannot be reached just now, so the job was not queued again. "
+                       "Try again once it is back.")

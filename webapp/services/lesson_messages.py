@@ -7,13 +7,14 @@ from sqlalchemy import select
 
 from ..domain.calendar_entry import Attendee, CalendarEntry
 from ..domain.fees import FeeBreakdown
+from ..domain.funding import Funding, authorization_name
 from ..domain.labels import total_label
 from ..domain.states import BookingState
 from ..domain.money import Money
 from ..extensions import db
 from ..filters import local
 from ..models import Booking, Lesson, Meeting, User
-from . import outbox
+from . import outbox, wallet
 from .lessons import Recipient, other_side, room_path, student_side, tutor_side
 from .notify import notify
 from .urls import public_url
@@ -115,15 +116,20 @@ def tell_not_booked(booking: Booking, expired: bool = False) -> None:
         people.append(Recipient(booking.booker, booking.booker.timezone, booking.booker.name))
     receipt = booking.receipt
     released = Money(receipt.amount_minor, receipt.currency).format() if receipt else None
+    if booking.funding == Funding.MINUTES:
+        held = wallet.booking_minutes(db.session, booking.id)[0]
+        released_words = (f"The {held} minutes held for it are back in your balance; nothing was spent." if held
+                          else "Nothing was spent.")
+    else:
+        released_words = (f"The {authorization_name(booking.funding)} of {released} was released; you were not "
+                          "charged." if released else "You were not charged.")
     reason = (f"{lesson.tutor.name} did not approve in time, so" if expired else f"{lesson.tutor.name} declined, so")
     short = "not approved in time" if expired else "declined by the tutor"
     for person in people:
         context = lesson_context(lesson, person.zone)
         context.update(recipient_name=person.user.name, reason=reason, reason_short=short, released=released,
-                       rebook_url=public_url(f"/tutors/{lesson.tutor_id}"))
-        body = (f"{reason} it is not booked. " +
-                (f"The card authorization of {released} was released; you were not charged." if released
-                 else "You were not charged."))
+                       released_words=released_words, rebook_url=public_url(f"/tutors/{lesson.tutor_id}"))
+        body = f"{reason} it is not booked. {released_words}"
         notify(person.user, kind="booking_declined",
                title=f"Not booked: {context['subject']} on {context['when']} ({short})", body=body,
                url=_path(lesson), dedupe_key=f"booking-not-booked:{booking.id}:{person.user.id}",
@@ -152,3 +158,12 @@ def tell_cancelled(lesson: Lesson, by: User, note: str, refund: Money | None, ev
 
 def _path(lesson: Lesson) -> str:
     return f"/bookings/{lesson.booking.id}" if lesson.booking else "/"
+
+
+def tell_minutes_refunded(booking: Booking, minutes: int, available_after: int, dedupe_key: str) -> None:
+    """MinutesRefunded: the booker hears that staff returned some of a lesson's minutes to their balance (written
+    in the refund's own transaction, once per refund)."""
+    context = lesson_context(booking.lesson, booking.booker.timezone)
+    context.update(recipient_name=booking.booker.name, booking_id=booking.id, minutes=minutes,
+                   available=available_after)
+    outbox.enqueue_email("minutes_refunded", booking.booker.email, context, dedupe_key=f"{dedupe_key}:email")

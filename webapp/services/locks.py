@@ -18,3 +18,5 @@ LOCK_TUTOR_PACKAGES = 47  # one tutor's list of packages on offer
 LOCK_TUTOR_PLANS = 48  # one tutor's list of monthly plans on offer
 LOCK_SUBSCRIPTION = 49  # one student's subscription records (webhooks and their own changes)
 LOCK_HOMEWORK = 50  # one lesson's homework sets: drafting, review, publishing and answers
+LOCK_QUESTION_ITEM = 53  # one question item's edits (edit in place or make a new version)
+LOCK_CURRICULUM = 54  # one subject's topic trees (admins add, move, reorder and retire topics)

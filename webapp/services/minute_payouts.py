@@ -23,10 +23,10 @@ from ..adapters import stripe_gateway as gateway
 from ..adapters.database import end_read, serialized_write
 from ..domain.funding import Funding
 from ..domain.money import Money
-from ..domain.packages import minutes_payout, minutes_value
+from ..domain.packages import minute_payout_kept, minutes_payout, minutes_value
 from ..domain.states import BookingState
 from ..extensions import db
-from ..models import Booking, Lesson, MinuteLot, MinutePayout, PayoutAccount
+from ..models import Booking, Lesson, MinuteLot, MinutePayout, PayoutAccount, TransferReversal
 from . import outbox, wallet
 from .locks import LOCK_BOOKING
 from .quotes import active_commission
@@ -46,6 +46,58 @@ def _due_bookings(now: datetime) -> list[int]:
         .order_by(Booking.id)))
 
 
+def minutes_worth(session, booking: Booking, minutes: int) -> tuple[int, str]:
+    """(value in minor units, currency) of ``minutes`` of a minute-paid booking, from the rows: what the student paid
+    for their lots of minutes with the tutor less what earlier lessons were valued at, shared over the minutes not
+    valued yet (domain/packages.minutes_value; 0 when no lot's price is known). A lesson valued before counts
+    only for the minutes it still keeps."""
+    booker_id, tutor_id = booking.booker_id, booking.lesson.tutor_id
+    currency = _pool_currency(session, booker_id, tutor_id) or booking.currency
+    paid_minor, granted = session.execute(
+        select(func.coalesce(func.sum(MinuteLot.paid_minor), 0), func.coalesce(func.sum(MinuteLot.minutes), 0))
+        .where(MinuteLot.user_id == booker_id, MinuteLot.tutor_id == tutor_id, MinuteLot.currency == currency,
+               MinuteLot.paid_minor.is_not(None))).one()
+    valued_minor = valued_minutes = 0
+    for payout in _valued_payouts(session, booker_id, tutor_id, currency):
+        kept, _ = _kept_minutes(session, payout)
+        valued_minutes += kept
+        valued_minor += minute_payout_kept(payout.value_minor, payout.minutes, kept)
+    return minutes_value(int(paid_minor), int(granted), valued_minor, valued_minutes, minutes), currency
+
+
+def _valued_payouts(session, booker_id: int, tutor_id: int, currency: str) -> list[MinutePayout]:
+    """The student's minute lessons with the tutor that were valued already (in that currency)."""
+    return list(session.scalars(select(MinutePayout).join(Booking, Booking.id == MinutePayout.booking_id).where(
+        Booking.booker_id == booker_id, MinutePayout.tutor_id == tutor_id, MinutePayout.currency == currency)))
+
+
+def _kept_minutes(session, payout: MinutePayout) -> tuple[int, bool]:
+    """(minutes the valued lesson still counts for, whether a clawback for its refunded minutes is unsettled).
+
+    Minutes refunded after their lesson was valued are back in the student's balance: they count as not valued
+    yet, at their value, once their share of the transfer is back (services/transfer_reversals.py). Until Stripe
+    has confirmed that, the tutor still holds that money, so they stay valued (valuing them again would pay the
+    tutor twice); a clawback Stripe refused stays so (it needs a person), one pending or not yet asked is
+    unsettled, and the payout job waits for it rather than value a lesson on a pool that is about to change."""
+    posted, returned = wallet.posted_minutes(session, payout.booking_id)
+    kept = max(0, min(payout.minutes, posted - returned))
+    if payout.transfer_id is None or kept == payout.minutes:
+        return kept, False
+    statuses = dict(session.execute(
+        select(TransferReversal.status, func.coalesce(func.sum(TransferReversal.amount_minor), 0))
+        .where(TransferReversal.booking_id == payout.booking_id).group_by(TransferReversal.status)).all())
+    if statuses.get("succeeded", 0) >= payout.amount_minor - minute_payout_kept(payout.amount_minor, payout.minutes,
+                                                                                 kept):
+        return kept, False
+    return payout.minutes, "failed" not in statuses
+
+
+def clawback_unsettled(session, booker_id: int, tutor_id: int, currency: str) -> bool:
+    """Whether a lesson of the student's with the tutor had minutes refunded after its payout whose share of the
+    transfer is not back yet (pending, or not yet asked for): the next lesson's value waits for it."""
+    return any(_kept_minutes(session, payout)[1] for payout in _valued_payouts(session, booker_id, tutor_id, currency))
+
+
 def _decide(booking_id: int) -> MinutePayout | None:
     """Record (or find) the booking's payout row, its amount decided under the booking's and the student's wallet
     locks (so two lessons of one student are valued one after the other); None when it was transferred meanwhile or
@@ -61,17 +113,10 @@ def _decide(booking_id: int) -> MinutePayout | None:
         tutor_id = booking.lesson.tutor_id
         posted, returned = wallet.booking_minutes(session, booking_id)
         minutes = max(posted - returned, 0)
-        currency = _pool_currency(session, booker_id, tutor_id) or booking.currency
-        paid_minor, granted = session.execute(
-            select(func.coalesce(func.sum(MinuteLot.paid_minor), 0), func.coalesce(func.sum(MinuteLot.minutes), 0))
-            .where(MinuteLot.user_id == booker_id, MinuteLot.tutor_id == tutor_id, MinuteLot.currency == currency,
-                   MinuteLot.paid_minor.is_not(None))).one()
-        valued_minor, valued_minutes = session.execute(
-            select(func.coalesce(func.sum(MinutePayout.value_minor), 0), func.coalesce(func.sum(MinutePayout.minutes), 0))
-            .join(Booking, Booking.id == MinutePayout.booking_id)
-            .where(Booking.booker_id == booker_id, MinutePayout.tutor_id == tutor_id,
-                   MinutePayout.currency == currency)).one()
-        value = minutes_value(int(paid_minor), int(granted), int(valued_minor), int(valued_minutes), minutes)
+        currency = _pool_currency(session, booking.booker_id, tutor_id) or booking.currency
+        if clawback_unsettled(session, booking.booker_id, tutor_id, currency):
+            return None  # a later run values it, once the refunded minutes' clawback is settled
+        value, currency = minutes_worth(session, booking, minutes)
         commission = active_commission()
         amount = minutes_payout(value, commission.commission_fee_bp if commission else 0)
         row = MinutePayout(booking_id=booking_id, tutor_id=tutor_id, minutes=minutes,

@@ -35,10 +35,11 @@ def request_announcement(admin: User, coupon_id: int, now: datetime) -> Coupon:
         raise NotFound("No such special offer.")
     if not coupon.active or (coupon.valid_until is not None and coupon.valid_until <= now):
         raise ValidationError("This offer is not running, so it cannot be announced.")
-    audit.record(admin, "offer.announce", "coupon", coupon.id, f"Asked to email the audience of {coupon.name!r}", now,
-                 before={"announce_requested_at": coupon.announce_requested_at.isoformat()
-                         if coupon.announce_requested_at else None})
+    before = coupon.announce_requested_at.isoformat() if coupon.announce_requested_at else None
     coupon.announce_requested_at = coupon.announce_requested_at or now
+    audit.record(admin, "offer.announce", "coupon", coupon.id, f"Asked to email the audience of {coupon.name!r}", now,
+                 before={"announce_requested_at": before},
+                 after={"announce_requested_at": coupon.announce_requested_at.isoformat()})
     db.session.commit()
     try:
         get_queue().enqueue("webapp.jobs.announce_offer", coupon.id)

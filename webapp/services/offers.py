@@ -39,13 +39,17 @@ def add_commission(admin: User, rates: dict, now: datetime) -> Commission:
     except (KeyError, TypeError, ValueError) as exc:
         raise ValidationError(f"Please correct the rates: {exc}".rstrip(".") + ".") from None
     with serialized_write((LOCK_COMMISSION, 0)) as session:
+        previous = session.scalar(select(Commission).where(Commission.active.is_(True)).order_by(Commission.id.desc()))
+        before = {"commission_id": previous.id, **{k: getattr(previous, k) for k in parsed.as_dict()}} \
+            if previous is not None else None
         session.execute(update(Commission).where(Commission.active.is_(True)).values(active=False))
         session.flush()
         commission = Commission(**parsed.as_dict(), active=True, created_by_id=admin.id, created_at=now)
         session.add(commission)
         session.flush()
         audit.record(admin, "commission.add", "commission", commission.id,
-                     "Added a commission; it is now the only active one.", now, after=parsed.as_dict())
+                     "Added a commission; it is now the only active one.", now, before=before,
+                     after={"commission_id": commission.id, **parsed.as_dict()})
     return commission
 
 

@@ -243,6 +243,10 @@ def on_checkout_completed(session_obj: dict, now: datetime) -> str:
         return "ignored"
     if session_obj.get("payment_status") != "paid":
         return "ignored-unpaid"
+    pi = session_obj.get("payment_intent")
+    pi = pi if isinstance(pi, str) else (pi or {}).get("id")
+    if pi and not purchase.payment_intent_id:  # what a refund of the purchase names (and charge.refunded finds)
+        purchase.payment_intent_id = pi
     return grant_purchase(purchase, source_ref=session_obj["id"], amount_minor=session_obj.get("amount_total"),
                           currency=str(session_obj.get("currency", "")), now=now)
 

@@ -115,8 +115,9 @@ def send_pending_payouts(now: datetime) -> int:
     return sum(1 for receipt_id in receipt_ids if _pay_receipt(receipt_id, now))
 
 
-def _pay_receipt(receipt_id: int, now: datetime) -> bool:
-    """Transfer one receipt's payout if it is still owed; True when this call recorded the transfer."""
+def _pay_receipt(receipt_id: int, now: datetime, audit_as: User | None = None) -> bool:
+    """Transfer one receipt's payout if it is still owed; True when this call recorded the transfer. With
+    `audit_as` (an admin's retry), the audit entry is written in the transaction that records the outcome."""
     due = _payout_due(receipt_id)
     if due is None:
         return False
@@ -126,6 +127,7 @@ def _pay_receipt(receipt_id: int, now: datetime) -> bool:
     tutor = booking.lesson.tutor
     account = db.session.get(PayoutAccount, tutor.id)
     currency, charge_id, destination = receipt.currency, receipt.charge_id, account.stripe_account_id
+    before_error = receipt.transfer_error
     context = {"booking_id": booking_id, "tutor_id": tutor.id, "tutor_name": tutor.name,
                "amount": Money(amount, currency).format()}
     end_read()  # no transaction stays open across the Stripe call
@@ -136,9 +138,11 @@ def _pay_receipt(receipt_id: int, now: datetime) -> bool:
     except gateway.PaymentError as exc:
         message = getattr(exc, "user_message", None) or str(exc)
         with serialized_write((LOCK_BOOKING, booking_id)) as session:
-            session.execute(update(PaymentReceipt).where(PaymentReceipt.id == receipt_id,
-                                                         PaymentReceipt.transfer_id.is_(None))
-                            .values(transfer_error=message[:1000]))
+            failed = session.execute(update(PaymentReceipt).where(PaymentReceipt.id == receipt_id,
+                                                                  PaymentReceipt.transfer_id.is_(None))
+                                     .values(transfer_error=message[:1000]))
+            if audit_as is not None and failed.rowcount:
+                _audit_retry(audit_as, booking_id, amount, currency, before_error, now, None, message[:1000])
             outbox.enqueue_email("payout_status", current_app.config["INTERNAL_TEAM_EMAIL"],
                                  {**context, "transfer_id": None, "error": message},
                                  dedupe_key=f"payout-error:{booking_id}:{now.date().isoformat()}")
@@ -150,6 +154,8 @@ def _pay_receipt(receipt_id: int, now: datetime) -> bool:
             .values(transfer_id=transfer.id, transfer_error=None, transferred_at=now,
                     transferred_minor=amount))
         if moved.rowcount:
+            if audit_as is not None:
+                _audit_retry(audit_as, booking_id, amount, currency, before_error, now, transfer.id, None)
             outbox.enqueue_email("payout_status", current_app.config["INTERNAL_TEAM_EMAIL"],
                                  {**context, "transfer_id": transfer.id, "error": None},
                                  dedupe_key=f"payout:{booking_id}")
@@ -210,16 +216,22 @@ def retry_payout(admin: User, booking_id: int, now: datetime) -> bool:
     due = db.session.scalar(pending_payouts_query(now).where(PaymentReceipt.id == receipt.id))
     if due is None:
         raise Conflict("That payout is not due yet (settlement period, or the tutor cannot receive payouts).")
-    receipt_id, before = receipt.id, receipt.transfer_error
+    receipt_id = receipt.id
     end_read()
-    paid = _pay_receipt(receipt_id, now)
+    paid = _pay_receipt(receipt_id, now, audit_as=admin)
     receipt = db.session.get(PaymentReceipt, receipt_id, populate_existing=True)
-    audit.record(admin, "payout.retry", "booking", booking_id,
-                 f"Retried the payout of booking #{booking_id}: " + ("transferred" if paid else
-                                                                     f"failed again ({receipt.transfer_error})"),
-                 now, before={"transfer_error": before},
-                 after={"transfer_id": receipt.transfer_id, "transfer_error": receipt.transfer_error})
-    db.session.commit()
+    if receipt.transfer_id and not paid:
+        raise Conflict("That payout was already transferred.")  # a second click, or the job, got there first
     if not paid:
         raise PaymentFailed(f"The payout failed again: {receipt.transfer_error or 'nothing was owed'}")
     return paid
+
+
+def _audit_retry(admin: User, booking_id: int, amount: int, currency: str, before_error: str | None, now: datetime,
+                 transfer_id: str | None, error: str | None) -> None:
+    """The admin's payout retry, in the caller's transaction (the one that records its outcome)."""
+    outcome = f"transferred {Money(amount, currency).format()} ({transfer_id})" if transfer_id \
+        else f"failed again ({error})"
+    audit.record(admin, "payout.retry", "booking", booking_id, f"Retried the payout of booking #{booking_id}: {outcome}",
+                 now, before={"transfer_id": None, "transfer_error": before_error},
+                 after={"transfer_id": transfer_id, "transfer_error": error, "amount_minor": amount})

@@ -17,7 +17,7 @@ from ..adapters import paypal
 from ..adapters.database import end_read, serialized_write
 from ..extensions import db
 from ..models import PackagePurchase, PayPalEvent, PayPalOrder
-from . import package_paypal, paypal_holds, stored_events, wallet
+from . import package_paypal, package_refunds, paypal_holds, stored_events, wallet
 from .errors import BadWebhook, Unavailable
 from .locks import LOCK_BOOKING
 from .paypal_orders import order_row
@@ -52,7 +52,7 @@ def receive_webhook(payload: bytes, headers, now: datetime) -> str:
             if session.get(PayPalEvent, event["id"]) is not None:
                 return "duplicate"
             session.add(PayPalEvent(id=event["id"][:255], type=event["event_type"][:100], payload=event,
-                                    received_at=now))
+                                    received_at=now, booking_id=_booking_of(event["event_type"], event["resource"])))
     except IntegrityError:
         return "duplicate"  # the same event delivered twice at once: the other delivery stored it
     _enqueue_apply(event["id"])
@@ -72,20 +72,27 @@ def _order_id_of(event_type: str, resource: dict) -> str | None:
     return related.get("order_id")
 
 
-def _locks_of(event_type: str, resource: dict) -> list[tuple[int, int]]:
-    """The locks applying an event takes: its booking's (through our order row or, for refunds, the capture's row),
-    or for a package's order the buyer's wallet."""
+def _owner_of(event_type: str, resource: dict) -> tuple[int | None, int | None]:
+    """(booking id, package buyer id) of the order an event is about (through our order row or, for refunds, the
+    capture's row); (None, None) for an order we do not know."""
     order_id = _order_id_of(event_type, resource)
     capture_id = None if order_id else paypal_holds.refunded_capture_id(resource)
     if not order_id and not capture_id:
-        return []
+        return None, None
     where = PayPalOrder.order_id == order_id if order_id else PayPalOrder.capture_id == capture_id
     found = db.session.execute(select(PayPalOrder.booking_id, PackagePurchase.student_id)
                                .outerjoin(PackagePurchase, PackagePurchase.id == PayPalOrder.purchase_id)
                                .where(where)).first()
-    if found is None:
-        return []
-    booking_id, student_id = found
+    return (found[0], found[1]) if found is not None else (None, None)
+
+
+def _booking_of(event_type: str, resource: dict) -> int | None:
+    """The booking an event is about, if it is about one (its timeline lists the event)."""
+    return _owner_of(event_type, resource)[0]
+
+
+def _locks_of(booking_id: int | None, student_id: int | None) -> list[tuple[int, int]]:
+    """The locks applying an event takes: its booking's, or for a package's order the buyer's wallet."""
     return [(LOCK_BOOKING, booking_id)] if booking_id else [wallet.wallet_lock(student_id)] if student_id else []
 
 
@@ -99,7 +106,8 @@ def apply_event(event_id: str, now: datetime) -> str:
     if record.processed_at is not None:
         return record.outcome or "already-applied"
     event_type, resource = record.type, record.payload.get("resource") or {}
-    locks = _locks_of(event_type, resource)
+    booking_id, student_id = _owner_of(event_type, resource)
+    locks = _locks_of(booking_id, student_id)
     end_read()
     after: list = []
     with serialized_write(*locks) as session:
@@ -110,6 +118,7 @@ def apply_event(event_id: str, now: datetime) -> str:
         outcome = handler(resource, now, after) if handler else "ignored"
         record.attempts = (record.attempts or 0) + 1
         record.outcome, record.last_error = outcome, None
+        record.booking_id = record.booking_id or booking_id
         if not after:
             record.processed_at = now
     if after:
@@ -149,6 +158,10 @@ def _on_capture_completed(capture: dict, now: datetime, _after: list) -> str:
 
 
 def _on_capture_refunded(refund: dict, now: datetime, _after: list) -> str:
+    capture_id = paypal_holds.refunded_capture_id(refund)
+    row = db.session.scalar(select(PayPalOrder).where(PayPalOrder.capture_id == capture_id)) if capture_id else None
+    if row is not None and row.purchase_id is not None:  # a package's capture refunded
+        return package_refunds.paypal_refund_reported(row, refund, now)
     return paypal_holds.refund_reported(refund, now)
 
 

@@ -17,6 +17,7 @@ from ..adapters.queue import get_redis
 from ..domain.analytics import EventName, dedupe_id
 from ..extensions import db
 from ..models import Lesson, SummaryNote, TutorRatingCriteria, TutorReview, TutorReviewRating, User
+from . import audit
 from .analytics import record_event
 from .errors import Conflict, Forbidden, NotFound, ValidationError
 from .locks import LOCK_REVIEW
@@ -296,21 +297,27 @@ def list_criteria() -> list[TutorRatingCriteria]:
         TutorRatingCriteria.active.desc(), TutorRatingCriteria.position, TutorRatingCriteria.name)))
 
 
-def add_criterion(admin: User, name: str | None, position) -> TutorRatingCriteria:
-    """Add a criterion reviewers will rate from now on."""
+def add_criterion(admin: User, name: str | None, position, now: datetime | None = None) -> TutorRatingCriteria:
+    """Add a criterion reviewers will rate from now on (audited in the same commit)."""
     _admin_only(admin)
     criterion = TutorRatingCriteria(name=_criterion_name(name), position=_position(position), active=True)
-    return _save_criterion(criterion, add=True)
+    return _save_criterion(admin, criterion, None, now or datetime.now(UTC))
 
 
-def update_criterion(admin: User, criterion_id: int, name: str | None, position, active: bool) -> TutorRatingCriteria:
+def update_criterion(admin: User, criterion_id: int, name: str | None, position, active: bool,
+                     now: datetime | None = None) -> TutorRatingCriteria:
     """Rename, reorder, or (de)activate a criterion; past ratings are kept, inactive ones are not shown."""
     _admin_only(admin)
     criterion = db.session.get(TutorRatingCriteria, criterion_id)
     if criterion is None:
         raise NotFound("We could not find that criterion.")
+    before = _criterion_state(criterion)
     criterion.name, criterion.position, criterion.active = _criterion_name(name), _position(position), bool(active)
-    return _save_criterion(criterion)
+    return _save_criterion(admin, criterion, before, now or datetime.now(UTC))
+
+
+def _criterion_state(criterion: TutorRatingCriteria) -> dict:
+    return {"name": criterion.name, "position": criterion.position, "active": bool(criterion.active)}
 
 
 def _admin_only(user: User) -> None:
@@ -339,7 +346,9 @@ def _position(raw) -> int:
     return value
 
 
-def _save_criterion(criterion: TutorRatingCriteria, add: bool = False) -> TutorRatingCriteria:
+def _save_criterion(admin: User, criterion: TutorRatingCriteria, before: dict | None,
+                    now: datetime) -> TutorRatingCriteria:
+    add = before is None
     taken = ValidationError(f"There is already a criterion called {criterion.name}.",
                             {"name": "That name is taken."})
     with db.session.no_autoflush:  # compare before the change is written (the unique index is case-sensitive)
@@ -349,9 +358,18 @@ def _save_criterion(criterion: TutorRatingCriteria, add: bool = False) -> TutorR
     if clash:
         db.session.rollback()
         raise taken
-    if add:
-        db.session.add(criterion)
+    after = _criterion_state(criterion)
+    if before == after:
+        return criterion  # the form sent back unchanged: nothing to change or record
     try:
+        if add:
+            db.session.add(criterion)
+        db.session.flush()
+        audit.record(admin, "criterion.add" if add else "criterion.update", "rating_criterion", criterion.id,
+                     (f"Added rating criterion “{criterion.name}”" if add else
+                      f"Changed rating criterion “{criterion.name}”: " + ", ".join(
+                          f"{k} {before[k]} → {after[k]}" for k in after if before[k] != after[k])),
+                     now, before=before, after=after)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()

@@ -13,7 +13,7 @@ from ..adapters.database import end_read, serialized_write
 from ..domain.states import BookingState
 from ..extensions import db
 from ..models import Booking, PaymentReceipt, StripeEvent
-from . import packages, stored_events, subscriptions
+from . import package_refunds, packages, stored_events, subscription_checkouts, subscriptions, wallet
 from .authorizations import close_before_capture
 from .cancellations import book_stripe_refunds
 from .card_holds import record_card_hold
@@ -34,8 +34,10 @@ def receive_webhook(payload: bytes, signature: str | None, now: datetime) -> str
         with serialized_write() as session:
             if session.get(StripeEvent, event.id) is not None:
                 return "duplicate"
-            session.add(StripeEvent(id=event.id, type=event.type, payload=event.to_dict(for_json=True),
-                                    received_at=now))
+            payload = event.to_dict(for_json=True)
+            session.add(StripeEvent(id=event.id, type=event.type, payload=payload, received_at=now,
+                                    booking_id=_event_booking_id(event.type, (payload.get("data") or {})
+                                                                 .get("object") or {})))
     except IntegrityError:
         return "duplicate"  # the same event, delivered twice at once: the other delivery stored it
     _enqueue_apply(event.id)
@@ -68,6 +70,9 @@ def apply_event(event_id: str, now: datetime) -> str:
     locks = [(LOCK_BOOKING, booking_id)] if booking_id else []
     locks += packages.event_locks(obj) if event_type.startswith("checkout.session.") else []
     locks += subscriptions.event_locks(event_type, obj)
+    locks += _package_charge_locks(event_type, obj) if booking_id is None else []
+    if event_type == "checkout.session.completed":
+        locks += subscription_checkouts.card_update_locks(obj)
     after: list = []
     with serialized_write(*locks) as session:
         record = session.get(StripeEvent, event_id, populate_existing=True, with_for_update=True)
@@ -77,15 +82,27 @@ def apply_event(event_id: str, now: datetime) -> str:
         # Handlers work on plain dicts (the event's object as sent, and what was fetched), never on SDK objects.
         if is_subscription:
             outcome = subscriptions.apply_event(event_type, obj, fetched, now)
+            _after_subscription_event(event_type, obj, fetched, now, after)
         else:
             outcome = handler(obj, fetched, now, after) if handler else "ignored"
         record.attempts = (record.attempts or 0) + 1
         record.outcome, record.last_error = outcome, None
+        record.booking_id = record.booking_id or booking_id
         if not after:
             record.processed_at = now
     if after:
         stored_events.finish_after(StripeEvent, event_id, locks, after, now)
     return outcome
+
+
+def _after_subscription_event(event_type: str, obj: dict, fetched, now: datetime, after: list) -> None:
+    """The Stripe calls a subscription event leads to, run once its transaction committed: a duplicate subscription
+    is cancelled and refunded; a paid Checkout expires the student's other open ones with the tutor."""
+    duplicate = subscription_checkouts.duplicates_to_close(fetched.sub["id"] if fetched else None)
+    if duplicate is not None:
+        after.append(lambda: subscription_checkouts.close_duplicate(duplicate, now))
+    if event_type == "checkout.session.completed":
+        after.append(lambda: subscription_checkouts.after_subscribe_completed(obj, now))
 
 
 def apply_stored_events(now: datetime, limit: int = 500) -> int:
@@ -97,7 +114,7 @@ def apply_stored_events(now: datetime, limit: int = 500) -> int:
 def _event_booking_id(event_type: str, obj: dict) -> int | None:
     """The booking an event is about (its lock key), from its metadata or, for charges, our receipt."""
     booking_id = (obj.get("metadata") or {}).get("booking_id") or obj.get("client_reference_id")
-    if str(booking_id or "").isdigit():
+    if str(booking_id or "").isdigit() and len(str(booking_id)) < 10:  # an id, not a number past the column
         return int(booking_id)
     if event_type.startswith("charge."):
         return db.session.scalar(select(PaymentReceipt.booking_id).where(PaymentReceipt.charge_id == obj.get("id"))) \
@@ -128,6 +145,9 @@ def _fetch_session_pi(session_obj, booking_id: int | None) -> dict | None:
 def _on_checkout_completed(session_obj, pi, now: datetime, after: list) -> str:
     if packages.purchase_id_of(session_obj) is not None:  # a package of minutes, not a booking
         return packages.on_checkout_completed(session_obj, now)
+    if subscription_checkouts.card_update_of(session_obj) is not None:  # a new card for a monthly plan
+        after.append(lambda: subscription_checkouts.apply_saved_card(session_obj["id"], now))
+        return "card-saved"
     booking = _booking_for_metadata(session_obj)
     if booking is None or pi is None:
         return "ignored"
@@ -157,16 +177,38 @@ def _on_payment_canceled(pi, _fetched, now: datetime, _after: list) -> str:
     return "expired"
 
 
+def _package_charge_locks(event_type: str, charge: dict) -> list[tuple[int, int]]:
+    """A charge of a package purchase (not a booking): its events lock the buyer's wallet."""
+    if not event_type.startswith("charge."):
+        return []
+    purchase = package_refunds.purchase_for_payment_intent(charge.get("payment_intent"))
+    student_id = purchase.student_id if purchase is not None else None
+    end_read()
+    return [wallet.wallet_lock(student_id)] if student_id else []
+
+
 def _fetch_refunds(charge, booking_id: int | None) -> list[dict] | None:
-    """charge.refunded: the charge's refunds, each with its id, read from Stripe (the event may not list them)."""
+    """charge.refunded: the charge's refunds, each with its id, read from Stripe (the event may not list them);
+    for a booking's charge or a package purchase's."""
     pi_id = charge.get("payment_intent")
-    return gateway.list_refunds(pi_id) if booking_id and isinstance(pi_id, str) else None
+    if not isinstance(pi_id, str):
+        return None
+    if booking_id is None:
+        is_package = package_refunds.purchase_for_payment_intent(pi_id) is not None
+        end_read()
+        if not is_package:
+            return None
+    return gateway.list_refunds(pi_id)
 
 
 def _on_charge_refunded(charge, refunds, now: datetime, _after: list) -> str:
     """Every refund reaches our books once, by its Stripe id: ours (matched to the row that asked for it) and
     those made outside the app (the Stripe dashboard)."""
     booking_id = _event_booking_id("charge.refunded", charge)
+    if booking_id is None and refunds is not None:
+        purchase = package_refunds.purchase_for_payment_intent(charge.get("payment_intent"))
+        if purchase is not None:  # a package's payment refunded (from Stripe's Dashboard, or ours answered here)
+            return package_refunds.book_stripe_refunds(purchase, refunds, now)
     if booking_id is None or refunds is None:
         return "ignored"
     return book_stripe_refunds(db.session, booking_id, refunds)

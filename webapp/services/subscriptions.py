@@ -25,16 +25,17 @@ from sqlalchemy.orm import Session
 from ..adapters import stripe_gateway as gateway
 from ..adapters.database import end_read, serialized_write
 from ..domain.analytics import EventName, dedupe_id
-from ..domain.money import parse_major_amount
+from ..domain.money import Money, parse_major_amount
 from ..domain.roles import Role
 from ..domain.subscriptions import (LIVE, MAX_ACTIVE_PLANS, PAUSED_FOR_PAYMENT, SubscriptionStatus, is_upgrade,
                                     lot_expiry, period_left, plan_problems, prorated_minutes)
 from ..extensions import db
 from ..models import MinuteLot, Subscription, SubscriptionPlan, User
-from . import packages, wallet
+from . import outbox, packages, wallet
 from .analytics import record_event
 from .errors import Conflict, Forbidden, NotFound, PaymentFailed, ValidationError
 from .locks import LOCK_SUBSCRIPTION, LOCK_TUTOR_PLANS
+from .urls import public_url
 
 DEFAULT_CURRENCY = "GBP"
 FORM_KEY_LENGTH = 64
@@ -102,45 +103,18 @@ def new_form_key() -> str:
     return secrets.token_urlsafe(16)
 
 
-def _key(form_key: str | None) -> str:
+def subscription_key(form_key: str | None) -> str:
+    """The idempotency part a form sends (or a fresh one when it sent none)."""
     return (form_key or "").strip()[:FORM_KEY_LENGTH] or new_form_key()
 
 
 def live_subscription(student_id: int, tutor_id: int) -> Subscription | None:
-    """The student's subscription with this tutor that has not ended, if any."""
+    """The student's subscription with this tutor that has not ended, if any (a duplicate never counts)."""
     return db.session.scalar(select(Subscription).where(Subscription.student_id == student_id,
                                                         Subscription.tutor_id == tutor_id,
+                                                        Subscription.duplicate_of_id.is_(None),
                                                         Subscription.status.in_([str(s) for s in LIVE]))
                              .order_by(Subscription.id.desc()))
-
-
-def start_subscription(student: User, plan_id: int, form_key: str | None, *, success_url: str,
-                       cancel_url: str) -> str:
-    """Open Stripe Checkout (mode=subscription) for a plan; returns its page. The same form sent twice (a double
-    click) gets the same page: the idempotency key comes from the form."""
-    if student.role not in (Role.STUDENT, Role.PARENT):
-        raise Forbidden("Only students and parents subscribe to plans.")
-    plan = db.session.get(SubscriptionPlan, plan_id)
-    if plan is None or not plan.active:
-        raise NotFound("This plan is no longer offered.")
-    if live_subscription(student.id, plan.tutor_id) is not None:
-        raise Conflict(f"You already subscribe to a plan with {plan.tutor.name}. Change it on your Subscriptions "
-                       "page instead.")
-    product = f"{plan.minutes} minutes a month with {plan.tutor.name}"
-    metadata = {"plan_id": str(plan.id), "student_id": str(student.id), "tutor_id": str(plan.tutor_id)}
-    amount, currency, email = plan.price_minor, plan.currency, student.email
-    end_read()
-    try:
-        checkout = gateway.create_subscription_checkout_session(
-            amount_minor=amount, currency=currency, product_name=product, metadata=metadata, customer_email=email,
-            success_url=success_url, cancel_url=cancel_url,
-            idempotency_key=f"subscribe:{student.id}:{plan_id}:{_key(form_key)}")
-    except gateway.PaymentError as exc:
-        raise PaymentFailed("We could not open the payment page. Nothing was charged; please try again.") from exc
-    if checkout.status != "open" or not checkout.url:
-        raise Conflict("That subscription page was already used. Your subscription appears on your Subscriptions "
-                       "page once Stripe confirms it.")
-    return checkout.url
 
 
 @dataclass(frozen=True)
@@ -156,7 +130,11 @@ class SubscriptionView:
 
     @property
     def ended(self) -> bool:
-        return self.row.status not in LIVE
+        return self.row.status not in LIVE or self.row.duplicate_of_id is not None
+
+    @property
+    def duplicate(self) -> bool:
+        return self.row.duplicate_of_id is not None
 
 
 def subscriptions_of(student: User) -> list[SubscriptionView]:
@@ -190,6 +168,8 @@ def get_subscription(student: User, subscription_id: int) -> Subscription:
 
 def _live(student: User, subscription_id: int) -> Subscription:
     row = get_subscription(student, subscription_id)
+    if row.duplicate_of_id is not None:
+        raise Conflict("This was a second subscription to the same tutor: it was cancelled and refunded.")
     if row.status not in LIVE:
         raise Conflict("This subscription has ended.")
     return row
@@ -205,7 +185,7 @@ def set_cancel_at_period_end(student: User, subscription_id: int, cancel: bool, 
     end_read()
     try:
         answer = gateway.set_cancel_at_period_end(
-            stripe_id, cancel, f"subscription:{row_id}:{'cancel' if cancel else 'resume'}:{_key(form_key)}")
+            stripe_id, cancel, f"subscription:{row_id}:{'cancel' if cancel else 'resume'}:{subscription_key(form_key)}")
     except gateway.PaymentError as exc:
         raise PaymentFailed("Stripe could not change the subscription; nothing changed. Please try again.") from exc
     return _record_answer(answer.to_dict(), now)
@@ -232,7 +212,7 @@ def change_plan(student: User, subscription_id: int, plan_id: int, form_key: str
                 "tutor_id": str(row.tutor_id)}
     args = dict(item_id=row.stripe_item_id, product_id=row.stripe_product_id, amount_minor=plan.price_minor,
                 currency=plan.currency, prorate_now=upgrade, metadata=metadata,
-                idempotency_key=f"subscription:{row.id}:plan:{plan.id}:{_key(form_key)}")
+                idempotency_key=f"subscription:{row.id}:plan:{plan.id}:{subscription_key(form_key)}")
     stripe_id = row.stripe_subscription_id
     end_read()
     try:
@@ -246,7 +226,7 @@ def change_plan(student: User, subscription_id: int, plan_id: int, form_key: str
 
 def _record_answer(sub: dict, now: datetime) -> Subscription:
     student_id = _metadata_int(sub.get("metadata"), "student_id")
-    with serialized_write(*_locks_for(student_id)) as session:
+    with serialized_write(*locks_for(student_id)) as session:
         return record_state(session, sub, now)
 
 
@@ -254,13 +234,20 @@ def payment_owed(session: Session, student_id: int, tutor_id: int) -> Subscripti
     """The student's subscription with this tutor whose payment failed (booking with its minutes is paused)."""
     return session.scalar(select(Subscription).where(
         Subscription.student_id == student_id, Subscription.tutor_id == tutor_id,
-        Subscription.status.in_([str(s) for s in PAUSED_FOR_PAYMENT])))
+        Subscription.duplicate_of_id.is_(None), Subscription.status.in_([str(s) for s in PAUSED_FOR_PAYMENT])))
+
+
+def owed_by(student_id: int) -> list[Subscription]:
+    """The student's subscriptions whose last payment failed (their wallet page links each card page)."""
+    return list(db.session.scalars(select(Subscription).where(
+        Subscription.student_id == student_id, Subscription.duplicate_of_id.is_(None),
+        Subscription.status.in_([str(s) for s in PAUSED_FOR_PAYMENT])).order_by(Subscription.id)))
 
 
 def paused_message(tutor_name: str) -> str:
     """Why booking with minutes is paused, in words for the pay page and the API."""
     return (f"Booking with your minutes with {tutor_name} is paused: the last payment of your monthly plan failed. "
-            "It resumes once Stripe collects it (see your Subscriptions page); meanwhile pay by card.")
+            "It resumes once it is paid: update your card on your Subscriptions page; meanwhile pay by card.")
 
 
 # --- Stripe's webhooks ---------------------------------------------------------------------------
@@ -298,19 +285,40 @@ def _student_of(event_type: str, obj: dict) -> int | None:
     return _metadata_int(obj.get("metadata"), "student_id")
 
 
-def _locks_for(student_id: int | None) -> list[tuple[int, int]]:
+def locks_for(student_id: int | None) -> list[tuple[int, int]]:
+    """The locks of a student's subscription records and wallet, in the order every writer takes them."""
     return [(LOCK_SUBSCRIPTION, student_id), wallet.wallet_lock(student_id)] if student_id else []
 
 
 def event_locks(event_type: str, obj: dict) -> list[tuple[int, int]]:
     """The locks applying a subscription event takes: the student's subscriptions and wallet."""
-    return _locks_for(_student_of(event_type, obj)) if subscription_id_of(event_type, obj) else []
+    return locks_for(_student_of(event_type, obj)) if subscription_id_of(event_type, obj) else []
 
 
-def fetch_subscription(event_type: str, obj: dict) -> dict | None:
+@dataclass(frozen=True)
+class Fetched:
+    """What Stripe says now, read before the event's transaction: the event's subscription, and the student's other
+    subscriptions with the tutor that we hold as live (so a stale row is brought up to date before it can make the
+    new one look like a duplicate)."""
+
+    sub: dict
+    others: list[dict]
+
+
+def fetch_subscription(event_type: str, obj: dict) -> Fetched | None:
     """Stripe's subscription now (outside any transaction): what we record, whatever order the events came in."""
     sub_id = subscription_id_of(event_type, obj)
-    return gateway.retrieve_subscription(sub_id).to_dict() if sub_id else None
+    if not sub_id:
+        return None
+    sub = gateway.retrieve_subscription(sub_id).to_dict()
+    student_id = _metadata_int(sub.get("metadata"), "student_id")
+    tutor_id = _metadata_int(sub.get("metadata"), "tutor_id")
+    others = list(db.session.scalars(select(Subscription.stripe_subscription_id).where(
+        Subscription.student_id == (student_id or 0), Subscription.tutor_id == (tutor_id or 0),
+        Subscription.stripe_subscription_id != sub_id, Subscription.duplicate_of_id.is_(None),
+        Subscription.status.in_([str(s) for s in LIVE]))))
+    end_read()
+    return Fetched(sub, [gateway.retrieve_subscription(other).to_dict() for other in others])
 
 
 def _utc(seconds: int | None) -> datetime | None:
@@ -330,7 +338,15 @@ def record_state(session: Session, sub: dict, now: datetime) -> Subscription | N
     if row is None:
         row = Subscription(stripe_subscription_id=sub["id"], student_id=student_id, tutor_id=plan.tutor_id,
                            created_at=now)
+        if SubscriptionStatus(sub["status"]) in LIVE:
+            # A second live subscription to this tutor (two Checkouts paid in a race): the first recorded is
+            # kept; this one grants nothing and is cancelled and refunded (subscription_checkouts.close_duplicate).
+            row.duplicate_of_id = session.scalar(select(Subscription.id).where(
+                Subscription.student_id == student_id, Subscription.tutor_id == plan.tutor_id,
+                Subscription.duplicate_of_id.is_(None), Subscription.status.in_([str(s) for s in LIVE])))
         session.add(row)
+    customer = sub.get("customer")
+    row.stripe_customer_id = customer if isinstance(customer, str) else (customer or {}).get("id")
     row.plan_id = plan.id
     row.stripe_item_id = item.get("id")
     row.stripe_product_id = price.get("product") if isinstance(price.get("product"), str) else None
@@ -345,18 +361,25 @@ def record_state(session: Session, sub: dict, now: datetime) -> Subscription | N
     return row
 
 
-def apply_event(event_type: str, obj: dict, sub: dict | None, now: datetime) -> str:
+def apply_event(event_type: str, obj: dict, fetched: Fetched | None, now: datetime) -> str:
     """Apply a subscription event inside the dispatcher's write: record Stripe's state; a paid invoice grants its
-    minutes once (keyed on the invoice id)."""
-    if sub is None:
+    minutes once (keyed on the invoice id); a failed one tells the student, with the link to update their card."""
+    if fetched is None:
         return "ignored"
+    for other in fetched.others:
+        record_state(db.session, other, now)
+    sub = fetched.sub
     row = record_state(db.session, sub, now)
     if row is None:
         return "ignored"
+    if row.duplicate_of_id is not None:
+        return "duplicate"  # never grants; the dispatcher has it cancelled and refunded after this commits
     if event_type == "invoice.payment_failed":
         if (obj.get("status") == "open" and sub.get("latest_invoice") == obj.get("id")
                 and row.status == SubscriptionStatus.ACTIVE):
             row.status = str(SubscriptionStatus.PAST_DUE)  # Stripe's own state catches up in a moment
+        if obj.get("status") == "open" and sub.get("latest_invoice") == obj.get("id"):
+            _payment_failed_email(row, obj)
         return "past-due"
     if event_type == "invoice.paid":
         if obj.get("billing_reason") == "subscription_create" and obj.get("status") == "paid" and obj.get("id"):
@@ -365,6 +388,18 @@ def apply_event(event_type: str, obj: dict, sub: dict | None, now: datetime) -> 
                          amount_minor=obj.get("amount_paid"), currency=str(obj.get("currency") or "").upper())
         return _grant_for_invoice(row, obj, sub)
     return f"recorded-{row.status}"
+
+
+def _payment_failed_email(row: Subscription, invoice: dict) -> None:
+    """Tell the student their plan's payment failed, with the link to update their card (once per invoice)."""
+    student = db.session.get(User, row.student_id)
+    amount = invoice.get("amount_due") or row.plan.price_minor
+    outbox.enqueue_email("subscription_payment_failed", student.email, {
+        "recipient_name": student.name, "tutor_name": row.tutor.name, "minutes": row.plan.minutes,
+        "amount": Money(int(amount), str(invoice.get("currency") or row.plan.currency).upper()).format(),
+        "reason": (invoice.get("last_payment_error") or {}).get("message") or "Your card was declined.",
+        "card_url": public_url(f"/account/subscriptions/{row.id}/card")},
+        dedupe_key=f"subscription-payment-failed:{invoice.get('id')}")
 
 
 def _grant_for_invoice(row: Subscription, invoice: dict, sub: dict) -> str:

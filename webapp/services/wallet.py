@@ -10,7 +10,7 @@ booking and its hold commit or fail together.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -19,14 +19,16 @@ from sqlalchemy.orm import Session
 
 from ..adapters.database import serialized_write
 from ..domain.ledger import (InsufficientMinutes, LedgerError, Lot, Move, available_account, check_balanced,
-                             check_covered, held_account, is_student_account, lot_remaining, minutes_currency,
-                             minutes_to_expire, postings_for, refundable_minutes)
+                             check_covered, drawn_from, held_account, is_student_account, lot_remaining,
+                             minutes_currency, minutes_to_expire, postings_for, refund_lands_in_origin,
+                             refundable_minutes)
 from ..extensions import db
 from ..models import LedgerBalance, LedgerEntry, LedgerTransaction, MinuteLot, User
 from .locks import LOCK_WALLET
 
 __all__ = ["InsufficientMinutes", "LedgerError", "TutorMinutes", "WalletBalance", "balance", "balances_of",
-           "booking_minutes", "expire_lots", "grant_lot", "grant_minutes", "hold_for_booking", "post_hold", "record_move", "refund_booking_minutes", "void_hold", "wallet_lock"]
+           "booking_minutes", "expire_lots", "grant_lot", "grant_minutes", "hold_for_booking", "lot_gone",
+           "post_hold", "posted_minutes", "record_move", "refund_booking_minutes", "void_hold", "wallet_lock"]
 
 
 @dataclass(frozen=True)
@@ -113,10 +115,20 @@ def _hold_of(session: Session, booking_id: int) -> LedgerTransaction | None:
     return session.scalar(select(LedgerTransaction).where(LedgerTransaction.key == f"hold:booking:{booking_id}"))
 
 
+def _plain_lots(session: Session, user_id: int, tutor_id: int) -> list[Lot]:
+    """A wallet's lots as plain values, with what has expired of each so far."""
+    return [Lot(id=lot.id, minutes=lot.minutes, expires_at=lot.expires_at, expired=_expired_so_far(session, lot.id))
+            for lot in session.scalars(select(MinuteLot).where(MinuteLot.user_id == user_id,
+                                                               MinuteLot.tutor_id == tutor_id))]
+
+
 def hold_for_booking(session: Session, *, booking_id: int, user_id: int, tutor_id: int, minutes: int) -> None:
-    """Hold a booking's minutes until the tutor approves (caller's transaction; raises InsufficientMinutes)."""
+    """Hold a booking's minutes until the tutor approves (caller's transaction; raises InsufficientMinutes). The
+    hold names the lot its minutes are drawn from (domain/ledger.drawn_from): a refund later goes back there."""
+    owned = balance(user_id, tutor_id)
+    origin = drawn_from(_plain_lots(session, user_id, tutor_id), owned.available + owned.held, owned.held)
     record_move(session, Move.HOLD, user_id=user_id, tutor_id=tutor_id, minutes=minutes,
-                key=f"hold:booking:{booking_id}", booking_id=booking_id)
+                key=f"hold:booking:{booking_id}", booking_id=booking_id, lot_id=origin)
 
 
 def post_hold(session: Session, booking_id: int) -> bool:
@@ -139,19 +151,39 @@ def _settle_hold(session: Session, booking_id: int, move: Move) -> bool:
     return recorded is not None
 
 
-def refund_booking_minutes(session: Session, booking_id: int, minutes: int, *, key: str) -> int:
-    """Return up to ``minutes`` of a booking's posted minutes to the student (a cancellation after approval, by
-    the cancellation policy); never more than were posted and not yet returned. Returns the minutes returned."""
+def refund_booking_minutes(session: Session, booking_id: int, minutes: int, *, key: str,
+                           now: datetime | None = None, fresh_lot_days: int = 30) -> int:
+    """Return up to ``minutes`` of a booking's posted minutes to the student (a cancellation after approval, or an
+    admin's refund); never more than were posted and not yet returned (summed from the rows, in the caller's
+    locked write). Returns the minutes returned (0 for a replayed ``key``).
+
+    The minutes go back into the lot the hold was drawn from. If that lot has expired since, they go into a new
+    lot of their own (source "refund", keyed by ``key``) that expires ``fresh_lot_days`` after ``now``: put back
+    into the expired lot, the next expiry run would take them away again, and the refund would be worth nothing."""
     hold = _hold_of(session, booking_id)
     if hold is None:
         return 0
     amount = refundable_minutes(_booking_minutes(session, booking_id, Move.POST),
                                 _booking_minutes(session, booking_id, Move.REFUND), minutes)
-    if amount == 0:
+    if amount == 0 or session.scalar(select(LedgerTransaction.id).where(LedgerTransaction.key == key)):
         return 0
+    now = now or datetime.now(UTC)
+    origin = session.get(MinuteLot, hold.lot_id) if hold.lot_id else None
+    lot_id = origin.id if origin is not None else None
+    if origin is not None and not refund_lands_in_origin(origin.expires_at, now):
+        fresh = MinuteLot(user_id=hold.user_id, tutor_id=hold.tutor_id, source="refund", source_ref=f"refund:{key}",
+                          minutes=amount, expires_at=now + timedelta(days=fresh_lot_days))
+        session.add(fresh)
+        session.flush()
+        lot_id = fresh.id
     recorded = record_move(session, Move.REFUND, user_id=hold.user_id, tutor_id=hold.tutor_id, minutes=amount,
-                           key=key, booking_id=booking_id)
+                           key=key, booking_id=booking_id, lot_id=lot_id)
     return amount if recorded is not None else 0
+
+
+def posted_minutes(session: Session, booking_id: int) -> tuple[int, int]:
+    """A booking's minutes spent on its lesson: (posted at approval, returned since by refunds), from the rows."""
+    return _booking_minutes(session, booking_id, Move.POST), _booking_minutes(session, booking_id, Move.REFUND)
 
 
 def balance(user_id: int, tutor_id: int) -> WalletBalance:
@@ -207,8 +239,17 @@ def booking_minutes(session: Session, booking_id: int) -> tuple[int, int]:
 
 
 def _expired_so_far(session: Session, lot_id: int) -> int:
-    return session.scalar(select(func.coalesce(func.sum(LedgerTransaction.minutes), 0))
-                          .where(LedgerTransaction.lot_id == lot_id, LedgerTransaction.move == str(Move.EXPIRE)))
+    """Minutes of a lot gone without being spent: expired, or withdrawn by a refund of its purchase (less any
+    withdrawal undone because the provider refused that refund)."""
+    def moved(move: Move) -> int:
+        return session.scalar(select(func.coalesce(func.sum(LedgerTransaction.minutes), 0))
+                              .where(LedgerTransaction.lot_id == lot_id, LedgerTransaction.move == str(move)))
+    return moved(Move.EXPIRE) + moved(Move.WITHDRAW) - moved(Move.RESTORE)
+
+
+def lot_gone(session: Session, lot_id: int) -> int:
+    """Public name of _expired_so_far for package refunds (minutes of a lot expired or withdrawn)."""
+    return _expired_so_far(session, lot_id)
 
 
 def expire_lots(now: datetime) -> int:
@@ -221,11 +262,8 @@ def expire_lots(now: datetime) -> int:
     total = 0
     for user_id, tutor_id in wallets:
         with serialized_write(wallet_lock(user_id)) as session:
-            lots = session.scalars(select(MinuteLot).where(MinuteLot.user_id == user_id,
-                                                           MinuteLot.tutor_id == tutor_id)).all()
             owned = balance(user_id, tutor_id)
-            plain = [Lot(id=lot.id, minutes=lot.minutes, expires_at=lot.expires_at,
-                         expired=_expired_so_far(session, lot.id)) for lot in lots]
+            plain = _plain_lots(session, user_id, tutor_id)
             expired_before = {lot.id: lot.expired for lot in plain}
             for lot_id, minutes in minutes_to_expire(plain, owned.available + owned.held, owned.available,
                                                      now).items():

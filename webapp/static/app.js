@@ -202,3 +202,21 @@
     }
   });
 })();
+
+// The question form shows only the fields of the chosen kind (all of them show without JavaScript).
+(function () {
+  "use strict";
+  function showKind(form) {
+    var select = form.querySelector("[data-question-kind]");
+    if (!select) { return; }
+    form.querySelectorAll("[data-kind-fields]").forEach(function (group) {
+      group.hidden = group.getAttribute("data-kind-fields").split(" ").indexOf(select.value) < 0;
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("form[data-question-form]").forEach(function (form) {
+      showKind(form);
+      form.querySelector("[data-question-kind]").addEventListener("change", function () { showKind(form); });
+    });
+  });
+})();

@@ -8,10 +8,12 @@ from flask_login import current_user
 
 from ..domain.coupons import normalize_code
 from ..domain.money import Money, parse_major_amount
+from ..domain.funding import Funding
 from ..domain.offers import Audience
+from ..domain.packages import minutes_words
 from ..domain.roles import STAFF_ROLES
 from ..models import Role
-from ..services import bookings, cancellations, dashboard, offer_announcements, offers
+from ..services import bookings, cancellations, dashboard, minute_refunds, offer_announcements, offers
 from ..services.errors import ServiceError
 from .common import now_utc, perform, render, role_required
 
@@ -65,6 +67,14 @@ def _whole_number(text: str) -> int:
         raise ValueError(f"At least 1, not {text!r}; leave it empty for no limit.")
     if not text.isdigit() or int(text) > 2**31 - 1:
         raise ValueError(f"Use a whole number such as 100, not {text!r}.")
+    return int(text)
+
+
+def _typed_minutes(text: str) -> int:
+    """Minutes typed in the refund form (the service says which counts it accepts)."""
+    text = text.strip()
+    if not text.isdigit() or len(text) > 6:
+        raise ValueError(f"Minutes are a whole number such as 30, not {text!r}.")
     return int(text)
 
 
@@ -162,14 +172,23 @@ def announce_offer(coupon_id: int):
 @bp.post("/bookings/<id:booking_id>/refund")
 @role_required(*STAFF_ROLES)
 def refund(booking_id: int):
-    """Refund any amount up to what remains on a booking (support agents up to their cap)."""
+    """Refund any amount up to what remains on a booking, in money or, for a lesson paid with minutes, in minutes
+    (support agents up to their cap)."""
     try:
         booking = bookings.get_booking(current_user, booking_id)
-        amount = parse_major_amount(request.form.get("amount") or "", booking.currency)
-        cancellations.admin_refund(current_user, booking_id, amount, request.form.get("reason", ""), now_utc(),
-                                   request_key=request.form.get("request_key"))
-        flash(f"Refund of {Money(amount, booking.currency).format()} sent. The lesson still stands; "
-              "cancel it separately if it should not happen.", "success")
+        if booking.funding == Funding.MINUTES:
+            done = minute_refunds.staff_refund_minutes(current_user, booking_id,
+                                                       _typed_minutes(request.form.get("minutes") or ""),
+                                                       request.form.get("reason", ""), now_utc(),
+                                                       request_key=request.form.get("request_key"))
+            flash(f"{minutes_words(done.minutes)} returned to the student's balance. The lesson still stands; "
+                  "cancel it separately if it should not happen.", "success")
+        else:
+            amount = parse_major_amount(request.form.get("amount") or "", booking.currency)
+            cancellations.admin_refund(current_user, booking_id, amount, request.form.get("reason", ""),
+                                       now_utc(), request_key=request.form.get("request_key"))
+            flash(f"Refund of {Money(amount, booking.currency).format()} sent. The lesson still stands; "
+                  "cancel it separately if it should not happen.", "success")
     except ValueError as exc:
         flash(str(exc), "error")
     except ServiceError as exc:

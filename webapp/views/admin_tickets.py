@@ -10,7 +10,7 @@ from flask_login import current_user
 from ..adapters.uploads import ACCEPT, ALLOWED_WORDS
 from ..domain.roles import STAFF_ROLES
 from ..domain.tickets import TicketPriority, TicketStatus
-from ..services import booking_timeline, tickets
+from ..services import booking_timeline, minute_refunds, tickets
 from ..services.errors import ServiceError, ValidationError
 from . import params
 from .common import now_utc, render, role_required
@@ -60,6 +60,7 @@ def _ticket_page(ticket_id: int, error: str | None = None, fields: dict | None =
                   canned=canned, picked=picked, draft=draft, booking=booking, events=events,
                   statuses=list(TicketStatus), priorities=list(TicketPriority), staff=tickets.staff_members(),
                   error=error, fields=fields or {}, accept=ACCEPT, allowed=ALLOWED_WORDS,
+                  refund_offer=minute_refunds.staff_refund_offer(current_user, booking) if booking else None,
                   refund_request_key=uuid.uuid4().hex, status=status)
 
 

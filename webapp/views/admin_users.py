@@ -8,8 +8,9 @@ from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user
 
 from ..domain.roles import STAFF_ROLES, Role
-from ..services import admin_tutors, admin_users, audit, booking_timeline, payouts
-from ..services.errors import ValidationError
+from ..domain.money import Money, parse_major_amount
+from ..services import admin_tutors, admin_users, audit, booking_timeline, minute_refunds, package_refunds, payouts
+from ..services.errors import ServiceError, ValidationError
 from . import params
 from .common import now_utc, perform, render, role_required
 
@@ -42,7 +43,33 @@ def index():
 @role_required(*STAFF_ROLES)
 def user(user_id: int):
     """One user: bookings, payments, log-ins, app tokens, tickets, and what staff did to the account."""
-    return render("admin/user.html", o=admin_users.user_overview(current_user, user_id))
+    return render("admin/user.html", o=admin_users.user_overview(current_user, user_id),
+                  package_purchases=package_refunds.overview(current_user, user_id),
+                  refund_request_key=secrets.token_urlsafe(24))
+
+
+@bp.post("/users/<id:user_id>/purchases/<id:purchase_id>/refund")
+@role_required(*STAFF_ROLES)
+def refund_purchase(user_id: int, purchase_id: int):
+    """Refund a package purchase: the unused minutes' pro-rata worth, or a smaller amount (support up to the cap)."""
+    back = redirect(url_for("admin_users.user", user_id=user_id), code=303)
+    overview = {p.purchase.id: p for p in package_refunds.overview(current_user, user_id)}
+    if purchase_id not in overview:
+        flash("We could not find that purchase among this user's paid purchases.", "error")
+        return back
+    currency = overview[purchase_id].purchase.currency
+    try:
+        text = (request.form.get("amount") or "").strip()
+        amount = parse_major_amount(text, currency) if text else None
+        row = package_refunds.refund_purchase(current_user, purchase_id, amount, request.form.get("reason", ""),
+                                              now_utc(), request_key=request.form.get("request_key"))
+        flash(f"Refunded {Money(row.amount_minor, currency).format()}; {row.minutes} unused minutes were taken "
+              "back from the student's balance.", "success")
+    except ValueError as exc:
+        flash(str(exc), "error")
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    return back
 
 
 @bp.post("/users/<id:user_id>/suspend")
@@ -135,4 +162,5 @@ def booking_timeline_page(booking_id: int):
     admin actions open at this point."""
     booking, events = booking_timeline.timeline(current_user, booking_id)
     return render("admin/booking.html", booking=booking, events=events, now=now_utc(),
+                  refund_offer=minute_refunds.staff_refund_offer(current_user, booking),
                   refund_request_key=secrets.token_urlsafe(16))

@@ -18,7 +18,7 @@ from ..extensions import csrf, limiter
 from ..models import Booking, Lesson, Teach, User
 from ..security_headers import content_security_policy
 from ..services import (accounts, availability, bookings, cancellations, card_holds, catalogue, checkout, homework,
-                        minute_payments, notes, reschedules, sessions)
+                        minute_payments, minute_refunds, notes, reschedules, sessions)
 from ..services.bookings import BookingRequest
 from ..services.catalogue import TutorFilters
 from ..services.errors import Forbidden, NotFound, ServiceError, SlotTaken
@@ -502,6 +502,25 @@ def refund_booking(booking_id: int):
     booking = cancellations.admin_refund(user, booking_id, data.amount_minor, data.reason, now_utc(),
                                          request_key=data.idempotency_key)
     return booking_json(bookings.get_booking(user, booking.id), now_utc()), 201
+
+
+@bp.post("/bookings/<id:booking_id>/minute-refunds")
+@signed_in
+@spec.validate(json=schema.MinuteRefundInput, security=SIGNED_IN, operation_id="refundBookingMinutes",
+               resp=Response(
+    HTTP_201=(schema.Booking, "The booking after the refund."), HTTP_400=MALFORMED, HTTP_401=ANON,
+    HTTP_403=error("Only admins and support agents (within their cap) can make refunds."),
+    HTTP_404=error("No such booking."),
+    HTTP_409=error("Not paid with minutes, not approved yet, or another refund took what was left: "
+                   "`error.refundable_minutes` is what is left now.")))
+def refund_booking_minutes(booking_id: int):
+    """Staff: return part or all of a minute-paid lesson's minutes to the student's balance, without cancelling.
+    The same idempotency_key twice is one refund."""
+    user = _user()
+    data = body()
+    minute_refunds.staff_refund_minutes(user, booking_id, data.minutes, data.reason, now_utc(),
+                                        request_key=data.idempotency_key)
+    return booking_json(bookings.get_booking(user, booking_id), now_utc()), 201
 
 
 # --- summary notes --------------------------------------------------------------------------------

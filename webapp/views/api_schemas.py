@@ -125,6 +125,8 @@ class ErrorBody(Out):
                           "`address.line1`); absent when no single field is to blame.")
     refundable_minor: MinorUnits = Field(
         None, description="On a refund that lost a race (409): what is left to refund now.")
+    refundable_minutes: int = Field(
+        None, ge=0, description="On a refund in minutes that lost a race (409): the minutes left to refund now.")
     currency: CurrencyCode = None
     booking_id: Id = Field(None, description="On a booking's 409 \"You already hold this time\": your booking.")
 
@@ -525,6 +527,12 @@ class CancelInput(Strict):
 
 class RefundInput(Strict):
     amount_minor: whole(ge=1, le=limits.MAX_ID)
+    reason: Annotated[str, Field(max_length=limits.REFUND_REASON_MAX)] = ""
+    idempotency_key: Annotated[str, Field(pattern=limits.IDEMPOTENCY_KEY_PATTERN)] = None
+
+
+class MinuteRefundInput(Strict):
+    minutes: whole(ge=1, le=limits.MAX_DURATION)
     reason: Annotated[str, Field(max_length=limits.REFUND_REASON_MAX)] = ""
     idempotency_key: Annotated[str, Field(pattern=limits.IDEMPOTENCY_KEY_PATTERN)] = None
 

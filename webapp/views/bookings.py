@@ -11,7 +11,7 @@ from ..domain.money import lesson_price
 from ..forms import BookingForm
 from ..models import Role
 from ..services import (availability, bookings, cancellations, catalogue, checkout, meetings, minute_payments,
-                       paypal_checkout, quotes, reschedules)
+                       minute_refunds, paypal_checkout, quotes, reschedules)
 from ..services.errors import AlreadyYours, Conflict, ServiceError, SlotTaken, ValidationError
 from . import params
 from .common import apply_service_errors, is_htmx, now_utc, render, role_required
@@ -99,6 +99,8 @@ def detail(booking_id: int):
                   report_problem=cancellations.needs_support_link(current_user, booking, now),
                   meeting=meetings.join_link(booking.lesson, current_user, now),
                   # One key per rendered refund form: submitting the same form twice is the same refund.
+                  refund_offer=minute_refunds.staff_refund_offer(current_user, booking)
+                  if current_user.is_staff else None,
                   refund_request_key=secrets.token_urlsafe(16))
 
 

@@ -37,6 +37,7 @@ def role_required(*roles: str):
             if current_user.role not in roles:
                 abort(403)
             return view(*args, **kwargs)
+        wrapped.required_roles = frozenset(roles)  # read by the audit walk test: staff-only routes must audit
         return wrapped
     return decorator
 

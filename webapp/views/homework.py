@@ -4,7 +4,8 @@ from __future__ import annotations
 from flask import Blueprint, flash, make_response, redirect, request, url_for
 from flask_login import current_user, login_required
 
-from ..services import curriculum, homework
+from ..domain.question_form import KINDS, MAX_CHOICES, QuestionDraft
+from ..services import curriculum, homework, question_bank
 from ..services.errors import Conflict, ValidationError
 from .common import now_utc, render
 
@@ -39,6 +40,22 @@ def swap(set_id: int, entry_id: int):
         found = homework.homework_set(current_user, set_id)
     else:
         flash("Question swapped.", "success")
+    return redirect(url_for("homework.page", lesson_id=found.lesson_id, _anchor=f"set-{set_id}"), code=303)
+
+
+@bp.post("/homework/<id:set_id>/entries")
+@login_required
+def add_entry(set_id: int):
+    """Add one of the tutor's own questions to a draft set."""
+    value = request.form.get("item_id", "")
+    item_id = int(value) if value.isdigit() and 0 < int(value) < 2**31 else None
+    try:
+        found = homework.add_entry(current_user, set_id, item_id)
+    except ValidationError as exc:
+        flash(exc.message, "error")
+        found = homework.homework_set(current_user, set_id)
+    else:
+        flash("Question added to the set.", "success")
     return redirect(url_for("homework.page", lesson_id=found.lesson_id, _anchor=f"set-{set_id}"), code=303)
 
 
@@ -111,3 +128,112 @@ def import_gift():
 def agenda(lesson_id: int):
     """The tutor's agenda for a lesson (topics still weak from homework), loaded into the lesson room."""
     return render("homework/_agenda.html", agenda=homework.tutor_agenda(current_user, lesson_id), lesson_id=lesson_id)
+
+
+# --- authoring one question ---------------------------------------------------------------------------------------
+
+
+def _draft_from_form() -> QuestionDraft:
+    """The question form as typed."""
+    f = request.form
+    return QuestionDraft(kind=f.get("kind", ""), prompt=f.get("prompt", ""), answer=f.get("answer", ""),
+                         tolerance=f.get("tolerance", ""), unit=f.get("unit", ""),
+                         choices=tuple(f.get(f"choice_{i}", "") for i in range(MAX_CHOICES)),
+                         correct=tuple(f.getlist("correct")), solution=f.get("solution", ""),
+                         difficulty=f.get("difficulty", "1"))
+
+
+def _topic_id() -> int | None:
+    value = request.form.get("topic_id", "")
+    return int(value) if value.isdigit() and 0 < int(value) < 2**31 else None
+
+
+def _form(heading: str, action: str, submit: str, back: str, draft: QuestionDraft, *, topic_id: int | None = None,
+          with_topics: bool = True, error: ValidationError | None = None, intro: str = ""):
+    """The question form, with a ValidationError's messages beside their fields (422) when there is one."""
+    return render("homework/question_form.html", heading=heading, action=action, submit=submit, back=back,
+                  draft=draft, kinds=KINDS, topics=question_bank.topic_choices() if with_topics else None,
+                  topic_id=topic_id, intro=intro, message=error.message if error else None,
+                  fields=error.fields if error else {}, status=422 if error else 200)
+
+
+_BLANK = QuestionDraft(kind="numeric", tolerance="0", choices=("",) * 4, difficulty="1")
+
+
+@bp.get("/question-bank/items")
+@login_required
+def items():
+    """The questions a tutor may use (the shared bank and their own) or, for admins, all; edit and copy links."""
+    listing = question_bank.list_items(current_user, mine=request.args.get("mine") == "1",
+                                       page=request.args.get("page", 1, type=int) or 1)
+    return render("homework/items.html", listing=listing, kinds=KINDS, mine=request.args.get("mine") == "1")
+
+
+@bp.route("/question-bank/items/new", methods=["GET", "POST"])
+@login_required
+def new_item():
+    """Add one question: a tutor's own, or (by an admin) to the shared bank."""
+    question_bank.may_author(current_user)
+    page = dict(heading="Add a question", action=url_for("homework.new_item"), submit="Add question",
+                back=url_for("homework.items"))
+    if request.method == "GET":
+        return _form(**page, draft=_BLANK)
+    draft = _draft_from_form()
+    try:
+        item = question_bank.add_item(current_user, _topic_id(), draft, now_utc())
+    except ValidationError as exc:
+        return _form(**page, draft=draft, topic_id=_topic_id(), error=exc)
+    flash(f"Question {item.id} added.", "success")
+    return redirect(url_for("homework.items", mine=None if current_user.is_admin else 1), code=303)
+
+
+@bp.route("/question-bank/items/<id:item_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_item(item_id: int):
+    """Edit a question (a new version when a published set holds it, so answers keep what they were marked on)."""
+    item = question_bank.editable_item(current_user, item_id)
+    page = dict(heading=f"Edit question {item.id}", action=url_for("homework.edit_item", item_id=item.id),
+                submit="Save question", back=url_for("homework.items"),
+                intro="Once a published homework set holds a question, saving makes a new version: answers already "
+                      "given stay with the version they were marked against.")
+    if request.method == "GET":
+        return _form(**page, draft=question_bank.draft_of(item), topic_id=item.topic_id)
+    draft = _draft_from_form()
+    try:
+        saved = question_bank.update_item(current_user, item_id, _topic_id(), draft, now_utc())
+    except ValidationError as exc:
+        return _form(**page, draft=draft, topic_id=_topic_id(), error=exc)
+    flash(f"Saved as version {saved.item.version} (question {saved.item.id}); answers already given keep the "
+          f"earlier version." if saved.new_version else "Question saved.", "success")
+    return redirect(url_for("homework.items", mine=None if current_user.is_admin else 1), code=303)
+
+
+@bp.post("/question-bank/items/<id:item_id>/copy")
+@login_required
+def copy_item(item_id: int):
+    """Copy a question into the user's own, then edit the copy."""
+    copy = question_bank.copy_item(current_user, item_id, now_utc())
+    flash(f"Copied as your question {copy.id}: edit it below.", "success")
+    return redirect(url_for("homework.edit_item", item_id=copy.id), code=303)
+
+
+@bp.route("/homework/<id:set_id>/entries/<id:entry_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_entry(set_id: int, entry_id: int):
+    """Edit a draft set's question for this set only (saved as the tutor's own question; the bank is untouched)."""
+    found, entry = homework.draft_entry(current_user, set_id, entry_id)
+    back = url_for("homework.page", lesson_id=found.lesson_id, _anchor=f"entry-{entry_id}")
+    page = dict(heading=f"Edit question {entry.position} for {found.learner_name}",
+                action=url_for("homework.edit_entry", set_id=set_id, entry_id=entry_id), submit="Save for this set",
+                back=back, with_topics=False,
+                intro=f"{entry.item.topic.name}. The change is saved as your own question and used in this set; the "
+                      f"question bank is not changed.")
+    if request.method == "GET":
+        return _form(**page, draft=question_bank.draft_of(entry.item))
+    draft = _draft_from_form()
+    try:
+        homework.edit_entry(current_user, set_id, entry_id, draft, now_utc())
+    except ValidationError as exc:
+        return _form(**page, draft=draft, error=exc)
+    flash("Question changed for this set.", "success")
+    return redirect(back, code=303)

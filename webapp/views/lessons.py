@@ -13,6 +13,8 @@ from . import params
 from .common import now_utc, render
 
 bp = Blueprint("lessons", __name__)
+# What a date the browser could not read gets (its field is named "Date"; the parser's message names the parameter).
+BAD_DATE = "That is not a date we can read: choose one in the Date field, such as 2027-03-28."
 
 
 def _free_times(lesson, day, zone) -> list[datetime]:
@@ -38,8 +40,12 @@ def reschedule(lesson_id: int):
             flash("Your proposal is sent. The lesson keeps its time until it is accepted.", "success")
             return redirect(url_for("lessons.reschedule", lesson_id=lesson.id), code=303)
     lesson = lessons.get_lesson(current_user, lesson_id)
-    day = params.parse_date(request.args["date"], "date") if request.args.get("date") else \
-        (lesson.start_at.astimezone(zone) + timedelta(days=1)).date()
+    day = (lesson.start_at.astimezone(zone) + timedelta(days=1)).date()
+    if request.args.get("date"):
+        try:
+            day = params.parse_date(request.args["date"], "date")
+        except ValidationError:  # a hand-edited address: the page, with the reason, not an error page
+            error = error or BAD_DATE
     can_propose = reschedules.can_propose(current_user, lesson, now)
     outcome = None
     if can_propose or lesson.state == "RESCHEDULE" and lesson.reschedule_by_id == current_user.id:
@@ -61,8 +67,8 @@ def reschedule_times(lesson_id: int):
     try:
         day = params.parse_date(request.args.get("date"), "date")
         times = _free_times(lesson, day, zone)
-    except ValidationError as exc:
-        error, day = exc.message, None
+    except ValidationError:
+        error, day = BAD_DATE, None
     return render("lessons/reschedule.html", partial="lessons/_times.html", lesson=lesson, times=times, day=day,
                   error=error, now=now_utc(), can_propose=True, reschedule_notice=reschedules.NOTICE,
                   status=422 if error else 200)

@@ -78,10 +78,10 @@ def criteria():
                 if not criterion_id.isdigit():
                     raise ValidationError("Choose a criterion to change.")
                 reviews.update_criterion(current_user, int(criterion_id), form.get("name"), form.get("position"),
-                                         form.get("active") == "1")
+                                         form.get("active") == "1", now_utc())
                 flash("Criterion saved.", "success")
             else:
-                reviews.add_criterion(current_user, form.get("name"), form.get("position"))
+                reviews.add_criterion(current_user, form.get("name"), form.get("position"), now_utc())
                 flash("Criterion added: reviewers rate it from now on.", "success")
         except ServiceError as exc:
             error = exc.message

@@ -7,7 +7,7 @@ from flask_login import current_user
 
 from ..forms import PlanForm
 from ..models import Role
-from ..services import catalogue, subscriptions, wallet
+from ..services import catalogue, subscription_checkouts, subscriptions, wallet
 from ..services.errors import ServiceError, ValidationError
 from .common import apply_service_errors, now_utc, perform, render, role_required
 
@@ -55,10 +55,10 @@ def tutor_plans(tutor_id: int):
 def subscribe(tutor_id: int, plan_id: int):
     """Subscribe to a plan: off to Stripe Checkout."""
     try:
-        url = subscriptions.start_subscription(
+        url = subscription_checkouts.start_subscription(
             current_user, plan_id, request.form.get("form_key"),
             success_url=url_for("subscriptions.index", subscribed=1, _external=True),
-            cancel_url=url_for("subscriptions.tutor_plans", tutor_id=tutor_id, _external=True))
+            cancel_url=url_for("subscriptions.tutor_plans", tutor_id=tutor_id, _external=True), now=now_utc())
     except ServiceError as exc:
         flash(exc.message, "error")
         return redirect(url_for("subscriptions.tutor_plans", tutor_id=tutor_id), code=303)
@@ -116,3 +116,42 @@ def change(subscription_id: int):
                                                      request.form.get("plan_id", type=int) or 0,
                                                      request.form.get("form_key"), now_utc()),
                    "Plan changed.", url_for("subscriptions.index"))
+
+
+@bp.route("/account/subscriptions/<id:subscription_id>/card", methods=["GET", "POST"])
+@role_required(Role.STUDENT, Role.PARENT)
+def card(subscription_id: int):
+    """Update your card: what is owed and why; the button opens Stripe's page to save a new card (POST)."""
+    if request.method == "POST":
+        result_url = url_for("subscriptions.card_done", subscription_id=subscription_id, _external=True)
+        try:
+            url = subscription_checkouts.start_card_update(
+                current_user, subscription_id, request.form.get("form_key"),
+                success_url=result_url + "?session_id={CHECKOUT_SESSION_ID}",
+                cancel_url=url_for("subscriptions.card", subscription_id=subscription_id, _external=True),
+                now=now_utc())
+        except ServiceError as exc:
+            flash(exc.message, "error")
+            return redirect(url_for("subscriptions.card", subscription_id=subscription_id), code=303)
+        return redirect(url, code=303)
+    try:
+        row = subscriptions.get_subscription(current_user, subscription_id)
+    except ServiceError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("subscriptions.index"), code=303)
+    return render("subscriptions/card.html", row=row, form_key=subscriptions.new_form_key(),
+                  last=subscription_checkouts.card_result(current_user, subscription_id, None))
+
+
+@bp.get("/account/subscriptions/<id:subscription_id>/card/done")
+@role_required(Role.STUDENT, Role.PARENT)
+def card_done(subscription_id: int):
+    """Back from Stripe: what the new card did (polls until Stripe's webhook has been applied)."""
+    try:
+        row = subscriptions.get_subscription(current_user, subscription_id)
+        result = subscription_checkouts.card_result(current_user, subscription_id, request.args.get("session_id"))
+    except ServiceError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("subscriptions.index"), code=303)
+    return render("subscriptions/card_done.html", partial="subscriptions/_card_result.html", row=row,
+                  result=result, minutes_left=wallet.balance(current_user.id, row.tutor_id).available)

@@ -10,8 +10,8 @@ from flask_login import current_user
 from ..domain.money import parse_major_amount
 from ..forms import OverrideForm, PackageForm, ProfileForm, RulesForm, TeachForm, WeeklyWindowForm
 from ..models import Role
-from ..services import (approvals, availability, bookings, calendar_sync, catalogue, homework, packages, payouts,
-                        reschedules)
+from ..services import (admin_tutors, approvals, availability, bookings, calendar_sync, catalogue, homework, packages,
+                        payouts, reschedules)
 from ..services.errors import ServiceError, ValidationError
 from .common import apply_service_errors, now_utc, perform, render, role_required
 
@@ -22,10 +22,12 @@ WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", 
 @bp.get("/")
 @role_required(Role.TUTOR)
 def lessons():
-    """Your upcoming lessons in your time zone, each with its learners' topics still weak from homework."""
+    """Your upcoming lessons in your time zone, each with its learners' topics still weak from homework, and where
+    your application stands until an admin approves it."""
     now = now_utc()
     lessons = bookings.tutor_upcoming_lessons(current_user, now)
     return render("tutor/lessons.html", lessons=lessons, weak=homework.weak_topics_by_lesson(lessons),
+                  approval=admin_tutors.approval_of(current_user),
                   account=payouts.payout_account(current_user),
                   calendar_warnings=calendar_sync.hiding_sources(current_user, now), now=now,
                   can_reschedule=reschedules.can_propose)
@@ -257,8 +259,9 @@ def onboard():
 def onboarding_return():
     """Back from Stripe onboarding: read the account's state."""
     account = payouts.refresh_onboarding(current_user)
+    # The flash says what just happened; the page itself says what payouts do now (once, with the settings' days).
     if account and account.payouts_enabled:
-        flash("Payouts are enabled. Paid lessons are transferred two days after they end.", "success")
+        flash("Your Stripe account is connected.", "success")
     else:
-        flash("Onboarding is not finished yet, so payouts are still blocked.", "info")
+        flash("You came back before Stripe's onboarding was finished.", "info")
     return redirect(url_for("tutor_dashboard.payouts_page"), code=303)

@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from ..domain.packages import PurchaseState
 from ..models import Role
-from ..services import catalogue, package_paypal, packages, wallet
+from ..services import catalogue, package_paypal, package_refunds, packages, subscriptions, wallet
 from ..services.errors import NotFound, ServiceError
 from .common import now_utc, render, role_required
 
@@ -105,6 +105,8 @@ def purchase(purchase_id: int):
 @bp.get("/minutes")
 @role_required(Role.STUDENT, Role.PARENT)
 def index():
-    """Your prepaid minutes with each tutor (available, held for bookings, next expiry) and your package purchases."""
+    """Your prepaid minutes with each tutor (available, held for bookings, next expiry), your package purchases, and
+    any monthly plan whose payment failed (with its card page)."""
     return render("wallet/index.html", balances=wallet.balances_of(current_user.id),
-                  purchases=packages.purchases_of(current_user))
+                  purchases=packages.purchases_of(current_user), owed=subscriptions.owed_by(current_user.id),
+                  refunded=package_refunds.refunded_by_purchase(current_user.id))

@@ -1,0 +1,321 @@
+"""Refunds of package purchases: an admin's (money back for the unused minutes of the purchase's lot, pro rata, or a
+smaller amount) and those made at the provider (Stripe's Dashboard: charge.refunded; PayPal's:
+PAYMENT.CAPTURE.REFUNDED), each taking the minutes it paid for back out of the lot by balancing ledger entries.
+
+The rules for which minutes are unused, rounding and minutes per amount are in domain/package_refunds.py. The same
+pattern as booking refunds (services/cancellations.py): a `pending` row under its idempotency key, written with the
+withdrawn minutes and the audit entry in one write under the student's wallet lock; the provider called outside any
+transaction with that key; its answer recorded in a second short write (a refusal gives the minutes back). Totals
+are sums of the rows; the provider's refunds are booked once by their id, ours matched by our row id travelling with
+the refund (Stripe metadata `refund_row_id`, PayPal `invoice_id`), so a webhook replayed, reordered or racing our own
+answer books each refund once.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from ..adapters import paypal
+from ..adapters import stripe_gateway as gateway
+from ..adapters.database import end_read, serialized_write
+from ..domain.ledger import Lot, Move
+from ..domain.money import Money
+from ..domain.package_refunds import minutes_for_amount, prorata_minor, split_taken, unused_minutes
+from ..domain.packages import PurchaseMethod, PurchaseState
+from ..domain.roles import refund_cap_minor
+from ..extensions import db
+from ..models import MinuteLot, PackagePurchase, PackageRefund, PayPalOrder, User
+from . import audit, funding, outbox, wallet
+from .cancellations import REQUEST_KEY
+from .errors import Conflict, Forbidden, NotFound, NotRecorded, PaymentFailed, ValidationError
+from .paypal_orders import REFUND_INVOICE_PREFIX
+from .urls import public_url
+
+COUNTED = ("pending", "succeeded")  # money that has left, or is leaving
+
+
+@dataclass(frozen=True)
+class PurchaseRefunds:
+    """A paid purchase as an admin sees it: what is unused, what a full refund of that would be, and its refunds."""
+
+    purchase: PackagePurchase
+    unused_minutes: int
+    refundable: Money  # the unused minutes' pro-rata worth, capped at what was paid less earlier refunds
+    refunded: Money
+    shortfall_minutes: int  # minutes refunds were due to take back but the student had already used
+    refunds: list[PackageRefund]
+
+
+def _counted_minor(session, purchase_id: int) -> int:
+    return int(session.scalar(select(func.coalesce(func.sum(PackageRefund.amount_minor), 0)).where(
+        PackageRefund.purchase_id == purchase_id, PackageRefund.status.in_(COUNTED))))
+
+
+def _due_so_far(session, purchase_id: int) -> int:
+    """Minutes earlier counted refunds took back or found already used (a purchase never owes more than its lot)."""
+    taken, short = session.execute(select(func.coalesce(func.sum(PackageRefund.minutes), 0),
+                                          func.coalesce(func.sum(PackageRefund.shortfall_minutes), 0))
+                                   .where(PackageRefund.purchase_id == purchase_id,
+                                          PackageRefund.status.in_(COUNTED))).one()
+    return int(taken) + int(short)
+
+
+def _unused(session, purchase: PackagePurchase) -> int:
+    """The purchase's lot's minutes neither used nor held (domain/package_refunds.unused_minutes)."""
+    lots = [Lot(id=lot.id, minutes=lot.minutes, expires_at=lot.expires_at, expired=wallet.lot_gone(session, lot.id))
+            for lot in session.scalars(select(MinuteLot).where(MinuteLot.user_id == purchase.student_id,
+                                                               MinuteLot.tutor_id == purchase.tutor_id))]
+    available = wallet.balance(purchase.student_id, purchase.tutor_id).available
+    return unused_minutes(lots, purchase.lot_id, available)
+
+
+def _quote(session, purchase: PackagePurchase) -> tuple[int, int, int]:
+    """(unused minutes, their refundable worth, refunded so far) read in the caller's transaction."""
+    lot = session.get(MinuteLot, purchase.lot_id)
+    unused = _unused(session, purchase)
+    refunded = _counted_minor(session, purchase.id)
+    return unused, prorata_minor(lot.paid_minor or 0, lot.minutes, unused, refunded), refunded
+
+
+def overview(viewer: User, student_id: int) -> list[PurchaseRefunds]:
+    """A student's paid package purchases with what is refundable and their refunds (staff only), newest first."""
+    if not viewer.is_staff:
+        raise Forbidden("Only staff see package refunds.")
+    purchases = db.session.scalars(select(PackagePurchase).where(PackagePurchase.student_id == student_id,
+                                                                 PackagePurchase.state == PurchaseState.PAID)
+                                   .order_by(PackagePurchase.id.desc()))
+    result = []
+    for purchase in purchases:
+        unused, refundable, refunded = _quote(db.session, purchase)
+        rows = list(db.session.scalars(select(PackageRefund).where(PackageRefund.purchase_id == purchase.id)
+                                       .order_by(PackageRefund.id)))
+        result.append(PurchaseRefunds(purchase, unused, Money(refundable, purchase.currency),
+                                      Money(refunded, purchase.currency),
+                                      sum(r.shortfall_minutes for r in rows if r.status in COUNTED), rows))
+    return result
+
+
+def refunded_by_purchase(student_id: int) -> dict[int, int]:
+    """What has been refunded on each of a student's purchases (minor units), for their minutes page."""
+    return {pid: int(total) for pid, total in db.session.execute(
+        select(PackageRefund.purchase_id, func.sum(PackageRefund.amount_minor))
+        .join(PackagePurchase, PackagePurchase.id == PackageRefund.purchase_id)
+        .where(PackagePurchase.student_id == student_id, PackageRefund.status.in_(COUNTED))
+        .group_by(PackageRefund.purchase_id))}
+
+
+def _provider_reference(purchase_id: int) -> tuple[str, str | None]:
+    """(provider, what its refund names: the PaymentIntent or our PayPal order id), read outside any write; a card
+    purchase granted before we kept its PaymentIntent asks Stripe for it through its Checkout Session."""
+    purchase = db.session.get(PackagePurchase, purchase_id)
+    if purchase.method == PurchaseMethod.PAYPAL:
+        order_id = db.session.scalar(select(PayPalOrder.order_id).where(PayPalOrder.purchase_id == purchase_id,
+                                                                        PayPalOrder.capture_id.is_not(None)))
+        end_read()
+        return "paypal", order_id
+    if purchase.payment_intent_id:
+        pi = purchase.payment_intent_id
+        end_read()
+        return "stripe", pi
+    session_id = purchase.checkout_session_id
+    end_read()
+    try:
+        checkout = gateway.retrieve_checkout_session(session_id) if session_id else None
+    except gateway.PaymentError as exc:
+        raise PaymentFailed("We could not reach Stripe to find this payment. Nothing was refunded; try again.") from exc
+    pi = checkout.payment_intent if checkout is not None else None
+    pi = pi if isinstance(pi, str) or pi is None else pi.id
+    return "stripe", pi
+
+
+def refund_purchase(admin: User, purchase_id: int, amount_minor: int | None, reason: str, now: datetime,
+                    request_key: str | None = None) -> PackageRefund:
+    """An admin refunds a package purchase: the unused minutes' pro-rata worth (``amount_minor`` None) or a smaller
+    amount, taking back the minutes it paid for (support agents up to SUPPORT_REFUND_CAP_MINOR). The same form sent
+    twice (``request_key``) is one refund; two admins at once: the second is told what is left."""
+    cap = refund_cap_minor(admin.role, current_app.config["SUPPORT_REFUND_CAP_MINOR"])
+    if cap == 0:
+        raise Forbidden("Only admins and support agents can make refunds.")
+    if request_key is not None and not REQUEST_KEY.fullmatch(request_key):
+        raise ValidationError("The idempotency key is 8 to 64 letters, digits, - or _.",
+                              {"idempotency_key": "8 to 64 letters, digits, - or _."})
+    if amount_minor is not None and amount_minor <= 0:
+        raise ValidationError("A refund must be more than nothing.", {"amount": "More than 0."})
+    purchase = db.session.get(PackagePurchase, purchase_id)
+    if purchase is None:
+        raise NotFound("We could not find that purchase.")
+    if purchase.state != PurchaseState.PAID or purchase.lot_id is None:
+        raise Conflict("Only a paid purchase can be refunded.")
+    student_id, currency = purchase.student_id, purchase.currency
+    key = f"package:{purchase_id}:admin-refund:{request_key or uuid.uuid4().hex}"
+    provider, reference = _provider_reference(purchase_id)
+    if reference is None:
+        raise Conflict("We have no record of this purchase's payment at the provider, so it cannot be refunded here.")
+    with serialized_write(wallet.wallet_lock(student_id)) as session:
+        row = session.scalar(select(PackageRefund).where(PackageRefund.idempotency_key == key)
+                             .execution_options(populate_existing=True))
+        if row is None:
+            purchase = session.get(PackagePurchase, purchase_id, populate_existing=True)
+            if provider == "stripe" and not purchase.payment_intent_id:
+                purchase.payment_intent_id = reference
+            unused, most, refunded = _quote(session, purchase)
+            amount = most if amount_minor is None else amount_minor
+            if amount <= 0 or amount > most:
+                left = Money(most, currency)
+                message = (f"Only {left.format()} is left to refund for the {unused} unused minutes, so nothing was "
+                           "refunded." if most else
+                           "Nothing is left to refund: the minutes are used or held, or were refunded already.")
+                raise Conflict(message, {"amount": message})
+            if cap is not None and amount > cap:
+                message = f"Support agents refund up to {Money(cap, currency).format()}; ask an admin for more."
+                raise Forbidden(message, {"amount": message})
+            lot = session.get(MinuteLot, purchase.lot_id)
+            minutes = min(minutes_for_amount(amount, lot.paid_minor or 0, lot.minutes), unused)
+            row = PackageRefund(purchase_id=purchase_id, amount_minor=amount, currency=currency, minutes=minutes,
+                                shortfall_minutes=0, status="pending", idempotency_key=key,
+                                reason=(reason or "Admin refund")[:200], created_by_id=admin.id, created_at=now)
+            session.add(row)
+            session.flush()
+            if minutes:
+                wallet.record_move(session, Move.WITHDRAW, user_id=student_id, tutor_id=purchase.tutor_id,
+                                   minutes=minutes, key=f"withdraw:package-refund:{row.id}", lot_id=lot.id)
+            audit.record(admin, "package.refund", "user", student_id,
+                         f"Refunded {Money(amount, currency).format()} on package purchase #{purchase_id} "
+                         f"({minutes} unused minutes taken back): {reason or 'Admin refund'}", now,
+                         before={"refunded_minor": refunded, "unused_minutes": unused},
+                         after={"refunded_minor": refunded + amount, "unused_minutes": unused - minutes},
+                         dedupe_key=key)
+        row_id, amount, status = row.id, row.amount_minor, row.status
+    if status == "succeeded":
+        return db.session.get(PackageRefund, row_id)  # the same form again: already made and recorded
+    if status == "failed":
+        raise PaymentFailed("This refund was refused by the provider; nothing was refunded.")
+    holder = "PayPal" if provider == "paypal" else "Stripe"
+    try:
+        made = funding.send_refund(provider, reference, amount, currency, key, row_id)
+    except funding.RefundOutcomeUnknown as exc:
+        raise NotRecorded(f"We could not get {holder}'s answer, so the refund may or may not have been made. It is "
+                          "held as pending (its minutes stay taken back); send the same form again in a minute to "
+                          "confirm it (a retry never refunds twice).") from exc
+    except funding.RefundRefused as exc:
+        _refused(student_id, row_id)
+        raise PaymentFailed(f"{exc} The minutes are back in the student's balance.") from exc
+    with serialized_write(wallet.wallet_lock(student_id)) as session:
+        row = session.get(PackageRefund, row_id, populate_existing=True)
+        if row.provider_refund_id is None:
+            other = session.scalar(select(PackageRefund).where(PackageRefund.provider_refund_id == made.id))
+            if other is None:
+                row.provider_refund_id = made.id
+        if made.status == "failed":
+            _fail_row(session, row)
+        elif row.status == "pending":
+            row.status = "succeeded"
+            _email_receipt(session, row)
+    return db.session.get(PackageRefund, row_id)
+
+
+def _refused(student_id: int, row_id: int) -> None:
+    with serialized_write(wallet.wallet_lock(student_id)) as session:
+        _fail_row(session, session.get(PackageRefund, row_id, populate_existing=True))
+
+
+def _fail_row(session, row: PackageRefund) -> None:
+    """The provider refused: the row stops counting, frees its key, and its minutes go back to the student."""
+    if row.status != "pending":
+        return
+    row.status = "failed"
+    row.idempotency_key = f"{row.idempotency_key}:failed:{row.id}"[:255]
+    if row.minutes:
+        purchase = session.get(PackagePurchase, row.purchase_id)
+        wallet.record_move(session, Move.RESTORE, user_id=purchase.student_id, tutor_id=purchase.tutor_id,
+                           minutes=row.minutes, key=f"restore:package-refund:{row.id}", lot_id=purchase.lot_id)
+
+
+def _email_receipt(session, row: PackageRefund) -> None:
+    """The student's refund receipt (outbox, in the write that records the refund as made; once per refund)."""
+    purchase = session.get(PackagePurchase, row.purchase_id)
+    student, tutor = session.get(User, purchase.student_id), session.get(User, purchase.tutor_id)
+    outbox.enqueue_email("package_refund", student.email, {
+        "recipient_name": student.name, "purchase_id": purchase.id, "tutor_name": tutor.name,
+        "amount": Money(row.amount_minor, row.currency).format(), "minutes": row.minutes,
+        "shortfall_minutes": row.shortfall_minutes,
+        "paid_with": "PayPal" if purchase.method == PurchaseMethod.PAYPAL else "card",
+        "balance": wallet.balance(purchase.student_id, purchase.tutor_id).available,
+        "minutes_url": public_url("/minutes"),
+    }, dedupe_key=f"package-refund:{row.id}")
+
+
+# --- refunds reported by the provider -------------------------------------------------------------
+
+def purchase_for_payment_intent(payment_intent_id: object) -> PackagePurchase | None:
+    """The card purchase a PaymentIntent paid for, if any."""
+    if not isinstance(payment_intent_id, str) or not payment_intent_id:
+        return None
+    return db.session.scalar(select(PackagePurchase).where(PackagePurchase.payment_intent_id == payment_intent_id))
+
+
+def _book(session, purchase: PackagePurchase, refund_id: str, amount_minor: int, succeeded: bool, our_row_id: str,
+          origin: str, now: datetime) -> bool:
+    """Book one provider refund of a purchase once by its id: ours (matched by our row id) or one made at the
+    provider, which takes the refunded share of the lot's minutes back from what is still unused and records the
+    rest as a shortfall. Returns whether anything changed. Runs in the caller's write under the wallet lock."""
+    known = session.scalar(select(PackageRefund).where(PackageRefund.provider_refund_id == refund_id))
+    if known is not None:
+        return False
+    ours = session.get(PackageRefund, int(our_row_id)) if our_row_id.isdigit() else None
+    if ours is not None and ours.purchase_id == purchase.id and ours.provider_refund_id is None:
+        ours.provider_refund_id = refund_id
+        if not succeeded:
+            _fail_row(session, ours)
+        elif ours.status == "pending":
+            ours.status = "succeeded"
+            _email_receipt(session, ours)
+        return True
+    if not succeeded or amount_minor <= 0:
+        return False
+    lot = session.get(MinuteLot, purchase.lot_id)
+    owed = max(0, lot.minutes - _due_so_far(session, purchase.id))
+    due = min(minutes_for_amount(amount_minor, lot.paid_minor or 0, lot.minutes), owed)
+    taken, shortfall = split_taken(due, _unused(session, purchase))
+    row = PackageRefund(purchase_id=purchase.id, provider_refund_id=refund_id, status="succeeded",
+                        amount_minor=amount_minor, currency=purchase.currency, minutes=taken,
+                        shortfall_minutes=shortfall, reason=f"Refunded at {origin}", created_at=now)
+    session.add(row)
+    session.flush()
+    if taken:
+        wallet.record_move(session, Move.WITHDRAW, user_id=purchase.student_id, tutor_id=purchase.tutor_id,
+                           minutes=taken, key=f"withdraw:package-refund:{row.id}", lot_id=lot.id)
+    if shortfall:
+        current_app.logger.warning("package purchase %s: refund %s was due %s minutes the student had used",
+                                   purchase.id, refund_id, shortfall)
+    _email_receipt(session, row)
+    return True
+
+
+def book_stripe_refunds(purchase: PackagePurchase, refunds: list[dict], now: datetime) -> str:
+    """charge.refunded on a package's PaymentIntent: book each of Stripe's refunds once (in the dispatcher's write)."""
+    if purchase.lot_id is None:
+        return "ignored"
+    changed = False
+    for refund in refunds:
+        succeeded = refund.get("status") not in ("failed", "canceled")
+        changed |= _book(db.session, purchase, refund["id"], int(refund.get("amount") or 0), succeeded,
+                         str((refund.get("metadata") or {}).get("refund_row_id") or ""), "Stripe", now)
+    return "package-refund-recorded" if changed else "already-applied"
+
+
+def paypal_refund_reported(order: PayPalOrder, refund: dict, now: datetime) -> str:
+    """PAYMENT.CAPTURE.REFUNDED on a package's capture: book the refund once (in the dispatcher's write)."""
+    purchase = db.session.get(PackagePurchase, order.purchase_id, populate_existing=True)
+    if purchase is None or purchase.lot_id is None or not refund.get("id"):
+        return "ignored"
+    amount_minor, _currency = paypal.minor_amount(refund["amount"])
+    invoice = str(refund.get("invoice_id") or "")
+    our_id = invoice.removeprefix(REFUND_INVOICE_PREFIX) if invoice.startswith(REFUND_INVOICE_PREFIX) else ""
+    changed = _book(db.session, purchase, str(refund["id"]), amount_minor,
+                    refund.get("status") in ("COMPLETED", "PENDING"), our_id, "PayPal", now)
+    return "package-refund-recorded" if changed else "already-applied"
