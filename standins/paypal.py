@@ -228,6 +228,16 @@ class PayPalStandIn:
         self.server.shutdown()
         self.server.server_close()
 
+    def forget(self, order_id: str) -> None:
+        """Lose an order and everything under it, as after a restart of this stand-in (or PayPal purging an
+        expired authorization): every later call naming them is answered 404 RESOURCE_NOT_FOUND."""
+        with self._lock:
+            self.orders.pop(order_id, None)
+            for store in (self.authorizations, self.captures):
+                for key in [k for k, v in store.items()
+                            if (v.get("supplementary_data") or {}).get("related_ids", {}).get("order_id") == order_id]:
+                    store.pop(key)
+
     def now(self) -> float:
         """The stand-in's clock (the real one plus `clock_offset`)."""
         return time.time() + self.clock_offset

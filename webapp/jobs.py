@@ -8,9 +8,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from .services import (approvals, bookings, calendar_sync, cancellations, checkout, held_lessons, homework, meetings,
-                       minute_payouts, mixpanel_export, notes, offer_announcements, outbox, package_paypal, packages,
-                       payouts, paypal_events, reminders, reschedules, sessions, stripe_events, transfer_reversals,
-                       wallet)
+                       minute_payouts, mixpanel_export, notes, offer_announcements, outbox, package_paypal,
+                       package_refunds, packages, payouts, paypal_events, reminders, reschedules, sessions,
+                       stripe_events, transfer_reversals, wallet)
 
 
 def _clock(now: str | None) -> datetime:
@@ -80,8 +80,9 @@ def apply_paypal_events(now: str | None = None) -> int:
 
 
 def confirm_pending_refunds(now: str | None = None) -> int:
-    """Settle refunds whose Stripe answer was lost: book what Stripe has, drop what it never received."""
-    return cancellations.confirm_pending_refunds(now=_clock(now))
+    """Settle refunds (of bookings and of package purchases) whose provider answer was lost: book what the provider
+    has, drop what it never received."""
+    return cancellations.confirm_pending_refunds(now=_clock(now)) + package_refunds.confirm_pending(now=_clock(now))
 
 
 def deliver_outbox(now: str | None = None) -> int:

@@ -53,3 +53,25 @@ def test_the_timeline_lists_the_paypal_events_of_a_paypal_paid_booking(app, clie
     provider = [e.text for e in timeline if e.kind == "provider"]
     assert len(provider) == len(events) and all(t.startswith("PayPal event ") for t in provider)
     assert any("CHECKOUT.ORDER.APPROVED" in t and ": applied" in t for t in provider)
+
+
+def test_the_timeline_says_who_approved_declined_or_cancelled_and_when(app, paypal_world):
+    from webapp.services import approvals, cancellations
+    staff = factories.user("admin")
+    approved = paypal.pay(paypal_world, paypal.book())
+    tutor = approved.lesson.tutor
+    approvals.approve(tutor, approved.id, paypal.now())
+    texts = [e.text for e in booking_timeline.timeline(staff, approved.id)[1]]
+    assert f"Approved by the tutor ({tutor.name})" in texts
+
+    declined = paypal.pay(paypal_world, paypal.book(days_ahead=8))
+    approvals.decline(declined.lesson.tutor, declined.id, paypal.now())
+    texts = [e.text for e in booking_timeline.timeline(staff, declined.id)[1]]
+    assert f"Declined by the tutor ({declined.lesson.tutor.name})" in texts
+
+    cancelled = paypal.pay(paypal_world, paypal.book(days_ahead=11))
+    student = cancelled.booker
+    cancellations.cancel_booking(student, cancelled.id, "", paypal.now())
+    texts = [e.text for e in booking_timeline.timeline(staff, cancelled.id)[1]]
+    assert f"Cancelled by {student.name}" in texts
+    assert not any(t.startswith("Approved") for t in texts)

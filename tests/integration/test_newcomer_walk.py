@@ -65,6 +65,21 @@ def test_a_tutor_hidden_by_a_stale_calendar_says_why_there_are_no_times(app, cli
     assert "connected calendar has not been read lately" in partial
 
 
+def test_the_api_says_when_a_stale_calendar_is_why_there_are_no_slots(app, client):
+    tutor, teach = factories.tutor(weekly=[(d, "09:00", "17:00") for d in range(7)], horizon_days=60)
+    tutor_id, teach_id = tutor.id, teach.id
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    ask = (f"/api/availabilities?tutor_id={tutor_id}&teach_id={teach_id}&tz=UTC&start_date={tomorrow}"
+           f"&end_date={tomorrow + timedelta(days=7)}")
+    fresh = client.get(ask).get_json()
+    assert fresh["slots"] and fresh["calendar_stale"] is False
+    db.session.add(CalendarSource(tutor_id=tutor_id, kind="ics", label="Personal",
+                                  url="https://calendar.example.com/basic.ics"))
+    db.session.commit()
+    stale = client.get(ask).get_json()
+    assert stale["slots"] == [] and stale["calendar_stale"] is True
+
+
 def test_a_wrong_weekly_window_says_its_problem_beside_the_field_and_in_the_list_not_a_third_time(app, client):
     tutor, _ = factories.tutor(weekly=[(0, "09:00", "12:00")])
     login(client, tutor.email, factories.PASSWORD)

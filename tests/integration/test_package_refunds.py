@@ -280,3 +280,44 @@ def test_a_second_refund_of_a_purchase_with_nothing_unused_is_refused_by_the_ser
     except Conflict as exc:
         assert "Nothing is left to refund" in exc.message
     assert _rows(purchase.id) == []
+
+
+def test_a_refund_whose_stripe_call_never_arrived_is_dropped_by_the_sweep_and_its_minutes_come_back(app, client,
+                                                                                                 stripe_world):
+    from datetime import timedelta
+
+    from webapp import jobs
+    from webapp.services.errors import NotRecorded
+    student, teacher, purchase = _card_purchase(client, stripe_world, rate=3000)
+    admin = factories.user("admin")
+    saved = app.config.get("STRIPE_API_BASE")
+    app.config["STRIPE_API_BASE"] = "http://127.0.0.1:9"  # Stripe unreachable: the answer is lost
+    app.extensions.pop("stripe_client", None)
+    try:
+        package_refunds.refund_purchase(admin, purchase.id, 1500, "", now(), request_key="lost-answer-1")
+        raise AssertionError("no error for a lost answer")
+    except NotRecorded as exc:
+        assert "held as pending" in exc.message
+    finally:
+        app.config["STRIPE_API_BASE"] = saved
+        app.extensions.pop("stripe_client", None)
+    [row] = _rows(purchase.id)
+    assert (row.status, row.minutes) == ("pending", 30)
+    assert wallet.balance(student.id, teacher.id).available == 30  # held back while the answer is unknown
+    assert package_refunds.confirm_pending(now()) == 0  # too early: the answer may still come
+    assert jobs.confirm_pending_refunds((now() + timedelta(minutes=16)).isoformat()) == 1
+    [row] = _rows(purchase.id)
+    assert row.status == "failed" and wallet.balance(student.id, teacher.id).available == 60
+    assert stripe_world.client.v1.refunds.list(params={"payment_intent": purchase.payment_intent_id}).data == []
+    _assert_books_balance()
+
+
+def test_minutes_taken_back_by_a_refund_do_not_expire_again_when_the_lot_expires(app, client, stripe_world):
+    from datetime import timedelta
+    student, teacher, purchase = _card_purchase(client, stripe_world, rate=3000)  # 60 minutes for £30.00
+    package_refunds.refund_purchase(factories.user("admin"), purchase.id, 1000, "", now(), request_key="before-expiry")
+    assert wallet.balance(student.id, teacher.id).available == 40
+    later = now() + timedelta(days=400)
+    assert wallet.expire_lots(later) == 40 and wallet.expire_lots(later) == 0
+    assert wallet.balance(student.id, teacher.id).available == 0
+    _assert_books_balance()

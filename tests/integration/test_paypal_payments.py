@@ -239,3 +239,46 @@ def test_a_refund_whose_paypal_answer_was_lost_is_settled_by_the_sweep_once(app,
     assert len(paypal_world.server.refunds) == 1
     finished = db.session.get(Booking, booking.id)
     assert finished.state == BookingState.REFUNDED and finished.lesson.state == LessonState.CANCELLED
+
+
+def test_declining_when_paypal_forgot_the_order_releases_the_booking_in_words(app, paypal_world):
+    # The local PayPal stand-in restarted (or PayPal purged an expired authorization): it answers 404 for both.
+    booking = pay(paypal_world, book())
+    row = order_of(booking)
+    paypal_world.server.forget(row.order_id)
+    declined = approvals.decline(booking.lesson.tutor, booking.id, now())
+    db.session.rollback()
+    assert db.session.get(Booking, declined.id).state == BookingState.DECLINED
+    assert order_of(booking).status == "VOIDED"
+    assert approvals.decline(booking.lesson.tutor, booking.id, now()).state == BookingState.DECLINED  # a 2nd click
+
+
+def test_expiry_when_paypal_forgot_the_order_closes_the_booking(app, paypal_world):
+    booking = pay(paypal_world, book(days_ahead=10))
+    paypal_world.server.forget(order_of(booking).order_id)
+    assert approvals.expire_unapproved(now() + timedelta(hours=49)) == 1
+    db.session.rollback()
+    assert db.session.get(Booking, booking.id).state == BookingState.EXPIRED
+    assert order_of(booking).status == "VOIDED"
+
+
+def test_approving_when_paypal_forgot_the_authorization_says_so_and_closes_the_booking(app, paypal_world):
+    booking = pay(paypal_world, book())
+    paypal_world.server.forget(order_of(booking).order_id)
+    with pytest.raises(Conflict) as refused:
+        approvals.approve(booking.lesson.tutor, booking.id, now())
+    assert "no longer holds this payment" in refused.value.message
+    assert "does not exist" not in refused.value.message
+    db.session.rollback()
+    assert db.session.get(Booking, booking.id).state == BookingState.EXPIRED
+    assert order_of(booking).status == "VOIDED"
+
+
+def test_a_void_paypal_refuses_for_another_reason_is_told_in_words_not_paypals_text(app, paypal_world):
+    booking = pay(paypal_world, book())
+    auth = paypal_world.server.authorizations[order_of(booking).first_authorization_id]
+    auth["_parent"] = "someone"  # the stand-in then refuses the void (CANNOT_BE_VOIDED)
+    from webapp.services.errors import PaymentFailed
+    with pytest.raises(PaymentFailed) as refused:
+        approvals.decline(booking.lesson.tutor, booking.id, now())
+    assert "reauthorization" not in refused.value.message and "PayPal" in refused.value.message

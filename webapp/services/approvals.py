@@ -17,7 +17,7 @@ from . import meetings
 from .analytics import record_event
 from .authorizations import close_before_capture
 from .errors import Conflict, NotFound, PaymentFailed
-from .funding import funding_of
+from .funding import PayPalHoldGone, funding_of
 from .lesson_messages import tell_booked, tell_not_booked
 from .locks import LOCK_BOOKING
 
@@ -40,7 +40,17 @@ def approve(tutor: User, booking_id: int, now: datetime) -> Booking:
     if booking.approval_deadline and booking.approval_deadline <= now:
         raise Conflict("The time to approve this booking has passed; the payment was released.")
     strategy = funding_of(booking)
-    strategy.capture(booking, now)
+    try:
+        strategy.capture(booking, now)
+    except PayPalHoldGone as gone:
+        # Nothing is held any more, so nothing can be taken: close the booking (the slot frees, the student is told)
+        # rather than leave it waiting on money that is gone.
+        with serialized_write((LOCK_BOOKING, booking_id)) as session:
+            booking = session.get(Booking, booking_id, populate_existing=True)
+            if booking.state == BookingState.REQUIRES_CAPTURE:
+                close_before_capture(booking, BookingState.EXPIRED, now)
+                tell_not_booked(booking, expired=True)
+        raise Conflict(gone.message) from gone
     with strategy.recorded(f"{strategy.name} captured the payment but we could not record it yet. Approve again to "
                            "record it; it will not be charged twice."):
         with serialized_write((LOCK_BOOKING, booking_id)) as session:

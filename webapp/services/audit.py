@@ -25,11 +25,6 @@ def record(actor: User, action: str, target_type: str, target_id: int | None, su
     return entry
 
 
-def recorded(dedupe_key: str) -> bool:
-    """Whether an action with this idempotency key is already in the log."""
-    return db.session.scalar(select(AuditEntry.id).where(AuditEntry.dedupe_key == dedupe_key)) is not None
-
-
 @dataclass(frozen=True)
 class AuditPage:
     entries: list[AuditEntry]

@@ -8,12 +8,13 @@ from datetime import datetime
 
 from sqlalchemy import or_, select
 
+from ..domain.analytics import EventName, dedupe_id
 from ..domain.funding import Funding
 from ..domain.labels import booking_label, funding_name, minutes_payment_words
 from ..domain.money import Money
 from ..extensions import db
 from ..filters import zoned
-from ..models import (AuditEntry, Booking, LedgerTransaction, MinutePayout, OutboxMessage, PaymentReceipt, PayPalEvent,
+from ..models import (AnalyticsEvent, AuditEntry, Booking, LedgerTransaction, MinutePayout, OutboxMessage, PaymentReceipt, PayPalEvent,
                       Refund, StripeEvent, SupportTicket, TransferReversal, User)
 from . import wallet
 from .bookings import get_booking
@@ -81,6 +82,16 @@ def timeline(viewer: User, booking_id: int) -> tuple[Booking, list[TimelineEvent
     for entry in db.session.scalars(select(AuditEntry).where(AuditEntry.target_type == "booking",
                                                              AuditEntry.target_id == booking.id)):
         events.append(TimelineEvent(entry.at, "staff", f"{entry.actor_name}: {entry.summary}"))
+    # Who answered or ended the booking: the approve/decline/cancel steps record one analytics event each (its
+    # dedupe id is the action and the booking's id), with the acting user.
+    actions = {dedupe_id(EventName.BOOKING_APPROVED, booking.id): "Approved by the tutor",
+               dedupe_id(EventName.BOOKING_DECLINED, booking.id): "Declined by the tutor",
+               dedupe_id(EventName.BOOKING_CANCELLED, booking.id): "Cancelled"}
+    for action, actor in db.session.execute(select(AnalyticsEvent, User).outerjoin(
+            User, User.id == AnalyticsEvent.user_id).where(AnalyticsEvent.dedupe_id.in_(list(actions)))):
+        who = actor.name if actor is not None else "someone no longer on the site"
+        events.append(TimelineEvent(action.occurred_at, "booking", f"{actions[action.dedupe_id]} ({who})"
+                                    if action.name != EventName.BOOKING_CANCELLED else f"Cancelled by {who}"))
     for ticket in db.session.scalars(select(SupportTicket).where(SupportTicket.booking_id == booking.id)):
         events.append(TimelineEvent(ticket.created_at, "ticket", f"Ticket #{ticket.id} opened: {ticket.subject}"))
     if minutes:

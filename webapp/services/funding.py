@@ -31,6 +31,8 @@ from .errors import Conflict, PaymentFailed
 from .locks import LOCK_BOOKING
 from .paypal_orders import REFUND_INVOICE_PREFIX, advance, order_row, record_authorization
 
+HOLD_GONE = ("PayPal no longer holds this payment (the authorization expired or was withdrawn), so nothing was "
+             "taken. The booking is closed and the time is free again; the student can book it afresh.")
 CAPTURED_MEANWHILE = ("This payment was just captured, so it can no longer be released. Reload the page to see the "
                       "booking as it is now.")
 
@@ -117,6 +119,33 @@ def is_minutes(booking: Booking) -> bool:
     return booking.funding == Funding.MINUTES
 
 
+class PayPalHoldGone(PaymentFailed):
+    """PayPal no longer knows the authorization, and its order shows nothing left to capture: no money is held."""
+
+
+def _not_found(exc: paypal.PayPalRefused) -> bool:
+    return exc.status == 404 or exc.name == "RESOURCE_NOT_FOUND" or exc.issue == "INVALID_RESOURCE_ID"
+
+
+def _order_fate(api: paypal.PayPalClient, order_id: str) -> str:
+    """After PayPal said an authorization does not exist, what its order says (outside any transaction):
+    "captured" (some authorization was captured), "held" (one can still be captured), or "gone" (the order is
+    unknown too, as after a restart of the local stand-in or PayPal purging it, or nothing on it can be captured)."""
+    try:
+        order = api.get_order(order_id)
+    except paypal.PayPalRefused as exc:
+        if _not_found(exc):
+            return "gone"
+        raise
+    statuses = {auth.get("status") for unit in order.get("purchase_units") or []
+                for auth in ((unit.get("payments") or {}).get("authorizations") or [])}
+    if statuses & {"CAPTURED", "PARTIALLY_CAPTURED"}:
+        return "captured"
+    if statuses & {"CREATED", "PENDING"}:
+        return "held"
+    return "gone"
+
+
 def _paypal_row(booking: Booking) -> PayPalOrder:
     row = order_row(booking.receipt.payment_intent_id)
     if row is None or row.authorization_id is None:
@@ -154,7 +183,22 @@ def _capture_paypal(booking: Booking, now: datetime) -> None:
     except paypal.PayPalRefused as exc:
         if exc.issue == "AUTHORIZATION_ALREADY_CAPTURED":
             return  # captured by an earlier attempt whose answer we lost: the webhook records its id
-        raise PaymentFailed(f"PayPal could not capture the payment; the booking is unchanged. ({exc})") from exc
+        current_app.logger.warning("booking %s: PayPal refused the capture of %s: %s %s (%s)", booking_id, auth_id,
+                                   exc.status, exc.issue, exc)
+        if exc.issue in ("AUTHORIZATION_EXPIRED", "AUTHORIZATION_VOIDED") or _not_found(exc):
+            try:
+                fate = _order_fate(api, order_id) if _not_found(exc) else "gone"
+            except paypal.PayPalError as lookup:
+                raise PaymentFailed("PayPal could not be reached to capture the payment; the booking is unchanged. "
+                                    "Please try again.") from lookup
+            if fate == "captured":
+                return  # captured by an earlier attempt whose answer we lost: the webhook records its id
+            if fate == "gone":
+                with serialized_write((LOCK_BOOKING, booking_id)):
+                    advance(order_row(order_id), "VOIDED", now)
+                raise PayPalHoldGone(HOLD_GONE) from exc
+        raise PaymentFailed("PayPal would not capture this payment, so nothing was taken and the booking is "
+                            "unchanged. Please try again in a few minutes.") from exc
     except paypal.PayPalError as exc:
         raise PaymentFailed("PayPal could not be reached to capture the payment; the booking is unchanged. "
                             "Please try again.") from exc
@@ -173,13 +217,35 @@ def void_paypal(order_id: str, key: str, now: datetime) -> None:
         return
     booking_id, first = row.booking_id, row.first_authorization_id
     end_read()
+    api = paypal.client()
     try:
-        paypal.client().void_authorization(first, request_id=key)
+        api.void_authorization(first, request_id=key)
     except paypal.PayPalRefused as exc:
         if exc.issue in ("PREVIOUSLY_CAPTURED", "AUTHORIZATION_ALREADY_CAPTURED"):
             raise Conflict(CAPTURED_MEANWHILE) from exc
-        if exc.issue not in ("PREVIOUSLY_VOIDED", "AUTHORIZATION_VOIDED", "AUTHORIZATION_EXPIRED"):
-            raise PaymentFailed(f"PayPal could not release the payment; please try again. ({exc})") from exc
+        if _not_found(exc):
+            # PayPal has no such authorization (purged after expiry, or a restarted stand-in lost it): ask its order
+            # whether anything can still be captured; if not, no money is held and the booking may close.
+            try:
+                fate = _order_fate(api, order_id)
+            except paypal.PayPalError as lookup:
+                raise PaymentFailed("PayPal could not be reached to release the payment; please try again.") \
+                    from lookup
+            if fate == "captured":
+                raise Conflict(CAPTURED_MEANWHILE) from exc
+            if fate == "held":
+                current_app.logger.error("booking %s: PayPal does not know authorization %s but order %s still "
+                                         "holds one", booking_id, first, order_id)
+                raise PaymentFailed("PayPal could not release the payment just now; please try again later. If "
+                                    "this keeps happening, contact support.") from exc
+            current_app.logger.warning("booking %s: PayPal no longer knows authorization %s (order %s: %s); "
+                                       "nothing is held, so it is recorded as released", booking_id, first,
+                                       order_id, exc.issue)
+        elif exc.issue not in ("PREVIOUSLY_VOIDED", "AUTHORIZATION_VOIDED", "AUTHORIZATION_EXPIRED"):
+            current_app.logger.warning("booking %s: PayPal refused the void of %s: %s %s (%s)", booking_id, first,
+                                       exc.status, exc.issue, exc)
+            raise PaymentFailed("PayPal would not release the payment just now; please try again in a few "
+                                "minutes.") from exc
     except paypal.PayPalError as exc:
         raise PaymentFailed("PayPal could not be reached to release the payment; please try again.") from exc
     with serialized_write(*([(LOCK_BOOKING, booking_id)] if booking_id else [])):

@@ -106,7 +106,8 @@ def record_learning(note: SummaryNote, covered: list[int], errors: list[ErrorInp
 
 
 def draft_sets(lesson: Lesson, note: SummaryNote, now: datetime) -> int:
-    """Inside the note's write transaction: (re)build each learner's draft set from the note; published sets stay.
+    """Inside the note's write transaction: (re)build each learner's draft set from the note; published sets and
+    drafts the tutor has changed stay.
 
     Returns how many drafts were written. Nothing is drafted when the note names no topics."""
     covered = list(db.session.scalars(select(NoteTopic.topic_id).where(NoteTopic.note_id == note.id)))
@@ -123,8 +124,8 @@ def draft_sets(lesson: Lesson, note: SummaryNote, now: datetime) -> int:
     for learner in learners(lesson):
         existing = db.session.scalar(select(HomeworkSet).where(HomeworkSet.lesson_id == lesson.id,
                                                                HomeworkSet.learner_key == learner.key))
-        if existing is not None and existing.state == "published":
-            continue
+        if existing is not None and (existing.state == "published" or existing.reviewed_at is not None):
+            continue  # published, or a draft the tutor has changed: kept as it is (rebuild_draft redoes it)
         seed = zlib.crc32(f"lesson:{lesson.id}:{learner.key}".encode()) & 0x7FFFFFFF  # fits a 32-bit column
         mastery = _mastery(learner.key)
         picks = plan.build_set(seed, candidates, errors, covered, _due_topics(learner.key, lesson, now),
@@ -194,6 +195,7 @@ class HomeworkPage:
     agenda: list[LearnerLines]
     mastery: list[LearnerLines]
     own_items: list[QuestionItem]  # the tutor's own questions on this subject and level, to add to a draft
+    note_changed: frozenset[int] = frozenset()  # reviewed drafts whose note was saved again since
 
 
 def homework_page(user: User, lesson_id: int) -> HomeworkPage:
@@ -211,7 +213,8 @@ def homework_page(user: User, lesson_id: int) -> HomeworkPage:
         QuestionItem.owner_id == user.id, QuestionItem.active.is_(True), Topic.active.is_(True),
         Topic.subject_id == lesson.subject_id, Topic.level_id == lesson.level_id)
         .order_by(QuestionItem.id.desc()).limit(200))) if tutor else []
-    return HomeworkPage(lesson, tutor, sets, agenda, mastery, own)
+    changed = frozenset(s.id for s in sets if tutor and note_changed_since_review(s))
+    return HomeworkPage(lesson, tutor, sets, agenda, mastery, own, changed)
 
 
 def mastery_lines(learner_key: str, lesson: Lesson) -> list[AgendaLine]:
@@ -242,7 +245,7 @@ def _tutor_set(tutor: User, set_id: int) -> HomeworkSet:
     return found
 
 
-def remove_entry(tutor: User, set_id: int, entry_id: int) -> HomeworkSet:
+def remove_entry(tutor: User, set_id: int, entry_id: int, now: datetime) -> HomeworkSet:
     """Take a question out of a draft set (the tutor's review)."""
     found = _tutor_set(tutor, set_id)
     with serialized_write((LOCK_HOMEWORK, found.lesson_id)):
@@ -254,6 +257,7 @@ def remove_entry(tutor: User, set_id: int, entry_id: int) -> HomeworkSet:
         if len(found.entries) == 1:
             raise ValidationError("A set needs at least one question; swap it instead.")
         found.entries.remove(entry)
+        found.reviewed_at = found.reviewed_at or now
     return found
 
 
@@ -277,10 +281,11 @@ def swap_entry(tutor: User, set_id: int, entry_id: int, now: datetime) -> Homewo
         in_set = {e.item.template for e in found.entries if e.item.template is not None}
         options = [i for i, template in rows if template is None or template not in in_set] or [i for i, _ in rows]
         entry.item_id = options[(entry.position + len(taken)) % len(options)]
+        found.reviewed_at = found.reviewed_at or now
     return found
 
 
-def add_entry(tutor: User, set_id: int, item_id: int | None) -> HomeworkSet:
+def add_entry(tutor: User, set_id: int, item_id: int | None, now: datetime) -> HomeworkSet:
     """Add one of the tutor's own questions (on the lesson's subject and level) to the end of a draft set."""
     found = _tutor_set(tutor, set_id)
     with serialized_write((LOCK_HOMEWORK, found.lesson_id)):
@@ -295,6 +300,7 @@ def add_entry(tutor: User, set_id: int, item_id: int | None) -> HomeworkSet:
             raise ValidationError("That question is already in the set.")
         found.entries.append(HomeworkEntry(item_id=item.id, reason="added",
                                            position=max((e.position for e in found.entries), default=0) + 1))
+        found.reviewed_at = found.reviewed_at or now
     return found
 
 
@@ -331,9 +337,35 @@ def edit_entry(tutor: User, set_id: int, entry_id: int, draft: QuestionDraft,
             db.session.add(copy)
             db.session.flush()
             entry.item_id = copy.id
+        found.reviewed_at = found.reviewed_at or now
         db.session.flush()
     db.session.refresh(entry)
     return entry
+
+
+def rebuild_draft(tutor: User, set_id: int, now: datetime) -> HomeworkSet:
+    """Draft a reviewed set anew from the lesson's note as it is now, dropping the tutor's changes to it (asked for
+    on purpose, after the note changed)."""
+    found = _tutor_set(tutor, set_id)
+    with serialized_write((LOCK_HOMEWORK, found.lesson_id)):
+        db.session.refresh(found)
+        _still_draft(found)
+        note = db.session.scalar(select(SummaryNote).where(SummaryNote.lesson_id == found.lesson_id))
+        if note is None:
+            raise Conflict("This lesson has no note to draft homework from.")
+        found.reviewed_at = None
+        db.session.flush()
+        draft_sets(found.lesson, note, now)
+    db.session.refresh(found)
+    return found
+
+
+def note_changed_since_review(found: HomeworkSet) -> bool:
+    """Whether the lesson's note was saved after the tutor changed this draft (the page offers to rebuild it)."""
+    if found.state != "draft" or found.reviewed_at is None:
+        return False
+    saved = db.session.scalar(select(SummaryNote.updated_at).where(SummaryNote.lesson_id == found.lesson_id))
+    return saved is not None and saved > found.reviewed_at
 
 
 def _still_draft(found: HomeworkSet) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -194,13 +194,19 @@ def refund_purchase(admin: User, purchase_id: int, amount_minor: int | None, rea
         return db.session.get(PackageRefund, row_id)  # the same form again: already made and recorded
     if status == "failed":
         raise PaymentFailed("This refund was refused by the provider; nothing was refunded.")
+    _send(student_id, row_id, provider, reference, amount, currency, key)
+    return db.session.get(PackageRefund, row_id)
+
+
+def _send(student_id: int, row_id: int, provider: str, reference: str, amount: int, currency: str, key: str) -> None:
+    """Call the provider for a pending row with its own key (outside any transaction) and record the answer."""
     holder = "PayPal" if provider == "paypal" else "Stripe"
     try:
         made = funding.send_refund(provider, reference, amount, currency, key, row_id)
     except funding.RefundOutcomeUnknown as exc:
         raise NotRecorded(f"We could not get {holder}'s answer, so the refund may or may not have been made. It is "
-                          "held as pending (its minutes stay taken back); send the same form again in a minute to "
-                          "confirm it (a retry never refunds twice).") from exc
+                          "held as pending (its minutes stay taken back) and settled within minutes by the sweep, "
+                          "or now if you send the same form again (a retry never refunds twice).") from exc
     except funding.RefundRefused as exc:
         _refused(student_id, row_id)
         raise PaymentFailed(f"{exc} The minutes are back in the student's balance.") from exc
@@ -215,7 +221,38 @@ def refund_purchase(admin: User, purchase_id: int, amount_minor: int | None, rea
         elif row.status == "pending":
             row.status = "succeeded"
             _email_receipt(session, row)
-    return db.session.get(PackageRefund, row_id)
+
+
+def confirm_pending(now: datetime, older_than: timedelta = timedelta(minutes=15)) -> int:
+    """The sweep for package refunds whose provider answer was lost. Stripe's: book the PaymentIntent's refunds (ours
+    carry our row id); a row Stripe still does not have never reached it, so it stops counting and its minutes come
+    back. PayPal's (it lists no refunds to read): ask again under the row's own PayPal-Request-Id, which PayPal answers
+    with the refund it made, or makes the one the admin was told is pending. Returns how many rows were settled."""
+    rows = db.session.execute(select(PackageRefund.id, PackageRefund.purchase_id).where(
+        PackageRefund.status == "pending", PackageRefund.created_at <= now - older_than)
+        .order_by(PackageRefund.id)).all()
+    end_read()
+    settled = 0
+    for row_id, purchase_id in rows:
+        provider, reference = _provider_reference(purchase_id)
+        purchase = db.session.get(PackagePurchase, purchase_id)
+        row = db.session.get(PackageRefund, row_id)
+        student_id, amount, currency, key = purchase.student_id, row.amount_minor, row.currency, row.idempotency_key
+        end_read()
+        try:
+            if provider == "stripe":
+                refunds = gateway.list_refunds(reference)
+                with serialized_write(wallet.wallet_lock(student_id)) as session:
+                    book_stripe_refunds(session.get(PackagePurchase, purchase_id, populate_existing=True), refunds,
+                                        now)
+                    _fail_row(session, session.get(PackageRefund, row_id, populate_existing=True))
+            else:
+                _send(student_id, row_id, provider, reference, amount, currency, key)
+        except (gateway.PaymentError, NotRecorded, PaymentFailed) as exc:
+            current_app.logger.warning("package refund %s not settled yet: %s", row_id, exc)
+            continue
+        settled += 1
+    return settled
 
 
 def _refused(student_id: int, row_id: int) -> None:

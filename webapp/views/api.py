@@ -354,7 +354,7 @@ def availabilities():
     return {"tutor_id": q.tutor_id, "teach_id": result.teach.id, "timezone": label,
             "first_date": dates[0].isoformat() if dates else None, "last_date": dates[1].isoformat() if dates else None,
             "duration_minutes": result.price.duration_minutes, "price": result.price.as_dict(),
-            "slots": _slots_json(result, zone)}
+            "slots": _slots_json(result, zone), "calendar_stale": result.calendar_stale}
 
 
 @bp.post("/bookings")

@@ -340,6 +340,9 @@ class SlotList(Out):
     duration_minutes: int
     price: Price
     slots: list[Slot]
+    calendar_stale: bool = Field(description="True when no slots are offered because one of the tutor's connected "
+                                             "calendars has not been read lately (their busy time is unknown, so "
+                                             "nothing is offered until it is read again).")
 
 
 class SlotQuery(Query):
