@@ -30,3 +30,4 @@ def test_signing_up_with_no_name_says_the_name_is_missing(app, client):
     from tests.integration.test_registration import _sign_up
     page = _sign_up(client, "someone@example.com", name="").get_data(as_text=True)
     assert "Your name is missing: please fill it in." in page and "This field is required." not in page
+
