@@ -42,8 +42,10 @@ def say(message: str) -> None:
 _STATIC_OK = re.compile(r'"(GET|HEAD) /(static/\S*|favicon\.ico|service-worker\.js) HTTP/[\d.]+" (200|304) ')
 
 
-# The worker's routine lines for a periodic job that went fine (every minute for the outbox alone).
-_ROUTINE_JOB = re.compile(r"\((periodic-[\w-]+)\)$|Job OK \(periodic-|result will never expire|Successfully completed ")
+# The worker's routine lines for a periodic job that went fine (every minute for the outbox alone), and the
+# "result is kept for N seconds" line RQ prints after every job that went fine.
+_ROUTINE_JOB = re.compile(r"\((periodic-[\w-]+)\)$|Job OK \(periodic-|result will never expire|Successfully completed "
+                          r"|[Rr]esult is kept for \d+ seconds")
 
 
 def quiet(name: str, line: str) -> bool:

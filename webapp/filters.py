@@ -82,6 +82,13 @@ def booking_price(booking) -> str:
     return money(booking.price_minor, booking.currency)
 
 
+def lesson_with(lesson, viewer) -> str:
+    """Who the lesson is with, seen by `viewer`: its students for its tutor, else the tutor."""
+    if viewer is not None and getattr(viewer, "id", None) == lesson.tutor_id:
+        return ", ".join(s.name for s in lesson.students) or "no student yet"
+    return lesson.tutor.name
+
+
 def init_app(app: Flask) -> None:
     """Register filters and template globals."""
     app.jinja_env.filters["local"] = local
@@ -92,6 +99,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["state_label"] = state_label
     app.jinja_env.filters["booking_state"] = booking_state_words
     app.jinja_env.filters["booking_price"] = booking_price
+    app.jinja_env.filters["lesson_with"] = lesson_with
     app.jinja_env.filters["funding_name"] = funding_name
     app.jinja_env.filters["unit"] = unit_label
     app.jinja_env.globals["viewer_zone_name"] = viewer_zone_name

@@ -4,7 +4,8 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (BooleanField, EmailField, HiddenField, IntegerField, PasswordField, RadioField,
                      SelectField, StringField, TextAreaField)
-from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, StopValidation
+from wtforms.validators import InputRequired as _InputRequired
 
 from .domain.packages import MAX_DISCOUNT_PERCENT, MAX_HOURS, MIN_HOURS
 
@@ -12,27 +13,52 @@ from .domain import limits
 from .domain.roles import SELF_SERVICE_ROLES
 
 
+def _missing(field) -> str:
+    """Which field is empty, in words (WTForms' own "This field is required." does not say)."""
+    return f"{field.label.text} is missing: please fill it in."
+
+
+class Required(DataRequired):
+    """DataRequired whose message names the field."""
+
+    def __call__(self, form, field):
+        try:
+            super().__call__(form, field)
+        except StopValidation as exc:
+            raise StopValidation(self.message or _missing(field)) from exc
+
+
+class InputRequired(_InputRequired):
+    """InputRequired whose message names the field."""
+
+    def __call__(self, form, field):
+        try:
+            super().__call__(form, field)
+        except StopValidation as exc:
+            raise StopValidation(self.message or _missing(field)) from exc
+
+
 class RegisterForm(FlaskForm):
-    name = StringField("Your name", validators=[DataRequired(), Length(max=limits.NAME_MAX)])
-    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=limits.EMAIL_MAX)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(
+    name = StringField("Your name", validators=[Required(), Length(max=limits.NAME_MAX)])
+    email = EmailField("Email", validators=[Required(), Email(), Length(max=limits.EMAIL_MAX)])
+    password = PasswordField("Password", validators=[Required(), Length(
         *limits.PASSWORD_LENGTH, message=f"Use at least {limits.PASSWORD_LENGTH[0]} characters.")])
     role = RadioField("I am a", choices=[(role.value, role.value.title()) for role in SELF_SERVICE_ROLES],
-                      default="student", validators=[DataRequired()])
-    timezone = StringField("Time zone", validators=[DataRequired(), Length(max=64)])
+                      default="student", validators=[Required()])
+    timezone = StringField("Time zone", validators=[Required(), Length(max=64)])
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+    email = EmailField("Email", validators=[Required(), Length(max=254)])
+    password = PasswordField("Password", validators=[Required(), Length(max=200)])
 
 
-_NEW_PASSWORD = [DataRequired(), Length(*limits.PASSWORD_LENGTH,
+_NEW_PASSWORD = [Required(), Length(*limits.PASSWORD_LENGTH,
                                         message=f"Use at least {limits.PASSWORD_LENGTH[0]} characters.")]
 
 
 class ForgotPasswordForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    email = EmailField("Email", validators=[Required(), Length(max=254)])
 
 
 class ResetPasswordForm(FlaskForm):
@@ -40,17 +66,17 @@ class ResetPasswordForm(FlaskForm):
 
 
 class ChangePasswordForm(FlaskForm):
-    current_password = PasswordField("Current password", validators=[DataRequired(), Length(max=200)])
+    current_password = PasswordField("Current password", validators=[Required(), Length(max=200)])
     new_password = PasswordField("New password", validators=_NEW_PASSWORD)
 
 
 class SettingsForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
-    timezone = StringField("Time zone", validators=[DataRequired(), Length(max=64)])
+    name = StringField("Name", validators=[Required(), Length(max=120)])
+    timezone = StringField("Time zone", validators=[Required(), Length(max=64)])
 
 
 class ChildForm(FlaskForm):
-    name = StringField("Child's name", validators=[DataRequired(), Length(max=120)])
+    name = StringField("Child's name", validators=[Required(), Length(max=120)])
     year_level = StringField("Year or level", validators=[Optional(), Length(max=60)])
     timezone = StringField("Time zone", validators=[Optional(), Length(max=64)])
 
@@ -70,7 +96,7 @@ class OverrideForm(FlaskForm):
 
 
 class RulesForm(FlaskForm):
-    timezone = StringField("Your time zone", validators=[DataRequired(), Length(max=64)])
+    timezone = StringField("Your time zone", validators=[Required(), Length(max=64)])
     min_notice_hours = IntegerField("Minimum notice (hours)", validators=[
         NumberRange(*limits.MIN_NOTICE_HOURS, "Between %(min)s and %(max)s hours.")])
     horizon_days = IntegerField("Booking horizon (days)", validators=[

@@ -1072,6 +1072,9 @@ class HomeworkSet(db.Model):
     state: Mapped[str] = mapped_column(String(10), default="draft")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the tutor first changes the draft (edit, swap, add, remove): saving the note again then keeps the set
+    # as the tutor left it instead of drafting it anew (the tutor may rebuild it from the note on purpose).
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lesson: Mapped[Lesson] = relationship()
     entries: Mapped[list[HomeworkEntry]] = relationship(back_populates="set", order_by="HomeworkEntry.position",
                                                         cascade="all, delete-orphan")

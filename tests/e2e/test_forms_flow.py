@@ -37,7 +37,7 @@ def test_a_form_with_two_bad_fields_shows_both_errors_beside_them_and_in_a_summa
     expect(summary).to_contain_text("There are 3 problems")
     expect(summary.get_by_role("link", name=re.compile("Email: Invalid email address"))).to_be_visible()
     expect(summary.get_by_role("link", name=re.compile("Password: Use at least 10 characters"))).to_be_visible()
-    for label, message in (("Your name", "This field is required."), ("Email", "Invalid email address."),
+    for label, message in (("Your name", "Your name is missing: please fill it in."), ("Email", "Invalid email address."),
                            ("Password", "Use at least 10 characters.")):
         field = page.get_by_label(label, exact=True)
         expect(field).to_have_attribute("aria-invalid", "true")

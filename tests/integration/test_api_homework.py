@@ -148,9 +148,36 @@ def test_the_agenda_lists_the_topics_a_wrong_answer_left_weak(client, lesson):
     homework.publish(tutor, draft.id, now_utc())
     db.session.commit()
     assert client.get(f"/api/v1/lessons/{lesson.id}/agenda", headers=bearer(tutor)).get_json()["learners"] == [
-        {"name": student.name, "weak_topics": []}]
+        {"student_id": student.id, "child_id": None, "name": student.name, "weak_topics": []}]
     fractions = next(e for e in draft.entries if e.item.topic_id == topic("fractions"))
     wrong = "0" if fractions.item.kind == "choice" and fractions.item.answer != "0" else "12345"
     client.post(f"/api/v1/homework/questions/{fractions.id}/answer", headers=bearer(student), json={"response": wrong})
     agenda = client.get(f"/api/v1/lessons/{lesson.id}/agenda", headers=bearer(tutor)).get_json()
     assert agenda["learners"][0]["weak_topics"][0] == {"topic": "Fractions", "mastery": "attempted"}
+
+
+def wrong_answer(entry) -> str:
+    return "0" if entry.item.kind == "choice" and entry.item.answer != "0" else "12345"
+
+
+def test_two_learners_with_one_name_in_a_lesson_keep_their_own_agendas(client, lesson):
+    first, tutor = lesson.students[0], lesson.tutor
+    twin = factories.user("student", name=first.name)  # same name, another person, in the same (group) lesson
+    lesson.students.append(twin)
+    db.session.commit()
+    write_note(client, lesson, errors=[{"topic_id": topic("fractions"), "what_went_wrong": "Added denominators"},
+                                       {"topic_id": topic("pythagoras"), "what_went_wrong": "Subtracted squares"}])
+    sets = {s.answerer_id: s for s in db.session.scalars(select(HomeworkSet))}
+    assert set(sets) == {first.id, twin.id}
+    for person, slug in ((first, "fractions"), (twin, "pythagoras")):
+        homework.publish(tutor, sets[person.id].id, now_utc())
+        db.session.commit()
+        entry = next(e for e in sets[person.id].entries if e.item.topic_id == topic(slug))
+        assert client.post(f"/api/v1/homework/questions/{entry.id}/answer", headers=bearer(person),
+                           json={"response": wrong_answer(entry)}).status_code == 200
+    agenda = client.get(f"/api/v1/lessons/{lesson.id}/agenda", headers=bearer(tutor)).get_json()["learners"]
+    assert agenda == [
+        {"student_id": first.id, "child_id": None, "name": first.name,
+         "weak_topics": [{"topic": "Fractions", "mastery": "attempted"}]},
+        {"student_id": twin.id, "child_id": None, "name": first.name,
+         "weak_topics": [{"topic": "Pythagoras' theorem", "mastery": "attempted"}]}]

@@ -115,6 +115,45 @@ def test_two_mistakes_make_a_draft_the_tutor_publishes_and_the_student_answers(a
     assert client.get(f"/lessons/{lesson.id}/agenda").status_code == 403
 
 
+def _entry_ids(set_id: int) -> list[tuple[int, int]]:
+    db.session.rollback()
+    return [(e.id, e.item_id) for e in db.session.scalars(select(HomeworkEntry).where(HomeworkEntry.set_id == set_id)
+                                                          .order_by(HomeworkEntry.position))]
+
+
+def test_saving_the_note_again_keeps_a_draft_the_tutor_changed_and_offers_to_draft_it_anew(app, client, bank):
+    """A tutor fixes a typo in the note after reviewing the draft: their review is not thrown away; the page says
+    the note changed and drafts the set anew only when asked. An untouched draft follows the note as before."""
+    lesson = factories.finished_lesson()
+    login(client, lesson.tutor.email, factories.PASSWORD)
+    fractions, pythagoras = bank["fractions"], bank["pythagoras"]
+    post_note(client, lesson.id, "Fractions today.", errors=[(fractions.id, "Added the denominators", "")])
+    [draft] = db.session.scalars(select(HomeworkSet))
+    draft_id, drafted = draft.id, _entry_ids(draft.id)
+    # Untouched: saving the note with another mistake drafts the set anew from it.
+    post_note(client, lesson.id, "Fractions and Pythagoras today.",
+              errors=[(fractions.id, "Added the denominators", ""), (pythagoras.id, "Forgot the square root", "")])
+    redrafted = _entry_ids(draft_id)
+    assert redrafted != drafted
+    # The tutor reviews it: one question out.
+    page = client.get(f"/lessons/{lesson.id}/homework").get_data(as_text=True)
+    assert f'id="note-changed-{draft_id}"' not in page
+    client.post(f"/homework/{draft_id}/entries/{redrafted[0][0]}/remove", data={"csrf_token": csrf_from(page)})
+    reviewed = _entry_ids(draft_id)
+    assert reviewed == redrafted[1:]
+    # A typo fixed in the note keeps the reviewed set, and the page says so.
+    post_note(client, lesson.id, "Fractions and Pythagoras (right-angled triangles) today.",
+              errors=[(fractions.id, "Added the denominators", ""), (pythagoras.id, "Forgot the square root", "")])
+    assert _entry_ids(draft_id) == reviewed
+    page = words(client.get(f"/lessons/{lesson.id}/homework"))
+    assert "You changed the note after reviewing this set" in page
+    # Asked for, the set is drafted anew from the note (the removed question may come back).
+    response = client.post(f"/homework/{draft_id}/rebuild", data={"csrf_token": csrf_from(page)})
+    assert response.status_code == 303
+    assert _entry_ids(draft_id) != reviewed and len(_entry_ids(draft_id)) == len(redrafted)
+    assert "You changed the note after reviewing this set" not in words(client.get(f"/lessons/{lesson.id}/homework"))
+
+
 def test_nonsense_and_malicious_answers_get_a_message_not_an_error(app, client, bank):
     lesson = factories.finished_lesson()
     login(client, lesson.tutor.email, factories.PASSWORD)

@@ -338,3 +338,15 @@ def test_with_redis_down_messages_are_stored_and_reach_the_same_process(app, liv
         student.close()
     db.session.commit()  # a fresh snapshot: the socket's thread stored it
     assert db.session.scalar(db.select(db.func.count(ChatMessage.id))) == 1
+
+
+def test_the_room_names_whom_the_lesson_is_with_as_the_viewer_sees_it(app, client):
+    lesson = running_lesson()
+    tutor, student = lesson.tutor, lesson.students[0]
+    subject = lesson.subject.name
+    login(client, tutor.email, factories.PASSWORD)
+    page = words(client.get(f"/lessons/{lesson.id}/room"))
+    assert f"{subject} with {student.name}</h1>" in page and f"{subject} with {tutor.name}" not in page
+    client.post("/logout", data={"csrf_token": csrf_for(client)})
+    login(client, student.email, factories.PASSWORD)
+    assert f"{subject} with {tutor.name}</h1>" in words(client.get(f"/lessons/{lesson.id}/room"))

@@ -310,3 +310,14 @@ def test_a_refund_whose_stripe_call_never_arrived_is_dropped_by_the_sweep_and_it
     assert row.status == "failed" and wallet.balance(student.id, teacher.id).available == 60
     assert stripe_world.client.v1.refunds.list(params={"payment_intent": purchase.payment_intent_id}).data == []
     _assert_books_balance()
+
+
+def test_minutes_taken_back_by_a_refund_do_not_expire_again_when_the_lot_expires(app, client, stripe_world):
+    from datetime import timedelta
+    student, teacher, purchase = _card_purchase(client, stripe_world, rate=3000)  # 60 minutes for £30.00
+    package_refunds.refund_purchase(factories.user("admin"), purchase.id, 1000, "", now(), request_key="before-expiry")
+    assert wallet.balance(student.id, teacher.id).available == 40
+    later = now() + timedelta(days=400)
+    assert wallet.expire_lots(later) == 40 and wallet.expire_lots(later) == 0
+    assert wallet.balance(student.id, teacher.id).available == 0
+    _assert_books_balance()

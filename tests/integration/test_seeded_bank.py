@@ -50,6 +50,30 @@ def test_a_physics_lessons_mistakes_draft_a_physics_set(app):
     assert homework.learners(lesson)[0].answerer.id == draft.answerer_id
 
 
+def test_a_single_mistake_topic_gets_each_of_its_templates_before_a_second_variant_and_swaps_do_too(app):
+    _seed_all()
+    tutor, teach = factories.tutor(subject_name="Physics", level_name="A-Level")
+    lesson = factories.finished_lesson(tutor, teach)
+    shm = db.session.scalar(select(Topic).where(Topic.slug == "apl-shm"))
+    orbits = db.session.scalar(select(Topic).where(Topic.slug == "apl-gravitational-fields"))
+    notes.save_note(tutor, lesson.id, "Pendulums.", [], factories_now(), covered=[orbits.id],
+                    errors=[ErrorInput(shm.id, "Used the amplitude in the period", "")])
+    draft = db.session.scalar(select(HomeworkSet))
+    shm_templates = set(db.session.scalars(select(QuestionItem.template).where(QuestionItem.topic_id == shm.id)))
+    in_set = [e.item.template for e in draft.entries if e.item.topic_id == shm.id]
+    # No template twice until every template of the topic is in the set (three pendulum questions were possible).
+    assert len(in_set) > 1 and len(set(in_set)) == min(len(in_set), len(shm_templates))
+    # A swap brings a template not yet in the set while the topic has one.
+    entry = next(e for e in draft.entries if e.item.topic_id == orbits.id)
+    orbit_templates = set(db.session.scalars(select(QuestionItem.template)
+                                             .where(QuestionItem.topic_id == orbits.id)))
+    others = {e.item.template for e in draft.entries}
+    homework.swap_entry(tutor, draft.id, entry.id, factories_now())
+    db.session.commit()
+    assert orbit_templates - others  # the bank has one free: the test below means something
+    assert entry.item.template in orbit_templates - others
+
+
 def factories_now():
     from datetime import UTC, datetime
     return datetime.now(UTC)

@@ -144,7 +144,7 @@ def test_changing_the_password_logs_out_the_other_browsers_and_apps_but_not_this
 @pytest.mark.parametrize("current, new, field, says", [
     ("not-my-password", NEW_PASSWORD, "current_password", "That is not your current password."),
     (factories.PASSWORD, "short", "new_password", "Use at least 10 characters."),
-    (factories.PASSWORD, "", "new_password", "This field is required."),
+    (factories.PASSWORD, "", "new_password", "New password is missing: please fill it in."),
 ])
 def test_a_wrong_current_password_or_a_weak_new_one_is_refused_in_words_and_changes_nothing(
         app, client, current, new, field, says):

@@ -72,3 +72,5 @@ def test_the_workers_routine_periodic_job_lines_are_left_out_but_failures_are_ke
     assert not quiet("worker", "2026-12-02 11:34:13,000 rq.worker ERROR Worker b748: [Job periodic-deliver-outbox]: "
                                "exception raised while executing (webapp.jobs.deliver_outbox)")
     assert not quiet("worker", prefix + "default: Send one email (3f2a)")
+    # An ordinary job's "kept for 500 seconds" line is routine too (RQ says it after every job that went fine).
+    assert quiet("worker", prefix + "job 3f2a8c result is kept for 500 seconds")

@@ -72,6 +72,46 @@ def test_error_topics_are_over_represented(lesson):
             assert per_topic[topic] >= max(others, default=0)
 
 
+# A bank like the seeded one: per topic, three parametrised templates (each of one difficulty, as the real templates
+# are) with four variants each, and two hand-written items.
+TEMPLATED_BANK = [Candidate(topic * 100 + t * 10 + n, topic, 1 + t, f"t{topic}-{t}")
+                  for topic in TOPICS for t in range(3) for n in range(4)]
+TEMPLATED_BANK += [Candidate(topic * 100 + 90 + n, topic, 1, None) for topic in TOPICS for n in range(2)]
+templated_lessons = st.builds(lambda lesson, seen: dict(lesson, seen=seen), lessons,
+                              st.sets(st.sampled_from([c.item_id for c in TEMPLATED_BANK]), max_size=80))
+
+
+@settings(max_examples=200, deadline=None)
+@given(templated_lessons)
+def test_no_two_items_from_one_template_while_another_item_of_the_topic_is_available(lesson):
+    picks = build_set(lesson["seed"], TEMPLATED_BANK, lesson["errors"], lesson["covered"], lesson["due"],
+                      lesson["seen"], lesson["mastery"])
+    by_id = {c.item_id: c for c in TEMPLATED_BANK}
+    in_set = [by_id[p.item_id] for p in picks]
+    families = {c.family for c in in_set}
+    repeated = [t for t, n in Counter(c.template for c in in_set if c.template).items() if n > 1]
+    for template in repeated:
+        topic = next(c.topic_id for c in in_set if c.template == template)
+        # A second variant was allowed only if, even now, every unseen item of that topic is of a family in the set.
+        others = [c for c in TEMPLATED_BANK if c.topic_id == topic and c.item_id not in lesson["seen"]
+                  and c.family not in families]
+        assert not others, f"two variants of {template} while {others[0]} was free"
+    # The other properties still hold on this bank.
+    assert picks == build_set(lesson["seed"], TEMPLATED_BANK, lesson["errors"], lesson["covered"], lesson["due"],
+                              set(lesson["seen"]), lesson["mastery"])
+    assert len({p.item_id for p in picks}) == len(picks) and not {p.item_id for p in picks} & lesson["seen"]
+
+
+def test_a_single_error_topic_gets_different_templates_before_repeats():
+    picks = build_set(11, TEMPLATED_BANK, [4], [], [], set(), {}, size=5)
+    by_id = {c.item_id: c for c in TEMPLATED_BANK}
+    # Topic 4 has five families (three templates, two hand-written items): five questions, five families.
+    assert [p.topic_id for p in picks] == [4] * 5
+    assert len({by_id[p.item_id].family for p in picks}) == 5
+    # A sixth question has to repeat a template: it is still given rather than leaving the set short.
+    assert len(build_set(11, TEMPLATED_BANK, [4], [], [], set(), {}, size=6)) == 6
+
+
 def test_a_set_is_full_when_the_bank_allows():
     picks = build_set(7, BANK, [1], [2, 3], [], set(), {})
     assert len(picks) == 8 and {p.reason for p in picks} <= {"error", "covered"}

@@ -1,8 +1,9 @@
 """The homework generator and per-topic mastery, as pure functions over plain values.
 
 `build_set` picks items for one learner after one lesson: first the lesson's error topics, then spaced-repetition
-reviews that are due, then the topics covered; it skips items seen within the window and prefers the difficulty that
-suits the learner's mastery of each topic. The same inputs and seed always give the same set."""
+reviews that are due, then the topics covered; it skips items seen within the window, prefers a template not yet in
+the set (so one set does not hold three variants of the same pendulum question) and then the difficulty that suits
+the learner's mastery of each topic. The same inputs and seed always give the same set."""
 from __future__ import annotations
 
 import random
@@ -57,6 +58,12 @@ class Candidate:
     item_id: int
     topic_id: int
     difficulty: int
+    template: str | None = None  # the parametrised template it is a variant of; None for a hand-written item
+
+    @property
+    def family(self) -> str | int:
+        """Items of one family are variants of each other: a template's variants, or a hand-written item alone."""
+        return self.template if self.template is not None else self.item_id
 
 
 @dataclass(frozen=True)
@@ -74,7 +81,8 @@ def build_set(seed: int, candidates: list[Candidate], error_topics: list[int], c
     """The homework set for a seed: error topics take about half, due reviews a quarter, covered topics the rest.
 
     Deterministic for the same arguments; never an item in `recently_seen`; topics are taken round-robin within each
-    group so one topic does not fill the set; slots a group cannot fill go to the errors first, then reviews, then
+    group so one topic does not fill the set; within a topic, a second variant of a template already in the set only
+    when the topic has no other unseen item; slots a group cannot fill go to the errors first, then reviews, then
     covered topics."""
     rng = random.Random(seed)
     fresh = sorted((c for c in candidates if c.item_id not in recently_seen), key=lambda c: c.item_id)
@@ -83,6 +91,7 @@ def build_set(seed: int, candidates: list[Candidate], error_topics: list[int], c
         by_topic.setdefault(c.topic_id, []).append(c)
     picked: list[Pick] = []
     used: set[int] = set()
+    families: set[str | int] = set()
     errors = _unique(error_topics)
     reviews = [t for t in _unique(due_topics) if t not in errors]
     covered = [t for t in _unique(covered_topics) if t not in errors and t not in reviews]
@@ -91,21 +100,23 @@ def build_set(seed: int, candidates: list[Candidate], error_topics: list[int], c
               ("covered", covered, size - error_quota - review_quota)]
     counts: dict[int, int] = {}
     for reason, topics, quota in groups:
-        picked += _fill(rng, topics, by_topic, mastery, used, min(quota, size - len(picked)), reason, counts,
+        picked += _fill(rng, topics, by_topic, mastery, used, families, min(quota, size - len(picked)), reason, counts,
                         _cap(errors, counts, reason))
     # Slots a group could not fill go to the errors first, then reviews, then covered topics; a last pass without
     # the cap fills what is left when the error topics have run out of unseen items.
     for reason, topics, _ in groups:
-        picked += _fill(rng, topics, by_topic, mastery, used, size - len(picked), reason, counts,
+        picked += _fill(rng, topics, by_topic, mastery, used, families, size - len(picked), reason, counts,
                         _cap(errors, counts, reason))
     for reason, topics, _ in groups[1:]:
-        picked += _fill(rng, topics, by_topic, mastery, used, size - len(picked), reason, counts, None)
+        picked += _fill(rng, topics, by_topic, mastery, used, families, size - len(picked), reason, counts, None)
     return picked
 
 
 def _fill(rng: random.Random, topics: list[int], by_topic: dict[int, list[Candidate]], mastery: dict[int, int],
-          used: set[int], want: int, reason: str, counts: dict[int, int], cap: int | None) -> list[Pick]:
-    """Up to `want` picks, one topic at a time in turn; no topic past `cap` questions (None: no cap)."""
+          used: set[int], families: set[str | int], want: int, reason: str, counts: dict[int, int],
+          cap: int | None) -> list[Pick]:
+    """Up to `want` picks, one topic at a time in turn; no topic past `cap` questions (None: no cap); within a topic,
+    families not yet in the set first, then the difficulty nearest the learner's mastery."""
     out: list[Pick] = []
     while len(out) < want:
         progressed = False
@@ -117,10 +128,14 @@ def _fill(rng: random.Random, topics: list[int], by_topic: dict[int, list[Candid
             pool = [c for c in by_topic.get(topic, []) if c.item_id not in used]
             if not pool:
                 continue
+            # Another variant of a template already in the set is the same exercise with new numbers: only when the
+            # topic has nothing else left.
+            pool = [c for c in pool if c.family not in families] or pool
             target = target_difficulty(mastery.get(topic, Mastery.NEW))
             best = min(abs(c.difficulty - target) for c in pool)
             choice = rng.choice([c for c in pool if abs(c.difficulty - target) == best])
             used.add(choice.item_id)
+            families.add(choice.family)
             counts[topic] = counts.get(topic, 0) + 1
             out.append(Pick(choice.item_id, topic, reason))
             progressed = True

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 import random
 
 
@@ -51,3 +52,23 @@ def choice(rng: random.Random, right: str, wrong: list[str]) -> tuple[list[str],
 def signed(k: int) -> str:
     """`+ 3` or `− 3`, for writing a term after another."""
     return f"+ {k}" if k >= 0 else f"− {-k}"
+
+
+_ZERO_TERM = re.compile(r"\s[+−-]\s0(?:[a-z](?:[²³]|\^\d+)?)(?![\w/.])")  # " + 0x²": a term that is not there
+_ZERO_CONSTANT = re.compile(r"(?<=[a-z²³])\s[+−-]\s0(?=[.,;)]?(?:\s|$))")  # "−3n + 0" is "−3n"
+_UNIT_COEFFICIENT = re.compile(r"(?<![\w.^/])1(?=[a-z](?![a-zA-Z\d]|-\d))")  # "1x" is written "x"
+_NEGATIVE_SQUARED = re.compile(r"(?<![\w)])[-−](\d+(?:\.\d+)?)(?=[²³])")  # "-2²" means (−2)² here
+_PLUS_NEGATIVE = re.compile(r"\+\s*[-−]\s*(?=[\w(])")  # "+ -3" → "− 3"
+_MINUS_NEGATIVE = re.compile(r"[−]\s*[-−]\s*(?=[\w(])")  # "− -3" → "+ 3"
+_HYPHEN_MINUS = re.compile(r"(?<![\w)])-(?=[\w(])")  # a negative number's sign is a minus, not a hyphen
+
+
+def tidy(text: str) -> str:
+    """Terms written as a teacher writes them: no "+ 0x" terms, "x" not "1x", "− 3" not "+ -3", "+ 3" not "− -3",
+    (−2)² for a negative squared, and a minus sign (−) rather than a hyphen before a negative number."""
+    text = _ZERO_CONSTANT.sub("", _ZERO_TERM.sub("", text))
+    text = _UNIT_COEFFICIENT.sub("", text)
+    text = _NEGATIVE_SQUARED.sub(r"(−\1)", text)
+    text = _PLUS_NEGATIVE.sub("− ", text)
+    text = _MINUS_NEGATIVE.sub("+ ", text)
+    return _HYPHEN_MINUS.sub("−", text)

@@ -17,6 +17,7 @@ from . import physics_templates
 from .question_kit import choice as _choice
 from .question_kit import num as _num
 from .question_kit import signed as _signed
+from .question_kit import tidy as _tidy
 
 Variant = dict
 # How many fixed variants of each template the question bank holds, and the seeds they are looked for in.
@@ -636,6 +637,10 @@ VARIANTS = {name: physics_templates.BANK_VARIANTS for name in physics_templates.
 def generate(template: str, seed: int) -> Variant:
     """The variant of `template` for `seed`: the same pair always gives the same question, answer and solution."""
     variant = TEMPLATES[template](random.Random(f"{template}:{seed}"))
+    # Terms are tidied once here ("x" not "1x", "− 3" not "+ -3") for every template, as a teacher writes them.
+    variant["prompt"], variant["solution"] = _tidy(variant["prompt"]), _tidy(variant.get("solution") or "")
+    if variant.get("choices"):
+        variant["choices"] = [_tidy(c) for c in variant["choices"]]
     variant.setdefault("unit", "")
     variant.setdefault("tolerance", 0.0)
     variant.setdefault("choices", [])

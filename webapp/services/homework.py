@@ -44,17 +44,21 @@ class ErrorInput:
 
 @dataclass(frozen=True)
 class Learner:
-    """Who does the homework (a student, or a parent's child) and which account answers for them."""
+    """Who does the homework (a student, or a parent's child) and which account answers for them.
+
+    `key` ("u<student id>" or "c<child id>") is who they are; names are not unique, so nothing is keyed by name."""
 
     key: str
     name: str
     answerer: User
+    student_id: int | None = None
+    child_id: int | None = None
 
 
 def learners(lesson: Lesson) -> list[Learner]:
     """The lesson's learners: each student answers for themself; a child's parent answers for the child."""
-    people = [Learner(f"u{s.id}", s.name, s) for s in lesson.students]
-    people += [Learner(f"c{c.id}", c.name, c.parent) for c in lesson.children]
+    people = [Learner(f"u{s.id}", s.name, s, student_id=s.id) for s in lesson.students]
+    people += [Learner(f"c{c.id}", c.name, c.parent, child_id=c.id) for c in lesson.children]
     return people
 
 
@@ -102,7 +106,8 @@ def record_learning(note: SummaryNote, covered: list[int], errors: list[ErrorInp
 
 
 def draft_sets(lesson: Lesson, note: SummaryNote, now: datetime) -> int:
-    """Inside the note's write transaction: (re)build each learner's draft set from the note; published sets stay.
+    """Inside the note's write transaction: (re)build each learner's draft set from the note; published sets and
+    drafts the tutor has changed stay.
 
     Returns how many drafts were written. Nothing is drafted when the note names no topics."""
     covered = list(db.session.scalars(select(NoteTopic.topic_id).where(NoteTopic.note_id == note.id)))
@@ -110,17 +115,17 @@ def draft_sets(lesson: Lesson, note: SummaryNote, now: datetime) -> int:
                                      .order_by(NoteError.id)))
     if not covered and not errors:
         return 0
-    candidates = [plan.Candidate(i, t, d) for i, t, d in db.session.execute(
-        select(QuestionItem.id, QuestionItem.topic_id, QuestionItem.difficulty).join(Topic).where(
-            Topic.subject_id == lesson.subject_id, Topic.level_id == lesson.level_id,
-            QuestionItem.active.is_(True), Topic.active.is_(True),
-            question_bank.usable_in_lessons_of(lesson.tutor_id)))]
+    candidates = [plan.Candidate(i, t, d, tpl) for i, t, d, tpl in db.session.execute(
+        select(QuestionItem.id, QuestionItem.topic_id, QuestionItem.difficulty, QuestionItem.template)
+        .join(Topic).where(Topic.subject_id == lesson.subject_id, Topic.level_id == lesson.level_id,
+                           QuestionItem.active.is_(True), Topic.active.is_(True),
+                           question_bank.usable_in_lessons_of(lesson.tutor_id)))]
     written = 0
     for learner in learners(lesson):
         existing = db.session.scalar(select(HomeworkSet).where(HomeworkSet.lesson_id == lesson.id,
                                                                HomeworkSet.learner_key == learner.key))
-        if existing is not None and existing.state == "published":
-            continue
+        if existing is not None and (existing.state == "published" or existing.reviewed_at is not None):
+            continue  # published, or a draft the tutor has changed: kept as it is (rebuild_draft redoes it)
         seed = zlib.crc32(f"lesson:{lesson.id}:{learner.key}".encode()) & 0x7FFFFFFF  # fits a 32-bit column
         mastery = _mastery(learner.key)
         picks = plan.build_set(seed, candidates, errors, covered, _due_topics(learner.key, lesson, now),
@@ -173,15 +178,24 @@ class AgendaLine:
 
 
 @dataclass(frozen=True)
+class LearnerLines:
+    """One learner (who they are, not only their name) with their topics and mastery in words."""
+
+    learner: Learner
+    lines: list[AgendaLine]
+
+
+@dataclass(frozen=True)
 class HomeworkPage:
     """What someone who may see the lesson sees of its homework."""
 
     lesson: Lesson
     is_tutor: bool
     sets: list[HomeworkSet]
-    agenda: dict[str, list[AgendaLine]]
-    mastery: dict[str, list[AgendaLine]]
+    agenda: list[LearnerLines]
+    mastery: list[LearnerLines]
     own_items: list[QuestionItem]  # the tutor's own questions on this subject and level, to add to a draft
+    note_changed: frozenset[int] = frozenset()  # reviewed drafts whose note was saved again since
 
 
 def homework_page(user: User, lesson_id: int) -> HomeworkPage:
@@ -193,13 +207,14 @@ def homework_page(user: User, lesson_id: int) -> HomeworkPage:
         query = query.where(HomeworkSet.answerer_id == user.id, HomeworkSet.state == "published")
     sets = list(db.session.scalars(query))
     people = learners(lesson)
-    agenda = {p.name: agenda_for(p.key, lesson) for p in people} if tutor else {}
-    mastery = {p.name: mastery_lines(p.key, lesson) for p in people if tutor or p.answerer.id == user.id}
+    agenda = [LearnerLines(p, agenda_for(p.key, lesson)) for p in people] if tutor else []
+    mastery = [LearnerLines(p, mastery_lines(p.key, lesson)) for p in people if tutor or p.answerer.id == user.id]
     own = list(db.session.scalars(select(QuestionItem).join(Topic).where(
         QuestionItem.owner_id == user.id, QuestionItem.active.is_(True), Topic.active.is_(True),
         Topic.subject_id == lesson.subject_id, Topic.level_id == lesson.level_id)
         .order_by(QuestionItem.id.desc()).limit(200))) if tutor else []
-    return HomeworkPage(lesson, tutor, sets, agenda, mastery, own)
+    changed = frozenset(s.id for s in sets if tutor and note_changed_since_review(s))
+    return HomeworkPage(lesson, tutor, sets, agenda, mastery, own, changed)
 
 
 def mastery_lines(learner_key: str, lesson: Lesson) -> list[AgendaLine]:
@@ -230,7 +245,7 @@ def _tutor_set(tutor: User, set_id: int) -> HomeworkSet:
     return found
 
 
-def remove_entry(tutor: User, set_id: int, entry_id: int) -> HomeworkSet:
+def remove_entry(tutor: User, set_id: int, entry_id: int, now: datetime) -> HomeworkSet:
     """Take a question out of a draft set (the tutor's review)."""
     found = _tutor_set(tutor, set_id)
     with serialized_write((LOCK_HOMEWORK, found.lesson_id)):
@@ -242,6 +257,7 @@ def remove_entry(tutor: User, set_id: int, entry_id: int) -> HomeworkSet:
         if len(found.entries) == 1:
             raise ValidationError("A set needs at least one question; swap it instead.")
         found.entries.remove(entry)
+        found.reviewed_at = found.reviewed_at or now
     return found
 
 
@@ -255,17 +271,21 @@ def swap_entry(tutor: User, set_id: int, entry_id: int, now: datetime) -> Homewo
         if entry is None:
             raise NotFound("That question is no longer in the set.")
         taken = {e.item_id for e in found.entries} | _recently_seen(found.learner_key, now, found)
-        options = list(db.session.scalars(select(QuestionItem.id).where(
+        rows = db.session.execute(select(QuestionItem.id, QuestionItem.template).where(
             QuestionItem.topic_id == entry.item.topic_id, QuestionItem.active.is_(True),
             question_bank.usable_in_lessons_of(found.lesson.tutor_id),
-            QuestionItem.id.not_in(taken)).order_by(QuestionItem.id)))
-        if not options:
+            QuestionItem.id.not_in(taken)).order_by(QuestionItem.id)).all()
+        if not rows:
             raise ValidationError("There is no other question on that topic to swap in.")
+        # As the generator does: another variant of a template in the set (this one included) only as a last resort.
+        in_set = {e.item.template for e in found.entries if e.item.template is not None}
+        options = [i for i, template in rows if template is None or template not in in_set] or [i for i, _ in rows]
         entry.item_id = options[(entry.position + len(taken)) % len(options)]
+        found.reviewed_at = found.reviewed_at or now
     return found
 
 
-def add_entry(tutor: User, set_id: int, item_id: int | None) -> HomeworkSet:
+def add_entry(tutor: User, set_id: int, item_id: int | None, now: datetime) -> HomeworkSet:
     """Add one of the tutor's own questions (on the lesson's subject and level) to the end of a draft set."""
     found = _tutor_set(tutor, set_id)
     with serialized_write((LOCK_HOMEWORK, found.lesson_id)):
@@ -280,6 +300,7 @@ def add_entry(tutor: User, set_id: int, item_id: int | None) -> HomeworkSet:
             raise ValidationError("That question is already in the set.")
         found.entries.append(HomeworkEntry(item_id=item.id, reason="added",
                                            position=max((e.position for e in found.entries), default=0) + 1))
+        found.reviewed_at = found.reviewed_at or now
     return found
 
 
@@ -316,9 +337,35 @@ def edit_entry(tutor: User, set_id: int, entry_id: int, draft: QuestionDraft,
             db.session.add(copy)
             db.session.flush()
             entry.item_id = copy.id
+        found.reviewed_at = found.reviewed_at or now
         db.session.flush()
     db.session.refresh(entry)
     return entry
+
+
+def rebuild_draft(tutor: User, set_id: int, now: datetime) -> HomeworkSet:
+    """Draft a reviewed set anew from the lesson's note as it is now, dropping the tutor's changes to it (asked for
+    on purpose, after the note changed)."""
+    found = _tutor_set(tutor, set_id)
+    with serialized_write((LOCK_HOMEWORK, found.lesson_id)):
+        db.session.refresh(found)
+        _still_draft(found)
+        note = db.session.scalar(select(SummaryNote).where(SummaryNote.lesson_id == found.lesson_id))
+        if note is None:
+            raise Conflict("This lesson has no note to draft homework from.")
+        found.reviewed_at = None
+        db.session.flush()
+        draft_sets(found.lesson, note, now)
+    db.session.refresh(found)
+    return found
+
+
+def note_changed_since_review(found: HomeworkSet) -> bool:
+    """Whether the lesson's note was saved after the tutor changed this draft (the page offers to rebuild it)."""
+    if found.state != "draft" or found.reviewed_at is None:
+        return False
+    saved = db.session.scalar(select(SummaryNote.updated_at).where(SummaryNote.lesson_id == found.lesson_id))
+    return saved is not None and saved > found.reviewed_at
 
 
 def _still_draft(found: HomeworkSet) -> None:
@@ -506,12 +553,12 @@ def _zone(name: str | None) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def tutor_agenda(tutor: User, lesson_id: int) -> dict[str, list[AgendaLine]]:
+def tutor_agenda(tutor: User, lesson_id: int) -> list[LearnerLines]:
     """For the tutor before a lesson: each learner's topics still weak in the lesson's subject and level."""
     lesson = get_lesson(tutor, lesson_id)
     if not is_tutor_of(tutor, lesson):
         raise Forbidden("Only the lesson's tutor sees its agenda.")
-    return {p.name: agenda_for(p.key, lesson) for p in learners(lesson)}
+    return [LearnerLines(p, agenda_for(p.key, lesson)) for p in learners(lesson)]
 
 
 # --- the JSON API's views of homework ------------------------------------------------------------------------------
@@ -578,7 +625,7 @@ def lesson_topics(user: User, lesson_id: int) -> tuple[Lesson, list[tuple[Topic,
 class WeakLine:
     """One learner's topics still weak, for a compact line on the tutor's lesson list."""
 
-    learner: str
+    learner: Learner
     topics: list[AgendaLine]
 
 
@@ -603,7 +650,7 @@ def weak_topics_by_lesson(lessons: list[Lesson]) -> dict[int, list[WeakLine]]:
         for person in people[lesson.id]:
             weak = sorted(by_learner.get((person.key, lesson.subject_id, lesson.level_id), []))
             if weak:
-                lines.append(WeakLine(person.name, [AgendaLine(name, plan.MASTERY_WORDS[plan.Mastery(level)])
+                lines.append(WeakLine(person, [AgendaLine(name, plan.MASTERY_WORDS[plan.Mastery(level)])
                                                     for level, _, name in weak]))
         if lines:
             out[lesson.id] = lines

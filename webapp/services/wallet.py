@@ -322,13 +322,16 @@ def booking_minutes(session: Session, booking_id: int) -> tuple[int, int]:
     return (hold.minutes if hold else 0), _booking_minutes(session, booking_id, Move.REFUND)
 
 
+def _lot_moved(session: Session, lot_id: int, move: Move) -> int:
+    return session.scalar(select(func.coalesce(func.sum(LedgerTransaction.minutes), 0))
+                          .where(LedgerTransaction.lot_id == lot_id, LedgerTransaction.move == str(move)))
+
+
 def _expired_so_far(session: Session, lot_id: int) -> int:
     """Minutes of a lot gone without being spent: expired, or withdrawn by a refund of its purchase (less any
     withdrawal undone because the provider refused that refund)."""
-    def moved(move: Move) -> int:
-        return session.scalar(select(func.coalesce(func.sum(LedgerTransaction.minutes), 0))
-                              .where(LedgerTransaction.lot_id == lot_id, LedgerTransaction.move == str(move)))
-    return moved(Move.EXPIRE) + moved(Move.WITHDRAW) - moved(Move.RESTORE)
+    return (_lot_moved(session, lot_id, Move.EXPIRE) + _lot_moved(session, lot_id, Move.WITHDRAW)
+            - _lot_moved(session, lot_id, Move.RESTORE))
 
 
 def lot_gone(session: Session, lot_id: int) -> int:
@@ -348,7 +351,9 @@ def expire_lots(now: datetime) -> int:
         with serialized_write(wallet_lock(user_id)) as session:
             owned = balance(user_id, tutor_id)
             plain = _plain_lots(session, user_id, tutor_id)
-            expired_before = {lot.id: lot.expired for lot in plain}
+            # Keyed on what had *expired* of the lot (only ever grows), not on all it lost: a refund's withdrawal
+            # undone by a restore would bring that total back to a value an earlier expiry was keyed on.
+            expired_before = {lot.id: _lot_moved(session, lot.id, Move.EXPIRE) for lot in plain}
             for lot_id, minutes in minutes_to_expire(plain, owned.available + owned.held, owned.available,
                                                      now).items():
                 record_move(session, Move.EXPIRE, user_id=user_id, tutor_id=tutor_id, minutes=minutes,

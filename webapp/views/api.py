@@ -688,8 +688,9 @@ def lesson_agenda(lesson_id: int):
     their homework, weakest first."""
     agenda = homework.tutor_agenda(_user(), lesson_id)
     return {"lesson_id": lesson_id,
-            "learners": [{"name": name, "weak_topics": [{"topic": line.topic, "mastery": line.mastery}
-                                                        for line in lines]} for name, lines in agenda.items()]}
+            "learners": [{"student_id": p.learner.student_id, "child_id": p.learner.child_id, "name": p.learner.name,
+                          "weak_topics": [{"topic": line.topic, "mastery": line.mastery} for line in p.lines]}
+                         for p in agenda]}
 
 
 # --- rescheduling ---------------------------------------------------------------------------------

@@ -711,7 +711,9 @@ class AgendaTopic(Out):
 
 
 class AgendaLearner(Out):
-    name: str
+    student_id: Id | None = Field(description="The student, when the learner is a student (else null).")
+    child_id: Id | None = Field(description="The child, when the learner is a parent's child (else null).")
+    name: str = Field(description="For display only: two learners may share a name.")
     weak_topics: list[AgendaTopic] = Field(description="Weakest first.")
 
 

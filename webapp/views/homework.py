@@ -24,7 +24,7 @@ def page(lesson_id: int):
 @login_required
 def remove(set_id: int, entry_id: int):
     """Take a question out of a draft set."""
-    found = homework.remove_entry(current_user, set_id, entry_id)
+    found = homework.remove_entry(current_user, set_id, entry_id, now_utc())
     flash("Question removed.", "success")
     return redirect(url_for("homework.page", lesson_id=found.lesson_id, _anchor=f"set-{set_id}"), code=303)
 
@@ -50,12 +50,21 @@ def add_entry(set_id: int):
     value = request.form.get("item_id", "")
     item_id = int(value) if value.isdigit() and 0 < int(value) < 2**31 else None
     try:
-        found = homework.add_entry(current_user, set_id, item_id)
+        found = homework.add_entry(current_user, set_id, item_id, now_utc())
     except ValidationError as exc:
         flash(exc.message, "error")
         found = homework.homework_set(current_user, set_id)
     else:
         flash("Question added to the set.", "success")
+    return redirect(url_for("homework.page", lesson_id=found.lesson_id, _anchor=f"set-{set_id}"), code=303)
+
+
+@bp.post("/homework/<id:set_id>/rebuild")
+@login_required
+def rebuild(set_id: int):
+    """Draft a set you changed anew from the lesson's note as it is now (your changes to it are dropped)."""
+    found = homework.rebuild_draft(current_user, set_id, now_utc())
+    flash(f"{found.learner_name}'s set was drafted again from the note.", "success")
     return redirect(url_for("homework.page", lesson_id=found.lesson_id, _anchor=f"set-{set_id}"), code=303)
 
 
