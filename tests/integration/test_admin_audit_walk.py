@@ -145,6 +145,10 @@ SCENARIOS = {
         f"/admin/users/{factories.user('student').id}/sessions/end", {})),
     "admin_users.retry_payout": ("payout.retry", lambda ctx: (
         f"/admin/payouts/{_failed_payout(ctx).id}/retry", {})),
+    "admin_users.refund_purchase": ("package.refund", lambda ctx: (lambda student, _, purchase: (
+        f"/admin/users/{student.id}/purchases/{purchase.id}/refund",
+        {"amount": "", "reason": "Changed their mind", "request_key": "walk-package-refund-1"}))(
+        *_package_bought(ctx))),
     "admin_users.approve_tutor": ("tutor.approve", lambda ctx: (f"/admin/tutors/{_pending_tutor().id}/approve", {})),
     "admin_users.refuse_tutor": ("tutor.refuse", lambda ctx: (
         f"/admin/tutors/{_pending_tutor().id}/refuse", {"reason": "No teaching certificate"})),
@@ -164,6 +168,26 @@ SCENARIOS = {
         "action": "update", "criteria_id": str(reviews.add_criterion(ctx["admin"], "Clarity", 1).id),
         "name": "Clear explanations", "position": "2", "active": "1"})),
 }
+
+
+def _package_bought(ctx):
+    """A student who bought a package by card (its webhook applied): (student, tutor, purchase)."""
+    import time
+
+    from tests.integration.test_packages import _buy, _student_client, _tutor_with_package
+    from webapp.models import PackagePurchase
+    client, world = ctx["client"], ctx["world"]
+    teacher, package = _tutor_with_package(hours=1, discount=0, rates=(3100,))
+    student = _student_client(None, client)
+    world.pay(_buy(client, teacher, package, form_key="walk-package-1").location)
+    deadline = time.monotonic() + 10  # earlier scenarios' events are in the receiver too: wait for this purchase
+    while True:
+        world.deliver(client)
+        db.session.rollback()
+        purchase = db.session.scalar(select(PackagePurchase).where(PackagePurchase.student_id == student.id))
+        if purchase.state == "paid" or time.monotonic() > deadline:
+            return student, teacher, purchase
+        time.sleep(0.1)
 
 
 def _suspended(ctx):
