@@ -1189,6 +1189,22 @@ class Subscription(db.Model):
     )
 
 
+class SubscriptionChange(db.Model):
+    """A change the student asked us to make to a subscription (cancel, resume, a plan), under the request's own key:
+    the same request sent again (a double click, an API retry with the same Idempotency-Key) is recognised as that
+    change already made, rather than as asking for what is already so."""
+
+    __tablename__ = "subscription_changes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(32))  # cancel, resume, plan:<plan id>
+    request_key: Mapped[str] = mapped_column(String(64))
+    made_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    __table_args__ = (UniqueConstraint("subscription_id", "action", "request_key",
+                                       name="uq_subscription_changes_request"),)
+
+
 class SubscriptionCheckout(db.Model):
     """A Stripe Checkout Session we opened for a monthly plan: to subscribe (mode=subscription), or to update the
     card of a subscription (mode=setup). An open one is reused or replaced, so a student has one page to pay at a

@@ -140,10 +140,15 @@ def test_cancel_at_period_end_resume_and_the_end(app, client, stripe_world):
     student = factories.user("student")
     row = _subscribe(stripe_world, client, student, plan)
 
-    assert subscriptions.set_cancel_at_period_end(student, row.id, True, "k-cancel", now()).cancel_at_period_end
-    assert subscriptions.set_cancel_at_period_end(student, row.id, True, "k-cancel", now()).cancel_at_period_end
+    first = subscriptions.set_cancel_at_period_end(student, row.id, True, "k-cancel", now())
+    assert first.row.cancel_at_period_end and first.changed
+    # The same form again (a double click) is that change already made: nothing sent to Stripe, nothing changed.
+    again = subscriptions.set_cancel_at_period_end(student, row.id, True, "k-cancel", now())
+    assert again.row.cancel_at_period_end and (again.changed, again.replayed) == (False, True)
+    stale = subscriptions.set_cancel_at_period_end(student, row.id, True, "k-stale-page", now())
+    assert (stale.changed, stale.replayed) == (False, False)
     resumed = subscriptions.set_cancel_at_period_end(student, row.id, False, "k-resume", now())
-    assert not resumed.cancel_at_period_end
+    assert not resumed.row.cancel_at_period_end and resumed.changed
     subscriptions.set_cancel_at_period_end(student, row.id, True, "k-cancel-2", now())
     _wait(stripe_world, "customer.subscription.updated", 3)
     stripe_world.deliver(client)
@@ -169,7 +174,7 @@ def test_an_upgrade_is_prorated_at_once_and_a_downgrade_waits_for_the_renewal(ap
     row = _subscribe(stripe_world, client, student, small)
 
     upgraded = subscriptions.change_plan(student, row.id, big.id, "k-up", now())
-    assert upgraded.plan_id == big.id
+    assert upgraded.row.plan_id == big.id and upgraded.changed
     _wait(stripe_world, "invoice.paid", 2)
     stripe_world.deliver(client)
     db.session.rollback()

@@ -55,6 +55,12 @@ class Learner:
     child_id: int | None = None
 
 
+def learner_of(found: HomeworkSet) -> tuple[str, int]:
+    """Whom a set is for: ("student", their user id) or ("child", the child's id), read from its learner key."""
+    kind, number = found.learner_key[:1], found.learner_key[1:]
+    return ("child" if kind == "c" else "student"), int(number)
+
+
 def learners(lesson: Lesson) -> list[Learner]:
     """The lesson's learners: each student answers for themself; a child's parent answers for the child."""
     people = [Learner(f"u{s.id}", s.name, s, student_id=s.id) for s in lesson.students]

@@ -48,6 +48,7 @@ class PurchaseRefunds:
     refunded: Money
     shortfall_minutes: int  # minutes refunds were due to take back but the student had already used
     refunds: list[PackageRefund]
+    student: User | None = None  # who bought it
 
 
 def _counted_minor(session, purchase_id: int) -> int:
@@ -88,15 +89,7 @@ def overview(viewer: User, student_id: int) -> list[PurchaseRefunds]:
     purchases = db.session.scalars(select(PackagePurchase).where(PackagePurchase.student_id == student_id,
                                                                  PackagePurchase.state == PurchaseState.PAID)
                                    .order_by(PackagePurchase.id.desc()))
-    result = []
-    for purchase in purchases:
-        unused, refundable, refunded = _quote(db.session, purchase)
-        rows = list(db.session.scalars(select(PackageRefund).where(PackageRefund.purchase_id == purchase.id)
-                                       .order_by(PackageRefund.id)))
-        result.append(PurchaseRefunds(purchase, unused, Money(refundable, purchase.currency),
-                                      Money(refunded, purchase.currency),
-                                      sum(r.shortfall_minutes for r in rows if r.status in COUNTED), rows))
-    return result
+    return [_overview_of(purchase) for purchase in purchases]
 
 
 def refunded_by_purchase(student_id: int) -> dict[int, int]:
@@ -132,19 +125,59 @@ def _provider_reference(purchase_id: int) -> tuple[str, str | None]:
     return "stripe", pi
 
 
+def _asked_otherwise(row: PackageRefund, amount_minor: int | None, minutes: int | None) -> bool:
+    """A request key sent again with a different amount or number of minutes than the refund it made."""
+    return (amount_minor is not None and amount_minor != row.amount_minor) or (
+        minutes is not None and minutes != row.minutes)
+
+
+def _left_to_refund(message: str, field: str, most: int, unused: int, currency: str) -> Conflict:
+    """A refund asking for more than is left: the answer carries what is left now (money and minutes)."""
+    error = Conflict(message, {field: message})
+    error.details = {"refundable_minor": most, "refundable_minutes": unused, "currency": currency}
+    return error
+
+
+def purchase_refunds(viewer: User, purchase_id: int) -> PurchaseRefunds:
+    """One paid purchase with what is refundable and its refunds (staff only)."""
+    if not viewer.is_staff:
+        raise Forbidden("Only admins and support agents see and make package refunds.")
+    purchase = db.session.get(PackagePurchase, purchase_id)
+    if purchase is None:
+        raise NotFound("We could not find that purchase.")
+    if purchase.state != PurchaseState.PAID or purchase.lot_id is None:
+        raise Conflict(f"This purchase is {purchase.state}, not paid, so it has nothing to refund.")
+    return _overview_of(purchase)
+
+
+def _overview_of(purchase: PackagePurchase) -> PurchaseRefunds:
+    unused, refundable, refunded = _quote(db.session, purchase)
+    rows = list(db.session.scalars(select(PackageRefund).where(PackageRefund.purchase_id == purchase.id)
+                                   .order_by(PackageRefund.id)))
+    return PurchaseRefunds(purchase, unused, Money(refundable, purchase.currency), Money(refunded, purchase.currency),
+                           sum(r.shortfall_minutes for r in rows if r.status in COUNTED), rows,
+                           db.session.get(User, purchase.student_id))
+
+
 def refund_purchase(admin: User, purchase_id: int, amount_minor: int | None, reason: str, now: datetime,
-                    request_key: str | None = None) -> PackageRefund:
-    """An admin refunds a package purchase: the unused minutes' pro-rata worth (``amount_minor`` None) or a smaller
-    amount, taking back the minutes it paid for (support agents up to SUPPORT_REFUND_CAP_MINOR). The same form sent
-    twice (``request_key``) is one refund; two admins at once: the second is told what is left."""
+                    request_key: str | None = None, *, minutes: int | None = None) -> PackageRefund:
+    """An admin refunds a package purchase: the unused minutes' pro-rata worth (``amount_minor`` and ``minutes``
+    None), a smaller amount (taking back the minutes it paid for), or some of the unused ``minutes`` (their pro-rata
+    worth); support agents up to SUPPORT_REFUND_CAP_MINOR. The same form sent twice (``request_key``) is one refund;
+    two admins at once: the second is told what is left."""
     cap = refund_cap_minor(admin.role, current_app.config["SUPPORT_REFUND_CAP_MINOR"])
     if cap == 0:
         raise Forbidden("Only admins and support agents can make refunds.")
     if request_key is not None and not REQUEST_KEY.fullmatch(request_key):
         raise ValidationError("The idempotency key is 8 to 64 letters, digits, - or _.",
                               {"idempotency_key": "8 to 64 letters, digits, - or _."})
+    if amount_minor is not None and minutes is not None:
+        raise ValidationError("Give an amount or a number of minutes to refund, not both.",
+                              {"minutes": "Leave out either the amount or the minutes."})
     if amount_minor is not None and amount_minor <= 0:
         raise ValidationError("A refund must be more than nothing.", {"amount": "More than 0."})
+    if minutes is not None and minutes <= 0:
+        raise ValidationError("A refund must take back at least one minute.", {"minutes": "At least 1."})
     purchase = db.session.get(PackagePurchase, purchase_id)
     if purchase is None:
         raise NotFound("We could not find that purchase.")
@@ -158,23 +191,36 @@ def refund_purchase(admin: User, purchase_id: int, amount_minor: int | None, rea
     with serialized_write(wallet.wallet_lock(student_id)) as session:
         row = session.scalar(select(PackageRefund).where(PackageRefund.idempotency_key == key)
                              .execution_options(populate_existing=True))
+        if row is not None and _asked_otherwise(row, amount_minor, minutes):
+            raise Conflict("This idempotency key was used for another refund of this purchase "
+                           f"({Money(row.amount_minor, row.currency).format()}, {row.minutes} minutes); use a new key "
+                           "for a new refund.", {"idempotency_key": "Already used for another refund."})
         if row is None:
             purchase = session.get(PackagePurchase, purchase_id, populate_existing=True)
             if provider == "stripe" and not purchase.payment_intent_id:
                 purchase.payment_intent_id = reference
             unused, most, refunded = _quote(session, purchase)
-            amount = most if amount_minor is None else amount_minor
+            lot = session.get(MinuteLot, purchase.lot_id)
+            if minutes is not None and minutes > unused:
+                message = (f"Only {unused} of this purchase's minutes are unused, so nothing was refunded." if unused
+                           else "None of this purchase's minutes are unused (they are used, held for a booking, or "
+                                "refunded already), so nothing was refunded.")
+                raise _left_to_refund(message, "minutes", most, unused, currency)
+            if minutes is not None:
+                amount = prorata_minor(lot.paid_minor or 0, lot.minutes, minutes, refunded)
+            else:
+                amount = most if amount_minor is None else amount_minor
             if amount <= 0 or amount > most:
                 left = Money(most, currency)
                 message = (f"Only {left.format()} is left to refund for the {unused} unused minutes, so nothing was "
                            "refunded." if most else
                            "Nothing is left to refund: the minutes are used or held, or were refunded already.")
-                raise Conflict(message, {"amount": message})
+                raise _left_to_refund(message, "amount", most, unused, currency)
             if cap is not None and amount > cap:
                 message = f"Support agents refund up to {Money(cap, currency).format()}; ask an admin for more."
                 raise Forbidden(message, {"amount": message})
-            lot = session.get(MinuteLot, purchase.lot_id)
-            minutes = min(minutes_for_amount(amount, lot.paid_minor or 0, lot.minutes), unused)
+            minutes = minutes if minutes is not None else min(
+                minutes_for_amount(amount, lot.paid_minor or 0, lot.minutes), unused)
             row = PackageRefund(purchase_id=purchase_id, amount_minor=amount, currency=currency, minutes=minutes,
                                 shortfall_minutes=0, status="pending", idempotency_key=key,
                                 reason=(reason or "Admin refund")[:200], created_by_id=admin.id, created_at=now)

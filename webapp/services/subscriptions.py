@@ -17,6 +17,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import select
@@ -30,7 +31,7 @@ from ..domain.roles import Role
 from ..domain.subscriptions import (LIVE, MAX_ACTIVE_PLANS, PAUSED_FOR_PAYMENT, SubscriptionStatus, is_upgrade,
                                     lot_expiry, period_left, plan_problems, prorated_minutes)
 from ..extensions import db
-from ..models import MinuteLot, Subscription, SubscriptionPlan, User
+from ..models import MinuteLot, Subscription, SubscriptionChange, SubscriptionPlan, User
 from . import outbox, packages, wallet
 from .analytics import record_event
 from .errors import Conflict, Forbidden, NotFound, PaymentFailed, ValidationError
@@ -175,56 +176,94 @@ def _live(student: User, subscription_id: int) -> Subscription:
     return row
 
 
+@dataclass(frozen=True)
+class ChangeOutcome:
+    """What a cancel, resume or plan change did: ``changed`` is False when it was already so (a double click, a stale
+    page, or the same request sent again: ``replayed``, recognised by its key) and nothing was sent to Stripe."""
+
+    row: Subscription
+    changed: bool
+    replayed: bool = False
+
+
+def _made_with(subscription_id: int, action: str, form_key: str | None) -> bool:
+    """Whether this very request (its form's or client's key) already made this change."""
+    key = (form_key or "").strip()[:FORM_KEY_LENGTH]
+    return bool(key) and db.session.scalar(select(SubscriptionChange.id).where(
+        SubscriptionChange.subscription_id == subscription_id, SubscriptionChange.action == action,
+        SubscriptionChange.request_key == key)) is not None
+
+
+def period_end_words(row: Subscription, zone: str) -> str:
+    """The day a subscription's period ends, in the student's zone (the day they see on their page)."""
+    return row.current_period_end.astimezone(ZoneInfo(zone)).strftime("%d %B %Y").lstrip("0")
+
+
+def already_so_words(row: Subscription, action: str, zone: str) -> str:
+    """What asking for what is already so gets: words that say nothing changed."""
+    if action == "cancel":
+        return (f"This subscription is already cancelled: it ends on {period_end_words(row, zone)}, at the end of the "
+                "period paid for. Nothing changed; resume it to keep it.")
+    if action == "resume":
+        return "This subscription is not cancelled, so there was nothing to resume. Nothing changed."
+    return "This subscription is already on that plan. Nothing changed."
+
+
 def set_cancel_at_period_end(student: User, subscription_id: int, cancel: bool, form_key: str | None,
-                             now: datetime, *, unchanged_is_conflict: bool = False) -> Subscription:
+                             now: datetime, *, unchanged_is_conflict: bool = False) -> ChangeOutcome:
     """Cancel at the period's end (cancel=True) or resume before then; recorded from Stripe's answer.
 
-    Asking for what is already so is a double click on a form (nothing to do), or a Conflict for a caller that
-    asked for a change (``unchanged_is_conflict``: the JSON API)."""
+    Asking for what is already so changes nothing: the same request again (same key) is a replay, answered with the
+    subscription as it is; anything else is a double click or a stale page (nothing to do), or a Conflict for a
+    caller that asked for a change (``unchanged_is_conflict``: the JSON API)."""
     row = _live(student, subscription_id)
+    action = "cancel" if cancel else "resume"
     if row.cancel_at_period_end == cancel:
+        if _made_with(row.id, action, form_key):
+            return ChangeOutcome(row, changed=False, replayed=True)
         if unchanged_is_conflict:
-            raise Conflict(f"This subscription is already cancelled: it ends on "
-                           f"{row.current_period_end.date().isoformat()}, at the end of the period paid for. Resume "
-                           "it to keep it." if cancel else
-                           "This subscription is not cancelled, so there is nothing to resume.")
-        return row  # a double click, or the page was stale: already so
+            raise Conflict(already_so_words(row, action, student.timezone))
+        return ChangeOutcome(row, changed=False)
+    key = subscription_key(form_key)
     stripe_id, row_id = row.stripe_subscription_id, row.id
     end_read()
     try:
-        answer = gateway.set_cancel_at_period_end(
-            stripe_id, cancel, f"subscription:{row_id}:{'cancel' if cancel else 'resume'}:{subscription_key(form_key)}")
+        answer = gateway.set_cancel_at_period_end(stripe_id, cancel, f"subscription:{row_id}:{action}:{key}")
     except gateway.PaymentError as exc:
         raise PaymentFailed("Stripe could not change the subscription; nothing changed. Please try again.") from exc
-    return _record_answer(answer.to_dict(), now)
+    return ChangeOutcome(_record_answer(answer.to_dict(), now, (row_id, action, key, student.id)), changed=True)
 
 
 def change_plan(student: User, subscription_id: int, plan_id: int, form_key: str | None,
-                now: datetime, *, unchanged_is_conflict: bool = False) -> Subscription:
+                now: datetime, *, unchanged_is_conflict: bool = False) -> ChangeOutcome:
     """Move to another of the tutor's plans: a dearer one at once (prorated, its extra minutes granted when that
-    invoice is paid), a cheaper one from the next renewal. The plan it is on already: nothing to do, or a Conflict
-    with ``unchanged_is_conflict``."""
+    invoice is paid), a cheaper one from the next renewal. The plan it is on already: a replay of the same request,
+    nothing to do, or a Conflict with ``unchanged_is_conflict``."""
     row = _live(student, subscription_id)
     plan = db.session.get(SubscriptionPlan, plan_id)
     if plan is None or not plan.active or plan.tutor_id != row.tutor_id:
         raise NotFound("This plan is no longer offered.")
+    action = f"plan:{plan.id}"
     if plan.id == row.plan_id:
+        if _made_with(row.id, action, form_key):
+            return ChangeOutcome(row, changed=False, replayed=True)
         if unchanged_is_conflict:
-            raise Conflict("This subscription is already on that plan.")
-        return row
+            raise Conflict(already_so_words(row, action, student.timezone))
+        return ChangeOutcome(row, changed=False)
     if plan.currency != row.plan.currency:
         raise Conflict("This plan is priced in another currency; cancel and subscribe to it instead.")
     if row.status in PAUSED_FOR_PAYMENT:
         raise Conflict("Your last payment failed: the plan can be changed once it is paid.")
     if not row.stripe_item_id or not row.stripe_product_id:
         raise Conflict("We are still waiting for Stripe to confirm this subscription. Try again in a minute.")
+    key = subscription_key(form_key)
     upgrade = is_upgrade(row.plan.price_minor, plan.price_minor)
     metadata = {"plan_id": str(plan.id), "previous_plan_id": str(row.plan_id), "student_id": str(row.student_id),
                 "tutor_id": str(row.tutor_id)}
     args = dict(item_id=row.stripe_item_id, product_id=row.stripe_product_id, amount_minor=plan.price_minor,
                 currency=plan.currency, prorate_now=upgrade, metadata=metadata,
-                idempotency_key=f"subscription:{row.id}:plan:{plan.id}:{subscription_key(form_key)}")
-    stripe_id = row.stripe_subscription_id
+                idempotency_key=f"subscription:{row.id}:plan:{plan.id}:{key}")
+    stripe_id, row_id = row.stripe_subscription_id, row.id
     end_read()
     try:
         answer = gateway.change_subscription_price(stripe_id, **args)
@@ -232,13 +271,21 @@ def change_plan(student: User, subscription_id: int, plan_id: int, form_key: str
         raise PaymentFailed("Your card was declined for the upgrade; your plan is unchanged.") from exc
     except gateway.PaymentError as exc:
         raise PaymentFailed("Stripe could not change the plan; nothing changed. Please try again.") from exc
-    return _record_answer(answer.to_dict(), now)
+    return ChangeOutcome(_record_answer(answer.to_dict(), now, (row_id, action, key, student.id)), changed=True)
 
 
-def _record_answer(sub: dict, now: datetime) -> Subscription:
+def _record_answer(sub: dict, now: datetime, change: tuple[int, str, str, int] | None = None) -> Subscription:
+    """Record Stripe's answer and, for a change we asked for, the request key that asked (once: the other click of a
+    double click that reached Stripe too finds it there, under the same locks)."""
     student_id = _metadata_int(sub.get("metadata"), "student_id")
     with serialized_write(*locks_for(student_id)) as session:
-        return record_state(session, sub, now)
+        row = record_state(session, sub, now)
+        if change is not None:
+            subscription_id, action, key, made_by = change
+            if not _made_with(subscription_id, action, key):
+                session.add(SubscriptionChange(subscription_id=subscription_id, action=action, request_key=key,
+                                               made_by_id=made_by, created_at=now))
+        return row
 
 
 def payment_owed(session: Session, student_id: int, tutor_id: int) -> Subscription | None:

@@ -617,7 +617,9 @@ def _iso(at: datetime | None) -> str | None:
 def homework_summary_json(summary: homework.SetSummary) -> dict:
     """A homework set as the list shows it."""
     found, lesson = summary.set, summary.lesson
+    kind, learner_id = homework.learner_of(found)
     return {"id": found.id, "lesson_id": lesson.id, "state": found.state, "learner_name": found.learner_name,
+            "learner": {"kind": kind, "id": learner_id, "name": found.learner_name},
             "tutor": {"id": lesson.tutor_id, "name": lesson.tutor.name},
             "subject": {"id": lesson.subject_id, "name": lesson.subject.name},
             "level": {"id": lesson.level_id, "name": lesson.level.name},
@@ -641,8 +643,8 @@ def question_json(entry, reveal: bool) -> dict:
 @spec.validate(security=SIGNED_IN, operation_id="listHomework", resp=Response(
     HTTP_200=(schema.HomeworkSetList, "Your homework sets."), HTTP_401=ANON))
 def list_homework():
-    """The homework sets you answer (yours, or your children's), published ones only; a tutor also gets every set
-    of their lessons, drafts included."""
+    """The homework sets you answer (yours, or each of your children's: `learner` says which child), published ones
+    only; a tutor also gets every set of their own lessons, drafts included, and no one else's."""
     return {"sets": [homework_summary_json(s) for s in homework.sets_for(_user())]}
 
 

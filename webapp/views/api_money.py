@@ -13,16 +13,18 @@ from flask import request, url_for
 from flask_login import current_user
 from spectree import Response
 
+from ..domain.packages import PurchaseMethod
 from ..domain.roles import Role
 from ..domain.subscriptions import is_upgrade
 from ..models import PackagePurchase, Subscription, SubscriptionPlan
-from ..services import catalogue, packages, paypal_checkout, subscription_checkouts, subscriptions, wallet
+from ..services import (catalogue, package_paypal, package_refunds, packages, paypal_checkout,
+                        subscription_checkouts, subscriptions, wallet)
 from ..services.errors import Forbidden
 from . import api_schemas as schema
 from .api import ANON, BAD_TOKEN, MALFORMED, api_user, body, booking_json, bp, error, query, signed_in
 from .api_spec import ANYONE, SIGNED_IN, spec
 from .common import now_utc
-from .wallet import purchase_page_url
+from .wallet import paypal_urls, purchase_page_url
 
 BUYERS = (Role.STUDENT, Role.PARENT)
 NOT_A_BUYER = error("Signed in, but not a student or parent account (only they hold minutes and subscriptions).")
@@ -76,7 +78,8 @@ def subscription_json(item: subscriptions.SubscriptionView) -> dict:
             "minutes_left": item.minutes_left, "plan_choices": choices}
 
 
-def _one_subscription(row: Subscription) -> dict:
+def _one_subscription(outcome: subscriptions.ChangeOutcome | Subscription) -> dict:
+    row = getattr(outcome, "row", outcome)
     return subscription_json(subscriptions.SubscriptionView(row, wallet.balance(row.student_id,
                                                                                  row.tutor_id).available))
 
@@ -114,21 +117,48 @@ def tutor_plans(tutor_id: int):
 
 @bp.post("/packages/<id:package_id>/purchases")
 @buyers_only
-@spec.validate(headers=schema.IdempotencyHeaders, security=SIGNED_IN, operation_id="buyPackage", resp=Response(
+@spec.validate(json=schema.PurchaseInput, headers=schema.IdempotencyHeaders, security=SIGNED_IN,
+               operation_id="buyPackage", resp=Response(
     HTTP_201=(schema.PurchaseStarted, "The purchase (the Location header is its status) and the page to pay on."),
-    HTTP_401=ANON, HTTP_403=NOT_A_BUYER, HTTP_404=error("No such package on offer."),
+    HTTP_400=MALFORMED, HTTP_401=ANON, HTTP_403=NOT_A_BUYER, HTTP_404=error("No such package on offer."),
     HTTP_409=error("This Idempotency-Key was used for another package, for a payment page that closed unpaid, or "
-                   "to pay with PayPal; or the tutor offers no subject to price the package."),
-    HTTP_502=error("Stripe could not be reached; nothing was charged.")))
+                   "to pay the other way; PayPal is not offered here; or the tutor offers no subject to price the "
+                   "package."),
+    HTTP_502=error("Stripe or PayPal could not be reached; nothing was charged.")))
 def buy_package(package_id: int):
-    """Buy a package on Stripe Checkout (paid at once): open checkout_url; the minutes are granted when Stripe
-    confirms the payment (GET the purchase until its state is paid). Send an Idempotency-Key header to make a retry
-    safe: the same key again is the same purchase and the same page (no page once paid); without one, every call is
-    a new purchase."""
-    purchase, url = packages.start_purchase(api_user(), package_id, _idempotency_key(), now_utc(),
-                                            success_url=purchase_page_url(), cancel_url=purchase_page_url())
-    return ({**purchase_json(purchase), "checkout_url": url}, 201,
+    """Buy a package, paid at once: by card on Stripe Checkout (open checkout_url), or with PayPal (method paypal:
+    open approve_url; once approved, POST /api/purchases/{id}/paypal/complete captures it). The minutes are granted
+    when the payment is confirmed (GET the purchase until its state is paid). Send an Idempotency-Key header to make
+    a retry safe: the same key again is the same purchase and the same page or PayPal order (none once paid);
+    without one, every call is a new purchase."""
+    if body().method == PurchaseMethod.PAYPAL:
+        purchase, approve_url = package_paypal.start(api_user(), package_id, _idempotency_key(), now_utc(),
+                                                     **paypal_urls())
+        checkout_url = None
+    else:
+        purchase, checkout_url = packages.start_purchase(api_user(), package_id, _idempotency_key(), now_utc(),
+                                                         success_url=purchase_page_url(),
+                                                         cancel_url=purchase_page_url())
+        approve_url = None
+    return ({**purchase_json(purchase), "checkout_url": checkout_url, "approve_url": approve_url}, 201,
             {"Location": url_for("api.get_purchase", purchase_id=purchase.id)})
+
+
+@bp.post("/purchases/<id:purchase_id>/paypal/complete")
+@buyers_only
+@spec.validate(json=schema.PurchasePayPalInput, security=SIGNED_IN, operation_id="completePackagePayPal",
+               resp=Response(
+                   HTTP_200=(schema.Purchase, "The purchase: paid (the minutes are yours), or still open while "
+                                              "PayPal completes a pending capture."),
+                   HTTP_400=MALFORMED, HTTP_401=ANON, HTTP_403=NOT_A_BUYER,
+                   HTTP_404=error("No such purchase of yours, or no such PayPal order for it."),
+                   HTTP_409=error("The payer has not approved the order yet, or it was closed (expired or "
+                                  "cancelled) before approval, so nothing was taken."),
+                   HTTP_502=error("PayPal refused or could not be reached; nothing was taken twice (retry).")))
+def complete_package_paypal(purchase_id: int):
+    """After the payer approved the order on PayPal: capture it and grant the minutes, exactly as the purchase page
+    does when PayPal returns there. Completing twice (or after the webhook did) is harmless: the same purchase."""
+    return purchase_json(package_paypal.finish(api_user(), purchase_id, body().order_id, now_utc()))
 
 
 @bp.get("/purchases/<id:purchase_id>")
@@ -139,6 +169,72 @@ def buy_package(package_id: int):
 def get_purchase(purchase_id: int):
     """One of your package purchases: open until Stripe confirms the payment, then paid (the minutes are yours)."""
     return purchase_json(packages.get_purchase(api_user(), purchase_id))
+
+
+# --- refunding a package purchase (staff) ----------------------------------------------------------
+
+NOT_STAFF = error("Signed in, but not an admin or support agent; or (a support agent) more than the refund cap.")
+
+
+def staff_only(view):
+    """Signed in as an admin or support agent (401 or 403 before the request is validated)."""
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if not api_user().is_staff:
+            raise Forbidden("Only admins and support agents see and make package refunds.")
+        return view(*args, **kwargs)
+    return wrapped
+
+
+def package_refund_json(row) -> dict:
+    """One refund of a package purchase."""
+    return {"id": row.id, "amount_minor": row.amount_minor, "currency": row.currency, "minutes": row.minutes,
+            "shortfall_minutes": row.shortfall_minutes, "status": row.status, "reason": row.reason,
+            "made_by_staff": row.created_by_id is not None, "created_at": row.created_at.isoformat()}
+
+
+def purchase_refunds_json(found: package_refunds.PurchaseRefunds) -> dict:
+    """A paid purchase as staff see it for refunding: unused minutes, their worth, and its refunds."""
+    purchase = found.purchase
+    return {"purchase": purchase_json(purchase), "student": {"id": found.student.id, "name": found.student.name},
+            "unused_minutes": found.unused_minutes, "refundable_minor": found.refundable.amount_minor,
+            "refunded_minor": found.refunded.amount_minor, "currency": purchase.currency,
+            "refunds": [package_refund_json(row) for row in found.refunds]}
+
+
+@bp.get("/purchases/<id:purchase_id>/refunds")
+@staff_only
+@spec.validate(security=SIGNED_IN, operation_id="getPackageRefunds", resp=Response(
+    HTTP_200=(schema.PurchaseRefunds, "What is refundable, and the refunds so far."), HTTP_401=ANON,
+    HTTP_403=error("Signed in, but not an admin or support agent."), HTTP_404=error("No such purchase."),
+    HTTP_409=error("The purchase is not paid (open, expired or cancelled), so it has nothing to refund.")))
+def get_package_refunds(purchase_id: int):
+    """Staff: a paid package purchase's unused minutes, what they are worth now, and its refunds (ours and those made
+    at Stripe or PayPal)."""
+    return purchase_refunds_json(package_refunds.purchase_refunds(api_user(), purchase_id))
+
+
+@bp.post("/purchases/<id:purchase_id>/refunds")
+@staff_only
+@spec.validate(json=schema.PackageRefundInput, security=SIGNED_IN, operation_id="refundPackagePurchase",
+               resp=Response(
+    HTTP_201=(schema.PackageRefundMade, "The refund, and the purchase after it."), HTTP_400=MALFORMED, HTTP_401=ANON,
+    HTTP_403=NOT_STAFF, HTTP_404=error("No such purchase."),
+    HTTP_409=error("Not paid; more than is left (`error.refundable_minor` and `error.refundable_minutes` are what is "
+                   "left now); or the idempotency_key was used for another refund."),
+    HTTP_502=error("The provider refused the refund; nothing was refunded and the minutes are back."),
+    HTTP_503=error("The provider's answer was lost: the refund is pending (its minutes taken back); the same "
+                   "idempotency_key again settles it and never refunds twice.")))
+def refund_package_purchase(purchase_id: int):
+    """Staff: refund a package purchase, taking back its minutes: with no amount_minor or minutes, the unused
+    minutes' whole worth; with amount_minor, that amount (at most their worth) and the minutes it paid for; with
+    minutes, those unused minutes at their pro-rata worth. Support agents refund up to their cap (admins have none).
+    Each refund is in the audit log; the same idempotency_key twice is one refund."""
+    data = body()
+    row = package_refunds.refund_purchase(api_user(), purchase_id, data.amount_minor, data.reason, now_utc(),
+                                          request_key=data.idempotency_key, minutes=data.minutes)
+    found = package_refunds.purchase_refunds(api_user(), purchase_id)
+    return {**purchase_refunds_json(found), "refund": package_refund_json(row)}, 201
 
 
 # --- the wallet ---------------------------------------------------------------------------------
@@ -204,10 +300,12 @@ _CHANGE_ERRORS = dict(
 @buyers_only
 @spec.validate(headers=schema.IdempotencyHeaders, security=SIGNED_IN, operation_id="cancelSubscription",
                resp=Response(HTTP_200=(schema.Subscription, "The subscription, ending at current_period_end."),
-                             HTTP_409=error("Already cancelled, or it has ended."), **_CHANGE_ERRORS))
+                             HTTP_409=error("Already cancelled (by another request), or it has ended."),
+                             **_CHANGE_ERRORS))
 def cancel_subscription(subscription_id: int):
     """Cancel at the end of the period paid for (its minutes stay yours until they expire); resume before then to
-    keep it."""
+    keep it. The same request again with the same Idempotency-Key answers 200 with the subscription as it is now
+    (nothing is done twice); already cancelled otherwise is a 409 that says so."""
     return _one_subscription(subscriptions.set_cancel_at_period_end(
         api_user(), subscription_id, True, _idempotency_key(), now_utc(), unchanged_is_conflict=True))
 
@@ -216,9 +314,11 @@ def cancel_subscription(subscription_id: int):
 @buyers_only
 @spec.validate(headers=schema.IdempotencyHeaders, security=SIGNED_IN, operation_id="resumeSubscription",
                resp=Response(HTTP_200=(schema.Subscription, "The subscription, renewing as before."),
-                             HTTP_409=error("Not cancelled, or it has ended."), **_CHANGE_ERRORS))
+                             HTTP_409=error("Not cancelled (nothing to resume), or it has ended."),
+                             **_CHANGE_ERRORS))
 def resume_subscription(subscription_id: int):
-    """Take back a cancellation before the period ends."""
+    """Take back a cancellation before the period ends. The same request again with the same Idempotency-Key answers
+    200 with the subscription as it is now; not cancelled otherwise is a 409 that says so."""
     return _one_subscription(subscriptions.set_cancel_at_period_end(
         api_user(), subscription_id, False, _idempotency_key(), now_utc(), unchanged_is_conflict=True))
 
@@ -234,7 +334,9 @@ def resume_subscription(subscription_id: int):
                                                           "the tutor offers.")}))
 def change_subscription_plan(subscription_id: int):
     """Move to another of the tutor's plans: a dearer one at once, billed prorated for what is left of the period
-    (its extra minutes granted when that invoice is paid); a cheaper one from the next renewal."""
+    (its extra minutes granted when that invoice is paid); a cheaper one from the next renewal. The same request
+    again with the same Idempotency-Key answers 200 with the subscription as it is now; already on that plan
+    otherwise is a 409 that says so."""
     return _one_subscription(subscriptions.change_plan(api_user(), subscription_id, body().plan_id,
                                                        _idempotency_key(), now_utc(), unchanged_is_conflict=True))
 

@@ -652,11 +652,22 @@ class TopicList(Out):
 SetState = Literal["draft", "published"]
 
 
+class HomeworkLearner(Out):
+    """Whom a set is for. A parent's list holds each of their children's sets: `kind` child with the child's id (as
+    in GET /api/me's children)."""
+
+    kind: Literal["student", "child"] = Field(description="student: a student account answering for themself; "
+                                                          "child: a parent's child, answered by the parent.")
+    id: Id = Field(description="The student's user id, or the child's id.")
+    name: str = Field(description="Their name when the set was made.")
+
+
 class HomeworkSetSummary(Out):
     id: Id
     lesson_id: Id
     state: SetState = Field(description="Drafts are seen by the lesson's tutor only.")
-    learner_name: str = Field(description="Who it is for (a student, or a parent's child).")
+    learner_name: str = Field(description="Who it is for (a student, or a parent's child); the same as learner.name.")
+    learner: HomeworkLearner
     tutor: Named
     subject: Named
     level: Named
@@ -805,7 +816,7 @@ class Purchase(Out):
     price_minor: MinorUnits
     currency: CurrencyCode
     method: Literal[tuple(m.value for m in PurchaseMethod)] = Field(  # type: ignore[valid-type]
-        description="card (Stripe Checkout) or paypal (bought on the website).")
+        description="card (Stripe Checkout) or paypal (an order approved on PayPal's page).")
     state: Literal[tuple(s.value for s in PurchaseState)] = Field(  # type: ignore[valid-type]
         description="open until the payment is confirmed; paid once the minutes are granted; expired or cancelled "
                     "when the payment page closed unpaid (nothing was charged).")
@@ -813,8 +824,82 @@ class Purchase(Out):
     paid_at: AwareDatetime | None
 
 
+class PurchaseInput(Strict):
+    """How to pay for a package (the body may be left out: by card)."""
+
+    method: Literal[tuple(m.value for m in PurchaseMethod)] = Field(  # type: ignore[valid-type]
+        "card", description="card: Stripe Checkout (checkout_url). paypal: a PayPal order to approve on approve_url; "
+                            "PayPal then returns to our purchase page, which captures it for a signed-in browser; an "
+                            "app captures it with POST /api/purchases/{id}/paypal/complete (PayPal's webhook does it "
+                            "too if neither happens).")
+
+
 class PurchaseStarted(Purchase):
-    checkout_url: str | None = Field(description="Stripe Checkout's page to pay on; null when it is already paid.")
+    checkout_url: str | None = Field(description="Stripe Checkout's page to pay on (method card); null when it is "
+                                                 "already paid, or for PayPal.")
+    approve_url: str | None = Field(description="PayPal's page to approve the order on (method paypal); null when it "
+                                                "is paid or captured already, or for a card.")
+
+
+class PurchasePayPalInput(Strict):
+    order_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,64}$", description=(
+        "The approved order: the `token` PayPal adds to the return URL (the approve_url's token)."))]
+
+
+def _amount_or_minutes(schema: dict, model: Any) -> None:
+    _no_null_defaults(schema, model)
+    schema["not"] = {"required": ["amount_minor", "minutes"]}  # one or the other (or neither), never both
+
+
+class PackageRefundInput(Strict):
+    """What to refund: nothing (the unused minutes' whole worth), an amount, or some of the unused minutes."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_amount_or_minutes)
+    amount_minor: whole(ge=1, le=limits.MAX_ID) = Field(
+        None, description="Money back, at most what the unused minutes are worth; it takes back the minutes it paid "
+                          "for (rounded up). Leave out (with minutes) to refund the unused minutes' whole worth.")
+    minutes: whole(ge=1, le=limits.MAX_ID) = Field(
+        None, description="Unused minutes to take back, refunded at their pro-rata worth (rounded down). Not with "
+                          "amount_minor.")
+    reason: Annotated[str, Field(max_length=limits.REFUND_REASON_MAX)] = ""
+    idempotency_key: Annotated[str, Field(pattern=limits.IDEMPOTENCY_KEY_PATTERN)] = Field(
+        None, description="The same key again is the same refund (answered again, never made twice); with another "
+                          "amount it is a 409. Without one every call is a new refund.")
+
+    @model_validator(mode="after")
+    def _amount_or_minutes(self) -> PackageRefundInput:
+        if self.amount_minor is not None and self.minutes is not None:
+            raise ValueError("Give amount_minor or minutes, not both.")
+        return self
+
+
+class PackageRefund(Out):
+    id: Id
+    amount_minor: MinorUnits
+    currency: CurrencyCode
+    minutes: int = Field(ge=0, description="Minutes taken back from the student's balance.")
+    shortfall_minutes: int = Field(ge=0, description="Minutes a refund made at the provider was due to take back but "
+                                                     "the student had used.")
+    status: Literal["pending", "succeeded", "failed"] = Field(
+        description="pending until the provider answers (its minutes already taken back); failed gives them back.")
+    reason: str
+    made_by_staff: bool = Field(description="False for a refund made at Stripe's or PayPal's dashboard.")
+    created_at: AwareDatetime
+
+
+class PurchaseRefunds(Out):
+    purchase: Purchase
+    student: Named
+    unused_minutes: int = Field(ge=0, description="The purchase's minutes neither used nor held for a booking.")
+    refundable_minor: MinorUnits = Field(description="What the unused minutes are worth now, pro rata (rounded "
+                                                     "down), at most what was paid less earlier refunds.")
+    refunded_minor: MinorUnits = Field(description="Refunded so far (pending and succeeded refunds).")
+    currency: CurrencyCode
+    refunds: list[PackageRefund] = Field(description="Oldest first.")
+
+
+class PackageRefundMade(PurchaseRefunds):
+    refund: PackageRefund = Field(description="The refund this request made (or made before, for a replay).")
 
 
 class SubscriptionCheckout(Out):

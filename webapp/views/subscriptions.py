@@ -74,23 +74,37 @@ def index():
                   choices=subscriptions.plan_choices, form_key=subscriptions.new_form_key())
 
 
+def _change(action, kind: str, done: str):
+    """Run a cancel, resume or plan change and say what happened: a double click or a stale page (already so) gets
+    words that say nothing changed, never the words of a change."""
+    try:
+        outcome = action()
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    else:
+        if outcome.changed:
+            flash(done, "success")
+        else:
+            flash(subscriptions.already_so_words(outcome.row, kind, current_user.timezone), "info")
+    return redirect(url_for("subscriptions.index"), code=303)
+
+
 @bp.post("/account/subscriptions/<id:subscription_id>/cancel")
 @role_required(Role.STUDENT, Role.PARENT)
 def cancel(subscription_id: int):
     """Cancel at the end of the period you paid for."""
-    return perform(lambda: subscriptions.set_cancel_at_period_end(current_user, subscription_id, True,
+    return _change(lambda: subscriptions.set_cancel_at_period_end(current_user, subscription_id, True,
                                                                   request.form.get("form_key"), now_utc()),
-                   "Cancelled: it ends at the end of this period. You can resume it until then.",
-                   url_for("subscriptions.index"))
+                   "cancel", "Cancelled: it ends at the end of this period. You can resume it until then.")
 
 
 @bp.post("/account/subscriptions/<id:subscription_id>/resume")
 @role_required(Role.STUDENT, Role.PARENT)
 def resume(subscription_id: int):
     """Take back a cancellation before the period ends."""
-    return perform(lambda: subscriptions.set_cancel_at_period_end(current_user, subscription_id, False,
+    return _change(lambda: subscriptions.set_cancel_at_period_end(current_user, subscription_id, False,
                                                                   request.form.get("form_key"), now_utc()),
-                   "Resumed: it renews as before.", url_for("subscriptions.index"))
+                   "resume", "Resumed: it renews as before.")
 
 
 @bp.get("/account/subscriptions/<id:subscription_id>/change")
@@ -112,10 +126,10 @@ def change_confirm(subscription_id: int):
 @role_required(Role.STUDENT, Role.PARENT)
 def change(subscription_id: int):
     """Move to another of the tutor's plans."""
-    return perform(lambda: subscriptions.change_plan(current_user, subscription_id,
+    return _change(lambda: subscriptions.change_plan(current_user, subscription_id,
                                                      request.form.get("plan_id", type=int) or 0,
                                                      request.form.get("form_key"), now_utc()),
-                   "Plan changed.", url_for("subscriptions.index"))
+                   "plan", "Plan changed.")
 
 
 @bp.route("/account/subscriptions/<id:subscription_id>/card", methods=["GET", "POST"])

@@ -22,6 +22,13 @@ def purchase_page_url() -> str:
     return url_for("wallet.purchase", purchase_id=0, _external=True).replace("/0", "/{PURCHASE_ID}")
 
 
+def paypal_urls() -> dict[str, str]:
+    """Where PayPal sends the buyer back, approved or cancelled ({PURCHASE_ID} is filled in by package_paypal.start)."""
+    return {"return_url": url_for("wallet.paypal_back", purchase_id=0, _external=True).replace("/0/", "/{PURCHASE_ID}/"),
+            "cancel_url": url_for("wallet.paypal_cancelled", purchase_id=0, _external=True)
+            .replace("/0/", "/{PURCHASE_ID}/")}
+
+
 @bp.get("/tutors/<id:tutor_id>/packages")
 def tutor_packages(tutor_id: int):
     """A tutor's packages with Buy buttons and the viewer's minutes with them (the profile loads it as a partial)."""
@@ -54,11 +61,8 @@ def buy(tutor_id: int, package_id: int):
 def buy_with_paypal(tutor_id: int, package_id: int):
     """Buy a package with PayPal: off to PayPal's approval page (or to the purchase's status if it is paid)."""
     try:
-        purchase, url = package_paypal.start(
-            current_user, package_id, request.form.get("form_key"), now_utc(),
-            return_url=url_for("wallet.paypal_back", purchase_id=0, _external=True).replace("/0/", "/{PURCHASE_ID}/"),
-            cancel_url=url_for("wallet.paypal_cancelled", purchase_id=0, _external=True)
-            .replace("/0/", "/{PURCHASE_ID}/"))
+        purchase, url = package_paypal.start(current_user, package_id, request.form.get("form_key"), now_utc(),
+                                             **paypal_urls())
     except ServiceError as exc:
         flash(exc.message, "error")
         return redirect(url_for("wallet.tutor_packages", tutor_id=tutor_id), code=303)
