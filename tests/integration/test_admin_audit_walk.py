@@ -272,3 +272,22 @@ def test_a_rating_criterion_sent_back_unchanged_records_nothing(app):
     clarity = reviews.add_criterion(admin, "Clarity", 1, _now())
     reviews.update_criterion(admin, clarity.id, "Clarity", 1, True, _now())
     assert [e.action for e in db.session.scalars(select(AuditEntry))] == ["criterion.add"]
+
+
+def test_the_apis_staff_package_refund_writes_its_audit_row_with_the_change(app, client, stripe_world):
+    """The JSON API's staff POST (refundPackagePurchase) is audited like its form: one row per refund, the same
+    idempotency_key again adds none."""
+    from webapp.services import accounts
+    admin = factories.user("admin")
+    student, _, purchase = _package_bought({"client": client, "world": stripe_world})
+    auth = {"Authorization": f"Bearer {accounts.issue_api_token(admin)[0]}"}
+    for _ in range(2):
+        response = client.post(f"/api/purchases/{purchase.id}/refunds", headers=auth,
+                               json={"amount_minor": 1000, "reason": "Changed their mind",
+                                     "idempotency_key": "walk-api-package-refund-1"})
+        assert response.status_code == 201, response.get_json()
+    db.session.expire_all()
+    [entry] = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "package.refund"))
+    assert (entry.actor_id, entry.actor_role, entry.target_id) == (admin.id, "admin", student.id)
+    assert entry.before["refunded_minor"] == 0 and entry.after["refunded_minor"] == 1000
+    assert "Changed their mind" in entry.summary

@@ -3,6 +3,8 @@ answers, questions without answers until answered, answering with immediate mark
 object only for those it belongs to."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
@@ -181,3 +183,63 @@ def test_two_learners_with_one_name_in_a_lesson_keep_their_own_agendas(client, l
          "weak_topics": [{"topic": "Fractions", "mastery": "attempted"}]},
         {"student_id": twin.id, "child_id": None, "name": first.name,
          "weak_topics": [{"topic": "Pythagoras' theorem", "mastery": "attempted"}]}]
+
+
+def _published_set(client, lesson) -> HomeworkSet:
+    """The lesson's learner's set, written from a note and published by its tutor (one learner per lesson here)."""
+    write_note(client, lesson, errors=[{"topic_id": topic("fractions"), "what_went_wrong": "Added denominators"}])
+    found = db.session.scalar(select(HomeworkSet).where(HomeworkSet.lesson_id == lesson.id))
+    homework.publish(lesson.tutor, found.id, now_utc())
+    db.session.commit()
+    return found
+
+
+def test_a_parent_sees_which_child_each_set_is_for_and_never_another_parents_child(client, lesson):
+    parent = factories.user("parent")
+    robin, sam = factories.child(parent, "Robin"), factories.child(parent, "Sam")
+    teacher = lesson.tutor
+    robins = _published_set(client, factories.finished_lesson(teacher, for_child=robin, ended_ago=timedelta(days=3)))
+    sams = _published_set(client, factories.finished_lesson(teacher, for_child=sam, ended_ago=timedelta(days=4)))
+    other_parent = factories.user("parent")
+    stranger_child = factories.child(other_parent, "Robin")  # the same name, someone else's child
+    theirs = _published_set(client, factories.finished_lesson(teacher, for_child=stranger_child,
+                                                              ended_ago=timedelta(days=5)))
+
+    listed = client.get("/api/v1/homework", headers=bearer(parent)).get_json()["sets"]
+    assert {s["id"]: s["learner"] for s in listed} == {
+        robins.id: {"kind": "child", "id": robin.id, "name": "Robin"},
+        sams.id: {"kind": "child", "id": sam.id, "name": "Sam"}}
+    assert all(s["learner_name"] == s["learner"]["name"] for s in listed)
+    one = client.get(f"/api/v1/homework/{sams.id}", headers=bearer(parent)).get_json()
+    assert one["learner"] == {"kind": "child", "id": sam.id, "name": "Sam"}
+    # The child ids are those GET /api/me lists for the parent.
+    assert {c["id"] for c in client.get("/api/me", headers=bearer(parent)).get_json()["children"]} == {robin.id, sam.id}
+    # Another parent's child's set: not listed, and 404 in words (its existence is not told).
+    refused = client.get(f"/api/v1/homework/{theirs.id}", headers=bearer(parent))
+    assert refused.status_code == 404 and "could not find that homework" in refused.get_json()["error"]["message"]
+    entry_id = theirs.entries[0].id
+    assert client.post(f"/api/v1/homework/questions/{entry_id}/answer", headers=bearer(parent),
+                       json={"response": "1"}).status_code == 404
+    assert [s["id"] for s in client.get("/api/v1/homework", headers=bearer(other_parent)).get_json()["sets"]] == [
+        theirs.id]
+
+
+def test_a_student_set_names_the_student_and_a_tutor_sees_only_their_own_students_sets(client, lesson):
+    student = lesson.students[0]
+    own = _published_set(client, lesson)
+    other_tutor = factories.tutor()[0]
+    elsewhere = _published_set(client, factories.finished_lesson(other_tutor))
+
+    [mine] = client.get("/api/v1/homework", headers=bearer(student)).get_json()["sets"]
+    assert mine["learner"] == {"kind": "student", "id": student.id, "name": student.name}
+    tutors = client.get("/api/v1/homework", headers=bearer(lesson.tutor)).get_json()["sets"]
+    assert [s["id"] for s in tutors] == [own.id] and tutors[0]["learner"]["id"] == student.id
+    refused = client.get(f"/api/v1/homework/{elsewhere.id}", headers=bearer(lesson.tutor))
+    assert refused.status_code == 404 and refused.get_json()["error"]["message"]
+    assert client.get(f"/api/v1/homework/{own.id}", headers=bearer(other_tutor)).status_code == 404
+    # The learner of one set never sees another learner's, even from the same tutor.
+    assert client.get(f"/api/v1/homework/{elsewhere.id}", headers=bearer(student)).status_code == 404
+    anonymous = client.get(f"/api/v1/homework/{own.id}")
+    assert anonymous.status_code == 401 and "Authentication required" in anonymous.get_json()["error"]["message"]
+    assert client.get("/api/v1/homework").status_code == 401
+    assert client.get("/api/v1/homework/999999", headers=bearer(student)).status_code == 404

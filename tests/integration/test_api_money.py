@@ -375,6 +375,9 @@ def test_paypal_is_a_409_in_words_when_it_is_not_offered(app, client):
     ("/api/subscriptions/{subscription_id}/resume", "post", "resumeSubscription"),
     ("/api/subscriptions/{subscription_id}/change", "post", "changeSubscriptionPlan"),
     ("/api/payments/paypal/complete", "post", "completePayPalPayment"),
+    ("/api/purchases/{purchase_id}/paypal/complete", "post", "completePackagePayPal"),
+    ("/api/purchases/{purchase_id}/refunds", "get", "getPackageRefunds"),
+    ("/api/purchases/{purchase_id}/refunds", "post", "refundPackagePurchase"),
 ])
 def test_the_openapi_document_lists_the_money_operations(client, path, method, operation_id):
     document = client.get("/api/openapi.json").get_json()
@@ -393,3 +396,41 @@ def test_the_document_states_paypal_as_a_way_to_pay(client):
     schemas = client.get("/api/openapi.json").get_json()["components"]["schemas"]
     assert schemas["PaymentInput"]["properties"]["method"]["enum"] == ["card", "minutes", "paypal"]
     assert "requires_approval" in schemas["PaymentAnswer"]["properties"]["status"]["enum"]
+
+
+def test_a_subscription_change_replayed_with_its_idempotency_key_answers_the_same_and_otherwise_409_in_words(
+        app, client, stripe_world):
+    teacher, _ = factories.tutor(rate_minor=4000)
+    plan = subscriptions.add_plan(teacher, 240, 8000)
+    cheaper = subscriptions.add_plan(teacher, 120, 4500)
+    student = factories.user("student")
+    item = _subscribed(stripe_world, client, student, plan)
+    base = f"/api/subscriptions/{item['id']}"
+    keyed = lambda key: {**bearer(student), "Idempotency-Key": key}  # noqa: E731
+
+    cancelled = client.post(f"{base}/cancel", headers=keyed("cancel-key-01"))
+    assert cancelled.status_code == 200 and cancelled.get_json()["cancel_at_period_end"] is True
+    # The same request again (the answer was lost, the client retries): the same answer, nothing done twice.
+    replay = client.post(f"{base}/cancel", headers=keyed("cancel-key-01"))
+    assert (replay.status_code, replay.get_json()) == (200, cancelled.get_json())
+    # Another key, or none, asks to cancel what is cancelled already: a 409 that says so and changes nothing.
+    for headers in (keyed("cancel-key-02"), bearer(student)):
+        already = client.post(f"{base}/cancel", headers=headers)
+        assert already.status_code == 409 and "already cancelled" in _error(already)["message"]
+        assert "Nothing changed" in _error(already)["message"]
+
+    resumed = client.post(f"{base}/resume", headers=keyed("resume-key-01"))
+    assert resumed.status_code == 200 and resumed.get_json()["cancel_at_period_end"] is False
+    assert client.post(f"{base}/resume", headers=keyed("resume-key-01")).get_json() == resumed.get_json()
+    nothing = client.post(f"{base}/resume", headers=keyed("resume-key-02"))
+    assert nothing.status_code == 409 and "nothing to resume" in _error(nothing)["message"]
+
+    changed = client.post(f"{base}/change", json={"plan_id": cheaper.id}, headers=keyed("change-key-01"))
+    assert changed.status_code == 200 and changed.get_json()["plan"]["id"] == cheaper.id
+    again = client.post(f"{base}/change", json={"plan_id": cheaper.id}, headers=keyed("change-key-01"))
+    assert (again.status_code, again.get_json()) == (200, changed.get_json())
+    same = client.post(f"{base}/change", json={"plan_id": cheaper.id}, headers=keyed("change-key-02"))
+    assert same.status_code == 409 and "already on that plan" in _error(same)["message"]
+    db.session.rollback()
+    assert db.session.get(Subscription, item["id"]).plan_id == cheaper.id
+

@@ -337,10 +337,42 @@ def test_real_responses_match_the_documented_schemas(client, document, stripe_wo
     check(buy_path, "post", client.post(buy, headers=as_tutor), 403)
     check(buy_path, "post", client.post(buy), 401)
     check(buy_path, "post", client.post("/api/packages/999999/purchases", headers=parent), 404)
+    check(buy_path, "post", client.post(buy, json={"method": "paypal"}, headers=parent), 409)  # PayPal not set up
+    check(buy_path, "post", client.post(buy, json={"method": "cash"}, headers=parent), 422)
+    check(buy_path, "post", client.post(buy, data="{", content_type=JSON, headers=parent), 400)
     purchase = f"/api/purchases/{bought['id']}"
     check("/api/purchases/{purchase_id}", "get", client.get(purchase, headers=parent), 200)
     check("/api/purchases/{purchase_id}", "get", client.get(purchase, headers=student), 404)
     check("/api/purchases/{purchase_id}", "get", client.get(purchase), 401)
+    paypal_done = "/api/purchases/{purchase_id}/paypal/complete"
+    check(paypal_done, "post", client.post(f"{purchase}/paypal/complete", json={"order_id": "NOSUCH"},
+                                           headers=parent), 404)
+    check(paypal_done, "post", client.post(f"{purchase}/paypal/complete", json={}, headers=parent), 422)
+    check(paypal_done, "post", client.post(f"{purchase}/paypal/complete", data="{", content_type=JSON,
+                                           headers=parent), 400)
+    check(paypal_done, "post", client.post(f"{purchase}/paypal/complete", json={"order_id": "X"}, headers=as_tutor),
+          403)
+    check(paypal_done, "post", client.post(f"{purchase}/paypal/complete", json={"order_id": "X"}), 401)
+    staff = {"Authorization": f"Bearer {accounts.issue_api_token(factories.user('admin'))[0]}"}
+    refunds = "/api/purchases/{purchase_id}/refunds"
+    check(refunds, "get", client.get(f"{purchase}/refunds", headers=staff), 409)  # not paid yet
+    check(refunds, "post", client.post(f"{purchase}/refunds", json={}, headers=staff), 409)
+    assert stripe_world.pay(bought["checkout_url"]).status_code == 303
+    stripe_world.receiver.wait_for("checkout.session.completed")
+    stripe_world.deliver(client)
+    check(refunds, "get", client.get(f"{purchase}/refunds", headers=staff), 200)
+    check(refunds, "get", client.get(f"{purchase}/refunds", headers=parent), 403)
+    check(refunds, "get", client.get("/api/purchases/999999/refunds", headers=staff), 404)
+    check(refunds, "get", client.get(f"{purchase}/refunds"), 401)
+    check(refunds, "post", client.post(f"{purchase}/refunds", json={"minutes": 15, "idempotency_key": "openapi-r1"},
+                                       headers=staff), 201)
+    check(refunds, "post", client.post(f"{purchase}/refunds", json={"minutes": 100000}, headers=staff), 409)
+    check(refunds, "post", client.post(f"{purchase}/refunds", json={"amount_minor": 1, "minutes": 1},
+                                       headers=staff), 422)
+    check(refunds, "post", client.post(f"{purchase}/refunds", data="{", content_type=JSON, headers=staff), 400)
+    check(refunds, "post", client.post(f"{purchase}/refunds", json={}, headers=parent), 403)
+    check(refunds, "post", client.post("/api/purchases/999999/refunds", json={}, headers=staff), 404)
+    check(refunds, "post", client.post(f"{purchase}/refunds", json={}), 401)
     check("/api/wallet", "get", client.get("/api/wallet", headers=parent), 200)
     check("/api/wallet", "get", client.get("/api/wallet?limit=0", headers=parent), 422)
     check("/api/wallet", "get", client.get("/api/wallet", headers=as_tutor), 403)

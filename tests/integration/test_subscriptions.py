@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -17,7 +18,7 @@ from webapp.domain.ledger import Move
 from webapp.domain.states import BookingState
 from webapp.domain.subscriptions import add_months
 from webapp.extensions import db
-from webapp.models import Booking, LedgerTransaction, MinuteLot, Subscription
+from webapp.models import Booking, LedgerTransaction, MinuteLot, Subscription, SubscriptionChange
 from webapp.services import minute_payments, subscription_checkouts, subscriptions, wallet
 from webapp.services.errors import Conflict, NotFound, ValidationError
 
@@ -283,3 +284,46 @@ def test_the_pages_a_tutor_and_a_student_use(app, client, stripe_world):
     assert "We could not find that subscription." in refused
     db.session.rollback()
     assert not db.session.get(Subscription, row.id).cancel_at_period_end
+
+
+def test_a_double_click_on_cancel_resume_or_change_says_nothing_changed_rather_than_claiming_a_change(
+        app, client, stripe_world):
+    teacher = factories.tutor(rate_minor=4000)[0]
+    small, cheaper = _plan(teacher, 240, 8000), _plan(teacher, 120, 4000)
+    student = factories.user("student")
+    row = _subscribe(stripe_world, client, student, small)
+    login(client, student.email, factories.PASSWORD)
+    token = csrf_from(client.get("/account/subscriptions").get_data(as_text=True))
+
+    def changes() -> list[tuple[str, str]]:
+        """The changes we asked Stripe for (each recorded from Stripe's answer, with the request's key)."""
+        db.session.rollback()
+        return list(db.session.execute(select(SubscriptionChange.action, SubscriptionChange.request_key)
+                                       .order_by(SubscriptionChange.id)).tuples())
+
+    def press(action: str, form_key: str, **extra) -> str:
+        return client.post(f"/account/subscriptions/{row.id}/{action}",
+                           data={"csrf_token": token, "form_key": form_key, **extra},
+                           follow_redirects=True).get_data(as_text=True)
+
+    first = press("cancel", "click-1")
+    assert "Cancelled: it ends at the end of this period" in first
+    assert changes() == [("cancel", "click-1")]
+    second = press("cancel", "click-1")  # the second click of a double click, after the first finished
+    ends = row.current_period_end.astimezone(ZoneInfo(student.timezone)).strftime("%d %B %Y").lstrip("0")
+    assert f"This subscription is already cancelled: it ends on {ends}" in second and "Nothing changed" in second
+    assert "Cancelled: it ends at the end of this period" not in second
+    stale = press("cancel", "another-tab")  # a page left open in another tab
+    assert "already cancelled" in stale and "Nothing changed" in stale
+    assert changes() == [("cancel", "click-1")]  # neither went to Stripe
+
+    assert "Resumed: it renews as before." in press("resume", "click-2")
+    again = press("resume", "click-2")
+    assert "nothing to resume. Nothing changed." in again and "Resumed:" not in again
+
+    assert "Plan changed." in press("change", "click-3", plan_id=str(cheaper.id))
+    twice = press("change", "click-3", plan_id=str(cheaper.id))
+    assert "already on that plan. Nothing changed." in twice and "Plan changed." not in twice
+    db.session.rollback()
+    assert db.session.get(Subscription, row.id).plan_id == cheaper.id
+    assert changes() == [("cancel", "click-1"), ("resume", "click-2"), (f"plan:{cheaper.id}", "click-3")]
