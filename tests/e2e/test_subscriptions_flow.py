@@ -173,3 +173,27 @@ def test_a_failed_renewal_pauses_minutes_until_the_student_updates_their_card_th
     page.get_by_role("button", name="Pay with 60 minutes").click()
     expect(page).to_have_url(re.compile(rf"/bookings/{held['booking_id']}$"))
     expect(page.locator("#money-state")).to_have_text("60 minutes held, not spent yet")
+
+
+def test_cancelling_again_from_a_tab_left_open_says_nothing_changed(browser_page, live_server, stripe_webhooks):
+    held = _tutor_with_a_plan()
+    page = browser_page()
+    log_in(page, held["student_email"])
+    _subscribe_on_the_hosted_page(page, held["tutor_id"])
+
+    # The Subscriptions page is open in a second tab too; the student cancels in the first.
+    other_tab = page.context.new_page()
+    other_tab.goto("/account/subscriptions")
+    page.goto("/account/subscriptions")
+    page.get_by_text("Cancel", exact=True).click()
+    page.get_by_role("button", name="Yes, cancel at period end").click()
+    expect(page.get_by_text("Cancelled: it ends at the end of this period.")).to_be_visible()
+
+    # Then cancels again in the stale tab: told it already was, in words that claim no change.
+    other_tab.get_by_text("Cancel", exact=True).click()
+    other_tab.get_by_role("button", name="Yes, cancel at period end").click()
+    notice = other_tab.get_by_text(re.compile(r"This subscription is already cancelled: it ends on .+ Nothing changed"))
+    expect(notice).to_be_visible()
+    expect(other_tab.get_by_text("Cancelled: it ends at the end of this period.")).to_have_count(0)
+    expect(other_tab.locator(".subscription-status")).to_contain_text("Cancelled: ends on")
+    expect(other_tab.get_by_role("button", name="Resume")).to_be_visible()

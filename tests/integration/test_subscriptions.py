@@ -310,7 +310,7 @@ def test_a_double_click_on_cancel_resume_or_change_says_nothing_changed_rather_t
     assert "Cancelled: it ends at the end of this period" in first
     assert changes() == [("cancel", "click-1")]
     second = press("cancel", "click-1")  # the second click of a double click, after the first finished
-    ends = row.current_period_end.astimezone(ZoneInfo(student.timezone)).strftime("%d %B %Y").lstrip("0")
+    ends = row.current_period_end.astimezone(ZoneInfo(student.timezone)).strftime("%d %B %Y")
     assert f"This subscription is already cancelled: it ends on {ends}" in second and "Nothing changed" in second
     assert "Cancelled: it ends at the end of this period" not in second
     stale = press("cancel", "another-tab")  # a page left open in another tab

@@ -196,7 +196,7 @@ def _made_with(subscription_id: int, action: str, form_key: str | None) -> bool:
 
 def period_end_words(row: Subscription, zone: str) -> str:
     """The day a subscription's period ends, in the student's zone (the day they see on their page)."""
-    return row.current_period_end.astimezone(ZoneInfo(zone)).strftime("%d %B %Y").lstrip("0")
+    return row.current_period_end.astimezone(ZoneInfo(zone)).strftime("%d %B %Y")  # as the Subscriptions page shows it
 
 
 def already_so_words(row: Subscription, action: str, zone: str) -> str:
