@@ -298,8 +298,8 @@ def test_a_double_click_on_cancel_resume_or_change_says_nothing_changed_rather_t
     def changes() -> list[tuple[str, str]]:
         """The changes we asked Stripe for (each recorded from Stripe's answer, with the request's key)."""
         db.session.rollback()
-        return list(db.session.execute(select(SubscriptionChange.action, SubscriptionChange.request_key)
-                                       .order_by(SubscriptionChange.id)).tuples())
+        return [tuple(r) for r in db.session.execute(select(SubscriptionChange.action, SubscriptionChange.request_key)
+                                                     .order_by(SubscriptionChange.id))]
 
     def press(action: str, form_key: str, **extra) -> str:
         return client.post(f"/account/subscriptions/{row.id}/{action}",
