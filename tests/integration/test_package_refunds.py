@@ -266,7 +266,7 @@ def test_paypal_package_refund_by_an_admin_and_at_paypal_books_each_refund_once(
     client.post("/logout", data={"csrf_token": csrf_from(client.get(f"/admin/users/{student.id}").get_data(
         as_text=True))})
     login(client, student.email, factories.PASSWORD)
-    assert "£26.00 refunded" in client.get("/minutes").get_data(as_text=True)
+    assert "Partly refunded: £26.00 of" in client.get("/minutes").get_data(as_text=True)
     _assert_books_balance()
 
 

@@ -39,6 +39,15 @@ COUNTED = ("pending", "succeeded")  # money that has left, or is leaving
 
 
 @dataclass(frozen=True)
+class RefundTotals:
+    """A purchase's refunds summed from its rows: made (succeeded) and still waiting for the provider (pending);
+    failed ones count for neither."""
+
+    refunded_minor: int = 0
+    pending_minor: int = 0
+
+
+@dataclass(frozen=True)
 class PurchaseRefunds:
     """A paid purchase as an admin sees it: what is unused, what a full refund of that would be, and its refunds."""
 
@@ -48,6 +57,7 @@ class PurchaseRefunds:
     refunded: Money
     shortfall_minutes: int  # minutes refunds were due to take back but the student had already used
     refunds: list[PackageRefund]
+    totals: RefundTotals  # made and pending, for the purchase's status (failed refunds count for neither)
 
 
 def _counted_minor(session, purchase_id: int) -> int:
@@ -93,19 +103,27 @@ def overview(viewer: User, student_id: int) -> list[PurchaseRefunds]:
         unused, refundable, refunded = _quote(db.session, purchase)
         rows = list(db.session.scalars(select(PackageRefund).where(PackageRefund.purchase_id == purchase.id)
                                        .order_by(PackageRefund.id)))
+        totals = RefundTotals(sum(r.amount_minor for r in rows if r.status == "succeeded"),
+                              sum(r.amount_minor for r in rows if r.status == "pending"))
         result.append(PurchaseRefunds(purchase, unused, Money(refundable, purchase.currency),
                                       Money(refunded, purchase.currency),
-                                      sum(r.shortfall_minutes for r in rows if r.status in COUNTED), rows))
+                                      sum(r.shortfall_minutes for r in rows if r.status in COUNTED), rows, totals))
     return result
 
 
-def refunded_by_purchase(student_id: int) -> dict[int, int]:
-    """What has been refunded on each of a student's purchases (minor units), for their minutes page."""
-    return {pid: int(total) for pid, total in db.session.execute(
-        select(PackageRefund.purchase_id, func.sum(PackageRefund.amount_minor))
-        .join(PackagePurchase, PackagePurchase.id == PackageRefund.purchase_id)
-        .where(PackagePurchase.student_id == student_id, PackageRefund.status.in_(COUNTED))
-        .group_by(PackageRefund.purchase_id))}
+def refund_totals(student_id: int | None = None, purchase_id: int | None = None) -> dict[int, RefundTotals]:
+    """Each of a student's purchases' (or one purchase's) refund totals, by purchase id, in one query."""
+    query = (select(PackageRefund.purchase_id, PackageRefund.status, func.sum(PackageRefund.amount_minor))
+             .join(PackagePurchase, PackagePurchase.id == PackageRefund.purchase_id)
+             .where(PackageRefund.status.in_(COUNTED)).group_by(PackageRefund.purchase_id, PackageRefund.status))
+    if student_id is not None:
+        query = query.where(PackagePurchase.student_id == student_id)
+    if purchase_id is not None:
+        query = query.where(PackagePurchase.id == purchase_id)
+    sums: dict[int, dict[str, int]] = {}
+    for pid, status, total in db.session.execute(query):
+        sums.setdefault(pid, {})[status] = int(total)
+    return {pid: RefundTotals(by.get("succeeded", 0), by.get("pending", 0)) for pid, by in sums.items()}
 
 
 def _provider_reference(purchase_id: int) -> tuple[str, str | None]:
