@@ -153,7 +153,7 @@ def test_an_admin_may_pay_a_held_payout_anyway_and_it_is_audited(app, client, st
     onboard(booking.lesson.tutor)
     settled = booking.lesson.finish_at + timedelta(days=3)
     assert payouts.send_pending_payouts(settled) == 0
-    assert payouts.retry_payout(admin, booking.id, settled) is True
+    assert payouts.retry_payout(admin, booking.id, settled).transferred
     receipt = _receipt(booking.id)
     assert receipt.transfer_id and receipt.transferred_minor == receipt.tutor_payout_minor
 
