@@ -61,9 +61,9 @@ INVALID = [
     ({"kind": "algebra", "answer": ""}, "answer", "Write the answer as an expression"),
     ({"kind": "algebra", "answer": "__import__('os')"}, "answer", "The marker cannot read this answer"),
     ({"kind": "algebra", "answer": "2^2^2"}, "answer", "A power of a power"),
-    ({"kind": "algebra", "answer": "z + 1"}, "answer", "use x, y, n"),
+    ({"kind": "algebra", "answer": "sin(x) + 1"}, "answer", "is not needed in these answers"),
     ({"kind": "algebra", "answer": "(x + 1"}, "answer", "The brackets do not match"),
-    ({"kind": "algebra", "answer": "x +"}, "answer", "cannot compare answers with this expression"),
+    ({"kind": "algebra", "answer": "x +"}, "answer", "something is missing"),
     ({"kind": "algebra", "answer": "1/0"}, "answer", "cannot compare answers with this expression"),
 ]
 

@@ -440,10 +440,9 @@ def _mark(item: QuestionItem, text: str) -> marking.Mark:
         return marking.mark_numeric(text, item.answer, item.tolerance, item.unit)
     if item.kind == "choice":
         return marking.mark_choice(text, item.answer, list(item.choices or []))
-    given = marking.canonical_expression(text)
-    expected = marking.canonical_expression(item.answer)
+    given, expected, names = marking.algebra_pair(text, item.answer)
     try:
-        return marking.Mark(algebra.equivalent(given, expected, marking.VARIABLES))
+        return marking.Mark(algebra.equivalent(given, expected, names))
     except algebra.AlgebraUnavailable as exc:
         return marking.Mark(False, f"{exc} It was marked wrong; compare with the worked solution.")
 

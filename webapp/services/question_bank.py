@@ -47,7 +47,8 @@ def check_question(draft: QuestionDraft) -> CleanQuestion:
         raise ValidationError("Please correct the question below.", exc.fields) from None
     if clean.kind == "algebra":
         try:
-            readable = algebra.equivalent(clean.canonical, clean.canonical, marking.VARIABLES)
+            readable = algebra.equivalent(clean.canonical, clean.canonical,
+                                          marking.expression_names(clean.canonical))
         except algebra.AlgebraUnavailable:
             readable = False
         if not readable:
