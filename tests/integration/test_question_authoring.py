@@ -64,6 +64,7 @@ INVALID = [
     ({"kind": "algebra", "answer": "sin(x) + 1"}, "answer", "is not needed in these answers"),
     ({"kind": "algebra", "answer": "(x + 1"}, "answer", "The brackets do not match"),
     ({"kind": "algebra", "answer": "x +"}, "answer", "something is missing"),
+    ({"kind": "algebra", "answer": "1 1/15"}, "answer", "Two numbers side by side"),  # was stored as 1 × 1/15
     ({"kind": "algebra", "answer": "1/0"}, "answer", "cannot compare answers with this expression"),
 ]
 

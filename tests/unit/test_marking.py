@@ -144,6 +144,8 @@ def test_words_are_only_ever_products_of_letters(words):
     ("xcos(x)", "x", "“cos” is not needed"),
     ("ln x", "x", "“ln” is not needed"),
     ("Θ", "x", "“Θ” cannot be part"),
+    ("1 1/4", "5/4", "write a mixed number such as 1 1/4 as 5/4"),  # not read as 1 × 1/4
+    ("2 3x", "6x", "Two numbers side by side"),
 ])
 def test_an_answer_the_marker_cannot_read_is_refused_in_words_not_marked_wrong(typed, answer, why):
     with pytest.raises(Refused, match=re.escape(why)):

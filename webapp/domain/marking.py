@@ -155,6 +155,10 @@ def canonical_expression(text: str, names: Iterable[str] = ()) -> str:
     depth = 0
     for index, (kind, value) in enumerate(tokens):
         previous = tokens[index - 1] if index else None
+        if previous and previous[0] == "num" and kind == "num":
+            # "1 1/4" would be read as 1 × 1/4: a mixed number is refused rather than marked as a quarter.
+            raise Refused("Two numbers side by side cannot be read: write a mixed number such as 1 1/4 as 5/4 (or "
+                          "1 + 1/4), and put × between numbers you multiply.")
         # Implicit multiplication: a value followed by a value or an opening bracket.
         if previous and _ends_value(previous) and (kind in ("num", "var", "const", "func") or value == "("):
             out.append("*")
