@@ -1,0 +1,21 @@
+"""Found walking Lessonbook as a newcomer (sign-up, booking across zones, the lesson's life): each test names what a
+user saw go wrong."""
+from __future__ import annotations
+
+from tests.integration.test_registration import _sign_up, emails_to
+from webapp.services import outbox
+
+
+def test_an_email_that_shows_no_times_does_not_end_with_an_empty_times_are_in_line(app, client):
+    # The sign-up email ended "Times are in . — Lessonbook": it names no zone because it shows no time.
+    _sign_up(client, "zed@example.com")
+    (message,) = emails_to("zed@example.com", "confirm_registration")
+    _, text, html = outbox.render_email(message.template, message.context)
+    assert "Times are in" not in html and "Times are in" not in text
+    assert "— Lessonbook" in html
+
+
+def test_an_email_that_shows_times_names_their_zone(app):
+    _, _, html = outbox.render_email("password_reset", {"name": "Zed", "url": "http://x/reset/t",
+                                                        "zone": "Asia/Kolkata"})
+    assert "Times are in Asia/Kolkata. — Lessonbook" in html
