@@ -2,7 +2,7 @@
 user saw go wrong."""
 from __future__ import annotations
 
-from tests.integration.test_registration import _sign_up, emails_to
+from tests.integration.test_registration import _sign_up, confirm_by_email, emails_to
 from webapp.services import outbox
 
 
@@ -19,3 +19,13 @@ def test_an_email_that_shows_times_names_their_zone(app):
     _, _, html = outbox.render_email("password_reset", {"name": "Zed", "url": "http://x/reset/t",
                                                         "zone": "Asia/Kolkata"})
     assert "Times are in Asia/Kolkata. — Lessonbook" in html
+
+
+def test_a_new_tutor_lands_where_their_application_is_explained(app, client):
+    # A tutor who followed the sign-up link landed on the availability editor, which never says that nobody can find
+    # or book them until an admin approves: the dashboard's "waiting for approval" list is where they start.
+    _sign_up(client, "tina@example.com", role="tutor")
+    done = confirm_by_email(client, "tina@example.com")
+    assert done.status_code == 302 and done.headers["Location"].endswith("/tutor/")
+    page = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert "Welcome to Lessonbook, Zed" in page and "Your application is waiting for approval" in page
