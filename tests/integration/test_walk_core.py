@@ -29,3 +29,18 @@ def test_a_new_tutor_lands_where_their_application_is_explained(app, client):
     assert done.status_code == 302 and done.headers["Location"].endswith("/tutor/")
     page = client.get(done.headers["Location"]).get_data(as_text=True)
     assert "Welcome to Lessonbook, Zed" in page and "Your application is waiting for approval" in page
+
+
+def test_a_tutors_rate_out_of_range_is_refused_in_the_tutors_words_not_the_apis(app, client):
+    # The subjects page headed the error "Please correct the teach records.": the API's name for its rows.
+    from tests import factories
+    from tests.conftest import csrf_from, login
+    tutor = factories.user("tutor")
+    login(client, tutor.email, factories.PASSWORD)
+    token = csrf_from(client.get("/tutor/teaches").get_data(as_text=True))
+    page = client.post("/tutor/teaches", data={"csrf_token": token, "subject_id": factories.subject().id,
+                                               "level_id": factories.level().id, "exam_board_id": 0,
+                                               "hourly_rate": "0", "currency": "GBP", "online": "y"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 422 and "teach record" not in html
+    assert "Please correct the subjects and prices." in html and "Hourly rate must be between" in html
