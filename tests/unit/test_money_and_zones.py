@@ -42,6 +42,20 @@ def test_typed_amounts_that_make_no_sense_are_refused(text):
         parse_major_amount(text, "GBP")
 
 
+@pytest.mark.parametrize("text", ["40,50", "1,5", "12,3456", ",40", "4,0.50"])
+def test_a_comma_that_is_no_thousands_separator_is_refused_not_dropped(text):
+    # "40,50" (forty and a half, as much of Europe writes it) was read as 4050.00: a rate a hundred times too high.
+    with pytest.raises(ValueError, match="point"):
+        parse_major_amount(text, "GBP")
+
+
+@pytest.mark.parametrize("text", ["4²", "٤٢", "４２"])
+def test_digits_other_than_0_to_9_are_refused_in_words(text):
+    # str.isdigit() let them through to int(), whose own message ("invalid literal...") reached the form.
+    with pytest.raises(ValueError, match="^Enter an amount like 42.50$"):
+        parse_major_amount(text, "GBP")
+
+
 def test_zone_names_are_iana_names():
     assert validate_zone(" Asia/Kathmandu ") == "Asia/Kathmandu"
     for bad in ("Mars/Olympus", "", None, "A/" * 100, 42, "../../etc/passwd"):
