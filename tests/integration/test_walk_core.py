@@ -44,3 +44,15 @@ def test_a_tutors_rate_out_of_range_is_refused_in_the_tutors_words_not_the_apis(
     html = page.get_data(as_text=True)
     assert page.status_code == 422 and "teach record" not in html
     assert "Please correct the subjects and prices." in html and "Hourly rate must be between" in html
+
+
+def test_a_subject_taught_only_in_person_says_so_with_a_capital(app, client):
+    # The "Where" cell read "in person" when it stood alone (and "Online, in person" beside online).
+    from tests import factories
+    from webapp.services import catalogue
+    tutor, _ = factories.tutor()
+    catalogue.replace_teaches(tutor, [{"subject_id": factories.subject().id, "level_id": factories.level().id,
+                                       "hourly_rate_minor": 4000, "currency": "GBP", "online": False,
+                                       "in_person": True, "max_travel_km": 5}])
+    html = client.get(f"/tutors/{tutor.id}").get_data(as_text=True)
+    assert '<td data-label="Where">In person (up to 5 km)</td>' in html
