@@ -79,3 +79,19 @@ def test_money_charts_are_one_per_currency_and_never_add_currencies_up(app, clie
 def test_a_range_without_payments_still_draws_one_empty_money_chart(app):
     board = dashboard.dashboard(factories.user("admin"), now().date(), now().date())
     assert board.currencies == ["GBP"] and 'data-value="0"' in board.charts["revenue-GBP"]
+
+
+def test_a_range_without_bookings_says_so_instead_of_drawing_empty_charts(app, client):
+    boss = factories.user("admin")
+    login(client, boss.email, factories.PASSWORD)
+    start = now().date() - timedelta(days=30)
+    page = client.get(f"/admin/analytics?start={start}&end={start + timedelta(days=6)}").get_data(as_text=True)
+    assert 'id="analytics-no-bookings"' in page and "No bookings between" in page
+    assert 'class="chart"' not in page and 'id="analytics-days"' not in page and 'id="csv-export"' not in page
+
+
+def test_the_admin_overview_without_bookings_says_so(app, client):
+    boss = factories.user("support")
+    login(client, boss.email, factories.PASSWORD)
+    page = client.get("/admin/").get_data(as_text=True)
+    assert 'id="no-bookings"' in page and "No bookings yet." in page

@@ -51,6 +51,21 @@ class Dashboard:
     sections: list[tuple[str, str]]  # (heading, chart key) in page order: money charts one per currency
     currencies: list[str]
 
+    @property
+    def has_bookings(self) -> bool:
+        """Whether the range saw a booking made or a payment taken (else the page says so instead of drawing
+        empty charts)."""
+        return any(row.bookings or row.revenue or row.platform_take for row in self.days) or bool(self.cancellations)
+
+    @property
+    def shown_sections(self) -> list[tuple[str, str]]:
+        """The chart sections worth drawing: all of them once there are bookings; without any, only the funnel
+        (when tutors were viewed) and utilisation (when lessons booked earlier fall in the range)."""
+        if self.has_bookings:
+            return self.sections
+        keep = {"funnel": any(n for _, n in self.funnel), "utilisation": any(b for _, b, _ in self.utilisation)}
+        return [(title, key) for title, key in self.sections if keep.get(key)]
+
 
 def parse_range(start: str | None, end: str | None, today: date) -> tuple[date, date]:
     """The dates typed in the filter (default: the last 14 days), or a ValidationError in words."""

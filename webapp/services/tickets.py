@@ -253,8 +253,12 @@ def reply(author: User, ticket_id: int, body: str | None, files: list[Upload], n
     try:
         message = _add_message(ticket, author, text, stored, now, internal=internal)
         from_staff = author.is_staff and author.id != ticket.requester_id
+        if internal or from_staff:
+            db.session.flush()  # the message's id, for the audit entry that records what the staff wrote
         if internal:
-            audit.record(author, "ticket.note", "ticket", ticket.id, f"Internal note on ticket #{ticket.id}", now)
+            audit.record(author, "ticket.note", "ticket", ticket.id, f"Internal note on ticket #{ticket.id}: "
+                         f"{_excerpt(text)}", now, after={"message_id": message.id, "internal": True,
+                                                          "attachments": [s.original_name for s in stored]})
         elif from_staff:
             before = ticket.status
             ticket.status = rules.after_staff_reply(ticket.status)
@@ -263,7 +267,9 @@ def reply(author: User, ticket_id: int, body: str | None, files: list[Upload], n
                 ticket.assignee_id = author.id  # whoever answers first owns it
             _tell_requester(ticket, author, text, now)
             audit.record(author, "ticket.reply", "ticket", ticket.id, f"Answered ticket #{ticket.id}: "
-                         f"{ticket.subject}", now, before={"status": before}, after={"status": ticket.status})
+                         f"{ticket.subject}: {_excerpt(text)}", now, before={"status": before},
+                         after={"status": ticket.status, "message_id": message.id,
+                                "attachments": [s.original_name for s in stored]})
         else:
             _user_wrote(ticket, author, text, now)
         db.session.commit()
@@ -272,6 +278,12 @@ def reply(author: User, ticket_id: int, body: str | None, files: list[Upload], n
         _discard(stored)
         raise
     return message
+
+
+def _excerpt(text: str, limit: int = 200) -> str:
+    """The start of what the staff wrote, for the audit log's summary (searchable by its words)."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[:limit - 1] + "…"
 
 
 def _user_wrote(ticket: SupportTicket, author: User, text: str, now: datetime) -> None:
