@@ -69,8 +69,8 @@ def lesson_price(hourly_rate_minor: int, currency: str, duration_minutes: int) -
     return LessonPriceBreakdown(rate, duration_minutes, Money(price, currency))
 
 
-_THOUSANDS = re.compile(r"[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?")
-_PLAIN_AMOUNT = re.compile(r"(?=\.?[0-9])[0-9]*\.?[0-9]*")  # at least one digit
+_THOUSANDS = re.compile(r"[0-9]{1,3}(,[0-9]{3})+")
+_PLAIN_AMOUNT = re.compile(r"(?=\.?[0-9])[0-9]*\.?[0-9]*")  # at least one digit, and only 0-9
 
 
 def parse_major_amount(text: str, currency: str) -> int:
@@ -81,12 +81,14 @@ def parse_major_amount(text: str, currency: str) -> int:
     cleaned = text.strip()
     for symbol in CURRENCY_SYMBOLS.values():
         cleaned = cleaned.removeprefix(symbol)
-    if "," in cleaned:
-        # Only a thousands separator may be dropped: "40,50" is forty and a half where it was typed, not 4,050.
-        if not _THOUSANDS.fullmatch(cleaned):
-            raise ValueError("Write the amount with a point before the decimals, like 42.50")
-        cleaned = cleaned.replace(",", "")
-    if not _PLAIN_AMOUNT.fullmatch(cleaned):  # ASCII digits only: int() would take other scripts' digits
+    whole = cleaned.partition(".")[0]
+    if "," in whole:
+        # A comma only groups thousands ("1,234.50"). "80,00" is a decimal comma: read as thousands it would be
+        # 8000, a hundred times what was meant, so it is refused rather than guessed.
+        if not _THOUSANDS.fullmatch(whole):
+            raise ValueError("Write the amount with a point for the decimals, like 42.50")
+        cleaned = cleaned.replace(",", "", whole.count(","))
+    if not _PLAIN_AMOUNT.fullmatch(cleaned):  # str.isdigit() let other scripts' digits through to int()
         raise ValueError("Enter an amount like 42.50")
     major, _, minor = cleaned.partition(".")
     if len(minor) > exp:
