@@ -1037,6 +1037,9 @@ class QuestionItem(db.Model):
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     previous_id: Mapped[int | None] = mapped_column(ForeignKey("question_items.id"))
     source_id: Mapped[int | None] = mapped_column(ForeignKey("question_items.id"))  # copied from (a tutor's copy)
+    # A tutor's edit of one draft set's question, private to that set: never in the bank, its lists, exports or the
+    # generator (the tutor ticks "save to my bank" to keep it as their own item instead).
+    local_to_set_id: Mapped[int | None] = mapped_column(ForeignKey("homework_sets.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     topic: Mapped[Topic] = relationship()
 

@@ -678,7 +678,8 @@ class HomeworkQuestion(Out):
     topic: Named
     kind: Literal["numeric", "choice", "algebra"] = Field(
         description="numeric: a number (units optional; standard form such as 3.2e-5 accepted); choice: the index "
-                    "of the option, from 0; algebra: an expression in x, y or n.")
+                    "of the option, from 0; algebra: an expression in the letters the question uses (an answer using "
+                    "another letter is a 422).")
     prompt: str
     unit: str = Field(description="The unit a numeric answer is in (empty when none).")
     choices: list[str]
