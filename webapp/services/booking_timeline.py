@@ -59,8 +59,9 @@ def timeline(viewer: User, booking_id: int) -> tuple[Booking, list[TimelineEvent
                                         + _applied_words(event)))
     failed_later = []
     for refund in db.session.scalars(select(Refund).where(Refund.booking_id == booking.id)):
+        status = "made, failed later" if refund.failed_at is not None else refund.status
         events.append(TimelineEvent(refund.created_at, "refund",
-                                    f"Refund {money(refund.amount_minor)} ({refund.status}): {refund.reason}"))
+                                    f"Refund {money(refund.amount_minor)} ({status}): {refund.reason}"))
         if refund.failed_at is not None:
             failed_later.append(refund)
             events.append(TimelineEvent(refund.failed_at, "refund", (
