@@ -83,9 +83,10 @@ def booking_price(booking) -> str:
 
 
 def lesson_with(lesson, viewer) -> str:
-    """Who the lesson is with, seen by `viewer`: its students for its tutor, else the tutor."""
+    """Who the lesson is with, seen by `viewer`: its learners (children a parent booked, students) for its tutor,
+    else the tutor."""
     if viewer is not None and getattr(viewer, "id", None) == lesson.tutor_id:
-        return ", ".join(s.name for s in lesson.students) or "no student yet"
+        return ", ".join([c.name for c in lesson.children] + [s.name for s in lesson.students]) or "no student yet"
     return lesson.tutor.name
 
 
