@@ -95,3 +95,20 @@ def test_lesson_emails_to_the_tutor_name_the_learner_and_a_childs_lesson_names_t
     login(client, tutor_email, factories.PASSWORD)
     room = client.get(f"/lessons/{lesson_id}/room").get_data(as_text=True)
     assert "Mathematics with Robin</h1>" in room
+
+
+def test_adding_the_same_child_again_is_refused_in_words_and_adds_no_second_one(app, client):
+    # Walking it: Back and "Add child" again (or a refresh of the POST) listed "Kiran 😀" twice.
+    from tests import factories
+    from tests.conftest import csrf_from, login
+    from webapp.extensions import db
+    from webapp.models import Child
+    parent = factories.user("parent")
+    login(client, parent.email, factories.PASSWORD)
+    token = csrf_from(client.get("/children").get_data(as_text=True))
+    form = {"csrf_token": token, "name": "Kiran 😀", "year_level": "Year 9", "timezone": "Asia/Kolkata"}
+    assert client.post("/children", data=form).status_code == 200
+    again = client.post("/children", data={**form, "name": " kiran 😀 "})
+    assert again.status_code == 422 and "You already added kiran 😀: it is on the list." in again.get_data(as_text=True)
+    db.session.rollback()
+    assert [c.name for c in db.session.query(Child).filter_by(parent_id=parent.id)] == ["Kiran 😀"]
