@@ -112,3 +112,22 @@ def test_adding_the_same_child_again_is_refused_in_words_and_adds_no_second_one(
     assert again.status_code == 422 and "You already added kiran 😀: it is on the list." in again.get_data(as_text=True)
     db.session.rollback()
     assert [c.name for c in db.session.query(Child).filter_by(parent_id=parent.id)] == ["Kiran 😀"]
+
+
+def test_a_wrong_time_zone_is_named_in_the_same_answer_as_the_forms_other_mistakes(app, client):
+    # Sign-up said only "Use at least 10 characters."; put right, it then said the zone was unknown. Settings too.
+    from tests import factories
+    from tests.conftest import csrf_from, login
+    token = csrf_from(client.get("/register").get_data(as_text=True))
+    page = client.post("/register", data={"csrf_token": token, "name": "Zed", "email": "zed@example.com",
+                                          "password": "short", "role": "student", "timezone": "Mars/Olympus"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 422 and "There are 2 problems" in html
+    assert "Use at least 10 characters." in html and "Unknown time zone: Mars/Olympus." in html
+
+    user = factories.user("student")
+    login(client, user.email, factories.PASSWORD)
+    token = csrf_from(client.get("/settings").get_data(as_text=True))
+    page = client.post("/settings", data={"csrf_token": token, "name": " ", "timezone": "Europe/Londn"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 422 and "Name is missing" in html and "Unknown time zone: Europe/Londn." in html
