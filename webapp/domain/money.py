@@ -70,6 +70,7 @@ def lesson_price(hourly_rate_minor: int, currency: str, duration_minutes: int) -
 
 
 _THOUSANDS = re.compile(r"[0-9]{1,3}(,[0-9]{3})+")
+_PLAIN_AMOUNT = re.compile(r"(?=\.?[0-9])[0-9]*\.?[0-9]*")  # at least one digit, and only 0-9
 
 
 def parse_major_amount(text: str, currency: str, *, bounded: bool = True) -> int:
@@ -88,8 +89,7 @@ def parse_major_amount(text: str, currency: str, *, bounded: bool = True) -> int
         if not _THOUSANDS.fullmatch(whole):
             raise ValueError("Write the amount with a point for the decimals, like 42.50")
         cleaned = cleaned.replace(",", "", whole.count(","))
-    digits = cleaned.replace(".", "")
-    if not cleaned or cleaned.count(".") > 1 or not (digits.isascii() and digits.isdigit()):
+    if not _PLAIN_AMOUNT.fullmatch(cleaned):  # str.isdigit() let other scripts' digits through to int()
         raise ValueError("Enter an amount like 42.50")
     major, _, minor = cleaned.partition(".")
     if len(minor) > exp:
