@@ -43,7 +43,7 @@ def test_student_buys_a_package_with_paypal_and_sees_the_minutes_and_the_receipt
     page.get_by_role("button", name="Approve payment").click()
 
     # Back on Lessonbook: captured and granted.
-    expect(page).to_have_url(re.compile(re.escape(live_server.url) + r"/minutes/purchases/\d+$"))
+    expect(page).to_have_url(re.compile(re.escape(live_server.url) + r"/minutes/purchases/\d+\?returned=1$"))
     expect(page.get_by_role("status").filter(has_text="PayPal has taken your payment")).to_have_text(
         "PayPal has taken your payment: 120 minutes are yours.")
     expect(page.locator("#purchase-state")).to_contain_text(f"Paid: 120 minutes with {tutor_name} are yours")
