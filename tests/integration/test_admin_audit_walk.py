@@ -326,3 +326,17 @@ def test_everything_staff_write_in_a_thread_is_audited_wherever_they_write_it(ap
     login(agent_client, agent.email, factories.PASSWORD)
     assert agent_client.get(f"/lessons/{lesson.id}/room").status_code == 404
     assert db.session.scalar(select(func.count()).select_from(ChatMessage)) == 0
+
+
+def test_staff_forms_with_odd_ids_answer_in_words_not_500(app, client):
+    """Ids in staff forms are read with parse_id: '²' passes str.isdigit yet int() refuses it."""
+    admin = factories.user("admin")
+    login(client, admin.email, factories.PASSWORD)
+    token = csrf_from(client.get("/admin/rating-criteria").get_data(as_text=True))
+    answer = client.post("/admin/rating-criteria", data={"csrf_token": token, "action": "update",
+                                                         "criteria_id": "²", "name": "X", "position": "1"})
+    assert answer.status_code < 500 and "Choose a criterion to change." in answer.get_data(as_text=True)
+    topic = _topic({"admin": admin})
+    moved = client.post(f"/admin/topics/{topic.subject_id}/{topic.level_id}/move",
+                        data={"csrf_token": token, "topic_id": "²", "parent_id": "٣"})
+    assert moved.status_code < 500

@@ -95,3 +95,14 @@ def test_the_admin_overview_without_bookings_says_so(app, client):
     login(client, boss.email, factories.PASSWORD)
     page = client.get("/admin/").get_data(as_text=True)
     assert 'id="no-bookings"' in page and "No bookings yet." in page
+
+
+def test_dates_at_the_ends_of_the_calendar_and_odd_ids_are_refused_in_words_not_500(app, client):
+    boss = factories.user("admin")
+    login(client, boss.email, factories.PASSWORD)
+    for query in ("end=9999-12-31", "end=0001-01-01", "start=0001-01-01&end=0001-01-05"):
+        for path in ("/admin/analytics", "/admin/analytics.csv"):
+            answer = client.get(f"{path}?{query}")
+            assert answer.status_code == 422 and "Choose dates between" in answer.get_data(as_text=True), query
+    for query in ("tutor=99999999999999999999", "tutor=%C2%B2"):
+        assert client.get(f"/admin/analytics?{query}").status_code == 200

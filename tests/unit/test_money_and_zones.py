@@ -43,10 +43,17 @@ def test_typed_amounts_that_make_no_sense_are_refused(text):
         parse_major_amount(text, "GBP")
 
 
-@pytest.mark.parametrize("text", ["80,00", "£80,5", "1,5", "12,34.00", ",500", "1,0000"])
+@pytest.mark.parametrize("text", ["80,00", "£80,5", "1,5", "12,34.00", ",500", "1,0000", "40,50", "4,0.50"])
 def test_a_decimal_comma_is_refused_not_read_as_thousands(text):
     # "80,00" read with the comma as a thousands separator would price a plan at £8,000.00.
     with pytest.raises(ValueError, match="with a point for the decimals"):
+        parse_major_amount(text, "GBP")
+
+
+@pytest.mark.parametrize("text", ["4²", "٤٢", "４２"])
+def test_digits_other_than_0_to_9_are_refused_in_words(text):
+    # str.isdigit() let them through to int(), whose own message ("invalid literal...") reached the form.
+    with pytest.raises(ValueError, match="^Enter an amount like 42.50$"):
         parse_major_amount(text, "GBP")
 
 

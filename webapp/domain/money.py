@@ -70,6 +70,7 @@ def lesson_price(hourly_rate_minor: int, currency: str, duration_minutes: int) -
 
 
 _THOUSANDS = re.compile(r"[0-9]{1,3}(,[0-9]{3})+")
+_PLAIN_AMOUNT = re.compile(r"(?=\.?[0-9])[0-9]*\.?[0-9]*")  # at least one digit, and only 0-9
 
 
 def parse_major_amount(text: str, currency: str) -> int:
@@ -87,7 +88,7 @@ def parse_major_amount(text: str, currency: str) -> int:
         if not _THOUSANDS.fullmatch(whole):
             raise ValueError("Write the amount with a point for the decimals, like 42.50")
         cleaned = cleaned.replace(",", "", whole.count(","))
-    if not cleaned or cleaned.count(".") > 1 or not cleaned.replace(".", "").isdigit():
+    if not _PLAIN_AMOUNT.fullmatch(cleaned):  # str.isdigit() let other scripts' digits through to int()
         raise ValueError("Enter an amount like 42.50")
     major, _, minor = cleaned.partition(".")
     if len(minor) > exp:

@@ -22,6 +22,7 @@ from ..models import AnalyticsEvent, Booking, DateOverride, Lesson, PaymentRecei
 from .errors import Forbidden, ValidationError
 
 MAX_DAYS = 366
+EARLIEST, LATEST = date(1900, 1, 1), date(9999, 12, 1)  # the dates the pages accept (views/params.py)
 FUNNEL = (EventName.TUTOR_VIEWED, EventName.BOOKING_CREATED, EventName.BOOKING_PAID, EventName.BOOKING_APPROVED)
 FUNNEL_LABELS = ("Viewed", "Booked", "Paid", "Approved")
 
@@ -71,9 +72,14 @@ def parse_range(start: str | None, end: str | None, today: date) -> tuple[date, 
     """The dates typed in the filter (default: the last 14 days), or a ValidationError in words."""
     try:
         last = date.fromisoformat(end) if end else today
-        first = date.fromisoformat(start) if start else last - timedelta(days=13)
+        first = date.fromisoformat(start) if start else None
     except ValueError:
         raise ValidationError("Dates look like 2027-03-28.", {"start": "Dates look like 2027-03-28."}) from None
+    for day in (first, last):  # before any arithmetic: a day next to year 1 or 9999 overflows
+        if day is not None and not EARLIEST <= day <= LATEST:
+            raise ValidationError(f"Choose dates between {EARLIEST} and {LATEST}.",
+                                  {"start": f"Between {EARLIEST} and {LATEST}."})
+    first = first or last - timedelta(days=13)
     if first > last:
         raise ValidationError("The range must start before it ends.", {"start": "Start on or before the end."})
     if (last - first).days >= MAX_DAYS:

@@ -13,6 +13,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from ..domain.limits import parse_id
 from ..adapters import uploads
 from ..domain import tickets as rules
 from ..domain.tickets import TicketPriority, TicketStatus
@@ -95,8 +96,10 @@ def inbox(viewer: User, *, q: str = "", status: str = "", priority: str = "", as
         query = query.where(SupportTicket.assignee_id == viewer.id)
     elif assignee == "none":
         query = query.where(SupportTicket.assignee_id.is_(None))
-    elif assignee.isdigit():
-        query = query.where(SupportTicket.assignee_id == int(assignee))
+    elif assignee:
+        if parse_id(assignee) is None:
+            raise ValidationError("Pick an assignee from the list.", {"assignee": "Unknown assignee."})
+        query = query.where(SupportTicket.assignee_id == parse_id(assignee))
     words = " ".join((q or "").split())[:100].lower()
     if words:
         like = f"%{words}%"
@@ -104,7 +107,7 @@ def inbox(viewer: User, *, q: str = "", status: str = "", priority: str = "", as
         query = query.join(User, User.id == SupportTicket.requester_id).where(or_(
             func.lower(SupportTicket.subject).like(like), func.lower(User.name).like(like),
             func.lower(User.email).like(like), SupportTicket.id.in_(in_messages),
-            SupportTicket.id == (int(words.lstrip("#")) if words.lstrip("#").isdigit() else -1)))
+            SupportTicket.id == (parse_id(words.lstrip("#")) or -1)))
     page = max(page, 1)
     # Due soonest first (tickets without a due time last), then newest.
     rows = list(db.session.scalars(query.order_by(SupportTicket.due_at.is_(None), SupportTicket.due_at,

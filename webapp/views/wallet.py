@@ -106,7 +106,8 @@ def purchase(purchase_id: int):
     row = packages.get_purchase(current_user, purchase_id)
     return render("wallet/purchase.html", partial="wallet/_purchase_status.html", purchase=row,
                   minutes=wallet.balance(current_user.id, row.tutor_id), returned=request.args.get("returned") == "1",
-                  page_open_until=row.expires_at if row.expires_at and row.expires_at > now_utc() else None)
+                  page_open_until=row.expires_at if row.expires_at and row.expires_at > now_utc() else None,
+                  refunds=package_refunds.refund_totals(purchase_id=row.id).get(row.id))
 
 
 @bp.get("/minutes")
@@ -116,4 +117,4 @@ def index():
     any monthly plan whose payment failed (with its card page)."""
     return render("wallet/index.html", balances=wallet.balances_of(current_user.id),
                   purchases=packages.purchases_of(current_user), owed=subscriptions.owed_by(current_user.id),
-                  refunded=package_refunds.refunded_by_purchase(current_user.id))
+                  refunds=package_refunds.refund_totals(student_id=current_user.id))
