@@ -4,9 +4,11 @@ IntegrityError or a 500. Each request runs on its own thread with its own app co
 from __future__ import annotations
 
 import threading
+import time
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from tests import factories
 from tests.integration.test_subscriptions import URLS, _plan
@@ -19,9 +21,9 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def at_once(app, *calls):
+def at_once(app, *calls, then=None):
     """Run each call(…) on its own thread in its own app context, released together; their results (or the
-    exceptions they raised, as values) in order."""
+    exceptions they raised, as values) in order. `then` runs on this thread once they have started."""
     barrier = threading.Barrier(len(calls))
     results: list = [None] * len(calls)
 
@@ -38,9 +40,40 @@ def at_once(app, *calls):
     threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
     for thread in threads:
         thread.start()
+    if then is not None:
+        then()
     for thread in threads:
         thread.join(120)
     return results
+
+
+@contextmanager
+def both_waiting_on_lessons(app, lesson_ids: list[int]):
+    """Hold the homework locks of these lessons on a connection of our own (PostgreSQL) and yield `release`, which
+    waits until one writer queues behind each lock and then lets them all go at the same moment: their
+    transactions overlap for sure instead of by luck. On SQLite (one writer at a time) `release` does nothing."""
+    if db.engine.dialect.name != "postgresql":
+        yield lambda: None
+        return
+    from webapp.services.locks import LOCK_HOMEWORK
+    with db.engine.connect() as holder:
+        for lesson_id in lesson_ids:
+            holder.execute(select(func.pg_advisory_lock(LOCK_HOMEWORK, lesson_id)))
+
+        def release():
+            with db.engine.connect() as look:
+                for _ in range(1200):
+                    waiting = look.scalar(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                                               "AND NOT granted AND database = (SELECT oid FROM pg_database "
+                                               "WHERE datname = current_database())"))
+                    if waiting >= len(lesson_ids):
+                        break
+                    look.rollback()
+                    time.sleep(0.05)
+            holder.execute(text("SELECT pg_advisory_unlock_all()"))
+            holder.commit()
+
+        yield release
 
 
 def test_the_subscribe_form_sent_twice_at_once_opens_one_checkout_page(app, stripe_world):
@@ -57,3 +90,41 @@ def test_the_subscribe_form_sent_twice_at_once_opens_one_checkout_page(app, stri
     assert results[0] == results[1]
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(SubscriptionCheckout)) == 1
+
+
+def test_two_answers_on_one_topic_from_two_lessons_at_once_both_count_towards_mastery(app):
+    """Two tabs: the same learner answers a question on one topic in two lessons' homework at the same moment."""
+    from datetime import timedelta
+
+    from webapp.domain import homework as homework_plan
+    from webapp.models import HomeworkSet, Topic, TopicMastery
+    from webapp.services import curriculum, homework, notes
+    factories.subject(), factories.level()
+    curriculum.seed_curriculum()
+    topic_id = db.session.scalar(select(Topic.id).where(Topic.slug == "fractions"))
+    first = factories.finished_lesson()
+    second = factories.finished_lesson(first.tutor, booker=first.students[0], ended_ago=timedelta(days=3))
+    entries = []
+    for lesson in (first, second):
+        notes.save_note(lesson.tutor, lesson.id, "Fractions.", [], now(), covered=[],
+                        errors=[homework.ErrorInput(topic_id, "Added the denominators", "")])
+        found = db.session.scalar(select(HomeworkSet).where(HomeworkSet.lesson_id == lesson.id))
+        homework.publish(lesson.tutor, found.id, now())
+        db.session.commit()
+        entry = next(e for e in found.entries if e.item.topic_id == topic_id)
+        entries.append((entry.id, entry.item.answer))
+    student_id, learner = first.students[0].id, found.learner_key
+    db.session.commit()
+
+    def answer(entry_id, text):
+        return lambda: homework.answer(db.session.get(User, student_id), entry_id, text, now()).entry.correct
+
+    with both_waiting_on_lessons(app, [first.id, second.id]) as release:
+        results = at_once(app, *(answer(entry_id, text) for entry_id, text in entries), then=release)
+
+    assert results == [True, True], results
+    db.session.rollback()
+    [row] = db.session.scalars(select(TopicMastery).where(TopicMastery.learner_key == learner,
+                                                          TopicMastery.topic_id == topic_id))
+    level, streak = homework_plan.next_mastery(*homework_plan.next_mastery(0, 0, True), True)
+    assert (row.level, row.streak) == (level, streak)
