@@ -3,14 +3,17 @@ subscription, support and homework features: one effect, and the other request g
 IntegrityError or a 500. Each request runs on its own thread with its own app context and database connection."""
 from __future__ import annotations
 
+import re
 import threading
 import time
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
+import requests
 from sqlalchemy import func, select, text
 
 from tests import factories
+from tests.conftest import csrf_from
 from tests.integration.test_subscriptions import URLS, _plan
 from webapp.extensions import db
 from webapp.models import SubscriptionCheckout, User
@@ -128,3 +131,67 @@ def test_two_answers_on_one_topic_from_two_lessons_at_once_both_count_towards_ma
                                                           TopicMastery.topic_id == topic_id))
     level, streak = homework_plan.next_mastery(*homework_plan.next_mastery(0, 0, True), True)
     assert (row.level, row.streak) == (level, streak)
+
+
+def _browser(live_server, email: str) -> requests.Session:
+    """A logged-in browser against the running server."""
+    browser = requests.Session()
+    page = browser.get(f"{live_server.url}/login", timeout=30).text
+    answer = browser.post(f"{live_server.url}/login", data={"email": email, "password": factories.PASSWORD,
+                                                            "csrf_token": csrf_from(page)},
+                          allow_redirects=False, timeout=30)
+    assert answer.status_code == 302
+    return browser
+
+
+def _form_fields(html: str, form_id: str) -> dict:
+    """The hidden fields of one form on the page, as the browser would send them."""
+    form = re.search(rf'<form[^>]*id="{form_id}".*?</form>', html, re.S).group(0)
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
+
+
+def _post_twice_at_once(browser: requests.Session, url: str, data: dict) -> list[int]:
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def click():
+        barrier.wait()
+        statuses.append(browser.post(url, data=data, files={"attachments": ("", b"")}, allow_redirects=False,
+                                     timeout=60).status_code)
+
+    threads = [threading.Thread(target=click) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(90)
+    return statuses
+
+
+def test_a_ticket_reply_sent_twice_at_once_is_posted_once_and_both_clicks_land_on_the_ticket(app, live_server):
+    from webapp.models import OutboxMessage, SupportTicket, TicketMessage
+    from webapp.services import tickets
+    student = factories.user("student")
+    ticket = tickets.open_ticket(student, "Camera", "It does not start.", None, [], now())
+    agent = factories.user("support")
+    ticket_id, agent_email, student_email = ticket.id, agent.email, student.email
+    db.session.commit()
+
+    browser = _browser(live_server, student_email)
+    page = browser.get(f"{live_server.url}/support/tickets/{ticket_id}", timeout=30).text
+    statuses = _post_twice_at_once(browser, f"{live_server.url}/support/tickets/{ticket_id}",
+                                   {**_form_fields(page, "reply-form"), "body": "Still broken."})
+    assert statuses == [303, 303]
+
+    staff = _browser(live_server, agent_email)
+    page = staff.get(f"{live_server.url}/admin/tickets/{ticket_id}", timeout=30).text
+    statuses = _post_twice_at_once(staff, f"{live_server.url}/admin/tickets/{ticket_id}/reply",
+                                   {**_form_fields(page, "staff-reply-form"), "body": "Try another browser."})
+    assert statuses == [303, 303]
+
+    db.session.rollback()
+    bodies = db.session.scalars(select(TicketMessage.body).where(TicketMessage.ticket_id == ticket_id)
+                                .order_by(TicketMessage.id)).all()
+    assert bodies == ["It does not start.", "Still broken.", "Try another browser."]
+    assert db.session.get(SupportTicket, ticket_id).status == "pending"
+    assert db.session.scalar(select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.template == "ticket_reply")) == 1
