@@ -68,11 +68,15 @@ def test_bad_package_terms_are_refused_in_words(app, client):
     login(client, teacher.email, factories.PASSWORD)
     token = csrf_from(client.get("/tutor/packages").get_data(as_text=True))
     for data, words in (({"hours": "0", "discount_percent": "5"}, "Between 1 and 100 hours."),
-                        ({"hours": "abc", "discount_percent": "5"}, "Not a valid integer value."),
+                        ({"hours": "abc", "discount_percent": "5"}, "Type a whole number, like 12."),
+                        ({"hours": "1.5", "discount_percent": "5"}, "Type a whole number, like 12."),
                         ({"hours": "5", "discount_percent": "60"}, "Between 0 and 50 percent."),
                         ({"hours": "", "discount_percent": ""}, "Give the number of hours.")):
         response = client.post("/tutor/packages", data={"csrf_token": token, **data})
-        assert response.status_code == 422 and words in response.get_data(as_text=True), data
+        html = response.get_data(as_text=True)
+        assert response.status_code == 422 and words in html, data
+        # One problem, said once: not also the range check failing on a number that could not be read.
+        assert "Not a valid integer" not in html and ("Between 1 and 100" not in html or data["hours"] == "0"), data
     client.post("/tutor/packages", data={"csrf_token": token, "hours": "5", "discount_percent": "5"})
     again = client.post("/tutor/packages", data={"csrf_token": token, "hours": "5", "discount_percent": "8"})
     assert again.status_code == 422 and "already offer a package of 5 hours" in again.get_data(as_text=True)

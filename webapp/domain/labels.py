@@ -127,6 +127,28 @@ def minutes_payment_words(booking_state: str, minutes: int, returned: int) -> st
     return f"Paid with {minutes} minutes"
 
 
+# What the tutor's answer did to the money, for what paid for the booking: minutes are spent or given back, never
+# "captured"; a card or PayPal payment is taken or released.
+def approval_outcome(funding: str, minutes: int, approved: bool) -> str:
+    """The words after a tutor approves (or declines) a booking, for what paid for it."""
+    if funding == Funding.MINUTES:
+        return (f"Approved: the student's {minutes} prepaid minutes are spent and the lesson is confirmed." if approved
+                else f"Declined: the student's {minutes} held minutes are back in their balance and the slot is free "
+                     "again.")
+    way = "PayPal payment" if funding == Funding.PAYPAL else "card payment"
+    return (f"Approved: the {way} is taken and the lesson is confirmed." if approved
+            else f"Declined: the {way} was released, so the student pays nothing, and the slot is free again.")
+
+
+def held_for_approval(funding: str, minutes: int) -> tuple[str, str]:
+    """What waits for a tutor's approval and what happens if they do not answer, for the tutor's email."""
+    if funding == Funding.MINUTES:
+        return (f"paid with {minutes} of their prepaid minutes, held until you approve",
+                "the minutes go back to the student")
+    way = "PayPal payment" if funding == Funding.PAYPAL else "card payment"
+    return f"the {way} is authorized", "it is released automatically and the student is not charged"
+
+
 # How a booking was paid, in words (admin pages name the real funding, never "card" for everything).
 FUNDING_NAMES: dict[str, str] = {Funding.CARD: "Card", Funding.PAYPAL: "PayPal", Funding.MINUTES: "Prepaid minutes"}
 

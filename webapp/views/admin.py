@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, flash, redirect, request, url_for
 from flask_login import current_user
 
+from ..domain.limits import parse_id
 from ..domain.coupons import normalize_code
 from ..domain.money import Money, parse_major_amount
 from ..domain.funding import Funding
@@ -65,7 +66,7 @@ def _whole_number(text: str) -> int:
     text = text.strip()
     if text.startswith("-") and text[1:].isdigit() or text == "0":
         raise ValueError(f"At least 1, not {text!r}; leave it empty for no limit.")
-    if not text.isdigit() or int(text) > 2**31 - 1:
+    if not (text.isascii() and text.isdigit()) or int(text) > 2**31 - 1:
         raise ValueError(f"Use a whole number such as 100, not {text!r}.")
     return int(text)
 
@@ -73,7 +74,7 @@ def _whole_number(text: str) -> int:
 def _typed_minutes(text: str) -> int:
     """Minutes typed in the refund form (the service says which counts it accepts)."""
     text = text.strip()
-    if not text.isdigit() or len(text) > 6:
+    if not (text.isascii() and text.isdigit()) or len(text) > 6:
         raise ValueError(f"Minutes are a whole number such as 30, not {text!r}.")
     return int(text)
 
@@ -84,7 +85,8 @@ def _percent_to_bp(text: str | None) -> int:
     if not text:
         raise ValueError("Enter the percentage off, such as 10.")
     whole, _, frac = text.partition(".")
-    if not (whole.isdigit() or whole == "") or not (frac.isdigit() or frac == "") or len(frac) > 2:
+    if not text.isascii() or not (whole.isdigit() or whole == "") or not (frac.isdigit() or frac == "") \
+            or len(frac) > 2:
         raise ValueError(f"Percentages look like 12.5, not {text!r}.")
     bp = int(whole or "0") * 100 + int(frac.ljust(2, "0") or "0")
     if not 0 < bp <= 10_000:
@@ -194,8 +196,8 @@ def refund(booking_id: int):
     except ServiceError as exc:
         flash(exc.message, "error")
     ticket_id = request.form.get("ticket_id", "")
-    if ticket_id.isdigit() and len(ticket_id) < 10:  # refunded from a support ticket: back to it
-        return redirect(url_for("admin_tickets.ticket", ticket_id=int(ticket_id)), code=303)
+    if parse_id(ticket_id):  # refunded from a support ticket: back to it
+        return redirect(url_for("admin_tickets.ticket", ticket_id=parse_id(ticket_id)), code=303)
     return redirect(url_for("bookings.detail", booking_id=booking_id), code=303)
 
 
@@ -229,4 +231,4 @@ def analytics_csv():
 def _tutor_filter() -> int | None:
     """The tutor chosen in the filter, if any (anything else is everyone)."""
     text = request.args.get("tutor", "")
-    return int(text) if text.isdigit() and int(text) < 2**31 else None
+    return parse_id(text)

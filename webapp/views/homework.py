@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, make_response, redirect, request, url_for
 from flask_login import current_user, login_required
 
+from ..domain.limits import parse_id
 from ..domain.question_form import KINDS, MAX_CHOICES, QuestionDraft
 from ..services import curriculum, homework, question_bank
 from ..services.errors import Conflict, ValidationError
@@ -48,7 +49,7 @@ def swap(set_id: int, entry_id: int):
 def add_entry(set_id: int):
     """Add one of the tutor's own questions to a draft set."""
     value = request.form.get("item_id", "")
-    item_id = int(value) if value.isdigit() and 0 < int(value) < 2**31 else None
+    item_id = parse_id(value)
     try:
         found = homework.add_entry(current_user, set_id, item_id, now_utc())
     except ValidationError as exc:
@@ -122,9 +123,9 @@ def import_gift():
     shelf = request.form.get("shelf", "")
     subject_id, _, level_id = shelf.partition("-")
     try:
-        if not (subject_id.isdigit() and level_id.isdigit()):
+        if not (parse_id(subject_id) and parse_id(level_id)):
             raise ValidationError("Pick the subject and level to import into.")
-        added = curriculum.import_gift(current_user, int(subject_id), int(level_id), text)
+        added = curriculum.import_gift(current_user, parse_id(subject_id), parse_id(level_id), text)
     except ValidationError as exc:
         return render("homework/bank.html", shelves=curriculum.bank_shelves(current_user), error=exc.message,
                       status=422)
@@ -154,7 +155,7 @@ def _draft_from_form() -> QuestionDraft:
 
 def _topic_id() -> int | None:
     value = request.form.get("topic_id", "")
-    return int(value) if value.isdigit() and 0 < int(value) < 2**31 else None
+    return parse_id(value)
 
 
 def _form(heading: str, action: str, submit: str, back: str, draft: QuestionDraft, *, topic_id: int | None = None,
