@@ -10,7 +10,8 @@ from flask_login import current_user
 
 from .domain.fees import FeeBreakdown
 from .domain.funding import Funding
-from .domain.labels import booking_label, clock_time, funding_name, state_label, total_label, unit_label
+from .domain.labels import (booking_label, clock_time, funding_name, purchase_words, state_label, total_label,
+                            unit_label)
 from .domain.money import Money
 from .domain.timezones import known_zones
 
@@ -89,6 +90,12 @@ def lesson_with(lesson, viewer) -> str:
     return lesson.tutor.name
 
 
+def purchase_status(purchase, totals=None) -> str:
+    """A package purchase's status in words, with its refund totals (services/package_refunds.refund_totals)."""
+    return purchase_words(purchase.state, purchase.price_minor, getattr(totals, "refunded_minor", 0),
+                          getattr(totals, "pending_minor", 0), purchase.currency)
+
+
 def init_app(app: Flask) -> None:
     """Register filters and template globals."""
     app.jinja_env.filters["local"] = local
@@ -102,5 +109,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["lesson_with"] = lesson_with
     app.jinja_env.filters["funding_name"] = funding_name
     app.jinja_env.filters["unit"] = unit_label
+    app.jinja_env.filters["purchase_status"] = purchase_status
     app.jinja_env.globals["viewer_zone_name"] = viewer_zone_name
     app.jinja_env.globals["receipt_lines"] = receipt_lines

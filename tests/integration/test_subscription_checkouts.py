@@ -296,3 +296,23 @@ def test_a_past_due_subscription_gets_a_new_card_and_booking_with_minutes_resume
     client.post("/logout", data={"csrf_token": csrf_from(paid)})
     login(client, other.email, factories.PASSWORD)
     assert client.get(f"/account/subscriptions/{row.id}/card").status_code == 303  # not theirs
+
+
+def test_a_duplicates_refund_that_fails_later_is_recorded_once_and_the_staff_are_told(app, client, stripe_world):
+    _teacher, student = _race_two_paid_checkouts(app, client, stripe_world)
+    dup = db.session.scalar(select(Subscription).where(Subscription.duplicate_of_id.is_not(None)))
+    refund_id = dup.duplicate_refund_ids
+    stripe_world.server.fail_refund(refund_id)
+    stripe_world.receiver.wait_for("refund.failed", id=refund_id)
+    for kind in ("charge.refund.updated", "refund.updated"):
+        stripe_world.receiver.wait_for(kind, id=refund_id)
+    stripe_world.deliver(client, stripe_world.deliveries() * 2)  # everything again, the failure events twice
+
+    db.session.rollback()
+    dup = db.session.get(Subscription, dup.id)
+    assert (dup.duplicate_refund_failed_ids, dup.duplicate_refunded_minor) == (refund_id, 0)
+    [mail] = _emails("refund_failed")
+    assert mail.context["what"] == f"duplicate subscription #{dup.id}" and mail.context["refund_id"] == refund_id
+    login(client, student.email, factories.PASSWORD)
+    text = client.get("/account/subscriptions").get_data(as_text=True)
+    assert "did not reach your card" in text

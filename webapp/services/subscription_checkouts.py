@@ -28,7 +28,7 @@ from ..domain.roles import Role
 from ..domain.subscriptions import PAUSED_FOR_PAYMENT
 from ..extensions import db
 from ..models import Subscription, SubscriptionCheckout, SubscriptionPlan, User
-from . import outbox
+from . import outbox, refund_failures
 from .errors import Conflict, Forbidden, NotFound, PaymentFailed
 from .locks import LOCK_SUBSCRIPTION
 from .subscriptions import get_subscription, live_subscription, locks_for, new_form_key, record_state, subscription_key
@@ -203,6 +203,44 @@ def close_duplicate(row_id: int, now: datetime) -> None:
             "kept_minutes": kept.plan.minutes if kept else row.plan.minutes,
             "subscriptions_url": public_url("/account/subscriptions")},
             dedupe_key=f"subscription-duplicate:{row_id}")
+
+
+def _duplicate_refunded_by(refund_id: object) -> Subscription | None:
+    """The duplicate subscription one of whose refunds this is (its ids are kept on the row)."""
+    if not isinstance(refund_id, str) or not refund_id.startswith("re_"):
+        return None
+    return db.session.scalar(select(Subscription).where(Subscription.duplicate_refund_ids.like(f"%{refund_id}%")))
+
+
+def refund_locks(refund: dict) -> list[tuple[int, int]]:
+    """A refund event about a duplicate subscription's refund takes its student's locks."""
+    row = _duplicate_refunded_by(refund.get("id"))
+    student_id = row.student_id if row is not None else None
+    end_read()
+    return locks_for(student_id)
+
+
+def duplicate_refund_changed(refund: dict, now: datetime) -> str:
+    """A duplicate subscription's refund that Stripe reports failed after accepting it (in the event's write): the
+    row's refunded total no longer counts it, its id is kept among the failed ones (so a replay changes nothing),
+    and the staff are told once."""
+    if refund.get("status") not in ("failed", "canceled"):
+        return "ignored"
+    row = _duplicate_refunded_by(refund.get("id"))
+    if row is None or refund["id"] not in (row.duplicate_refund_ids or "").split(","):
+        return "ignored"
+    failed = {i for i in (row.duplicate_refund_failed_ids or "").split(",") if i}
+    if refund["id"] in failed:
+        return "already-applied"
+    row.duplicate_refund_failed_ids = ",".join(sorted(failed | {refund["id"]}))
+    row.duplicate_refunded_minor = max(0, (row.duplicate_refunded_minor or 0) - int(refund.get("amount") or 0))
+    refund_failures.tell_staff(
+        db.session, key=f"subscription-refund:{refund['id']}", what=f"duplicate subscription #{row.id}",
+        amount=Money(int(refund.get("amount") or 0), row.plan.currency), refund_id=refund["id"],
+        reason=refund.get("failure_reason") or refund.get("status"), path=f"/admin/users/{row.student_id}",
+        consequence=("The student paid twice for the same plan and this refund did not reach them: refund the "
+                     "invoice's payment again in Stripe."))
+    return "refund-failed"
 
 
 # --- a past-due subscription's card ---------------------------------------------------------------

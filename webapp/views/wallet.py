@@ -104,7 +104,8 @@ def purchase(purchase_id: int):
     """A package purchase's status: confirming until the webhook grants the minutes (polled), then the minutes."""
     row = packages.get_purchase(current_user, purchase_id)
     return render("wallet/purchase.html", partial="wallet/_purchase_status.html", purchase=row,
-                  minutes=wallet.balance(current_user.id, row.tutor_id))
+                  minutes=wallet.balance(current_user.id, row.tutor_id),
+                  refunds=package_refunds.refund_totals(purchase_id=row.id).get(row.id))
 
 
 @bp.get("/minutes")
@@ -114,4 +115,4 @@ def index():
     any monthly plan whose payment failed (with its card page)."""
     return render("wallet/index.html", balances=wallet.balances_of(current_user.id),
                   purchases=packages.purchases_of(current_user), owed=subscriptions.owed_by(current_user.id),
-                  refunded=package_refunds.refunded_by_purchase(current_user.id))
+                  refunds=package_refunds.refund_totals(student_id=current_user.id))
