@@ -1,16 +1,16 @@
 """a refund that fails after the provider accepted it keeps when and why (Stripe's failure_reason), for the booking
 timeline, the staff's notice and the payout hold
 
-Revision ID: 0038_refund_failures
-Revises: 0037_homework_reviewed
+Revision ID: 0039_refund_failures
+Revises: 0038_set_local_questions
 Create Date: 2026-12-03 08:00:00
 
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0038_refund_failures'
-down_revision = '0037_homework_reviewed'
+revision = '0039_refund_failures'
+down_revision = '0038_set_local_questions'
 branch_labels = None
 depends_on = None
 
