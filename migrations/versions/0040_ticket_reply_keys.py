@@ -1,16 +1,15 @@
 """ticket reply keys: each reply form carries a one-time key, so a reply sent twice at once (a double click) is posted once
 
-Revision ID: 0039_ticket_reply_keys
-Revises: 0038_refund_failures, 0038_set_local_questions
+Revision ID: 0040_ticket_reply_keys
+Revises: 0039_refund_failures
 Create Date: 2026-12-03 08:10:00
 
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0039_ticket_reply_keys'
-# Also joins the two 0038 heads that reached main side by side, so there is one head again.
-down_revision = ('0038_refund_failures', '0038_set_local_questions')
+revision = '0040_ticket_reply_keys'
+down_revision = '0039_refund_failures'
 branch_labels = None
 depends_on = None
 
