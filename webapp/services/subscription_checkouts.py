@@ -30,6 +30,7 @@ from ..extensions import db
 from ..models import Subscription, SubscriptionCheckout, SubscriptionPlan, User
 from . import outbox, refund_failures
 from .errors import Conflict, Forbidden, NotFound, PaymentFailed
+from .locks import LOCK_SUBSCRIPTION
 from .subscriptions import get_subscription, live_subscription, locks_for, new_form_key, record_state, subscription_key
 from .urls import public_url
 
@@ -123,7 +124,9 @@ def start_subscription(student: User, plan_id: int, form_key: str | None, *, suc
     if checkout.status != "open" or not checkout.url:
         raise Conflict("That subscription page was already used. Your subscription appears on your Subscriptions "
                        "page once Stripe confirms it.")
-    with serialized_write() as session:
+    # The student's lock: a double click reaches here twice with the one page Stripe gave both (same key), and only
+    # one of them may record it.
+    with serialized_write((LOCK_SUBSCRIPTION, student_id)) as session:
         mine = session.scalar(select(SubscriptionCheckout).where(SubscriptionCheckout.session_id == checkout.id))
         if mine is None:
             mine = SubscriptionCheckout(kind=SUBSCRIBE, student_id=student_id, tutor_id=tutor_id, plan_id=plan_id,
@@ -275,7 +278,7 @@ def start_card_update(student: User, subscription_id: int, form_key: str | None,
         raise PaymentFailed("We could not open Stripe's card page; nothing changed. Please try again.") from exc
     if checkout.status != "open" or not checkout.url:
         raise Conflict("That card page was already used; see the result below.")
-    with serialized_write() as session:
+    with serialized_write((LOCK_SUBSCRIPTION, student_id)) as session:  # a double click records the page once
         if session.scalar(select(SubscriptionCheckout.id).where(SubscriptionCheckout.session_id == checkout.id)) is None:
             session.add(SubscriptionCheckout(kind=CARD, student_id=student_id, tutor_id=tutor_id,
                                              subscription_id=row_id, session_id=checkout.id, url=checkout.url,
