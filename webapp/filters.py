@@ -28,7 +28,10 @@ def local(dt: datetime | None, zone: str | None = None, fmt: str = "%a %d %b %Y,
     """Format an aware datetime in `zone` (default: the viewer's)."""
     if dt is None:
         return ""
-    return dt.astimezone(ZoneInfo(zone or viewer_zone_name())).strftime(fmt)
+    try:
+        return dt.astimezone(ZoneInfo(zone or viewer_zone_name())).strftime(fmt)
+    except OverflowError:  # a stored time at the calendar's edge (year 1 or 9999) shifted past it: show it in UTC
+        return dt.strftime(fmt)
 
 
 def time_of_day(dt: datetime, clock: str = "24") -> str:
@@ -48,7 +51,10 @@ def zone_names() -> list[str]:
 
 def zone_abbreviation(dt: datetime, zone: str) -> str:
     """The zone's short name at that instant (GMT/BST, EST/EDT), else its IANA name where there is none (+04)."""
-    abbreviation = dt.astimezone(ZoneInfo(zone)).strftime("%Z")
+    try:
+        abbreviation = dt.astimezone(ZoneInfo(zone)).strftime("%Z")
+    except OverflowError:  # at the calendar's edge `local` shows UTC
+        return "UTC"
     return abbreviation if abbreviation[:1].isalpha() else zone
 
 
@@ -84,9 +90,10 @@ def booking_price(booking) -> str:
 
 
 def lesson_with(lesson, viewer) -> str:
-    """Who the lesson is with, seen by `viewer`: its students for its tutor, else the tutor."""
+    """Who the lesson is with, seen by `viewer`: its learners (children a parent booked, students) for its tutor,
+    else the tutor."""
     if viewer is not None and getattr(viewer, "id", None) == lesson.tutor_id:
-        return ", ".join(s.name for s in lesson.students) or "no student yet"
+        return ", ".join([c.name for c in lesson.children] + [s.name for s in lesson.students]) or "no student yet"
     return lesson.tutor.name
 
 

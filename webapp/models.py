@@ -1277,6 +1277,7 @@ class TicketMessage(db.Model):
     internal: Mapped[bool] = mapped_column(Boolean, default=False)
     via: Mapped[str] = mapped_column(String(10), default="web")  # web, or email (the signed reply link)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    form_key: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)  # one per rendered reply form
     ticket: Mapped[SupportTicket] = relationship(back_populates="messages")
     author: Mapped[User | None] = relationship()
     attachments: Mapped[list[TicketAttachment]] = relationship(back_populates="message",
