@@ -4,13 +4,14 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (BooleanField, EmailField, HiddenField, IntegerField, PasswordField, RadioField,
                      SelectField, StringField, TextAreaField)
-from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, StopValidation
+from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, StopValidation, ValidationError
 from wtforms.validators import InputRequired as _InputRequired
 
 from .domain.packages import MAX_DISCOUNT_PERCENT, MAX_HOURS, MIN_HOURS
 
 from .domain import limits
 from .domain.roles import SELF_SERVICE_ROLES
+from .domain.timezones import TimeZoneError, validate_zone
 
 
 def _missing(field) -> str:
@@ -28,6 +29,18 @@ class Required(DataRequired):
             raise StopValidation(self.message or _missing(field)) from exc
 
 
+class ZoneName:
+    """An IANA time zone, checked with the form's other fields so every mistake is named in one answer (the service
+    checks again; alone it named a wrong zone only after the other fields were put right)."""
+
+    def __call__(self, form, field):
+        if field.data:
+            try:
+                validate_zone(field.data)
+            except TimeZoneError as exc:
+                raise ValidationError(str(exc)) from None
+
+
 class InputRequired(_InputRequired):
     """InputRequired whose message names the field."""
 
@@ -38,6 +51,20 @@ class InputRequired(_InputRequired):
             raise StopValidation(self.message or _missing(field)) from exc
 
 
+class WholeNumberField(IntegerField):
+    """IntegerField that answers unreadable input in words, once: "1.5" or "abc" is one problem ("Type a whole
+    number"), not that plus the range check failing on the missing number."""
+
+    def __init__(self, label=None, validators=None, invalid_value_message="Type a whole number, like 12.", **kwargs):
+        super().__init__(label, validators, invalid_value_message=invalid_value_message, **kwargs)
+
+    def pre_validate(self, form):
+        # Something was typed but it is not a whole number: say that alone. An empty box goes on to the validators,
+        # whose InputRequired says which number is missing.
+        if self.process_errors and self.raw_data and str(self.raw_data[0]).strip():
+            raise StopValidation()
+
+
 class RegisterForm(FlaskForm):
     name = StringField("Your name", validators=[Required(), Length(max=limits.NAME_MAX)])
     email = EmailField("Email", validators=[Required(), Email(), Length(max=limits.EMAIL_MAX)])
@@ -45,7 +72,7 @@ class RegisterForm(FlaskForm):
         *limits.PASSWORD_LENGTH, message=f"Use at least {limits.PASSWORD_LENGTH[0]} characters.")])
     role = RadioField("I am a", choices=[(role.value, role.value.title()) for role in SELF_SERVICE_ROLES],
                       default="student", validators=[Required()])
-    timezone = StringField("Time zone", validators=[Required(), Length(max=64)])
+    timezone = StringField("Time zone", validators=[Required(), Length(max=64), ZoneName()])
 
 
 class LoginForm(FlaskForm):
@@ -72,13 +99,13 @@ class ChangePasswordForm(FlaskForm):
 
 class SettingsForm(FlaskForm):
     name = StringField("Name", validators=[Required(), Length(max=120)])
-    timezone = StringField("Time zone", validators=[Required(), Length(max=64)])
+    timezone = StringField("Time zone", validators=[Required(), Length(max=64), ZoneName()])
 
 
 class ChildForm(FlaskForm):
     name = StringField("Child's name", validators=[Required(), Length(max=120)])
     year_level = StringField("Year or level", validators=[Optional(), Length(max=60)])
-    timezone = StringField("Time zone", validators=[Optional(), Length(max=64)])
+    timezone = StringField("Time zone", validators=[Optional(), Length(max=64), ZoneName()])
 
 
 class WeeklyWindowForm(FlaskForm):
@@ -96,12 +123,12 @@ class OverrideForm(FlaskForm):
 
 
 class RulesForm(FlaskForm):
-    timezone = StringField("Your time zone", validators=[Required(), Length(max=64)])
-    min_notice_hours = IntegerField("Minimum notice (hours)", validators=[
+    timezone = StringField("Your time zone", validators=[Required(), Length(max=64), ZoneName()])
+    min_notice_hours = WholeNumberField("Minimum notice (hours)", validators=[
         NumberRange(*limits.MIN_NOTICE_HOURS, "Between %(min)s and %(max)s hours.")])
-    horizon_days = IntegerField("Booking horizon (days)", validators=[
+    horizon_days = WholeNumberField("Booking horizon (days)", validators=[
         NumberRange(*limits.HORIZON_DAYS, "Between %(min)s and %(max)s days.")])
-    travel_buffer_minutes = IntegerField("Default travel buffer (minutes)", validators=[
+    travel_buffer_minutes = WholeNumberField("Default travel buffer (minutes)", validators=[
         NumberRange(*limits.TRAVEL_BUFFER_MINUTES, "Between %(min)s and %(max)s minutes.")])
     # Where the tutor travels from: an address (placed on the map by the geocoder, when one is configured).
     base_line1 = StringField("Street address you travel from", validators=[Optional(), Length(max=200)])
@@ -122,7 +149,7 @@ class TeachForm(FlaskForm):
     currency = SelectField("Currency", choices=[(code, code) for code in limits.CURRENCIES])
     online = BooleanField("Online", default=True)
     in_person = BooleanField("In person")
-    max_travel_km = IntegerField("Max travel (km)", validators=[Optional(), NumberRange(*limits.MAX_TRAVEL_KM)])
+    max_travel_km = WholeNumberField("Max travel (km)", validators=[Optional(), NumberRange(*limits.MAX_TRAVEL_KM)])
 
 
 class BookingForm(FlaskForm):
@@ -149,10 +176,10 @@ class CalendarSourceForm(FlaskForm):
 class PackageForm(FlaskForm):
     """A tutor's new package of prepaid hours (the limits are domain/packages.py's, checked again by the service)."""
 
-    hours = IntegerField("Hours", validators=[InputRequired("Give the number of hours."),
+    hours = WholeNumberField("Hours", validators=[InputRequired("Give the number of hours."),
                                               NumberRange(MIN_HOURS, MAX_HOURS,
                                                           f"Between {MIN_HOURS} and {MAX_HOURS} hours.")])
-    discount_percent = IntegerField("Discount (%)", default=0, validators=[
+    discount_percent = WholeNumberField("Discount (%)", default=0, validators=[
         InputRequired("Give a discount (0 for none)."),
         NumberRange(0, MAX_DISCOUNT_PERCENT, f"Between 0 and {MAX_DISCOUNT_PERCENT} percent.")])
 
@@ -160,5 +187,5 @@ class PackageForm(FlaskForm):
 class PlanForm(FlaskForm):
     """A tutor's new monthly plan (the limits are domain/subscriptions.py's, checked again by the service)."""
 
-    minutes = IntegerField("Minutes a month", validators=[InputRequired("Give the minutes per month.")])
+    minutes = WholeNumberField("Minutes a month", validators=[InputRequired("Give the minutes per month.")])
     price = StringField("Price a month", validators=[InputRequired("Give the monthly price, like 80.00.")])

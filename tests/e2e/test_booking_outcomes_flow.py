@@ -34,7 +34,7 @@ def test_a_declined_booking_is_told_to_the_student_by_notification_and_email(
     expect(row).to_contain_text("The student's card authorization is released")
     assert _booking(held["booking_id"]).state == BookingState.REQUIRES_CAPTURE
     row.get_by_role("button", name="Yes, decline this booking").click()
-    expect(tutor.get_by_role("status").filter(has_text="Declined")).to_contain_text("the student was not charged")
+    expect(tutor.get_by_role("status").filter(has_text="Declined")).to_contain_text("the student pays nothing")
     assert _booking(held["booking_id"]).state == BookingState.DECLINED
 
     student = browser_page()

@@ -4,6 +4,7 @@ reorders a message. The room opens and closes its chat at the configured times. 
 from a foreign page never open."""
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -142,3 +143,28 @@ def test_a_strangers_socket_and_a_foreign_pages_socket_never_open(app, live_serv
         status=200, content_type="text/html", body="<html><body>Another site</body></html>"))
     student_page.goto("http://foreign.example.com/page")
     assert student_page.evaluate(probe, socket_url) == "refused"
+
+
+def test_enter_sends_a_chat_message_and_shift_enter_starts_a_new_line(app, browser_page):
+    # Found walking the room: Enter in the message box only added a line; a keyboard user had to Tab to Send.
+    lesson = running_lesson()
+    tutor_email, student_email, room = lesson.tutor.email, lesson.students[0].email, f"/lessons/{lesson.id}/room"
+    db.session.commit()
+    tutor_page, student_page = browser_page(), browser_page("America/New_York")
+    log_in(tutor_page, tutor_email)
+    log_in(student_page, student_email)
+    for page in (tutor_page, student_page):
+        page.goto(room)
+        expect(page.locator("#chat.chat-live")).to_be_visible()
+    box = student_page.get_by_label("Message")
+    expect(box).to_have_accessible_description(re.compile("Enter sends"))
+    box.type("Two lines:")
+    box.press("Shift+Enter")
+    box.type("here")
+    expect(box).to_have_value("Two lines:\nhere")
+    box.press("Enter")
+    expect(box).to_have_value("")
+    shows(tutor_page, ["Two lines:\nhere"])
+    box.press("Enter")  # nothing typed: the room says so and sends nothing
+    expect(student_page.locator("#chat-error")).to_have_text("Write a message first.")
+    shows(tutor_page, ["Two lines:\nhere"])

@@ -267,7 +267,7 @@ def test_tutor_approves_a_paid_booking_and_the_student_sees_it_confirmed(
     expect(row).to_contain_text(f"Card authorized — approve by {deadline.astimezone(LONDON).strftime(WHEN + ' %Z')}")
     row.get_by_role("button", name="Approve").click()
     expect(tutor_page.get_by_role("status").filter(has_text="Approved")).to_have_text(
-        "Approved: the payment is captured and the lesson is confirmed.")
+        "Approved: the card payment is taken and the lesson is confirmed.")
     row = tutor_page.locator("#tutor-lessons tbody tr", has_text=held["student_name"])
     expect(row.locator("td").nth(4)).to_have_text("Paid")
     expect(row.get_by_role("button", name="Approve")).to_have_count(0)

@@ -110,7 +110,7 @@ def test_student_pays_with_paypal_on_the_approval_page_and_the_tutors_approval_c
     expect(row).to_contain_text("PayPal authorized — approve by")
     row.get_by_role("button", name="Approve").click()
     expect(tutor_page.get_by_role("status").filter(has_text="Approved")).to_have_text(
-        "Approved: the payment is captured and the lesson is confirmed.")
+        "Approved: the PayPal payment is taken and the lesson is confirmed.")
 
     db.session.rollback()
     assert db.session.get(Booking, held["booking_id"]).state == BookingState.PAID

@@ -19,7 +19,7 @@ from webapp.domain.roles import STAFF_ROLES
 from webapp.domain.states import BookingState
 from webapp.extensions import db
 from webapp.models import AuditEntry, Booking, PaymentReceipt, PayoutAccount, Refund, TutorProfile
-from webapp.services import approvals, cancellations, checkout, offers, payouts, reviews, tickets
+from webapp.services import accounts, approvals, cancellations, checkout, offers, payouts, reviews, tickets
 
 
 def _now() -> datetime:
@@ -27,7 +27,8 @@ def _now() -> datetime:
 
 
 def staff_post_endpoints(app) -> set[str]:
-    """POST routes that only staff may use: under /admin, or guarded by role_required with staff roles only."""
+    """POST routes that only staff may use: under /admin, or guarded with staff roles only (`role_required` in
+    the pages, `staff_only` in the JSON API: both mark the view with its roles)."""
     found = set()
     for rule in app.url_map.iter_rules():
         if "POST" not in (rule.methods or ()):
@@ -164,6 +165,13 @@ SCENARIOS = {
     "admin_topics.retire": ("topic.delete", lambda ctx: (f"/admin/topics/{_topic(ctx).id}/retire", {})),
     "admin_topics.restore": ("topic.restore", lambda ctx: (
         f"/admin/topics/{_topic(ctx, active=False).id}/restore", {})),
+    # The JSON API's staff actions: posted as JSON with the admin's app token (paths under /api/).
+    "api.refund_booking": ("booking.refund", lambda ctx: (
+        f"/api/bookings/{paid(ctx).id}/refunds",
+        {"amount_minor": 500, "reason": "Late start", "idempotency_key": "walk-api-refund-1"})),
+    "api.refund_booking_minutes": ("booking.refund_minutes", lambda ctx: (
+        f"/api/bookings/{_minute_paid().id}/minute-refunds",
+        {"minutes": 15, "reason": "Late start", "idempotency_key": "walk-api-minutes-1"})),
     "reviews.criteria": ("criterion.update", lambda ctx: ("/admin/rating-criteria", {
         "action": "update", "criteria_id": str(reviews.add_criterion(ctx["admin"], "Clarity", 1).id),
         "name": "Clear explanations", "position": "2", "active": "1"})),
@@ -190,6 +198,12 @@ def _package_bought(ctx):
         time.sleep(0.1)
 
 
+def _minute_paid():
+    """A lesson paid with prepaid minutes and approved by the tutor."""
+    from tests.integration.test_minute_refunds import _approved
+    return _approved(60)
+
+
 def _suspended(ctx):
     from webapp.services import admin_users
     user = factories.user("student")
@@ -200,7 +214,8 @@ def _suspended(ctx):
 def test_every_staff_post_route_has_an_audit_scenario(app):
     missing = staff_post_endpoints(app) - set(SCENARIOS)
     assert not missing, f"staff POST routes without an audit scenario (add one, and audit the action): {missing}"
-    assert "admin_jobs.requeue" in staff_post_endpoints(app) and "reviews.criteria" in staff_post_endpoints(app)
+    found = staff_post_endpoints(app)
+    assert {"admin_jobs.requeue", "reviews.criteria", "api.refund_booking", "api.refund_booking_minutes"} <= found
 
 
 def test_every_staff_post_route_writes_its_audit_row_with_the_change(app, client, stripe_world):
@@ -208,13 +223,18 @@ def test_every_staff_post_route_writes_its_audit_row_with_the_change(app, client
     staff = app.test_client()
     login(staff, admin.email, factories.PASSWORD)
     token = csrf_from(staff.get("/admin/users/").get_data(as_text=True))
+    bearer = {"Authorization": f"Bearer {accounts.issue_api_token(admin)[0]}"}
     ctx = {"app": app, "admin": admin, "world": stripe_world, "client": client}
     for endpoint in sorted(staff_post_endpoints(app)):
         action, scenario = SCENARIOS[endpoint]
         path, fields = scenario(ctx)
         seen = db.session.scalar(select(func.max(AuditEntry.id))) or 0
-        response = staff.post(path, data={"csrf_token": token, **fields})
-        assert response.status_code in (302, 303), (endpoint, response.status_code)
+        if path.startswith("/api/"):
+            response = app.test_client().post(path, json=fields, headers=bearer)
+            assert response.status_code == 201, (endpoint, response.status_code, response.get_json())
+        else:
+            response = staff.post(path, data={"csrf_token": token, **fields})
+            assert response.status_code in (302, 303), (endpoint, response.status_code)
         db.session.expire_all()
         entries = list(db.session.scalars(select(AuditEntry).where(AuditEntry.id > seen, AuditEntry.action == action)))
         assert len(entries) == 1, f"{endpoint}: expected one {action!r} audit row, found {len(entries)}"
@@ -272,6 +292,54 @@ def test_a_rating_criterion_sent_back_unchanged_records_nothing(app):
     clarity = reviews.add_criterion(admin, "Clarity", 1, _now())
     reviews.update_criterion(admin, clarity.id, "Clarity", 1, True, _now())
     assert [e.action for e in db.session.scalars(select(AuditEntry))] == ["criterion.add"]
+
+
+def test_everything_staff_write_in_a_thread_is_audited_wherever_they_write_it(app, client):
+    """Staff write on tickets from the inbox (answers and internal notes) and from the user's own ticket page; each
+    message is one audit row naming it, with its words searchable. In a lesson chat staff do not write at all:
+    admins read it (refused in words, nothing stored), support agents do not see the room."""
+    from tests.integration.test_lesson_room import running_lesson
+    from webapp.models import ChatMessage, TicketMessage
+    admin, agent = factories.user("admin"), factories.user("support")
+    staff = app.test_client()
+    login(staff, agent.email, factories.PASSWORD)
+    token = csrf_from(staff.get("/admin/tickets/").get_data(as_text=True))
+    ticket = _ticket()
+    writes = [(f"/admin/tickets/{ticket.id}/reply", {"body": "Try the new link."}, "ticket.reply"),
+              (f"/admin/tickets/{ticket.id}/reply", {"body": "Called them; all good.", "internal": "1"}, "ticket.note"),
+              (f"/support/tickets/{ticket.id}", {"body": "Written from the user's page."}, "ticket.reply")]
+    for path, fields, action in writes:
+        seen = db.session.scalar(select(func.max(AuditEntry.id))) or 0
+        assert staff.post(path, data={"csrf_token": token, **fields}).status_code == 303, path
+        db.session.expire_all()
+        [entry] = db.session.scalars(select(AuditEntry).where(AuditEntry.id > seen))
+        message = db.session.scalar(select(TicketMessage).order_by(TicketMessage.id.desc()))
+        assert (entry.action, entry.actor_id, entry.target_id) == (action, agent.id, ticket.id), path
+        assert entry.after["message_id"] == message.id and message.body == fields["body"]
+        assert fields["body"] in entry.summary  # the audit log's search finds what was written
+
+    lesson = running_lesson()
+    login(staff, admin.email, factories.PASSWORD)
+    refused = staff.post(f"/lessons/{lesson.id}/room/messages", data={"csrf_token": token, "body": "Hello"})
+    assert refused.status_code == 303
+    agent_client = app.test_client()
+    login(agent_client, agent.email, factories.PASSWORD)
+    assert agent_client.get(f"/lessons/{lesson.id}/room").status_code == 404
+    assert db.session.scalar(select(func.count()).select_from(ChatMessage)) == 0
+
+
+def test_staff_forms_with_odd_ids_answer_in_words_not_500(app, client):
+    """Ids in staff forms are read with parse_id: '²' passes str.isdigit yet int() refuses it."""
+    admin = factories.user("admin")
+    login(client, admin.email, factories.PASSWORD)
+    token = csrf_from(client.get("/admin/rating-criteria").get_data(as_text=True))
+    answer = client.post("/admin/rating-criteria", data={"csrf_token": token, "action": "update",
+                                                         "criteria_id": "²", "name": "X", "position": "1"})
+    assert answer.status_code < 500 and "Choose a criterion to change." in answer.get_data(as_text=True)
+    topic = _topic({"admin": admin})
+    moved = client.post(f"/admin/topics/{topic.subject_id}/{topic.level_id}/move",
+                        data={"csrf_token": token, "topic_id": "²", "parent_id": "٣"})
+    assert moved.status_code < 500
 
 
 def test_the_apis_staff_package_refund_writes_its_audit_row_with_the_change(app, client, stripe_world):

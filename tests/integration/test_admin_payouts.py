@@ -84,3 +84,47 @@ def test_a_bookings_timeline_tells_its_story_from_the_rows_and_offers_the_open_a
     stranger = app.test_client()
     login(stranger, booking.booker.email, factories.PASSWORD)
     assert stranger.get(f"/admin/bookings/{booking.id}").status_code == 403
+
+
+def _retry_page(client, admin, booking_id):
+    login(client, admin.email, factories.PASSWORD)
+    page = client.get("/admin/payouts").get_data(as_text=True)
+    return client.post(f"/admin/payouts/{booking_id}/retry", data={"csrf_token": csrf_from(page)},
+                       follow_redirects=True).get_data(as_text=True)
+
+
+def test_retrying_a_failed_payout_refunded_in_full_says_nothing_is_owed_changes_nothing_and_is_audited(
+        app, client, stripe_world):
+    from tests.integration.test_admin_audit_walk import _failed_payout
+    from webapp.services import cancellations
+    booking = _failed_payout({"world": stripe_world, "client": client})
+    admin = factories.user("admin")
+    cancellations.admin_refund(admin, booking.id, booking.price_minor, "Lesson never happened", datetime.now(UTC))
+    error = db.session.scalar(select(PaymentReceipt.transfer_error).where(PaymentReceipt.booking_id == booking.id))
+    assert error
+    page = _retry_page(client, admin, booking.id)
+    assert "Nothing is owed to the tutor" in page and "nothing was sent" in page and "failed again" not in page
+    assert "is transferred" not in page
+    db.session.expire_all()
+    receipt = db.session.scalar(select(PaymentReceipt).where(PaymentReceipt.booking_id == booking.id))
+    assert receipt.transfer_id is None and receipt.transfer_error == error  # no change claimed, none made
+    [entry] = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "payout.retry"))
+    assert entry.actor_id == admin.id and "nothing sent" in entry.summary and entry.after["sent"] is False
+    assert entry.before["transfer_error"] == entry.after["transfer_error"] == error
+    listing = client.get("/admin/payouts").get_data(as_text=True)
+    assert "Nothing to pay out" in listing and f'/admin/payouts/{booking.id}/retry' not in listing
+    assert "Retry the failed payout" not in client.get(f"/admin/bookings/{booking.id}").get_data(as_text=True)
+
+
+def test_retrying_a_failed_payout_while_a_refund_waits_for_stripe_says_so_and_is_audited(app, client, stripe_world):
+    from tests.integration.test_admin_audit_walk import _failed_payout
+    from webapp.models import Refund
+    booking = _failed_payout({"world": stripe_world, "client": client})
+    db.session.add(Refund(booking_id=booking.id, status="pending", amount_minor=100, currency="GBP",
+                          idempotency_key=f"walk-pending-{booking.id}"))
+    db.session.commit()
+    admin = factories.user("admin")
+    page = _retry_page(client, admin, booking.id)
+    assert "still waiting for its answer" in page and "nothing was sent" in page and "failed again" not in page
+    [entry] = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "payout.retry"))
+    assert "nothing sent" in entry.summary and entry.after["amount_minor"] == 0

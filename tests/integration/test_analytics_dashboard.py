@@ -79,3 +79,30 @@ def test_money_charts_are_one_per_currency_and_never_add_currencies_up(app, clie
 def test_a_range_without_payments_still_draws_one_empty_money_chart(app):
     board = dashboard.dashboard(factories.user("admin"), now().date(), now().date())
     assert board.currencies == ["GBP"] and 'data-value="0"' in board.charts["revenue-GBP"]
+
+
+def test_a_range_without_bookings_says_so_instead_of_drawing_empty_charts(app, client):
+    boss = factories.user("admin")
+    login(client, boss.email, factories.PASSWORD)
+    start = now().date() - timedelta(days=30)
+    page = client.get(f"/admin/analytics?start={start}&end={start + timedelta(days=6)}").get_data(as_text=True)
+    assert 'id="analytics-no-bookings"' in page and "No bookings between" in page
+    assert 'class="chart"' not in page and 'id="analytics-days"' not in page and 'id="csv-export"' not in page
+
+
+def test_the_admin_overview_without_bookings_says_so(app, client):
+    boss = factories.user("support")
+    login(client, boss.email, factories.PASSWORD)
+    page = client.get("/admin/").get_data(as_text=True)
+    assert 'id="no-bookings"' in page and "No bookings yet." in page
+
+
+def test_dates_at_the_ends_of_the_calendar_and_odd_ids_are_refused_in_words_not_500(app, client):
+    boss = factories.user("admin")
+    login(client, boss.email, factories.PASSWORD)
+    for query in ("end=9999-12-31", "end=0001-01-01", "start=0001-01-01&end=0001-01-05"):
+        for path in ("/admin/analytics", "/admin/analytics.csv"):
+            answer = client.get(f"{path}?{query}")
+            assert answer.status_code == 422 and "Choose dates between" in answer.get_data(as_text=True), query
+    for query in ("tutor=99999999999999999999", "tutor=%C2%B2"):
+        assert client.get(f"/admin/analytics?{query}").status_code == 200

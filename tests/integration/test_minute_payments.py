@@ -17,7 +17,7 @@ from webapp.domain.funding import Funding
 from webapp.domain.ledger import TAUGHT, minutes_currency
 from webapp.domain.states import BookingState, LessonState
 from webapp.extensions import db
-from webapp.models import Booking, LedgerEntry, OutboxMessage, PaymentReceipt
+from webapp.models import Booking, LedgerEntry, OutboxMessage, PaymentReceipt, Teach
 from webapp.services import accounts, approvals, cancellations, minute_payments, wallet
 from webapp.services.errors import Conflict
 
@@ -162,6 +162,26 @@ def test_the_tutor_and_admin_pages_show_a_minute_paid_booking_for_what_it_is(app
     login(other, admin.email, factories.PASSWORD)
     listing = other.get("/admin/").get_data(as_text=True)
     assert "60 minutes held, awaiting approval" in listing and "60 prepaid minutes" in listing
+
+
+def test_the_tutor_is_told_in_minutes_what_approving_or_declining_a_minute_paid_booking_did(app, client, no_stripe):
+    # Not "the payment is captured" (no payment is) nor "the student was not charged" (nothing was charged anyway).
+    approved = _with_minutes(120)
+    minute_payments.pay_with_minutes(approved.booker, approved.id, now())
+    teach = db.session.get(Teach, approved.lesson.teach_id)
+    declined = book(student=approved.booker, tutor_teach=(approved.lesson.tutor, teach), days_ahead=4)
+    minute_payments.pay_with_minutes(declined.booker, declined.id, now())
+    mail = db.session.scalar(select(OutboxMessage).where(OutboxMessage.template == "booking_awaiting_approval"))
+    assert mail.context["held"] == "paid with 60 of their prepaid minutes, held until you approve"
+    assert mail.context["unanswered"] == "the minutes go back to the student"
+    login(client, approved.lesson.tutor.email, factories.PASSWORD)
+    token = csrf_from(client.get("/tutor/").get_data(as_text=True))
+    page = client.post(f"/tutor/bookings/{approved.id}/approve", data={"csrf_token": token}, follow_redirects=True)
+    assert "Approved: the student&#39;s 60 prepaid minutes are spent and the lesson is confirmed." in \
+        page.get_data(as_text=True)
+    page = client.post(f"/tutor/bookings/{declined.id}/decline", data={"csrf_token": token}, follow_redirects=True)
+    assert "Declined: the student&#39;s 60 held minutes are back in their balance" in page.get_data(as_text=True)
+    assert "captured" not in page.get_data(as_text=True)
 
 
 def test_the_api_pays_with_minutes_and_says_when_they_fall_short(app, client, no_stripe):

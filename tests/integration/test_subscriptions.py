@@ -237,6 +237,8 @@ def test_the_pages_a_tutor_and_a_student_use(app, client, stripe_world):
     for data, words in (({"minutes": "20", "price": "80"}, "from 30 to 6000, in steps of 15"),
                         ({"minutes": "240", "price": "eighty"}, "Enter an amount like 42.50"),
                         ({"minutes": "240", "price": "0.50"}, "Give a monthly price from 1.00"),
+                        ({"minutes": "240", "price": "80,00"}, "with a point for the decimals, like 42.50"),
+                        ({"minutes": "2.5", "price": "80"}, "Type a whole number, like 12."),
                         ({"minutes": "", "price": ""}, "Give the minutes per month.")):
         response = client.post("/tutor/plans", data={"csrf_token": token, **data})
         assert response.status_code == 422 and words in response.get_data(as_text=True), data

@@ -260,3 +260,13 @@ def test_staff_forms_need_csrf(app, client, upload_dir):
     ticket_id = _ticket().id
     assert staff.post(f"/admin/tickets/{ticket_id}/reply", data={"body": "x"}).status_code == 400
     assert client.post(f"/support/tickets/{ticket_id}", data={"body": "x"}).status_code == 400
+
+
+def test_the_inbox_takes_any_search_words_and_refuses_an_unknown_assignee_in_words(app, client):
+    agent = factories.user("support")
+    login(client, agent.email, factories.PASSWORD)
+    for q in ("99999999999999999999", "#99999999999999999999", "²", "#٣"):
+        assert client.get("/admin/tickets/", query_string={"q": q}).status_code == 200, q
+    for assignee in ("99999999999999999999", "²", "someone"):
+        answer = client.get("/admin/tickets/", query_string={"assignee": assignee})
+        assert answer.status_code == 200 and "Pick an assignee from the list." in answer.get_data(as_text=True)

@@ -31,7 +31,8 @@ def test_money_refuses_floats_and_unknown_currencies_and_formats_in_words():
     assert Money(1500, "JPY").format() == "¥1,500"
 
 
-@pytest.mark.parametrize(("text", "minor"), [("42.50", 4250), ("42", 4200), ("£1,234.5", 123450), (" 0.07 ", 7)])
+@pytest.mark.parametrize(("text", "minor"), [("42.50", 4250), ("42", 4200), ("£1,234.5", 123450), (" 0.07 ", 7),
+                                             ("1,000,000", 100000000)])
 def test_typed_amounts_become_exact_minor_units(text, minor):
     assert parse_major_amount(text, "GBP") == minor
 
@@ -39,6 +40,20 @@ def test_typed_amounts_become_exact_minor_units(text, minor):
 @pytest.mark.parametrize("text", ["", "4.255", "abc", "1.2.3", "-5"])
 def test_typed_amounts_that_make_no_sense_are_refused(text):
     with pytest.raises(ValueError):
+        parse_major_amount(text, "GBP")
+
+
+@pytest.mark.parametrize("text", ["80,00", "£80,5", "1,5", "12,34.00", ",500", "1,0000", "40,50", "4,0.50"])
+def test_a_decimal_comma_is_refused_not_read_as_thousands(text):
+    # "80,00" read with the comma as a thousands separator would price a plan at £8,000.00.
+    with pytest.raises(ValueError, match="with a point for the decimals"):
+        parse_major_amount(text, "GBP")
+
+
+@pytest.mark.parametrize("text", ["4²", "٤٢", "４２"])
+def test_digits_other_than_0_to_9_are_refused_in_words(text):
+    # str.isdigit() let them through to int(), whose own message ("invalid literal...") reached the form.
+    with pytest.raises(ValueError, match="^Enter an amount like 42.50$"):
         parse_major_amount(text, "GBP")
 
 
@@ -86,3 +101,14 @@ def test_provider_decimal_strings_round_trip_exactly(minor, currency, text):
 def test_a_provider_amount_that_is_not_exact_minor_units_is_refused(text):
     with pytest.raises(ValueError):
         minor_from_decimal_string(text, "GBP")
+
+
+def test_typed_amounts_past_a_32_bit_column_or_in_other_digits_are_refused_in_words():
+    import pytest
+
+    from webapp.domain.money import MAX_MINOR, parse_major_amount
+    assert parse_major_amount("21474836.47", "GBP") == MAX_MINOR
+    for text, words in (("21474836.48", "too large"), ("99999999999999999999", "too large"), ("²", "like 42.50"),
+                        ("٣.50", "like 42.50")):
+        with pytest.raises(ValueError, match=words):
+            parse_major_amount(text, "GBP")

@@ -28,7 +28,8 @@ def test_an_algebra_answer_is_rebuilt_by_the_markers_parser():
     ({"tolerance": "1e400"}, {"tolerance"}),
     ({"unit": "x" * 21}, {"unit"}),
     ({"kind": "choice", "answer": ""}, {"choices", "correct"}),
-    ({"kind": "algebra", "answer": "import os"}, {"answer"}),
+    ({"kind": "algebra", "answer": "__import__('os')"}, {"answer"}),
+    ({"kind": "algebra", "answer": "3x +"}, {"answer"}),
 ])
 def test_every_wrong_field_is_named_at_once(changes, fields):
     with pytest.raises(QuestionInvalid) as refused:

@@ -10,7 +10,7 @@ import pytest
 
 from webapp.adapters import sympy_equivalence
 from webapp.domain import question_templates
-from webapp.domain.marking import VARIABLES, canonical_expression, mark_choice, mark_numeric
+from webapp.domain.marking import algebra_pair, mark_choice, mark_numeric
 
 CURRICULUM = json.loads((Path(__file__).resolve().parents[2] / "webapp" / "data" / "curriculum.json").read_text())
 BANK = [(t, s, question_templates.generate(t, s)) for t in question_templates.TEMPLATES
@@ -27,7 +27,8 @@ def _marks(v: dict, typed: str) -> bool:
         return mark_numeric(typed, v["answer"], v["tolerance"], v["unit"]).correct
     if v["kind"] == "choice":
         return mark_choice(typed, v["answer"], v["choices"]).correct
-    return sympy_equivalence.equal(canonical_expression(typed), canonical_expression(v["answer"]), list(VARIABLES))
+    given, expected, names = algebra_pair(typed, v["answer"])
+    return sympy_equivalence.equal(given, expected, list(names))
 
 
 def _perturbed(v: dict) -> str:

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from .funding import Funding
 from .money import Money
+from .packages import PurchaseState, RefundStatus, refund_status
 from .states import BookingState, LessonState
 
 BOOKING_STATE_LABELS: dict[str, str] = {
@@ -127,6 +128,28 @@ def minutes_payment_words(booking_state: str, minutes: int, returned: int) -> st
     return f"Paid with {minutes} minutes"
 
 
+# What the tutor's answer did to the money, for what paid for the booking: minutes are spent or given back, never
+# "captured"; a card or PayPal payment is taken or released.
+def approval_outcome(funding: str, minutes: int, approved: bool) -> str:
+    """The words after a tutor approves (or declines) a booking, for what paid for it."""
+    if funding == Funding.MINUTES:
+        return (f"Approved: the student's {minutes} prepaid minutes are spent and the lesson is confirmed." if approved
+                else f"Declined: the student's {minutes} held minutes are back in their balance and the slot is free "
+                     "again.")
+    way = "PayPal payment" if funding == Funding.PAYPAL else "card payment"
+    return (f"Approved: the {way} is taken and the lesson is confirmed." if approved
+            else f"Declined: the {way} was released, so the student pays nothing, and the slot is free again.")
+
+
+def held_for_approval(funding: str, minutes: int) -> tuple[str, str]:
+    """What waits for a tutor's approval and what happens if they do not answer, for the tutor's email."""
+    if funding == Funding.MINUTES:
+        return (f"paid with {minutes} of their prepaid minutes, held until you approve",
+                "the minutes go back to the student")
+    way = "PayPal payment" if funding == Funding.PAYPAL else "card payment"
+    return f"the {way} is authorized", "it is released automatically and the student is not charged"
+
+
 # How a booking was paid, in words (admin pages name the real funding, never "card" for everything).
 FUNDING_NAMES: dict[str, str] = {Funding.CARD: "Card", Funding.PAYPAL: "PayPal", Funding.MINUTES: "Prepaid minutes"}
 
@@ -144,3 +167,37 @@ def unit_label(unit: str) -> str:
     for plain, raised in _POWERS:
         unit = unit.replace(plain, raised)
     return unit
+
+
+PURCHASE_STATE_WORDS = {PurchaseState.OPEN: "Waiting for payment", PurchaseState.EXPIRED: "Expired (not charged)",
+                        PurchaseState.CANCELLED: "Cancelled (not charged)"}
+
+
+def purchase_words(state: str, price_minor: int, refunded_minor: int, pending_minor: int, currency: str) -> str:
+    """A package purchase's status for its buyer and the staff: paid, partly refunded or refunded (from the refunds
+    made; one still on its way is said beside it), or closed unpaid."""
+    if state != PurchaseState.PAID:
+        return PURCHASE_STATE_WORDS.get(state, str(state).capitalize())
+    status = refund_status(price_minor, refunded_minor)
+    words = {RefundStatus.NONE: "Paid",
+             RefundStatus.PARTIAL: f"Partly refunded: {Money(refunded_minor, currency).format()} of "
+                                   f"{Money(price_minor, currency).format()}",
+             RefundStatus.FULL: f"Refunded: {Money(refunded_minor, currency).format()}"}[status]
+    if pending_minor > 0:
+        words += f" ({Money(pending_minor, currency).format()} refund on its way)"
+    return words
+
+
+# Words for Stripe's refund failure_reason values (anything else is shown as Stripe gave it).
+REFUND_FAILURE_WORDS = {"expired_or_canceled_card": "the card has expired or was cancelled",
+                        "lost_or_stolen_card": "the card was reported lost or stolen",
+                        "insufficient_funds": "the bank could not take the money back",
+                        "declined": "the bank declined the refund",
+                        "charge_for_pending_refund_disputed": "the customer disputed the payment",
+                        "merchant_request": "cancelled on request", "canceled": "the refund was cancelled",
+                        "unknown": "no reason given"}
+
+
+def refund_failure_words(reason: str | None) -> str:
+    """Why a refund failed after the provider accepted it, as staff read it."""
+    return REFUND_FAILURE_WORDS.get(reason or "unknown", reason or "no reason given")

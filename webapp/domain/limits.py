@@ -10,6 +10,16 @@ from .availability import MAX_DURATION, MIN_DURATION, SLOT_GRID_MINUTES  # noqa:
 # Ids and counts live in 32-bit columns: a larger number names no row.
 MAX_ID = 2**31 - 1
 
+
+def parse_id(text: object) -> int | None:
+    """A row id sent as text (a form field, a query parameter, words typed in a search): ASCII digits from 1 to
+    MAX_ID, else None. Not str.isdigit alone: it is true for '²' and '٣', which int() refuses or reads."""
+    value = str(text if text is not None else "").strip()
+    if not (value.isascii() and value.isdigit()) or len(value) > 10:
+        return None
+    number = int(value)
+    return number if 0 < number <= MAX_ID else None
+
 # A tutor's booking rules.
 MIN_NOTICE_HOURS = (0, 24 * 14)       # 0–336 hours between booking and the lesson
 HORIZON_DAYS = (1, 365)               # how far ahead students may book

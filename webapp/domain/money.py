@@ -1,6 +1,7 @@
 """Money in integer minor units. The one rounding rule: half up, applied once per computed amount."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -68,20 +69,39 @@ def lesson_price(hourly_rate_minor: int, currency: str, duration_minutes: int) -
     return LessonPriceBreakdown(rate, duration_minutes, Money(price, currency))
 
 
-def parse_major_amount(text: str, currency: str) -> int:
-    """Parse a user-typed amount like '42.50' into minor units exactly (no floats); ValueError with words."""
+_THOUSANDS = re.compile(r"[0-9]{1,3}(,[0-9]{3})+")
+_PLAIN_AMOUNT = re.compile(r"(?=\.?[0-9])[0-9]*\.?[0-9]*")  # at least one digit, and only 0-9
+
+
+def parse_major_amount(text: str, currency: str, *, bounded: bool = True) -> int:
+    """Parse a user-typed amount like '42.50' into minor units exactly (no floats); ValueError with words. Amounts
+    to store are `bounded` by MAX_MINOR; a filter (a ceiling that only compares) may take any size and cap it."""
     exp = CURRENCY_EXPONENTS.get(currency)
     if exp is None:
         raise ValueError(f"Unsupported currency: {currency}")
-    cleaned = text.strip().replace(",", "")
+    cleaned = text.strip()
     for symbol in CURRENCY_SYMBOLS.values():
         cleaned = cleaned.removeprefix(symbol)
-    if not cleaned or cleaned.count(".") > 1 or not cleaned.replace(".", "").isdigit():
+    whole = cleaned.partition(".")[0]
+    if "," in whole:
+        # A comma only groups thousands ("1,234.50"). "80,00" is a decimal comma: read as thousands it would be
+        # 8000, a hundred times what was meant, so it is refused rather than guessed.
+        if not _THOUSANDS.fullmatch(whole):
+            raise ValueError("Write the amount with a point for the decimals, like 42.50")
+        cleaned = cleaned.replace(",", "", whole.count(","))
+    if not _PLAIN_AMOUNT.fullmatch(cleaned):  # str.isdigit() let other scripts' digits through to int()
         raise ValueError("Enter an amount like 42.50")
     major, _, minor = cleaned.partition(".")
     if len(minor) > exp:
         raise ValueError(f"{currency} amounts have at most {exp} decimal places")
-    return int(major or "0") * 10 ** exp + int((minor or "0").ljust(exp, "0") or "0")
+    amount = int(major or "0") * 10 ** exp + int((minor or "0").ljust(exp, "0") or "0")
+    if bounded and amount > MAX_MINOR:
+        raise ValueError(f"That amount is too large: at most {decimal_string(MAX_MINOR, currency)}")
+    return amount
+
+
+# Amounts live in 32-bit integer columns: a larger one is an input error, not a server error.
+MAX_MINOR = 2**31 - 1
 
 
 def decimal_string(amount_minor: int, currency: str) -> str:

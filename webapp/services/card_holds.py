@@ -15,6 +15,7 @@ from ..domain import limits
 from ..domain.analytics import EventName, dedupe_id
 from ..domain.fees import FeeBreakdown, fee_breakdown
 from ..domain.funding import Funding
+from ..domain.labels import held_for_approval
 from ..domain.states import BookingState, next_booking_state
 from ..extensions import db
 from ..filters import local
@@ -168,8 +169,10 @@ def tell_tutor_to_approve(booking: Booking) -> None:
     """Email the tutor that a paid booking waits for their approval (once per booking)."""
     lesson, tutor = booking.lesson, booking.lesson.tutor
     student = (lesson.children[0].name if lesson.children else lesson.students[0].name if lesson.students else "")
+    held, unanswered = held_for_approval(booking.funding, lesson.duration_minutes)
     outbox.enqueue_email("booking_awaiting_approval", tutor.email, {
-        "tutor_name": tutor.name, "student_name": student, "subject": lesson.subject.name,
+        "tutor_name": tutor.name, "student_name": student, "subject": lesson.subject.name, "held": held,
+        "unanswered": unanswered,
         "when": local(lesson.start_at, tutor.timezone), "zone": tutor.timezone,
         "deadline": local(booking.approval_deadline, tutor.timezone),
         "link": public_url("/tutor/")}, dedupe_key=f"booking:{booking.id}:awaiting-approval")

@@ -144,7 +144,7 @@ def replace_teaches(tutor: User, items: list[dict]) -> list[Teach]:
     if not tutor.is_tutor:
         raise ValidationError("Only tutors teach subjects.")
     if not isinstance(items, list) or len(items) > MAX_TEACHES:
-        raise ValidationError(f"Send a list of at most {MAX_TEACHES} teach records.")
+        raise ValidationError(f"You can offer at most {MAX_TEACHES} subjects and levels.")
     known = catalogue()
     subject_ids = {s.id for s in known["subjects"]}
     level_ids = {lv.id for lv in known["levels"]}
@@ -185,7 +185,7 @@ def replace_teaches(tutor: User, items: list[dict]) -> list[Teach]:
                           hourly_rate_minor=rate, currency=currency, online=online, in_person=in_person,
                           max_travel_km=max_km if in_person else None))
     if errors:
-        raise ValidationError("Please correct the teach records.", errors)
+        raise ValidationError("Please correct the subjects and prices.", errors)
     # Rows lessons point at are retired (kept for those lessons, hidden from new bookings); the rest are deleted.
     # Offering a retired subject again brings its row back.
     used = set(db.session.scalars(select(Lesson.teach_id).where(Lesson.tutor_id == tutor.id).distinct()))

@@ -5,7 +5,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, select, true
+from sqlalchemy import func, select
 
 from ..domain import gift, question_templates
 from ..domain.topic_suggest import TopicText, suggest
@@ -108,7 +108,7 @@ def export_gift(user: User, subject_id: int, level_id: int) -> str:
     _may_edit_bank(user)
     rows = db.session.execute(select(QuestionItem, Topic.slug).join(Topic, QuestionItem.topic_id == Topic.id).where(
         Topic.subject_id == subject_id, Topic.level_id == level_id, QuestionItem.active.is_(True),
-        *(() if user.is_admin else (question_bank.usable_in_lessons_of(user.id),)))
+        question_bank.in_bank() if user.is_admin else question_bank.usable_in_lessons_of(user.id))
         .order_by(QuestionItem.id)).all()
     return gift.export([gift.GiftItem(title=f"Q{item.id}", prompt=item.prompt, kind=item.kind, answer=item.answer,
                                       solution=item.solution, tolerance=item.tolerance, unit=item.unit,
@@ -159,6 +159,6 @@ def bank_shelves(user: User) -> list[BankShelf]:
         select(Subject.id, Level.id, Subject.name, Level.name, func.count(QuestionItem.id))
         .select_from(Topic).join(Subject, Topic.subject_id == Subject.id).join(Level, Topic.level_id == Level.id)
         .outerjoin(QuestionItem, (QuestionItem.topic_id == Topic.id) & QuestionItem.active.is_(True) & (
-            true() if user.is_admin else question_bank.usable_in_lessons_of(user.id)))
+            question_bank.in_bank() if user.is_admin else question_bank.usable_in_lessons_of(user.id)))
         .group_by(Subject.id, Level.id, Subject.name, Level.name).order_by(Subject.name, Level.rank)).all()
     return [BankShelf(s, lv, f"{sn} · {ln}", n) for s, lv, sn, ln, n in rows]

@@ -22,6 +22,7 @@ from ..models import AnalyticsEvent, Booking, DateOverride, Lesson, PaymentRecei
 from .errors import Forbidden, ValidationError
 
 MAX_DAYS = 366
+EARLIEST, LATEST = date(1900, 1, 1), date(9999, 12, 1)  # the dates the pages accept (views/params.py)
 FUNNEL = (EventName.TUTOR_VIEWED, EventName.BOOKING_CREATED, EventName.BOOKING_PAID, EventName.BOOKING_APPROVED)
 FUNNEL_LABELS = ("Viewed", "Booked", "Paid", "Approved")
 
@@ -51,14 +52,34 @@ class Dashboard:
     sections: list[tuple[str, str]]  # (heading, chart key) in page order: money charts one per currency
     currencies: list[str]
 
+    @property
+    def has_bookings(self) -> bool:
+        """Whether the range saw a booking made or a payment taken (else the page says so instead of drawing
+        empty charts)."""
+        return any(row.bookings or row.revenue or row.platform_take for row in self.days) or bool(self.cancellations)
+
+    @property
+    def shown_sections(self) -> list[tuple[str, str]]:
+        """The chart sections worth drawing: all of them once there are bookings; without any, only the funnel
+        (when tutors were viewed) and utilisation (when lessons booked earlier fall in the range)."""
+        if self.has_bookings:
+            return self.sections
+        keep = {"funnel": any(n for _, n in self.funnel), "utilisation": any(b for _, b, _ in self.utilisation)}
+        return [(title, key) for title, key in self.sections if keep.get(key)]
+
 
 def parse_range(start: str | None, end: str | None, today: date) -> tuple[date, date]:
     """The dates typed in the filter (default: the last 14 days), or a ValidationError in words."""
     try:
         last = date.fromisoformat(end) if end else today
-        first = date.fromisoformat(start) if start else last - timedelta(days=13)
+        first = date.fromisoformat(start) if start else None
     except ValueError:
         raise ValidationError("Dates look like 2027-03-28.", {"start": "Dates look like 2027-03-28."}) from None
+    for day in (first, last):  # before any arithmetic: a day next to year 1 or 9999 overflows
+        if day is not None and not EARLIEST <= day <= LATEST:
+            raise ValidationError(f"Choose dates between {EARLIEST} and {LATEST}.",
+                                  {"start": f"Between {EARLIEST} and {LATEST}."})
+    first = first or last - timedelta(days=13)
     if first > last:
         raise ValidationError("The range must start before it ends.", {"start": "Start on or before the end."})
     if (last - first).days >= MAX_DAYS:

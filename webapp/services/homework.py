@@ -22,7 +22,7 @@ from ..models import (HomeworkEntry, HomeworkSet, Lesson, NoteError, NoteTopic, 
 from . import curriculum, outbox, question_bank
 from .errors import Conflict, Forbidden, NotFound, ValidationError
 from .lessons import get_lesson, is_tutor_of
-from .locks import LOCK_HOMEWORK
+from .locks import LOCK_HOMEWORK, LOCK_MASTERY_OF_CHILD, LOCK_MASTERY_OF_USER
 from .notify import notify
 from .urls import public_url
 
@@ -217,6 +217,7 @@ def homework_page(user: User, lesson_id: int) -> HomeworkPage:
     mastery = [LearnerLines(p, mastery_lines(p.key, lesson)) for p in people if tutor or p.answerer.id == user.id]
     own = list(db.session.scalars(select(QuestionItem).join(Topic).where(
         QuestionItem.owner_id == user.id, QuestionItem.active.is_(True), Topic.active.is_(True),
+        question_bank.in_bank(),
         Topic.subject_id == lesson.subject_id, Topic.level_id == lesson.level_id)
         .order_by(QuestionItem.id.desc()).limit(200))) if tutor else []
     changed = frozenset(s.id for s in sets if tutor and note_changed_since_review(s))
@@ -299,7 +300,7 @@ def add_entry(tutor: User, set_id: int, item_id: int | None, now: datetime) -> H
         _still_draft(found)
         item = db.session.get(QuestionItem, item_id) if item_id else None
         lesson = found.lesson
-        if item is None or not item.active or item.owner_id != tutor.id or \
+        if item is None or not item.active or item.owner_id != tutor.id or item.local_to_set_id is not None or \
                 (item.topic.subject_id, item.topic.level_id) != (lesson.subject_id, lesson.level_id):
             raise ValidationError("Pick one of your own questions on this lesson's subject and level.")
         if any(e.item_id == item.id for e in found.entries):
@@ -321,11 +322,13 @@ def draft_entry(tutor: User, set_id: int, entry_id: int) -> tuple[HomeworkSet, H
 
 
 def edit_entry(tutor: User, set_id: int, entry_id: int, draft: QuestionDraft,
-               now: datetime) -> HomeworkEntry:
-    """Change a draft set's question for this set only: the edit is stored as the tutor's own item (the bank's item is
-    untouched) and the entry points at it, so the learner sees and is marked against the edited question.
+               now: datetime, save_to_bank: bool = False) -> HomeworkEntry:
+    """Change a draft set's question for this set only: the edit is stored as an item private to the set
+    (`local_to_set_id`; the bank's item is untouched, and the edit never shows in the tutor's bank, exports or other
+    sets) and the entry points at it, so the learner sees and is marked against the edited question. With
+    `save_to_bank` the edit is also kept as one of the tutor's own questions (the same item, in their bank).
 
-    Editing the same entry again changes that copy in place while nothing else uses it."""
+    Editing the same entry again changes the set's copy in place."""
     found, entry = draft_entry(tutor, set_id, entry_id)
     clean = question_bank.check_question(draft)  # outside the transaction: algebra runs in a child process
     with serialized_write((LOCK_HOMEWORK, found.lesson_id)):
@@ -334,12 +337,14 @@ def edit_entry(tutor: User, set_id: int, entry_id: int, draft: QuestionDraft,
         uses = db.session.scalar(select(func.count(HomeworkEntry.id)).where(HomeworkEntry.item_id == item.id))
         values = dict(kind=clean.kind, prompt=clean.prompt, answer=clean.answer, tolerance=clean.tolerance,
                       unit=clean.unit, choices=clean.choices, solution=clean.solution, difficulty=clean.difficulty)
-        if item.owner_id == tutor.id and item.source_id is not None and item.template is None and uses == 1:
+        if item.local_to_set_id == found.id and item.owner_id == tutor.id and uses == 1:
             for name, value in values.items():
                 setattr(item, name, value)  # this set's own copy, used nowhere else
+            if save_to_bank:
+                item.local_to_set_id = None
         else:
             copy = QuestionItem(topic_id=item.topic_id, created_by_id=tutor.id, owner_id=tutor.id,
-                                source_id=item.id, **values)
+                                source_id=item.id, local_to_set_id=None if save_to_bank else found.id, **values)
             db.session.add(copy)
             db.session.flush()
             entry.item_id = copy.id
@@ -430,7 +435,9 @@ def answer(user: User, entry_id: int, response: str | None, now: datetime) -> An
     except marking.Refused as exc:
         raise ValidationError(str(exc), {"response": str(exc)}) from None
     db.session.rollback()  # end the read transaction before the write one
-    with serialized_write((LOCK_HOMEWORK, entry.set.lesson_id)):
+    # The learner's lock too: their mastery of a topic is one row that answers in other lessons' homework (two tabs)
+    # read and move at the same moment.
+    with serialized_write((LOCK_HOMEWORK, entry.set.lesson_id), _mastery_lock(entry.set.learner_key)):
         done = db.session.execute(update(HomeworkEntry).where(
             HomeworkEntry.id == entry_id, HomeworkEntry.answered_at.is_(None)).values(
             response=text[:200], correct=verdict.correct, answered_at=now))
@@ -446,12 +453,16 @@ def _mark(item: QuestionItem, text: str) -> marking.Mark:
         return marking.mark_numeric(text, item.answer, item.tolerance, item.unit)
     if item.kind == "choice":
         return marking.mark_choice(text, item.answer, list(item.choices or []))
-    given = marking.canonical_expression(text)
-    expected = marking.canonical_expression(item.answer)
+    given, expected, names = marking.algebra_pair(text, item.answer)
     try:
-        return marking.Mark(algebra.equivalent(given, expected, marking.VARIABLES))
+        return marking.Mark(algebra.equivalent(given, expected, names))
     except algebra.AlgebraUnavailable as exc:
         return marking.Mark(False, f"{exc} It was marked wrong; compare with the worked solution.")
+
+
+def _mastery_lock(learner_key: str) -> tuple[int, int]:
+    """The lock of one learner's mastery rows: learner keys are "u<user id>" or "c<child id>"."""
+    return (LOCK_MASTERY_OF_CHILD if learner_key.startswith("c") else LOCK_MASTERY_OF_USER, int(learner_key[1:]))
 
 
 def _update_mastery(learner_key: str, topic_id: int, correct: bool, now: datetime) -> None:

@@ -15,7 +15,7 @@ from ..domain.money import Money
 from ..domain.states import BookingState
 from ..extensions import db
 from ..models import Booking, Lesson, PaymentReceipt, PayoutAccount, Refund, User
-from . import audit, outbox
+from . import audit, outbox, refund_failures
 from .cancellations import refresh_refund_totals
 from .errors import Conflict, Forbidden, NotFound, PaymentFailed, ValidationError
 from .locks import LOCK_BOOKING, LOCK_TUTOR_ACCOUNT
@@ -88,21 +88,47 @@ def pending_payouts_query(now: datetime):
             .order_by(PaymentReceipt.id))
 
 
-def _payout_due(receipt_id: int) -> tuple[int, int] | None:
-    """(booking id, amount) to transfer now, decided under the booking lock from the refund rows; None when it
-    was transferred meanwhile, nothing is owed, or a refund is still waiting for Stripe's answer."""
+@dataclass(frozen=True)
+class Due:
+    """What one receipt's payout comes to now: `amount` to transfer, or 0 with `why_not` in words."""
+
+    booking_id: int
+    amount: int
+    why_not: str | None = None
+
+
+ALREADY_TRANSFERRED = "That payout was already transferred."
+REFUND_PENDING = ("A refund of this booking is still waiting for its answer from the payment provider, so the "
+                  "payout's amount is not final: nothing was sent. The payout run pays what is left once it settles.")
+NOTHING_OWED = ("Nothing is owed to the tutor: refunds have given the student back the payment the payout would "
+                "come from, so nothing was sent.")
+
+
+def _payout_due(receipt_id: int, release_hold: bool = False) -> Due:
+    """What to transfer now, decided under the booking lock from the refund rows; nothing when it was transferred
+    meanwhile, nothing is owed, a refund is still waiting for Stripe's answer, or a refund failed after Stripe
+    accepted it and nobody has refunded the customer again since (the hold, said on the receipt; `release_hold`: an
+    admin's retry pays the tutor anyway), with the reason in words."""
     booking_id = db.session.scalar(select(PaymentReceipt.booking_id).where(PaymentReceipt.id == receipt_id))
     end_read()
     with serialized_write((LOCK_BOOKING, booking_id)) as session:
         receipt = session.get(PaymentReceipt, receipt_id, populate_existing=True)
         if receipt.transfer_id:
-            return None
+            return Due(booking_id, 0, ALREADY_TRANSFERRED)
         if session.scalar(select(Refund.id).where(Refund.booking_id == booking_id, Refund.status == "pending")):
-            return None  # its amount is not final yet; the next run pays what is left
+            return Due(booking_id, 0, REFUND_PENDING)  # its amount is not final yet; the next run pays the rest
+        held = refund_failures.payout_hold(session, booking_id)
+        if held is not None and not release_hold:
+            words = refund_failures.hold_words(held)
+            if receipt.transfer_error != words:
+                receipt.transfer_error = words
+            return Due(booking_id, 0, words)
+        if held is None and (receipt.transfer_error or "").startswith(refund_failures.HELD):
+            receipt.transfer_error = None  # the customer was refunded again: the hold lifts
         split = refresh_refund_totals(session, receipt)
         # The tutor's share never exceeds what the refunds leave on the charge (the transfer's source_transaction).
         amount = min(receipt.tutor_payout_minor, split.remaining_refundable)
-        return (booking_id, amount) if amount > 0 else None
+        return Due(booking_id, amount) if amount > 0 else Due(booking_id, 0, NOTHING_OWED)
 
 
 def send_pending_payouts(now: datetime) -> int:
@@ -112,16 +138,26 @@ def send_pending_payouts(now: datetime) -> int:
     transfer is recorded in another that records nothing if a second worker got there first."""
     receipt_ids = list(db.session.scalars(pending_payouts_query(now)))
     end_read()
-    return sum(1 for receipt_id in receipt_ids if _pay_receipt(receipt_id, now))
+    return sum(1 for receipt_id in receipt_ids if _pay_receipt(receipt_id, now).transferred)
 
 
-def _pay_receipt(receipt_id: int, now: datetime, audit_as: User | None = None) -> bool:
-    """Transfer one receipt's payout if it is still owed; True when this call recorded the transfer. With
-    `audit_as` (an admin's retry), the audit entry is written in the transaction that records the outcome."""
-    due = _payout_due(receipt_id)
-    if due is None:
-        return False
-    booking_id, amount = due
+@dataclass(frozen=True)
+class Sent:
+    """One attempt's outcome: this call recorded the transfer, or Stripe refused (`error`), or nothing was sent
+    (`why_not`, in words)."""
+
+    transferred: bool
+    error: str | None = None
+    why_not: str | None = None
+
+
+def _pay_receipt(receipt_id: int, now: datetime, audit_as: User | None = None) -> Sent:
+    """Transfer one receipt's payout if it is still owed. With `audit_as` (an admin's retry), the audit entry is
+    written in the transaction that records the outcome."""
+    due = _payout_due(receipt_id, release_hold=audit_as is not None)
+    if not due.amount:
+        return Sent(False, why_not=due.why_not)
+    booking_id, amount = due.booking_id, due.amount
     receipt = db.session.get(PaymentReceipt, receipt_id)
     booking = db.session.get(Booking, booking_id)
     tutor = booking.lesson.tutor
@@ -146,7 +182,7 @@ def _pay_receipt(receipt_id: int, now: datetime, audit_as: User | None = None) -
             outbox.enqueue_email("payout_status", current_app.config["INTERNAL_TEAM_EMAIL"],
                                  {**context, "transfer_id": None, "error": message},
                                  dedupe_key=f"payout-error:{booking_id}:{now.date().isoformat()}")
-        return False
+        return Sent(False, error=message[:1000]) if failed.rowcount else Sent(False, why_not=ALREADY_TRANSFERRED)
     with serialized_write((LOCK_BOOKING, booking_id)) as session:
         # Conditional: a second worker holding the same (idempotent) transfer records nothing new.
         moved = session.execute(update(PaymentReceipt).where(
@@ -159,8 +195,8 @@ def _pay_receipt(receipt_id: int, now: datetime, audit_as: User | None = None) -
             outbox.enqueue_email("payout_status", current_app.config["INTERNAL_TEAM_EMAIL"],
                                  {**context, "transfer_id": transfer.id, "error": None},
                                  dedupe_key=f"payout:{booking_id}")
-            return True
-    return False
+            return Sent(True)
+    return Sent(False, why_not=ALREADY_TRANSFERRED)  # a second worker holding the same transfer recorded it
 
 
 @dataclass(frozen=True)
@@ -169,7 +205,7 @@ class PayoutRow:
 
     receipt: PaymentReceipt
     booking: Booking
-    status: str  # paid, failed, waiting, not_payable, nothing_owed
+    status: str  # paid, failed, held (a refund failed at Stripe), waiting, not_payable, nothing_owed
     words: str
 
 
@@ -190,11 +226,13 @@ def payout_overview(admin: User, now: datetime, failed_only: bool = False, limit
         booking = receipt.booking
         if receipt.transfer_id:
             rows.append(PayoutRow(receipt, booking, "paid", f"Transferred ({receipt.transfer_id})"))
+        elif receipt.tutor_payout_minor <= 0 or booking.state not in PAYABLE_STATES:
+            # Before "failed": a payout that failed and was then refunded in full is owed nothing (no Retry).
+            rows.append(PayoutRow(receipt, booking, "nothing_owed", "Nothing to pay out"))
+        elif (receipt.transfer_error or "").startswith(refund_failures.HELD):
+            rows.append(PayoutRow(receipt, booking, "held", receipt.transfer_error))
         elif receipt.transfer_error:
             rows.append(PayoutRow(receipt, booking, "failed", f"Failed: {receipt.transfer_error}"))
-        elif receipt.tutor_payout_minor <= 0 or booking.state not in (BookingState.PAID,
-                                                                      BookingState.PARTIAL_REFUNDED):
-            rows.append(PayoutRow(receipt, booking, "nothing_owed", "Nothing to pay out"))
         elif booking.lesson.tutor_id not in enabled:
             rows.append(PayoutRow(receipt, booking, "not_payable", "The tutor cannot receive payouts yet"))
         elif booking.lesson.finish_at > settled_before:
@@ -204,27 +242,54 @@ def payout_overview(admin: User, now: datetime, failed_only: bool = False, limit
     return rows
 
 
-def retry_payout(admin: User, booking_id: int, now: datetime) -> bool:
-    """Retry one failed payout now through the payout job's own path; audited with the outcome."""
+@dataclass(frozen=True)
+class Retried:
+    """What an admin's payout retry did, in words: `transferred`, or nothing sent (and why)."""
+
+    transferred: bool
+    words: str
+
+
+def retry_payout(admin: User, booking_id: int, now: datetime) -> Retried:
+    """Retry one failed payout now through the payout job's own path; audited with the outcome, also when nothing
+    was owed any more (then nothing is sent and nothing on the payout changes)."""
     if not admin.is_admin:
         raise Forbidden("Only admins retry payouts.")
     receipt = db.session.scalar(select(PaymentReceipt).where(PaymentReceipt.booking_id == booking_id))
     if receipt is None:
         raise NotFound("That booking has no payment to pay out.")
     if receipt.transfer_id:
-        raise Conflict("That payout was already transferred.")
+        raise Conflict(ALREADY_TRANSFERRED)
+    if receipt.tutor_payout_minor <= 0 or receipt.booking.state not in PAYABLE_STATES:
+        return _nothing_sent(admin, receipt, NOTHING_OWED, now)  # refunded in full, or never owed anything
     due = db.session.scalar(pending_payouts_query(now).where(PaymentReceipt.id == receipt.id))
     if due is None:
         raise Conflict("That payout is not due yet (settlement period, or the tutor cannot receive payouts).")
     receipt_id = receipt.id
     end_read()
-    paid = _pay_receipt(receipt_id, now, audit_as=admin)
-    receipt = db.session.get(PaymentReceipt, receipt_id, populate_existing=True)
-    if receipt.transfer_id and not paid:
-        raise Conflict("That payout was already transferred.")  # a second click, or the job, got there first
-    if not paid:
-        raise PaymentFailed(f"The payout failed again: {receipt.transfer_error or 'nothing was owed'}")
-    return paid
+    sent = _pay_receipt(receipt_id, now, audit_as=admin)
+    if sent.transferred:
+        return Retried(True, f"The payout of booking #{booking_id} is transferred.")
+    if sent.error:
+        raise PaymentFailed(f"The payout failed again: {sent.error}")
+    if sent.why_not == ALREADY_TRANSFERRED:
+        raise Conflict(ALREADY_TRANSFERRED)  # a second click, or the job, got there first
+    return _nothing_sent(admin, db.session.get(PaymentReceipt, receipt_id), sent.why_not or NOTHING_OWED, now)
+
+
+PAYABLE_STATES = (BookingState.PAID, BookingState.PARTIAL_REFUNDED)
+
+
+def _nothing_sent(admin: User, receipt: PaymentReceipt, why: str, now: datetime) -> Retried:
+    """Audit a retry that found nothing to send (the payout's record stays as it was) and say so."""
+    booking_id, error = receipt.booking_id, receipt.transfer_error
+    end_read()
+    with serialized_write((LOCK_BOOKING, booking_id)):
+        audit.record(admin, "payout.retry", "booking", booking_id,
+                     f"Retried the payout of booking #{booking_id}: nothing sent ({why})", now,
+                     before={"transfer_id": None, "transfer_error": error},
+                     after={"transfer_id": None, "transfer_error": error, "amount_minor": 0, "sent": False})
+    return Retried(False, f"Booking #{booking_id}: {why}")
 
 
 def _audit_retry(admin: User, booking_id: int, amount: int, currency: str, before_error: str | None, now: datetime,

@@ -30,9 +30,14 @@ def may_author(user: User) -> None:
         raise Forbidden("Only tutors and admins write questions.")
 
 
+def in_bank() -> ColumnElement[bool]:
+    """Items of the bank: not a tutor's edit kept private to one draft set (those belong to that set alone)."""
+    return QuestionItem.local_to_set_id.is_(None)
+
+
 def usable_in_lessons_of(tutor_id: int) -> ColumnElement[bool]:
-    """The items a tutor's lessons may draw on: the shared bank and the tutor's own items."""
-    return or_(QuestionItem.owner_id.is_(None), QuestionItem.owner_id == tutor_id)
+    """The items a tutor's lessons may draw on: the shared bank and the tutor's own items (not set-local edits)."""
+    return in_bank() & or_(QuestionItem.owner_id.is_(None), QuestionItem.owner_id == tutor_id)
 
 
 def check_question(draft: QuestionDraft) -> CleanQuestion:
@@ -47,7 +52,8 @@ def check_question(draft: QuestionDraft) -> CleanQuestion:
         raise ValidationError("Please correct the question below.", exc.fields) from None
     if clean.kind == "algebra":
         try:
-            readable = algebra.equivalent(clean.canonical, clean.canonical, marking.VARIABLES)
+            readable = algebra.equivalent(clean.canonical, clean.canonical,
+                                          marking.expression_names(clean.canonical))
         except algebra.AlgebraUnavailable:
             readable = False
         if not readable:
@@ -103,8 +109,8 @@ def visible_item(user: User, item_id: int) -> QuestionItem:
     """An item `user` may read and copy: the shared bank and their own (admins: all); NotFound otherwise."""
     may_author(user)
     item = db.session.get(QuestionItem, item_id)
-    if item is None or not (user.is_admin or item.owner_id in (None, user.id)):
-        raise NotFound("We could not find that question.")
+    if item is None or item.local_to_set_id is not None or not (user.is_admin or item.owner_id in (None, user.id)):
+        raise NotFound("We could not find that question.")  # a set-local edit is changed from its set's page
     return item
 
 
@@ -241,7 +247,7 @@ def list_items(user: User, topic_id: int | None = None, mine: bool = False, page
     """Current items, by topic: a tutor sees the shared bank and their own, an admin everything."""
     may_author(user)
     query = (select(QuestionItem, Topic.name, User.name).join(Topic, QuestionItem.topic_id == Topic.id)
-             .outerjoin(User, QuestionItem.owner_id == User.id).where(QuestionItem.active.is_(True)))
+             .outerjoin(User, QuestionItem.owner_id == User.id).where(QuestionItem.active.is_(True), in_bank()))
     if mine:
         query = query.where(QuestionItem.owner_id == user.id)
     elif not user.is_admin:
@@ -258,4 +264,5 @@ def list_items(user: User, topic_id: int | None = None, mine: bool = False, page
 def count_own(user: User) -> int:
     """How many current items the user owns."""
     return db.session.scalar(select(func.count(QuestionItem.id)).where(QuestionItem.owner_id == user.id,
-                                                                         QuestionItem.active.is_(True))) or 0
+                                                                         QuestionItem.active.is_(True),
+                                                                         in_bank())) or 0

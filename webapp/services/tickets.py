@@ -13,6 +13,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from ..domain.limits import parse_id
 from ..adapters import uploads
 from ..domain import tickets as rules
 from ..domain.tickets import TicketPriority, TicketStatus
@@ -95,8 +96,10 @@ def inbox(viewer: User, *, q: str = "", status: str = "", priority: str = "", as
         query = query.where(SupportTicket.assignee_id == viewer.id)
     elif assignee == "none":
         query = query.where(SupportTicket.assignee_id.is_(None))
-    elif assignee.isdigit():
-        query = query.where(SupportTicket.assignee_id == int(assignee))
+    elif assignee:
+        if parse_id(assignee) is None:
+            raise ValidationError("Pick an assignee from the list.", {"assignee": "Unknown assignee."})
+        query = query.where(SupportTicket.assignee_id == parse_id(assignee))
     words = " ".join((q or "").split())[:100].lower()
     if words:
         like = f"%{words}%"
@@ -104,7 +107,7 @@ def inbox(viewer: User, *, q: str = "", status: str = "", priority: str = "", as
         query = query.join(User, User.id == SupportTicket.requester_id).where(or_(
             func.lower(SupportTicket.subject).like(like), func.lower(User.name).like(like),
             func.lower(User.email).like(like), SupportTicket.id.in_(in_messages),
-            SupportTicket.id == (int(words.lstrip("#")) if words.lstrip("#").isdigit() else -1)))
+            SupportTicket.id == (parse_id(words.lstrip("#")) or -1)))
     page = max(page, 1)
     # Due soonest first (tickets without a due time last), then newest.
     rows = list(db.session.scalars(query.order_by(SupportTicket.due_at.is_(None), SupportTicket.due_at,
@@ -238,10 +241,14 @@ def open_ticket(user: User, subject: str | None, body: str | None, booking_id: i
 
 
 def reply(author: User, ticket_id: int, body: str | None, files: list[Upload], now: datetime, *,
-          internal: bool = False) -> TicketMessage:
+          internal: bool = False, form_key: str | None = None) -> TicketMessage:
     """Write on a ticket: the requester's reply reopens it for the staff; the staff's answer waits for the user
-    (and tells them); an internal note (staff only) changes nothing the user sees."""
+    (and tells them); an internal note (staff only) changes nothing the user sees. The same form sent twice (its
+    one-time key) posts once."""
     ticket = get_ticket(author, ticket_id)
+    form_key = (form_key or "").strip()[:64] or None
+    if form_key and (already := _reply_of(ticket.id, author.id, form_key)) is not None:
+        return already
     if internal and not author.is_staff:
         raise Forbidden("Only the staff writes internal notes.")
     if author.is_suspended:
@@ -252,9 +259,14 @@ def reply(author: User, ticket_id: int, body: str | None, files: list[Upload], n
     stored = _store_files(files)
     try:
         message = _add_message(ticket, author, text, stored, now, internal=internal)
+        message.form_key = form_key
         from_staff = author.is_staff and author.id != ticket.requester_id
+        if internal or from_staff:
+            db.session.flush()  # the message's id, for the audit entry that records what the staff wrote
         if internal:
-            audit.record(author, "ticket.note", "ticket", ticket.id, f"Internal note on ticket #{ticket.id}", now)
+            audit.record(author, "ticket.note", "ticket", ticket.id, f"Internal note on ticket #{ticket.id}: "
+                         f"{_excerpt(text)}", now, after={"message_id": message.id, "internal": True,
+                                                          "attachments": [s.original_name for s in stored]})
         elif from_staff:
             before = ticket.status
             ticket.status = rules.after_staff_reply(ticket.status)
@@ -263,15 +275,37 @@ def reply(author: User, ticket_id: int, body: str | None, files: list[Upload], n
                 ticket.assignee_id = author.id  # whoever answers first owns it
             _tell_requester(ticket, author, text, now)
             audit.record(author, "ticket.reply", "ticket", ticket.id, f"Answered ticket #{ticket.id}: "
-                         f"{ticket.subject}", now, before={"status": before}, after={"status": ticket.status})
+                         f"{ticket.subject}: {_excerpt(text)}", now, before={"status": before},
+                         after={"status": ticket.status, "message_id": message.id,
+                                "attachments": [s.original_name for s in stored]})
         else:
             _user_wrote(ticket, author, text, now)
         db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        _discard(stored)
+        already = _reply_of(ticket_id, author.id, form_key) if form_key else None
+        if already is None:
+            raise Conflict("That form was already used; reload the page and try again.") from None
+        return already  # the other click of a double click posted it
     except BaseException:
         db.session.rollback()
         _discard(stored)
         raise
     return message
+
+
+def _reply_of(ticket_id: int, author_id: int, form_key: str) -> TicketMessage | None:
+    """The message this reply form already posted on this ticket, by this author."""
+    return db.session.scalar(select(TicketMessage).where(TicketMessage.form_key == form_key,
+                                                         TicketMessage.ticket_id == ticket_id,
+                                                         TicketMessage.author_id == author_id))
+
+
+def _excerpt(text: str, limit: int = 200) -> str:
+    """The start of what the staff wrote, for the audit log's summary (searchable by its words)."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[:limit - 1] + "…"
 
 
 def _user_wrote(ticket: SupportTicket, author: User, text: str, now: datetime) -> None:

@@ -24,6 +24,15 @@
   Chat.prototype.start = function () {
     var self = this;
     this.watchWindow();
+    // Enter sends, as in any chat (the socket, or htmx's post without one); Shift+Enter is a new line, and an IME
+    // composing a word keeps its Enter.
+    document.addEventListener("keydown", function (e) {
+      if (!e.target || e.target.id !== "chat-input" || e.key !== "Enter") { return; }
+      if (e.shiftKey || e.altKey || e.ctrlKey || e.metaKey || e.isComposing || e.keyCode === 229) { return; }
+      e.preventDefault();
+      var form = e.target.form, send = form && form.querySelector("#chat-send");
+      if (form && !e.repeat && !(send && send.disabled)) { form.requestSubmit(); }  // not while one is on its way
+    });
     if (this.section.getAttribute("data-state") !== "open" || !window.WebSocket) { return; }
     document.addEventListener("submit", function (e) { self.onSubmit(e); }, true);
     document.addEventListener("input", function (e) {

@@ -1,11 +1,12 @@
 """Admin pages: commissions, coupons and special offers (with their usage and announcements), bookings and refunds."""
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 
 from flask import Blueprint, Response, flash, redirect, request, url_for
 from flask_login import current_user
 
+from ..domain.limits import parse_id
 from ..domain.coupons import normalize_code
 from ..domain.money import Money, parse_major_amount
 from ..domain.funding import Funding
@@ -15,6 +16,7 @@ from ..domain.roles import STAFF_ROLES
 from ..models import Role
 from ..services import bookings, cancellations, dashboard, minute_refunds, offer_announcements, offers
 from ..services.errors import ServiceError
+from . import params
 from .common import now_utc, perform, render, role_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -65,7 +67,7 @@ def _whole_number(text: str) -> int:
     text = text.strip()
     if text.startswith("-") and text[1:].isdigit() or text == "0":
         raise ValueError(f"At least 1, not {text!r}; leave it empty for no limit.")
-    if not text.isdigit() or int(text) > 2**31 - 1:
+    if not (text.isascii() and text.isdigit()) or int(text) > 2**31 - 1:
         raise ValueError(f"Use a whole number such as 100, not {text!r}.")
     return int(text)
 
@@ -73,7 +75,7 @@ def _whole_number(text: str) -> int:
 def _typed_minutes(text: str) -> int:
     """Minutes typed in the refund form (the service says which counts it accepts)."""
     text = text.strip()
-    if not text.isdigit() or len(text) > 6:
+    if not (text.isascii() and text.isdigit()) or len(text) > 6:
         raise ValueError(f"Minutes are a whole number such as 30, not {text!r}.")
     return int(text)
 
@@ -84,7 +86,8 @@ def _percent_to_bp(text: str | None) -> int:
     if not text:
         raise ValueError("Enter the percentage off, such as 10.")
     whole, _, frac = text.partition(".")
-    if not (whole.isdigit() or whole == "") or not (frac.isdigit() or frac == "") or len(frac) > 2:
+    if not text.isascii() or not (whole.isdigit() or whole == "") or not (frac.isdigit() or frac == "") \
+            or len(frac) > 2:
         raise ValueError(f"Percentages look like 12.5, not {text!r}.")
     bp = int(whole or "0") * 100 + int(frac.ljust(2, "0") or "0")
     if not 0 < bp <= 10_000:
@@ -143,13 +146,16 @@ def coupons():
 
 
 def _date_or_none(text: str | None) -> datetime | None:
-    """A date typed in a date field, as the start of that day in UTC."""
+    """A date typed in a date field, as the start of that day in UTC (a day people can mean: params' range)."""
     if not text:
         return None
     try:
-        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+        day = date.fromisoformat(text.strip())
     except ValueError:
         raise ValueError(f"Dates look like 2027-03-28, not {text!r}.") from None
+    if not params.EARLIEST <= day <= params.LATEST:
+        raise ValueError(f"Choose a date between {params.EARLIEST} and {params.LATEST}.")
+    return datetime.combine(day, time(), UTC)
 
 
 @bp.post("/coupons/<id:coupon_id>/active")
@@ -194,8 +200,8 @@ def refund(booking_id: int):
     except ServiceError as exc:
         flash(exc.message, "error")
     ticket_id = request.form.get("ticket_id", "")
-    if ticket_id.isdigit() and len(ticket_id) < 10:  # refunded from a support ticket: back to it
-        return redirect(url_for("admin_tickets.ticket", ticket_id=int(ticket_id)), code=303)
+    if parse_id(ticket_id):  # refunded from a support ticket: back to it
+        return redirect(url_for("admin_tickets.ticket", ticket_id=parse_id(ticket_id)), code=303)
     return redirect(url_for("bookings.detail", booking_id=booking_id), code=303)
 
 
@@ -229,4 +235,4 @@ def analytics_csv():
 def _tutor_filter() -> int | None:
     """The tutor chosen in the filter, if any (anything else is everyone)."""
     text = request.args.get("tutor", "")
-    return int(text) if text.isdigit() and int(text) < 2**31 else None
+    return parse_id(text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user
 
+from ..domain.limits import parse_id
 from ..models import Role
 from ..services import topic_admin
 from ..services.errors import ValidationError
@@ -30,7 +31,7 @@ def tree(subject_id: int, level_id: int):
 
 def _form_id(name: str) -> int | None:
     value = request.form.get(name, "")
-    return int(value) if value.isdigit() and 0 < int(value) < 2**31 else None
+    return parse_id(value)
 
 
 def _answer(subject_id: int, level_id: int, action, success):

@@ -121,9 +121,13 @@ def payouts_page():
 @bp.post("/payouts/<id:booking_id>/retry")
 @role_required(Role.ADMIN)
 def retry_payout(booking_id: int):
-    """Send one failed payout again now, through the payout job's own path."""
-    return perform(lambda: payouts.retry_payout(current_user, booking_id, now_utc()),
-                   f"The payout of booking #{booking_id} is transferred.", url_for("admin_users.payouts_page"))
+    """Send one failed payout again now, through the payout job's own path (or say why nothing was sent)."""
+    try:
+        retried = payouts.retry_payout(current_user, booking_id, now_utc())
+        flash(retried.words, "success" if retried.transferred else "info")
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("admin_users.payouts_page"), code=303)
 
 
 @bp.get("/tutors")

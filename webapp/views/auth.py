@@ -121,8 +121,8 @@ def confirm_registration(token: str):
     log_in(user)
     flash(f"Welcome to Lessonbook, {user.name}.", "success")
     target = _safe_next(request.args.get("next"))
-    if user.is_tutor:
-        return redirect(url_for("tutor_dashboard.availability"))
+    if user.is_tutor:  # the dashboard says nobody can find them until approved, and what to set up meanwhile
+        return redirect(url_for("tutor_dashboard.lessons"))
     if target:  # back to where they were going, e.g. the booking form for the slot they picked
         return redirect(target, code=303)
     if user.is_parent:

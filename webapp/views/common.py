@@ -70,11 +70,12 @@ def apply_service_errors(form, fields: dict[str, str], message: str | None = Non
     form.form_errors = list(form.form_errors) + [t for t in unplaced if t not in form.form_errors]
 
 
-def perform(action, success: str, target: str):
-    """A POST button: run one service call, flash its outcome in words, and go back to `target` (303)."""
+def perform(action, success, target: str):
+    """A POST button: run one service call, flash its outcome in words (`success`, or a function of what the call
+    returned), and go back to `target` (303)."""
     try:
-        action()
-        flash(success, "success")
+        result = action()
+        flash(success(result) if callable(success) else success, "success")
     except ServiceError as exc:
         flash(exc.message, "error")
     return redirect(target, code=303)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, make_response, redirect, request, url_for
 from flask_login import current_user, login_required
 
+from ..domain.limits import parse_id
 from ..domain.question_form import KINDS, MAX_CHOICES, QuestionDraft
 from ..services import curriculum, homework, question_bank
 from ..services.errors import Conflict, ValidationError
@@ -48,7 +49,7 @@ def swap(set_id: int, entry_id: int):
 def add_entry(set_id: int):
     """Add one of the tutor's own questions to a draft set."""
     value = request.form.get("item_id", "")
-    item_id = int(value) if value.isdigit() and 0 < int(value) < 2**31 else None
+    item_id = parse_id(value)
     try:
         found = homework.add_entry(current_user, set_id, item_id, now_utc())
     except ValidationError as exc:
@@ -122,9 +123,9 @@ def import_gift():
     shelf = request.form.get("shelf", "")
     subject_id, _, level_id = shelf.partition("-")
     try:
-        if not (subject_id.isdigit() and level_id.isdigit()):
+        if not (parse_id(subject_id) and parse_id(level_id)):
             raise ValidationError("Pick the subject and level to import into.")
-        added = curriculum.import_gift(current_user, int(subject_id), int(level_id), text)
+        added = curriculum.import_gift(current_user, parse_id(subject_id), parse_id(level_id), text)
     except ValidationError as exc:
         return render("homework/bank.html", shelves=curriculum.bank_shelves(current_user), error=exc.message,
                       status=422)
@@ -154,15 +155,17 @@ def _draft_from_form() -> QuestionDraft:
 
 def _topic_id() -> int | None:
     value = request.form.get("topic_id", "")
-    return int(value) if value.isdigit() and 0 < int(value) < 2**31 else None
+    return parse_id(value)
 
 
 def _form(heading: str, action: str, submit: str, back: str, draft: QuestionDraft, *, topic_id: int | None = None,
-          with_topics: bool = True, error: ValidationError | None = None, intro: str = ""):
+          with_topics: bool = True, error: ValidationError | None = None, intro: str = "", offer_bank: bool = False,
+          save_to_bank: bool = False):
     """The question form, with a ValidationError's messages beside their fields (422) when there is one."""
     return render("homework/question_form.html", heading=heading, action=action, submit=submit, back=back,
                   draft=draft, kinds=KINDS, topics=question_bank.topic_choices() if with_topics else None,
-                  topic_id=topic_id, intro=intro, message=error.message if error else None,
+                  topic_id=topic_id, intro=intro, offer_bank=offer_bank, save_to_bank=save_to_bank,
+                  message=error.message if error else None,
                   fields=error.fields if error else {}, status=422 if error else 200)
 
 
@@ -234,15 +237,18 @@ def edit_entry(set_id: int, entry_id: int):
     back = url_for("homework.page", lesson_id=found.lesson_id, _anchor=f"entry-{entry_id}")
     page = dict(heading=f"Edit question {entry.position} for {found.learner_name}",
                 action=url_for("homework.edit_entry", set_id=set_id, entry_id=entry_id), submit="Save for this set",
-                back=back, with_topics=False,
-                intro=f"{entry.item.topic.name}. The change is saved as your own question and used in this set; the "
-                      f"question bank is not changed.")
+                back=back, with_topics=False, offer_bank=True,
+                intro=f"{entry.item.topic.name}. The change is used in this set only: the question bank is not "
+                      f"changed, and the edit stays out of your own questions unless you tick “Also save to my "
+                      f"questions”.")
     if request.method == "GET":
         return _form(**page, draft=question_bank.draft_of(entry.item))
     draft = _draft_from_form()
+    keep = request.form.get("save_to_bank") == "1"
     try:
-        homework.edit_entry(current_user, set_id, entry_id, draft, now_utc())
+        homework.edit_entry(current_user, set_id, entry_id, draft, now_utc(), save_to_bank=keep)
     except ValidationError as exc:
-        return _form(**page, draft=draft, error=exc)
-    flash("Question changed for this set.", "success")
+        return _form(**page, draft=draft, error=exc, save_to_bank=keep)
+    flash("Question changed for this set and saved to your questions." if keep else
+          "Question changed for this set.", "success")
     return redirect(back, code=303)

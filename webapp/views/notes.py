@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
+from ..domain.limits import parse_id
 from ..adapters.uploads import ACCEPT, ALLOWED_WORDS
 from ..services import notes
 from ..services.errors import ValidationError
@@ -21,7 +22,7 @@ def page(lesson_id: int):
     now = now_utc()
     error, fields = None, {}
     if request.method == "POST" and request.form.get("action") != "suggest":
-        removing = [int(i) for i in request.form.getlist("remove") if i.isdigit()]
+        removing = _ids(request.form.getlist("remove"))
         try:
             _, created = notes.save_note(current_user, lesson_id, request.form.get("body"),
                                          request.files.getlist("attachments"), now, removing,
@@ -41,13 +42,13 @@ def page(lesson_id: int):
 
 
 def _ids(values: list[str]) -> list[int]:
-    return [int(v) for v in values if v.isdigit()]
+    return [n for n in map(parse_id, values) if n]
 
 
 def _errors(form) -> list[ErrorInput]:
     """The mistake rows of the note form (topic, what went wrong, wrong answer), blank rows included."""
     topics, whats, wrongs = form.getlist("error_topic"), form.getlist("error_what"), form.getlist("error_wrong")
-    return [ErrorInput(int(t) if t.isdigit() else 0, w, a) for t, w, a in zip(topics, whats, wrongs, strict=False)]
+    return [ErrorInput(parse_id(t) or 0, w, a) for t, w, a in zip(topics, whats, wrongs, strict=False)]
 
 
 @bp.get("/notes/attachments/<id:attachment_id>")

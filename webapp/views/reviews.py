@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
+from ..domain.limits import parse_id
 from ..models import Lesson, Role
 from ..services import reviews
 from ..services.errors import Conflict, ServiceError, ValidationError
@@ -75,9 +76,9 @@ def criteria():
         try:
             if form.get("action") == "update":
                 criterion_id = form.get("criteria_id", "")
-                if not criterion_id.isdigit():
+                if not parse_id(criterion_id):
                     raise ValidationError("Choose a criterion to change.")
-                reviews.update_criterion(current_user, int(criterion_id), form.get("name"), form.get("position"),
+                reviews.update_criterion(current_user, parse_id(criterion_id), form.get("name"), form.get("position"),
                                          form.get("active") == "1", now_utc())
                 flash("Criterion saved.", "success")
             else:

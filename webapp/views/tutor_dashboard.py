@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, flash, redirect, url_for
 from flask_login import current_user
 
+from ..domain.labels import approval_outcome
 from ..domain.money import parse_major_amount
 from ..forms import OverrideForm, PackageForm, ProfileForm, RulesForm, TeachForm, WeeklyWindowForm
 from ..models import Role
@@ -218,18 +219,18 @@ def profile():
 @bp.post("/bookings/<id:booking_id>/approve")
 @role_required(Role.TUTOR)
 def approve(booking_id: int):
-    """Approve a paid booking: the payment is captured."""
+    """Approve a paid booking: the payment is taken (or the held minutes spent)."""
     return perform(lambda: approvals.approve(current_user, booking_id, now_utc()),
-                   "Approved: the payment is captured and the lesson is confirmed.",
+                   lambda booking: approval_outcome(booking.funding, booking.lesson.duration_minutes, True),
                    url_for("tutor_dashboard.lessons"))
 
 
 @bp.post("/bookings/<id:booking_id>/decline")
 @role_required(Role.TUTOR)
 def decline(booking_id: int):
-    """Decline a booking: the authorization is released and the slot is free again."""
+    """Decline a booking: the authorization (or the held minutes) is released and the slot is free again."""
     return perform(lambda: approvals.decline(current_user, booking_id, now_utc()),
-                   "Declined: the student was not charged and the slot is free again.",
+                   lambda booking: approval_outcome(booking.funding, booking.lesson.duration_minutes, False),
                    url_for("tutor_dashboard.lessons"))
 
 

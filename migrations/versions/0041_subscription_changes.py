@@ -1,15 +1,15 @@
 """subscription changes remember the request key that made them, so a replayed request is told apart from a stale one
 
-Revision ID: 0038_subscription_changes
-Revises: 0037_homework_reviewed
+Revision ID: 0041_subscription_changes
+Revises: 0040_ticket_reply_keys
 Create Date: 2026-12-03 07:50:00
 
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0038_subscription_changes'
-down_revision = '0037_homework_reviewed'
+revision = '0041_subscription_changes'
+down_revision = '0040_ticket_reply_keys'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,133 @@
+"""Found walking Lessonbook as a newcomer (sign-up, booking across zones, the lesson's life): each test names what a
+user saw go wrong."""
+from __future__ import annotations
+
+from tests.integration.test_registration import _sign_up, confirm_by_email, emails_to
+from webapp.services import outbox
+
+
+def test_an_email_that_shows_no_times_does_not_end_with_an_empty_times_are_in_line(app, client):
+    # The sign-up email ended "Times are in . — Lessonbook": it names no zone because it shows no time.
+    _sign_up(client, "zed@example.com")
+    (message,) = emails_to("zed@example.com", "confirm_registration")
+    _, text, html = outbox.render_email(message.template, message.context)
+    assert "Times are in" not in html and "Times are in" not in text
+    assert "— Lessonbook" in html
+
+
+def test_an_email_that_shows_times_names_their_zone(app):
+    _, _, html = outbox.render_email("password_reset", {"name": "Zed", "url": "http://x/reset/t",
+                                                        "zone": "Asia/Kolkata"})
+    assert "Times are in Asia/Kolkata. — Lessonbook" in html
+
+
+def test_a_new_tutor_lands_where_their_application_is_explained(app, client):
+    # A tutor who followed the sign-up link landed on the availability editor, which never says that nobody can find
+    # or book them until an admin approves: the dashboard's "waiting for approval" list is where they start.
+    _sign_up(client, "tina@example.com", role="tutor")
+    done = confirm_by_email(client, "tina@example.com")
+    assert done.status_code == 302 and done.headers["Location"].endswith("/tutor/")
+    page = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert "Welcome to Lessonbook, Zed" in page and "Your application is waiting for approval" in page
+
+
+def test_a_tutors_rate_out_of_range_is_refused_in_the_tutors_words_not_the_apis(app, client):
+    # The subjects page headed the error "Please correct the teach records.": the API's name for its rows.
+    from tests import factories
+    from tests.conftest import csrf_from, login
+    tutor = factories.user("tutor")
+    login(client, tutor.email, factories.PASSWORD)
+    token = csrf_from(client.get("/tutor/teaches").get_data(as_text=True))
+    page = client.post("/tutor/teaches", data={"csrf_token": token, "subject_id": factories.subject().id,
+                                               "level_id": factories.level().id, "exam_board_id": 0,
+                                               "hourly_rate": "0", "currency": "GBP", "online": "y"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 422 and "teach record" not in html
+    assert "Please correct the subjects and prices." in html and "Hourly rate must be between" in html
+
+
+def test_a_subject_taught_only_in_person_says_so_with_a_capital(app, client):
+    # The "Where" cell read "in person" when it stood alone (and "Online, in person" beside online).
+    from tests import factories
+    from webapp.services import catalogue
+    tutor, _ = factories.tutor()
+    catalogue.replace_teaches(tutor, [{"subject_id": factories.subject().id, "level_id": factories.level().id,
+                                       "hourly_rate_minor": 4000, "currency": "GBP", "online": False,
+                                       "in_person": True, "max_travel_km": 5}])
+    html = client.get(f"/tutors/{tutor.id}").get_data(as_text=True)
+    assert '<td data-label="Where">In person (up to 5 km)</td>' in html
+
+
+def test_lesson_emails_to_the_tutor_name_the_learner_and_a_childs_lesson_names_the_child(app, client):
+    # The tutor's "Confirmed: ..." and "Your link to join ..." emails said "Mathematics with <the tutor's own name>";
+    # and for a lesson a parent booked for a child, the tutor's room page said "with no student yet".
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+
+    from tests import factories
+    from tests.conftest import login
+    from webapp import jobs
+    from webapp.extensions import db
+    from webapp.models import Lesson, OutboxMessage
+    from webapp.services import lesson_messages
+
+    parent = factories.user("parent", name="Pat Parent")
+    kid = factories.child(parent, name="Robin")
+    tutor, teach = factories.tutor(name="Ana Lopez")
+    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=3)
+    lesson = factories.lesson_at(start - timedelta(minutes=start.minute % 15), teacher=tutor, teach=teach,
+                                 booker=parent, for_child=kid)
+    lesson_id, tutor_email, parent_email = lesson.id, tutor.email, parent.email
+    lesson_messages.tell_booked(db.session.get(Lesson, lesson_id))
+    db.session.commit()
+    jobs.sync_meeting(lesson_id)
+    db.session.rollback()
+    subjects = {}
+    for message in db.session.scalars(select(OutboxMessage).where(
+            OutboxMessage.template.in_(["lesson_booked", "meeting_link"]), OutboxMessage.channel == "email")):
+        subjects[(message.to_address, message.template)] = outbox.render_email(message.template, message.context)[0]
+    assert subjects[(tutor_email, "lesson_booked")].startswith("Confirmed: Mathematics with Robin on ")
+    assert subjects[(tutor_email, "meeting_link")].startswith("Your link to join Mathematics with Robin on ")
+    assert subjects[(parent_email, "lesson_booked")].startswith("Confirmed: Mathematics with Ana Lopez on ")
+    assert subjects[(parent_email, "meeting_link")].startswith("Your link to join Mathematics with Ana Lopez on ")
+
+    login(client, tutor_email, factories.PASSWORD)
+    room = client.get(f"/lessons/{lesson_id}/room").get_data(as_text=True)
+    assert "Mathematics with Robin</h1>" in room
+
+
+def test_adding_the_same_child_again_is_refused_in_words_and_adds_no_second_one(app, client):
+    # Walking it: Back and "Add child" again (or a refresh of the POST) listed "Kiran 😀" twice.
+    from tests import factories
+    from tests.conftest import csrf_from, login
+    from webapp.extensions import db
+    from webapp.models import Child
+    parent = factories.user("parent")
+    login(client, parent.email, factories.PASSWORD)
+    token = csrf_from(client.get("/children").get_data(as_text=True))
+    form = {"csrf_token": token, "name": "Kiran 😀", "year_level": "Year 9", "timezone": "Asia/Kolkata"}
+    assert client.post("/children", data=form).status_code == 200
+    again = client.post("/children", data={**form, "name": " kiran 😀 "})
+    assert again.status_code == 422 and "You already added kiran 😀: it is on the list." in again.get_data(as_text=True)
+    db.session.rollback()
+    assert [c.name for c in db.session.query(Child).filter_by(parent_id=parent.id)] == ["Kiran 😀"]
+
+
+def test_a_wrong_time_zone_is_named_in_the_same_answer_as_the_forms_other_mistakes(app, client):
+    # Sign-up said only "Use at least 10 characters."; put right, it then said the zone was unknown. Settings too.
+    from tests import factories
+    from tests.conftest import csrf_from, login
+    token = csrf_from(client.get("/register").get_data(as_text=True))
+    page = client.post("/register", data={"csrf_token": token, "name": "Zed", "email": "zed@example.com",
+                                          "password": "short", "role": "student", "timezone": "Mars/Olympus"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 422 and "There are 2 problems" in html
+    assert "Use at least 10 characters." in html and "Unknown time zone: Mars/Olympus." in html
+
+    user = factories.user("student")
+    login(client, user.email, factories.PASSWORD)
+    token = csrf_from(client.get("/settings").get_data(as_text=True))
+    page = client.post("/settings", data={"csrf_token": token, "name": " ", "timezone": "Europe/Londn"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 422 and "Name is missing" in html and "Unknown time zone: Europe/Londn." in html
