@@ -60,6 +60,21 @@ def test_a_second_checkout_reuses_the_open_one_for_the_same_plan_and_replaces_it
     assert [(r.plan_id, r.status) for r in rows] == [(small.id, "expired"), (big.id, "open")]
 
 
+def test_back_and_forth_between_plans_on_one_page_always_opens_a_page_that_can_be_paid(app, stripe_world):
+    # The profile's Subscribe buttons share the page's key: Back from plan A's page, plan B, Back, plan A again must
+    # not get plan A's first page (expired when B opened) replayed under the same idempotency key.
+    teacher = factories.tutor(rate_minor=4000)[0]
+    small, big = _plan(teacher, 240, 8000), _plan(teacher, 480, 16000)
+    student = factories.user("student")
+
+    first = _start(student, small, "page-1")
+    _start(student, big, "page-1")
+    again = _start(student, small, "page-1")
+
+    assert again != first and _session_status(stripe_world, again) == "open"
+    assert _start(student, small, "page-1") == again  # and a double click on it is still the same page
+
+
 def test_a_page_stripe_no_longer_knows_is_closed_and_a_new_one_opened(app, stripe_world):
     plan = _plan()
     student = factories.user("student")

@@ -92,6 +92,12 @@ def start_subscription(student: User, plan_id: int, form_key: str | None, *, suc
                        "page instead.")
     tutor_id, student_id = plan.tutor_id, student.id
     opened = [(c.id, c.session_id, c.plan_id) for c in _open_checkouts(student_id, tutor_id, SUBSCRIBE)]
+    # The idempotency key names the newest page this student opened with this tutor, whatever became of it: a double
+    # click still sends one key (one page), but the same form sent again after that page closed (Back from plan A's
+    # page, plan B, Back, plan A) gets a new page instead of Stripe replaying the closed one.
+    newest = db.session.scalar(select(SubscriptionCheckout.session_id).where(
+        SubscriptionCheckout.student_id == student_id, SubscriptionCheckout.tutor_id == tutor_id,
+        SubscriptionCheckout.kind == SUBSCRIBE).order_by(SubscriptionCheckout.id.desc()).limit(1))
     product = f"{plan.minutes} minutes a month with {plan.tutor.name}"
     metadata = {"plan_id": str(plan.id), "student_id": str(student_id), "tutor_id": str(tutor_id)}
     amount, currency, email, tutor_name = plan.price_minor, plan.currency, student.email, plan.tutor.name
@@ -112,7 +118,7 @@ def start_subscription(student: User, plan_id: int, form_key: str | None, *, suc
         checkout = gateway.create_subscription_checkout_session(
             amount_minor=amount, currency=currency, product_name=product, metadata=metadata, customer_email=email,
             success_url=success_url, cancel_url=cancel_url,
-            idempotency_key=f"subscribe:{student_id}:{plan_id}:{subscription_key(form_key)}")
+            idempotency_key=f"subscribe:{student_id}:{plan_id}:{subscription_key(form_key)}:after:{newest or 'first'}")
     except gateway.PaymentError as exc:
         raise PaymentFailed("We could not open the payment page. Nothing was charged; please try again.") from exc
     if checkout.status != "open" or not checkout.url:
