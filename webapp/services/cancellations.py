@@ -505,9 +505,10 @@ def _tell_staff_failed(session, receipt: PaymentReceipt, row: Refund) -> None:
     currency = receipt.currency
     reversed_minor = int(session.scalar(select(func.coalesce(func.sum(TransferReversal.amount_minor), 0)).where(
         TransferReversal.booking_id == receipt.booking_id, TransferReversal.status.in_(("pending", "succeeded")))))
-    sent = receipt.transferred_minor or 0
-    # Taken back beyond what the refunds standing now warrant: the tutor's shortfall (never re-paid by itself).
-    short = max(0, reversed_minor - max(0, sent - receipt.tutor_payout_minor)) if receipt.transfer_id else 0
+    # What the tutor is owed now beyond what they hold (sent less taken back): a reversal made for the failed refund,
+    # or a payout made smaller by it. Never re-paid by itself (README, "Money").
+    holds = (receipt.transferred_minor or 0) - reversed_minor
+    short = max(0, receipt.tutor_payout_minor - holds) if receipt.transfer_id else 0
     booking = session.get(Booking, receipt.booking_id)
     consequence = (f"It no longer counts: {Money(receipt.refunded_minor, currency).format()} of "
                    f"{Money(receipt.amount_minor, currency).format()} is refunded now and the booking is "
