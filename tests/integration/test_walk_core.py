@@ -131,3 +131,16 @@ def test_a_wrong_time_zone_is_named_in_the_same_answer_as_the_forms_other_mistak
     page = client.post("/settings", data={"csrf_token": token, "name": " ", "timezone": "Europe/Londn"})
     html = page.get_data(as_text=True)
     assert page.status_code == 422 and "Name is missing" in html and "Unknown time zone: Europe/Londn." in html
+
+
+def test_a_text_too_long_is_refused_with_the_limit_and_what_was_typed(app, client):
+    # The profile said "Field cannot be longer than 5000 characters." (WTForms' words, naming no field or count).
+    from tests import factories
+    from tests.conftest import csrf_from, login
+    tutor = factories.user("tutor")
+    login(client, tutor.email, factories.PASSWORD)
+    token = csrf_from(client.get("/tutor/profile").get_data(as_text=True))
+    page = client.post("/tutor/profile", data={"csrf_token": token, "headline": "Maths", "bio": "b" * 5003})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 422 and "Field cannot be longer" not in html
+    assert "About you: Up to 5,000 characters: this has 5,003." in html
