@@ -144,3 +144,19 @@ def test_a_text_too_long_is_refused_with_the_limit_and_what_was_typed(app, clien
     html = page.get_data(as_text=True)
     assert page.status_code == 422 and "Field cannot be longer" not in html
     assert "About you: Up to 5,000 characters: this has 5,003." in html
+
+
+def test_the_notes_page_names_the_learner_once_for_the_tutor(app, client):
+    # The tutor read "Mathematics · GCSE with Sam, for Sam — ...".
+    import re
+
+    from tests import factories
+    from tests.conftest import login
+    lesson = factories.finished_lesson()
+    tutor, student = lesson.tutor, lesson.students[0]
+    login(client, tutor.email, factories.PASSWORD)
+    html = " ".join(client.get(f"/lessons/{lesson.id}/notes").get_data(as_text=True).split())
+    assert re.search(rf"with {re.escape(student.name)} — ", html) and f"for {student.name}" not in html
+    login(client, student.email, factories.PASSWORD)
+    html = " ".join(client.get(f"/lessons/{lesson.id}/notes").get_data(as_text=True).split())
+    assert f"with {tutor.name}, for {student.name} — " in html
