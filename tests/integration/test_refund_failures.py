@@ -204,3 +204,26 @@ def test_a_cancellation_refund_that_fails_leaves_the_lesson_cancelled_and_the_mo
     assert (booking.state, booking.lesson.state) == (BookingState.PAID, "CANCELLED")
     cancellations.admin_refund(factories.user("admin"), booking.id, 4000, "Cancellation refund, again", now())
     assert _receipt(booking.id).refunded_minor == 4000
+
+
+def test_a_payout_made_smaller_by_a_refund_that_then_failed_is_not_topped_up_by_itself_but_said(
+        app, client, stripe_world):
+    booking = _paid(stripe_world, client)
+    admin = factories.user("admin")
+    cancellations.admin_refund(admin, booking.id, 2000, "Half back", now())
+    account = onboard(booking.lesson.tutor)
+    settled = booking.lesson.finish_at + timedelta(days=3)
+    assert payouts.send_pending_payouts(settled) == 1
+    sent = _receipt(booking.id).transferred_minor
+    row = db.session.scalar(select(Refund).where(Refund.booking_id == booking.id))
+
+    _fail(stripe_world, row.stripe_refund_id)
+    stripe_world.deliver(client)
+
+    receipt = _receipt(booking.id)
+    owed = receipt.tutor_payout_minor
+    assert owed > sent
+    assert payouts.send_pending_payouts(settled) == 0 and transfer_reversals.reverse_overpaid_transfers(now()) == 0
+    assert len(stripe_world.client.v1.transfers.list(params={"destination": account.stripe_account_id}).data) == 1
+    [mail] = _team_mails()
+    assert mail.context["tutor_short"] == f"£{(owed - sent) / 100:.2f}"
