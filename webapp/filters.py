@@ -10,8 +10,8 @@ from flask_login import current_user
 
 from .domain.fees import FeeBreakdown
 from .domain.funding import Funding
-from .domain.labels import (booking_label, clock_time, funding_name, purchase_words, state_label, total_label,
-                            unit_label)
+from .domain.labels import (booking_label, clock_time, funding_name, purchase_words, refund_failure_words,
+                            state_label, total_label, unit_label)
 from .domain.money import Money
 from .domain.timezones import known_zones
 
@@ -117,5 +117,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["funding_name"] = funding_name
     app.jinja_env.filters["unit"] = unit_label
     app.jinja_env.filters["purchase_status"] = purchase_status
+    app.jinja_env.filters["refund_failure"] = refund_failure_words
     app.jinja_env.globals["viewer_zone_name"] = viewer_zone_name
     app.jinja_env.globals["receipt_lines"] = receipt_lines

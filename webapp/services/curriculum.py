@@ -7,12 +7,14 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from ..adapters.database import serialized_write
 from ..domain import gift, question_templates
 from ..domain.topic_suggest import TopicText, suggest
 from ..extensions import db
 from ..models import ChatMessage, Lesson, Level, QuestionItem, Subject, Topic, User
 from . import question_bank
 from .errors import Forbidden, ValidationError
+from .locks import LOCK_QUESTION_AUTHOR
 
 CURRICULUM_FILE = Path(__file__).resolve().parent.parent / "data" / "curriculum.json"
 
@@ -117,7 +119,8 @@ def export_gift(user: User, subject_id: int, level_id: int) -> str:
 
 
 def import_gift(user: User, subject_id: int, level_id: int, text: str) -> int:
-    """Add the questions of a GIFT text to the bank under their topics (by slug); returns how many were added.
+    """Add the questions of a GIFT text to the bank under their topics (by slug); returns how many were added
+    (questions identical to ones this user already has are skipped).
 
     All or nothing: one unreadable question or unknown topic and none are added, with the reason in words."""
     _may_edit_bank(user)
@@ -133,13 +136,21 @@ def import_gift(user: User, subject_id: int, level_id: int, text: str) -> int:
             raise ValidationError(f"Question {number}: unknown topic “{item.topic}” for this subject and level.")
         if not item.solution:
             raise ValidationError(f"Question {number} has no worked solution (GIFT general feedback, after ####).")
-    for item in parsed:
-        db.session.add(QuestionItem(topic_id=topics[item.topic], kind=item.kind, difficulty=item.difficulty,
-                                    prompt=item.prompt[:5000], answer=item.answer[:200], tolerance=item.tolerance,
-                                    unit=item.unit[:20], choices=item.choices, solution=item.solution,
-                                    created_by_id=user.id, owner_id=None if user.is_admin else user.id))
-    db.session.commit()
-    return len(parsed)
+    added = 0
+    # The author's lock, and questions they already have skipped: the same text imported twice (a double click, a
+    # second try after a slow answer) adds each question once.
+    with serialized_write((LOCK_QUESTION_AUTHOR, user.id)) as session:
+        for item in parsed:
+            values = dict(kind=item.kind, difficulty=item.difficulty, prompt=item.prompt[:5000],
+                          answer=item.answer[:200], tolerance=item.tolerance, unit=item.unit[:20],
+                          choices=list(item.choices or []), solution=item.solution)
+            if question_bank.identical_item(user.id, topics[item.topic], values) is not None:
+                continue
+            session.add(QuestionItem(topic_id=topics[item.topic], created_by_id=user.id,
+                                     owner_id=None if user.is_admin else user.id, **values))
+            session.flush()  # the next question's check sees this one (a text may repeat a question)
+            added += 1
+    return added
 
 
 @dataclass(frozen=True)

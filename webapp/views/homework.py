@@ -129,7 +129,8 @@ def import_gift():
     except ValidationError as exc:
         return render("homework/bank.html", shelves=curriculum.bank_shelves(current_user), error=exc.message,
                       status=422)
-    flash(f"{added} questions imported.", "success")
+    flash(f"{added} questions imported." if added else "Nothing new to import: these questions are already in the "
+          "bank.", "success")
     return redirect(url_for("homework.bank"), code=303)
 
 
