@@ -299,3 +299,24 @@ def test_a_parent_in_sydney_gets_the_digest_at_17_00_sydney_time_and_one_in_lond
     sent = [m.to_address for m in db.session.scalars(select(OutboxMessage).where(
         OutboxMessage.template == "homework_digest").order_by(OutboxMessage.id))]
     assert sent == [parents["Australia/Sydney"].email, parents["Europe/London"].email]
+
+
+def test_the_tutor_reviews_a_draft_with_each_answer_and_worked_solution_and_the_student_sees_them_after(app, client,
+                                                                                                        bank):
+    lesson = factories.finished_lesson()
+    login(client, lesson.tutor.email, factories.PASSWORD)
+    post_note(client, lesson.id, "Ratio and Pythagoras.", topics=[bank["ratio"].id],
+              errors=[(bank["pythagoras"].id, "Subtracted the squares", "")])
+    draft = db.session.scalar(select(HomeworkSet))
+    shown = [(e.id, e.item.kind, e.item.answer, e.item.solution, list(e.item.choices or [])) for e in draft.entries]
+    page = words(client.get(f"/lessons/{lesson.id}/homework"))
+    for entry_id, kind, answer, solution, choices in shown:
+        block = page.split(f'id="entry-{entry_id}"')[1].split('class="homework-item"')[0]
+        assert "Answer and worked solution" in block and solution in block
+        expected = choices[int(answer)] if kind == "choice" else answer.replace("**", "^")
+        assert f"Answer: {expected}" in block
+    token = csrf_from(client.get(f"/lessons/{lesson.id}/homework").get_data(as_text=True))
+    client.post(f"/homework/{draft.id}/publish", data={"csrf_token": token})
+    login(client, lesson.students[0].email, factories.PASSWORD)
+    page = words(client.get(f"/lessons/{lesson.id}/homework"))
+    assert not any(solution in page for _, _, _, solution, _ in shown)  # only once each is answered
