@@ -179,5 +179,5 @@ def test_a_runaway_check_is_stopped_by_its_cpu_limit_when_the_clock_would_allow_
 
 def test_the_answer_box_hint_names_the_questions_letters_or_asks_for_a_number():
     assert answer_hint("5/4") == "e.g. 5/4 (a number: a fraction or a decimal)"
-    assert answer_hint("(y - 7)/5") == "an expression in y, e.g. 3y^2 + 2"
+    assert answer_hint("(y - 7)/5") == "an expression in y, e.g. 3y + 2"
     assert answer_hint("2*n + (-1)").startswith("an expression in n")

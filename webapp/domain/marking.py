@@ -207,7 +207,7 @@ def answer_hint(answer: str) -> str:
         return ""
     if not names:
         return "e.g. 5/4 (a number: a fraction or a decimal)"
-    return f"an expression in {', '.join(names)}, e.g. 3{names[0]}^2 + 2"
+    return f"an expression in {', '.join(names)}, e.g. 3{names[0]} + 2"
 
 
 def _known_names(extra: Iterable[str]) -> dict[str, tuple[str, str]]:
