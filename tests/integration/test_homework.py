@@ -192,15 +192,67 @@ def test_strangers_cannot_see_review_or_answer_homework(app, client, bank):
 
 
 def test_gift_export_then_import_round_trips_the_item_types(app, bank):
+    from datetime import UTC, datetime
+
+    from webapp.models import AuditEntry
     admin = factories.user("admin")
+    tutor, _ = factories.tutor()
     maths, gcse = factories.subject(), factories.level()
     text = curriculum.export_gift(admin, maths.id, gcse.id)
     assert "{#" in text and "{=" in text and "~" in text
     before = db.session.query(QuestionItem).count()
-    added = curriculum.import_gift(admin, maths.id, gcse.id, text)
-    assert added == before and db.session.query(QuestionItem).count() == 2 * before
-    kinds = {k for (k,) in db.session.execute(select(QuestionItem.kind).where(QuestionItem.created_by_id == admin.id))}
-    assert kinds == {"numeric", "choice", "algebra"}
+    # Into a tutor's own bank every question is new; each comes back as it went out.
+    done = curriculum.import_gift(tutor, maths.id, gcse.id, text, datetime.now(UTC))
+    assert (done.added, done.skipped) == (before, 0) and db.session.query(QuestionItem).count() == 2 * before
+    mine = {(i.topic_id, i.kind, i.prompt, i.answer, i.unit, tuple(i.choices)) for i in db.session.scalars(
+        select(QuestionItem).where(QuestionItem.owner_id == tutor.id))}
+    shared = {(i.topic_id, i.kind, i.prompt, i.answer, i.unit, tuple(i.choices)) for i in db.session.scalars(
+        select(QuestionItem).where(QuestionItem.owner_id.is_(None)))}
+    assert mine == shared and {kind for _, kind, *_ in mine} == {"numeric", "choice", "algebra"}
+    # Into the shared bank it already holds them all: nothing is added twice (a double submit adds nothing either).
+    again = curriculum.import_gift(admin, maths.id, gcse.id, text, datetime.now(UTC))
+    assert (again.added, again.skipped) == (0, before) and db.session.query(QuestionItem).count() == 2 * before
+    assert db.session.scalar(select(AuditEntry).where(AuditEntry.action == "question.import")) is None
+
+
+GOOD = "// lessonbook: kind=numeric topic=fractions difficulty=1 unit=\n::Q1::Half of 10? {#5:0 ####10 ÷ 2 = 5.}"
+
+
+@pytest.mark.parametrize("bad, says", [
+    ("// lessonbook: kind=algebra topic=expanding-brackets\n::Q::Expand 2(x+3). {=2x + ####2x + 6.}",
+     "The marker cannot read this answer"),
+    ("// lessonbook: kind=algebra topic=expanding-brackets\n::Q::Expand. {=2 3x ####6x.}", "Two numbers side by side"),
+    ("// lessonbook: kind=numeric topic=fractions\n::Q::Half of 10? {#nan:0 ####5.}", "plain number"),
+    ("// lessonbook: kind=numeric topic=fractions\n::Q::Half of 10? {#5:-1 ####5.}", "cannot be negative"),
+    ("// lessonbook: kind=numeric topic=fractions unit=cm;DROP\n::Q::Half of 10? {#5:0 ####5.}", "The unit is"),
+    ("// lessonbook: kind=choice topic=fractions\n::Q::Which? {=3/4 ~3/4 ####Same.}", "Two choices say the same"),
+    ("::Capital::What is the capital of France? {=Paris ####It is Paris.}", "only algebraic ones are marked here"),
+    ("// lessonbook: kind=numeric\n::Q::Half of 10? {#5:0 ####5.}", "has no topic"),
+])
+def test_a_gift_import_refuses_what_the_question_form_would_and_adds_nothing(app, bank, bad, says):
+    from datetime import UTC, datetime
+
+    from webapp.services.errors import ValidationError
+    tutor, _ = factories.tutor()
+    maths, gcse = factories.subject(), factories.level()
+    before = db.session.query(QuestionItem).count()
+    with pytest.raises(ValidationError, match=re.escape(says)) as refused:
+        curriculum.import_gift(tutor, maths.id, gcse.id, GOOD + "\n\n" + bad,
+                               datetime.now(UTC))
+    assert "Question 2" in refused.value.message
+    db.session.rollback()
+    assert db.session.query(QuestionItem).count() == before
+
+
+def test_an_admins_gift_import_into_the_shared_bank_is_audited(app, bank):
+    from datetime import UTC, datetime
+
+    from webapp.models import AuditEntry
+    admin = factories.user("admin")
+    maths, gcse = factories.subject(), factories.level()
+    done = curriculum.import_gift(admin, maths.id, gcse.id, GOOD, datetime.now(UTC))
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "question.import"))
+    assert done.added == 1 and entry.actor_id == admin.id and len(entry.after["ids"]) == 1
 
 
 def test_template_items_regenerate_exactly_from_their_seed(app, bank):
@@ -223,6 +275,10 @@ def test_a_tutor_exports_and_imports_gift_on_the_bank_page_and_bad_gift_gets_wor
     done = client.post("/question-bank/import", data={"csrf_token": token, "shelf": f"{maths.id}-{gcse.id}",
                                                       "gift": one})
     assert done.status_code == 303
+    assert db.session.query(QuestionItem).count() == before + 1
+    twice = client.post("/question-bank/import", data={"csrf_token": token, "shelf": f"{maths.id}-{gcse.id}",
+                                                       "gift": one}, follow_redirects=True)
+    assert "0 questions imported. 1 was already in the bank and skipped." in words(twice)
     assert db.session.query(QuestionItem).count() == before + 1
     for bad in ["not gift at all", "// lessonbook: topic=nowhere\nQ {=1 ####s}", "Q {#abc ####s}"]:
         refused = client.post("/question-bank/import", data={"csrf_token": token, "shelf": f"{maths.id}-{gcse.id}",

@@ -125,11 +125,14 @@ def import_gift():
     try:
         if not (parse_id(subject_id) and parse_id(level_id)):
             raise ValidationError("Pick the subject and level to import into.")
-        added = curriculum.import_gift(current_user, parse_id(subject_id), parse_id(level_id), text)
+        done = curriculum.import_gift(current_user, parse_id(subject_id), parse_id(level_id), text, now_utc())
     except ValidationError as exc:
         return render("homework/bank.html", shelves=curriculum.bank_shelves(current_user), error=exc.message,
                       status=422)
-    flash(f"{added} questions imported.", "success")
+    said = f"{done.added} question{'' if done.added == 1 else 's'} imported."
+    if done.skipped:
+        said += f" {done.skipped} {'was' if done.skipped == 1 else 'were'} already in the bank and skipped."
+    flash(said, "success")
     return redirect(url_for("homework.bank"), code=303)
 
 
