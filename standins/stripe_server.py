@@ -4,7 +4,8 @@
 Run it:      python -m standins.stripe_server --port 8420 [--webhook-url URL --webhook-secret whsec_...]
 Or import:   server = start_local_stripe(); server.url; server.register_webhook(url, secret);
              server.unregister_webhook(url); server.reset(); server.advance_clock(seconds);
-             server.advance_subscription(sub_id, renewal="paid"|"declined"); server.stop()
+             server.advance_subscription(sub_id, renewal="paid"|"declined"); server.fail_refund(re_id);
+             server.stop()
              (tests: the fixtures in tests/stripe_fixtures.py; its own tests: standins/tests/test_stripe_server.py)
 All of localstripe's state is process-global: one server per process.
 """
@@ -29,6 +30,7 @@ from standins.stripe.connect import (create_account, create_account_link, list_a
                                      onboarding_submit, retrieve_account, update_account)
 from standins.stripe.transfers import (create_reversal, create_transfer, list_reversals, list_transfers,
                                        retrieve_reversal, retrieve_transfer, update_transfer)
+from standins.stripe.refunds import fail_due_refunds, fail_endpoint, fail_refund, patch_refunds
 from standins.stripe.plumbing import api_handler, api_middleware, own_route, public_pages_middleware
 from standins.stripe.subscriptions import (Subscription, advance_endpoint, advance_form, advance_page, advance_subscription,
                                            cancel_subscription, list_invoice_payments, list_invoices,
@@ -42,8 +44,9 @@ async def _sweep_forever() -> None:
         await asyncio.sleep(1)
         try:
             expire_due_sessions()
+            fail_due_refunds()
         except Exception:  # keep sweeping; a broken object must not stop expiry for the rest
-            log.exception("expiring checkout sessions failed")
+            log.exception("expiring checkout sessions or failing refunds failed")
 
 
 async def _background(app_: web.Application):
@@ -61,6 +64,7 @@ def _install() -> None:
         return  # imported twice (as __main__ and as standins.stripe_server)
     ls_server._lessonbook_installed = True
     patch_localstripe()
+    patch_refunds()
     app.middlewares.insert(0, public_pages_middleware)
     app.middlewares.append(api_middleware)
     app.cleanup_ctx.append(_background)
@@ -101,6 +105,7 @@ def _install() -> None:
         ("POST", r"/v1/invoices/(?P<id>[^/]+)/pay", pay_invoice_endpoint),
         ("GET", r"/v1/invoice_payments", list_invoice_payments),
         ("POST", r"/v1/test_helpers/local/subscriptions/(?P<id>[^/]+)/advance", advance_endpoint),
+        ("POST", r"/v1/test_helpers/local/refunds/(?P<id>[^/]+)/fail", fail_endpoint),
     ]
     for method, pattern, fn in own:
         own_route(method, pattern, fn)
@@ -178,6 +183,10 @@ class LocalStripe:
     def advance_subscription(self, subscription_id: str, renewal: str | None = None) -> None:
         """End the subscription's current period now: it renews (renewal="declined": the card fails) or ends."""
         self._call(lambda: advance_subscription(Subscription._get(subscription_id), renewal=renewal))
+
+    def fail_refund(self, refund_id: str, status: str = "failed", failure_reason: str | None = None) -> dict:
+        """Fail (or cancel) a refund Stripe had accepted, now: charge.refund.updated, refund.updated, refund.failed."""
+        return self._call(lambda: fail_refund(refund_id, status, failure_reason)._export())
 
     def stop(self) -> None:
         """Close the listening socket and forget everything (the loop thread stays for a later start)."""

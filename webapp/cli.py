@@ -39,7 +39,8 @@ DEMO_LOGINS = [("admin", "admin@example.com"), ("support", "sue@example.com"), (
     [("tutor", t[1]) for t in TUTORS]
 # The local Stripe server's test cards (standins/stripe_server.py), as Stripe's own test mode has them.
 TEST_CARDS = [("4242 4242 4242 4242", "pays"), ("4000 0025 0000 3155", "asks for 3-D Secure first"),
-              ("4000 0000 0000 0002", "is declined")]
+              ("4000 0000 0000 0002", "is declined"),
+              ("4000 0000 0000 5126", "pays, but a refund of it fails 10 seconds later")]
 
 
 def demo_logins_text(base_url: str | None = None, cards: bool = True) -> str:

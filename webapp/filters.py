@@ -10,7 +10,8 @@ from flask_login import current_user
 
 from .domain.fees import FeeBreakdown
 from .domain.funding import Funding
-from .domain.labels import booking_label, clock_time, funding_name, state_label, total_label, unit_label
+from .domain.labels import (booking_label, clock_time, funding_name, purchase_words, state_label, total_label,
+                            unit_label)
 from .domain.marking import answer_hint
 from .domain.money import Money
 from .domain.timezones import known_zones
@@ -28,7 +29,10 @@ def local(dt: datetime | None, zone: str | None = None, fmt: str = "%a %d %b %Y,
     """Format an aware datetime in `zone` (default: the viewer's)."""
     if dt is None:
         return ""
-    return dt.astimezone(ZoneInfo(zone or viewer_zone_name())).strftime(fmt)
+    try:
+        return dt.astimezone(ZoneInfo(zone or viewer_zone_name())).strftime(fmt)
+    except OverflowError:  # a stored time at the calendar's edge (year 1 or 9999) shifted past it: show it in UTC
+        return dt.strftime(fmt)
 
 
 def time_of_day(dt: datetime, clock: str = "24") -> str:
@@ -48,7 +52,10 @@ def zone_names() -> list[str]:
 
 def zone_abbreviation(dt: datetime, zone: str) -> str:
     """The zone's short name at that instant (GMT/BST, EST/EDT), else its IANA name where there is none (+04)."""
-    abbreviation = dt.astimezone(ZoneInfo(zone)).strftime("%Z")
+    try:
+        abbreviation = dt.astimezone(ZoneInfo(zone)).strftime("%Z")
+    except OverflowError:  # at the calendar's edge `local` shows UTC
+        return "UTC"
     return abbreviation if abbreviation[:1].isalpha() else zone
 
 
@@ -90,6 +97,12 @@ def lesson_with(lesson, viewer) -> str:
     return lesson.tutor.name
 
 
+def purchase_status(purchase, totals=None) -> str:
+    """A package purchase's status in words, with its refund totals (services/package_refunds.refund_totals)."""
+    return purchase_words(purchase.state, purchase.price_minor, getattr(totals, "refunded_minor", 0),
+                          getattr(totals, "pending_minor", 0), purchase.currency)
+
+
 def init_app(app: Flask) -> None:
     """Register filters and template globals."""
     app.jinja_env.filters["local"] = local
@@ -104,5 +117,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["funding_name"] = funding_name
     app.jinja_env.filters["unit"] = unit_label
     app.jinja_env.filters["answer_hint"] = answer_hint
+    app.jinja_env.filters["purchase_status"] = purchase_status
     app.jinja_env.globals["viewer_zone_name"] = viewer_zone_name
     app.jinja_env.globals["receipt_lines"] = receipt_lines

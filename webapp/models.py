@@ -631,6 +631,9 @@ class Refund(db.Model):
     reason: Mapped[str] = mapped_column(String(200), default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when the provider reports the refund failed after accepting it (Stripe's failure_reason): it stops counting.
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failure_reason: Mapped[str | None] = mapped_column(String(100))
 
 
 class StripeEvent(StoredEventColumns, db.Model):
@@ -977,6 +980,9 @@ class PackageRefund(db.Model):
     reason: Mapped[str] = mapped_column(String(200), default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when the provider reports the refund failed after accepting it: it stops counting, its minutes come back.
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failure_reason: Mapped[str | None] = mapped_column(String(100))
     __table_args__ = (CheckConstraint("amount_minor > 0", name="package_refund_amount_positive"),
                       CheckConstraint("minutes >= 0 AND shortfall_minutes >= 0", name="package_refund_minutes"),
                       CheckConstraint("status IN ('pending','succeeded','failed')", name="package_refund_status"))
@@ -1181,6 +1187,7 @@ class Subscription(db.Model):
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("subscriptions.id"))
     duplicate_refund_ids: Mapped[str | None] = mapped_column(Text)  # Stripe refund ids, comma-separated
     duplicate_refunded_minor: Mapped[int | None] = mapped_column(Integer)
+    duplicate_refund_failed_ids: Mapped[str | None] = mapped_column(Text)  # those that failed later, comma-separated
     duplicate_closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     plan: Mapped[SubscriptionPlan] = relationship()
     tutor: Mapped[User] = relationship(foreign_keys=[tutor_id])
@@ -1270,6 +1277,7 @@ class TicketMessage(db.Model):
     internal: Mapped[bool] = mapped_column(Boolean, default=False)
     via: Mapped[str] = mapped_column(String(10), default="web")  # web, or email (the signed reply link)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    form_key: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)  # one per rendered reply form
     ticket: Mapped[SupportTicket] = relationship(back_populates="messages")
     author: Mapped[User | None] = relationship()
     attachments: Mapped[list[TicketAttachment]] = relationship(back_populates="message",

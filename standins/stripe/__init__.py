@@ -84,7 +84,11 @@ What this adds to localstripe
 - Events localstripe never sends: checkout.session.completed / expired, payment_intent.created and
   payment_intent.payment_failed (hosted page), payment_intent.amount_capturable_updated (any PI
   reaching requires_capture), payment_intent.canceled, charge.refunded (full and partial refunds),
-  account.updated (with previous_attributes), transfer.created / reversed / updated. Every event,
+  account.updated (with previous_attributes), transfer.created / reversed / updated, and for a refund that fails
+  after it was accepted charge.refund.updated, refund.updated and refund.failed (`refunds.py`: Stripe's
+  refund-fail test card 4000000000005126 fails its refunds 10 s later by this server's clock; any refund fails
+  at once with `POST /v1/test_helpers/local/refunds/{id}/fail` [status=failed|canceled, failure_reason] or
+  `server.fail_refund(id)`; the charge's amount_refunded leaves failed and canceled refunds out). Every event,
   localstripe's own included, carries id evt_..., object, type, created, data.object, api_version
   (API_VERSION below), livemode false, pending_webhooks and request {id, idempotency_key}; it is
   listed newest first at GET /v1/events (filters type, types, created; GET /v1/events/{id} too)

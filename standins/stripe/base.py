@@ -71,6 +71,7 @@ class _State:
         self.idempotency: dict[tuple[str, str], dict[str, Any]] = {}
         self.clock_offset = 0.0
         self.deliveries: set[asyncio.Task] = set()
+        self.doomed_refunds: dict[str, int] = {}  # refund id -> when it fails (the refund-fail test card)
 
 
 own_state = _State()
@@ -91,6 +92,7 @@ def random_id(length: int) -> str:
 def clear_own_state() -> None:
     own_state.idempotency.clear()
     own_state.clock_offset = 0.0
+    own_state.doomed_refunds.clear()
 
 
 def reset_everything() -> None:

@@ -18,6 +18,7 @@ from localstripe.resources import Charge, PaymentIntent, Refund, StripeObject, s
 from .base import (IDEMPOTENCY_TTL_SECONDS, PUBLIC_PREFIXES, ApiError, as_int, clear_own_state, current_request,
                    expand_list, json_response, ls_server, money, own_state, random_id)
 from .events import emit, list_events
+from .refunds import prepare
 from .checkout import expire_due_sessions
 from .transfers import balance_object
 
@@ -103,7 +104,9 @@ async def _create_refund(request: web.Request) -> web.Response:
     left = _refundable(data)
     if left is not None and data.get("amount") in (None, ""):
         data["amount"] = left
-    return json_response(Refund._api_create(**data)._export(expand=expand))
+    refund = Refund._api_create(**data)
+    prepare(refund)
+    return json_response(refund._export(expand=expand))
 
 
 def _refundable(data: dict) -> int | None:

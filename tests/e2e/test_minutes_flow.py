@@ -53,7 +53,7 @@ def test_buy_a_package_book_with_minutes_the_tutor_approves_then_cancel_and_see_
     offer.get_by_role("button", name="Buy 2 hours for £72.00").click()
     expect(page).to_have_url(re.compile(r"/c/pay/"))
     pay_on_the_hosted_page(page, VISA, held["student_email"], Money(7200, "GBP"))
-    expect(page).to_have_url(re.compile(r"/minutes/purchases/\d+$"))
+    expect(page).to_have_url(re.compile(r"/minutes/purchases/\d+\?returned=1$"))
     expect(page.locator("#purchase-state")).to_contain_text(
         f"Paid: 120 minutes with {held['tutor_name']} are yours")  # once the webhook has granted them
     expect(page.locator("#minutes-balance")).to_contain_text("120 minutes")

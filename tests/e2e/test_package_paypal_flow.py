@@ -43,7 +43,7 @@ def test_student_buys_a_package_with_paypal_and_sees_the_minutes_and_the_receipt
     page.get_by_role("button", name="Approve payment").click()
 
     # Back on Lessonbook: captured and granted.
-    expect(page).to_have_url(re.compile(re.escape(live_server.url) + r"/minutes/purchases/\d+$"))
+    expect(page).to_have_url(re.compile(re.escape(live_server.url) + r"/minutes/purchases/\d+\?returned=1$"))
     expect(page.get_by_role("status").filter(has_text="PayPal has taken your payment")).to_have_text(
         "PayPal has taken your payment: 120 minutes are yours.")
     expect(page.locator("#purchase-state")).to_contain_text(f"Paid: 120 minutes with {tutor_name} are yours")
@@ -69,3 +69,34 @@ def test_student_buys_a_package_with_paypal_and_sees_the_minutes_and_the_receipt
     assert paypal_live.wait_for_deliveries()
     assert paypal_live.event_types() == ["CHECKOUT.ORDER.APPROVED", "PAYMENT.CAPTURE.COMPLETED"]
     assert len(paypal_live.captures) == 1
+
+
+def test_back_from_a_payment_page_then_another_package_or_paypal_opens_that_payment(
+        browser_page, live_server, stripe_webhooks, paypal_live):
+    # A student who leaves Stripe's page with Back and changes their mind (a bigger package, or PayPal) gets what they
+    # chose, not "This form was already used for another package".
+    tutor, _teach = factories.tutor()  # £40.00 an hour
+    packages.add_package(tutor, 2, 10)
+    packages.add_package(tutor, 5, 10)
+    student = factories.user("student")
+    tutor_id, tutor_name, email = tutor.id, tutor.name, student.email
+    db.session.remove()  # the live server's threads use the database from here on
+
+    page = browser_page()
+    log_in(page, email)
+    page.goto(f"/tutors/{tutor_id}")
+    offer = page.locator("#packages-offer")
+    offer.get_by_role("button", name="Buy 2 hours for £72.00").click()
+    expect(page).to_have_url(re.compile(r"/c/pay/"))
+    expect(page.get_by_test_id("product-summary-total-amount")).to_have_text("£72.00")
+
+    page.go_back()
+    offer.get_by_role("button", name="Buy 5 hours for £180.00").click()
+    expect(page).to_have_url(re.compile(r"/c/pay/"))
+    expect(page.get_by_test_id("product-summary-total-amount")).to_have_text("£180.00")
+
+    page.go_back()
+    offer.get_by_role("button", name="Pay with PayPal: 2 hours for £72.00").click()
+    expect(page).to_have_url(re.compile("^" + re.escape(paypal_live.url) + r"/checkoutnow\?token="))
+    expect(page.locator(".what")).to_have_text(f"2 hours of lessons with {tutor_name}")
+    expect(page.locator(".amount")).to_contain_text("72.00 GBP")

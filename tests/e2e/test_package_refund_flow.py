@@ -53,4 +53,4 @@ def test_an_admin_refunds_a_students_package_and_the_student_sees_the_minutes_go
     nav(page, "My minutes").click()
     row = page.locator("#minutes tbody tr", has_text=tutor_name)
     expect(row.locator("td").nth(1)).to_have_text("0 minutes")
-    expect(page.locator("#purchases")).to_contain_text("Paid · £72.00 refunded")
+    expect(page.locator("#purchases")).to_contain_text("Refunded: £72.00")

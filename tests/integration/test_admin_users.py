@@ -208,3 +208,17 @@ def test_the_audit_log_cannot_be_changed_or_deleted(app):
         db.session.commit()
     db.session.rollback()
     assert db.session.scalar(select(AuditEntry.summary)).startswith("Suspended")
+
+
+def test_emails_without_times_do_not_say_times_are_in_nothing(app):
+    """The mail layout's time-zone line appears only when the email names a zone (a tutor refusal has no times)."""
+    from webapp.models import OutboxMessage, TutorProfile
+    from webapp.services import admin_tutors
+    from webapp.services.outbox import render_email
+    tutor, _ = factories.tutor()
+    db.session.get(TutorProfile, tutor.id).approval = "pending"
+    db.session.commit()
+    admin_tutors.refuse(factories.user("admin"), tutor.id, "No certificate yet", now())
+    mail = db.session.scalar(select(OutboxMessage).where(OutboxMessage.template == "tutor_refused"))
+    _, text_body, html = render_email(mail.template, mail.context)
+    assert "No certificate yet" in html and "Times are in ." not in html and "Times are in" not in html

@@ -93,7 +93,7 @@ def test_buying_a_package_with_paypal_captures_on_return_grants_once_and_emails_
     assert back.status_code == 303 and f"/minutes/purchases/{purchase.id}/paypal/return" in back.headers["Location"]
 
     landed = client.get(_path(back.headers["Location"]))
-    assert landed.status_code == 303 and landed.location.endswith(f"/minutes/purchases/{purchase.id}")
+    assert landed.status_code == 303 and landed.location.endswith(f"/minutes/purchases/{purchase.id}?returned=1")
     page = client.get(landed.location).get_data(as_text=True)
     assert "PayPal has taken your payment: 300 minutes are yours." in page and "Paid: 300 minutes" in page
     db.session.rollback()

@@ -93,11 +93,20 @@ def test_buying_a_package_on_checkout_grants_its_minutes_once_when_the_webhook_a
     session = stripe_world.client.v1.checkout.sessions.retrieve(purchase.checkout_session_id)
     assert session.amount_total == 18000 and session.mode == "payment"
 
-    status = client.get(f"/minutes/purchases/{purchase.id}").get_data(as_text=True)
-    assert "Confirming your payment" in status  # the return page shows status only; the webhook moves it
+    # Opened from the purchases list before paying: not paid yet (no "confirming your payment" for a payment nobody
+    # made), and Continue goes back to the same payment page.
+    unpaid = client.get(f"/minutes/purchases/{purchase.id}").get_data(as_text=True)
+    assert "Not paid yet: nothing was charged" in unpaid and "Confirming your payment" not in unpaid
+    again = client.post(f"/tutors/{teacher.id}/packages/{package.id}/buy",
+                        data={"csrf_token": csrf_from(unpaid), "form_key": re.search(
+                            r'name="form_key" value="([^"]+)"', unpaid).group(1)})
+    assert again.status_code == 303 and again.location == response.location
+    assert db.session.scalar(select(func.count()).select_from(PackagePurchase)) == 1
 
     paid = stripe_world.pay(response.location)
-    assert paid.status_code == 303 and f"/minutes/purchases/{purchase.id}" in paid.headers["Location"]
+    assert paid.status_code == 303 and f"/minutes/purchases/{purchase.id}?returned=1" in paid.headers["Location"]
+    status = client.get(paid.headers["Location"]).get_data(as_text=True)
+    assert "Confirming your payment" in status or "Paid:" in status  # the return page shows status only
     pi = stripe_world.client.v1.payment_intents.retrieve(
         stripe_world.client.v1.checkout.sessions.retrieve(purchase.checkout_session_id).payment_intent)
     assert pi.status == "succeeded"  # taken at once: nothing waits for a tutor's approval

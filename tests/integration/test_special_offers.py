@@ -168,3 +168,27 @@ def test_an_announcement_emails_each_user_once_and_an_unsubscribe_is_honoured(ap
 def test_a_forged_unsubscribe_link_is_refused_in_words(app, client):
     response = client.get("/offers/unsubscribe/not-a-real-token")
     assert response.status_code == 400 and "This link is not valid" in response.get_data(as_text=True)
+
+
+def test_offer_and_commission_forms_refuse_numbers_and_dates_past_what_is_stored_in_words(app, client):
+    """A date at the calendar's edge or an amount past the 32-bit column is an input error (422 in words), and the
+    offers page keeps working (a 9999-12-31 offer used to be stored, and then the page failed to show it)."""
+    boss = admin()
+    login(client, boss.email, factories.PASSWORD)
+    token = csrf_from(client.get("/admin/coupons").get_data(as_text=True))
+    form = {"csrf_token": token, "code": "EDGE", "usage": "ONE_TIME_USE", "discount_type": "DISCOUNT_TYPE_AMOUNT",
+            "amount": "5", "currency": "GBP"}
+    for field, value, words in (("valid_until", "9999-12-31", "Choose a date between"),
+                                ("valid_from", "0001-01-01", "Choose a date between"),
+                                ("valid_from", "2027-01-01T25:00", "Dates look like"),
+                                ("amount", "99999999999999999999", "That amount is too large"),
+                                ("amount", "²", "Enter an amount like 42.50")):
+        answer = client.post("/admin/coupons", data={**form, field: value})
+        assert answer.status_code == 422 and words in answer.get_data(as_text=True), (field, value)
+    assert db.session.scalar(select(Coupon).where(Coupon.code == "EDGE")) is None
+    assert client.get("/admin/coupons").status_code == 200
+    rates = {"csrf_token": token, "commission_fee_bp": "12.5", "service_fee_bp": "3", "payout_fee_bp": "1",
+             "currency": "GBP", "payout_amount_fee_minor": "99999999999999999999",
+             "account_management_amount_fee_minor": "0"}
+    answer = client.post("/admin/commissions", data=rates)
+    assert answer.status_code == 422 and "That amount is too large" in answer.get_data(as_text=True)

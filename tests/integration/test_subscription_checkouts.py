@@ -60,6 +60,21 @@ def test_a_second_checkout_reuses_the_open_one_for_the_same_plan_and_replaces_it
     assert [(r.plan_id, r.status) for r in rows] == [(small.id, "expired"), (big.id, "open")]
 
 
+def test_back_and_forth_between_plans_on_one_page_always_opens_a_page_that_can_be_paid(app, stripe_world):
+    # The profile's Subscribe buttons share the page's key: Back from plan A's page, plan B, Back, plan A again must
+    # not get plan A's first page (expired when B opened) replayed under the same idempotency key.
+    teacher = factories.tutor(rate_minor=4000)[0]
+    small, big = _plan(teacher, 240, 8000), _plan(teacher, 480, 16000)
+    student = factories.user("student")
+
+    first = _start(student, small, "page-1")
+    _start(student, big, "page-1")
+    again = _start(student, small, "page-1")
+
+    assert again != first and _session_status(stripe_world, again) == "open"
+    assert _start(student, small, "page-1") == again  # and a double click on it is still the same page
+
+
 def test_a_page_stripe_no_longer_knows_is_closed_and_a_new_one_opened(app, stripe_world):
     plan = _plan()
     student = factories.user("student")
@@ -296,3 +311,23 @@ def test_a_past_due_subscription_gets_a_new_card_and_booking_with_minutes_resume
     client.post("/logout", data={"csrf_token": csrf_from(paid)})
     login(client, other.email, factories.PASSWORD)
     assert client.get(f"/account/subscriptions/{row.id}/card").status_code == 303  # not theirs
+
+
+def test_a_duplicates_refund_that_fails_later_is_recorded_once_and_the_staff_are_told(app, client, stripe_world):
+    _teacher, student = _race_two_paid_checkouts(app, client, stripe_world)
+    dup = db.session.scalar(select(Subscription).where(Subscription.duplicate_of_id.is_not(None)))
+    refund_id = dup.duplicate_refund_ids
+    stripe_world.server.fail_refund(refund_id)
+    stripe_world.receiver.wait_for("refund.failed", id=refund_id)
+    for kind in ("charge.refund.updated", "refund.updated"):
+        stripe_world.receiver.wait_for(kind, id=refund_id)
+    stripe_world.deliver(client, stripe_world.deliveries() * 2)  # everything again, the failure events twice
+
+    db.session.rollback()
+    dup = db.session.get(Subscription, dup.id)
+    assert (dup.duplicate_refund_failed_ids, dup.duplicate_refunded_minor) == (refund_id, 0)
+    [mail] = _emails("refund_failed")
+    assert mail.context["what"] == f"duplicate subscription #{dup.id}" and mail.context["refund_id"] == refund_id
+    login(client, student.email, factories.PASSWORD)
+    text = client.get("/account/subscriptions").get_data(as_text=True)
+    assert "did not reach your card" in text

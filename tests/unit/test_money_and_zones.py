@@ -101,3 +101,14 @@ def test_provider_decimal_strings_round_trip_exactly(minor, currency, text):
 def test_a_provider_amount_that_is_not_exact_minor_units_is_refused(text):
     with pytest.raises(ValueError):
         minor_from_decimal_string(text, "GBP")
+
+
+def test_typed_amounts_past_a_32_bit_column_or_in_other_digits_are_refused_in_words():
+    import pytest
+
+    from webapp.domain.money import MAX_MINOR, parse_major_amount
+    assert parse_major_amount("21474836.47", "GBP") == MAX_MINOR
+    for text, words in (("21474836.48", "too large"), ("99999999999999999999", "too large"), ("²", "like 42.50"),
+                        ("٣.50", "like 42.50")):
+        with pytest.raises(ValueError, match=words):
+            parse_major_amount(text, "GBP")

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from sqlalchemy import event, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -84,6 +85,20 @@ def _remember_flush(session, _context):
 def _forget_flush(session, transaction):
     if transaction.parent is None:
         session.info.pop(_FLUSHED, None)
+
+
+_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def insert_unless_present(session: Session, model, key: str, **values):
+    """INSERT … ON CONFLICT (key) DO NOTHING in the session's transaction; the new row's id, or None when a row with
+    that key exists (or another transaction committed one meanwhile: PostgreSQL waits for it, then does nothing).
+
+    For rows written at most once by a key (dedupe keys): two writers at the same moment end with one row and
+    neither transaction fails, where a check-then-add would fail the second on the unique index."""
+    insert = _INSERTS[session.get_bind().dialect.name]
+    return session.scalar(insert(model).values(**values).on_conflict_do_nothing(index_elements=[key])
+                          .returning(model.id))
 
 
 class ForeignChanges(RuntimeError):

@@ -202,6 +202,11 @@ def list_refunds(payment_intent_id: str) -> list[dict]:
     return [refund.to_dict() for refund in page.auto_paging_iter()]
 
 
+def retrieve_refund(refund_id: str) -> dict:
+    """One refund as Stripe has it now (its status may have changed since an event was sent), as a plain dict."""
+    return client().v1.refunds.retrieve(refund_id).to_dict()
+
+
 def outcome_unknown(exc: stripe.StripeError) -> bool:
     """Whether Stripe may have done what was asked although we got an error (network failure, 5xx): only a
     replay with the same idempotency key can tell. A 4xx answer means nothing was done."""

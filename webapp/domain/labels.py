@@ -9,6 +9,7 @@ from datetime import datetime
 
 from .funding import Funding
 from .money import Money
+from .packages import PurchaseState, RefundStatus, refund_status
 from .states import BookingState, LessonState
 
 BOOKING_STATE_LABELS: dict[str, str] = {
@@ -166,3 +167,22 @@ def unit_label(unit: str) -> str:
     for plain, raised in _POWERS:
         unit = unit.replace(plain, raised)
     return unit
+
+
+PURCHASE_STATE_WORDS = {PurchaseState.OPEN: "Waiting for payment", PurchaseState.EXPIRED: "Expired (not charged)",
+                        PurchaseState.CANCELLED: "Cancelled (not charged)"}
+
+
+def purchase_words(state: str, price_minor: int, refunded_minor: int, pending_minor: int, currency: str) -> str:
+    """A package purchase's status for its buyer and the staff: paid, partly refunded or refunded (from the refunds
+    made; one still on its way is said beside it), or closed unpaid."""
+    if state != PurchaseState.PAID:
+        return PURCHASE_STATE_WORDS.get(state, str(state).capitalize())
+    status = refund_status(price_minor, refunded_minor)
+    words = {RefundStatus.NONE: "Paid",
+             RefundStatus.PARTIAL: f"Partly refunded: {Money(refunded_minor, currency).format()} of "
+                                   f"{Money(price_minor, currency).format()}",
+             RefundStatus.FULL: f"Refunded: {Money(refunded_minor, currency).format()}"}[status]
+    if pending_minor > 0:
+        words += f" ({Money(pending_minor, currency).format()} refund on its way)"
+    return words

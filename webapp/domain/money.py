@@ -73,8 +73,9 @@ _THOUSANDS = re.compile(r"[0-9]{1,3}(,[0-9]{3})+")
 _PLAIN_AMOUNT = re.compile(r"(?=\.?[0-9])[0-9]*\.?[0-9]*")  # at least one digit, and only 0-9
 
 
-def parse_major_amount(text: str, currency: str) -> int:
-    """Parse a user-typed amount like '42.50' into minor units exactly (no floats); ValueError with words."""
+def parse_major_amount(text: str, currency: str, *, bounded: bool = True) -> int:
+    """Parse a user-typed amount like '42.50' into minor units exactly (no floats); ValueError with words. Amounts
+    to store are `bounded` by MAX_MINOR; a filter (a ceiling that only compares) may take any size and cap it."""
     exp = CURRENCY_EXPONENTS.get(currency)
     if exp is None:
         raise ValueError(f"Unsupported currency: {currency}")
@@ -93,7 +94,14 @@ def parse_major_amount(text: str, currency: str) -> int:
     major, _, minor = cleaned.partition(".")
     if len(minor) > exp:
         raise ValueError(f"{currency} amounts have at most {exp} decimal places")
-    return int(major or "0") * 10 ** exp + int((minor or "0").ljust(exp, "0") or "0")
+    amount = int(major or "0") * 10 ** exp + int((minor or "0").ljust(exp, "0") or "0")
+    if bounded and amount > MAX_MINOR:
+        raise ValueError(f"That amount is too large: at most {decimal_string(MAX_MINOR, currency)}")
+    return amount
+
+
+# Amounts live in 32-bit integer columns: a larger one is an input error, not a server error.
+MAX_MINOR = 2**31 - 1
 
 
 def decimal_string(amount_minor: int, currency: str) -> str:

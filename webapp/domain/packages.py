@@ -21,6 +21,22 @@ MAX_DISCOUNT_PERCENT = 50
 MAX_ACTIVE_PACKAGES = 6
 
 
+class RefundStatus(StrEnum):
+    """How much of a paid purchase has come back, from its refunds the provider made (not those still pending or
+    failed): none, part of it, or all of it."""
+
+    NONE = "none"
+    PARTIAL = "partial"
+    FULL = "full"
+
+
+def refund_status(price_minor: int, refunded_minor: int) -> RefundStatus:
+    """A purchase's refund status from what its refund rows sum to."""
+    if refunded_minor <= 0:
+        return RefundStatus.NONE
+    return RefundStatus.FULL if refunded_minor >= price_minor else RefundStatus.PARTIAL
+
+
 class PurchaseState(StrEnum):
     """A package purchase: opened on Stripe Checkout or PayPal, then paid (its minutes granted), or closed unpaid:
     expired (the payment page lapsed) or cancelled (the student cancelled on PayPal's page). Money taken always

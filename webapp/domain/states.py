@@ -45,8 +45,10 @@ BOOKING_TRANSITIONS: dict[BookingState, frozenset[BookingState]] = {
     BookingState.REQUIRES_CAPTURE: frozenset(
         {BookingState.PAID, BookingState.DECLINED, BookingState.EXPIRED, BookingState.CANCELLED}),
     BookingState.PAID: frozenset({BookingState.REFUNDED, BookingState.PARTIAL_REFUNDED}),
-    BookingState.PARTIAL_REFUNDED: frozenset({BookingState.REFUNDED, BookingState.PARTIAL_REFUNDED}),
-    BookingState.REFUNDED: frozenset(),
+    # Back towards PAID only when a refund the provider had accepted fails later (the money stayed with us).
+    BookingState.PARTIAL_REFUNDED: frozenset({BookingState.REFUNDED, BookingState.PARTIAL_REFUNDED,
+                                              BookingState.PAID}),
+    BookingState.REFUNDED: frozenset({BookingState.PARTIAL_REFUNDED, BookingState.PAID}),
     BookingState.EXPIRED: frozenset(),
     BookingState.DECLINED: frozenset(),
     BookingState.CANCELLED: frozenset(),

@@ -16,7 +16,7 @@ from ..extensions import db
 from ..filters import zoned
 from ..models import (AnalyticsEvent, AuditEntry, Booking, LedgerTransaction, MinutePayout, OutboxMessage, PaymentReceipt, PayPalEvent,
                       Refund, StripeEvent, SupportTicket, TransferReversal, User)
-from . import wallet
+from . import refund_failures, wallet
 from .bookings import get_booking
 from .errors import NotFound
 
@@ -49,15 +49,33 @@ def timeline(viewer: User, booking_id: int) -> tuple[Booking, list[TimelineEvent
             events.append(TimelineEvent(receipt.transferred_at, "payout",
                                         f"Paid out {money(receipt.tutor_payout_minor)} to the tutor "
                                         f"({receipt.transfer_id})"))
+        elif (receipt.transfer_error or "").startswith(refund_failures.HELD):
+            events.append(TimelineEvent(booking.updated_at, "payout", f"Payout {receipt.transfer_error}"))
         elif receipt.transfer_error:
             events.append(TimelineEvent(receipt.created_at, "payout", f"Payout failed: {receipt.transfer_error}"))
     for model, provider in ((StripeEvent, "Stripe"), (PayPalEvent, "PayPal")):
         for event in db.session.scalars(select(model).where(model.booking_id == booking.id).order_by(model.received_at)):
             events.append(TimelineEvent(event.received_at, "provider", f"{provider} event {event.type} ({event.id}): "
                                         + _applied_words(event)))
+    failed_later = []
     for refund in db.session.scalars(select(Refund).where(Refund.booking_id == booking.id)):
         events.append(TimelineEvent(refund.created_at, "refund",
                                     f"Refund {money(refund.amount_minor)} ({refund.status}): {refund.reason}"))
+        if refund.failed_at is not None:
+            failed_later.append(refund)
+            events.append(TimelineEvent(refund.failed_at, "refund", (
+                f"Refund {money(refund.amount_minor)} ({refund.stripe_refund_id or refund.paypal_refund_id}) FAILED "
+                f"after it was accepted: {refund_failures.reason_words(refund.failure_reason)}. It no longer counts; "
+                "the customer has not had this money back.")))
+    if failed_later and receipt is not None and receipt.transfer_id:
+        taken = sum(r.amount_minor for r in db.session.scalars(select(TransferReversal).where(
+            TransferReversal.booking_id == booking.id, TransferReversal.status.in_(("pending", "succeeded")))))
+        short = taken - max(0, (receipt.transferred_minor or 0) - receipt.tutor_payout_minor)
+        if short > 0:
+            events.append(TimelineEvent(max(r.failed_at for r in failed_later), "payout", (
+                f"The tutor is {money(short)} short: it was taken back from their transfer for a refund that failed "
+                "later. Not paid back automatically: refunding the customer again takes nothing more from the tutor; "
+                "otherwise pay the tutor back by hand.")))
     minute_words = {"hold": "held", "post": "spent on the lesson", "void": "returned (hold released)",
                     "refund": "refunded to the balance"}
     for move in db.session.scalars(select(LedgerTransaction).where(LedgerTransaction.booking_id == booking.id)):

@@ -21,8 +21,8 @@ from ..domain.refunds import Canceller, RefundPolicy, cancellation_refund, has_s
 from ..domain.roles import refund_cap_minor
 from ..domain.states import BookingState, LessonState, next_booking_state, next_lesson_state
 from ..extensions import db
-from ..models import Booking, PaymentReceipt, Refund, User
-from . import audit, funding, meetings, wallet
+from ..models import Booking, PaymentReceipt, Refund, TransferReversal, User
+from . import audit, funding, meetings, refund_failures, wallet
 from .authorizations import expire_checkout_session, recorded_after_stripe
 from .bookings import get_booking
 from .coupon_uses import give_back_all_uses
@@ -295,16 +295,30 @@ def refresh_refund_totals(session, receipt: PaymentReceipt) -> RefundSplit:
     receipt.refunded_minor = split.total_refunded
     receipt.tutor_payout_minor = split.tutor_payout_after
     receipt.application_fee_amount_minor = split.platform_take_after
+    if (receipt.transfer_error or "").startswith(refund_failures.HELD) and \
+            refund_failures.payout_hold(session, receipt.booking_id) is None:
+        receipt.transfer_error = None  # the customer was refunded again since the failure: the payout hold lifts
     # The booking's state follows the refunds Stripe has made, not those still waiting for its answer (which
-    # may fail): a state never has to move back.
+    # may be refused). It moves back only when a refund Stripe had accepted failed later (the money stayed here).
     settled = int(session.scalar(select(func.coalesce(func.sum(Refund.amount_minor), 0)).where(
         Refund.booking_id == receipt.booking_id, Refund.status == "succeeded")))
     booking = session.get(Booking, receipt.booking_id)
-    if settled and booking.state in (BookingState.PAID, BookingState.PARTIAL_REFUNDED):
-        target = BookingState.REFUNDED if settled >= receipt.amount_minor else BookingState.PARTIAL_REFUNDED
-        if booking.state != target:
+    if booking.state in _REFUND_ORDER:
+        target = (BookingState.PAID if not settled else
+                  BookingState.REFUNDED if settled >= receipt.amount_minor else BookingState.PARTIAL_REFUNDED)
+        back = _REFUND_ORDER[target] < _REFUND_ORDER[booking.state]
+        if target != booking.state and (not back or _failed_later(session, booking.id)):
             booking.state = next_booking_state(booking.state, target)
     return split
+
+
+_REFUND_ORDER = {BookingState.PAID: 0, BookingState.PARTIAL_REFUNDED: 1, BookingState.REFUNDED: 2}
+
+
+def _failed_later(session, booking_id: int) -> bool:
+    """Whether one of the booking's refunds failed after Stripe had accepted it."""
+    return session.scalar(select(Refund.id).where(Refund.booking_id == booking_id, Refund.status == "failed",
+                                                  Refund.failed_at.is_not(None)).limit(1)) is not None
 
 
 def _refund(booking_id: int, amount_for, reason: str, by_user_id: int | None, key: str, now: datetime,
@@ -344,6 +358,11 @@ def _refund(booking_id: int, amount_for, reason: str, by_user_id: int | None, ke
                              dedupe_key=f"refund:{row.id}")
         row_id, amount, status, currency = row.id, row.amount_minor, row.status, receipt.currency
         provider, reference = receipt.provider, receipt.payment_intent_id
+        if status == "failed" and row.failed_at is not None:
+            # The same form again after Stripe reported this refund failed: Stripe would only replay it.
+            raise Conflict(f"This refund was made and then failed at Stripe "
+                           f"({refund_failures.reason_words(row.failure_reason)}), so the money is still here. "
+                           "Refund again from a fresh form.")
     if status == "succeeded":
         return amount  # a retry of a refund already made and recorded
     holder = "PayPal" if provider == "paypal" else "Stripe"
@@ -427,31 +446,76 @@ def _status_of(stripe_status: str | None) -> str:
     return "failed" if stripe_status in ("failed", "canceled") else "succeeded"
 
 
-def book_stripe_refunds(session, booking_id: int, refunds: list[dict]) -> str:
+def book_stripe_refunds(session, booking_id: int, refunds: list[dict], now: datetime | None = None) -> str:
     """Book Stripe's refunds of a booking (read from Stripe beforehand): one row per refund id, ours matched by
-    the row id in their metadata, others added as made outside the app; then the totals from the rows."""
+    the row id in their metadata, others added as made outside the app; then the totals from the rows.
+
+    A row's status only moves forward (pending → succeeded → failed; failed is final), so events replayed or
+    arriving in any order end where Stripe is. A refund Stripe accepted and later reported failed stops counting:
+    the booking can be refunded again, its payout waits for the staff, and the staff are told."""
+    now = now or datetime.now(UTC)
     receipt = _receipt_of(session, booking_id)
     if receipt is None:
         return "ignored"
-    changed = False
+    changed, failed_late = False, []
     for refund in refunds:
         status = _status_of(refund.get("status"))
         known = session.scalar(select(Refund).where(Refund.stripe_refund_id == refund["id"]))
-        if known is not None:
-            changed |= known.status != status
-            known.status = status
-            continue
-        row_id = str((refund.get("metadata") or {}).get("refund_row_id") or "")
-        ours = session.get(Refund, int(row_id)) if row_id.isdigit() else None
-        if ours is not None and ours.booking_id == booking_id and ours.stripe_refund_id is None:
-            _attach(session, ours, refund["id"], refund.get("status"))
+        if known is None:
+            row_id = str((refund.get("metadata") or {}).get("refund_row_id") or "")
+            ours = session.get(Refund, int(row_id)) if row_id.isdigit() else None
+            if ours is None or ours.booking_id != booking_id or ours.stripe_refund_id is not None:
+                row = Refund(booking_id=booking_id, stripe_refund_id=refund["id"], status=status,
+                             amount_minor=int(refund["amount"]), currency=receipt.currency,
+                             reason="Refunded outside the app", created_at=now)
+                session.add(row)
+                if status == "failed":
+                    _failed(row, refund, now)
+                    failed_late.append(row)
+                changed = True
+                continue
+            ours.stripe_refund_id = refund["id"]
+            known, changed = ours, True
+        if known.status == "failed" or known.status == status:
+            continue  # failed is final; a replay or an older event changes nothing
+        if status == "failed":
+            _failed(known, refund, now)
+            failed_late.append(known)
         else:
-            session.add(Refund(booking_id=booking_id, stripe_refund_id=refund["id"], status=status,
-                               amount_minor=int(refund["amount"]), currency=receipt.currency,
-                               reason="Refunded outside the app"))
+            known.status = status
         changed = True
     refresh_refund_totals(session, receipt)
-    return "refund-recorded" if changed else "already-applied"
+    for row in failed_late:
+        _tell_staff_failed(session, receipt, row)
+    return ("refund-failed" if failed_late else "refund-recorded") if changed else "already-applied"
+
+
+def _failed(row: Refund, refund: dict, now: datetime) -> None:
+    """Stripe reports the refund failed (or was cancelled) after accepting it: the row stops counting."""
+    row.status = "failed"
+    row.failed_at = now
+    row.failure_reason = str(refund.get("failure_reason") or refund.get("status") or "unknown")[:100]
+
+
+def _tell_staff_failed(session, receipt: PaymentReceipt, row: Refund) -> None:
+    """In the write that booked the failure: the staff hear of it once, with what it changed (the booking's
+    refunded total, its payout, and any part of the tutor's transfer already taken back for it)."""
+    session.flush()
+    money = lambda minor: Money(minor, receipt.currency)  # noqa: E731
+    reversed_minor = int(session.scalar(select(func.coalesce(func.sum(TransferReversal.amount_minor), 0)).where(
+        TransferReversal.booking_id == receipt.booking_id, TransferReversal.status.in_(("pending", "succeeded")))))
+    sent = receipt.transferred_minor or 0
+    short = max(0, reversed_minor - max(0, sent - receipt.tutor_payout_minor)) if receipt.transfer_id else 0
+    booking = session.get(Booking, receipt.booking_id)
+    consequence = (f"It no longer counts: {money(receipt.refunded_minor).format()} of "
+                   f"{money(receipt.amount_minor).format()} is refunded now and the booking is "
+                   f"{booking.state.lower().replace('_', ' ')} again, so it can be refunded again from its page.")
+    consequence += (" The tutor was already paid." if receipt.transfer_id else
+                    " Its payout is held until the customer is refunded again (or a payout retry pays the tutor).")
+    refund_failures.tell_staff(session, key=f"booking-refund:{row.id}", what=f"lesson booking #{receipt.booking_id}",
+                               amount=money(row.amount_minor), refund_id=row.stripe_refund_id or "",
+                               reason=row.failure_reason, path=f"/admin/bookings/{receipt.booking_id}",
+                               consequence=consequence, tutor_short=money(short))
 
 
 def sync_refunds_from_stripe(booking_id: int) -> int:
@@ -461,7 +525,7 @@ def sync_refunds_from_stripe(booking_id: int) -> int:
     end_read()  # end the read: Stripe is called outside any transaction
     refunds = gateway.list_refunds(payment_intent_id)
     with serialized_write((LOCK_BOOKING, booking_id)) as session:
-        book_stripe_refunds(session, booking_id, refunds)
+        book_stripe_refunds(session, booking_id, refunds, datetime.now(UTC))
         receipt = _receipt_of(session, booking_id)
         return receipt.amount_minor - receipt.refunded_minor
 

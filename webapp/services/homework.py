@@ -22,7 +22,7 @@ from ..models import (HomeworkEntry, HomeworkSet, Lesson, NoteError, NoteTopic, 
 from . import curriculum, outbox, question_bank
 from .errors import Conflict, Forbidden, NotFound, ValidationError
 from .lessons import get_lesson, is_tutor_of
-from .locks import LOCK_HOMEWORK
+from .locks import LOCK_HOMEWORK, LOCK_MASTERY_OF_CHILD, LOCK_MASTERY_OF_USER
 from .notify import notify
 from .urls import public_url
 
@@ -429,7 +429,9 @@ def answer(user: User, entry_id: int, response: str | None, now: datetime) -> An
     except marking.Refused as exc:
         raise ValidationError(str(exc), {"response": str(exc)}) from None
     db.session.rollback()  # end the read transaction before the write one
-    with serialized_write((LOCK_HOMEWORK, entry.set.lesson_id)):
+    # The learner's lock too: their mastery of a topic is one row that answers in other lessons' homework (two tabs)
+    # read and move at the same moment.
+    with serialized_write((LOCK_HOMEWORK, entry.set.lesson_id), _mastery_lock(entry.set.learner_key)):
         done = db.session.execute(update(HomeworkEntry).where(
             HomeworkEntry.id == entry_id, HomeworkEntry.answered_at.is_(None)).values(
             response=text[:200], correct=verdict.correct, answered_at=now))
@@ -450,6 +452,11 @@ def _mark(item: QuestionItem, text: str) -> marking.Mark:
         return marking.Mark(algebra.equivalent(given, expected, names))
     except algebra.AlgebraUnavailable as exc:
         return marking.Mark(False, f"{exc} It was marked wrong; compare with the worked solution.")
+
+
+def _mastery_lock(learner_key: str) -> tuple[int, int]:
+    """The lock of one learner's mastery rows: learner keys are "u<user id>" or "c<child id>"."""
+    return (LOCK_MASTERY_OF_CHILD if learner_key.startswith("c") else LOCK_MASTERY_OF_USER, int(learner_key[1:]))
 
 
 def _update_mastery(learner_key: str, topic_id: int, correct: bool, now: datetime) -> None:

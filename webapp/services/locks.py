@@ -19,4 +19,6 @@ LOCK_TUTOR_PLANS = 48  # one tutor's list of monthly plans on offer
 LOCK_SUBSCRIPTION = 49  # one student's subscription records (webhooks and their own changes)
 LOCK_HOMEWORK = 50  # one lesson's homework sets: drafting, review, publishing and answers
 LOCK_QUESTION_ITEM = 53  # one question item's edits (edit in place or make a new version)
+LOCK_MASTERY_OF_USER = 55  # one student's topic mastery (answers from several lessons' homework at once)
+LOCK_MASTERY_OF_CHILD = 56  # one child's topic mastery
 LOCK_CURRICULUM = 54  # one subject's topic trees (admins add, move, reorder and retire topics)

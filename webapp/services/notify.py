@@ -5,8 +5,7 @@ when SMTP or the push service is down, and nothing is sent for a change that rol
 """
 from __future__ import annotations
 
-from sqlalchemy import select
-
+from ..adapters.database import insert_unless_present
 from ..extensions import db
 from ..models import Notification, OutboxMessage, User
 from . import outbox
@@ -18,10 +17,15 @@ def notify(user: User, *, kind: str, title: str, body: str = "", url: str = "", 
     """Add a notification for `user` (and optionally an email and a push message); with a dedupe key, at most once.
 
     Returns the notification, or None when this dedupe key was already used (nothing is added then)."""
-    if dedupe_key and db.session.scalar(select(Notification.id).where(Notification.dedupe_key == dedupe_key)):
-        return None
-    notice = Notification(user_id=user.id, kind=kind, title=title[:200], body=body, url=url, dedupe_key=dedupe_key)
-    db.session.add(notice)
+    if dedupe_key is None:
+        notice = Notification(user_id=user.id, kind=kind, title=title[:200], body=body, url=url)
+        db.session.add(notice)
+    else:  # two runs of a job at the same moment: one notification, and the other run carries on without it
+        notice_id = insert_unless_present(db.session, Notification, "dedupe_key", user_id=user.id, kind=kind,
+                                          title=title[:200], body=body, url=url, dedupe_key=dedupe_key)
+        if notice_id is None:
+            return None
+        notice = db.session.get(Notification, notice_id)
     if email_template:
         outbox.enqueue_email(email_template, user.email, email_context or {}, bcc=bcc,
                              dedupe_key=f"{dedupe_key}:email" if dedupe_key else None)

@@ -67,14 +67,13 @@ def announce(coupon_id: int, now: datetime, batch: int = BATCH) -> int:
     while ids := list(db.session.scalars(pending)):
         for user in db.session.scalars(select(User).where(User.id.in_(ids))):
             token = signed_links.make_token(UNSUBSCRIBE_PURPOSE, {"u": user.id}, now + UNSUBSCRIBE_LIFETIME)
-            outbox.enqueue_email("offer_announcement", user.email, {
+            written += outbox.enqueue_email("offer_announcement", user.email, {
                 "name": user.name, "offer_name": coupon.name, "code": coupon.code,
                 "discount": _discount_words(coupon), "automatic": coupon.auto_apply,
                 "until": coupon.valid_until.date().isoformat() if coupon.valid_until else None,
                 "browse_url": public_url("/tutors"), "unsubscribe_url": public_url(f"/offers/unsubscribe/{token}")},
-                dedupe_key=_dedupe_prefix(coupon.id) + str(user.id))
+                dedupe_key=_dedupe_prefix(coupon.id) + str(user.id)) is not None  # None: another run wrote it
         db.session.commit()
-        written += len(ids)
     return written
 
 

@@ -8,6 +8,7 @@ from flask import current_app, render_template
 from sqlalchemy import and_, delete, or_, select, update
 
 from ..adapters import calendar_files, mail, push
+from ..adapters.database import insert_unless_present
 from ..domain.calendar_entry import CalendarEntry
 from ..extensions import db
 from ..models import OutboxMessage, PushSubscription
@@ -15,13 +16,15 @@ from ..models import OutboxMessage, PushSubscription
 
 def enqueue_email(template: str, to: str, context: dict, *, bcc: list[str] | None = None,
                   dedupe_key: str | None = None) -> OutboxMessage | None:
-    """Add an email to the caller's transaction (no commit here); a dedupe key makes it at most once."""
-    if dedupe_key and db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)):
-        return None
-    message = OutboxMessage(template=template, to_address=to, bcc=",".join(bcc or []), context=context,
-                            dedupe_key=dedupe_key)
-    db.session.add(message)
-    return message
+    """Add an email to the caller's transaction (no commit here); a dedupe key makes it at most once, even when two
+    transactions write it at the same moment (two runs of a job): then the second writes nothing and returns None."""
+    if dedupe_key is None:
+        message = OutboxMessage(template=template, to_address=to, bcc=",".join(bcc or []), context=context)
+        db.session.add(message)
+        return message
+    new_id = insert_unless_present(db.session, OutboxMessage, "dedupe_key", template=template, to_address=to,
+                                   bcc=",".join(bcc or []), context=context, dedupe_key=dedupe_key)
+    return db.session.get(OutboxMessage, new_id) if new_id is not None else None
 
 
 def render_email(template: str, context: dict) -> tuple[str, str, str]:

@@ -29,13 +29,22 @@ from ..domain.packages import PurchaseMethod, PurchaseState
 from ..domain.roles import refund_cap_minor
 from ..extensions import db
 from ..models import MinuteLot, PackagePurchase, PackageRefund, PayPalOrder, User
-from . import audit, funding, outbox, wallet
+from . import audit, funding, outbox, refund_failures, wallet
 from .cancellations import REQUEST_KEY
 from .errors import Conflict, Forbidden, NotFound, NotRecorded, PaymentFailed, ValidationError
 from .paypal_orders import REFUND_INVOICE_PREFIX
 from .urls import public_url
 
 COUNTED = ("pending", "succeeded")  # money that has left, or is leaving
+
+
+@dataclass(frozen=True)
+class RefundTotals:
+    """A purchase's refunds summed from its rows: made (succeeded) and still waiting for the provider (pending);
+    failed ones count for neither."""
+
+    refunded_minor: int = 0
+    pending_minor: int = 0
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,7 @@ class PurchaseRefunds:
     refunded: Money
     shortfall_minutes: int  # minutes refunds were due to take back but the student had already used
     refunds: list[PackageRefund]
+    totals: RefundTotals  # made and pending, for the purchase's status (failed refunds count for neither)
 
 
 def _counted_minor(session, purchase_id: int) -> int:
@@ -93,19 +103,27 @@ def overview(viewer: User, student_id: int) -> list[PurchaseRefunds]:
         unused, refundable, refunded = _quote(db.session, purchase)
         rows = list(db.session.scalars(select(PackageRefund).where(PackageRefund.purchase_id == purchase.id)
                                        .order_by(PackageRefund.id)))
+        totals = RefundTotals(sum(r.amount_minor for r in rows if r.status == "succeeded"),
+                              sum(r.amount_minor for r in rows if r.status == "pending"))
         result.append(PurchaseRefunds(purchase, unused, Money(refundable, purchase.currency),
                                       Money(refunded, purchase.currency),
-                                      sum(r.shortfall_minutes for r in rows if r.status in COUNTED), rows))
+                                      sum(r.shortfall_minutes for r in rows if r.status in COUNTED), rows, totals))
     return result
 
 
-def refunded_by_purchase(student_id: int) -> dict[int, int]:
-    """What has been refunded on each of a student's purchases (minor units), for their minutes page."""
-    return {pid: int(total) for pid, total in db.session.execute(
-        select(PackageRefund.purchase_id, func.sum(PackageRefund.amount_minor))
-        .join(PackagePurchase, PackagePurchase.id == PackageRefund.purchase_id)
-        .where(PackagePurchase.student_id == student_id, PackageRefund.status.in_(COUNTED))
-        .group_by(PackageRefund.purchase_id))}
+def refund_totals(student_id: int | None = None, purchase_id: int | None = None) -> dict[int, RefundTotals]:
+    """Each of a student's purchases' (or one purchase's) refund totals, by purchase id, in one query."""
+    query = (select(PackageRefund.purchase_id, PackageRefund.status, func.sum(PackageRefund.amount_minor))
+             .join(PackagePurchase, PackagePurchase.id == PackageRefund.purchase_id)
+             .where(PackageRefund.status.in_(COUNTED)).group_by(PackageRefund.purchase_id, PackageRefund.status))
+    if student_id is not None:
+        query = query.where(PackagePurchase.student_id == student_id)
+    if purchase_id is not None:
+        query = query.where(PackagePurchase.id == purchase_id)
+    sums: dict[int, dict[str, int]] = {}
+    for pid, status, total in db.session.execute(query):
+        sums.setdefault(pid, {})[status] = int(total)
+    return {pid: RefundTotals(by.get("succeeded", 0), by.get("pending", 0)) for pid, by in sums.items()}
 
 
 def _provider_reference(purchase_id: int) -> tuple[str, str | None]:
@@ -272,6 +290,30 @@ def _fail_row(session, row: PackageRefund) -> None:
                            minutes=row.minutes, key=f"restore:package-refund:{row.id}", lot_id=purchase.lot_id)
 
 
+def _failed_later(session, row: PackageRefund, reason: str | None, origin: str, now: datetime) -> None:
+    """The provider reports a refund failed (or cancelled) after accepting it: the row stops counting, the minutes
+    it took back are the student's again, and the staff are told once."""
+    if row.status == "pending":
+        _fail_row(session, row)  # stops counting, frees its key, gives the minutes back
+    elif row.status == "succeeded":
+        row.status = "failed"
+        if row.minutes:
+            purchase = session.get(PackagePurchase, row.purchase_id)
+            wallet.record_move(session, Move.RESTORE, user_id=purchase.student_id, tutor_id=purchase.tutor_id,
+                               minutes=row.minutes, key=f"restore:package-refund:{row.id}", lot_id=purchase.lot_id)
+    row.failed_at, row.failure_reason = now, str(reason or "unknown")[:100]
+    session.flush()
+    purchase = session.get(PackagePurchase, row.purchase_id)
+    left = Money(purchase.price_minor - _counted_minor(session, purchase.id), purchase.currency)
+    refund_failures.tell_staff(
+        session, key=f"package-refund:{row.id}", what=f"package purchase #{purchase.id}",
+        amount=Money(row.amount_minor, row.currency), refund_id=row.provider_refund_id or "", reason=row.failure_reason,
+        path=f"/admin/users/{purchase.student_id}", provider=origin,
+        consequence=(f"It no longer counts ({left.format()} of the purchase is not refunded now)"
+                     + (f" and the {row.minutes} minutes it took back are the student's again" if row.minutes else "")
+                     + ", so it can be refunded again from the student's page."))
+
+
 def _email_receipt(session, row: PackageRefund) -> None:
     """The student's refund receipt (outbox, in the write that records the refund as made; once per refund)."""
     purchase = session.get(PackagePurchase, row.purchase_id)
@@ -296,24 +338,38 @@ def purchase_for_payment_intent(payment_intent_id: object) -> PackagePurchase | 
 
 
 def _book(session, purchase: PackagePurchase, refund_id: str, amount_minor: int, succeeded: bool, our_row_id: str,
-          origin: str, now: datetime) -> bool:
+          origin: str, now: datetime, failure_reason: str | None = None) -> bool:
     """Book one provider refund of a purchase once by its id: ours (matched by our row id) or one made at the
     provider, which takes the refunded share of the lot's minutes back from what is still unused and records the
-    rest as a shortfall. Returns whether anything changed. Runs in the caller's write under the wallet lock."""
+    rest as a shortfall. A row only moves forward (pending → succeeded → failed): a refund the provider reports
+    failed after accepting it gives its minutes back and stops counting. Returns whether anything changed. Runs in
+    the caller's write under the wallet lock."""
     known = session.scalar(select(PackageRefund).where(PackageRefund.provider_refund_id == refund_id))
+    attached = False
+    if known is None:
+        ours = session.get(PackageRefund, int(our_row_id)) if our_row_id.isdigit() else None
+        if ours is not None and ours.purchase_id == purchase.id and ours.provider_refund_id is None:
+            ours.provider_refund_id = refund_id
+            known, attached = ours, True
     if known is not None:
-        return False
-    ours = session.get(PackageRefund, int(our_row_id)) if our_row_id.isdigit() else None
-    if ours is not None and ours.purchase_id == purchase.id and ours.provider_refund_id is None:
-        ours.provider_refund_id = refund_id
-        if not succeeded:
-            _fail_row(session, ours)
-        elif ours.status == "pending":
-            ours.status = "succeeded"
-            _email_receipt(session, ours)
+        if known.status == "failed" or (succeeded and known.status == "succeeded"):
+            return attached  # failed is final; a replay or an older event changes nothing
+        if succeeded:
+            known.status = "succeeded"
+            _email_receipt(session, known)
+        else:
+            _failed_later(session, known, failure_reason, origin, now)
         return True
-    if not succeeded or amount_minor <= 0:
+    if amount_minor <= 0:
         return False
+    if not succeeded:  # made at the provider and failed there before we heard of it: kept for the staff to see
+        row = PackageRefund(purchase_id=purchase.id, provider_refund_id=refund_id, status="failed",
+                            amount_minor=amount_minor, currency=purchase.currency, minutes=0, shortfall_minutes=0,
+                            reason=f"Refunded at {origin}", created_at=now)
+        session.add(row)
+        session.flush()
+        _failed_later(session, row, failure_reason, origin, now)
+        return True
     lot = session.get(MinuteLot, purchase.lot_id)
     owed = max(0, lot.minutes - _due_so_far(session, purchase.id))
     due = min(minutes_for_amount(amount_minor, lot.paid_minor or 0, lot.minutes), owed)
@@ -334,14 +390,16 @@ def _book(session, purchase: PackagePurchase, refund_id: str, amount_minor: int,
 
 
 def book_stripe_refunds(purchase: PackagePurchase, refunds: list[dict], now: datetime) -> str:
-    """charge.refunded on a package's PaymentIntent: book each of Stripe's refunds once (in the dispatcher's write)."""
+    """charge.refunded, charge.refund.updated or refund.* on a package's PaymentIntent: book each of Stripe's refunds
+    once, as Stripe has it now (in the dispatcher's write)."""
     if purchase.lot_id is None:
         return "ignored"
     changed = False
     for refund in refunds:
         succeeded = refund.get("status") not in ("failed", "canceled")
         changed |= _book(db.session, purchase, refund["id"], int(refund.get("amount") or 0), succeeded,
-                         str((refund.get("metadata") or {}).get("refund_row_id") or ""), "Stripe", now)
+                         str((refund.get("metadata") or {}).get("refund_row_id") or ""), "Stripe", now,
+                         refund.get("failure_reason") or refund.get("status"))
     return "package-refund-recorded" if changed else "already-applied"
 
 

@@ -15,7 +15,7 @@ from ..domain.money import Money
 from ..domain.states import BookingState
 from ..extensions import db
 from ..models import Booking, Lesson, PaymentReceipt, PayoutAccount, Refund, User
-from . import audit, outbox
+from . import audit, outbox, refund_failures
 from .cancellations import refresh_refund_totals
 from .errors import Conflict, Forbidden, NotFound, PaymentFailed, ValidationError
 from .locks import LOCK_BOOKING, LOCK_TUTOR_ACCOUNT
@@ -104,9 +104,11 @@ NOTHING_OWED = ("Nothing is owed to the tutor: refunds have given the student ba
                 "come from, so nothing was sent.")
 
 
-def _payout_due(receipt_id: int) -> Due:
+def _payout_due(receipt_id: int, release_hold: bool = False) -> Due:
     """What to transfer now, decided under the booking lock from the refund rows; nothing when it was transferred
-    meanwhile, nothing is owed, or a refund is still waiting for Stripe's answer (with the reason in words)."""
+    meanwhile, nothing is owed, a refund is still waiting for Stripe's answer, or a refund failed after Stripe
+    accepted it and nobody has refunded the customer again since (the hold, said on the receipt; `release_hold`: an
+    admin's retry pays the tutor anyway), with the reason in words."""
     booking_id = db.session.scalar(select(PaymentReceipt.booking_id).where(PaymentReceipt.id == receipt_id))
     end_read()
     with serialized_write((LOCK_BOOKING, booking_id)) as session:
@@ -115,6 +117,14 @@ def _payout_due(receipt_id: int) -> Due:
             return Due(booking_id, 0, ALREADY_TRANSFERRED)
         if session.scalar(select(Refund.id).where(Refund.booking_id == booking_id, Refund.status == "pending")):
             return Due(booking_id, 0, REFUND_PENDING)  # its amount is not final yet; the next run pays the rest
+        held = refund_failures.payout_hold(session, booking_id)
+        if held is not None and not release_hold:
+            words = refund_failures.hold_words(held)
+            if receipt.transfer_error != words:
+                receipt.transfer_error = words
+            return Due(booking_id, 0, words)
+        if held is None and (receipt.transfer_error or "").startswith(refund_failures.HELD):
+            receipt.transfer_error = None  # the customer was refunded again: the hold lifts
         split = refresh_refund_totals(session, receipt)
         # The tutor's share never exceeds what the refunds leave on the charge (the transfer's source_transaction).
         amount = min(receipt.tutor_payout_minor, split.remaining_refundable)
@@ -144,7 +154,7 @@ class Sent:
 def _pay_receipt(receipt_id: int, now: datetime, audit_as: User | None = None) -> Sent:
     """Transfer one receipt's payout if it is still owed. With `audit_as` (an admin's retry), the audit entry is
     written in the transaction that records the outcome."""
-    due = _payout_due(receipt_id)
+    due = _payout_due(receipt_id, release_hold=audit_as is not None)
     if not due.amount:
         return Sent(False, why_not=due.why_not)
     booking_id, amount = due.booking_id, due.amount
@@ -195,7 +205,7 @@ class PayoutRow:
 
     receipt: PaymentReceipt
     booking: Booking
-    status: str  # paid, failed, waiting, not_payable, nothing_owed
+    status: str  # paid, failed, held (a refund failed at Stripe), waiting, not_payable, nothing_owed
     words: str
 
 
@@ -219,6 +229,8 @@ def payout_overview(admin: User, now: datetime, failed_only: bool = False, limit
         elif receipt.tutor_payout_minor <= 0 or booking.state not in PAYABLE_STATES:
             # Before "failed": a payout that failed and was then refunded in full is owed nothing (no Retry).
             rows.append(PayoutRow(receipt, booking, "nothing_owed", "Nothing to pay out"))
+        elif (receipt.transfer_error or "").startswith(refund_failures.HELD):
+            rows.append(PayoutRow(receipt, booking, "held", receipt.transfer_error))
         elif receipt.transfer_error:
             rows.append(PayoutRow(receipt, booking, "failed", f"Failed: {receipt.transfer_error}"))
         elif booking.lesson.tutor_id not in enabled:

@@ -70,6 +70,7 @@ def apply_event(event_id: str, now: datetime) -> str:
     locks = [(LOCK_BOOKING, booking_id)] if booking_id else []
     locks += packages.event_locks(obj) if event_type.startswith("checkout.session.") else []
     locks += subscriptions.event_locks(event_type, obj)
+    locks += subscription_checkouts.refund_locks(obj) if event_type in REFUND_EVENTS and booking_id is None else []
     locks += _package_charge_locks(event_type, obj) if booking_id is None else []
     if event_type == "checkout.session.completed":
         locks += subscription_checkouts.card_update_locks(obj)
@@ -116,11 +117,22 @@ def _event_booking_id(event_type: str, obj: dict) -> int | None:
     booking_id = (obj.get("metadata") or {}).get("booking_id") or obj.get("client_reference_id")
     if str(booking_id or "").isdigit() and len(str(booking_id)) < 10:  # an id, not a number past the column
         return int(booking_id)
+    if obj.get("object") == "refund":  # charge.refund.updated, refund.*: the refund names its charge
+        return _receipt_booking(obj.get("charge"), obj.get("payment_intent"))
     if event_type.startswith("charge."):
-        return db.session.scalar(select(PaymentReceipt.booking_id).where(PaymentReceipt.charge_id == obj.get("id"))) \
-            or db.session.scalar(select(PaymentReceipt.booking_id).where(
-                PaymentReceipt.payment_intent_id == obj.get("payment_intent")))
+        return _receipt_booking(obj.get("id"), obj.get("payment_intent"))
     return None
+
+
+def _receipt_booking(charge_id: object, payment_intent_id: object) -> int | None:
+    """The booking whose receipt holds this charge or PaymentIntent."""
+    found = None
+    if isinstance(charge_id, str) and charge_id:
+        found = db.session.scalar(select(PaymentReceipt.booking_id).where(PaymentReceipt.charge_id == charge_id))
+    if found is None and isinstance(payment_intent_id, str) and payment_intent_id:
+        found = db.session.scalar(select(PaymentReceipt.booking_id).where(
+            PaymentReceipt.payment_intent_id == payment_intent_id))
+    return found
 
 
 def _booking_for_metadata(obj) -> Booking | None:
@@ -178,8 +190,8 @@ def _on_payment_canceled(pi, _fetched, now: datetime, _after: list) -> str:
 
 
 def _package_charge_locks(event_type: str, charge: dict) -> list[tuple[int, int]]:
-    """A charge of a package purchase (not a booking): its events lock the buyer's wallet."""
-    if not event_type.startswith("charge."):
+    """A charge of a package purchase (not a booking), or a refund of one: its events lock the buyer's wallet."""
+    if not event_type.startswith(("charge.", "refund.")):
         return []
     purchase = package_refunds.purchase_for_payment_intent(charge.get("payment_intent"))
     student_id = purchase.student_id if purchase is not None else None
@@ -211,7 +223,29 @@ def _on_charge_refunded(charge, refunds, now: datetime, _after: list) -> str:
             return package_refunds.book_stripe_refunds(purchase, refunds, now)
     if booking_id is None or refunds is None:
         return "ignored"
-    return book_stripe_refunds(db.session, booking_id, refunds)
+    return book_stripe_refunds(db.session, booking_id, refunds, now)
+
+
+REFUND_EVENTS = ("charge.refund.updated", "refund.updated", "refund.failed")
+
+
+def _fetch_refund(refund_obj, _booking_id: int | None) -> dict | None:
+    """A refund's event: the refund as Stripe has it now, so events arriving late or out of order agree."""
+    refund_id = refund_obj.get("id")
+    return gateway.retrieve_refund(refund_id) if refund_obj.get("object") == "refund" and refund_id else None
+
+
+def _on_refund_updated(refund_obj, refund, now: datetime, _after: list) -> str:
+    """A refund changed at Stripe (most often: it failed after Stripe accepted it): booked once on the booking,
+    the package purchase or the duplicate subscription it refunded, by its id."""
+    refund = refund or refund_obj
+    booking_id = _receipt_booking(refund.get("charge"), refund.get("payment_intent"))
+    if booking_id is not None:
+        return book_stripe_refunds(db.session, booking_id, [refund], now)
+    purchase = package_refunds.purchase_for_payment_intent(refund.get("payment_intent"))
+    if purchase is not None:
+        return package_refunds.book_stripe_refunds(purchase, [refund], now)
+    return subscription_checkouts.duplicate_refund_changed(refund, now)
 
 
 def _on_account_updated(account, _fetched, now: datetime, _after: list) -> str:
@@ -221,6 +255,7 @@ def _on_account_updated(account, _fetched, now: datetime, _after: list) -> str:
 _FETCHERS = {
     "checkout.session.completed": _fetch_session_pi,
     "charge.refunded": _fetch_refunds,
+    **{kind: _fetch_refund for kind in REFUND_EVENTS},
 }
 
 
@@ -231,5 +266,6 @@ _HANDLERS = {
     "payment_intent.canceled": _on_payment_canceled,
     "charge.refunded": _on_charge_refunded,
     "account.updated": _on_account_updated,
+    **{kind: _on_refund_updated for kind in REFUND_EVENTS},
 }
 

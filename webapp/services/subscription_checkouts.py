@@ -28,8 +28,9 @@ from ..domain.roles import Role
 from ..domain.subscriptions import PAUSED_FOR_PAYMENT
 from ..extensions import db
 from ..models import Subscription, SubscriptionCheckout, SubscriptionPlan, User
-from . import outbox
+from . import outbox, refund_failures
 from .errors import Conflict, Forbidden, NotFound, PaymentFailed
+from .locks import LOCK_SUBSCRIPTION
 from .subscriptions import get_subscription, live_subscription, locks_for, new_form_key, record_state, subscription_key
 from .urls import public_url
 
@@ -91,6 +92,12 @@ def start_subscription(student: User, plan_id: int, form_key: str | None, *, suc
                        "page instead.")
     tutor_id, student_id = plan.tutor_id, student.id
     opened = [(c.id, c.session_id, c.plan_id) for c in _open_checkouts(student_id, tutor_id, SUBSCRIBE)]
+    # The idempotency key names the newest page this student opened with this tutor, whatever became of it: a double
+    # click still sends one key (one page), but the same form sent again after that page closed (Back from plan A's
+    # page, plan B, Back, plan A) gets a new page instead of Stripe replaying the closed one.
+    newest = db.session.scalar(select(SubscriptionCheckout.session_id).where(
+        SubscriptionCheckout.student_id == student_id, SubscriptionCheckout.tutor_id == tutor_id,
+        SubscriptionCheckout.kind == SUBSCRIBE).order_by(SubscriptionCheckout.id.desc()).limit(1))
     product = f"{plan.minutes} minutes a month with {plan.tutor.name}"
     metadata = {"plan_id": str(plan.id), "student_id": str(student_id), "tutor_id": str(tutor_id)}
     amount, currency, email, tutor_name = plan.price_minor, plan.currency, student.email, plan.tutor.name
@@ -111,13 +118,15 @@ def start_subscription(student: User, plan_id: int, form_key: str | None, *, suc
         checkout = gateway.create_subscription_checkout_session(
             amount_minor=amount, currency=currency, product_name=product, metadata=metadata, customer_email=email,
             success_url=success_url, cancel_url=cancel_url,
-            idempotency_key=f"subscribe:{student_id}:{plan_id}:{subscription_key(form_key)}")
+            idempotency_key=f"subscribe:{student_id}:{plan_id}:{subscription_key(form_key)}:after:{newest or 'first'}")
     except gateway.PaymentError as exc:
         raise PaymentFailed("We could not open the payment page. Nothing was charged; please try again.") from exc
     if checkout.status != "open" or not checkout.url:
         raise Conflict("That subscription page was already used. Your subscription appears on your Subscriptions "
                        "page once Stripe confirms it.")
-    with serialized_write() as session:
+    # The student's lock: a double click reaches here twice with the one page Stripe gave both (same key), and only
+    # one of them may record it.
+    with serialized_write((LOCK_SUBSCRIPTION, student_id)) as session:
         mine = session.scalar(select(SubscriptionCheckout).where(SubscriptionCheckout.session_id == checkout.id))
         if mine is None:
             mine = SubscriptionCheckout(kind=SUBSCRIBE, student_id=student_id, tutor_id=tutor_id, plan_id=plan_id,
@@ -202,6 +211,44 @@ def close_duplicate(row_id: int, now: datetime) -> None:
             dedupe_key=f"subscription-duplicate:{row_id}")
 
 
+def _duplicate_refunded_by(refund_id: object) -> Subscription | None:
+    """The duplicate subscription one of whose refunds this is (its ids are kept on the row)."""
+    if not isinstance(refund_id, str) or not refund_id.startswith("re_"):
+        return None
+    return db.session.scalar(select(Subscription).where(Subscription.duplicate_refund_ids.like(f"%{refund_id}%")))
+
+
+def refund_locks(refund: dict) -> list[tuple[int, int]]:
+    """A refund event about a duplicate subscription's refund takes its student's locks."""
+    row = _duplicate_refunded_by(refund.get("id"))
+    student_id = row.student_id if row is not None else None
+    end_read()
+    return locks_for(student_id)
+
+
+def duplicate_refund_changed(refund: dict, now: datetime) -> str:
+    """A duplicate subscription's refund that Stripe reports failed after accepting it (in the event's write): the
+    row's refunded total no longer counts it, its id is kept among the failed ones (so a replay changes nothing),
+    and the staff are told once."""
+    if refund.get("status") not in ("failed", "canceled"):
+        return "ignored"
+    row = _duplicate_refunded_by(refund.get("id"))
+    if row is None or refund["id"] not in (row.duplicate_refund_ids or "").split(","):
+        return "ignored"
+    failed = {i for i in (row.duplicate_refund_failed_ids or "").split(",") if i}
+    if refund["id"] in failed:
+        return "already-applied"
+    row.duplicate_refund_failed_ids = ",".join(sorted(failed | {refund["id"]}))
+    row.duplicate_refunded_minor = max(0, (row.duplicate_refunded_minor or 0) - int(refund.get("amount") or 0))
+    refund_failures.tell_staff(
+        db.session, key=f"subscription-refund:{refund['id']}", what=f"duplicate subscription #{row.id}",
+        amount=Money(int(refund.get("amount") or 0), row.plan.currency), refund_id=refund["id"],
+        reason=refund.get("failure_reason") or refund.get("status"), path=f"/admin/users/{row.student_id}",
+        consequence=("The student paid twice for the same plan and this refund did not reach them: refund the "
+                     "invoice's payment again in Stripe."))
+    return "refund-failed"
+
+
 # --- a past-due subscription's card ---------------------------------------------------------------
 
 def start_card_update(student: User, subscription_id: int, form_key: str | None, *, success_url: str,
@@ -231,7 +278,7 @@ def start_card_update(student: User, subscription_id: int, form_key: str | None,
         raise PaymentFailed("We could not open Stripe's card page; nothing changed. Please try again.") from exc
     if checkout.status != "open" or not checkout.url:
         raise Conflict("That card page was already used; see the result below.")
-    with serialized_write() as session:
+    with serialized_write((LOCK_SUBSCRIPTION, student_id)) as session:  # a double click records the page once
         if session.scalar(select(SubscriptionCheckout.id).where(SubscriptionCheckout.session_id == checkout.id)) is None:
             session.add(SubscriptionCheckout(kind=CARD, student_id=student_id, tutor_id=tutor_id,
                                              subscription_id=row_id, session_id=checkout.id, url=checkout.url,

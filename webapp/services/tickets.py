@@ -241,10 +241,14 @@ def open_ticket(user: User, subject: str | None, body: str | None, booking_id: i
 
 
 def reply(author: User, ticket_id: int, body: str | None, files: list[Upload], now: datetime, *,
-          internal: bool = False) -> TicketMessage:
+          internal: bool = False, form_key: str | None = None) -> TicketMessage:
     """Write on a ticket: the requester's reply reopens it for the staff; the staff's answer waits for the user
-    (and tells them); an internal note (staff only) changes nothing the user sees."""
+    (and tells them); an internal note (staff only) changes nothing the user sees. The same form sent twice (its
+    one-time key) posts once."""
     ticket = get_ticket(author, ticket_id)
+    form_key = (form_key or "").strip()[:64] or None
+    if form_key and (already := _reply_of(ticket.id, author.id, form_key)) is not None:
+        return already
     if internal and not author.is_staff:
         raise Forbidden("Only the staff writes internal notes.")
     if author.is_suspended:
@@ -255,6 +259,7 @@ def reply(author: User, ticket_id: int, body: str | None, files: list[Upload], n
     stored = _store_files(files)
     try:
         message = _add_message(ticket, author, text, stored, now, internal=internal)
+        message.form_key = form_key
         from_staff = author.is_staff and author.id != ticket.requester_id
         if internal or from_staff:
             db.session.flush()  # the message's id, for the audit entry that records what the staff wrote
@@ -276,11 +281,25 @@ def reply(author: User, ticket_id: int, body: str | None, files: list[Upload], n
         else:
             _user_wrote(ticket, author, text, now)
         db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        _discard(stored)
+        already = _reply_of(ticket_id, author.id, form_key) if form_key else None
+        if already is None:
+            raise Conflict("That form was already used; reload the page and try again.") from None
+        return already  # the other click of a double click posted it
     except BaseException:
         db.session.rollback()
         _discard(stored)
         raise
     return message
+
+
+def _reply_of(ticket_id: int, author_id: int, form_key: str) -> TicketMessage | None:
+    """The message this reply form already posted on this ticket, by this author."""
+    return db.session.scalar(select(TicketMessage).where(TicketMessage.form_key == form_key,
+                                                         TicketMessage.ticket_id == ticket_id,
+                                                         TicketMessage.author_id == author_id))
 
 
 def _excerpt(text: str, limit: int = 200) -> str:

@@ -1,7 +1,7 @@
 """Admin pages: commissions, coupons and special offers (with their usage and announcements), bookings and refunds."""
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 
 from flask import Blueprint, Response, flash, redirect, request, url_for
 from flask_login import current_user
@@ -16,6 +16,7 @@ from ..domain.roles import STAFF_ROLES
 from ..models import Role
 from ..services import bookings, cancellations, dashboard, minute_refunds, offer_announcements, offers
 from ..services.errors import ServiceError
+from . import params
 from .common import now_utc, perform, render, role_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -145,13 +146,16 @@ def coupons():
 
 
 def _date_or_none(text: str | None) -> datetime | None:
-    """A date typed in a date field, as the start of that day in UTC."""
+    """A date typed in a date field, as the start of that day in UTC (a day people can mean: params' range)."""
     if not text:
         return None
     try:
-        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+        day = date.fromisoformat(text.strip())
     except ValueError:
         raise ValueError(f"Dates look like 2027-03-28, not {text!r}.") from None
+    if not params.EARLIEST <= day <= params.LATEST:
+        raise ValueError(f"Choose a date between {params.EARLIEST} and {params.LATEST}.")
+    return datetime.combine(day, time(), UTC)
 
 
 @bp.post("/coupons/<id:coupon_id>/active")

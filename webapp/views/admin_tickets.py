@@ -61,7 +61,8 @@ def _ticket_page(ticket_id: int, error: str | None = None, fields: dict | None =
                   statuses=list(TicketStatus), priorities=list(TicketPriority), staff=tickets.staff_members(),
                   error=error, fields=fields or {}, accept=ACCEPT, allowed=ALLOWED_WORDS,
                   refund_offer=minute_refunds.staff_refund_offer(current_user, booking) if booking else None,
-                  refund_request_key=uuid.uuid4().hex, status=status)
+                  refund_request_key=uuid.uuid4().hex, reply_key=request.form.get("form_key") or uuid.uuid4().hex,
+                  status=status)
 
 
 @bp.post("/tickets/<id:ticket_id>/reply")
@@ -71,7 +72,7 @@ def reply(ticket_id: int):
     internal = request.form.get("internal") == "1"
     try:
         tickets.reply(current_user, ticket_id, request.form.get("body"), request.files.getlist("attachments"),
-                      now_utc(), internal=internal)
+                      now_utc(), internal=internal, form_key=request.form.get("form_key"))
     except ValidationError as exc:
         return _ticket_page(ticket_id, exc.message, exc.fields, 422)
     except ServiceError as exc:

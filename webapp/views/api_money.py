@@ -13,10 +13,12 @@ from flask import request, url_for
 from flask_login import current_user
 from spectree import Response
 
+from ..domain.packages import refund_status
 from ..domain.roles import Role
 from ..domain.subscriptions import is_upgrade
 from ..models import PackagePurchase, Subscription, SubscriptionPlan
-from ..services import catalogue, packages, paypal_checkout, subscription_checkouts, subscriptions, wallet
+from ..services import (catalogue, package_refunds, packages, paypal_checkout, subscription_checkouts,
+                        subscriptions, wallet)
 from ..services.errors import Forbidden
 from . import api_schemas as schema
 from .api import ANON, BAD_TOKEN, MALFORMED, api_user, body, booking_json, bp, error, query, signed_in
@@ -56,11 +58,14 @@ def plan_json(plan: SubscriptionPlan) -> dict:
 
 
 def purchase_json(purchase: PackagePurchase) -> dict:
-    """A package purchase and its state."""
+    """A package purchase, its state and how much of it was refunded (summed from its refund rows)."""
+    totals = package_refunds.refund_totals(purchase_id=purchase.id).get(purchase.id) or package_refunds.RefundTotals()
     return {"id": purchase.id, "package_id": purchase.package_id, "tutor_id": purchase.tutor_id,
             "minutes": purchase.minutes, "price_minor": purchase.price_minor, "currency": purchase.currency,
             "method": purchase.method, "state": purchase.state, "created_at": purchase.created_at.isoformat(),
-            "paid_at": purchase.paid_at.isoformat() if purchase.paid_at else None}
+            "paid_at": purchase.paid_at.isoformat() if purchase.paid_at else None,
+            "refunded_minor": totals.refunded_minor, "refund_pending_minor": totals.pending_minor,
+            "refund_status": str(refund_status(purchase.price_minor, totals.refunded_minor))}
 
 
 def subscription_json(item: subscriptions.SubscriptionView) -> dict:

@@ -16,7 +16,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, 
 from ..domain import limits
 from ..domain.funding import Funding
 from ..domain.ledger import Move
-from ..domain.packages import PurchaseMethod, PurchaseState
+from ..domain.packages import PurchaseMethod, PurchaseState, RefundStatus
 from ..domain.roles import SELF_SERVICE_ROLES, Role
 from ..domain.states import BookingState, LessonState
 from ..domain.subscriptions import SubscriptionStatus
@@ -812,6 +812,11 @@ class Purchase(Out):
                     "when the payment page closed unpaid (nothing was charged).")
     created_at: AwareDatetime
     paid_at: AwareDatetime | None
+    refunded_minor: MinorUnits = Field(description="What refunds have given back so far (made by the provider; a "
+                                                   "refund that failed later no longer counts).")
+    refund_pending_minor: MinorUnits = Field(description="Refunds asked for and not yet confirmed by the provider.")
+    refund_status: Literal[tuple(s.value for s in RefundStatus)] = Field(  # type: ignore[valid-type]
+        description="none, partial or full: how much of the price refunded_minor is.")
 
 
 class PurchaseStarted(Purchase):

@@ -149,7 +149,7 @@ def max_rate_from(args, currency: str = "GBP") -> int | None:
     if not value:
         return None
     try:
-        amount = parse_major_amount(value, currency)
+        amount = parse_major_amount(value, currency, bounded=False)
     except ValueError as exc:
         raise ValidationError(str(exc), {"max_rate": str(exc)}) from None
     return min(amount, MAX_INT)  # rates are 32-bit columns, so capping changes no result

@@ -61,7 +61,7 @@ def ticket(ticket_id: int):
     if request.method == "POST":
         try:
             tickets.reply(current_user, ticket_id, request.form.get("body"), request.files.getlist("attachments"),
-                          now_utc())
+                          now_utc(), form_key=request.form.get("form_key"))
         except ValidationError as exc:
             error, fields = exc.message, exc.fields
         except ServiceError as exc:
@@ -73,6 +73,7 @@ def ticket(ticket_id: int):
     found = tickets.get_ticket(current_user, ticket_id)
     return render("support/ticket.html", ticket=found, messages=tickets.visible_messages(current_user, found),
                   error=error, fields=fields, draft=request.form.get("body", ""), accept=ACCEPT,
+                  form_key=request.form.get("form_key") or secrets.token_urlsafe(16),
                   allowed=ALLOWED_WORDS, status=422 if error else 200)
 
 

@@ -19,7 +19,7 @@ bp = Blueprint("wallet", __name__)
 def purchase_page_url() -> str:
     """The purchase status page's address for Stripe Checkout to send the buyer back to ({PURCHASE_ID} is filled in
     by packages.start_purchase)."""
-    return url_for("wallet.purchase", purchase_id=0, _external=True).replace("/0", "/{PURCHASE_ID}")
+    return url_for("wallet.purchase", purchase_id=0, returned=1, _external=True).replace("/0?", "/{PURCHASE_ID}?")
 
 
 @bp.get("/tutors/<id:tutor_id>/packages")
@@ -79,7 +79,7 @@ def paypal_back(purchase_id: int):
     else:
         if purchase.state == PurchaseState.PAID:
             flash(f"PayPal has taken your payment: {purchase.minutes} minutes are yours.", "success")
-    return redirect(url_for("wallet.purchase", purchase_id=purchase_id), code=303)
+    return redirect(url_for("wallet.purchase", purchase_id=purchase_id, returned=1), code=303)
 
 
 @bp.get("/minutes/purchases/<id:purchase_id>/paypal/cancel")
@@ -101,10 +101,13 @@ def paypal_cancelled(purchase_id: int):
 @bp.get("/minutes/purchases/<id:purchase_id>")
 @role_required(Role.STUDENT, Role.PARENT)
 def purchase(purchase_id: int):
-    """A package purchase's status: confirming until the webhook grants the minutes (polled), then the minutes."""
+    """A package purchase's status (polled while open): confirming for a buyer back from the payment page, else not
+    paid yet with a way back to that page; then the minutes."""
     row = packages.get_purchase(current_user, purchase_id)
     return render("wallet/purchase.html", partial="wallet/_purchase_status.html", purchase=row,
-                  minutes=wallet.balance(current_user.id, row.tutor_id))
+                  minutes=wallet.balance(current_user.id, row.tutor_id), returned=request.args.get("returned") == "1",
+                  page_open_until=row.expires_at if row.expires_at and row.expires_at > now_utc() else None,
+                  refunds=package_refunds.refund_totals(purchase_id=row.id).get(row.id))
 
 
 @bp.get("/minutes")
@@ -114,4 +117,4 @@ def index():
     any monthly plan whose payment failed (with its card page)."""
     return render("wallet/index.html", balances=wallet.balances_of(current_user.id),
                   purchases=packages.purchases_of(current_user), owed=subscriptions.owed_by(current_user.id),
-                  refunded=package_refunds.refunded_by_purchase(current_user.id))
+                  refunds=package_refunds.refund_totals(student_id=current_user.id))
