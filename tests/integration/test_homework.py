@@ -98,7 +98,10 @@ def test_two_mistakes_make_a_draft_the_tutor_publishes_and_the_student_answers(a
     other = next(e for e in entries if e.item.topic_id != pythagoras.id)
     right = client.post(f"/homework/entries/{other.id}/answer",
                         data={"csrf_token": csrf_from(page), "response": other.item.answer})
-    assert "Right" in words(right)
+    # Without htmx the answer is recorded, then the page opens at the marked question (a reload sends nothing).
+    assert right.status_code == 303 and right.headers["Location"].endswith(f"/lessons/{lesson.id}/homework#entry-"
+                                                                           f"{other.id}")
+    assert "Right" in words(client.get(right.headers["Location"]))
     db.session.rollback()
     levels = {m.topic_id: m.level for m in db.session.scalars(select(TopicMastery))}
     assert levels[pythagoras.id] == 1 and levels[other.item.topic_id] == 1
@@ -376,3 +379,23 @@ def test_the_tutor_reviews_a_draft_with_each_answer_and_worked_solution_and_the_
     login(client, lesson.students[0].email, factories.PASSWORD)
     page = words(client.get(f"/lessons/{lesson.id}/homework"))
     assert not any(solution in page for _, _, _, solution, _ in shown)  # only once each is answered
+
+
+def test_a_refused_answer_keeps_what_was_typed_and_says_why_at_the_top_without_htmx(app, client, bank):
+    lesson = factories.finished_lesson()
+    login(client, lesson.tutor.email, factories.PASSWORD)
+    post_note(client, lesson.id, "Rearranging.", errors=[(bank["rearranging-formulae"].id, "Sign slip", "")])
+    draft = db.session.scalar(select(HomeworkSet))
+    page = client.get(f"/lessons/{lesson.id}/homework").get_data(as_text=True)
+    client.post(f"/homework/{draft.id}/publish", data={"csrf_token": csrf_from(page)})
+    login(client, lesson.students[0].email, factories.PASSWORD)
+    page = client.get(f"/lessons/{lesson.id}/homework").get_data(as_text=True)
+    entry = next(e for e in db.session.get(HomeworkSet, draft.id).entries if e.item.kind == "algebra")
+    for headers in ({"HX-Request": "true"}, {}):
+        refused = client.post(f"/homework/entries/{entry.id}/answer", headers=headers,
+                              data={"csrf_token": csrf_from(page), "response": "(y - 3)/"})
+        assert refused.status_code == 422 and 'value="(y - 3)/"' in refused.get_data(as_text=True)
+    top = words(refused).split('id="homework"')[0]  # the full page says it above the questions, too
+    assert f"Question {entry.position}: The answer stops after “/”" in top
+    db.session.rollback()
+    assert db.session.get(HomeworkEntry, entry.id).answered_at is None

@@ -193,7 +193,7 @@ def test_editing_an_answered_question_makes_a_new_version_and_the_answer_keeps_t
     login(client, student.email, factories.PASSWORD)
     page = client.get(f"/lessons/{lesson.id}/homework").get_data(as_text=True)
     answered = client.post(f"/homework/entries/{entry_id}/answer", data={"csrf_token": csrf_from(page),
-                                                                          "response": "4"})
+                                                                          "response": "4"}, follow_redirects=True)
     assert "Right" in words(answered)
 
     login(client, tutor.email, factories.PASSWORD)
@@ -254,7 +254,8 @@ def test_the_tutor_edits_a_draft_sets_question_and_the_student_is_marked_on_the_
     page = client.get(f"/lessons/{lesson.id}/homework")
     assert "What is 1000 - 2?" in words(page)
     response = client.post(f"/homework/entries/{entry_id}/answer",
-                           data={"csrf_token": csrf_from(page.get_data(as_text=True)), "response": "998"})
+                           data={"csrf_token": csrf_from(page.get_data(as_text=True)), "response": "998"},
+                           follow_redirects=True)
     assert "Right" in words(response)
 
 
@@ -347,6 +348,11 @@ def test_a_draft_sets_edit_stays_private_to_that_set_unless_the_tutor_saves_it_t
     assert promoted.id == local_id and promoted.local_to_set_id is None and promoted.prompt == "Now kept: 1/2 + 1/4?"
     mine = words(client.get("/question-bank/items?mine=1"))
     assert "Keep this one" in mine and "Now kept" in mine and question_bank.count_own(tutor) == 2
+    # The same form sent again (a double click, or Back and resubmit) keeps one copy, not two.
+    assert post(client, second_url, form(topic_id, prompt="Keep this one: 1/3 + 1/3?", answer="0.667",
+                                         tolerance="0.001", solution="2/3.", save_to_bank="1")).status_code == 303
+    db.session.rollback()
+    assert question_bank.count_own(tutor) == 2 and db.session.get(HomeworkEntry, second_id).item_id == kept.id
     # Editing a kept question again from the set makes a set-local copy: the tutor's bank item is not changed.
     assert post(client, second_url, form(topic_id, prompt="Only here now", answer="0.667", tolerance="0.001",
                                          solution="2/3.")).status_code == 303

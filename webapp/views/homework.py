@@ -8,7 +8,7 @@ from ..domain.limits import parse_id
 from ..domain.question_form import KINDS, MAX_CHOICES, QuestionDraft
 from ..services import curriculum, homework, question_bank
 from ..services.errors import Conflict, ValidationError
-from .common import now_utc, render
+from .common import is_htmx, now_utc, render
 
 bp = Blueprint("homework", __name__)
 
@@ -82,14 +82,25 @@ def publish(set_id: int):
 @login_required
 def answer(entry_id: int):
     """Answer one question: marked at once, the worked solution shown."""
+    typed = (request.form.get("response") or "")[:200]
     try:
-        outcome = homework.answer(current_user, entry_id, request.form.get("response"), now_utc())
+        outcome = homework.answer(current_user, entry_id, typed, now_utc())
     except (ValidationError, Conflict) as exc:
         entry = homework.answerable_entry(current_user, entry_id)
+        if not is_htmx():
+            # The whole page comes back: the message is also said at its top, where the reader is.
+            flash(f"Question {entry.position}: {exc.message}", "error")
         view = homework.homework_page(current_user, entry.set.lesson_id)
         return render("homework/page.html", partial="homework/_entry.html", view=view, lesson=view.lesson,
-                      entry=entry, results={entry_id: exc.message}, status=422)
+                      entry=entry, results={entry_id: exc.message}, typed={entry_id: typed},
+                      status=422)  # htmx swaps a 422 in place (the question now shows as answered)
     entry = outcome.entry
+    if not is_htmx():
+        # Post/redirect/get: a reload does not send the answer again, and the page opens at the marked question.
+        if outcome.feedback:
+            flash(f"Question {entry.position}: {outcome.feedback}", "info")
+        return redirect(url_for("homework.page", lesson_id=entry.set.lesson_id, _anchor=f"entry-{entry.id}"),
+                        code=303)
     view = homework.homework_page(current_user, entry.set.lesson_id)
     return render("homework/page.html", partial="homework/_answered.html", view=view, lesson=view.lesson, entry=entry,
                   results={entry_id: outcome.feedback})
