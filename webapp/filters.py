@@ -10,8 +10,8 @@ from flask_login import current_user
 
 from .domain.fees import FeeBreakdown
 from .domain.funding import Funding
-from .domain.labels import (booking_label, clock_time, funding_name, purchase_words, state_label, total_label,
-                            unit_label)
+from .domain.labels import (booking_label, clock_time, funding_name, purchase_words, refund_failure_words,
+                            state_label, total_label, unit_label)
 from .domain.marking import answer_hint
 from .domain.money import Money
 from .domain.timezones import known_zones
@@ -91,9 +91,10 @@ def booking_price(booking) -> str:
 
 
 def lesson_with(lesson, viewer) -> str:
-    """Who the lesson is with, seen by `viewer`: its students for its tutor, else the tutor."""
+    """Who the lesson is with, seen by `viewer`: its learners (children a parent booked, students) for its tutor,
+    else the tutor."""
     if viewer is not None and getattr(viewer, "id", None) == lesson.tutor_id:
-        return ", ".join(s.name for s in lesson.students) or "no student yet"
+        return ", ".join([c.name for c in lesson.children] + [s.name for s in lesson.students]) or "no student yet"
     return lesson.tutor.name
 
 
@@ -118,5 +119,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["unit"] = unit_label
     app.jinja_env.filters["answer_hint"] = answer_hint
     app.jinja_env.filters["purchase_status"] = purchase_status
+    app.jinja_env.filters["refund_failure"] = refund_failure_words
     app.jinja_env.globals["viewer_zone_name"] = viewer_zone_name
     app.jinja_env.globals["receipt_lines"] = receipt_lines

@@ -4,13 +4,14 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (BooleanField, EmailField, HiddenField, IntegerField, PasswordField, RadioField,
                      SelectField, StringField, TextAreaField)
-from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, StopValidation
+from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, StopValidation, ValidationError
 from wtforms.validators import InputRequired as _InputRequired
 
 from .domain.packages import MAX_DISCOUNT_PERCENT, MAX_HOURS, MIN_HOURS
 
 from .domain import limits
 from .domain.roles import SELF_SERVICE_ROLES
+from .domain.timezones import TimeZoneError, validate_zone
 
 
 def _missing(field) -> str:
@@ -26,6 +27,18 @@ class Required(DataRequired):
             super().__call__(form, field)
         except StopValidation as exc:
             raise StopValidation(self.message or _missing(field)) from exc
+
+
+class ZoneName:
+    """An IANA time zone, checked with the form's other fields so every mistake is named in one answer (the service
+    checks again; alone it named a wrong zone only after the other fields were put right)."""
+
+    def __call__(self, form, field):
+        if field.data:
+            try:
+                validate_zone(field.data)
+            except TimeZoneError as exc:
+                raise ValidationError(str(exc)) from None
 
 
 class InputRequired(_InputRequired):
@@ -59,7 +72,7 @@ class RegisterForm(FlaskForm):
         *limits.PASSWORD_LENGTH, message=f"Use at least {limits.PASSWORD_LENGTH[0]} characters.")])
     role = RadioField("I am a", choices=[(role.value, role.value.title()) for role in SELF_SERVICE_ROLES],
                       default="student", validators=[Required()])
-    timezone = StringField("Time zone", validators=[Required(), Length(max=64)])
+    timezone = StringField("Time zone", validators=[Required(), Length(max=64), ZoneName()])
 
 
 class LoginForm(FlaskForm):
@@ -86,13 +99,13 @@ class ChangePasswordForm(FlaskForm):
 
 class SettingsForm(FlaskForm):
     name = StringField("Name", validators=[Required(), Length(max=120)])
-    timezone = StringField("Time zone", validators=[Required(), Length(max=64)])
+    timezone = StringField("Time zone", validators=[Required(), Length(max=64), ZoneName()])
 
 
 class ChildForm(FlaskForm):
     name = StringField("Child's name", validators=[Required(), Length(max=120)])
     year_level = StringField("Year or level", validators=[Optional(), Length(max=60)])
-    timezone = StringField("Time zone", validators=[Optional(), Length(max=64)])
+    timezone = StringField("Time zone", validators=[Optional(), Length(max=64), ZoneName()])
 
 
 class WeeklyWindowForm(FlaskForm):
@@ -110,7 +123,7 @@ class OverrideForm(FlaskForm):
 
 
 class RulesForm(FlaskForm):
-    timezone = StringField("Your time zone", validators=[Required(), Length(max=64)])
+    timezone = StringField("Your time zone", validators=[Required(), Length(max=64), ZoneName()])
     min_notice_hours = WholeNumberField("Minimum notice (hours)", validators=[
         NumberRange(*limits.MIN_NOTICE_HOURS, "Between %(min)s and %(max)s hours.")])
     horizon_days = WholeNumberField("Booking horizon (days)", validators=[

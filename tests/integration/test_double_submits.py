@@ -195,3 +195,37 @@ def test_a_ticket_reply_sent_twice_at_once_is_posted_once_and_both_clicks_land_o
     assert db.session.get(SupportTicket, ticket_id).status == "pending"
     assert db.session.scalar(select(func.count()).select_from(OutboxMessage).where(
         OutboxMessage.template == "ticket_reply")) == 1
+
+
+def test_a_new_question_or_an_import_sent_twice_at_once_adds_each_question_once(app):
+    from webapp.domain.question_form import QuestionDraft
+    from webapp.models import QuestionItem, Topic
+    from webapp.services import curriculum, question_bank
+    maths, gcse = factories.subject(), factories.level()
+    curriculum.seed_curriculum()
+    topic_id = db.session.scalar(select(Topic.id).where(Topic.slug == "fractions"))
+    tutor_id = factories.tutor()[0].id
+    draft = QuestionDraft(kind="numeric", prompt="What is 1/2 + 1/4? Give a decimal.", answer="0.75", tolerance="0",
+                          solution="1/2 + 1/4 = 2/4 + 1/4 = 3/4 = 0.75.", difficulty="1")
+    gift = ("// lessonbook: kind=numeric topic=fractions difficulty=1 unit=\n"
+            "::Q1::What is 3/4 of 8? {#6:0 ####8 ÷ 4 × 3 \\= 6.}\n\n"
+            "// lessonbook: kind=numeric topic=fractions difficulty=1 unit=\n"
+            "::Q2::What is 2/5 of 10? {#4:0 ####10 ÷ 5 × 2 \\= 4.}\n")
+    subject_id, level_id = maths.id, gcse.id
+    db.session.commit()
+
+    def add():
+        return question_bank.add_item(db.session.get(User, tutor_id), topic_id, draft, now()).id
+
+    def import_():
+        return curriculum.import_gift(db.session.get(User, tutor_id), subject_id, level_id, gift, now()).added
+
+    added = at_once(app, add, add)
+    imported = at_once(app, import_, import_)
+
+    assert isinstance(added[0], int) and added[0] == added[1], added
+    assert sorted(imported, key=repr) == [0, 2], imported
+    db.session.rollback()
+    prompts = db.session.scalars(select(QuestionItem.prompt).where(QuestionItem.created_by_id == tutor_id)
+                                 .order_by(QuestionItem.prompt)).all()
+    assert prompts == ["What is 1/2 + 1/4? Give a decimal.", "What is 2/5 of 10?", "What is 3/4 of 8?"]

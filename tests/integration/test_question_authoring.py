@@ -330,6 +330,10 @@ def test_a_draft_sets_edit_stays_private_to_that_set_unless_the_tutor_saves_it_t
     assert "Set-only wording" not in words(client.get("/question-bank/items?mine=1"))
     assert client.get(f"/question-bank/items/{local_id}/edit").status_code == 404
     assert question_bank.count_own(tutor) == 0
+    # Nor does it count as a question the tutor already has when they add the same one to their bank.
+    assert question_bank.identical_item(tutor.id, topic_id, dict(
+        kind=local.kind, prompt=local.prompt, answer=local.answer, tolerance=local.tolerance, unit=local.unit,
+        choices=list(local.choices or []), solution=local.solution, difficulty=local.difficulty)) is None
     assert "Set-only wording" not in curriculum.export_gift(tutor, lesson.subject_id, lesson.level_id)
     assert local_id not in set(db.session.scalars(select(QuestionItem.id).where(
         question_bank.usable_in_lessons_of(tutor.id))))

@@ -19,6 +19,7 @@ from webapp.models import (Booking, Notification, OutboxMessage, PaymentReceipt,
                            TransferReversal)
 from webapp.services import approvals, booking_timeline, cancellations, payouts, transfer_reversals
 from webapp.services.errors import Conflict
+from webapp.services.outbox import render_email
 
 FAILURE_EVENTS = ("charge.refund.updated", "refund.updated", "refund.failed")
 
@@ -74,6 +75,8 @@ def test_a_refund_that_fails_later_stops_counting_and_the_booking_can_be_refunde
     mails = _team_mails()
     assert len(mails) == 1 and mails[0].context["what"] == f"lesson booking #{booking.id}"
     assert mails[0].context["refund_id"] == row.stripe_refund_id and "held" in mails[0].context["consequence"]
+    subject, text, _html = render_email(mails[0].template, mails[0].context)
+    assert subject.startswith("Refund FAILED at Stripe: £20.00") and "Reason given: no reason given" in text
     notices = list(db.session.scalars(select(Notification).where(Notification.kind == "refund_failed")))
     assert [n.user_id for n in notices] == [admin.id]
     assert notices[0].url == f"/admin/bookings/{booking.id}"

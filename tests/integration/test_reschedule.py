@@ -142,6 +142,30 @@ def test_bad_links_are_refused_with_a_clear_page_and_change_nothing(app, client,
     assert db.session.get(Lesson, lesson.id).state == LessonState.RESCHEDULE
 
 
+def test_a_refused_link_leads_to_its_lesson_and_the_done_page_names_whom_the_lesson_is_with(
+        app, client, stripe_world):
+    # Walking it: a reused or expired link said "Open the lesson in Lessonbook" with no link to open; and a tutor who
+    # accepted a student's proposal read "Mathematics with <their own name> is now ...".
+    booking = paid(stripe_world, client)
+    lesson, tutor, student = booking.lesson, booking.lesson.tutor, booking.booker
+    reschedules.propose(student, lesson.id, later_slot(lesson), None, now())
+    accept = path(mail_to(tutor, "lesson_reschedule").context["accept_url"])
+    page = client.get(accept)
+    done = client.post(accept, data={"csrf_token": csrf_from(page.get_data(as_text=True))}).get_data(as_text=True)
+    assert f"Mathematics with {student.name} is now" in done
+    assert f'href="/lessons/{lesson.id}/reschedule"' in done
+    for response in (client.get(accept), client.post(accept, data={"csrf_token": csrf_for(client)})):
+        html = response.get_data(as_text=True)
+        assert response.status_code == 400 and "already been used" in html
+        assert f'<a id="link-lesson" href="/lessons/{lesson.id}/reschedule">Open the lesson</a>' in html
+    expired = signed_links.make_token(reschedules.PURPOSE_ACCEPT, {"lesson": lesson.id, "v": 1, "user": tutor.id},
+                                      now() - timedelta(minutes=1))
+    html = client.get(f"/links/reschedule/accept/{expired}").get_data(as_text=True)
+    assert "has expired" in html and f'href="/lessons/{lesson.id}/reschedule"' in html
+    tampered = client.get(accept[:-3] + ("AAA" if not accept.endswith("AAA") else "BBB")).get_data(as_text=True)
+    assert '<a id="link-lesson" href="/">Open Lessonbook</a>' in tampered  # it names no lesson we can trust
+
+
 def test_answering_in_the_app_and_withdrawing(app, client, stripe_world):
     booking = paid(stripe_world, client)
     lesson, tutor = booking.lesson, booking.lesson.tutor

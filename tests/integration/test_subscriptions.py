@@ -263,6 +263,8 @@ def test_the_pages_a_tutor_and_a_student_use(app, client, stripe_world):
     assert "Next renewal" in page and "Change plan" in page
     confirm = client.get(f"/account/subscriptions/{row.id}/change?plan_id={subscriptions.plans(teacher.id)[1].id}")
     assert "charged the difference for the rest of this month" in confirm.get_data(as_text=True)
+    same = client.get(f"/account/subscriptions/{row.id}/change?plan_id={row.plan_id}", follow_redirects=True)
+    assert "You are already on that plan." in same.get_data(as_text=True)  # not "Change to the plan you have?"
     token = csrf_from(page)
     cancelled = client.post(f"/account/subscriptions/{row.id}/cancel", data={"csrf_token": token, "form_key": "c1"},
                             follow_redirects=True).get_data(as_text=True)

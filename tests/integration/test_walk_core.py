@@ -56,3 +56,78 @@ def test_a_subject_taught_only_in_person_says_so_with_a_capital(app, client):
                                        "in_person": True, "max_travel_km": 5}])
     html = client.get(f"/tutors/{tutor.id}").get_data(as_text=True)
     assert '<td data-label="Where">In person (up to 5 km)</td>' in html
+
+
+def test_lesson_emails_to_the_tutor_name_the_learner_and_a_childs_lesson_names_the_child(app, client):
+    # The tutor's "Confirmed: ..." and "Your link to join ..." emails said "Mathematics with <the tutor's own name>";
+    # and for a lesson a parent booked for a child, the tutor's room page said "with no student yet".
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+
+    from tests import factories
+    from tests.conftest import login
+    from webapp import jobs
+    from webapp.extensions import db
+    from webapp.models import Lesson, OutboxMessage
+    from webapp.services import lesson_messages
+
+    parent = factories.user("parent", name="Pat Parent")
+    kid = factories.child(parent, name="Robin")
+    tutor, teach = factories.tutor(name="Ana Lopez")
+    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=3)
+    lesson = factories.lesson_at(start - timedelta(minutes=start.minute % 15), teacher=tutor, teach=teach,
+                                 booker=parent, for_child=kid)
+    lesson_id, tutor_email, parent_email = lesson.id, tutor.email, parent.email
+    lesson_messages.tell_booked(db.session.get(Lesson, lesson_id))
+    db.session.commit()
+    jobs.sync_meeting(lesson_id)
+    db.session.rollback()
+    subjects = {}
+    for message in db.session.scalars(select(OutboxMessage).where(
+            OutboxMessage.template.in_(["lesson_booked", "meeting_link"]), OutboxMessage.channel == "email")):
+        subjects[(message.to_address, message.template)] = outbox.render_email(message.template, message.context)[0]
+    assert subjects[(tutor_email, "lesson_booked")].startswith("Confirmed: Mathematics with Robin on ")
+    assert subjects[(tutor_email, "meeting_link")].startswith("Your link to join Mathematics with Robin on ")
+    assert subjects[(parent_email, "lesson_booked")].startswith("Confirmed: Mathematics with Ana Lopez on ")
+    assert subjects[(parent_email, "meeting_link")].startswith("Your link to join Mathematics with Ana Lopez on ")
+
+    login(client, tutor_email, factories.PASSWORD)
+    room = client.get(f"/lessons/{lesson_id}/room").get_data(as_text=True)
+    assert "Mathematics with Robin</h1>" in room
+
+
+def test_adding_the_same_child_again_is_refused_in_words_and_adds_no_second_one(app, client):
+    # Walking it: Back and "Add child" again (or a refresh of the POST) listed "Kiran 😀" twice.
+    from tests import factories
+    from tests.conftest import csrf_from, login
+    from webapp.extensions import db
+    from webapp.models import Child
+    parent = factories.user("parent")
+    login(client, parent.email, factories.PASSWORD)
+    token = csrf_from(client.get("/children").get_data(as_text=True))
+    form = {"csrf_token": token, "name": "Kiran 😀", "year_level": "Year 9", "timezone": "Asia/Kolkata"}
+    assert client.post("/children", data=form).status_code == 200
+    again = client.post("/children", data={**form, "name": " kiran 😀 "})
+    assert again.status_code == 422 and "You already added kiran 😀: it is on the list." in again.get_data(as_text=True)
+    db.session.rollback()
+    assert [c.name for c in db.session.query(Child).filter_by(parent_id=parent.id)] == ["Kiran 😀"]
+
+
+def test_a_wrong_time_zone_is_named_in_the_same_answer_as_the_forms_other_mistakes(app, client):
+    # Sign-up said only "Use at least 10 characters."; put right, it then said the zone was unknown. Settings too.
+    from tests import factories
+    from tests.conftest import csrf_from, login
+    token = csrf_from(client.get("/register").get_data(as_text=True))
+    page = client.post("/register", data={"csrf_token": token, "name": "Zed", "email": "zed@example.com",
+                                          "password": "short", "role": "student", "timezone": "Mars/Olympus"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 422 and "There are 2 problems" in html
+    assert "Use at least 10 characters." in html and "Unknown time zone: Mars/Olympus." in html
+
+    user = factories.user("student")
+    login(client, user.email, factories.PASSWORD)
+    token = csrf_from(client.get("/settings").get_data(as_text=True))
+    page = client.post("/settings", data={"csrf_token": token, "name": " ", "timezone": "Europe/Londn"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 422 and "Name is missing" in html and "Unknown time zone: Europe/Londn." in html

@@ -186,3 +186,18 @@ def purchase_words(state: str, price_minor: int, refunded_minor: int, pending_mi
     if pending_minor > 0:
         words += f" ({Money(pending_minor, currency).format()} refund on its way)"
     return words
+
+
+# Words for Stripe's refund failure_reason values (anything else is shown as Stripe gave it).
+REFUND_FAILURE_WORDS = {"expired_or_canceled_card": "the card has expired or was cancelled",
+                        "lost_or_stolen_card": "the card was reported lost or stolen",
+                        "insufficient_funds": "the bank could not take the money back",
+                        "declined": "the bank declined the refund",
+                        "charge_for_pending_refund_disputed": "the customer disputed the payment",
+                        "merchant_request": "cancelled on request", "canceled": "the refund was cancelled",
+                        "unknown": "no reason given"}
+
+
+def refund_failure_words(reason: str | None) -> str:
+    """Why a refund failed after the provider accepted it, as staff read it."""
+    return REFUND_FAILURE_WORDS.get(reason or "unknown", reason or "no reason given")

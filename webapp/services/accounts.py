@@ -240,7 +240,12 @@ def add_child(parent: User, *, name: str, year_level: str, timezone: str | None)
     year_level = (year_level or "").strip()
     if len(year_level) > 60:
         raise ValidationError("Please shorten the year or level.", {"year_level": "Up to 60 characters."})
-    child = Child(parent_id=parent.id, name=_clean_name(name), year_level=year_level,
+    name = _clean_name(name)
+    # The form sent again (Back and Add, a refresh) must not make a second child of the same name.
+    if any(c.name.casefold() == name.casefold() for c in db.session.scalars(
+            select(Child).where(Child.parent_id == parent.id))):
+        raise ValidationError(f"You already added {name}.", {"name": f"You already added {name}: it is on the list."})
+    child = Child(parent_id=parent.id, name=name, year_level=year_level,
                   timezone=_clean_zone(timezone or parent.timezone))
     db.session.add(child)
     db.session.commit()

@@ -10,7 +10,7 @@ from sqlalchemy import or_, select
 
 from ..domain.analytics import EventName, dedupe_id
 from ..domain.funding import Funding
-from ..domain.labels import booking_label, funding_name, minutes_payment_words
+from ..domain.labels import booking_label, funding_name, minutes_payment_words, refund_failure_words
 from ..domain.money import Money
 from ..extensions import db
 from ..filters import zoned
@@ -59,13 +59,14 @@ def timeline(viewer: User, booking_id: int) -> tuple[Booking, list[TimelineEvent
                                         + _applied_words(event)))
     failed_later = []
     for refund in db.session.scalars(select(Refund).where(Refund.booking_id == booking.id)):
+        status = "made, failed later" if refund.failed_at is not None else refund.status
         events.append(TimelineEvent(refund.created_at, "refund",
-                                    f"Refund {money(refund.amount_minor)} ({refund.status}): {refund.reason}"))
+                                    f"Refund {money(refund.amount_minor)} ({status}): {refund.reason}"))
         if refund.failed_at is not None:
             failed_later.append(refund)
             events.append(TimelineEvent(refund.failed_at, "refund", (
                 f"Refund {money(refund.amount_minor)} ({refund.stripe_refund_id or refund.paypal_refund_id}) FAILED "
-                f"after it was accepted: {refund_failures.reason_words(refund.failure_reason)}. It no longer counts; "
+                f"after it was accepted: {refund_failure_words(refund.failure_reason)}. It no longer counts; "
                 "the customer has not had this money back.")))
     if failed_later and receipt is not None and receipt.transfer_id:
         taken = sum(r.amount_minor for r in db.session.scalars(select(TransferReversal).where(

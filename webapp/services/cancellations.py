@@ -16,6 +16,7 @@ from ..domain import limits
 from ..domain.analytics import EventName, dedupe_id
 from ..domain.fees import FeeBreakdown, RefundSplit, refund_split
 from ..domain.funding import authorization_name
+from ..domain.labels import refund_failure_words
 from ..domain.money import Money
 from ..domain.refunds import Canceller, RefundPolicy, cancellation_refund, has_started
 from ..domain.roles import refund_cap_minor
@@ -361,7 +362,7 @@ def _refund(booking_id: int, amount_for, reason: str, by_user_id: int | None, ke
         if status == "failed" and row.failed_at is not None:
             # The same form again after Stripe reported this refund failed: Stripe would only replay it.
             raise Conflict(f"This refund was made and then failed at Stripe "
-                           f"({refund_failures.reason_words(row.failure_reason)}), so the money is still here. "
+                           f"({refund_failure_words(row.failure_reason)}), so the money is still here. "
                            "Refund again from a fresh form.")
     if status == "succeeded":
         return amount  # a retry of a refund already made and recorded

@@ -12,7 +12,7 @@ from ..domain.labels import total_label
 from ..domain.states import BookingState
 from ..domain.money import Money
 from ..extensions import db
-from ..filters import local
+from ..filters import lesson_with, local
 from ..models import Booking, Lesson, Meeting, User
 from . import outbox, wallet
 from .lessons import Recipient, other_side, room_path, student_side, tutor_side
@@ -20,13 +20,15 @@ from .notify import notify
 from .urls import public_url
 
 
-def lesson_context(lesson: Lesson, zone: str) -> dict:
-    """The facts every lesson email shows, with times in the recipient's zone."""
+def lesson_context(lesson: Lesson, zone: str, viewer: User | None = None) -> dict:
+    """The facts every lesson email shows, with times in the recipient's zone; `with_name` is whom the lesson is
+    with as the recipient (`viewer`) sees it: the learners for the tutor, the tutor for everyone else."""
     learners = [c.name for c in lesson.children] + [s.name for s in lesson.students]
     address = lesson.address
     return {
         "lesson_id": lesson.id, "subject": lesson.subject.name, "level": lesson.level.name,
         "tutor_name": lesson.tutor.name, "learners": ", ".join(learners),
+        "with_name": lesson_with(lesson, viewer),
         "when": local(lesson.start_at, zone), "until": local(lesson.finish_at, zone, "%H:%M"), "zone": zone,
         "duration": lesson.duration_minutes,
         "where": f"{address.line1}, {address.city}".strip(", ") if address else "Online",
@@ -74,10 +76,10 @@ def tell_booked(lesson: Lesson) -> None:
     """LessonBooked: the learner's side hears that the tutor confirmed, with a calendar entry and the meeting link
     (or word that it follows)."""
     for person in [*student_side(lesson), tutor_side(lesson)]:
-        context = attach_calendar(lesson_context(lesson, person.zone), lesson)
+        context = attach_calendar(lesson_context(lesson, person.zone, person.user), lesson)
         context.update(meeting_fields(lesson, for_tutor=person.user.id == lesson.tutor_id))
         notify(person.user, kind="lesson_booked", title=f"{context['subject']} on {context['when']} is confirmed",
-               body=f"With {context['tutor_name']} ({person.zone}).", url=room_path(lesson),
+               body=f"With {context['with_name']} ({person.zone}).", url=room_path(lesson),
                dedupe_key=f"lesson-booked:{lesson.id}:{person.user.id}", email_template="lesson_booked",
                email_context={**context, "recipient_name": person.user.name})
 
@@ -145,7 +147,7 @@ def tell_cancelled(lesson: Lesson, by: User, note: str, refund: Money | None, ev
     for person in people:
         if person.user.id == by.id and not everyone:
             continue
-        context = attach_calendar(lesson_context(lesson, person.zone), lesson, cancelled=True)
+        context = attach_calendar(lesson_context(lesson, person.zone, person.user), lesson, cancelled=True)
         context.update(recipient_name=person.user.name, cancelled_by=by.name, note=note,
                        refund=refund_words or (refund.format() if refund and refund.amount_minor else None))
         outcome = (f"Refund: {refund_words}." if refund_words

@@ -219,7 +219,7 @@ def _send_links(meeting: Meeting, replaced: bool) -> None:
     people = [(p, meeting.participant_join_url) for p in student_side(lesson)]
     people.append((tutor_side(lesson), meeting.join_url))
     for person, url in people:
-        context = lesson_context(lesson, person.zone)
+        context = lesson_context(lesson, person.zone, person.user)
         context.update(recipient_name=person.user.name, meeting_url=url, replaced=replaced,
                        provider=meeting.provider)
         outbox.enqueue_email("meeting_link", person.user.email, context,

@@ -9,26 +9,13 @@ from __future__ import annotations
 from flask import current_app
 from sqlalchemy import func, select
 
+from ..domain.labels import refund_failure_words as reason_words
 from ..domain.money import Money
 from ..domain.roles import STAFF_ROLES
 from ..models import Refund, User
 from . import outbox
 from .notify import notify
 from .urls import public_url
-
-# Words for Stripe's failure_reason values (anything else is shown as Stripe gave it).
-REASONS = {"expired_or_canceled_card": "the card has expired or was cancelled",
-           "lost_or_stolen_card": "the card was reported lost or stolen",
-           "insufficient_funds": "the bank could not take the money back",
-           "declined": "the bank declined the refund",
-           "charge_for_pending_refund_disputed": "the customer disputed the payment",
-           "merchant_request": "cancelled on request", "canceled": "the refund was cancelled",
-           "unknown": "no reason given"}
-
-
-def reason_words(reason: str | None) -> str:
-    """A failure reason as staff read it."""
-    return REASONS.get(reason or "unknown", reason or "no reason given")
 
 
 def tell_staff(session, *, key: str, what: str, amount: Money, refund_id: str, reason: str | None, path: str,

@@ -300,5 +300,5 @@ def read_link(action: str, token: str, now: datetime) -> tuple[User, Lesson, sig
     if lesson is None:
         raise signed_links.LinkError("This link is not valid.")
     if lesson.reschedule_version != claims.data.get("v") or lesson.suggested_start_at is None:
-        raise signed_links.LinkError("This proposal has already been answered or replaced.")
+        raise signed_links.LinkError("This proposal has already been answered or replaced.", claims.data)
     return user, lesson, claims

@@ -16,9 +16,10 @@ from ..models import UsedLink
 class LinkError(Exception):
     """A link we refuse, with the sentence the page shows."""
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, data: dict | None = None):
         super().__init__(message)
         self.message = message
+        self.data = data or {}  # what a link with a good signature said (expired, used): the page links its lesson
 
 
 @dataclass(frozen=True)
@@ -54,9 +55,9 @@ def read_token(purpose: str, token: str, now: datetime) -> LinkClaims:
     except (KeyError, TypeError, ValueError, OverflowError):
         raise LinkError("This link is not valid.") from None
     if expires_at <= now:
-        raise LinkError("This link has expired.")
+        raise LinkError("This link has expired.", claims.data)
     if db.session.get(UsedLink, claims.jti) is not None:
-        raise LinkError("This link has already been used.")
+        raise LinkError("This link has already been used.", claims.data)
     return claims
 
 

@@ -140,9 +140,12 @@ def import_gift():
     except ValidationError as exc:
         return render("homework/bank.html", shelves=curriculum.bank_shelves(current_user), error=exc.message,
                       status=422)
-    said = f"{done.added} question{'' if done.added == 1 else 's'} imported."
-    if done.skipped:
-        said += f" {done.skipped} {'was' if done.skipped == 1 else 'were'} already in the bank and skipped."
+    if done.added:
+        said = f"{done.added} question{'' if done.added == 1 else 's'} imported."
+        if done.skipped:
+            said += f" {done.skipped} {'was' if done.skipped == 1 else 'were'} already in the bank and skipped."
+    else:
+        said = "Nothing new to import: these questions are already in the bank."
     flash(said, "success")
     return redirect(url_for("homework.bank"), code=303)
 

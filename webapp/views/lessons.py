@@ -108,14 +108,20 @@ def reschedule_link(action: str, token: str):
     try:
         user, lesson, claims = reschedules.read_link(action, token, now)
     except signed_links.LinkError as exc:
-        return render("lessons/link_refused.html", message=exc.message, status=400)
+        return _link_refused(exc.message, exc.data.get("lesson"), 400)
     if request.method == "POST":
         try:
             reschedules.respond(user, lesson.id, claims.data["v"], action == "accept", now, link=claims)
         except (ServiceError, signed_links.LinkError) as exc:
-            return render("lessons/link_refused.html", message=exc.message, status=409)
+            return _link_refused(exc.message, lesson.id, 409)
         done = lessons.get_lesson(user, lesson.id)
         return render("lessons/link_done.html", lesson=done, action=action, user=user,
                       outcome=reschedules.cancelled_outcome(done) if action != "accept" else None)
     return render("lessons/link_confirm.html", lesson=lesson, action=action, user=user, token=token,
                   outcome=reschedules.decline_outcome(user, lesson, now) if action != "accept" else None)
+
+
+def _link_refused(message: str, lesson_id, status: int):
+    """The refusal page, with the way to the lesson (where it stands now) when the link named one we trust."""
+    lesson_url = url_for("lessons.reschedule", lesson_id=lesson_id) if isinstance(lesson_id, int) else None
+    return render("lessons/link_refused.html", message=message, lesson_url=lesson_url, status=status)
