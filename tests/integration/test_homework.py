@@ -283,6 +283,18 @@ def test_a_tutor_exports_and_imports_gift_on_the_bank_page_and_bad_gift_gets_wor
                                                        "gift": one}, follow_redirects=True)
     assert "Nothing new to import: these questions are already in the bank." in words(twice)
     assert db.session.query(QuestionItem).count() == before + 1
+    # A file saved with a byte-order mark (Windows editors) reads as the same text; a binary file is refused in words.
+    import io
+    bom = client.post("/question-bank/import", data={"csrf_token": token, "shelf": f"{maths.id}-{gcse.id}",
+                                                     "file": (io.BytesIO(b"\xef\xbb\xbf" + one.replace(
+                                                         "{", " (again) {", 1).encode()), "q.gift")},
+                      content_type="multipart/form-data", follow_redirects=True)
+    assert "1 question imported." in words(bom)
+    for data in (b"\x89PNG\r\n\x1a\n\x00\x00binary", "caf\xe9".encode("latin-1")):
+        binary = client.post("/question-bank/import", data={"csrf_token": token, "shelf": f"{maths.id}-{gcse.id}",
+                                                            "file": (io.BytesIO(data), "pic.gift")},
+                             content_type="multipart/form-data")
+        assert binary.status_code == 422 and "That file is not GIFT text" in words(binary)
     for bad in ["not gift at all", "// lessonbook: topic=nowhere\nQ {=1 ####s}", "Q {#abc ####s}"]:
         refused = client.post("/question-bank/import", data={"csrf_token": token, "shelf": f"{maths.id}-{gcse.id}",
                                                              "gift": bad})

@@ -66,6 +66,7 @@ _QUESTION = re.compile(r"^(?:::(?P<title>(?:\\.|[^:\\])*)::)?"
 def parse(text: str) -> list[GiftItem]:
     """The questions in GIFT text (numeric, multiple choice, short answer); GiftError names the first bad one."""
     items: list[GiftItem] = []
+    text = text.lstrip("\ufeff")  # a byte-order mark would hide the first question's // lessonbook: line
     for number, block in enumerate(b for b in re.split(r"\n\s*\n", text.replace("\r\n", "\n")) if b.strip()):
         meta: dict[str, str] = {}
         lines = []

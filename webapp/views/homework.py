@@ -124,16 +124,27 @@ def export_gift(subject_id: int, level_id: int):
     return response
 
 
+def _gift_text(data: bytes) -> str:
+    """An uploaded GIFT file as text: UTF-8 (a byte-order mark from Windows editors dropped); anything else, such as
+    an image or a Word file, is refused in words rather than read as garbled questions."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = None
+    if text is None or "\x00" in text:
+        raise ValidationError("That file is not GIFT text: GIFT is a plain-text file (.gift or .txt) saved as UTF-8.")
+    return text
+
+
 @bp.post("/question-bank/import")
 @login_required
 def import_gift():
     """Add the questions of a GIFT text (pasted or uploaded) to one shelf of the bank: all or none."""
     upload = request.files.get("file")
-    text = upload.read(1_000_001).decode("utf-8", "replace") if upload and upload.filename else \
-        request.form.get("gift", "")
     shelf = request.form.get("shelf", "")
     subject_id, _, level_id = shelf.partition("-")
     try:
+        text = _gift_text(upload.read(1_000_001)) if upload and upload.filename else request.form.get("gift", "")
         if not (parse_id(subject_id) and parse_id(level_id)):
             raise ValidationError("Pick the subject and level to import into.")
         done = curriculum.import_gift(current_user, parse_id(subject_id), parse_id(level_id), text, now_utc())
