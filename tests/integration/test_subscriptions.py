@@ -282,3 +282,24 @@ def test_the_pages_a_tutor_and_a_student_use(app, client, stripe_world):
     assert "We could not find that subscription." in refused
     db.session.rollback()
     assert not db.session.get(Subscription, row.id).cancel_at_period_end
+
+
+def test_after_checkout_the_page_waits_for_the_first_months_minutes_not_only_for_the_subscription(app, client):
+    # customer.subscription.created may be applied before invoice.paid: "Active" beside the minutes the student
+    # had before would read as this month's minutes missing, so the page keeps confirming until they are granted.
+    plan = _plan()
+    student = factories.user("student")
+    anchor = datetime.now(UTC).replace(microsecond=0)
+    db.session.add(Subscription(stripe_subscription_id="sub_test_waiting", student_id=student.id,
+                                tutor_id=plan.tutor_id, plan_id=plan.id, status="active", billing_anchor=anchor,
+                                current_period_start=anchor, current_period_end=add_months(anchor, 1)))
+    db.session.commit()
+    login(client, student.email, factories.PASSWORD)
+
+    waiting = client.get("/account/subscriptions?subscribed=1").get_data(as_text=True)
+    assert 'hx-trigger="every 2s"' in waiting and "this month's minutes appear here in a moment" in waiting
+
+    wallet.grant_minutes(user_id=student.id, tutor_id=plan.tutor_id, minutes=240, source="subscription",
+                         source_ref="in_test_first", expires_at=add_months(anchor, 2))
+    done = client.get("/account/subscriptions?subscribed=1").get_data(as_text=True)
+    assert "every 2s" not in done and "Stripe is confirming" not in done and "240 minutes</dd>" in done

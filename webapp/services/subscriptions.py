@@ -123,6 +123,7 @@ class SubscriptionView:
 
     row: Subscription
     minutes_left: int  # available minutes with the tutor (subscription and package minutes are one balance)
+    period_granted: bool = True  # the current period's minutes are in (its invoice.paid has been applied)
 
     @property
     def payment_owed(self) -> bool:
@@ -141,8 +142,20 @@ def subscriptions_of(student: User) -> list[SubscriptionView]:
     """The student's subscriptions, live ones first, each with their minutes left with the tutor."""
     rows = db.session.scalars(select(Subscription).where(Subscription.student_id == student.id)
                               .order_by(Subscription.id.desc())).all()
-    views = [SubscriptionView(row, wallet.balance(student.id, row.tutor_id).available) for row in rows]
+    views = [SubscriptionView(row, wallet.balance(student.id, row.tutor_id).available, _period_granted(row))
+             for row in rows]
     return sorted(views, key=lambda v: v.ended)
+
+
+def _period_granted(row: Subscription) -> bool:
+    """Whether the lot of the subscription's current period exists: the lot an invoice grants expires at
+    lot_expiry(anchor, that period's end), so the current period's lot is found by its expiry."""
+    if row.status not in LIVE or row.duplicate_of_id is not None or row.current_period_end <= row.billing_anchor:
+        return True  # nothing more will be granted for it
+    expected = lot_expiry(row.billing_anchor, row.current_period_end, current_app.config["SUBSCRIPTION_CARRY_PERIODS"])
+    return expected in db.session.scalars(select(MinuteLot.expires_at).where(
+        MinuteLot.user_id == row.student_id, MinuteLot.tutor_id == row.tutor_id, MinuteLot.source == "subscription",
+        MinuteLot.expires_at >= row.current_period_end)).all()
 
 
 def plan_choices(row: Subscription) -> list[SubscriptionPlan]:
