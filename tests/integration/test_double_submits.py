@@ -218,7 +218,7 @@ def test_a_new_question_or_an_import_sent_twice_at_once_adds_each_question_once(
         return question_bank.add_item(db.session.get(User, tutor_id), topic_id, draft, now()).id
 
     def import_():
-        return curriculum.import_gift(db.session.get(User, tutor_id), subject_id, level_id, gift)
+        return curriculum.import_gift(db.session.get(User, tutor_id), subject_id, level_id, gift, now()).added
 
     added = at_once(app, add, add)
     imported = at_once(app, import_, import_)
@@ -229,3 +229,29 @@ def test_a_new_question_or_an_import_sent_twice_at_once_adds_each_question_once(
     prompts = db.session.scalars(select(QuestionItem.prompt).where(QuestionItem.created_by_id == tutor_id)
                                  .order_by(QuestionItem.prompt)).all()
     assert prompts == ["What is 1/2 + 1/4? Give a decimal.", "What is 2/5 of 10?", "What is 3/4 of 8?"]
+
+
+def test_an_offer_for_chosen_users_created_twice_at_once_is_made_once_and_the_second_is_told_in_words(app):
+    from webapp.models import Coupon, OfferRecipient
+    from webapp.services import offers
+    from webapp.services.errors import ValidationError
+    admin_id = factories.user("admin").id
+    chosen = factories.user("student").email
+    db.session.commit()
+
+    def create():
+        return offers.create_coupon(
+            db.session.get(User, admin_id), code="FORYOU", usage="ONE_TIME_USE", discount_type="DISCOUNT_TYPE_PERCENT",
+            amount_minor=None, percent_bp=1000, max_discount_amount_minor=None, currency=None, valid_from=None,
+            valid_until=None, max_total_uses=None, now=now(), name="Just for you", audience="CHOSEN_USERS",
+            recipient_emails=chosen, auto_apply=True).id
+
+    results = at_once(app, create, create)
+
+    made = [r for r in results if isinstance(r, int)]
+    told = [r for r in results if isinstance(r, ValidationError)]
+    assert len(made) == 1 and len(told) == 1, results
+    assert "already exists" in told[0].message
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Coupon)) == 1
+    assert db.session.scalar(select(func.count()).select_from(OfferRecipient)) == 1

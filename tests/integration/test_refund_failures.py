@@ -11,6 +11,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from tests import factories
+from tests.conftest import login
 from tests.integration.test_payments import authorize, book, now, wait_for_types
 from tests.integration.test_refunds_and_payouts import onboard
 from webapp.domain.states import BookingState
@@ -138,6 +139,10 @@ def test_a_failed_refund_holds_the_payout_until_the_customer_is_refunded_again(a
     assert receipt.transfer_id is None and receipt.transfer_error.startswith("Held: ")
     rows = payouts.payout_overview(admin, settled)
     assert [(r.status, r.booking.id) for r in rows] == [("held", booking.id)]
+    login(client, admin.email, factories.PASSWORD)
+    assert "Pay the tutor anyway" in client.get("/admin/payouts").get_data(as_text=True)
+    timeline = client.get(f"/admin/bookings/{booking.id}").get_data(as_text=True)
+    assert "Payout Held: refund" in timeline and "Pay the tutor anyway (payout held: a refund failed)" in timeline
 
     cancellations.admin_refund(admin, booking.id, 1000, "Again", now())  # the customer refunded again
     assert _receipt(booking.id).transfer_error is None  # the hold lifted
