@@ -143,3 +143,17 @@ def test_a_refund_made_on_the_staff_timeline_comes_back_to_the_timeline(app, cli
             "back": "timeline"})
         assert answer.status_code == 303 and answer.location.endswith(f"/admin/bookings/{booking.id}"), amount
     assert 'name="back" value="timeline"' in page
+
+
+def test_staff_pages_link_a_booking_to_its_staff_timeline(app, client, stripe_world):
+    """The payouts list and a ticket about a booking open the staff's timeline (with its actions), not the user's
+    booking page."""
+    from webapp.services import tickets
+    booking = paid_booking(stripe_world, client)
+    ticket = tickets.open_ticket(booking.booker, "Tutor was late", "Ten minutes late.", booking.id, [],
+                                 datetime.now(UTC))
+    admin = factories.user("admin")
+    login(client, admin.email, factories.PASSWORD)
+    timeline = f'href="/admin/bookings/{booking.id}"'
+    assert timeline in client.get("/admin/payouts").get_data(as_text=True)
+    assert timeline in client.get(f"/admin/tickets/{ticket.id}").get_data(as_text=True)
