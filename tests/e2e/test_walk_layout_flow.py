@@ -12,6 +12,7 @@ from tests import factories
 from tests.e2e.conftest import log_in
 from webapp.extensions import db
 from webapp.models import Notification
+from webapp.services import tickets
 
 pytestmark = pytest.mark.e2e
 
@@ -75,3 +76,21 @@ def test_a_discount_code_pasted_into_the_pay_page_is_checked_without_leaving_the
     code.fill("NOSUCHCODE")
     expect(page.locator("#quote").get_by_role("alert")).to_have_text("We do not know that code. Check the spelling.")
     expect(code).to_be_focused()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_staff_search_forms_keep_a_gap_above_their_results(app, browser_page, width):
+    # The inbox's Filter button touched the first result (at 390 px it sat on the first card).
+    tickets.open_ticket(factories.user("student"), "Link broken", "It does not open.", None, [],
+                               datetime.now(UTC))
+    email = factories.user("admin").email
+    db.session.remove()
+    page = browser_page()
+    log_in(page, email)
+    page.set_viewport_size({"width": width, "height": 844})
+    for path in ("/admin/tickets/", "/admin/users/", "/admin/audit"):
+        page.goto(path)
+        gap = page.evaluate("(() => { const f = document.querySelector('main form[role=search]');"
+                            " const next = f.nextElementSibling; return next.getBoundingClientRect().top"
+                            " - f.getBoundingClientRect().bottom; })()")
+        assert gap >= 8, (path, gap)

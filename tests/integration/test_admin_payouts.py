@@ -2,6 +2,7 @@
 through the payout job's own path, audited."""
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -128,3 +129,31 @@ def test_retrying_a_failed_payout_while_a_refund_waits_for_stripe_says_so_and_is
     assert "still waiting for its answer" in page and "nothing was sent" in page and "failed again" not in page
     [entry] = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "payout.retry"))
     assert "nothing sent" in entry.summary and entry.after["amount_minor"] == 0
+
+
+def test_a_refund_made_on_the_staff_timeline_comes_back_to_the_timeline(app, client, stripe_world):
+    booking = paid_booking(stripe_world, client)
+    support = factories.user("support")
+    login(client, support.email, factories.PASSWORD)
+    page = client.get(f"/admin/bookings/{booking.id}").get_data(as_text=True)
+    key = re.search(r'name="request_key" value="([^"]+)"', page).group(1)
+    for amount in ("abc", "2.00"):  # refused or made, the staff stays on the timeline
+        answer = client.post(f"/admin/bookings/{booking.id}/refund", data={
+            "csrf_token": csrf_from(page), "amount": amount, "reason": "Late start", "request_key": key,
+            "back": "timeline"})
+        assert answer.status_code == 303 and answer.location.endswith(f"/admin/bookings/{booking.id}"), amount
+    assert 'name="back" value="timeline"' in page
+
+
+def test_staff_pages_link_a_booking_to_its_staff_timeline(app, client, stripe_world):
+    """The payouts list and a ticket about a booking open the staff's timeline (with its actions), not the user's
+    booking page."""
+    from webapp.services import tickets
+    booking = paid_booking(stripe_world, client)
+    ticket = tickets.open_ticket(booking.booker, "Tutor was late", "Ten minutes late.", booking.id, [],
+                                 datetime.now(UTC))
+    admin = factories.user("admin")
+    login(client, admin.email, factories.PASSWORD)
+    timeline = f'href="/admin/bookings/{booking.id}"'
+    assert timeline in client.get("/admin/payouts").get_data(as_text=True)
+    assert timeline in client.get(f"/admin/tickets/{ticket.id}").get_data(as_text=True)

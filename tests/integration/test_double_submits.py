@@ -195,3 +195,63 @@ def test_a_ticket_reply_sent_twice_at_once_is_posted_once_and_both_clicks_land_o
     assert db.session.get(SupportTicket, ticket_id).status == "pending"
     assert db.session.scalar(select(func.count()).select_from(OutboxMessage).where(
         OutboxMessage.template == "ticket_reply")) == 1
+
+
+def test_a_new_question_or_an_import_sent_twice_at_once_adds_each_question_once(app):
+    from webapp.domain.question_form import QuestionDraft
+    from webapp.models import QuestionItem, Topic
+    from webapp.services import curriculum, question_bank
+    maths, gcse = factories.subject(), factories.level()
+    curriculum.seed_curriculum()
+    topic_id = db.session.scalar(select(Topic.id).where(Topic.slug == "fractions"))
+    tutor_id = factories.tutor()[0].id
+    draft = QuestionDraft(kind="numeric", prompt="What is 1/2 + 1/4? Give a decimal.", answer="0.75", tolerance="0",
+                          solution="1/2 + 1/4 = 2/4 + 1/4 = 3/4 = 0.75.", difficulty="1")
+    gift = ("// lessonbook: kind=numeric topic=fractions difficulty=1 unit=\n"
+            "::Q1::What is 3/4 of 8? {#6:0 ####8 ÷ 4 × 3 \\= 6.}\n\n"
+            "// lessonbook: kind=numeric topic=fractions difficulty=1 unit=\n"
+            "::Q2::What is 2/5 of 10? {#4:0 ####10 ÷ 5 × 2 \\= 4.}\n")
+    subject_id, level_id = maths.id, gcse.id
+    db.session.commit()
+
+    def add():
+        return question_bank.add_item(db.session.get(User, tutor_id), topic_id, draft, now()).id
+
+    def import_():
+        return curriculum.import_gift(db.session.get(User, tutor_id), subject_id, level_id, gift, now()).added
+
+    added = at_once(app, add, add)
+    imported = at_once(app, import_, import_)
+
+    assert isinstance(added[0], int) and added[0] == added[1], added
+    assert sorted(imported, key=repr) == [0, 2], imported
+    db.session.rollback()
+    prompts = db.session.scalars(select(QuestionItem.prompt).where(QuestionItem.created_by_id == tutor_id)
+                                 .order_by(QuestionItem.prompt)).all()
+    assert prompts == ["What is 1/2 + 1/4? Give a decimal.", "What is 2/5 of 10?", "What is 3/4 of 8?"]
+
+
+def test_an_offer_for_chosen_users_created_twice_at_once_is_made_once_and_the_second_is_told_in_words(app):
+    from webapp.models import Coupon, OfferRecipient
+    from webapp.services import offers
+    from webapp.services.errors import ValidationError
+    admin_id = factories.user("admin").id
+    chosen = factories.user("student").email
+    db.session.commit()
+
+    def create():
+        return offers.create_coupon(
+            db.session.get(User, admin_id), code="FORYOU", usage="ONE_TIME_USE", discount_type="DISCOUNT_TYPE_PERCENT",
+            amount_minor=None, percent_bp=1000, max_discount_amount_minor=None, currency=None, valid_from=None,
+            valid_until=None, max_total_uses=None, now=now(), name="Just for you", audience="CHOSEN_USERS",
+            recipient_emails=chosen, auto_apply=True).id
+
+    results = at_once(app, create, create)
+
+    made = [r for r in results if isinstance(r, int)]
+    told = [r for r in results if isinstance(r, ValidationError)]
+    assert len(made) == 1 and len(told) == 1, results
+    assert "already exists" in told[0].message
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Coupon)) == 1
+    assert db.session.scalar(select(func.count()).select_from(OfferRecipient)) == 1

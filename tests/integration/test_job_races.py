@@ -122,3 +122,35 @@ def test_a_notification_written_by_two_runs_at_once_is_kept_once_and_the_second_
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(Notification)) == 1
     assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+
+
+def test_two_payout_runs_at_once_transfer_a_minute_paid_lesson_once(app, client, stripe_world):
+    """Two workers (or a manual run beside the scheduled one) pay out the same settled lesson at the same moment."""
+    from datetime import timedelta
+
+    from tests.integration.test_minute_payouts import _bought_and_approved
+    from tests.integration.test_refunds_and_payouts import onboard
+    from webapp import jobs
+    from webapp.models import MinutePayout
+    booking = _bought_and_approved(stripe_world, client)
+    account = onboard(booking.lesson.tutor)
+    later = (booking.lesson.finish_at + timedelta(days=2, minutes=1)).isoformat()
+    destination = account.stripe_account_id
+    db.session.commit()
+    barrier = threading.Barrier(2)
+
+    def run():
+        barrier.wait()
+        return jobs.send_pending_payouts(later)
+
+    runs = [in_thread(app, run) for _ in range(2)]
+    for thread, _ in runs:
+        thread.join(120)
+
+    assert all("error" not in box for _, box in runs), runs
+    assert sorted(box["result"] for _, box in runs) == [0, 1], runs
+    transfers = stripe_world.client.v1.transfers.list(params={"destination": destination}).data
+    assert [t.amount for t in transfers] == [3600]
+    db.session.rollback()
+    assert [r.transfer_id for r in db.session.scalars(select(MinutePayout))] == [transfers[0].id]
+    assert jobs.send_pending_payouts(later) == 0

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests import factories
+from tests.conftest import login
 from tests.integration.test_payments import authorize
 from tests.integration.test_payments import book as card_book
 from tests.integration.test_refunds_and_payouts import onboard
@@ -282,3 +283,23 @@ def test_a_void_paypal_refuses_for_another_reason_is_told_in_words_not_paypals_t
     with pytest.raises(PaymentFailed) as refused:
         approvals.decline(booking.lesson.tutor, booking.id, now())
     assert "reauthorization" not in refused.value.message and "PayPal" in refused.value.message
+
+
+def test_cancel_on_paypals_page_after_paying_does_not_say_nothing_was_taken(app, client, paypal_world):
+    # Back from the booking to PayPal's approval page (still in the history), then "Cancel and return": the booking
+    # was paid; "You left PayPal without paying, so nothing was taken" would be untrue.
+    booking = pay(paypal_world, book())
+    login(client, booking.booker.email, factories.PASSWORD)
+    answer = client.get(f"/bookings/{booking.id}/paypal/cancel?token={order_of(booking).order_id}")
+    assert answer.status_code == 303 and answer.location.endswith(f"/bookings/{booking.id}")
+    page = client.get(answer.location).get_data(as_text=True)
+    assert "without paying" not in page and "not waiting for payment" not in page
+    assert "Nothing more was taken" in page and "authorized" in page
+    assert order_of(booking).status == "AUTHORIZED"
+
+    unpaid = book()
+    login(client, unpaid.booker.email, factories.PASSWORD)
+    answer = client.get(f"/bookings/{unpaid.id}/paypal/cancel?token=EC-NOTHING")
+    assert answer.location.endswith(f"/bookings/{unpaid.id}/pay")
+    assert "You left PayPal without paying, so nothing was taken." in client.get(answer.location).get_data(as_text=True)
+    assert client.get(f"/bookings/{booking.id}/paypal/cancel").status_code == 303  # someone else's: not found

@@ -11,6 +11,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from tests import factories
+from tests.conftest import login
 from tests.integration.test_payments import authorize, book, now, wait_for_types
 from tests.integration.test_refunds_and_payouts import onboard
 from webapp.domain.states import BookingState
@@ -138,6 +139,10 @@ def test_a_failed_refund_holds_the_payout_until_the_customer_is_refunded_again(a
     assert receipt.transfer_id is None and receipt.transfer_error.startswith("Held: ")
     rows = payouts.payout_overview(admin, settled)
     assert [(r.status, r.booking.id) for r in rows] == [("held", booking.id)]
+    login(client, admin.email, factories.PASSWORD)
+    assert "Pay the tutor anyway" in client.get("/admin/payouts").get_data(as_text=True)
+    timeline = client.get(f"/admin/bookings/{booking.id}").get_data(as_text=True)
+    assert "Payout Held: refund" in timeline and "Pay the tutor anyway (payout held: a refund failed)" in timeline
 
     cancellations.admin_refund(admin, booking.id, 1000, "Again", now())  # the customer refunded again
     assert _receipt(booking.id).transfer_error is None  # the hold lifted
@@ -204,3 +209,26 @@ def test_a_cancellation_refund_that_fails_leaves_the_lesson_cancelled_and_the_mo
     assert (booking.state, booking.lesson.state) == (BookingState.PAID, "CANCELLED")
     cancellations.admin_refund(factories.user("admin"), booking.id, 4000, "Cancellation refund, again", now())
     assert _receipt(booking.id).refunded_minor == 4000
+
+
+def test_a_payout_made_smaller_by_a_refund_that_then_failed_is_not_topped_up_by_itself_but_said(
+        app, client, stripe_world):
+    booking = _paid(stripe_world, client)
+    admin = factories.user("admin")
+    cancellations.admin_refund(admin, booking.id, 2000, "Half back", now())
+    account = onboard(booking.lesson.tutor)
+    settled = booking.lesson.finish_at + timedelta(days=3)
+    assert payouts.send_pending_payouts(settled) == 1
+    sent = _receipt(booking.id).transferred_minor
+    row = db.session.scalar(select(Refund).where(Refund.booking_id == booking.id))
+
+    _fail(stripe_world, row.stripe_refund_id)
+    stripe_world.deliver(client)
+
+    receipt = _receipt(booking.id)
+    owed = receipt.tutor_payout_minor
+    assert owed > sent
+    assert payouts.send_pending_payouts(settled) == 0 and transfer_reversals.reverse_overpaid_transfers(now()) == 0
+    assert len(stripe_world.client.v1.transfers.list(params={"destination": account.stripe_account_id}).data) == 1
+    [mail] = _team_mails()
+    assert mail.context["tutor_short"] == f"£{(owed - sent) / 100:.2f}"

@@ -168,6 +168,23 @@ def test_cancel_at_period_end_resume_and_the_end(app, client, stripe_world):
         subscriptions.set_cancel_at_period_end(other, row.id, True, "k-other", now())
 
 
+def test_a_stale_cancel_replayed_under_its_old_key_records_what_stripe_holds_and_still_cancels(app, client,
+                                                                                              stripe_world):
+    # Cancel (key A), resume (key B), then the cancel form of a stale page or an app's retry (key A again): Stripe
+    # answers a replay of the first cancel without acting. Recording that answer would show "Cancelled" while Stripe
+    # renews (and charges) at the period's end.
+    plan = _plan()
+    student = factories.user("student")
+    row = _subscribe(stripe_world, client, student, plan)
+    subscriptions.set_cancel_at_period_end(student, row.id, True, "k-cancel", now())
+    subscriptions.set_cancel_at_period_end(student, row.id, False, "k-resume", now())
+
+    again = subscriptions.set_cancel_at_period_end(student, row.id, True, "k-cancel", now())
+
+    held = stripe_world.client.v1.subscriptions.retrieve(row.stripe_subscription_id)
+    assert again.cancel_at_period_end is True and held.cancel_at_period_end is True
+
+
 def test_an_upgrade_is_prorated_at_once_and_a_downgrade_waits_for_the_renewal(app, client, stripe_world):
     teacher = factories.tutor(rate_minor=4000)[0]
     small, big, tiny = _plan(teacher, 240, 8000), _plan(teacher, 480, 16000), _plan(teacher, 120, 4000)
@@ -269,6 +286,8 @@ def test_the_pages_a_tutor_and_a_student_use(app, client, stripe_world):
     assert "Next renewal" in page and "Change plan" in page
     confirm = client.get(f"/account/subscriptions/{row.id}/change?plan_id={subscriptions.plans(teacher.id)[1].id}")
     assert "charged the difference for the rest of this month" in confirm.get_data(as_text=True)
+    same = client.get(f"/account/subscriptions/{row.id}/change?plan_id={row.plan_id}", follow_redirects=True)
+    assert "You are already on that plan." in same.get_data(as_text=True)  # not "Change to the plan you have?"
     token = csrf_from(page)
     cancelled = client.post(f"/account/subscriptions/{row.id}/cancel", data={"csrf_token": token, "form_key": "c1"},
                             follow_redirects=True).get_data(as_text=True)
@@ -329,3 +348,24 @@ def test_a_double_click_on_cancel_resume_or_change_says_nothing_changed_rather_t
     db.session.rollback()
     assert db.session.get(Subscription, row.id).plan_id == cheaper.id
     assert changes() == [("cancel", "click-1"), ("resume", "click-2"), (f"plan:{cheaper.id}", "click-3")]
+
+
+def test_after_checkout_the_page_waits_for_the_first_months_minutes_not_only_for_the_subscription(app, client):
+    # customer.subscription.created may be applied before invoice.paid: "Active" beside the minutes the student
+    # had before would read as this month's minutes missing, so the page keeps confirming until they are granted.
+    plan = _plan()
+    student = factories.user("student")
+    anchor = datetime.now(UTC).replace(microsecond=0)
+    db.session.add(Subscription(stripe_subscription_id="sub_test_waiting", student_id=student.id,
+                                tutor_id=plan.tutor_id, plan_id=plan.id, status="active", billing_anchor=anchor,
+                                current_period_start=anchor, current_period_end=add_months(anchor, 1)))
+    db.session.commit()
+    login(client, student.email, factories.PASSWORD)
+
+    waiting = client.get("/account/subscriptions?subscribed=1").get_data(as_text=True)
+    assert 'hx-trigger="every 2s"' in waiting and "this month's minutes appear here in a moment" in waiting
+
+    wallet.grant_minutes(user_id=student.id, tutor_id=plan.tutor_id, minutes=240, source="subscription",
+                         source_ref="in_test_first", expires_at=add_months(anchor, 2))
+    done = client.get("/account/subscriptions?subscribed=1").get_data(as_text=True)
+    assert "every 2s" not in done and "Stripe is confirming" not in done and "240 minutes</dd>" in done

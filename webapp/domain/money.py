@@ -96,7 +96,7 @@ def parse_major_amount(text: str, currency: str, *, bounded: bool = True) -> int
         raise ValueError(f"{currency} amounts have at most {exp} decimal places")
     amount = int(major or "0") * 10 ** exp + int((minor or "0").ljust(exp, "0") or "0")
     if bounded and amount > MAX_MINOR:
-        raise ValueError(f"That amount is too large: at most {decimal_string(MAX_MINOR, currency)}")
+        raise ValueError(f"That amount is too large: at most {Money(MAX_MINOR, currency).format()}")
     return amount
 
 

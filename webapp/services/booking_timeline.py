@@ -71,12 +71,12 @@ def timeline(viewer: User, booking_id: int) -> tuple[Booking, list[TimelineEvent
     if failed_later and receipt is not None and receipt.transfer_id:
         taken = sum(r.amount_minor for r in db.session.scalars(select(TransferReversal).where(
             TransferReversal.booking_id == booking.id, TransferReversal.status.in_(("pending", "succeeded")))))
-        short = taken - max(0, (receipt.transferred_minor or 0) - receipt.tutor_payout_minor)
+        short = receipt.tutor_payout_minor - ((receipt.transferred_minor or 0) - taken)
         if short > 0:
             events.append(TimelineEvent(max(r.failed_at for r in failed_later), "payout", (
-                f"The tutor is {money(short)} short: it was taken back from their transfer for a refund that failed "
-                "later. Not paid back automatically: refunding the customer again takes nothing more from the tutor; "
-                "otherwise pay the tutor back by hand.")))
+                f"The tutor is {money(short)} short: taken back from their transfer, or left out of it, for a refund "
+                "that failed later. Not paid automatically: refunding the customer again takes nothing more from the "
+                "tutor; otherwise pay the tutor by hand.")))
     minute_words = {"hold": "held", "post": "spent on the lesson", "void": "returned (hold released)",
                     "refund": "refunded to the balance"}
     for move in db.session.scalars(select(LedgerTransaction).where(LedgerTransaction.booking_id == booking.id)):

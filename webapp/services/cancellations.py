@@ -16,7 +16,7 @@ from ..domain import limits
 from ..domain.analytics import EventName, dedupe_id
 from ..domain.fees import FeeBreakdown, RefundSplit, refund_split
 from ..domain.funding import authorization_name
-from ..domain.labels import refund_failure_words
+from ..domain.labels import refund_failure_words, state_label
 from ..domain.money import Money
 from ..domain.refunds import Canceller, RefundPolicy, cancellation_refund, has_started
 from ..domain.roles import refund_cap_minor
@@ -502,21 +502,23 @@ def _tell_staff_failed(session, receipt: PaymentReceipt, row: Refund) -> None:
     """In the write that booked the failure: the staff hear of it once, with what it changed (the booking's
     refunded total, its payout, and any part of the tutor's transfer already taken back for it)."""
     session.flush()
-    money = lambda minor: Money(minor, receipt.currency)  # noqa: E731
+    currency = receipt.currency
     reversed_minor = int(session.scalar(select(func.coalesce(func.sum(TransferReversal.amount_minor), 0)).where(
         TransferReversal.booking_id == receipt.booking_id, TransferReversal.status.in_(("pending", "succeeded")))))
-    sent = receipt.transferred_minor or 0
-    short = max(0, reversed_minor - max(0, sent - receipt.tutor_payout_minor)) if receipt.transfer_id else 0
+    # What the tutor is owed now beyond what they hold (sent less taken back): a reversal made for the failed refund,
+    # or a payout made smaller by it. Never re-paid by itself (README, "Money").
+    holds = (receipt.transferred_minor or 0) - reversed_minor
+    short = max(0, receipt.tutor_payout_minor - holds) if receipt.transfer_id else 0
     booking = session.get(Booking, receipt.booking_id)
-    consequence = (f"It no longer counts: {money(receipt.refunded_minor).format()} of "
-                   f"{money(receipt.amount_minor).format()} is refunded now and the booking is "
-                   f"{booking.state.lower().replace('_', ' ')} again, so it can be refunded again from its page.")
+    consequence = (f"It no longer counts: {Money(receipt.refunded_minor, currency).format()} of "
+                   f"{Money(receipt.amount_minor, currency).format()} is refunded now and the booking is "
+                   f"{state_label(booking.state).lower()} again, so it can be refunded again from its page.")
     consequence += (" The tutor was already paid." if receipt.transfer_id else
                     " Its payout is held until the customer is refunded again (or a payout retry pays the tutor).")
     refund_failures.tell_staff(session, key=f"booking-refund:{row.id}", what=f"lesson booking #{receipt.booking_id}",
-                               amount=money(row.amount_minor), refund_id=row.stripe_refund_id or "",
+                               amount=Money(row.amount_minor, currency), refund_id=row.stripe_refund_id or "",
                                reason=row.failure_reason, path=f"/admin/bookings/{receipt.booking_id}",
-                               consequence=consequence, tutor_short=money(short))
+                               consequence=consequence, tutor_short=Money(short, currency))
 
 
 def sync_refunds_from_stripe(booking_id: int) -> int:

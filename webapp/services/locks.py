@@ -21,4 +21,5 @@ LOCK_HOMEWORK = 50  # one lesson's homework sets: drafting, review, publishing a
 LOCK_QUESTION_ITEM = 53  # one question item's edits (edit in place or make a new version)
 LOCK_MASTERY_OF_USER = 55  # one student's topic mastery (answers from several lessons' homework at once)
 LOCK_MASTERY_OF_CHILD = 56  # one child's topic mastery
+LOCK_QUESTION_AUTHOR = 57  # one author's new questions (added, copied, imported): a double submit adds them once
 LOCK_CURRICULUM = 54  # one subject's topic trees (admins add, move, reorder and retire topics)

@@ -81,10 +81,12 @@ def create_coupon(admin: User, *, code: str, usage: str, discount_type: str, amo
                     max_total_uses=terms.max_total_uses, active=True, created_at=now, name=target.name,
                     audience=target.audience, audience_tutor_id=target.tutor_id, auto_apply=target.auto_apply)
     db.session.add(coupon)
-    if target.recipient_ids:
-        db.session.flush()
-        db.session.add_all(OfferRecipient(coupon_id=coupon.id, user_id=uid) for uid in target.recipient_ids)
     try:
+        # Every flush sits inside the guard: the code's unique key (a code in use, or the same form sent twice at
+        # once) may refuse the first one, which for chosen users is the one that gives the coupon its id.
+        if target.recipient_ids:
+            db.session.flush()
+            db.session.add_all(OfferRecipient(coupon_id=coupon.id, user_id=uid) for uid in target.recipient_ids)
         db.session.flush()
         audit.record(admin, "offer.create" if target.audience else "coupon.create", "coupon", coupon.id,
                      f"Created {'special offer ' + repr(target.name) if target.audience else 'coupon'} {terms.code}",

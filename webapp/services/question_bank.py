@@ -19,7 +19,7 @@ from ..extensions import db
 from ..models import HomeworkEntry, HomeworkSet, Level, QuestionItem, Subject, Topic, User
 from . import audit
 from .errors import Conflict, Forbidden, NotFound, ValidationError
-from .locks import LOCK_QUESTION_ITEM
+from .locks import LOCK_QUESTION_AUTHOR, LOCK_QUESTION_ITEM
 
 PAGE_SIZE = 50
 
@@ -134,8 +134,10 @@ def add_item(user: User, topic_id: int | None, draft: QuestionDraft, now: dateti
     """A new question: a tutor's own item, or (by an admin) an item of the shared bank, audited."""
     may_author(user)
     clean = _checked(topic_id, draft)
-    with serialized_write():
+    with serialized_write((LOCK_QUESTION_AUTHOR, user.id)):
         topic = _topic(topic_id)
+        if (same := identical_item(user.id, topic.id, _values(clean))) is not None:
+            return same  # the form sent twice (a double click): the question is there already
         item = QuestionItem(topic_id=topic.id, created_by_id=user.id, owner_id=None if user.is_admin else user.id,
                             **_values(clean))
         db.session.add(item)
@@ -191,8 +193,11 @@ def update_item(user: User, item_id: int, topic_id: int | None, draft: QuestionD
 def copy_item(user: User, item_id: int, now: datetime) -> QuestionItem:
     """A copy of a visible item as the user's own (a tutor's way to change a shared bank question)."""
     source = visible_item(user, item_id)
-    with serialized_write():
+    with serialized_write((LOCK_QUESTION_AUTHOR, user.id)):
         source = visible_item(user, item_id)
+        same = identical_item(user.id, source.topic_id, _values_of(source), source_id=source.id)
+        if same is not None:
+            return same  # copied already (a double click), and not changed since: that copy is the one to edit
         copy = QuestionItem(topic_id=source.topic_id, kind=source.kind, difficulty=source.difficulty,
                             prompt=source.prompt, answer=source.answer, tolerance=source.tolerance, unit=source.unit,
                             choices=list(source.choices or []), solution=source.solution, created_by_id=user.id,
@@ -203,6 +208,25 @@ def copy_item(user: User, item_id: int, now: datetime) -> QuestionItem:
             audit.record(user, "question.copy", "question", copy.id, f"Copied question {source.id} as {copy.id}",
                          now, after=_snapshot(copy))
     return copy
+
+
+def identical_item(author_id: int, topic_id: int, values: dict, source_id: int | None = None) -> QuestionItem | None:
+    """An active question this author already wrote on this topic with exactly these values (and copied from
+    `source_id`, for copies), if any: what a form or an import sent twice would add again."""
+    scalars = {k: v for k, v in values.items() if k != "choices"}
+    query = select(QuestionItem).where(QuestionItem.created_by_id == author_id, QuestionItem.topic_id == topic_id,
+                                       QuestionItem.active.is_(True), in_bank(),  # not a set's private edit
+                                       *(getattr(QuestionItem, k) == v for k, v in scalars.items()))
+    if source_id is not None:
+        query = query.where(QuestionItem.source_id == source_id)
+    choices = list(values.get("choices") or [])
+    return next((item for item in db.session.scalars(query.order_by(QuestionItem.id))
+                 if list(item.choices or []) == choices), None)
+
+
+def _values_of(item: QuestionItem) -> dict:
+    return dict(kind=item.kind, prompt=item.prompt, answer=item.answer, tolerance=item.tolerance, unit=item.unit,
+                choices=list(item.choices or []), solution=item.solution, difficulty=item.difficulty)
 
 
 def _values(clean: CleanQuestion) -> dict:

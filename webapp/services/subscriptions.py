@@ -124,6 +124,7 @@ class SubscriptionView:
 
     row: Subscription
     minutes_left: int  # available minutes with the tutor (subscription and package minutes are one balance)
+    period_granted: bool = True  # the current period's minutes are in (its invoice.paid has been applied)
 
     @property
     def payment_owed(self) -> bool:
@@ -142,8 +143,20 @@ def subscriptions_of(student: User) -> list[SubscriptionView]:
     """The student's subscriptions, live ones first, each with their minutes left with the tutor."""
     rows = db.session.scalars(select(Subscription).where(Subscription.student_id == student.id)
                               .order_by(Subscription.id.desc())).all()
-    views = [SubscriptionView(row, wallet.balance(student.id, row.tutor_id).available) for row in rows]
+    views = [SubscriptionView(row, wallet.balance(student.id, row.tutor_id).available, _period_granted(row))
+             for row in rows]
     return sorted(views, key=lambda v: v.ended)
+
+
+def _period_granted(row: Subscription) -> bool:
+    """Whether the lot of the subscription's current period exists: the lot an invoice grants expires at
+    lot_expiry(anchor, that period's end), so the current period's lot is found by its expiry."""
+    if row.status not in LIVE or row.duplicate_of_id is not None or row.current_period_end <= row.billing_anchor:
+        return True  # nothing more will be granted for it
+    expected = lot_expiry(row.billing_anchor, row.current_period_end, current_app.config["SUBSCRIPTION_CARRY_PERIODS"])
+    return expected in db.session.scalars(select(MinuteLot.expires_at).where(
+        MinuteLot.user_id == row.student_id, MinuteLot.tutor_id == row.tutor_id, MinuteLot.source == "subscription",
+        MinuteLot.expires_at >= row.current_period_end)).all()
 
 
 def plan_choices(row: Subscription) -> list[SubscriptionPlan]:
@@ -225,10 +238,10 @@ def set_cancel_at_period_end(student: User, subscription_id: int, cancel: bool, 
             raise Conflict(already_so_words(row, action, student.timezone))
         return ChangeOutcome(row, changed=False)
     key = subscription_key(form_key)
-    stripe_id, row_id = row.stripe_subscription_id, row.id
+    stripe_id, row_id, version = row.stripe_subscription_id, row.id, _version(row)
     end_read()
     try:
-        answer = gateway.set_cancel_at_period_end(stripe_id, cancel, f"subscription:{row_id}:{action}:{key}")
+        answer = gateway.set_cancel_at_period_end(stripe_id, cancel, f"subscription:{row_id}:{action}:{key}:{version}")
     except gateway.PaymentError as exc:
         raise PaymentFailed("Stripe could not change the subscription; nothing changed. Please try again.") from exc
     return ChangeOutcome(_record_answer(answer.to_dict(), now, (row_id, action, key, student.id)), changed=True)
@@ -262,7 +275,7 @@ def change_plan(student: User, subscription_id: int, plan_id: int, form_key: str
                 "tutor_id": str(row.tutor_id)}
     args = dict(item_id=row.stripe_item_id, product_id=row.stripe_product_id, amount_minor=plan.price_minor,
                 currency=plan.currency, prorate_now=upgrade, metadata=metadata,
-                idempotency_key=f"subscription:{row.id}:plan:{plan.id}:{key}")
+                idempotency_key=f"subscription:{row.id}:plan:{plan.id}:{key}:{_version(row)}")
     stripe_id, row_id = row.stripe_subscription_id, row.id
     end_read()
     try:
@@ -272,6 +285,14 @@ def change_plan(student: User, subscription_id: int, plan_id: int, form_key: str
     except gateway.PaymentError as exc:
         raise PaymentFailed("Stripe could not change the plan; nothing changed. Please try again.") from exc
     return ChangeOutcome(_record_answer(answer.to_dict(), now, (row_id, action, key, student.id)), changed=True)
+
+
+def _version(row: Subscription) -> str:
+    """The state a change is asked from (when the row last recorded Stripe's answer or event), for its idempotency
+    key: a double click, made from the same state, is one Stripe call; the same form sent again after another change
+    (cancel, resume, then a stale page's cancel) is a new call, not a replay of the first answer, which Stripe would
+    give without acting and which would be recorded as the state."""
+    return str(int(row.updated_at.timestamp() * 1_000_000)) if row.updated_at else "0"
 
 
 def _record_answer(sub: dict, now: datetime, change: tuple[int, str, str, int] | None = None) -> Subscription:

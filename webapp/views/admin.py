@@ -202,6 +202,8 @@ def refund(booking_id: int):
     ticket_id = request.form.get("ticket_id", "")
     if parse_id(ticket_id):  # refunded from a support ticket: back to it
         return redirect(url_for("admin_tickets.ticket", ticket_id=parse_id(ticket_id)), code=303)
+    if request.form.get("back") == "timeline":  # refunded from the staff's timeline: back to it, not the user's page
+        return redirect(url_for("admin_users.booking_timeline_page", booking_id=booking_id), code=303)
     return redirect(url_for("bookings.detail", booking_id=booking_id), code=303)
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
-from ..services import paypal_checkout
-from ..services.errors import ServiceError
+from ..domain.states import BookingState
+from ..services import bookings, paypal_checkout
+from ..services.errors import NotFound, ServiceError
 from .common import now_utc
 
 bp = Blueprint("paypal", __name__)
@@ -47,6 +48,15 @@ def back(booking_id: int):
 @bp.get("/bookings/<id:booking_id>/paypal/cancel")
 @login_required
 def cancelled(booking_id: int):
-    """Back from PayPal without approving: nothing was taken; the pay page again."""
+    """Back from PayPal without approving: nothing was taken; the pay page again (or, for a booking already paid,
+    its page, which says how: Back to PayPal's page after paying and Cancel there undoes nothing)."""
+    try:
+        booking = bookings.get_booking(current_user, booking_id)
+    except NotFound as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("bookings.index"), code=303)
+    if booking.state != BookingState.AWAITING_PAYMENT:
+        flash("You left PayPal's page. Nothing more was taken: this booking's payment stands as shown below.", "info")
+        return redirect(url_for("bookings.detail", booking_id=booking_id), code=303)
     flash("You left PayPal without paying, so nothing was taken.", "info")
     return redirect(url_for("bookings.pay", booking_id=booking_id), code=303)

@@ -117,6 +117,10 @@ def change_confirm(subscription_id: int):
     except ServiceError as exc:
         flash(exc.message, "error")
         return redirect(url_for("subscriptions.index"), code=303)
+    if plan not in subscriptions.plan_choices(row):  # its own plan, or another tutor's: nothing to confirm
+        flash("You are already on that plan." if plan.id == row.plan_id else
+              f"Choose one of {row.tutor.name}'s other plans.", "error")
+        return redirect(url_for("subscriptions.index"), code=303)
     return render("subscriptions/change.html", row=row, plan=plan, form_key=subscriptions.new_form_key(),
                   upgrade=plan.price_minor > row.plan.price_minor,
                   minutes_left=wallet.balance(current_user.id, row.tutor_id).available)
