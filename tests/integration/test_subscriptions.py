@@ -182,7 +182,7 @@ def test_a_stale_cancel_replayed_under_its_old_key_records_what_stripe_holds_and
     again = subscriptions.set_cancel_at_period_end(student, row.id, True, "k-cancel", now())
 
     held = stripe_world.client.v1.subscriptions.retrieve(row.stripe_subscription_id)
-    assert again.cancel_at_period_end is True and held.cancel_at_period_end is True
+    assert again.row.cancel_at_period_end is True and again.changed and held.cancel_at_period_end is True
 
 
 def test_an_upgrade_is_prorated_at_once_and_a_downgrade_waits_for_the_renewal(app, client, stripe_world):
