@@ -218,7 +218,7 @@ def test_a_new_question_or_an_import_sent_twice_at_once_adds_each_question_once(
         return question_bank.add_item(db.session.get(User, tutor_id), topic_id, draft, now()).id
 
     def import_():
-        return curriculum.import_gift(db.session.get(User, tutor_id), subject_id, level_id, gift)
+        return curriculum.import_gift(db.session.get(User, tutor_id), subject_id, level_id, gift, now()).added
 
     added = at_once(app, add, add)
     imported = at_once(app, import_, import_)

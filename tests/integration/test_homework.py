@@ -98,7 +98,10 @@ def test_two_mistakes_make_a_draft_the_tutor_publishes_and_the_student_answers(a
     other = next(e for e in entries if e.item.topic_id != pythagoras.id)
     right = client.post(f"/homework/entries/{other.id}/answer",
                         data={"csrf_token": csrf_from(page), "response": other.item.answer})
-    assert "Right" in words(right)
+    # Without htmx the answer is recorded, then the page opens at the marked question (a reload sends nothing).
+    assert right.status_code == 303 and right.headers["Location"].endswith(f"/lessons/{lesson.id}/homework#entry-"
+                                                                           f"{other.id}")
+    assert "Right" in words(client.get(right.headers["Location"]))
     db.session.rollback()
     levels = {m.topic_id: m.level for m in db.session.scalars(select(TopicMastery))}
     assert levels[pythagoras.id] == 1 and levels[other.item.topic_id] == 1
@@ -192,15 +195,67 @@ def test_strangers_cannot_see_review_or_answer_homework(app, client, bank):
 
 
 def test_gift_export_then_import_round_trips_the_item_types(app, bank):
+    from datetime import UTC, datetime
+
+    from webapp.models import AuditEntry
     admin = factories.user("admin")
+    tutor, _ = factories.tutor()
     maths, gcse = factories.subject(), factories.level()
     text = curriculum.export_gift(admin, maths.id, gcse.id)
     assert "{#" in text and "{=" in text and "~" in text
     before = db.session.query(QuestionItem).count()
-    added = curriculum.import_gift(admin, maths.id, gcse.id, text)
-    assert added == before and db.session.query(QuestionItem).count() == 2 * before
-    kinds = {k for (k,) in db.session.execute(select(QuestionItem.kind).where(QuestionItem.created_by_id == admin.id))}
-    assert kinds == {"numeric", "choice", "algebra"}
+    # Into a tutor's own bank every question is new; each comes back as it went out.
+    done = curriculum.import_gift(tutor, maths.id, gcse.id, text, datetime.now(UTC))
+    assert (done.added, done.skipped) == (before, 0) and db.session.query(QuestionItem).count() == 2 * before
+    mine = {(i.topic_id, i.kind, i.prompt, i.answer, i.unit, tuple(i.choices)) for i in db.session.scalars(
+        select(QuestionItem).where(QuestionItem.owner_id == tutor.id))}
+    shared = {(i.topic_id, i.kind, i.prompt, i.answer, i.unit, tuple(i.choices)) for i in db.session.scalars(
+        select(QuestionItem).where(QuestionItem.owner_id.is_(None)))}
+    assert mine == shared and {kind for _, kind, *_ in mine} == {"numeric", "choice", "algebra"}
+    # Into the shared bank it already holds them all: nothing is added twice (a double submit adds nothing either).
+    again = curriculum.import_gift(admin, maths.id, gcse.id, text, datetime.now(UTC))
+    assert (again.added, again.skipped) == (0, before) and db.session.query(QuestionItem).count() == 2 * before
+    assert db.session.scalar(select(AuditEntry).where(AuditEntry.action == "question.import")) is None
+
+
+GOOD = "// lessonbook: kind=numeric topic=fractions difficulty=1 unit=\n::Q1::Half of 10? {#5:0 ####10 ÷ 2 = 5.}"
+
+
+@pytest.mark.parametrize("bad, says", [
+    ("// lessonbook: kind=algebra topic=expanding-brackets\n::Q::Expand 2(x+3). {=2x + ####2x + 6.}",
+     "The marker cannot read this answer"),
+    ("// lessonbook: kind=algebra topic=expanding-brackets\n::Q::Expand. {=2 3x ####6x.}", "Two numbers side by side"),
+    ("// lessonbook: kind=numeric topic=fractions\n::Q::Half of 10? {#nan:0 ####5.}", "plain number"),
+    ("// lessonbook: kind=numeric topic=fractions\n::Q::Half of 10? {#5:-1 ####5.}", "cannot be negative"),
+    ("// lessonbook: kind=numeric topic=fractions unit=cm;DROP\n::Q::Half of 10? {#5:0 ####5.}", "The unit is"),
+    ("// lessonbook: kind=choice topic=fractions\n::Q::Which? {=3/4 ~3/4 ####Same.}", "Two choices say the same"),
+    ("::Capital::What is the capital of France? {=Paris ####It is Paris.}", "only algebraic ones are marked here"),
+    ("// lessonbook: kind=numeric\n::Q::Half of 10? {#5:0 ####5.}", "has no topic"),
+])
+def test_a_gift_import_refuses_what_the_question_form_would_and_adds_nothing(app, bank, bad, says):
+    from datetime import UTC, datetime
+
+    from webapp.services.errors import ValidationError
+    tutor, _ = factories.tutor()
+    maths, gcse = factories.subject(), factories.level()
+    before = db.session.query(QuestionItem).count()
+    with pytest.raises(ValidationError, match=re.escape(says)) as refused:
+        curriculum.import_gift(tutor, maths.id, gcse.id, GOOD + "\n\n" + bad,
+                               datetime.now(UTC))
+    assert "Question 2" in refused.value.message
+    db.session.rollback()
+    assert db.session.query(QuestionItem).count() == before
+
+
+def test_an_admins_gift_import_into_the_shared_bank_is_audited(app, bank):
+    from datetime import UTC, datetime
+
+    from webapp.models import AuditEntry
+    admin = factories.user("admin")
+    maths, gcse = factories.subject(), factories.level()
+    done = curriculum.import_gift(admin, maths.id, gcse.id, GOOD, datetime.now(UTC))
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "question.import"))
+    assert done.added == 1 and entry.actor_id == admin.id and len(entry.after["ids"]) == 1
 
 
 def test_template_items_regenerate_exactly_from_their_seed(app, bank):
@@ -224,6 +279,22 @@ def test_a_tutor_exports_and_imports_gift_on_the_bank_page_and_bad_gift_gets_wor
                                                       "gift": one})
     assert done.status_code == 303
     assert db.session.query(QuestionItem).count() == before + 1
+    twice = client.post("/question-bank/import", data={"csrf_token": token, "shelf": f"{maths.id}-{gcse.id}",
+                                                       "gift": one}, follow_redirects=True)
+    assert "Nothing new to import: these questions are already in the bank." in words(twice)
+    assert db.session.query(QuestionItem).count() == before + 1
+    # A file saved with a byte-order mark (Windows editors) reads as the same text; a binary file is refused in words.
+    import io
+    bom = client.post("/question-bank/import", data={"csrf_token": token, "shelf": f"{maths.id}-{gcse.id}",
+                                                     "file": (io.BytesIO(b"\xef\xbb\xbf" + one.replace(
+                                                         "{", " (again) {", 1).encode()), "q.gift")},
+                      content_type="multipart/form-data", follow_redirects=True)
+    assert "1 question imported." in words(bom)
+    for data in (b"\x89PNG\r\n\x1a\n\x00\x00binary", "caf\xe9".encode("latin-1")):
+        binary = client.post("/question-bank/import", data={"csrf_token": token, "shelf": f"{maths.id}-{gcse.id}",
+                                                            "file": (io.BytesIO(data), "pic.gift")},
+                             content_type="multipart/form-data")
+        assert binary.status_code == 422 and "That file is not GIFT text" in words(binary)
     for bad in ["not gift at all", "// lessonbook: topic=nowhere\nQ {=1 ####s}", "Q {#abc ####s}"]:
         refused = client.post("/question-bank/import", data={"csrf_token": token, "shelf": f"{maths.id}-{gcse.id}",
                                                              "gift": bad})
@@ -299,3 +370,44 @@ def test_a_parent_in_sydney_gets_the_digest_at_17_00_sydney_time_and_one_in_lond
     sent = [m.to_address for m in db.session.scalars(select(OutboxMessage).where(
         OutboxMessage.template == "homework_digest").order_by(OutboxMessage.id))]
     assert sent == [parents["Australia/Sydney"].email, parents["Europe/London"].email]
+
+
+def test_the_tutor_reviews_a_draft_with_each_answer_and_worked_solution_and_the_student_sees_them_after(app, client,
+                                                                                                        bank):
+    lesson = factories.finished_lesson()
+    login(client, lesson.tutor.email, factories.PASSWORD)
+    post_note(client, lesson.id, "Ratio and Pythagoras.", topics=[bank["ratio"].id],
+              errors=[(bank["pythagoras"].id, "Subtracted the squares", "")])
+    draft = db.session.scalar(select(HomeworkSet))
+    shown = [(e.id, e.item.kind, e.item.answer, e.item.solution, list(e.item.choices or [])) for e in draft.entries]
+    page = words(client.get(f"/lessons/{lesson.id}/homework"))
+    for entry_id, kind, answer, solution, choices in shown:
+        block = page.split(f'id="entry-{entry_id}"')[1].split('class="homework-item"')[0]
+        assert "Answer and worked solution" in block and solution in block
+        expected = choices[int(answer)] if kind == "choice" else answer.replace("**", "^")
+        assert f"Answer: {expected}" in block
+    token = csrf_from(client.get(f"/lessons/{lesson.id}/homework").get_data(as_text=True))
+    client.post(f"/homework/{draft.id}/publish", data={"csrf_token": token})
+    login(client, lesson.students[0].email, factories.PASSWORD)
+    page = words(client.get(f"/lessons/{lesson.id}/homework"))
+    assert not any(solution in page for _, _, _, solution, _ in shown)  # only once each is answered
+
+
+def test_a_refused_answer_keeps_what_was_typed_and_says_why_at_the_top_without_htmx(app, client, bank):
+    lesson = factories.finished_lesson()
+    login(client, lesson.tutor.email, factories.PASSWORD)
+    post_note(client, lesson.id, "Rearranging.", errors=[(bank["rearranging-formulae"].id, "Sign slip", "")])
+    draft = db.session.scalar(select(HomeworkSet))
+    page = client.get(f"/lessons/{lesson.id}/homework").get_data(as_text=True)
+    client.post(f"/homework/{draft.id}/publish", data={"csrf_token": csrf_from(page)})
+    login(client, lesson.students[0].email, factories.PASSWORD)
+    page = client.get(f"/lessons/{lesson.id}/homework").get_data(as_text=True)
+    entry = next(e for e in db.session.get(HomeworkSet, draft.id).entries if e.item.kind == "algebra")
+    for headers in ({"HX-Request": "true"}, {}):
+        refused = client.post(f"/homework/entries/{entry.id}/answer", headers=headers,
+                              data={"csrf_token": csrf_from(page), "response": "(y - 3)/"})
+        assert refused.status_code == 422 and 'value="(y - 3)/"' in refused.get_data(as_text=True)
+    top = words(refused).split('id="homework"')[0]  # the full page says it above the questions, too
+    assert f"Question {entry.position}: The answer stops after “/”" in top
+    db.session.rollback()
+    assert db.session.get(HomeworkEntry, entry.id).answered_at is None

@@ -193,7 +193,7 @@ def test_editing_an_answered_question_makes_a_new_version_and_the_answer_keeps_t
     login(client, student.email, factories.PASSWORD)
     page = client.get(f"/lessons/{lesson.id}/homework").get_data(as_text=True)
     answered = client.post(f"/homework/entries/{entry_id}/answer", data={"csrf_token": csrf_from(page),
-                                                                          "response": "4"})
+                                                                          "response": "4"}, follow_redirects=True)
     assert "Right" in words(answered)
 
     login(client, tutor.email, factories.PASSWORD)
@@ -254,7 +254,8 @@ def test_the_tutor_edits_a_draft_sets_question_and_the_student_is_marked_on_the_
     page = client.get(f"/lessons/{lesson.id}/homework")
     assert "What is 1000 - 2?" in words(page)
     response = client.post(f"/homework/entries/{entry_id}/answer",
-                           data={"csrf_token": csrf_from(page.get_data(as_text=True)), "response": "998"})
+                           data={"csrf_token": csrf_from(page.get_data(as_text=True)), "response": "998"},
+                           follow_redirects=True)
     assert "Right" in words(response)
 
 
@@ -329,6 +330,10 @@ def test_a_draft_sets_edit_stays_private_to_that_set_unless_the_tutor_saves_it_t
     assert "Set-only wording" not in words(client.get("/question-bank/items?mine=1"))
     assert client.get(f"/question-bank/items/{local_id}/edit").status_code == 404
     assert question_bank.count_own(tutor) == 0
+    # Nor does it count as a question the tutor already has when they add the same one to their bank.
+    assert question_bank.identical_item(tutor.id, topic_id, dict(
+        kind=local.kind, prompt=local.prompt, answer=local.answer, tolerance=local.tolerance, unit=local.unit,
+        choices=list(local.choices or []), solution=local.solution, difficulty=local.difficulty)) is None
     assert "Set-only wording" not in curriculum.export_gift(tutor, lesson.subject_id, lesson.level_id)
     assert local_id not in set(db.session.scalars(select(QuestionItem.id).where(
         question_bank.usable_in_lessons_of(tutor.id))))
@@ -347,6 +352,11 @@ def test_a_draft_sets_edit_stays_private_to_that_set_unless_the_tutor_saves_it_t
     assert promoted.id == local_id and promoted.local_to_set_id is None and promoted.prompt == "Now kept: 1/2 + 1/4?"
     mine = words(client.get("/question-bank/items?mine=1"))
     assert "Keep this one" in mine and "Now kept" in mine and question_bank.count_own(tutor) == 2
+    # The same form sent again (a double click, or Back and resubmit) keeps one copy, not two.
+    assert post(client, second_url, form(topic_id, prompt="Keep this one: 1/3 + 1/3?", answer="0.667",
+                                         tolerance="0.001", solution="2/3.", save_to_bank="1")).status_code == 303
+    db.session.rollback()
+    assert question_bank.count_own(tutor) == 2 and db.session.get(HomeworkEntry, second_id).item_id == kept.id
     # Editing a kept question again from the set makes a set-local copy: the tutor's bank item is not changed.
     assert post(client, second_url, form(topic_id, prompt="Only here now", answer="0.667", tolerance="0.001",
                                          solution="2/3.")).status_code == 303

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from webapp.adapters import algebra
-from webapp.domain.marking import (Refused, algebra_pair, canonical_expression, expression_names, mark_choice,
+from webapp.domain.marking import (Refused, algebra_pair, answer_hint, canonical_expression, expression_names, mark_choice,
                                    mark_numeric, normalise_unit, parse_number)
 
 
@@ -175,3 +175,9 @@ def test_a_runaway_check_is_stopped_by_its_cpu_limit_when_the_clock_would_allow_
     heavy = "(sqrt(x) + sqrt(y) + sqrt(2) + sqrt(3))^50 - (sqrt(x) + sqrt(y) + sqrt(3) + sqrt(2))^49"
     with pytest.raises(algebra.AlgebraUnavailable, match="too long"):
         algebra.equivalent(canonical_expression(heavy), canonical_expression("x"), ("x", "y"))
+
+
+def test_the_answer_box_hint_names_the_questions_letters_or_asks_for_a_number():
+    assert answer_hint("5/4") == "e.g. 5/4 (a number: a fraction or a decimal)"
+    assert answer_hint("(y - 7)/5") == "an expression in y, e.g. 3y + 2"
+    assert answer_hint("2*n + (-1)").startswith("an expression in n")

@@ -66,6 +66,7 @@ _QUESTION = re.compile(r"^(?:::(?P<title>(?:\\.|[^:\\])*)::)?"
 def parse(text: str) -> list[GiftItem]:
     """The questions in GIFT text (numeric, multiple choice, short answer); GiftError names the first bad one."""
     items: list[GiftItem] = []
+    text = text.lstrip("\ufeff")  # a byte-order mark would hide the first question's // lessonbook: line
     for number, block in enumerate(b for b in re.split(r"\n\s*\n", text.replace("\r\n", "\n")) if b.strip()):
         meta: dict[str, str] = {}
         lines = []
@@ -111,8 +112,11 @@ def _item(number: int, match: re.Match, meta: dict[str, str]) -> GiftItem:
     if not options:
         raise GiftError(f"Question {number} has no answer.")
     if len(options) == 1 and options[0][0] == "=":
-        return GiftItem(kind=meta.get("kind") if meta.get("kind") == "algebra" else "algebra",
-                        answer=unescape(options[0][1]), **common)
+        if meta.get("kind") != "algebra":
+            # A GIFT short answer is usually a word ("Paris"), which would read as a product of letters here.
+            raise GiftError(f"Question {number} is a short answer: only algebraic ones are marked here; mark one "
+                            f"with “// lessonbook: kind=algebra topic=…” on the line above it.")
+        return GiftItem(kind="algebra", answer=unescape(options[0][1]), **common)
     rights = [i for i, (mark, _) in enumerate(options) if mark == "="]
     if len(rights) != 1:
         raise GiftError(f"Question {number}: a multiple-choice question needs exactly one right answer.")

@@ -199,6 +199,17 @@ def algebra_pair(typed: str, answer: str) -> tuple[str, str, tuple[str, ...]]:
     return given, expected, declared
 
 
+def answer_hint(answer: str) -> str:
+    """A placeholder for an algebra answer box that names the letters the question uses (none: a number)."""
+    try:
+        names = expression_names(canonical_expression(answer))
+    except Refused:
+        return ""
+    if not names:
+        return "e.g. 5/4 (a number: a fraction or a decimal)"
+    return f"an expression in {', '.join(names)}, e.g. 3{names[0]} + 2"
+
+
 def _known_names(extra: Iterable[str]) -> dict[str, tuple[str, str]]:
     """Multi-letter names read as one token (lower case → kind and canonical spelling); the rest are single letters."""
     known = {f: ("func", f) for f in FUNCTIONS} | {c: ("const", c) for c in CONSTANTS}

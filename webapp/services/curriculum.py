@@ -3,18 +3,20 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
 
 from ..adapters.database import serialized_write
 from ..domain import gift, question_templates
+from ..domain.question_form import CleanQuestion, QuestionDraft, QuestionInvalid, clean_question
 from ..domain.topic_suggest import TopicText, suggest
 from ..extensions import db
 from ..models import ChatMessage, Lesson, Level, QuestionItem, Subject, Topic, User
-from . import question_bank
+from . import audit, question_bank
 from .errors import Forbidden, ValidationError
-from .locks import LOCK_QUESTION_AUTHOR
+from .locks import LOCK_CURRICULUM
 
 CURRICULUM_FILE = Path(__file__).resolve().parent.parent / "data" / "curriculum.json"
 
@@ -118,11 +120,22 @@ def export_gift(user: User, subject_id: int, level_id: int) -> str:
                         for item, slug in rows])
 
 
-def import_gift(user: User, subject_id: int, level_id: int, text: str) -> int:
-    """Add the questions of a GIFT text to the bank under their topics (by slug); returns how many were added
-    (questions identical to ones this user already has are skipped).
+@dataclass(frozen=True)
+class Imported:
+    """What a GIFT import did: questions added, and those skipped as already in the importer's bank."""
 
-    All or nothing: one unreadable question or unknown topic and none are added, with the reason in words."""
+    added: int
+    skipped: int
+
+
+def import_gift(user: User, subject_id: int, level_id: int, text: str, now: datetime) -> Imported:
+    """Add the questions of a GIFT text to the bank under their topics (by slug).
+
+    All or nothing: one unreadable question, unknown topic or value the question form would refuse (a numeric answer
+    that is not a number, a negative tolerance, an algebra answer the marker cannot read, two identical choices) and
+    none are added, with the question's number and the reason in words. A question already in the importer's bank
+    (same topic, kind, wording, answer and choices) is skipped, so importing a file twice adds it once. An admin's
+    import (into the shared bank) is audited."""
     _may_edit_bank(user)
     if not text or len(text) > 1_000_000:
         raise ValidationError("Paste or upload GIFT text (at most 1 MB).")
@@ -131,26 +144,52 @@ def import_gift(user: User, subject_id: int, level_id: int, text: str) -> int:
     except gift.GiftError as exc:
         raise ValidationError(str(exc)) from None
     topics = {t.slug: t.id for t in topics_for(subject_id, level_id)}
+    cleaned: list[tuple[int, CleanQuestion]] = []
     for number, item in enumerate(parsed, 1):
+        if not item.topic:
+            raise ValidationError(f"Question {number} has no topic: put “// lessonbook: kind=… topic=<slug>” on the "
+                                  f"line above it (an exported file shows the form).")
         if item.topic not in topics:
             raise ValidationError(f"Question {number}: unknown topic “{item.topic}” for this subject and level.")
         if not item.solution:
             raise ValidationError(f"Question {number} has no worked solution (GIFT general feedback, after ####).")
-    added = 0
-    # The author's lock, and questions they already have skipped: the same text imported twice (a double click, a
-    # second try after a slow answer) adds each question once.
-    with serialized_write((LOCK_QUESTION_AUTHOR, user.id)) as session:
-        for item in parsed:
-            values = dict(kind=item.kind, difficulty=item.difficulty, prompt=item.prompt[:5000],
-                          answer=item.answer[:200], tolerance=item.tolerance, unit=item.unit[:20],
-                          choices=list(item.choices or []), solution=item.solution)
-            if question_bank.identical_item(user.id, topics[item.topic], values) is not None:
+        draft = QuestionDraft(kind=item.kind, prompt=item.prompt, answer=item.answer if item.kind != "choice" else "",
+                              tolerance=f"{item.tolerance!r}", unit=item.unit, choices=tuple(item.choices),
+                              correct=(item.answer,) if item.kind == "choice" else (), solution=item.solution,
+                              difficulty=str(item.difficulty))
+        try:
+            cleaned.append((topics[item.topic], clean_question(draft)))
+        except QuestionInvalid as exc:
+            raise ValidationError(f"Question {number} (“{item.title[:60]}”): {exc}") from None
+    owner = None if user.is_admin else user.id
+    with serialized_write((LOCK_CURRICULUM, subject_id)):  # a second submit waits, then finds these and skips them
+        have = {_same(i.topic_id, i.kind, i.prompt, i.answer, i.choices) for i in db.session.scalars(
+            select(QuestionItem).join(Topic).where(
+                Topic.subject_id == subject_id, Topic.level_id == level_id, QuestionItem.active.is_(True),
+                question_bank.in_bank(),
+                QuestionItem.owner_id.is_(None) if owner is None else QuestionItem.owner_id == owner))}
+        added = []
+        for topic_id, clean in cleaned:
+            key = _same(topic_id, clean.kind, clean.prompt, clean.answer, clean.choices)
+            if key in have:
                 continue
-            session.add(QuestionItem(topic_id=topics[item.topic], created_by_id=user.id,
-                                     owner_id=None if user.is_admin else user.id, **values))
-            session.flush()  # the next question's check sees this one (a text may repeat a question)
-            added += 1
-    return added
+            have.add(key)
+            item = QuestionItem(topic_id=topic_id, kind=clean.kind, difficulty=clean.difficulty, prompt=clean.prompt,
+                                answer=clean.answer, tolerance=clean.tolerance, unit=clean.unit,
+                                choices=clean.choices, solution=clean.solution, created_by_id=user.id, owner_id=owner)
+            db.session.add(item)
+            added.append(item)
+        db.session.flush()
+        if user.is_admin and added:
+            audit.record(user, "question.import", "question", added[0].id,
+                         f"Imported {len(added)} questions (GIFT) into subject {subject_id}, level {level_id}", now,
+                         after={"ids": [i.id for i in added][:500]})
+    return Imported(len(added), len(cleaned) - len(added))
+
+
+def _same(topic_id: int, kind: str, prompt: str, answer: str, choices) -> tuple:
+    """What makes two questions the same for an import: topic, kind, wording, answer and choices."""
+    return topic_id, kind, prompt.strip(), answer.strip(), tuple(choices or [])
 
 
 @dataclass(frozen=True)

@@ -331,7 +331,11 @@ def edit_entry(tutor: User, set_id: int, entry_id: int, draft: QuestionDraft,
         uses = db.session.scalar(select(func.count(HomeworkEntry.id)).where(HomeworkEntry.item_id == item.id))
         values = dict(kind=clean.kind, prompt=clean.prompt, answer=clean.answer, tolerance=clean.tolerance,
                       unit=clean.unit, choices=clean.choices, solution=clean.solution, difficulty=clean.difficulty)
-        if item.local_to_set_id == found.id and item.owner_id == tutor.id and uses == 1:
+        unchanged = all(getattr(item, name) == value for name, value in values.items())
+        kept_by_tutor = item.owner_id == tutor.id and item.local_to_set_id is None
+        if unchanged and (kept_by_tutor or not save_to_bank):
+            pass  # nothing to change: the form sent twice (a double click, Back and resubmit) or saved unedited
+        elif item.local_to_set_id == found.id and item.owner_id == tutor.id and uses == 1:
             for name, value in values.items():
                 setattr(item, name, value)  # this set's own copy, used nowhere else
             if save_to_bank:

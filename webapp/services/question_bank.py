@@ -215,7 +215,7 @@ def identical_item(author_id: int, topic_id: int, values: dict, source_id: int |
     `source_id`, for copies), if any: what a form or an import sent twice would add again."""
     scalars = {k: v for k, v in values.items() if k != "choices"}
     query = select(QuestionItem).where(QuestionItem.created_by_id == author_id, QuestionItem.topic_id == topic_id,
-                                       QuestionItem.active.is_(True),
+                                       QuestionItem.active.is_(True), in_bank(),  # not a set's private edit
                                        *(getattr(QuestionItem, k) == v for k, v in scalars.items()))
     if source_id is not None:
         query = query.where(QuestionItem.source_id == source_id)

@@ -8,7 +8,7 @@ from ..domain.limits import parse_id
 from ..domain.question_form import KINDS, MAX_CHOICES, QuestionDraft
 from ..services import curriculum, homework, question_bank
 from ..services.errors import Conflict, ValidationError
-from .common import now_utc, render
+from .common import is_htmx, now_utc, render
 
 bp = Blueprint("homework", __name__)
 
@@ -82,14 +82,25 @@ def publish(set_id: int):
 @login_required
 def answer(entry_id: int):
     """Answer one question: marked at once, the worked solution shown."""
+    typed = (request.form.get("response") or "")[:200]
     try:
-        outcome = homework.answer(current_user, entry_id, request.form.get("response"), now_utc())
+        outcome = homework.answer(current_user, entry_id, typed, now_utc())
     except (ValidationError, Conflict) as exc:
         entry = homework.answerable_entry(current_user, entry_id)
+        if not is_htmx():
+            # The whole page comes back: the message is also said at its top, where the reader is.
+            flash(f"Question {entry.position}: {exc.message}", "error")
         view = homework.homework_page(current_user, entry.set.lesson_id)
         return render("homework/page.html", partial="homework/_entry.html", view=view, lesson=view.lesson,
-                      entry=entry, results={entry_id: exc.message}, status=422)
+                      entry=entry, results={entry_id: exc.message}, typed={entry_id: typed},
+                      status=422)  # htmx swaps a 422 in place (the question now shows as answered)
     entry = outcome.entry
+    if not is_htmx():
+        # Post/redirect/get: a reload does not send the answer again, and the page opens at the marked question.
+        if outcome.feedback:
+            flash(f"Question {entry.position}: {outcome.feedback}", "info")
+        return redirect(url_for("homework.page", lesson_id=entry.set.lesson_id, _anchor=f"entry-{entry.id}"),
+                        code=303)
     view = homework.homework_page(current_user, entry.set.lesson_id)
     return render("homework/page.html", partial="homework/_answered.html", view=view, lesson=view.lesson, entry=entry,
                   results={entry_id: outcome.feedback})
@@ -113,24 +124,40 @@ def export_gift(subject_id: int, level_id: int):
     return response
 
 
+def _gift_text(data: bytes) -> str:
+    """An uploaded GIFT file as text: UTF-8 (a byte-order mark from Windows editors dropped); anything else, such as
+    an image or a Word file, is refused in words rather than read as garbled questions."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = None
+    if text is None or "\x00" in text:
+        raise ValidationError("That file is not GIFT text: GIFT is a plain-text file (.gift or .txt) saved as UTF-8.")
+    return text
+
+
 @bp.post("/question-bank/import")
 @login_required
 def import_gift():
     """Add the questions of a GIFT text (pasted or uploaded) to one shelf of the bank: all or none."""
     upload = request.files.get("file")
-    text = upload.read(1_000_001).decode("utf-8", "replace") if upload and upload.filename else \
-        request.form.get("gift", "")
     shelf = request.form.get("shelf", "")
     subject_id, _, level_id = shelf.partition("-")
     try:
+        text = _gift_text(upload.read(1_000_001)) if upload and upload.filename else request.form.get("gift", "")
         if not (parse_id(subject_id) and parse_id(level_id)):
             raise ValidationError("Pick the subject and level to import into.")
-        added = curriculum.import_gift(current_user, parse_id(subject_id), parse_id(level_id), text)
+        done = curriculum.import_gift(current_user, parse_id(subject_id), parse_id(level_id), text, now_utc())
     except ValidationError as exc:
         return render("homework/bank.html", shelves=curriculum.bank_shelves(current_user), error=exc.message,
                       status=422)
-    flash(f"{added} questions imported." if added else "Nothing new to import: these questions are already in the "
-          "bank.", "success")
+    if done.added:
+        said = f"{done.added} question{'' if done.added == 1 else 's'} imported."
+        if done.skipped:
+            said += f" {done.skipped} {'was' if done.skipped == 1 else 'were'} already in the bank and skipped."
+    else:
+        said = "Nothing new to import: these questions are already in the bank."
+    flash(said, "success")
     return redirect(url_for("homework.bank"), code=303)
 
 
