@@ -4,7 +4,8 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (BooleanField, EmailField, HiddenField, IntegerField, PasswordField, RadioField,
                      SelectField, StringField, TextAreaField)
-from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, StopValidation, ValidationError
+from wtforms.validators import DataRequired, Email, NumberRange, Optional, StopValidation, ValidationError
+from wtforms.validators import Length as _Length
 from wtforms.validators import InputRequired as _InputRequired
 
 from .domain.packages import MAX_DISCOUNT_PERCENT, MAX_HOURS, MIN_HOURS
@@ -27,6 +28,20 @@ class Required(DataRequired):
             super().__call__(form, field)
         except StopValidation as exc:
             raise StopValidation(self.message or _missing(field)) from exc
+
+
+class Length(_Length):
+    """Length whose default message says the limit in words and how much was typed (WTForms' own reads "Field cannot
+    be longer than 5000 characters.")."""
+
+    def __call__(self, form, field):
+        if self.message is None:
+            length = len(field.data or "")
+            if self.max != -1 and length > self.max:
+                raise ValidationError(f"Up to {self.max:,} characters: this has {length:,}.")
+            if length < self.min:
+                raise ValidationError(f"At least {self.min:,} characters: this has {length:,}.")
+        super().__call__(form, field)
 
 
 class ZoneName:

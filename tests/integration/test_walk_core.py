@@ -131,3 +131,32 @@ def test_a_wrong_time_zone_is_named_in_the_same_answer_as_the_forms_other_mistak
     page = client.post("/settings", data={"csrf_token": token, "name": " ", "timezone": "Europe/Londn"})
     html = page.get_data(as_text=True)
     assert page.status_code == 422 and "Name is missing" in html and "Unknown time zone: Europe/Londn." in html
+
+
+def test_a_text_too_long_is_refused_with_the_limit_and_what_was_typed(app, client):
+    # The profile said "Field cannot be longer than 5000 characters." (WTForms' words, naming no field or count).
+    from tests import factories
+    from tests.conftest import csrf_from, login
+    tutor = factories.user("tutor")
+    login(client, tutor.email, factories.PASSWORD)
+    token = csrf_from(client.get("/tutor/profile").get_data(as_text=True))
+    page = client.post("/tutor/profile", data={"csrf_token": token, "headline": "Maths", "bio": "b" * 5003})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 422 and "Field cannot be longer" not in html
+    assert "About you: Up to 5,000 characters: this has 5,003." in html
+
+
+def test_the_notes_page_names_the_learner_once_for_the_tutor(app, client):
+    # The tutor read "Mathematics · GCSE with Sam, for Sam — ...".
+    import re
+
+    from tests import factories
+    from tests.conftest import login
+    lesson = factories.finished_lesson()
+    tutor, student = lesson.tutor, lesson.students[0]
+    login(client, tutor.email, factories.PASSWORD)
+    html = " ".join(client.get(f"/lessons/{lesson.id}/notes").get_data(as_text=True).split())
+    assert re.search(rf"with {re.escape(student.name)} — ", html) and f"for {student.name}" not in html
+    login(client, student.email, factories.PASSWORD)
+    html = " ".join(client.get(f"/lessons/{lesson.id}/notes").get_data(as_text=True).split())
+    assert f"with {tutor.name}, for {student.name} — " in html

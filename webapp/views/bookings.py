@@ -5,10 +5,10 @@ import secrets
 
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_login import current_user, login_required
-from wtforms.validators import InputRequired, Length
+from wtforms.validators import InputRequired
 
 from ..domain.money import lesson_price
-from ..forms import BookingForm
+from ..forms import BookingForm, Length
 from ..models import Role
 from ..services import (availability, bookings, cancellations, catalogue, checkout, meetings, minute_payments,
                        minute_refunds, paypal_checkout, quotes, reschedules)
