@@ -160,3 +160,24 @@ def test_the_notes_page_names_the_learner_once_for_the_tutor(app, client):
     login(client, student.email, factories.PASSWORD)
     html = " ".join(client.get(f"/lessons/{lesson.id}/notes").get_data(as_text=True).split())
     assert f"with {tutor.name}, for {student.name} — " in html
+
+
+def test_the_booking_page_seen_by_its_tutor_names_the_student_and_leads_back_to_their_lessons(app, client):
+    # The tutor read "Mathematics with <their own name>", their own time twice ("Tutor's time"), and "All my
+    # bookings", a list tutors do not have.
+    from datetime import UTC, datetime, timedelta
+
+    from tests import factories
+    from tests.conftest import login
+    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=4)
+    lesson = factories.lesson_at(start - timedelta(minutes=start.minute % 15))
+    tutor, student, booking_id = lesson.tutor, lesson.students[0], lesson.booking.id
+    login(client, tutor.email, factories.PASSWORD)
+    html = client.get(f"/bookings/{booking_id}").get_data(as_text=True)
+    assert f"<h1>Mathematics with {student.name}</h1>" in html
+    assert "Tutor's time" not in html
+    assert '<a href="/tutor/">All my lessons</a>' in html and "All my bookings" not in html
+    login(client, student.email, factories.PASSWORD)
+    html = client.get(f"/bookings/{booking_id}").get_data(as_text=True)
+    assert f"<h1>Mathematics with {tutor.name}</h1>" in html and "Tutor's time" in html
+    assert '<a href="/bookings">All my bookings</a>' in html
