@@ -181,3 +181,21 @@ def test_the_booking_page_seen_by_its_tutor_names_the_student_and_leads_back_to_
     html = client.get(f"/bookings/{booking_id}").get_data(as_text=True)
     assert f"<h1>Mathematics with {tutor.name}</h1>" in html and "Tutor's time" in html
     assert '<a href="/bookings">All my bookings</a>' in html
+
+
+def test_a_time_that_was_never_free_is_not_said_to_be_just_taken(app, client):
+    # A booking link kept from elsewhere (09:07, off the 15-minute grid) answered "That slot was just taken.":
+    # nobody took it; it is not one of the tutor's free times.
+    from datetime import timedelta
+
+    from tests import factories
+    from tests.conftest import csrf_for, login
+    from tests.integration.test_pages import _slot
+    tutor, teach = factories.tutor()
+    slot = _slot(tutor, teach) + timedelta(minutes=7)
+    login(client, factories.user("student").email, factories.PASSWORD)
+    response = client.post(f"/tutors/{tutor.id}/book", data={
+        "teach_id": teach.id, "start": slot.isoformat(), "duration": 60, "lesson_type": "online",
+        "csrf_token": csrf_for(client)})
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "That time is not one of the tutor&#39;s free times." in page and "just taken" not in page
