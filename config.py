@@ -77,6 +77,9 @@ class Config:
     STRIPE_SECRET_KEY = _env("STRIPE_SECRET_KEY")
     STRIPE_WEBHOOK_SECRET = _env("STRIPE_WEBHOOK_SECRET")
     STRIPE_API_BASE = _env("STRIPE_API_BASE")
+    # Per try (the SDK tries 3 times): its own default is 80 s, so a Stripe that accepts and stays silent held a
+    # request or a job for four minutes before the user was told.
+    STRIPE_TIMEOUT_SECONDS = float(_env("STRIPE_TIMEOUT_SECONDS", "20"))
     STRIPE_CONNECT_COUNTRY = _env("STRIPE_CONNECT_COUNTRY", "GB")
     # PayPal (optional second provider): a REST app's client id and secret, the id of the webhook registered for
     # /webhooks/paypal, and the API base (https://api-m.paypal.com live, https://api-m.sandbox.paypal.com sandbox;

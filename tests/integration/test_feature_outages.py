@@ -127,3 +127,35 @@ def test_mixpanel_unreachable_or_silent_delays_the_events_and_a_later_run_sends_
     assert mixpanel_export.send_due(now() + timedelta(hours=4)) == 3
     assert mixpanel_export.send_due(now() + timedelta(hours=8)) == 0
     assert sorted(mixpanel.events) == [f"slots_viewed:e{i}" for i in range(3)]
+
+
+def test_a_silent_stripe_answers_the_package_buyer_in_words_and_the_purchase_opens_when_it_is_back(app, stripe_world):
+    """Stripe accepts the connection and never answers: the SDK gives up after STRIPE_TIMEOUT_SECONDS a try."""
+    from webapp.adapters import stripe_gateway
+    from webapp.models import PackagePurchase
+    from webapp.services import packages
+    from webapp.services.errors import PaymentFailed
+    tutor = factories.tutor(rate_minor=4000)[0]
+    package = packages.add_package(tutor, 5, 10)
+    student = factories.user("student")
+    urls = {"success_url": "http://127.0.0.1/ok", "cancel_url": "http://127.0.0.1/back"}
+    silent = SilentServer()
+    saved = app.config["STRIPE_API_BASE"], app.config.get("STRIPE_TIMEOUT_SECONDS")
+    app.config.update(STRIPE_API_BASE=f"http://127.0.0.1:{silent.port}", STRIPE_TIMEOUT_SECONDS=0.5)
+    app.extensions.pop("stripe_client", None)
+    try:
+        try:
+            packages.start_purchase(student, package.id, "buy-once", now(), **urls)
+            raise AssertionError("a silent Stripe opened a payment page")
+        except PaymentFailed as failed:
+            assert "Nothing was charged" in failed.message
+    finally:
+        silent.close()
+        app.config.update(STRIPE_API_BASE=saved[0], STRIPE_TIMEOUT_SECONDS=saved[1])
+        app.extensions.pop("stripe_client", None)
+    assert stripe_gateway.client() is not None
+
+    purchase, url = packages.start_purchase(student, package.id, "buy-once", now(), **urls)  # the same form again
+
+    assert url and db.session.scalar(select(func.count()).select_from(PackagePurchase)) == 1
+    assert purchase.state == "open"

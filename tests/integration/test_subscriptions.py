@@ -162,6 +162,23 @@ def test_cancel_at_period_end_resume_and_the_end(app, client, stripe_world):
         subscriptions.set_cancel_at_period_end(other, row.id, True, "k-other", now())
 
 
+def test_a_stale_cancel_replayed_under_its_old_key_records_what_stripe_holds_and_still_cancels(app, client,
+                                                                                              stripe_world):
+    # Cancel (key A), resume (key B), then the cancel form of a stale page or an app's retry (key A again): Stripe
+    # answers a replay of the first cancel without acting. Recording that answer would show "Cancelled" while Stripe
+    # renews (and charges) at the period's end.
+    plan = _plan()
+    student = factories.user("student")
+    row = _subscribe(stripe_world, client, student, plan)
+    subscriptions.set_cancel_at_period_end(student, row.id, True, "k-cancel", now())
+    subscriptions.set_cancel_at_period_end(student, row.id, False, "k-resume", now())
+
+    again = subscriptions.set_cancel_at_period_end(student, row.id, True, "k-cancel", now())
+
+    held = stripe_world.client.v1.subscriptions.retrieve(row.stripe_subscription_id)
+    assert again.cancel_at_period_end is True and held.cancel_at_period_end is True
+
+
 def test_an_upgrade_is_prorated_at_once_and_a_downgrade_waits_for_the_renewal(app, client, stripe_world):
     teacher = factories.tutor(rate_minor=4000)[0]
     small, big, tiny = _plan(teacher, 240, 8000), _plan(teacher, 480, 16000), _plan(teacher, 120, 4000)

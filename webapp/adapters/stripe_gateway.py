@@ -22,7 +22,8 @@ def client() -> stripe.StripeClient:
     cached = app.extensions.get("stripe_client")
     if cached is None:
         base = app.config.get("STRIPE_API_BASE")
-        kwargs: dict[str, Any] = {"max_network_retries": 2}
+        kwargs: dict[str, Any] = {"max_network_retries": 2, "http_client": stripe.RequestsClient(
+            timeout=app.config.get("STRIPE_TIMEOUT_SECONDS", 20))}
         if base:
             kwargs["base_addresses"] = {"api": base, "files": base, "connect": base}
         cached = stripe.StripeClient(app.config["STRIPE_SECRET_KEY"], **kwargs)

@@ -202,11 +202,12 @@ def set_cancel_at_period_end(student: User, subscription_id: int, cancel: bool, 
                            "it to keep it." if cancel else
                            "This subscription is not cancelled, so there is nothing to resume.")
         return row  # a double click, or the page was stale: already so
-    stripe_id, row_id = row.stripe_subscription_id, row.id
+    stripe_id, row_id, version = row.stripe_subscription_id, row.id, _version(row)
     end_read()
     try:
         answer = gateway.set_cancel_at_period_end(
-            stripe_id, cancel, f"subscription:{row_id}:{'cancel' if cancel else 'resume'}:{subscription_key(form_key)}")
+            stripe_id, cancel,
+            f"subscription:{row_id}:{'cancel' if cancel else 'resume'}:{subscription_key(form_key)}:{version}")
     except gateway.PaymentError as exc:
         raise PaymentFailed("Stripe could not change the subscription; nothing changed. Please try again.") from exc
     return _record_answer(answer.to_dict(), now)
@@ -236,7 +237,7 @@ def change_plan(student: User, subscription_id: int, plan_id: int, form_key: str
                 "tutor_id": str(row.tutor_id)}
     args = dict(item_id=row.stripe_item_id, product_id=row.stripe_product_id, amount_minor=plan.price_minor,
                 currency=plan.currency, prorate_now=upgrade, metadata=metadata,
-                idempotency_key=f"subscription:{row.id}:plan:{plan.id}:{subscription_key(form_key)}")
+                idempotency_key=f"subscription:{row.id}:plan:{plan.id}:{subscription_key(form_key)}:{_version(row)}")
     stripe_id = row.stripe_subscription_id
     end_read()
     try:
@@ -246,6 +247,14 @@ def change_plan(student: User, subscription_id: int, plan_id: int, form_key: str
     except gateway.PaymentError as exc:
         raise PaymentFailed("Stripe could not change the plan; nothing changed. Please try again.") from exc
     return _record_answer(answer.to_dict(), now)
+
+
+def _version(row: Subscription) -> str:
+    """The state a change is asked from (when the row last recorded Stripe's answer or event), for its idempotency
+    key: a double click, made from the same state, is one Stripe call; the same form sent again after another change
+    (cancel, resume, then a stale page's cancel) is a new call, not a replay of the first answer, which Stripe would
+    give without acting and which would be recorded as the state."""
+    return str(int(row.updated_at.timestamp() * 1_000_000)) if row.updated_at else "0"
 
 
 def _record_answer(sub: dict, now: datetime) -> Subscription:
