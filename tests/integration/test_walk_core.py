@@ -199,3 +199,12 @@ def test_a_time_that_was_never_free_is_not_said_to_be_just_taken(app, client):
         "csrf_token": csrf_for(client)})
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "That time is not one of the tutor&#39;s free times." in page and "just taken" not in page
+
+
+def test_a_bad_max_rate_in_the_directory_is_named_where_the_answer_shows(app, client):
+    # The directory said only "Enter an amount like 42.50", under the filters, naming no field.
+    page = client.get("/tutors?max_rate=40,5x")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 422
+    assert '<p class="error-message" id="directory-error" role="alert">Max hourly rate: ' in html
+    assert 'aria-describedby="directory-error"' in html
