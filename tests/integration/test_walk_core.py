@@ -208,3 +208,20 @@ def test_a_bad_max_rate_in_the_directory_is_named_where_the_answer_shows(app, cl
     assert page.status_code == 422
     assert '<p class="error-message" id="directory-error" role="alert">Max hourly rate: ' in html
     assert 'aria-describedby="directory-error"' in html
+
+
+def test_the_tutors_lesson_list_shows_the_start_of_a_long_booking_note(app, client):
+    # A 2,000-character note filled a phone's screen many times over in the list; the booking page has it whole.
+    from datetime import UTC, datetime, timedelta
+
+    from tests import factories
+    from tests.conftest import login
+    from webapp.extensions import db
+    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=4)
+    lesson = factories.lesson_at(start - timedelta(minutes=start.minute % 15))
+    lesson.booking.note = "Please cover " + "x" * 1990
+    db.session.commit()
+    login(client, lesson.tutor.email, factories.PASSWORD)
+    listing = client.get("/tutor/").get_data(as_text=True)
+    assert "Note: Please cover " + "x" * 184 + "..." in listing and "x" * 190 not in listing
+    assert "x" * 1990 in client.get(f"/bookings/{lesson.booking.id}").get_data(as_text=True)
