@@ -38,6 +38,8 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     filters.init_app(app)
     security_headers.init_app(app)
 
+    # "/tutors/" typed or linked with a trailing slash is the same page, not a 404 (set before any rule is added).
+    app.url_map.strict_slashes = False
     from .views import register_blueprints
     register_blueprints(app)
 

@@ -1,6 +1,7 @@
 """Jinja filters and globals: times in the viewer's zone, money in words."""
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -104,9 +105,16 @@ def purchase_status(purchase, totals=None) -> str:
                           getattr(totals, "pending_minor", 0), purchase.currency)
 
 
+def readable_json(value) -> str:
+    """A stored JSON value as a person reads it: its own characters (é, <, &) left for the template's escaping,
+    where `tojson` would show \\u00e9 and \\u003c (it escapes for a <script>, not for reading)."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
 def init_app(app: Flask) -> None:
     """Register filters and template globals."""
     app.jinja_env.filters["local"] = local
+    app.jinja_env.filters["readable_json"] = readable_json
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["time_of_day"] = time_of_day
     app.jinja_env.globals["zone_names"] = zone_names

@@ -75,7 +75,7 @@ def test_buy_a_package_book_with_minutes_the_tutor_approves_then_cancel_and_see_
     expect(row).to_contain_text("Paid with 60 prepaid minutes — approve by")
     row.get_by_role("button", name="Approve").click()
     expect(tutor_page.get_by_role("status").filter(has_text="Approved")).to_have_text(
-        "Approved: the student's 60 prepaid minutes are spent and the lesson is confirmed.")
+        "Approved: the 60 prepaid minutes held for it are spent and the lesson is confirmed.")
     row = tutor_page.locator("#tutor-lessons tbody tr", has_text=held["student_name"])
     expect(row).to_contain_text("Paid with 60 minutes")
 

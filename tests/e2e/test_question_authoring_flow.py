@@ -33,7 +33,7 @@ def test_a_tutor_writes_a_question_edits_it_in_a_draft_set_and_the_student_is_ma
     tutor.get_by_role("link", name="Add a question").click()
     tutor.get_by_label("Kind").select_option(label="Numeric (with tolerance and unit)")
     tutor.get_by_label("Topic").select_option(label="Ratio")  # a topic the note will not name: the tutor adds it
-    tutor.get_by_label("Question").fill("A recipe needs 3/4 of 2 kg of flour. How many kilograms is that?")
+    tutor.get_by_label("Question", exact=True).fill("A recipe needs 3/4 of 2 kg of flour. How many kilograms is that?")
     tutor.get_by_label("Answer").fill("1.5")
     tutor.get_by_label("Tolerance").fill("-1")
     tutor.get_by_label("Unit").fill("kg")
@@ -66,7 +66,7 @@ def test_a_tutor_writes_a_question_edits_it_in_a_draft_set_and_the_student_is_ma
     expect(mine).to_contain_text("added by you")
     mine.get_by_role("link", name=re.compile("^Edit question")).click()
     expect(tutor.get_by_role("heading", name=re.compile("^Edit question"))).to_be_visible()
-    tutor.get_by_label("Question").fill("A cake needs 3/4 of 4 kg of flour. How many kilograms is that?")
+    tutor.get_by_label("Question", exact=True).fill("A cake needs 3/4 of 4 kg of flour. How many kilograms is that?")
     tutor.get_by_label("Answer").fill("3")
     tutor.get_by_label("Worked solution").fill("3/4 × 4 = 3 kg.")
     tutor.get_by_role("button", name="Save for this set").click()

@@ -222,3 +222,14 @@ def test_emails_without_times_do_not_say_times_are_in_nothing(app):
     mail = db.session.scalar(select(OutboxMessage).where(OutboxMessage.template == "tutor_refused"))
     _, text_body, html = render_email(mail.template, mail.context)
     assert "No certificate yet" in html and "Times are in ." not in html and "Times are in" not in html
+
+
+def test_the_audit_log_shows_before_and_after_as_written_not_as_escape_codes(app, client):
+    """A reason with <b> or é reads as typed (escaped once for HTML), never as \\u003c or \\u00e9."""
+    admin = factories.user("admin")
+    student = factories.user("student", name="Renée Roux")
+    admin_users.suspend(admin, student.id, "Chargebacks <b>twice</b> & café", now())
+    login(client, admin.email, factories.PASSWORD)
+    page = client.get("/admin/audit").get_data(as_text=True)
+    assert "Chargebacks &lt;b&gt;twice&lt;/b&gt; &amp; café" in page.split('id="audit"')[1]
+    assert "\\u003c" not in page and "\\u00e9" not in page

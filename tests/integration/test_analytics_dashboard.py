@@ -106,3 +106,10 @@ def test_dates_at_the_ends_of_the_calendar_and_odd_ids_are_refused_in_words_not_
             assert answer.status_code == 422 and "Choose dates between" in answer.get_data(as_text=True), query
     for query in ("tutor=99999999999999999999", "tutor=%C2%B2"):
         assert client.get(f"/admin/analytics?{query}").status_code == 200
+
+
+def test_the_dashboard_says_its_days_are_utc_days(app, client):
+    boss = factories.user("admin", timezone="America/Chicago")
+    login(client, boss.email, factories.PASSWORD)
+    page = client.get("/admin/analytics").get_data(as_text=True)
+    assert "Each day runs from midnight to midnight UTC, not America/Chicago" in page

@@ -172,15 +172,15 @@ def test_the_tutor_is_told_in_minutes_what_approving_or_declining_a_minute_paid_
     declined = book(student=approved.booker, tutor_teach=(approved.lesson.tutor, teach), days_ahead=4)
     minute_payments.pay_with_minutes(declined.booker, declined.id, now())
     mail = db.session.scalar(select(OutboxMessage).where(OutboxMessage.template == "booking_awaiting_approval"))
-    assert mail.context["held"] == "paid with 60 of their prepaid minutes, held until you approve"
-    assert mail.context["unanswered"] == "the minutes go back to the student"
+    assert mail.context["held"] == "paid with 60 prepaid minutes, held until you approve"
+    assert mail.context["unanswered"] == "the held minutes go back to whoever booked"
     login(client, approved.lesson.tutor.email, factories.PASSWORD)
     token = csrf_from(client.get("/tutor/").get_data(as_text=True))
     page = client.post(f"/tutor/bookings/{approved.id}/approve", data={"csrf_token": token}, follow_redirects=True)
-    assert "Approved: the student&#39;s 60 prepaid minutes are spent and the lesson is confirmed." in \
+    assert "Approved: the 60 prepaid minutes held for it are spent and the lesson is confirmed." in \
         page.get_data(as_text=True)
     page = client.post(f"/tutor/bookings/{declined.id}/decline", data={"csrf_token": token}, follow_redirects=True)
-    assert "Declined: the student&#39;s 60 held minutes are back in their balance" in page.get_data(as_text=True)
+    assert "Declined: the 60 held minutes are back in the booker&#39;s balance" in page.get_data(as_text=True)
     assert "captured" not in page.get_data(as_text=True)
 
 

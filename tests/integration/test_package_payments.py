@@ -398,3 +398,18 @@ def test_the_pay_page_says_what_each_way_of_paying_does(app, client, paypal_worl
     assert ("With PayPal: you log in and approve the payment on PayPal's page; PayPal then holds (authorizes) the "
             "amount in your PayPal account, and it is captured only when") in page
     assert "PayPal releases the hold and you pay nothing" in page
+
+
+def test_the_sweep_closes_a_lapsed_purchase_whose_checkout_stripe_does_not_know(app, client, stripe_world):
+    # Left "Waiting for payment" for ever otherwise: the sweep asked, Stripe answered 404, and it tried again next run.
+    teacher, package = _tutor_with_package(hours=1, discount=0)
+    _student_client(app, client)
+    _buy(client, teacher, package, "forgotten")
+    purchase = _purchase()
+    purchase.checkout_session_id = "cs_test_stripe_never_heard_of_it"
+    db.session.commit()
+
+    assert jobs.expire_abandoned_purchases((now() + timedelta(hours=25)).isoformat()) == 1
+    assert _purchase().state == PurchaseState.EXPIRED
+    assert "Expired (not charged)" in client.get("/minutes").get_data(as_text=True)
+    assert _count(MinuteLot) == 0

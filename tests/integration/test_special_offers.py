@@ -192,3 +192,13 @@ def test_offer_and_commission_forms_refuse_numbers_and_dates_past_what_is_stored
              "account_management_amount_fee_minor": "0"}
     answer = client.post("/admin/commissions", data=rates)
     assert answer.status_code == 422 and "That amount is too large" in answer.get_data(as_text=True)
+
+
+def test_the_new_offer_form_comes_before_the_list_of_offers(app, client):
+    """With many offers the form sat below all of them (tens of thousands of pixels down on a phone)."""
+    boss = admin()
+    for n in range(3):
+        offer(f"LISTED{n}", "EVERYONE", percent=10)
+    login(client, boss.email, factories.PASSWORD)
+    page = client.get("/admin/coupons").get_data(as_text=True)
+    assert page.index("<h2>New offer</h2>") < page.index('id="coupons"') < page.index("LISTED0")

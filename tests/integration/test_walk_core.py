@@ -160,3 +160,68 @@ def test_the_notes_page_names_the_learner_once_for_the_tutor(app, client):
     login(client, student.email, factories.PASSWORD)
     html = " ".join(client.get(f"/lessons/{lesson.id}/notes").get_data(as_text=True).split())
     assert f"with {tutor.name}, for {student.name} — " in html
+
+
+def test_the_booking_page_seen_by_its_tutor_names_the_student_and_leads_back_to_their_lessons(app, client):
+    # The tutor read "Mathematics with <their own name>", their own time twice ("Tutor's time"), and "All my
+    # bookings", a list tutors do not have.
+    from datetime import UTC, datetime, timedelta
+
+    from tests import factories
+    from tests.conftest import login
+    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=4)
+    lesson = factories.lesson_at(start - timedelta(minutes=start.minute % 15))
+    tutor, student, booking_id = lesson.tutor, lesson.students[0], lesson.booking.id
+    login(client, tutor.email, factories.PASSWORD)
+    html = client.get(f"/bookings/{booking_id}").get_data(as_text=True)
+    assert f"<h1>Mathematics with {student.name}</h1>" in html
+    assert "Tutor's time" not in html
+    assert '<a href="/tutor/">All my lessons</a>' in html and "All my bookings" not in html
+    login(client, student.email, factories.PASSWORD)
+    html = client.get(f"/bookings/{booking_id}").get_data(as_text=True)
+    assert f"<h1>Mathematics with {tutor.name}</h1>" in html and "Tutor's time" in html
+    assert '<a href="/bookings">All my bookings</a>' in html
+
+
+def test_a_time_that_was_never_free_is_not_said_to_be_just_taken(app, client):
+    # A booking link kept from elsewhere (09:07, off the 15-minute grid) answered "That slot was just taken.":
+    # nobody took it; it is not one of the tutor's free times.
+    from datetime import timedelta
+
+    from tests import factories
+    from tests.conftest import csrf_for, login
+    from tests.integration.test_pages import _slot
+    tutor, teach = factories.tutor()
+    slot = _slot(tutor, teach) + timedelta(minutes=7)
+    login(client, factories.user("student").email, factories.PASSWORD)
+    response = client.post(f"/tutors/{tutor.id}/book", data={
+        "teach_id": teach.id, "start": slot.isoformat(), "duration": 60, "lesson_type": "online",
+        "csrf_token": csrf_for(client)})
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "That time is not one of the tutor&#39;s free times." in page and "just taken" not in page
+
+
+def test_a_bad_max_rate_in_the_directory_is_named_where_the_answer_shows(app, client):
+    # The directory said only "Enter an amount like 42.50", under the filters, naming no field.
+    page = client.get("/tutors?max_rate=40,5x")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 422
+    assert '<p class="error-message" id="directory-error" role="alert">Max hourly rate: ' in html
+    assert 'aria-describedby="directory-error"' in html
+
+
+def test_the_tutors_lesson_list_shows_the_start_of_a_long_booking_note(app, client):
+    # A 2,000-character note filled a phone's screen many times over in the list; the booking page has it whole.
+    from datetime import UTC, datetime, timedelta
+
+    from tests import factories
+    from tests.conftest import login
+    from webapp.extensions import db
+    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=4)
+    lesson = factories.lesson_at(start - timedelta(minutes=start.minute % 15))
+    lesson.booking.note = "Please cover " + "x" * 1990
+    db.session.commit()
+    login(client, lesson.tutor.email, factories.PASSWORD)
+    listing = client.get("/tutor/").get_data(as_text=True)
+    assert "Note: Please cover " + "x" * 184 + "..." in listing and "x" * 190 not in listing
+    assert "x" * 1990 in client.get(f"/bookings/{lesson.booking.id}").get_data(as_text=True)

@@ -133,3 +133,31 @@ def test_the_pay_page_of_someone_elses_booking_is_still_not_found(app, client):
     stranger = factories.user("student")
     login(client, stranger.email, factories.PASSWORD)
     assert client.get(f"/bookings/{lesson.booking.id}/pay").status_code == 404
+
+
+@pytest.mark.parametrize(("state", "offered"), [("AWAITING_PAYMENT", False), ("REQUIRES_CAPTURE", True), ("PAID", True)])
+def test_the_lesson_room_is_linked_only_once_the_slot_is_paid_for(app, client, state, offered):
+    lesson = factories.lesson_at(_future_start(), booking_state=state,
+                                 booked_at=datetime.now(UTC) - timedelta(minutes=5))
+    booking_id, booker, tutor = lesson.booking.id, lesson.booking.booker.email, lesson.tutor.email
+    room = f"/lessons/{lesson.id}/room"
+    login(client, booker, factories.PASSWORD)
+    assert (room in client.get(f"/bookings/{booking_id}").get_data(as_text=True)) is offered
+    client.post("/logout", data={"csrf_token": csrf_for(client)})
+    login(client, tutor, factories.PASSWORD)
+    assert (room in client.get("/tutor/").get_data(as_text=True)) is offered
+
+
+def test_a_lesson_email_queued_before_with_name_existed_still_names_the_tutor(app):
+    from webapp.services.outbox import render_email
+    context = {"subject": "Physics", "tutor_name": "Ada Tutor", "when": "Mon 07 Dec, 10:00", "replaced": False,
+               "recipient_name": "Sam", "learners": "Sam", "until": "11:00", "zone": "Europe/London",
+               "duration": 60, "meeting_url": "https://meet.example/x", "lesson_url": "https://x/bookings/1",
+               "where": "Online", "room_url": "https://x/room", "lesson_id": 1, "level": "GCSE"}
+    for template in ("meeting_link", "lesson_booked"):
+        subject, _text, _html = render_email(template, context)
+        assert "with Ada Tutor on Mon 07 Dec" in subject
+
+
+def test_the_tutor_directory_answers_with_or_without_a_trailing_slash(app, client):
+    assert client.get("/tutors/").status_code == client.get("/tutors").status_code == 200

@@ -133,9 +133,10 @@ def minutes_payment_words(booking_state: str, minutes: int, returned: int) -> st
 def approval_outcome(funding: str, minutes: int, approved: bool) -> str:
     """The words after a tutor approves (or declines) a booking, for what paid for it."""
     if funding == Funding.MINUTES:
-        return (f"Approved: the student's {minutes} prepaid minutes are spent and the lesson is confirmed." if approved
-                else f"Declined: the student's {minutes} held minutes are back in their balance and the slot is free "
-                     "again.")
+        # Whose minutes: the booker's, who may be a parent, so not "the student's".
+        return (f"Approved: the {minutes} prepaid minutes held for it are spent and the lesson is confirmed."
+                if approved else
+                f"Declined: the {minutes} held minutes are back in the booker's balance and the slot is free again.")
     way = "PayPal payment" if funding == Funding.PAYPAL else "card payment"
     return (f"Approved: the {way} is taken and the lesson is confirmed." if approved
             else f"Declined: the {way} was released, so the student pays nothing, and the slot is free again.")
@@ -144,8 +145,8 @@ def approval_outcome(funding: str, minutes: int, approved: bool) -> str:
 def held_for_approval(funding: str, minutes: int) -> tuple[str, str]:
     """What waits for a tutor's approval and what happens if they do not answer, for the tutor's email."""
     if funding == Funding.MINUTES:
-        return (f"paid with {minutes} of their prepaid minutes, held until you approve",
-                "the minutes go back to the student")
+        return (f"paid with {minutes} prepaid minutes, held until you approve",
+                "the held minutes go back to whoever booked")
     way = "PayPal payment" if funding == Funding.PAYPAL else "card payment"
     return f"the {way} is authorized", "it is released automatically and the student is not charged"
 

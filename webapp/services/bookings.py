@@ -199,7 +199,11 @@ def _book_locked(booker, req, child, teach, start, finish, duration, slot_reques
             # The time is past, or beyond the tutor's horizon: like a taken slot, it is not free (now), so 409.
             raise SlotTaken(f"That time cannot be booked: {exc.message} Please pick another time.") from None
         if start not in result.slots:
-            raise SlotTaken()
+            # "Just taken" only when a lesson holds that time now; otherwise it was never among the free times (a
+            # link typed or kept from another day: off the 15-minute grid, outside the tutor's hours).
+            if session.scalar(availability.blocking_lessons_query(req.tutor_id, start, finish, now).limit(1)):
+                raise SlotTaken()
+            raise SlotTaken("That time is not one of the tutor's free times. Please pick another time.")
         if availability.student_overlaps(None if child else booker.id, child.id if child else None, start, finish, now):
             who = f"{child.name} already has" if child else "You already have"
             raise ValidationError(f"{who} a lesson at that time.", {"start": f"{who} a lesson at that time."})

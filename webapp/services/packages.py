@@ -347,6 +347,13 @@ def expire_abandoned_checkouts(now: datetime) -> int:
                 checkout = gateway.retrieve_checkout_session(session_id)
                 if checkout.status == "open":
                     checkout = gateway.expire_checkout_session(session_id)
+            except gateway.InvalidRequest as exc:
+                # Stripe has no such session (test data cleared, another account's key): nothing there can be paid,
+                # so it is closed like a lapsed one rather than shown "waiting for payment" for ever.
+                if checkout is not None or getattr(exc, "http_status", None) != 404:
+                    current_app.logger.warning("package purchase %s: Checkout %s not settled yet: %s", purchase_id,
+                                               session_id, exc)
+                    continue
             except gateway.PaymentError as exc:
                 # Stripe down, or the session paid the moment we asked: the next run (or the webhook) settles it.
                 current_app.logger.warning("package purchase %s: Checkout %s not settled yet: %s", purchase_id,

@@ -55,7 +55,9 @@ def directory():
     try:
         cards = availability.search_tutors_by_free_time(directory_filters(request.args), now_utc())
     except ValidationError as exc:
-        cards, error = [], exc.message
+        # The answer shows under the filters, away from the box: say which one ("Enter an amount like 42.50" alone
+        # did not).
+        cards, error = [], (f"Max hourly rate: {exc.message}" if "max_rate" in exc.fields else exc.message)
     zone = request.args.get("tz") or (current_user.timezone if current_user.is_authenticated else "")
     return render("tutors/directory.html", partial="tutors/_results.html", cards=cards, error=error,
                   catalogue=catalogue.catalogue(), args=request.args, weekdays=WEEKDAYS, times_of_day=TIMES_OF_DAY,
