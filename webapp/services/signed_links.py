@@ -16,10 +16,11 @@ from ..models import UsedLink
 class LinkError(Exception):
     """A link we refuse, with the sentence the page shows."""
 
-    def __init__(self, message: str, data: dict | None = None):
+    def __init__(self, message: str, data: dict | None = None, reason: str = "invalid"):
         super().__init__(message)
         self.message = message
         self.data = data or {}  # what a link with a good signature said (expired, used): the page links its lesson
+        self.reason = reason  # "invalid", "expired" or "used": a used link may be the user's own refresh
 
 
 @dataclass(frozen=True)
@@ -55,9 +56,9 @@ def read_token(purpose: str, token: str, now: datetime) -> LinkClaims:
     except (KeyError, TypeError, ValueError, OverflowError):
         raise LinkError("This link is not valid.") from None
     if expires_at <= now:
-        raise LinkError("This link has expired.", claims.data)
+        raise LinkError("This link has expired.", claims.data, "expired")
     if db.session.get(UsedLink, claims.jti) is not None:
-        raise LinkError("This link has already been used.", claims.data)
+        raise LinkError("This link has already been used.", claims.data, "used")
     return claims
 
 
@@ -67,4 +68,4 @@ def consume(claims: LinkClaims, now: datetime) -> None:
     try:
         db.session.flush()
     except IntegrityError:
-        raise LinkError("This link has already been used.") from None
+        raise LinkError("This link has already been used.", claims.data, "used") from None

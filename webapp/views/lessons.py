@@ -101,6 +101,12 @@ def withdraw(lesson_id: int):
     return redirect(url_for("lessons.reschedule", lesson_id=lesson_id), code=303)
 
 
+USED_LINK_WORDS = {
+    "accept": "This link was used already: the new time was accepted with it. Nothing more to do.",
+    "decline": "This link was used already: the new time was declined with it. Nothing more to do.",
+}
+
+
 @bp.route("/links/reschedule/<action>/<token>", methods=["GET", "POST"])
 def reschedule_link(action: str, token: str):
     """A signed Accept/Decline link from the email: GET only shows what it would do; POST does it."""
@@ -108,6 +114,9 @@ def reschedule_link(action: str, token: str):
     try:
         user, lesson, claims = reschedules.read_link(action, token, now)
     except signed_links.LinkError as exc:
+        if exc.reason == "used" and action in USED_LINK_WORDS:
+            # Most often the answerer's own refresh or second click: say what the link did, not only that it is spent.
+            return _link_refused(USED_LINK_WORDS[action], exc.data.get("lesson"), 200, used=True)
         return _link_refused(exc.message, exc.data.get("lesson"), 400)
     if request.method == "POST":
         try:
@@ -121,7 +130,7 @@ def reschedule_link(action: str, token: str):
                   outcome=reschedules.decline_outcome(user, lesson, now) if action != "accept" else None)
 
 
-def _link_refused(message: str, lesson_id, status: int):
+def _link_refused(message: str, lesson_id, status: int, used: bool = False):
     """The refusal page, with the way to the lesson (where it stands now) when the link named one we trust."""
     lesson_url = url_for("lessons.reschedule", lesson_id=lesson_id) if isinstance(lesson_id, int) else None
-    return render("lessons/link_refused.html", message=message, lesson_url=lesson_url, status=status)
+    return render("lessons/link_refused.html", message=message, lesson_url=lesson_url, status=status, used=used)
