@@ -3,7 +3,7 @@ of events (what the official `mixpanel` library's Consumer and BufferedConsumer 
 with `verbose=1`: {"status": 1, "error": null}, or {"status": 0, "error": "..."} for a bad batch.
 
 Like Mixpanel it dedupes on `$insert_id` (an event sent again is accepted and kept once) and checks each event has a
-`token`, `distinct_id` and `time`. It can be told to fail (`fail_next`: answer 503 to that many requests).
+`token`, `distinct_id` and `time`, and like /track it refuses an event more than 5 days old. It can be told to fail (`fail_next`: answer 503 to that many requests).
 
 Run it:      python -m standins.mixpanel --port 8431
 Or import:   stand_in = MixpanelStandIn(); stand_in.url; stand_in.events; stand_in.close()
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
@@ -80,6 +81,8 @@ class MixpanelStandIn:
                     return f"properties.{key} is missing"
             if self.token is not None and props["token"] != self.token:
                 return "token does not match the project"
+            if not isinstance(props["time"], (int, float)) or props["time"] < time.time() - 5 * 86400:
+                return "'properties.time' is more than 5 days old; use /import for older events"
         return None
 
     @property

@@ -1330,10 +1330,12 @@ class AnalyticsEvent(db.Model):
     properties: Mapped[dict] = mapped_column(JSON, default=dict)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Delivery to Mixpanel: a claim holds the row until `sending_until` (past it, a crashed sender's rows are claimed
-    # again); `sent_at` marks it done, `skipped` when its user opted out of analytics.
+    # again); `sent_at` marks it done, `skipped` when its user opted out of analytics, `refused` when Mixpanel refused
+    # it as invalid MAX_REFUSALS times (its reason kept in `last_error`; never sent again).
     sending_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     skipped: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    refused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
     __table_args__ = (CheckConstraint(one_of("name", EventName), name="name_known"),

@@ -96,3 +96,44 @@ def test_the_account_page_opts_out_of_analytics(app, client):
     client.post("/settings/privacy", data={"csrf_token": csrf_from(page), "analytics_opt_out": "1"})
     db.session.expire_all()
     assert db.session.get(type(student), student.id).analytics_opt_out is True
+
+
+def test_an_event_mixpanel_refuses_is_tried_a_few_times_then_marked_refused_and_shown_to_admins(app, client, mixpanel):
+    add_events(2, prefix="good")
+    with serialized_write() as session:  # /track refuses events more than 5 days old
+        analytics.record_event(session, "slots_viewed", dedupe="slots_viewed:old", at=now() - timedelta(days=10),
+                               tutor_id=1)
+    assert mixpanel_export.send_due(now()) == 2  # the batch was refused; alone, the good ones went
+    assert set(mixpanel.events) == {"slots_viewed:good0", "slots_viewed:good1"}
+    old = lambda: db.session.scalar(select(AnalyticsEvent).where(AnalyticsEvent.dedupe_id == "slots_viewed:old"))  # noqa: E731
+    at = now()
+    for attempt in range(1, mixpanel_export.MAX_REFUSALS):
+        db.session.expire_all()
+        assert old().attempts == attempt and not old().refused and old().sent_at is None
+        at += timedelta(hours=2)
+        assert mixpanel_export.send_due(at) == 0
+    db.session.expire_all()
+    assert old().refused and old().sent_at is not None and "5 days old" in old().last_error
+    mixpanel.fail_next = 0
+    assert mixpanel_export.send_due(at + timedelta(days=1)) == 0 and unsent() == 0  # never sent again
+    assert mixpanel_export.refused_events()[0] == 1
+
+    from tests.conftest import login
+    admin = factories.user("admin")
+    login(client, admin.email, factories.PASSWORD)
+    page = client.get("/admin/analytics").get_data(as_text=True)
+    assert "Events Mixpanel refused" in page and "more than 5 days old" in page
+
+
+def test_an_outage_never_marks_events_refused(app, mixpanel):
+    add_events(1)
+    at = now()
+    for _ in range(mixpanel_export.MAX_REFUSALS + 2):
+        mixpanel.fail_next = 10
+        at += timedelta(hours=2)
+        assert mixpanel_export.send_due(at) == 0
+    db.session.expire_all()
+    row = db.session.scalar(select(AnalyticsEvent))
+    assert row.attempts == mixpanel_export.MAX_REFUSALS + 2 and not row.refused and row.sent_at is None
+    mixpanel.fail_next = 0
+    assert mixpanel_export.send_due(at + timedelta(hours=2)) == 1

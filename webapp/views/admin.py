@@ -14,7 +14,7 @@ from ..domain.offers import Audience
 from ..domain.packages import minutes_words
 from ..domain.roles import STAFF_ROLES
 from ..models import Role
-from ..services import bookings, cancellations, dashboard, minute_refunds, offer_announcements, offers
+from ..services import bookings, cancellations, dashboard, minute_refunds, mixpanel_export, offer_announcements, offers
 from ..services.errors import ServiceError
 from . import params
 from .common import now_utc, perform, render, role_required
@@ -217,8 +217,10 @@ def analytics():
         board = dashboard.dashboard(current_user, start, end, _tutor_filter())
     except ServiceError as exc:
         error = exc.message
+    refused_count, refused = mixpanel_export.refused_events()
     return render("admin/analytics.html", board=board, error=error, args=request.args, tutors=dashboard.tutors(),
-                  status=422 if error else 200)
+                  refused_count=refused_count, refused=refused,
+                  max_refusals=mixpanel_export.MAX_REFUSALS, status=422 if error else 200)
 
 
 @bp.get("/analytics.csv")
