@@ -270,3 +270,40 @@ def test_the_inbox_takes_any_search_words_and_refuses_an_unknown_assignee_in_wor
     for assignee in ("99999999999999999999", "²", "someone"):
         answer = client.get("/admin/tickets/", query_string={"assignee": assignee})
         assert answer.status_code == 200 and "Pick an assignee from the list." in answer.get_data(as_text=True)
+
+
+def _ticket_form(page: str) -> dict:
+    """The ticket form's hidden fields as the page rendered them (csrf and what the staff member saw)."""
+    return dict(re.findall(r'name="(csrf_token|seen_\w+)" value="([^"]*)"', page))
+
+
+def test_two_staff_saving_a_ticket_at_once_never_overwrite_each_other(app, client, upload_dir):
+    student = factories.user("student")
+    login(client, student.email, factories.PASSWORD)
+    _open(client)
+    ticket_id = _ticket().id
+    path = f"/admin/tickets/{ticket_id}"
+    alex = factories.user("support", name="Alex Agent")
+    alex_client = app.test_client()
+    login(alex_client, alex.email, factories.PASSWORD)
+    _, blake = _staff(app)
+    alex_form = _ticket_form(alex_client.get(path).get_data(as_text=True))
+    blake_form = _ticket_form(blake.get(path).get_data(as_text=True))  # both see: new, normal, nobody
+    assert blake_form["seen_status"] == "new" and blake_form["seen_assignee_id"] == ""
+    alex_client.post(f"{path}/update", data={**alex_form, "status": "pending", "priority": "normal",
+                                             "assignee_id": ""})
+    # Blake only raised the priority: Alex's status stays.
+    blake.post(f"{path}/update", data={**blake_form, "status": "new", "priority": "high", "assignee_id": ""})
+    db.session.expire_all()
+    ticket = db.session.get(SupportTicket, ticket_id)
+    assert (ticket.status, ticket.priority) == ("pending", "high")
+    audits = db.session.scalar(select(func.count(AuditEntry.id)))
+    # Blake now changes the status from the page that still shows "new": refused in words, nothing written.
+    response = blake.post(f"{path}/update", data={**blake_form, "status": "solved", "priority": "high",
+                                                  "assignee_id": ""}, follow_redirects=True)
+    body = response.get_data(as_text=True)
+    assert "Alex Agent changed the status to Pending meanwhile." in body, re.findall(r"flash[^>]*>([^<]*)", body)
+    db.session.expire_all()
+    ticket = db.session.get(SupportTicket, ticket_id)
+    assert (ticket.status, ticket.priority, ticket.assignee_id) == ("pending", "high", None)
+    assert db.session.scalar(select(func.count(AuditEntry.id))) == audits

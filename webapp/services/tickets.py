@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from flask import current_app
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -18,7 +18,7 @@ from ..adapters import uploads
 from ..domain import tickets as rules
 from ..domain.tickets import TicketPriority, TicketStatus
 from ..extensions import db
-from ..models import Booking, CannedReply, SupportTicket, TicketAttachment, TicketMessage, User
+from ..models import AuditEntry, Booking, CannedReply, SupportTicket, TicketAttachment, TicketMessage, User
 from . import audit, outbox, signed_links
 from .bookings import get_booking
 from .errors import AccountSuspended, Conflict, Forbidden, NotFound, ValidationError
@@ -314,9 +314,15 @@ def _user_wrote(ticket: SupportTicket, author: User, text: str, now: datetime) -
     _tell_staff(ticket, author, text, first=False)
 
 
+_UPDATABLE = ("status", "priority", "assignee_id")
+_FIELD_WORDS = {"status": "the status", "priority": "the priority", "assignee_id": "the assignee"}
+
+
 def update_ticket(actor: User, ticket_id: int, *, status: str | None, priority: str | None,
-                  assignee_id: int | None, now: datetime) -> SupportTicket:
-    """The staff changes a ticket's status, priority (the due time follows) or assignee; audited."""
+                  assignee_id: int | None, now: datetime, seen: dict | None = None) -> SupportTicket:
+    """The staff changes a ticket's status, priority (the due time follows) or assignee; audited. With `seen` (what
+    the form showed) only the fields the staff changed are written, and none if another staff member changed one of
+    them meanwhile (Conflict, in words)."""
     if not actor.is_staff:
         raise NotFound("We could not find that ticket.")
     ticket = get_ticket(actor, ticket_id)
@@ -326,18 +332,52 @@ def update_ticket(actor: User, ticket_id: int, *, status: str | None, priority: 
         raise ValidationError("Pick a priority from the list.", {"priority": "Unknown priority."})
     if assignee_id is not None and assignee_id not in {u.id for u in staff_members()}:
         raise ValidationError("Assign the ticket to someone on the staff.", {"assignee_id": "Not on the staff."})
-    before = {"status": ticket.status, "priority": ticket.priority, "assignee_id": ticket.assignee_id}
-    after = {"status": status, "priority": priority, "assignee_id": assignee_id}
+    # Lock and re-read the row so two staff saving at once are compared against what was really committed.
+    ticket = db.session.get(SupportTicket, ticket.id, with_for_update=True, populate_existing=True)
+    before = {k: getattr(ticket, k) for k in _UPDATABLE}
+    wanted = {"status": status, "priority": priority, "assignee_id": assignee_id}
+    if seen is not None:
+        wanted = {k: v for k, v in wanted.items() if v != seen.get(k)}  # only what this staff member changed
+        stale = [k for k, v in wanted.items() if before[k] != seen.get(k) and before[k] != v]
+        if stale:
+            db.session.rollback()
+            raise Conflict(" ".join(_changed_meanwhile(ticket_id, k, before[k]) for k in stale)
+                           + " Look again and save what you still want.")
+    after = {**before, **wanted}
     if before == after:
+        db.session.rollback()  # release the lock
         return ticket
-    if priority != ticket.priority and status in (TicketStatus.NEW, TicketStatus.OPEN):
-        ticket.due_at = rules.due_at(priority, now)
-    ticket.status, ticket.priority, ticket.assignee_id, ticket.updated_at = status, priority, assignee_id, now
-    changed = ", ".join(f"{k} {before[k]} → {after[k]}" for k in before if before[k] != after[k])
-    audit.record(actor, "ticket.update", "ticket", ticket.id, f"Ticket #{ticket.id}: {changed}", now,
+    changed = {k: after[k] for k in _UPDATABLE if after[k] != before[k]}
+    values = {**changed, "updated_at": now}
+    if after["priority"] != before["priority"] and after["status"] in (TicketStatus.NEW, TicketStatus.OPEN):
+        values["due_at"] = rules.due_at(after["priority"], now)
+    # Written only if the fields changed still hold what was read (SQLite has no row lock), else nothing is.
+    guard = [getattr(SupportTicket, k).is_(None) if before[k] is None else getattr(SupportTicket, k) == before[k]
+             for k in changed]
+    written = db.session.execute(update(SupportTicket).where(SupportTicket.id == ticket_id, *guard).values(**values)
+                                 .execution_options(synchronize_session=False)).rowcount
+    if written != 1:
+        db.session.rollback()
+        raise Conflict("Someone else changed this ticket meanwhile. Look again and save what you still want.")
+    summary = ", ".join(f"{k} {before[k]} → {after[k]}" for k in changed)
+    audit.record(actor, "ticket.update", "ticket", ticket_id, f"Ticket #{ticket_id}: {summary}", now,
                  before=before, after=after)
     db.session.commit()
-    return ticket
+    return db.session.get(SupportTicket, ticket_id, populate_existing=True)
+
+
+def _changed_meanwhile(ticket_id: int, field: str, value) -> str:
+    """Who set `field` to its current value (the newest audit entry that changed it to that), in words."""
+    entries = db.session.scalars(select(AuditEntry).where(AuditEntry.target_type == "ticket",
+                                                          AuditEntry.target_id == ticket_id)
+                                 .order_by(AuditEntry.id.desc()).limit(20))
+    who = next((e.actor_name for e in entries if (e.after or {}).get(field, object()) == value
+                and (e.before or {}).get(field, object()) != value), None) or "Someone"
+    if field == "assignee_id":
+        shown = db.session.get(User, value).name if value is not None else "nobody"
+    else:
+        shown = str(value).capitalize()
+    return f"{who} changed {_FIELD_WORDS[field]} to {shown} meanwhile."
 
 
 # --- the emailed reply link -------------------------------------------------------------------------------------

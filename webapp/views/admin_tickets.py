@@ -85,15 +85,24 @@ def reply(ticket_id: int):
 @bp.post("/tickets/<id:ticket_id>/update")
 @role_required(*STAFF_ROLES)
 def update(ticket_id: int):
-    """Change the status, priority or assignee."""
+    """Change the status, priority or assignee (only those changed on the form; refused if changed meanwhile)."""
     try:
         tickets.update_ticket(current_user, ticket_id, status=request.form.get("status"),
                               priority=request.form.get("priority"),
-                              assignee_id=_int_arg(request.form, "assignee_id"), now=now_utc())
+                              assignee_id=_int_arg(request.form, "assignee_id"), now=now_utc(), seen=_seen())
         flash("Ticket updated.", "success")
     except ServiceError as exc:
         flash(exc.message, "error")
     return redirect(url_for("admin_tickets.ticket", ticket_id=ticket_id), code=303)
+
+
+def _seen() -> dict | None:
+    """What the ticket form showed (its seen_* fields), so only what the staff member changed is saved."""
+    form = request.form
+    if not all(f"seen_{k}" in form for k in ("status", "priority", "assignee_id")):
+        return None  # a form from before this check: every field is applied, as it was
+    return {"status": form["seen_status"], "priority": form["seen_priority"],
+            "assignee_id": _int_arg(form, "seen_assignee_id")}
 
 
 @bp.route("/canned-replies", methods=["GET", "POST"])
