@@ -112,7 +112,12 @@ def test_declining_from_the_email_link_cancels_and_refunds_in_full(app, client, 
     assert fresh.lesson.state == LessonState.CANCELLED and fresh.state == BookingState.REFUNDED
     refunds = stripe_world.client.v1.refunds.list(params={"payment_intent": fresh.payment_intent_id}).data
     assert [r.amount for r in refunds] == [4000]
-    assert mail_to(booking.booker, "reschedule_declined") is not None
+    # Each calendar file is titled for its recipient: the tutor's names the student (it named the tutor themself).
+    student_file = mail_to(booking.booker, "reschedule_declined").context["ics"]
+    tutor_file = mail_to(tutor, "lesson_cancelled").context["ics"]
+    assert student_file["summary"] == f"{lesson.subject.name} lesson with {tutor.name}"
+    assert tutor_file["summary"] == f"{lesson.subject.name} lesson with {booking.booker.name}"
+    assert student_file["uid"] == tutor_file["uid"] and tutor_file["cancelled"] is True
 
 
 @pytest.mark.parametrize("problem", ["tampered", "wrong_purpose", "expired", "stale_version", "unknown_action"])

@@ -100,10 +100,7 @@ def lessons_of(user: User, since: datetime) -> list[Lesson]:
 def _entry(lesson: Lesson, viewer: User):
     cancelled = lesson.state == LessonState.CANCELLED or (
         lesson.booking is not None and lesson.booking.state in CANCELLING_BOOKING_STATES)
-    entry = lesson_entry(lesson, cancelled)
-    if lesson.tutor_id == viewer.id:
-        learners = ", ".join([c.name for c in lesson.children] + [s.name for s in lesson.students])
-        entry = replace(entry, summary=f"{lesson.subject.name} lesson with {learners or 'a student'}")
+    entry = lesson_entry(lesson, cancelled, viewer=viewer)
     waiting = lesson.booking is not None and lesson.booking.state == BookingState.REQUIRES_CAPTURE
     path = f"/bookings/{lesson.booking.id}" if lesson.booking else "/"
     description = ("Waiting for the tutor's approval. " if waiting and not cancelled else "") + public_url(path)

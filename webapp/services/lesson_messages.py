@@ -37,27 +37,29 @@ def lesson_context(lesson: Lesson, zone: str, viewer: User | None = None) -> dic
     }
 
 
-def lesson_entry(lesson: Lesson, cancelled: bool = False, attendees: tuple[Attendee, ...] = ()) -> CalendarEntry:
-    """A lesson as a calendar entry: the same UID and SEQUENCE in emailed files and in the subscribed feed."""
+def lesson_entry(lesson: Lesson, cancelled: bool = False, attendees: tuple[Attendee, ...] = (),
+                 viewer: User | None = None) -> CalendarEntry:
+    """A lesson as a calendar entry: the same UID and SEQUENCE in emailed files and in the subscribed feed; its title
+    names whom the lesson is with as `viewer` sees it (the learners in the tutor's calendar, else the tutor)."""
     return CalendarEntry(
         uid=f"lesson-{lesson.id}@lessonbook", start=lesson.start_at, end=lesson.finish_at,
-        summary=f"{lesson.subject.name} lesson with {lesson.tutor.name}",
+        summary=f"{lesson.subject.name} lesson with {lesson_with(lesson, viewer)}",
         location="Online" if lesson.address is None else lesson.address.line1,
         # Each move or cancellation must outrank the last version a calendar saw.
         sequence=(lesson.reschedule_version or 0) + (1 if cancelled else 0), cancelled=cancelled,
         attendees=attendees)
 
 
-def calendar_attachment(lesson: Lesson, cancelled: bool = False) -> dict:
-    """The calendar entry for a lesson, as JSON the outbox turns into an .ics file when it sends."""
+def calendar_attachment(lesson: Lesson, cancelled: bool = False, viewer: User | None = None) -> dict:
+    """The calendar entry for a lesson as `viewer` gets it, as JSON the outbox turns into an .ics file when it sends."""
     people = [tutor_side(lesson), *student_side(lesson)]
     attendees = tuple(dict.fromkeys(Attendee(p.user.email, p.user.name) for p in people))  # a parent of two: once
-    return lesson_entry(lesson, cancelled, attendees).to_json()
+    return lesson_entry(lesson, cancelled, attendees, viewer).to_json()
 
 
-def attach_calendar(context: dict, lesson: Lesson, cancelled: bool = False) -> dict:
-    """Add the lesson's calendar entry to an email context."""
-    context["ics"] = calendar_attachment(lesson, cancelled)
+def attach_calendar(context: dict, lesson: Lesson, cancelled: bool = False, viewer: User | None = None) -> dict:
+    """Add the lesson's calendar entry, titled for the email's recipient (`viewer`), to an email context."""
+    context["ics"] = calendar_attachment(lesson, cancelled, viewer)
     return context
 
 
@@ -76,7 +78,7 @@ def tell_booked(lesson: Lesson) -> None:
     """LessonBooked: the learner's side hears that the tutor confirmed, with a calendar entry and the meeting link
     (or word that it follows)."""
     for person in [*student_side(lesson), tutor_side(lesson)]:
-        context = attach_calendar(lesson_context(lesson, person.zone, person.user), lesson)
+        context = attach_calendar(lesson_context(lesson, person.zone, person.user), lesson, viewer=person.user)
         context.update(meeting_fields(lesson, for_tutor=person.user.id == lesson.tutor_id))
         notify(person.user, kind="lesson_booked", title=f"{context['subject']} on {context['when']} is confirmed",
                body=f"With {context['with_name']} ({person.zone}).", url=room_path(lesson),
@@ -147,7 +149,8 @@ def tell_cancelled(lesson: Lesson, by: User, note: str, refund: Money | None, ev
     for person in people:
         if person.user.id == by.id and not everyone:
             continue
-        context = attach_calendar(lesson_context(lesson, person.zone, person.user), lesson, cancelled=True)
+        context = attach_calendar(lesson_context(lesson, person.zone, person.user), lesson, cancelled=True,
+                                  viewer=person.user)
         context.update(recipient_name=person.user.name, cancelled_by=by.name, note=note,
                        refund=refund_words or (refund.format() if refund and refund.amount_minor else None))
         outcome = (f"Refund: {refund_words}." if refund_words

@@ -212,11 +212,11 @@ def respond(user: User, lesson_id: int, version: int, accept: bool, now: datetim
 
 
 def _tell(person: User, lesson: Lesson, template: str, title: str) -> None:
-    context = lesson_messages.lesson_context(lesson, person.timezone)
+    context = lesson_messages.lesson_context(lesson, person.timezone, person)
     if template == "reschedule_accepted":
-        lesson_messages.attach_calendar(context, lesson)
+        lesson_messages.attach_calendar(context, lesson, viewer=person)
     elif template == "reschedule_declined":  # a declined proposal cancels the lesson: take it off the calendar
-        lesson_messages.attach_calendar(context, lesson, cancelled=True)
+        lesson_messages.attach_calendar(context, lesson, cancelled=True, viewer=person)
     notify(person, kind=template, title=title, body=f"{context['subject']}: {context['when']} ({person.timezone}).",
            url=f"/lessons/{lesson.id}/reschedule",
            dedupe_key=f"{template}:{lesson.id}:{lesson.reschedule_version}:{person.id}",
@@ -228,8 +228,8 @@ def _tell_declined(lesson: Lesson, proposer: User, decliner: User, plan) -> None
     the refund in money (the proposer by the reschedule_declined email, the others by the cancellation email)."""
     money = cancellations.refund_words(plan)
     for person in [*student_side(lesson), tutor_side(lesson)]:
-        context = lesson_messages.attach_calendar(lesson_messages.lesson_context(lesson, person.zone), lesson,
-                                                  cancelled=True)
+        context = lesson_messages.attach_calendar(lesson_messages.lesson_context(lesson, person.zone, person.user),
+                                                  lesson, cancelled=True, viewer=person.user)
         declined_by = "You" if person.user.id == decliner.id else decliner.name
         title = f"Cancelled: {context['subject']} on {context['when']}"
         body = (f"{declined_by} declined the proposed new time, so the lesson is cancelled; "
