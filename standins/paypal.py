@@ -13,6 +13,8 @@ PayPal has no installable server, so the PayPal adapter (`webapp/adapters/paypal
 - The approval page `GET /checkoutnow?token=<order id>`: a server-rendered page with Approve and Cancel buttons (plain
   forms, no script). Approve marks the order APPROVED with a payer, sends CHECKOUT.ORDER.APPROVED and redirects to
   return_url with `token=<order id>&PayerID=<payer id>`; Cancel redirects to cancel_url with `token=<order id>`.
+  An order no longer approvable (authorized, captured, voided) gets "This payment is no longer available" with a
+  "Return to the merchant" link to its cancel_url with `token=<order id>` (410 after pressing a button).
 - `POST /v2/checkout/orders/{id}/authorize` → 201 order COMPLETED with purchase_units[0].payments.authorizations[0]
   {id, status: CREATED, amount, custom_id, invoice_id, expiration_time (29 days), create_time, links};
   `POST /v2/checkout/orders/{id}/capture` → 201 with payments.captures[0] {id, status: COMPLETED, ...}.
@@ -593,8 +595,7 @@ class PayPalStandIn:
         with self._lock:
             order = self.orders.get(order_id)
         if order is None or order["status"] not in ("CREATED", "APPROVED"):
-            return _page("PayPal", "<h1>This payment is no longer available</h1><p>Return to the merchant's site and "
-                         "try again.</p>")
+            return _gone(order)
         unit = order["purchase_units"][0]
         what = html.escape(unit.get("description") or "Your purchase")
         amount = f"{html.escape(unit['amount']['value'])} {html.escape(unit['amount']['currency_code'])}"
@@ -614,7 +615,7 @@ class PayPalStandIn:
         with self._lock:
             order = self.orders.get(parts[1])
             if order is None or order["status"] not in ("CREATED", "APPROVED"):
-                return 410, None, _page("PayPal", "<h1>This payment is no longer available</h1>")
+                return 410, None, _gone(order)
             if parts[2] == "cancel":
                 return 303, _with_query(order["_cancel_url"], {"token": order["id"]}), ""
             if order["status"] == "CREATED":
@@ -718,6 +719,17 @@ class _OAuthError(PayPalError):
 
     def body(self) -> dict:
         return {"error": "invalid_client", "error_description": "Client Authentication failed"}
+
+
+def _gone(order: dict | None) -> str:
+    """PayPal's page for an order that can no longer be approved (paid, voided or unknown); like PayPal's "Return to
+    merchant", its link goes to the order's cancel_url with `token`, which a merchant answers without charging."""
+    back = ""
+    if order is not None:
+        href = html.escape(_with_query(order["_cancel_url"], {"token": order["id"]}))
+        back = f'<p><a href="{href}" id="return-to-merchant">Return to the merchant</a></p>'
+    return _page("PayPal", "<h1>This payment is no longer available</h1><p>Return to the merchant's site and "
+                 f"try again.</p>{back}")
 
 
 def _page(title: str, content: str) -> str:

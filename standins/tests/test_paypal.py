@@ -109,6 +109,22 @@ def test_authorize_needs_approval_then_holds_29_days_once(paypal):
     assert twice.value.issue == "ORDER_ALREADY_AUTHORIZED"
 
 
+def test_a_payment_no_longer_available_links_back_to_the_merchants_cancel_url(paypal):
+    client = _client(paypal)
+    order = client.create_order(intent="AUTHORIZE", amount_minor=4250, currency="GBP", custom_id="booking:7",
+                                invoice_id="booking-7", description="Lesson", request_id=None, **RETURN)
+    _approve(paypal, order.id)
+    client.authorize_order(order.id, request_id=None)
+    back_link = f'href="https://shop.example.com/cancel?token={order.id}"'
+    again = _approve(paypal, order.id)  # Back to PayPal's page after paying, and Approve again
+    assert again.status_code == 410 and "This payment is no longer available" in again.text
+    assert back_link in again.text and "Return to the merchant" in again.text
+    page = requests.get(f"{paypal.url}/checkoutnow?token={order.id}", timeout=5)
+    assert "This payment is no longer available" in page.text and back_link in page.text
+    unknown = requests.get(f"{paypal.url}/checkoutnow?token=NOSUCHORDER", timeout=5)
+    assert "This payment is no longer available" in unknown.text  # no order, so no merchant to link to
+
+
 def _authorized(paypal, client, minor=4250):
     order = client.create_order(intent="AUTHORIZE", amount_minor=minor, currency="GBP", custom_id="booking:7",
                                 invoice_id="booking-7", description="Lesson", request_id=None, **RETURN)

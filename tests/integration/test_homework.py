@@ -339,6 +339,16 @@ def test_the_weekly_digest_tells_a_parent_about_each_childs_homework_once_a_week
     assert homework.send_parent_digests(now + timedelta(days=7)) == 0
     _, text, _ = outbox.render_email("homework_digest", digest.context)
     assert "Robin: 1 of 8 questions answered, 0 right." in text and "Ratio" in text
+    # The digest links to Robin's homework page (where the sets are, with worked solutions), not to /bookings.
+    _, text, html = outbox.render_email("homework_digest", digest.context)
+    homework_url = f"/lessons/{lesson.id}/homework"
+    lesson_day = lesson.start_at.astimezone(ZoneInfo("America/Chicago")).strftime("%a %-d %b")
+    assert f"Robin's homework and worked solutions from the lesson on {lesson_day}: " in text
+    assert homework_url in text and homework_url in html and "/bookings" not in text + html
+    link = next(a for a in html.split('href="')[1:] if homework_url in a).split('"')[0]
+    from urllib.parse import urlsplit
+    opened = client.get(urlsplit(link).path)  # the parent, still logged in, follows it
+    assert opened.status_code == 200 and "Ratio" in opened.get_data(as_text=True)
 
 
 def test_a_parent_in_sydney_gets_the_digest_at_17_00_sydney_time_and_one_in_london_at_17_00_london(app, client, bank):

@@ -1,5 +1,6 @@
 """Special offers: targeting, applied by themselves at checkout (the best one wins), usage and revenue from the rows,
 and announcement emails with an unsubscribe link that is honoured."""
+import re
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -202,3 +203,23 @@ def test_the_new_offer_form_comes_before_the_list_of_offers(app, client):
     login(client, boss.email, factories.PASSWORD)
     page = client.get("/admin/coupons").get_data(as_text=True)
     assert page.index("<h2>New offer</h2>") < page.index('id="coupons"') < page.index("LISTED0")
+
+
+def test_the_admin_offers_list_is_paged_newest_first_with_the_new_offer_form_first(app, client):
+    made = [offer(f"PAGE{i:02d}", "EVERYONE", percent=500) for i in range(offers.COUPON_PAGE_SIZE + 1)]
+    boss = admin()
+    login(client, boss.email, factories.PASSWORD)
+    first = client.get("/admin/coupons").get_data(as_text=True)
+    assert first.index("New offer") < first.index('id="coupons"')
+    shown = re.findall(r'id="coupon-(\d+)"', first)
+    assert shown == [str(c.id) for c in reversed(made)][:offers.COUPON_PAGE_SIZE]  # newest first, 25 of them
+    assert 'href="/admin/coupons?page=2">Next' in first and "Previous" not in first
+    second = client.get("/admin/coupons?page=2").get_data(as_text=True)
+    assert second.index("New offer") < second.index('id="coupons"')
+    assert re.findall(r'id="coupon-(\d+)"', second) == [str(made[0].id)]  # the oldest, alone
+    assert 'href="/admin/coupons">Previous' in second and ">Next<" not in second
+    # Switching an offer off on page 2 comes back to page 2.
+    toggled = client.post(f"/admin/coupons/{made[0].id}/active?page=2",
+                          data={"csrf_token": csrf_from(second), "active": "0"})
+    assert toggled.status_code == 303 and toggled.headers["Location"].endswith("/admin/coupons?page=2")
+    assert client.get("/admin/coupons?page=x").status_code == 200  # nonsense is the first page

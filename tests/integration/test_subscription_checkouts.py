@@ -267,6 +267,22 @@ def _save_card(world, client, row: Subscription, card: str) -> str:
     return client.get(f"{location.path}?{location.query}").get_data(as_text=True)
 
 
+def test_a_made_up_card_session_id_is_answered_at_once_and_not_polled(app, client, stripe_world):
+    plan = _plan()
+    student = factories.user("student")
+    row = _subscribe(stripe_world, client, student, plan)
+    login(client, student.email, factories.PASSWORD)
+    made_up = client.get(f"/account/subscriptions/{row.id}/card/done?session_id=cs_test_made_up")
+    page = made_up.get_data(as_text=True)
+    assert made_up.status_code == 404 and "That card update page is not one of yours" in page
+    assert f'href="/account/subscriptions/{row.id}/card"' in page
+    assert "every 2s" not in page and "Stripe is checking your new card" not in page  # no polling
+    bare = client.get(f"/account/subscriptions/{row.id}/card/done").get_data(as_text=True)
+    assert "No card update was started for this plan" in bare and "every 2s" not in bare
+    assert db.session.scalar(select(func.count()).select_from(SubscriptionCheckout).where(
+        SubscriptionCheckout.kind == "card")) == 0  # nothing was written
+
+
 def test_a_past_due_subscription_gets_a_new_card_and_booking_with_minutes_resumes(app, client, stripe_world):
     teacher, teach = factories.tutor(rate_minor=4000)
     plan = _plan(teacher)

@@ -548,9 +548,14 @@ def send_parent_digests(now: datetime) -> int:
         if not week:
             continue
         children: dict[str, dict] = {}
+        zone = _zone(parent.timezone)
         for found in week:
             child = children.setdefault(found.learner_key, {"name": found.learner_name, "questions": 0,
-                                                            "answered": 0, "right": 0, "weak": []})
+                                                            "answered": 0, "right": 0, "weak": [], "sets": []})
+            # Each set's own homework page (where the child answers and sees worked solutions), named by the
+            # lesson's day in the parent's zone.
+            child["sets"].append({"link": public_url(f"/lessons/{found.lesson_id}/homework"),
+                                  "day": found.lesson.start_at.astimezone(zone).strftime("%a %-d %b")})
             child["questions"] += len(found.entries)
             child["answered"] += sum(1 for e in found.entries if e.answered_at is not None)
             child["right"] += sum(1 for e in found.entries if e.correct)
@@ -558,8 +563,7 @@ def send_parent_digests(now: datetime) -> int:
                 if line.topic not in child["weak"]:
                     child["weak"].append(line.topic)
         message = outbox.enqueue_email(DIGEST_TEMPLATE, parent.email,
-                                       {"recipient_name": parent.name, "children": list(children.values()),
-                                        "link": public_url("/bookings")},
+                                       {"recipient_name": parent.name, "children": list(children.values())},
                                        dedupe_key=f"homework-digest:{parent.id}:{due.date().isoformat()}")
         sent += message is not None
     db.session.commit()

@@ -53,9 +53,22 @@ def add_commission(admin: User, rates: dict, now: datetime) -> Commission:
     return commission
 
 
-def list_coupons() -> list[Coupon]:
-    """Every coupon, newest first."""
-    return list(db.session.scalars(select(Coupon).order_by(Coupon.id.desc())))
+COUPON_PAGE_SIZE = 25
+
+
+@dataclass(frozen=True)
+class CouponPage:
+    coupons: list[Coupon]
+    page: int
+    has_more: bool
+
+
+def list_coupons(page: int = 1) -> CouponPage:
+    """One page of coupons and offers, newest first."""
+    page = max(page, 1)
+    rows = list(db.session.scalars(select(Coupon).order_by(Coupon.id.desc())
+                                   .offset((page - 1) * COUPON_PAGE_SIZE).limit(COUPON_PAGE_SIZE + 1)))
+    return CouponPage(rows[:COUPON_PAGE_SIZE], page, len(rows) > COUPON_PAGE_SIZE)
 
 
 def create_coupon(admin: User, *, code: str, usage: str, discount_type: str, amount_minor: int | None,
@@ -168,14 +181,19 @@ class OfferUsage:
     revenue_minor: int
 
 
-def offer_usage() -> dict[int, list[OfferUsage]]:
-    """Usage and revenue per coupon and currency: confirmed coupon uses joined to their bookings' receipts."""
-    rows = db.session.execute(
+def offer_usage(coupon_ids: list[int] | None = None) -> dict[int, list[OfferUsage]]:
+    """Usage and revenue per coupon and currency (of `coupon_ids`, else all): confirmed coupon uses joined to their
+    bookings' receipts."""
+    query = (
         select(CouponUse.coupon_id, PaymentReceipt.currency, func.count(CouponUse.id),
                func.coalesce(func.sum(CouponUse.discount_minor), 0),
                func.coalesce(func.sum(PaymentReceipt.amount_minor - PaymentReceipt.refunded_minor), 0))
         .join(PaymentReceipt, PaymentReceipt.booking_id == CouponUse.booking_id)
-        .where(CouponUse.confirmed.is_(True))
+        .where(CouponUse.confirmed.is_(True)))
+    if coupon_ids is not None:
+        query = query.where(CouponUse.coupon_id.in_(coupon_ids))
+    rows = db.session.execute(
+        query
         .group_by(CouponUse.coupon_id, PaymentReceipt.currency).order_by(PaymentReceipt.currency))
     usage: dict[int, list[OfferUsage]] = {}
     for coupon_id, currency, uses, discount, revenue in rows:

@@ -140,9 +140,20 @@ def coupons():
                 return redirect(url_for("admin.coupons"), code=303)
         except ServiceError as exc:
             error, fields = exc.message, exc.fields
-    return render("admin/coupons.html", coupons=offers.list_coupons(), usage=offers.offer_usage(),
+    found = offers.list_coupons(_page_arg() or 1)
+    return render("admin/coupons.html", found=found, coupons=found.coupons,
+                  usage=offers.offer_usage([c.id for c in found.coupons]),
                   audiences=list(Audience), error=error, fields=fields, form=request.form,
                   status=422 if error else 200)
+
+
+def _page_arg() -> int | None:
+    """The offers page asked for (?page=), or None for the first (nonsense is the first page too)."""
+    try:
+        page = params.optional_int(request.args, "page")
+    except ServiceError:
+        return None
+    return page if page and page > 1 else None
 
 
 def _date_or_none(text: str | None) -> datetime | None:
@@ -164,7 +175,7 @@ def toggle_coupon(coupon_id: int):
     """Switch a coupon on or off."""
     active = request.form.get("active") == "1"
     return perform(lambda: offers.set_coupon_active(current_user, coupon_id, active, now_utc()),
-                   "Coupon activated." if active else "Coupon deactivated.", url_for("admin.coupons"))
+                   "Coupon activated." if active else "Coupon deactivated.", url_for("admin.coupons", page=_page_arg()))
 
 
 @bp.post("/coupons/<id:coupon_id>/announce")
@@ -172,7 +183,8 @@ def toggle_coupon(coupon_id: int):
 def announce_offer(coupon_id: int):
     """Email the offer's audience (one email per user, in the background)."""
     return perform(lambda: offer_announcements.request_announcement(current_user, coupon_id, now_utc()),
-                   "The announcement is being sent to the offer's audience.", url_for("admin.coupons"))
+                   "The announcement is being sent to the offer's audience.",
+                   url_for("admin.coupons", page=_page_arg()))
 
 
 @bp.post("/bookings/<id:booking_id>/refund")

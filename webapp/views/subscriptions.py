@@ -164,12 +164,15 @@ def card(subscription_id: int):
 @bp.get("/account/subscriptions/<id:subscription_id>/card/done")
 @role_required(Role.STUDENT, Role.PARENT)
 def card_done(subscription_id: int):
-    """Back from Stripe: what the new card did (polls until Stripe's webhook has been applied)."""
+    """Back from Stripe: what the new card did (polls until Stripe's webhook has been applied); a session id that is
+    not one of this subscription's card updates is answered at once, without polling."""
     try:
         row = subscriptions.get_subscription(current_user, subscription_id)
         result = subscription_checkouts.card_result(current_user, subscription_id, request.args.get("session_id"))
     except ServiceError as exc:
         flash(exc.message, "error")
         return redirect(url_for("subscriptions.index"), code=303)
+    # Our row is written before the student is sent to Stripe, so no row now means none will come: nothing to wait for.
     return render("subscriptions/card_done.html", partial="subscriptions/_card_result.html", row=row,
-                  result=result, minutes_left=wallet.balance(current_user.id, row.tutor_id).available)
+                  result=result, minutes_left=wallet.balance(current_user.id, row.tutor_id).available,
+                  status=200 if result is not None else 404)
