@@ -122,7 +122,7 @@ def test_an_event_mixpanel_refuses_is_tried_a_few_times_then_marked_refused_and_
     admin = factories.user("admin")
     login(client, admin.email, factories.PASSWORD)
     page = client.get("/admin/analytics").get_data(as_text=True)
-    assert "Events Mixpanel refused" in page and "more than 5 days old" in page
+    assert "Events Mixpanel refused" in page and "more than 5 days old" in page and "When (UTC)" in page
 
 
 def test_an_outage_never_marks_events_refused(app, mixpanel):

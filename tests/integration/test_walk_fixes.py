@@ -161,3 +161,23 @@ def test_a_lesson_email_queued_before_with_name_existed_still_names_the_tutor(ap
 
 def test_the_tutor_directory_answers_with_or_without_a_trailing_slash(app, client):
     assert client.get("/tutors/").status_code == client.get("/tutors").status_code == 200
+
+
+def test_a_max_rate_is_in_one_currency_and_leaves_out_tutors_charging_in_another(app, client):
+    pounds, _ = factories.tutor(rate_minor=3000, currency="GBP")
+    euros, _ = factories.tutor(rate_minor=3000, currency="EUR")
+    pricey_euros, _ = factories.tutor(rate_minor=5000, currency="EUR")
+    ids = {t: f'href="/tutors/{t.id}"' for t in (pounds, euros, pricey_euros)}
+
+    def listed(query: str) -> set:
+        page = client.get(f"/tutors?{query}").get_data(as_text=True)
+        return {t for t, link in ids.items() if link in page}
+
+    assert listed("") == {pounds, euros, pricey_euros}
+    assert listed("max_rate=30") == {pounds}  # £30 by default: €30 is not compared with it
+    assert listed("max_rate=30&currency=EUR") == {euros}
+    assert listed("max_rate=60&currency=eur") == {euros, pricey_euros}
+    bad = client.get("/tutors?max_rate=30&currency=XYZ")
+    assert bad.status_code == 422 and "Currency: Choose a currency from GBP, EUR, USD." in bad.get_data(as_text=True)
+    api = client.get("/api/tutors", query_string={"max_rate": "30", "currency": "EUR"}).get_json()
+    assert [t["id"] for t in api["tutors"]] == [euros.id]

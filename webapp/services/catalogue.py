@@ -27,7 +27,7 @@ class TutorFilters:
     level_id: int | None = None
     mode: str | None = None  # "online" or "in_person"
     max_rate_minor: int | None = None
-    currency: str | None = None
+    currency: str = "GBP"  # the currency `max_rate_minor` is in: a cap of 30 is £30, never €30 or $30
     # Free within the next 14 days on these local weekdays (0=Monday) at these times of day, in `zone`.
     free_days: frozenset[int] = frozenset()
     free_times: frozenset[str] = frozenset()
@@ -77,7 +77,8 @@ def search_tutors(filters: TutorFilters) -> list[TutorCard]:
     elif filters.mode == "in_person":
         query = query.where(Teach.in_person.is_(True))
     if filters.max_rate_minor is not None:
-        query = query.where(Teach.hourly_rate_minor <= filters.max_rate_minor)
+        # Rates in other currencies cannot be compared with the cap (no exchange rates here), so they do not match.
+        query = query.where(Teach.currency == filters.currency, Teach.hourly_rate_minor <= filters.max_rate_minor)
     teaches = list(db.session.scalars(query.order_by(Teach.tutor_id, Teach.id)))
     tutor_ids = sorted({t.tutor_id for t in teaches})
     tutors = {u.id: u for u in db.session.scalars(

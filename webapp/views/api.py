@@ -294,7 +294,8 @@ def tutors():
     """Tutors with a teach record matching every filter, cheapest first."""
     q = query()
     filters = TutorFilters(subject_id=q.subject_id, level_id=q.level_id, mode=q.mode,
-                           max_rate_minor=params.max_rate_from({"max_rate": q.max_rate}))
+                           max_rate_minor=params.max_rate_from({"max_rate": q.max_rate}, q.currency),
+                           currency=q.currency)
     cards = catalogue.search_tutors(filters)
     return {"tutors": [tutor_json(c.tutor, c.teaches) for c in cards]}
 

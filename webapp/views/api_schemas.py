@@ -244,7 +244,9 @@ class TutorQuery(Query):
     level_id: Id = Field(None, description="Level.")
     mode: LessonType = Field(None, description="How lessons happen.")
     max_rate: Annotated[str, Field(pattern=r"^\d{1,9}(\.\d{1,2})?$")] = Field(
-        None, description="Highest hourly rate in major units, e.g. 40 or 40.50.")
+        None, description="Highest hourly rate in major units, e.g. 40 or 40.50, in `currency`.")
+    currency: Currency = Field("GBP", description="The currency of `max_rate`: with a cap, teach records priced in "
+                                                  "another currency do not match.")
 
 
 class TeachInput(Strict):

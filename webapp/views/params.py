@@ -143,8 +143,17 @@ def booking_request_from(data, tutor_id: int) -> BookingRequest:
         form_key=data.get("form_key") if isinstance(data.get("form_key"), str) else None)
 
 
+def rate_currency_from(args) -> str:
+    """The currency a max-rate filter is typed in (`currency`, default GBP); ValidationError in words otherwise."""
+    currency = str(args.get("currency") or "GBP").strip().upper()
+    if currency not in limits.CURRENCIES:
+        message = f"Choose a currency from {', '.join(limits.CURRENCIES)}."
+        raise ValidationError(message, {"currency": message})
+    return currency
+
+
 def max_rate_from(args, currency: str = "GBP") -> int | None:
-    """A price filter typed as major units ('40' or '40.50') → minor units."""
+    """A price filter typed as major units ('40' or '40.50') in `currency` → minor units."""
     value = str(args.get("max_rate") or "").strip()
     if not value:
         return None

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from flask import Blueprint, request, url_for
 from flask_login import current_user
 
+from ..domain import limits
 from ..domain.analytics import EventName
 from ..domain.timezones import match_zone
 from ..services import analytics, availability, booker, catalogue, reviews
@@ -38,9 +39,10 @@ def directory_filters(args) -> TutorFilters:
         message = "Choose times of day from morning, afternoon, evening and night."
         raise ValidationError(message, {"times": message})
     zone, _ = params.zone_from(args, _viewer_zone_fallback())
+    currency = params.rate_currency_from(args)
     return TutorFilters(subject_id=params.optional_int(args, "subject_id"),
                         level_id=params.optional_int(args, "level_id"), mode=mode,
-                        max_rate_minor=params.max_rate_from(args),
+                        max_rate_minor=params.max_rate_from(args, currency), currency=currency,
                         free_days=frozenset(day_keys.index(d) for d in days), free_times=frozenset(times), zone=zone)
 
 
@@ -57,10 +59,13 @@ def directory():
     except ValidationError as exc:
         # The answer shows under the filters, away from the box: say which one ("Enter an amount like 42.50" alone
         # did not).
-        cards, error = [], (f"Max hourly rate: {exc.message}" if "max_rate" in exc.fields else exc.message)
+        named = next((f"{label}: {exc.message}" for field, label in (("max_rate", "Max hourly rate"),
+                      ("currency", "Currency")) if field in exc.fields), exc.message)
+        cards, error = [], named
     zone = request.args.get("tz") or (current_user.timezone if current_user.is_authenticated else "")
     return render("tutors/directory.html", partial="tutors/_results.html", cards=cards, error=error,
                   catalogue=catalogue.catalogue(), args=request.args, weekdays=WEEKDAYS, times_of_day=TIMES_OF_DAY,
+                  currencies=limits.CURRENCIES,
                   zone=zone, status=422 if error else 200)
 
 
