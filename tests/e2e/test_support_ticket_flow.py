@@ -76,3 +76,39 @@ def test_a_student_reports_a_lesson_problem_and_the_admin_answers_and_refunds_fr
     actions = {a for (a,) in db.session.query(AuditEntry.action)}
     assert {"ticket.note", "ticket.reply", "booking.refund"} <= actions
     assert db.session.get(Lesson, db.session.get(Booking, held["booking_id"]).lesson_id).state == "ACTIVE"
+
+
+def test_two_staff_save_the_same_ticket_and_the_second_is_told_who_changed_it(browser_page, live_server):
+    student_email = factories.user("student").email
+    alex_email = factories.user("support", name="Alex Agent").email
+    blake_email = factories.user("admin", name="Blake Boss").email
+    db.session.remove()
+    student = browser_page()
+    log_in(student, student_email)
+    student.goto("/support")
+    student.get_by_label("Subject").fill("Calendar not syncing")
+    student.get_by_label("Message").fill("My lessons do not show in my calendar.")
+    student.get_by_role("button", name="Send to support").click()
+    expect(student.get_by_text("Your ticket is open.")).to_be_visible()
+
+    alex, blake = browser_page(), browser_page()
+    for page, email in ((alex, alex_email), (blake, blake_email)):
+        log_in(page, email)
+        page.get_by_role("navigation").get_by_role("link", name="Tickets").click()
+        page.get_by_role("link", name="Calendar not syncing").click()
+    alex.get_by_label("Status").select_option("pending")
+    alex.get_by_role("button", name="Save").click()
+    expect(alex.get_by_text("Ticket updated.")).to_be_visible()
+    # Blake's page still shows "New": changing the status from it is refused, and nothing of the form is saved.
+    blake.get_by_label("Status").select_option("solved")
+    blake.get_by_label("Priority").select_option("high")
+    blake.get_by_role("button", name="Save").click()
+    expect(blake.get_by_text("Alex Agent changed the status to Pending meanwhile.")).to_be_visible()
+    expect(blake.get_by_label("Status")).to_have_value("pending")
+    expect(blake.get_by_label("Priority")).to_have_value("normal")
+    # Looking again, Blake raises only the priority: Alex's status stays.
+    blake.get_by_label("Priority").select_option("high")
+    blake.get_by_role("button", name="Save").click()
+    expect(blake.get_by_text("Ticket updated.")).to_be_visible()
+    expect(blake.get_by_label("Status")).to_have_value("pending")
+    expect(blake.get_by_label("Priority")).to_have_value("high")
