@@ -48,3 +48,32 @@ def pay_on_the_hosted_page(page: Page, card: str, email: str, amount: Money) -> 
     page.get_by_label("Expiry").fill("12 / 34")
     page.get_by_label("CVC").fill("123")
     page.get_by_role("button", name="Pay", exact=True).click()
+
+
+def buy_a_package_then_open_the_buyer_as_admin(browser_page, student_name: str, card: str):
+    """A student (new, called `student_name`) buys a tutor's 2 hours for £72.00 with `card` on the hosted page and
+    sees them granted; an admin then finds the student in the admin panel and opens their page.
+    Returns (student page, admin page, tutor's name)."""
+    from tests import factories
+    from webapp.extensions import db
+    from webapp.services import packages
+    tutor, _teach = factories.tutor()  # £40.00 an hour
+    packages.add_package(tutor, 2, 10)  # 2 hours for £72.00
+    student = factories.user("student", name=student_name)
+    admin_email, student_email, tutor_id, tutor_name = factories.user("admin").email, student.email, tutor.id, tutor.name
+    db.session.remove()  # the live server's threads use the database from here on
+
+    page = browser_page()
+    log_in(page, student_email)
+    page.goto(f"/tutors/{tutor_id}")
+    page.locator("#packages-offer").get_by_role("button", name="Buy 2 hours for £72.00").click()
+    expect(page).to_have_url(re.compile(r"/c/pay/"))
+    pay_on_the_hosted_page(page, card, student_email, Money(7200, "GBP"))
+    expect(page.locator("#purchase-state")).to_contain_text(f"Paid: 120 minutes with {tutor_name} are yours")
+
+    admin = browser_page()
+    log_in(admin, admin_email)
+    admin.get_by_role("navigation").get_by_role("link", name="Users").click()
+    admin.get_by_label("Name or email").fill(student_name.lower())
+    admin.get_by_role("link", name=student_name).click()
+    return page, admin, tutor_name

@@ -13,12 +13,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests import factories
-from tests.e2e.conftest import log_in
-from tests.e2e.paying import nav, pay_on_the_hosted_page
-from webapp.domain.money import Money
-from webapp.extensions import db
-from webapp.services import packages
+from tests.e2e.paying import buy_a_package_then_open_the_buyer_as_admin, nav
 
 pytestmark = pytest.mark.e2e
 
@@ -27,25 +22,7 @@ REFUND_FAILS = "4000 0000 0000 5126"
 
 def test_a_refund_that_fails_later_shows_the_purchase_paid_again_and_tells_the_admin(
         browser_page, live_server, stripe_webhooks):
-    tutor, _teach = factories.tutor()  # £40.00 an hour
-    packages.add_package(tutor, 2, 10)  # 2 hours for £72.00
-    student = factories.user("student", name="Robin Bounce")
-    admin_email, student_email, tutor_id, tutor_name = factories.user("admin").email, student.email, tutor.id, tutor.name
-    db.session.remove()  # the live server's threads use the database from here on
-
-    page = browser_page()
-    log_in(page, student_email)
-    page.goto(f"/tutors/{tutor_id}")
-    page.locator("#packages-offer").get_by_role("button", name="Buy 2 hours for £72.00").click()
-    expect(page).to_have_url(re.compile(r"/c/pay/"))
-    pay_on_the_hosted_page(page, REFUND_FAILS, student_email, Money(7200, "GBP"))
-    expect(page.locator("#purchase-state")).to_contain_text(f"Paid: 120 minutes with {tutor_name} are yours")
-
-    admin = browser_page()
-    log_in(admin, admin_email)
-    admin.get_by_role("navigation").get_by_role("link", name="Users").click()
-    admin.get_by_label("Name or email").fill("robin bounce")
-    admin.get_by_role("link", name="Robin Bounce").click()
+    page, admin, tutor_name = buy_a_package_then_open_the_buyer_as_admin(browser_page, "Robin Bounce", REFUND_FAILS)
     admin.locator("#user-package-purchases").get_by_label("Reason").fill("Changed their mind")
     admin.get_by_role("button", name="Refund package").click()
     expect(admin.locator("body")).to_contain_text("Refunded £72.00; 120 unused minutes were taken back")
