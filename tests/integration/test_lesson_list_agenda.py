@@ -78,9 +78,10 @@ def test_two_learners_with_one_name_keep_their_own_weak_topics_on_every_agenda(a
         homework.publish(tutor, sets[person.id].id, now)
         db.session.commit()
         _answer_wrong(person, sets[person.id], slug)
-    # A parent's two children named alike, each in a lesson with this tutor.
-    parent = factories.user("parent")
-    robin, other_robin = factories.child(parent, "Robin"), factories.child(parent, "Robin")
+    # Two children named alike (two families: one parent cannot add a second child of the same name), each in a
+    # lesson with this tutor.
+    robin = factories.child(factories.user("parent"), "Robin")
+    other_robin = factories.child(factories.user("parent"), "Robin")
     factories.weak_topic(factories.finished_lesson(tutor, teach, for_child=robin, ended_ago=timedelta(days=3)),
                          "ratio")
     factories.weak_topic(factories.finished_lesson(tutor, teach, for_child=other_robin,

@@ -100,7 +100,8 @@ def test_a_tutor_signing_up_from_a_slot_link_goes_to_their_own_setup_not_a_form_
         "password": "a-long-password", "role": "tutor", "timezone": "Europe/London"})
     assert response.status_code == 200
     response = confirm_by_email(client, "tom@example.com")
-    assert response.status_code == 302 and response.headers["Location"].endswith("/tutor/availability")
+    # Their own dashboard, which says what to set up while an admin approves them (not the student's booking form).
+    assert response.status_code == 302 and response.headers["Location"].endswith("/tutor/")
 
 
 @pytest.mark.parametrize("target", [
