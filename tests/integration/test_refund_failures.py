@@ -124,15 +124,21 @@ def test_a_failed_refund_the_form_resends_is_not_made_again_silently(app, client
     assert _receipt(booking.id).refunded_minor == 0
 
 
-def test_a_failed_refund_holds_the_payout_until_the_customer_is_refunded_again(app, client, stripe_world):
+def _refund_failed_before_payout(stripe_world, client, amount_minor: int):
+    """A paid lesson an admin refunded `amount_minor` of, the refund failed at Stripe (delivered), the tutor onboarded;
+    returns (booking, admin, a time after the lesson has settled)."""
     booking = _paid(stripe_world, client)
     admin = factories.user("admin")
-    cancellations.admin_refund(admin, booking.id, 1000, "", now())
+    cancellations.admin_refund(admin, booking.id, amount_minor, "", now())
     row = db.session.scalar(select(Refund).where(Refund.booking_id == booking.id))
     _fail(stripe_world, row.stripe_refund_id)
     stripe_world.deliver(client)
     onboard(booking.lesson.tutor)
-    settled = booking.lesson.finish_at + timedelta(days=3)
+    return booking, admin, booking.lesson.finish_at + timedelta(days=3)
+
+
+def test_a_failed_refund_holds_the_payout_until_the_customer_is_refunded_again(app, client, stripe_world):
+    booking, admin, settled = _refund_failed_before_payout(stripe_world, client, 1000)
 
     assert payouts.send_pending_payouts(settled) == 0
     receipt = _receipt(booking.id)
@@ -152,14 +158,7 @@ def test_a_failed_refund_holds_the_payout_until_the_customer_is_refunded_again(a
 
 
 def test_an_admin_may_pay_a_held_payout_anyway_and_it_is_audited(app, client, stripe_world):
-    booking = _paid(stripe_world, client)
-    admin = factories.user("admin")
-    cancellations.admin_refund(admin, booking.id, 4000, "", now())
-    row = db.session.scalar(select(Refund).where(Refund.booking_id == booking.id))
-    _fail(stripe_world, row.stripe_refund_id)
-    stripe_world.deliver(client)
-    onboard(booking.lesson.tutor)
-    settled = booking.lesson.finish_at + timedelta(days=3)
+    booking, admin, settled = _refund_failed_before_payout(stripe_world, client, 4000)
     assert payouts.send_pending_payouts(settled) == 0
     assert payouts.retry_payout(admin, booking.id, settled).transferred
     receipt = _receipt(booking.id)
