@@ -37,7 +37,11 @@ def send_batch(token: str, track_url: str, events: list[OutgoingEvent], timeout:
     consumer = BufferedConsumer(max_size=MAX_BATCH, events_url=track_url, request_timeout=timeout, retry_limit=2)
     client = Mixpanel(token, consumer=consumer)
     statuses: list[int] = []  # the HTTP status of each answer, to tell a refusal from an outage
-    consumer._consumer._session.hooks["response"].append(lambda response, *a, **k: statuses.append(response.status_code))
+    # The library keeps its requests session private and offers no hook of its own. Should a release rename it, no
+    # status is seen and every failure counts as an outage: events wait and are retried, never marked refused or lost.
+    session = getattr(getattr(consumer, "_consumer", None), "_session", None)
+    if session is not None:
+        session.hooks["response"].append(lambda response, *a, **k: statuses.append(response.status_code))
     try:
         for event in events:
             client.track(event.distinct_id, event.name, event.properties)
