@@ -157,7 +157,9 @@ def test_saving_the_note_again_keeps_a_draft_the_tutor_changed_and_offers_to_dra
     assert "You changed the note after reviewing this set" not in words(client.get(f"/lessons/{lesson.id}/homework"))
 
 
-def test_nonsense_and_malicious_answers_get_a_message_not_an_error(app, client, bank):
+def _published_algebra_entry_for_the_student(client, bank):
+    """A lesson's tutor notes a rearranging error and publishes the drafted set; its student, logged in, opens it.
+    Returns (the student's homework page, the set's algebra entry)."""
     lesson = factories.finished_lesson()
     login(client, lesson.tutor.email, factories.PASSWORD)
     post_note(client, lesson.id, "Rearranging.", errors=[(bank["rearranging-formulae"].id, "Sign slip", "")])
@@ -167,6 +169,11 @@ def test_nonsense_and_malicious_answers_get_a_message_not_an_error(app, client, 
     login(client, lesson.students[0].email, factories.PASSWORD)
     page = client.get(f"/lessons/{lesson.id}/homework").get_data(as_text=True)
     entry = next(e for e in db.session.get(HomeworkSet, draft.id).entries if e.item.kind == "algebra")
+    return page, entry
+
+
+def test_nonsense_and_malicious_answers_get_a_message_not_an_error(app, client, bank):
+    page, entry = _published_algebra_entry_for_the_student(client, bank)
     # Unreadable shapes and letters the question does not use (its answer is in y) are refused in words, so the
     # pupil retypes them: none of them uses up the question.
     for bad in ["__import__('os').system('true')", "9^9^9", "x" * 5000, "", "y +", "(y - 1)/", "()", "Y/2",
@@ -404,15 +411,7 @@ def test_the_tutor_reviews_a_draft_with_each_answer_and_worked_solution_and_the_
 
 
 def test_a_refused_answer_keeps_what_was_typed_and_says_why_at_the_top_without_htmx(app, client, bank):
-    lesson = factories.finished_lesson()
-    login(client, lesson.tutor.email, factories.PASSWORD)
-    post_note(client, lesson.id, "Rearranging.", errors=[(bank["rearranging-formulae"].id, "Sign slip", "")])
-    draft = db.session.scalar(select(HomeworkSet))
-    page = client.get(f"/lessons/{lesson.id}/homework").get_data(as_text=True)
-    client.post(f"/homework/{draft.id}/publish", data={"csrf_token": csrf_from(page)})
-    login(client, lesson.students[0].email, factories.PASSWORD)
-    page = client.get(f"/lessons/{lesson.id}/homework").get_data(as_text=True)
-    entry = next(e for e in db.session.get(HomeworkSet, draft.id).entries if e.item.kind == "algebra")
+    page, entry = _published_algebra_entry_for_the_student(client, bank)
     for headers in ({"HX-Request": "true"}, {}):
         refused = client.post(f"/homework/entries/{entry.id}/answer", headers=headers,
                               data={"csrf_token": csrf_from(page), "response": "(y - 3)/"})
